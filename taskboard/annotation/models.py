@@ -1,0 +1,338 @@
+"""Tasks, their assignments and the rows that say who holds which item.
+
+Counters (`Assignment.item_count`, `StatusCount`) are changed in the same transaction
+as the rows they count, so progress pages never count task items.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class TaskType(models.TextChoices):
+    ANNOTATION = "annotation", "Annotation"
+    QA = "qa", "QA"
+
+
+class Allocation(models.TextChoices):
+    DISTRIBUTION = "distribution", "Distribution"
+    PULLING = "pulling", "Pulling"
+
+
+class TaskState(models.TextChoices):
+    OPEN = "open", "Open"
+    COMPLETED = "completed", "Completed"
+    COMPLETED_WITH_ISSUES = "completed with issues", "Completed with issues"
+
+
+class Priority(models.IntegerChoices):
+    LOW = 1, "Low"
+    MEDIUM = 2, "Medium"
+    HIGH = 3, "High"
+
+
+BATCH_SIZE_MIN = 3
+BATCH_SIZE_MAX = 100
+DEFAULT_ANNOTATION_STATUSES = [
+    # key, label, colour, counts as done
+    ("completed", "Completed", "#2e7d32", True),
+    ("discard", "Discard", "#757575", True),
+]
+DEFAULT_QA_STATUSES = [
+    ("approved", "Approved", "#2e7d32", True),
+    ("discard", "Discard", "#757575", True),
+]
+
+
+class AnnotationTask(models.Model):
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="tasks")
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="tasks")
+    recipe = models.ForeignKey("datasets.Recipe", on_delete=models.PROTECT, related_name="tasks")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    type = models.CharField(max_length=20, choices=TaskType.choices, default=TaskType.ANNOTATION)
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="qa_tasks")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_tasks")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    due_at = models.DateTimeField()
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.MEDIUM)
+    allocation = models.CharField(max_length=20, choices=Allocation.choices, default=Allocation.DISTRIBUTION)
+    batch_size = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_batch_workload = models.PositiveSmallIntegerField(null=True, blank=True)
+    consensus_percentage = models.PositiveSmallIntegerField(null=True, blank=True)
+    consensus_assignees = models.PositiveSmallIntegerField(null=True, blank=True)
+    consensus_seed = models.BigIntegerField(null=True, blank=True)
+    # The selection as the user gave it: a wizard selection or a DQL query (API).
+    selection = models.JSONField(default=dict, blank=True)
+    query = models.JSONField(null=True, blank=True)
+    qa_intake = models.BooleanField(
+        default=True, help_text="QA tasks: take in parent items as they get a status later."
+    )
+    lock_after_due = models.BooleanField(default=False)
+    state = models.CharField(max_length=30, choices=TaskState.choices, default=TaskState.OPEN)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="task_name_unique_in_project"),
+            models.UniqueConstraint(
+                fields=["project", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="task_idempotency_key_unique",
+            ),
+            models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=3), name="task_priority_1_to_3"),
+            models.CheckConstraint(condition=Q(type__in=TaskType.values), name="task_type_valid"),
+            models.CheckConstraint(condition=Q(state__in=TaskState.values), name="task_state_valid"),
+            models.CheckConstraint(
+                condition=Q(
+                    allocation=Allocation.DISTRIBUTION, batch_size__isnull=True, max_batch_workload__isnull=True
+                )
+                | Q(
+                    allocation=Allocation.PULLING,
+                    batch_size__gte=BATCH_SIZE_MIN,
+                    batch_size__lte=BATCH_SIZE_MAX,
+                    max_batch_workload__gte=F("batch_size") + 2,
+                    max_batch_workload__lte=F("batch_size") * 2,
+                ),
+                name="task_pulling_limits",
+            ),
+            models.CheckConstraint(
+                condition=Q(consensus_percentage__isnull=True, consensus_assignees__isnull=True)
+                | Q(
+                    allocation=Allocation.DISTRIBUTION,
+                    consensus_percentage__gte=0,
+                    consensus_percentage__lte=100,
+                    consensus_assignees__gte=2,
+                ),
+                name="task_consensus_limits",
+            ),
+            models.CheckConstraint(
+                condition=Q(type=TaskType.ANNOTATION) | Q(parent__isnull=False), name="task_qa_has_parent"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "state", "due_at"], name="task_project_state_due")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_pulling(self) -> bool:
+        return self.allocation == Allocation.PULLING
+
+    @property
+    def is_consensus(self) -> bool:
+        return self.consensus_assignees is not None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == TaskState.OPEN and self.closed_at is None
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.due_at < timezone.now()
+
+    @property
+    def accepts_work(self) -> bool:
+        """Statuses may be set: the task is open and not locked past its due date."""
+        return self.is_open and not (self.lock_after_due and self.due_at < timezone.now())
+
+
+class TaskStatus(models.Model):
+    """A status an item can have in a task: the defaults or the task's own."""
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="statuses")
+    key = models.CharField(max_length=50)
+    label = models.CharField(max_length=100)
+    color = models.CharField(max_length=7, default="#607d8b")
+    is_done = models.BooleanField(default=True, help_text="An item with this status counts as done.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["task", "position", "key"]
+        verbose_name_plural = "task statuses"
+        constraints = [
+            models.UniqueConstraint(fields=["task", "key"], name="task_status_key_unique"),
+            models.CheckConstraint(condition=~Q(key=""), name="task_status_key_not_empty"),
+        ]
+
+    def __str__(self):
+        return self.label
+
+
+class AssignmentKind(models.TextChoices):
+    WORK = "work", "Work"
+    # Hidden pools: the pulling queue and the originals of consensus items.
+    QUEUE = "queue", "Pulling queue"
+    CONSENSUS = "consensus", "Consensus originals"
+
+
+class Assignment(models.Model):
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="assignments")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="assignments"
+    )
+    kind = models.CharField(max_length=20, choices=AssignmentKind.choices, default=AssignmentKind.WORK)
+    # Kept, zeroed, for analytics when its person leaves the task (Dataloop's markForDeletion).
+    removed = models.BooleanField(default=False)
+    item_count = models.PositiveIntegerField(default=0)
+    rework_count = models.PositiveIntegerField(default=0)
+    issue_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["task", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "assignee"], condition=Q(assignee__isnull=False), name="assignment_one_per_person"
+            ),
+            models.UniqueConstraint(
+                fields=["task", "kind"], condition=~Q(kind=AssignmentKind.WORK), name="assignment_one_pool_per_kind"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=AssignmentKind.WORK, assignee__isnull=False)
+                | (~Q(kind=AssignmentKind.WORK) & Q(assignee__isnull=True)),
+                name="assignment_work_has_assignee",
+            ),
+        ]
+        indexes = [models.Index(fields=["assignee", "task"], name="assignment_assignee_task")]
+
+    def __str__(self):
+        who = self.assignee.email if self.assignee_id else self.get_kind_display()
+        return f"{self.task} · {who}"
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.kind != AssignmentKind.WORK
+
+
+class StatusCount(models.Model):
+    """How many of an assignment's items have a status; kept with every change."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="status_counts")
+    status = models.CharField(max_length=50)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "status"], name="status_count_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.assignment_id} {self.status}={self.count}"
+
+
+class TaskItem(models.Model):
+    """One item in one task (one row per consensus copy), with who holds it and its status."""
+
+    # No per-row FK triggers here: at a million rows they cost more than the insert itself.
+    # Integrity is enforced set-based by statement-level triggers (see the migrations).
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="task_items", db_constraint=False)
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="task_items", db_constraint=False)
+    assignment = models.ForeignKey(
+        Assignment, on_delete=models.PROTECT, related_name="task_items", db_constraint=False
+    )
+    copy = models.PositiveSmallIntegerField(default=0)
+    # Position in the task's (dir, name, id) order: contiguous runs and next/previous.
+    rank = models.BigIntegerField(default=0)
+    in_queue = models.BooleanField(default=False)
+    status = models.CharField(max_length=50, null=True, blank=True)
+    status_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    status_at = models.DateTimeField(null=True, blank=True)
+    # Annotation task: sent back by QA. QA task: waiting for that rework.
+    rework = models.BooleanField(default=False)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "task", "copy"], name="task_item_unique_copy"),
+            # Consensus copies of one item go to different people.
+            models.UniqueConstraint(
+                fields=["assignment", "item"], condition=Q(copy__gt=0), name="task_item_copies_distinct_people"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__isnull=True) | ~Q(status=""), name="task_item_status_null_or_named"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["assignment", "rank"], name="task_item_assignment_rank"),
+            # Pulling claims walk only the queued rows of a task.
+            models.Index(fields=["task", "rank"], condition=Q(in_queue=True), name="task_item_queue"),
+        ]
+
+    def __str__(self):
+        return f"task {self.task_id} item {self.item_id} copy {self.copy}"
+
+
+class WorkloadEntry(models.Model):
+    """A person's share of a task's items (distribution) or their place in a pulling task."""
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="workload")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    load = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["task", "id"]
+        verbose_name_plural = "workload entries"
+        constraints = [
+            models.UniqueConstraint(fields=["task", "assignee"], name="workload_one_per_person"),
+            models.CheckConstraint(condition=Q(load__gte=1, load__lte=100), name="workload_load_1_to_100"),
+        ]
+
+    def __str__(self):
+        return f"{self.assignee} {self.load}%"
+
+
+class ChangeKind(models.TextChoices):
+    CREATE = "create", "Task created"
+    ADD = "add", "Items added"
+    REMOVE = "remove", "Items removed"
+    REASSIGN = "reassign", "Reassigned"
+    REDISTRIBUTE = "redistribute", "Redistributed"
+    CLAIM = "claim", "Pulled from queue"
+    REWORK = "rework", "Sent back for rework"
+    RETURN = "return", "Returned to review"
+
+
+class HoldingChange(models.Model):
+    """A record of a change to who holds what.
+
+    Bulk creation and additions are recorded once per assignment (with a count);
+    moves of existing items (reassign, redistribute, claim, rework) once per item.
+    """
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="changes")
+    item = models.ForeignKey(
+        "datasets.Item", on_delete=models.CASCADE, null=True, blank=True, related_name="holding_changes"
+    )
+    kind = models.CharField(max_length=20, choices=ChangeKind.choices)
+    from_assignment = models.ForeignKey(Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    to_assignment = models.ForeignKey(Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    count = models.PositiveIntegerField(default=1)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["task", "at"], name="change_task_at"),
+            models.Index(fields=["item", "at"], name="change_item_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.count})"

@@ -1,0 +1,23 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("taskboard.accounts.urls")),
+    path("api/v1/", include("taskboard.api.urls")),
+    path("jobs/", include("taskboard.jobs.urls")),
+    path("work/", include("taskboard.work.urls")),
+    path("dashboards/", include("taskboard.dashboards.urls")),
+    path("pipelines/", include("taskboard.pipelines.urls")),
+    path("datasets/", include("taskboard.datasets.urls")),
+    path("tasks/", include("taskboard.annotation.urls")),
+    # Dataloop's auth endpoints live at the site root (the SDK's gate_url).
+    path("", include("taskboard.api.root_urls")),
+    path("", include("taskboard.projects.urls")),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class WorkConfig(AppConfig):
+    name = "taskboard.work"

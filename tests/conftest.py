@@ -1,0 +1,82 @@
+"""Personas and a project to work in: alice manages, bob and carol annotate, rita reviews;
+mallory manages another project and must see nothing of this one."""
+
+import pytest
+
+from taskboard.projects.models import Role
+from tests.factories import (
+    DatasetFactory,
+    LabelFactory,
+    MembershipFactory,
+    ProjectFactory,
+    RecipeFactory,
+    UserFactory,
+)
+
+
+@pytest.fixture
+def project(db):
+    return ProjectFactory(name="Street")
+
+
+@pytest.fixture
+def owner(project):
+    user = UserFactory(email="olivia@example.com")
+    MembershipFactory(project=project, user=user, role=Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def manager(project):
+    user = UserFactory(email="alice@example.com")
+    MembershipFactory(project=project, user=user, role=Role.MANAGER)
+    return user
+
+
+@pytest.fixture
+def annotator(project):
+    user = UserFactory(email="bob@example.com")
+    MembershipFactory(project=project, user=user, role=Role.ANNOTATOR)
+    return user
+
+
+@pytest.fixture
+def annotator2(project):
+    user = UserFactory(email="carol@example.com")
+    MembershipFactory(project=project, user=user, role=Role.ANNOTATOR)
+    return user
+
+
+@pytest.fixture
+def annotator3(project):
+    user = UserFactory(email="dave@example.com")
+    MembershipFactory(project=project, user=user, role=Role.ANNOTATOR)
+    return user
+
+
+@pytest.fixture
+def reviewer(project):
+    user = UserFactory(email="rita@example.com")
+    MembershipFactory(project=project, user=user, role=Role.REVIEWER)
+    return user
+
+
+@pytest.fixture
+def other_manager(db):
+    other = ProjectFactory(name="Elsewhere")
+    user = UserFactory(email="mallory@example.com")
+    MembershipFactory(project=other, user=user, role=Role.MANAGER)
+    return user
+
+
+@pytest.fixture
+def dataset(project):
+    return DatasetFactory(project=project, name="street-scenes")
+
+
+@pytest.fixture
+def recipe(dataset):
+    recipe = RecipeFactory(dataset=dataset)
+    LabelFactory(recipe=recipe, name="car", color="#1f77b4", position=0)
+    LabelFactory(recipe=recipe, name="person", color="#d62728", position=1)
+    return recipe
