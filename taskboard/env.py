@@ -45,3 +45,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not values:
         raise ImproperlyConfigured(f"{name} must list at least one value, comma-separated.")
     return values
+
+
+def env_choice(name: str, default: str, choices: list[str]) -> str:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {raw!r}.")
+    return value

@@ -1,12 +1,14 @@
 """Taskboard settings. Everything that differs between machines comes from the environment."""
 
 import os
+import zoneinfo
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from taskboard.env import env_bool, env_int, env_list, env_str
+from taskboard.env import env_bool, env_choice, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -91,17 +93,20 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'taskboard.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
-    )
-}
-if DATABASES["default"]["ENGINE"] not in (
-    "django.db.backends.sqlite3",
-    "django.db.backends.postgresql",
-):
-    raise ImproperlyConfigured("DATABASE_URL must be a sqlite:// or postgres:// URL.")
+
+def _database(url: str) -> dict:
+    try:
+        config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0))
+    except ValueError as error:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL ({error}); got {url!r}.") from None
+    if config["ENGINE"] not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
+        raise ImproperlyConfigured(f"DATABASE_URL must be a sqlite:// or postgres:// URL; got {url!r}.")
+    if not config["NAME"]:
+        raise ImproperlyConfigured(f"DATABASE_URL must name a database; got {url!r}.")
+    return config
+
+
+DATABASES = {"default": _database(env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'taskboard.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers (progress pages) run while a job writes; the timeout
     # makes concurrent writers wait for the lock instead of failing at once.
@@ -124,6 +129,12 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(
+        f"TIME_ZONE must be an IANA time zone such as Europe/Paris; got {TIME_ZONE!r}."
+    ) from None
 USE_I18N = True
 USE_TZ = True
 
@@ -139,11 +150,20 @@ ITEM_UPLOAD_MAX_BYTES = env_int("ITEM_UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minim
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Production is HTTPS-only by default; each switch can be turned off for a site behind plain HTTP.
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+# Behind a proxy that terminates TLS, Django learns the scheme from X-Forwarded-Proto;
+# trusting that header without such a proxy would let clients fake HTTPS.
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -153,6 +173,10 @@ CACHES = {
 
 # Celery: with no broker, jobs run in-process through the same task functions.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or None
+if CELERY_BROKER_URL and urlsplit(CELERY_BROKER_URL).scheme not in ("redis", "rediss", "amqp", "amqps", "memory"):
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL must be a redis://, rediss:// or amqp:// URL; got {CELERY_BROKER_URL!r}."
+    )
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_RESULT_BACKEND = None
@@ -176,12 +200,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "WARNING", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
+    },
 }
 
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+    # The test client and live_server speak plain HTTP, whatever DEBUG says.
+    SECURE_SSL_REDIRECT = False
+    SECURE_HSTS_SECONDS = 0
     MEDIA_ROOT = Path(env_str("TEST_MEDIA_ROOT") or "/tmp/taskboard-test-media")
     STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
