@@ -213,6 +213,8 @@ if TESTING:
     SECURE_SSL_REDIRECT = False
     SECURE_HSTS_SECONDS = 0
     MEDIA_ROOT = Path(env_str("TEST_MEDIA_ROOT") or "/tmp/taskboard-test-media")
+    # Serve static files from the apps' folders, as runserver does: tests never run collectstatic.
+    WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS = True
     STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

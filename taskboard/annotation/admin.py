@@ -1,0 +1,179 @@
+from django.contrib import admin
+from django.db.models import IntegerField, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+from taskboard.annotation.models import (
+    AnnotationTask,
+    Assignment,
+    HoldingChange,
+    StatusCount,
+    TaskItem,
+    TaskStatus,
+    WorkloadEntry,
+)
+
+
+def with_done_count(assignments):
+    """Annotate `done`: the kept StatusCounts of the task's done statuses, never a count of task items."""
+    done_keys = TaskStatus.objects.filter(task_id=OuterRef(OuterRef("task_id")), is_done=True).values("key")
+    done = (
+        StatusCount.objects.filter(assignment_id=OuterRef("pk"), status__in=Subquery(done_keys))
+        .values("assignment_id")
+        .annotate(total=Sum("count"))
+        .values("total")
+    )
+    return assignments.annotate(done=Coalesce(Subquery(done, output_field=IntegerField()), 0))
+
+
+class AssignmentCountsMixin:
+    @admin.display(description="done", ordering="done")
+    def done(self, assignment):
+        return assignment.done
+
+
+class AssignmentInline(AssignmentCountsMixin, admin.TabularInline):
+    """The task's assignments with their kept counters; changes go through the services, not here."""
+
+    model = Assignment
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("assignee", "kind", "removed", "item_count", "done", "rework_count", "issue_count", "created_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return with_done_count(super().get_queryset(request).select_related("assignee", "task"))
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class TaskStatusInline(admin.TabularInline):
+    model = TaskStatus
+    extra = 0
+    fields = ("key", "label", "color", "is_done", "position")
+
+
+class WorkloadEntryInline(admin.TabularInline):
+    model = WorkloadEntry
+    extra = 0
+    fields = ("assignee", "load")
+    raw_id_fields = ("assignee",)
+
+
+@admin.register(AnnotationTask)
+class AnnotationTaskAdmin(admin.ModelAdmin):
+    list_display = ("name", "project", "dataset", "type", "allocation", "state", "due_at", "priority", "owner")
+    list_select_related = ("project", "dataset", "owner")
+    list_filter = ("state", "type", "allocation", "priority", "lock_after_due", "project")
+    search_fields = ("name", "description", "owner__email", "project__name", "dataset__name")
+    date_hierarchy = "due_at"
+    raw_id_fields = ("project", "dataset", "recipe", "parent", "owner", "created_by")
+    readonly_fields = ("consensus_seed", "idempotency_key", "closed_at", "created_at", "updated_at")
+    inlines = (AssignmentInline, TaskStatusInline, WorkloadEntryInline)
+    fieldsets = (
+        (None, {"fields": ("name", "description", "project", "dataset", "recipe", "type", "parent")}),
+        ("People and dates", {"fields": ("owner", "created_by", "due_at", "priority", "lock_after_due")}),
+        (
+            "Allocation",
+            {
+                "fields": (
+                    "allocation",
+                    "batch_size",
+                    "max_batch_workload",
+                    "consensus_percentage",
+                    "consensus_assignees",
+                    "consensus_seed",
+                )
+            },
+        ),
+        ("Items", {"fields": ("selection", "query", "qa_intake", "metadata")}),
+        ("State", {"fields": ("state", "closed_at", "idempotency_key", "created_at", "updated_at")}),
+    )
+
+
+@admin.register(TaskStatus)
+class TaskStatusAdmin(admin.ModelAdmin):
+    list_display = ("label", "key", "task", "is_done", "color", "position")
+    list_select_related = ("task",)
+    list_filter = ("is_done",)
+    search_fields = ("key", "label", "task__name")
+    raw_id_fields = ("task",)
+
+
+class StatusCountInline(admin.TabularInline):
+    model = StatusCount
+    extra = 0
+    can_delete = False
+    fields = ("status", "count")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(AssignmentCountsMixin, admin.ModelAdmin):
+    list_display = ("id", "task", "assignee", "kind", "removed", "item_count", "done", "rework_count", "issue_count")
+    list_select_related = ("task", "assignee")
+    list_filter = ("kind", "removed", "task__state")
+    search_fields = ("task__name", "assignee__email")
+    raw_id_fields = ("task", "assignee")
+    readonly_fields = ("item_count", "rework_count", "issue_count", "created_at")
+    inlines = (StatusCountInline,)
+
+    def get_queryset(self, request):
+        return with_done_count(super().get_queryset(request))
+
+
+@admin.register(TaskItem)
+class TaskItemAdmin(admin.ModelAdmin):
+    list_display = ("id", "task", "item", "assignee", "copy", "status", "status_by", "status_at", "in_queue", "rework")
+    list_select_related = ("task", "item", "assignment__assignee", "status_by")
+    list_filter = ("status", "in_queue", "rework")
+    search_fields = ("item__filename", "=task__name")
+    raw_id_fields = ("task", "item", "assignment", "status_by")
+    # Millions of rows: no COUNT(*) of the whole table per page.
+    show_full_result_count = False
+    list_per_page = 50
+
+    @admin.display(description="holder", ordering="assignment__assignee__email")
+    def assignee(self, task_item):
+        assignment = task_item.assignment
+        return assignment.assignee if assignment.assignee_id else assignment.get_kind_display()
+
+
+@admin.register(StatusCount)
+class StatusCountAdmin(admin.ModelAdmin):
+    list_display = ("assignment", "status", "count")
+    list_select_related = ("assignment__task", "assignment__assignee")
+    list_filter = ("status",)
+    search_fields = ("assignment__task__name", "assignment__assignee__email", "status")
+    raw_id_fields = ("assignment",)
+
+
+@admin.register(WorkloadEntry)
+class WorkloadEntryAdmin(admin.ModelAdmin):
+    list_display = ("task", "assignee", "load")
+    list_select_related = ("task", "assignee")
+    search_fields = ("task__name", "assignee__email")
+    raw_id_fields = ("task", "assignee")
+
+
+@admin.register(HoldingChange)
+class HoldingChangeAdmin(admin.ModelAdmin):
+    list_display = ("at", "task", "kind", "item", "from_assignment", "to_assignment", "count", "by")
+    list_select_related = (
+        "task",
+        "item",
+        "by",
+        "from_assignment__task",
+        "from_assignment__assignee",
+        "to_assignment__task",
+        "to_assignment__assignee",
+    )
+    list_filter = ("kind",)
+    search_fields = ("task__name", "item__filename", "by__email")
+    raw_id_fields = ("task", "item", "from_assignment", "to_assignment", "by")
+    date_hierarchy = "at"
+    show_full_result_count = False

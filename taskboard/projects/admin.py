@@ -1,0 +1,32 @@
+from django.contrib import admin
+
+from taskboard.projects.models import Membership, Project
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ("user", "role", "created_at")
+    readonly_fields = ("created_at",)
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("name", "created_by", "created_at")
+    list_select_related = ("created_by",)
+    search_fields = ("name", "description")
+    date_hierarchy = "created_at"
+    raw_id_fields = ("created_by",)
+    readonly_fields = ("created_at",)
+    inlines = (MembershipInline,)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "project", "role", "created_at")
+    list_select_related = ("user", "project")
+    list_filter = ("role", "project")
+    search_fields = ("user__email", "user__name", "project__name")
+    autocomplete_fields = ("user", "project")
+    readonly_fields = ("created_at",)
