@@ -7,6 +7,9 @@ A `Selection` is what the wizard, the task page's forms and the API hand to the 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q
+
 Mode = Literal["folder", "annotated", "task_status", "unassigned", "list", "all", "filter"]
 
 
@@ -39,3 +42,117 @@ class Selection:
         data["item_ids"] = tuple(data.get("item_ids") or ())
         data["filenames"] = tuple(data.get("filenames") or ())
         return cls(**data)
+
+
+def _selection_error(message: str) -> ValidationError:
+    return ValidationError({"selection": message})
+
+
+def normalize_folder(folder: str | None) -> str:
+    """An absolute `dir`: "/a/b/" becomes "/a/b", "" becomes "/"; relative paths and ".." are refused."""
+    text = (folder or "").strip()
+    if not text:
+        return "/"
+    if not text.startswith("/") or "\x00" in text or len(text) > 1000:
+        raise _selection_error(f"Folder {text[:100]!r} must be an absolute path such as /city/day.")
+    parts = [p for p in text.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise _selection_error("A folder cannot contain '.' or '..'.")
+    return "/" + "/".join(parts)
+
+
+def folder_q(folder: str, include_subfolders: bool):
+    folder = normalize_folder(folder)
+    if not include_subfolders:
+        return Q(dir=folder)
+    if folder == "/":
+        return Q()
+    # "/a" + "/" so that "/ab" is not taken for a subfolder of "/a".
+    from taskboard.datasets.dql import prefix_q
+
+    return Q(dir=folder) | prefix_q("dir", folder + "/")
+
+
+def _task_status_q(*, dataset, selection: Selection):
+    from taskboard.annotation.models import AnnotationTask, TaskItem
+
+    if selection.task_id is None:
+        raise _selection_error("Choose a task.")
+    task = AnnotationTask.objects.filter(pk=selection.task_id, dataset=dataset).first()
+    if task is None:
+        raise _selection_error("That task is not in this dataset.")
+    status = selection.task_status or "any"
+    rows = TaskItem.objects.filter(task=task, item=OuterRef("pk"))
+    if status == "any":
+        return Q(Exists(rows.filter(status__isnull=False)))
+    if status == "none":
+        return Q(Exists(rows)) & ~Q(Exists(rows.filter(status__isnull=False)))
+    if len(status) > 50:
+        raise _selection_error("Unknown status.")
+    return Q(Exists(rows.filter(status=status)))
+
+
+def _list_q(*, dataset, selection: Selection):
+    from taskboard.datasets.ids import parse_item_id
+    from taskboard.datasets.models import Item
+
+    if not selection.item_ids and not selection.filenames:
+        raise _selection_error("List at least one item id or filename.")
+    try:
+        ids = {parse_item_id(i) for i in selection.item_ids}
+    except ValueError as exc:
+        raise _selection_error(str(exc)) from exc
+    filenames = {str(f).strip() for f in selection.filenames if str(f).strip()}
+    q = Q(pk__in=[])
+    found = 0
+    if ids:
+        q |= Q(pk__in=ids)
+        found += Item.objects.filter(dataset=dataset, pk__in=ids).count()
+    if filenames:
+        q |= Q(filename__in=filenames)
+        found += Item.objects.filter(dataset=dataset, filename__in=filenames).count()
+    missing = len(ids) + len(filenames) - found
+    if missing:
+        raise _selection_error(
+            f"{missing} of the {len(ids) + len(filenames)} listed items were not found in this dataset."
+        )
+    return q
+
+
+def select_items(*, dataset, selection: Selection):
+    """The dataset's items a selection names, as an unordered queryset (callers order it).
+
+    Raises ValidationError({"selection": …}) for a selection that cannot be answered:
+    a task of another dataset, ids not in this dataset, a DQL filter the allow-list refuses.
+    An empty result is not an error here; services decide whether "no items match" is.
+    """
+    from taskboard.datasets.dql import DQLError, dql_to_q
+    from taskboard.datasets.models import Item
+
+    mode = selection.mode
+    if mode == "all":
+        q = Q()
+    elif mode == "folder":
+        q = folder_q(selection.folder or "/", selection.include_subfolders)
+    elif mode == "annotated":
+        if not isinstance(selection.annotated, bool):
+            raise _selection_error("Choose annotated or not annotated.")
+        q = Q(annotated=selection.annotated)
+    elif mode == "task_status":
+        q = _task_status_q(dataset=dataset, selection=selection)
+    elif mode == "unassigned":
+        from taskboard.annotation.models import TaskItem
+
+        q = ~Q(Exists(TaskItem.objects.filter(item=OuterRef("pk"))))
+    elif mode == "list":
+        q = _list_q(dataset=dataset, selection=selection)
+    elif mode == "filter":
+        if selection.dql is None:
+            raise _selection_error("A filter is required.")
+        try:
+            q = dql_to_q(selection.dql, dataset=dataset)
+        except DQLError as exc:
+            raise _selection_error(str(exc)) from exc
+    else:
+        raise _selection_error(f"Unknown selection mode {str(mode)[:30]!r}.")
+    return Item.objects.filter(dataset=dataset).filter(q).order_by()

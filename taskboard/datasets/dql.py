@@ -1,0 +1,727 @@
+"""Dataloop's item filter JSON (DQL) turned into ORM queries through an allow-list.
+
+Only the fields and operators named in `FIELDS` and `OPERATORS` are understood; anything
+else raises `DQLError` naming what was refused. Field names never reach the ORM as
+strings from the request: each allowed field maps to a fixed column or expression here,
+and user metadata keys become explicit `KeyTransform`s (so a key like `contains` or
+`password` stays a JSON key and never becomes a lookup or a relation).
+
+Shape (dataloop-api.md §5): `{"$and": [clause...], "$or": [clause...]}`; with both, the
+AND-list AND any of the OR-list. A clause is `{field: value}` (equality; a list value is
+exact-array equality) or `{field: {"$op": value, ...}}`; clauses may nest `$and`/`$or`.
+
+Semantics worth knowing:
+- `hidden` is always false and `type` always "file" here (no folder items are stored).
+- `filename`, `dir` and `name` accept globs: `*` any characters but `/`, `**` any characters
+  (`**/` also matches no folder at all).
+- `metadata.system.refs` is answered from `annotation.TaskItem`: `[]` = in no task,
+  `.id` = in that task or assignment (Mongo array semantics: `$ne`/`$nin` = in none of them),
+  `$match` = has a ref with that id/type and, optionally, a status.
+- A task query's `page`/`pageSize`/`sort` are ignored by task creation (dtlpy embeds
+  `pageSize: 1000` but means every matching item); only item listing pages.
+"""
+
+import datetime
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import BooleanField, Exists, Expression, F, OuterRef, Q
+from django.db.models.fields.json import (
+    HasKey,
+    KeyTransform,
+    KeyTransformExact,
+    KeyTransformGt,
+    KeyTransformGte,
+    KeyTransformLt,
+    KeyTransformLte,
+)
+from django.db.models.functions import Left
+from django.db.models.lookups import Exact
+
+from taskboard.datasets.ids import api_id_kind, parse_api_id, parse_item_id
+
+MAX_DEPTH = 10
+MAX_CLAUSES = 1000
+MAX_IN_VALUES = 50_000
+MAX_PAGE_SIZE = 1000
+MAX_STRING = 2000
+
+OPERATORS = frozenset({"$eq", "$ne", "$gt", "$lt", "$gte", "$lte", "$in", "$nin", "$exists", "$match"})
+_RANGE_OPS = {"$gt": "gt", "$lt": "lt", "$gte": "gte", "$lte": "lte"}
+_METADATA_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+class DQLError(ValueError):
+    """A filter the allow-list refuses; the message names the field or operator."""
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    dataset: Any
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _str_value(field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise DQLError(f"Field '{field}' expects a string, got {_type_name(value)}.")
+    if len(value) > MAX_STRING:
+        raise DQLError(f"Field '{field}': value longer than {MAX_STRING} characters.")
+    if "\x00" in value:
+        raise DQLError(f"Field '{field}': value contains a NUL character.")
+    return value
+
+
+def _bool_value(field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise DQLError(f"Field '{field}' expects true or false, got {_type_name(value)}.")
+    return value
+
+
+def _list_value(field: str, op: str, value: Any) -> list:
+    if not isinstance(value, list):
+        raise DQLError(f"Operator '{op}' on field '{field}' expects a list, got {_type_name(value)}.")
+    if len(value) > MAX_IN_VALUES:
+        raise DQLError(f"Operator '{op}' on field '{field}': more than {MAX_IN_VALUES} values.")
+    return value
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _nothing() -> Q:
+    return Q(pk__in=[])
+
+
+def _everything() -> Q:
+    return Q()
+
+
+def glob_to_regex(pattern: str) -> str:
+    """`*` = any characters but `/`, `**` = any characters, `**/` = any folders (or none).
+
+    Every other character is matched literally; the escaping works for Python's `re`
+    (SQLite) and PostgreSQL's regular expressions alike: a backslash before a
+    non-alphanumeric character means that character in both.
+    """
+    out = ["^"]
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        else:
+            c = pattern[i]
+            out.append(c if (c.isalnum() or c in "/_" or not c.isascii()) else "\\" + c)
+            i += 1
+    out.append("$")
+    return "".join(out)
+
+
+def prefix_q(column: str, prefix: str) -> Q:
+    """`column` starts with `prefix`, case-sensitively on every database.
+
+    SQLite's LIKE ignores ASCII case, so "/City/" would match "/city/x": the LIKE keeps
+    PostgreSQL's index scan and the LEFT() comparison makes the match exact.
+    """
+    return Q(**{f"{column}__startswith": prefix}) & Q(Exact(Left(column, len(prefix)), prefix))
+
+
+def _glob_q(column: str, pattern: str) -> Q:
+    if "*" not in pattern:
+        return Q(**{column: pattern})
+    # The common dtlpy shape "/a/b/**" is a prefix scan the index can serve.
+    if pattern.endswith("/**") and "*" not in pattern[:-3]:
+        return prefix_q(column, pattern[:-2])
+    return Q(**{f"{column}__regex": glob_to_regex(pattern)})
+
+
+def _parse_datetime(field: str, value: Any) -> datetime.datetime:
+    if isinstance(value, bool):
+        raise DQLError(f"Field '{field}' expects an ISO date or epoch milliseconds, got a boolean.")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise DQLError(f"Field '{field}': not a finite number.")
+        try:
+            return datetime.datetime.fromtimestamp(value / 1000, tz=datetime.UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise DQLError(f"Field '{field}': {value!r} is out of range.") from exc
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            parsed = datetime.datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise DQLError(f"Field '{field}': {value!r} is not an ISO date.") from exc
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=datetime.UTC)
+        return parsed
+    raise DQLError(f"Field '{field}' expects an ISO date or epoch milliseconds, got {_type_name(value)}.")
+
+
+def _item_id(field: str, value: Any) -> int:
+    try:
+        return parse_item_id(value)
+    except ValueError as exc:
+        raise DQLError(f"Field '{field}': {value!r} is not an item id.") from exc
+
+
+# ---------------------------------------------------------------- scalar columns
+
+
+class _Column:
+    """A field backed by one column of Item; `convert` checks and converts each value."""
+
+    ops = frozenset({"$eq", "$ne", "$gt", "$lt", "$gte", "$lte", "$in", "$nin", "$exists"})
+    globbing = False
+
+    def __init__(self, column: str, convert, *, ordered: bool = True):
+        self.column = column
+        self.convert = convert
+        if not ordered:
+            self.ops = self.ops - set(_RANGE_OPS)
+
+    def eq(self, field, value):
+        value = self.convert(field, value)
+        if self.globbing:
+            return _glob_q(self.column, value)
+        return Q(**{self.column: value})
+
+    def clause(self, field: str, op: str, value: Any) -> Q:
+        if op not in self.ops:
+            raise DQLError(f"Operator '{op}' is not supported on field '{field}'.")
+        if op == "$eq":
+            return self.eq(field, value)
+        if op == "$ne":
+            return ~self.eq(field, value)
+        if op in _RANGE_OPS:
+            return Q(**{f"{self.column}__{_RANGE_OPS[op]}": self.convert(field, value)})
+        if op in ("$in", "$nin"):
+            values = _list_value(field, op, value)
+            if self.globbing and any("*" in self.convert(field, v) for v in values):
+                q = _nothing()
+                for v in values:
+                    q |= self.eq(field, v)
+            else:
+                q = Q(**{f"{self.column}__in": [self.convert(field, v) for v in values]})
+            return q if op == "$in" else ~q
+        if op == "$exists":
+            # Every item has every built-in field.
+            return _everything() if _bool_value(f"{field}.$exists", value) else _nothing()
+        raise DQLError(f"Operator '{op}' is not supported on field '{field}'.")
+
+
+class _GlobColumn(_Column):
+    globbing = True
+
+
+class _Constant:
+    """A field with the same value on every item here (`hidden`, `type`)."""
+
+    ops = frozenset({"$eq", "$ne", "$in", "$nin", "$exists"})
+
+    def __init__(self, value, convert):
+        self.value = value
+        self.convert = convert
+
+    def eq(self, field, value):
+        return _everything() if self.convert(field, value) == self.value else _nothing()
+
+    def clause(self, field, op, value):
+        if op not in self.ops:
+            raise DQLError(f"Operator '{op}' is not supported on field '{field}'.")
+        if op == "$eq":
+            return self.eq(field, value)
+        if op == "$ne":
+            return ~self.eq(field, value)
+        if op in ("$in", "$nin"):
+            hit = any(self.convert(field, v) == self.value for v in _list_value(field, op, value))
+            return _everything() if hit == (op == "$in") else _nothing()
+        return _everything() if _bool_value(f"{field}.$exists", value) else _nothing()
+
+
+def _type_value(field, value):
+    value = _str_value(field, value)
+    if value not in ("file", "dir"):
+        raise DQLError(f"Field '{field}': unknown item type {value!r} (file or dir).")
+    return value
+
+
+# ---------------------------------------------------------------- labels
+
+
+class _Label:
+    """`label`: the item has an annotation with that label (Mongo semantics over the list)."""
+
+    ops = frozenset({"$eq", "$ne", "$in", "$nin", "$exists"})
+
+    def _has(self, **lookups) -> Q:
+        from taskboard.datasets.models import Annotation
+
+        return Q(Exists(Annotation.objects.filter(item=OuterRef("pk"), **lookups)))
+
+    def eq(self, field, value):
+        return self._has(label_name=_str_value(field, value))
+
+    def clause(self, field, op, value):
+        if op not in self.ops:
+            raise DQLError(f"Operator '{op}' is not supported on field '{field}'.")
+        if op == "$eq":
+            return self.eq(field, value)
+        if op == "$ne":
+            return ~self.eq(field, value)
+        if op in ("$in", "$nin"):
+            names = [_str_value(field, v) for v in _list_value(field, op, value)]
+            q = self._has(label_name__in=names)
+            return q if op == "$in" else ~q
+        q = self._has()
+        return q if _bool_value(f"{field}.$exists", value) else ~q
+
+
+# ---------------------------------------------------------------- user metadata
+
+
+class _JSONLookup(Expression):
+    """A lookup on a user-metadata path, built when the query resolves it.
+
+    Lookups prepare their value (JSON encoding) only once their left side has a field,
+    so the `KeyTransform` chain is made against the resolved `metadata` column here.
+    """
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, keys: list[str], lookup: type, value: Any = None):
+        super().__init__()
+        self.keys, self.lookup, self.value = keys, lookup, value
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        lhs = F("metadata").resolve_expression(query, allow_joins, reuse, summarize, for_save)
+        if self.lookup is HasKey:
+            for key in self.keys[:-1]:
+                lhs = KeyTransform(key, lhs)
+            return HasKey(lhs, self.keys[-1]).resolve_expression(query, allow_joins, reuse, summarize, for_save)
+        for key in self.keys:
+            lhs = KeyTransform(key, lhs)
+        return self.lookup(lhs, self.value).resolve_expression(query, allow_joins, reuse, summarize, for_save)
+
+
+class _Metadata:
+    """`metadata.<a>.<b>`: user metadata, compared as JSON values."""
+
+    ops = frozenset({"$eq", "$ne", "$gt", "$lt", "$gte", "$lte", "$in", "$nin", "$exists"})
+    _LOOKUPS = {
+        "exact": KeyTransformExact,
+        "gt": KeyTransformGt,
+        "gte": KeyTransformGte,
+        "lt": KeyTransformLt,
+        "lte": KeyTransformLte,
+    }
+
+    def __init__(self, keys: list[str]):
+        self.keys = keys
+
+    def _has_key(self) -> Q:
+        # Every level is tested, so a missing parent gives false, not NULL (PostgreSQL's
+        # `NULL ? 'key'`), and the negation `$exists: false` stays true for it.
+        q = Q()
+        for depth in range(1, len(self.keys) + 1):
+            q &= Q(_JSONLookup(self.keys[:depth], HasKey))
+        return q
+
+    def _lookup(self, name: str, value) -> Q:
+        return Q(_JSONLookup(self.keys, self._LOOKUPS[name], value))
+
+    @staticmethod
+    def _json_value(field, value):
+        if isinstance(value, str):
+            return _str_value(field, value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise DQLError(f"Field '{field}': not a finite number.")
+        if isinstance(value, dict) and any(str(k).startswith("$") for k in value):
+            raise DQLError(f"Field '{field}': operators cannot be nested inside a value.")
+        return value
+
+    def eq(self, field, value):
+        value = self._json_value(field, value)
+        if value is None:
+            # Mongo: null matches a missing key as well as an explicit null.
+            return ~self._has_key() | self._lookup("exact", None)
+        return self._lookup("exact", value)
+
+    def clause(self, field, op, value):
+        if op not in self.ops:
+            raise DQLError(f"Operator '{op}' is not supported on field '{field}'.")
+        if op == "$eq":
+            return self.eq(field, value)
+        if op == "$ne":
+            return ~self._has_key() | ~self.eq(field, value)
+        if op in _RANGE_OPS:
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise DQLError(f"Operator '{op}' on field '{field}' expects a number or a string.")
+            return self._lookup(_RANGE_OPS[op], self._json_value(field, value))
+        if op in ("$in", "$nin"):
+            q = _nothing()
+            for v in _list_value(field, op, value):
+                q |= self.eq(field, v)
+            return q if op == "$in" else ~self._has_key() | ~q
+        q = self._has_key()
+        return q if _bool_value(f"{field}.$exists", value) else ~q
+
+
+# ---------------------------------------------------------------- task refs
+
+
+def _task_items():
+    from taskboard.annotation.models import TaskItem
+
+    return TaskItem.objects.filter(item=OuterRef("pk"))
+
+
+def _ref_lookup(field: str, value: Any, *, kind: str | None = None) -> Q:
+    """TaskItem lookups for a task or assignment id (24-hex; the tag says which)."""
+    if isinstance(value, int) and not isinstance(value, bool) and kind in ("task", "assignment"):
+        return Q(**{f"{kind}_id": value})
+    if not isinstance(value, str):
+        raise DQLError(f"Field '{field}': {value!r} is not a task or assignment id.")
+    found = api_id_kind(value)
+    if found is None:
+        raise DQLError(f"Field '{field}': {value!r} is not a task or assignment id.")
+    if kind is not None and found not in (kind, "item"):
+        raise DQLError(f"Field '{field}': {value!r} is not a {kind} id.")
+    if found == "task":
+        return Q(task_id=parse_api_id(value, "task"))
+    if found == "assignment":
+        return Q(assignment_id=parse_api_id(value, "assignment"))
+    if found == "item":
+        # An untagged id: whoever minted it did not say its kind.
+        pk = parse_api_id(value, "item")
+        if kind == "task":
+            return Q(task_id=pk)
+        if kind == "assignment":
+            return Q(assignment_id=pk)
+        return Q(task_id=pk) | Q(assignment_id=pk)
+    raise DQLError(f"Field '{field}': {value!r} is not a task or assignment id.")
+
+
+def _in_refs(q: Q) -> Q:
+    return Q(Exists(_task_items().filter(q)))
+
+
+class _RefIds:
+    """`metadata.system.refs.id`: the item is in that task or assignment."""
+
+    ops = frozenset({"$eq", "$ne", "$in", "$nin", "$exists"})
+
+    def eq(self, field, value):
+        return _in_refs(_ref_lookup(field, value))
+
+    def clause(self, field, op, value):
+        if op not in self.ops:
+            raise DQLError(f"Operator '{op}' is not supported on field '{field}'.")
+        if op == "$eq":
+            return self.eq(field, value)
+        if op == "$ne":
+            return ~self.eq(field, value)
+        if op in ("$in", "$nin"):
+            values = _list_value(field, op, value)
+            if not values:
+                return _nothing() if op == "$in" else _everything()
+            lookups = Q(pk__in=[])
+            for v in values:
+                lookups |= _ref_lookup(field, v)
+            q = _in_refs(lookups)
+            return q if op == "$in" else ~q
+        q = Q(Exists(_task_items()))
+        return q if _bool_value(f"{field}.$exists", value) else ~q
+
+
+_STATUS_OPS = frozenset({"$eq", "$ne", "$in", "$nin", "$exists"})
+
+
+def _status_lookup(field: str, spec: Any) -> Q:
+    """`metadata.status` inside a `$match` on refs, as TaskItem lookups."""
+    if not isinstance(spec, dict) or not spec or not all(k.startswith("$") for k in spec):
+        if spec is None:
+            return Q(status__isnull=True)
+        return Q(status=_str_value(field, spec))
+    q = Q()
+    for op, value in spec.items():
+        if op not in _STATUS_OPS:
+            raise DQLError(f"Operator '{op}' is not supported on field '{field}'.")
+        if op == "$exists":
+            q &= Q(status__isnull=not _bool_value(f"{field}.$exists", value))
+        elif op == "$eq":
+            q &= Q(status=_str_value(field, value))
+        elif op == "$ne":
+            q &= ~Q(status=_str_value(field, value)) | Q(status__isnull=True)
+        else:
+            names = [_str_value(field, v) for v in _list_value(field, op, value)]
+            q &= Q(status__in=names) if op == "$in" else (~Q(status__in=names) | Q(status__isnull=True))
+    return q
+
+
+def _refs_match(field: str, spec: Any) -> Q:
+    """`{"metadata.system.refs": {"$match": {"id": T, "type": "task", "metadata": {"status": …}}}}`."""
+    if not isinstance(spec, dict):
+        raise DQLError(f"Operator '$match' on field '{field}' expects an object.")
+    unknown = set(spec) - {"id", "type", "metadata"}
+    if unknown:
+        raise DQLError(f"Field '{field}.{sorted(unknown)[0]}' is not supported inside '$match'.")
+    kind = spec.get("type")
+    if kind is not None and kind not in ("task", "assignment"):
+        raise DQLError(f"Field '{field}.type': {kind!r} is not task or assignment.")
+    q = Q()
+    if "id" in spec:
+        id_spec = spec["id"]
+        if isinstance(id_spec, dict):
+            if set(id_spec) - {"$eq", "$in"}:
+                bad = sorted(set(id_spec) - {"$eq", "$in"})[0]
+                raise DQLError(f"Operator '{bad}' is not supported on field '{field}.id'.")
+            for op, value in id_spec.items():
+                if op == "$eq":
+                    q &= _ref_lookup(f"{field}.id", value, kind=kind)
+                else:
+                    any_of = Q(pk__in=[])
+                    for v in _list_value(f"{field}.id", op, value):
+                        any_of |= _ref_lookup(f"{field}.id", v, kind=kind)
+                    q &= any_of
+        else:
+            q &= _ref_lookup(f"{field}.id", id_spec, kind=kind)
+    if "metadata" in spec:
+        meta = spec["metadata"]
+        if not isinstance(meta, dict):
+            raise DQLError(f"Field '{field}.metadata' expects an object.")
+        unknown = set(meta) - {"status"}
+        if unknown:
+            raise DQLError(f"Field '{field}.metadata.{sorted(unknown)[0]}' is not supported inside '$match'.")
+        if "status" in meta:
+            q &= _status_lookup(f"{field}.metadata.status", meta["status"])
+    return _in_refs(q)
+
+
+class _Refs:
+    """`metadata.system.refs`: `[]` (in no task), `$match`, `$exists`, `$ne: []`."""
+
+    ops = frozenset({"$eq", "$ne", "$exists", "$match"})
+
+    def eq(self, field, value):
+        if value == []:
+            return ~Q(Exists(_task_items()))
+        raise DQLError(f"Field '{field}': only [] can be compared (use '.id' or '$match').")
+
+    def clause(self, field, op, value):
+        if op not in self.ops:
+            raise DQLError(f"Operator '{op}' is not supported on field '{field}'.")
+        if op == "$eq":
+            return self.eq(field, value)
+        if op == "$ne":
+            return ~self.eq(field, value)
+        if op == "$match":
+            return _refs_match(field, value)
+        q = Q(Exists(_task_items()))
+        return q if _bool_value(f"{field}.$exists", value) else ~q
+
+
+# ---------------------------------------------------------------- the allow-list
+
+FIELDS: dict[str, Any] = {
+    "id": _Column("pk", _item_id),
+    "dir": _GlobColumn("dir", _str_value),
+    "name": _GlobColumn("name", _str_value),
+    "filename": _GlobColumn("filename", _str_value),
+    "mimetype": _Column("mimetype", _str_value),
+    "metadata.system.mimetype": _Column("mimetype", _str_value),
+    "annotated": _Column("annotated", _bool_value, ordered=False),
+    "createdAt": _Column("created_at", _parse_datetime),
+    "hidden": _Constant(False, _bool_value),
+    "type": _Constant("file", _type_value),
+    "label": _Label(),
+    "annotations.label": _Label(),
+    "metadata.system.refs": _Refs(),
+    "metadata.system.refs.id": _RefIds(),
+}
+
+# Sort keys the item listing accepts, and the column each orders by.
+SORT_FIELDS = {
+    "id": "pk",
+    "createdAt": "created_at",
+    "filename": "filename",
+    "name": "name",
+    "dir": "dir",
+    "type": None,
+    "hidden": None,
+}
+
+
+def _field_handler(field: Any):
+    if not isinstance(field, str):
+        raise DQLError(f"Field {field!r} is not a string.")
+    handler = FIELDS.get(field)
+    if handler is not None:
+        return handler
+    if "__" in field:
+        raise DQLError(f"Field '{field[:100]}' is not allowed.")
+    if field.startswith("metadata.") and not field.startswith("metadata.system."):
+        keys = field.split(".")[1:]
+        if len(keys) > MAX_DEPTH:
+            raise DQLError(f"Field '{field[:100]}' is nested too deeply.")
+        if all(_METADATA_KEY.match(k) for k in keys):
+            return _Metadata(keys)
+    raise DQLError(f"Unknown field '{field[:100]}'.")
+
+
+# ---------------------------------------------------------------- the walk
+
+
+class _Walker:
+    def __init__(self, ctx: _Ctx):
+        self.ctx = ctx
+        self.clauses = 0
+
+    def node(self, node: Any, depth: int) -> Q:
+        if depth > MAX_DEPTH:
+            raise DQLError(f"The filter is nested deeper than {MAX_DEPTH} levels.")
+        if not isinstance(node, dict):
+            raise DQLError(f"A filter node must be an object, got {_type_name(node)}.")
+        q = Q()
+        any_of = None
+        for key, value in node.items():
+            if key == "$and":
+                q &= self.all_of(key, value, depth)
+            elif key == "$or":
+                any_of = self.any_of(key, value, depth)
+            elif isinstance(key, str) and key.startswith("$"):
+                raise DQLError(f"Unknown operator '{key[:50]}'.")
+            else:
+                q &= self.clause(key, value)
+        if any_of is not None:
+            q &= any_of
+        return q
+
+    def _nodes(self, key: str, value: Any) -> list:
+        if not isinstance(value, list):
+            raise DQLError(f"Operator '{key}' expects a list, got {_type_name(value)}.")
+        return value
+
+    def all_of(self, key, value, depth) -> Q:
+        q = Q()
+        for child in self._nodes(key, value):
+            q &= self.node(child, depth + 1)
+        return q
+
+    def any_of(self, key, value, depth) -> Q:
+        children = self._nodes(key, value)
+        if not children:
+            return _everything()
+        q = _nothing()
+        for child in children:
+            q |= self.node(child, depth + 1)
+        return q
+
+    def clause(self, field: Any, value: Any) -> Q:
+        self.clauses += 1
+        if self.clauses > MAX_CLAUSES:
+            raise DQLError(f"The filter has more than {MAX_CLAUSES} clauses.")
+        handler = _field_handler(field)
+        if isinstance(value, dict) and value and all(isinstance(k, str) and k.startswith("$") for k in value):
+            q = Q()
+            for op, operand in value.items():
+                if op not in OPERATORS:
+                    raise DQLError(f"Unknown operator '{op[:50]}' on field '{field}'.")
+                q &= handler.clause(field, op, operand)
+            return q
+        if isinstance(value, dict) and not isinstance(handler, _Metadata):
+            raise DQLError(f"Field '{field}' cannot be compared with an object.")
+        if isinstance(value, list) and not isinstance(handler, _Metadata | _Refs):
+            raise DQLError(f"Field '{field}' cannot be compared with a list (use '$in').")
+        return handler.eq(field, value)
+
+
+def dql_filter_of(query: Any) -> dict:
+    """The filter part of a DQL body (`{"filter": {...}, "page": …}`), or the filter itself."""
+    if isinstance(query, dict) and isinstance(query.get("filter"), dict):
+        return query["filter"]
+    if not isinstance(query, dict):
+        raise DQLError(f"A filter must be an object, got {_type_name(query)}.")
+    return query
+
+
+def dql_to_q(filter: Any, *, dataset) -> Q:
+    """A Q over `datasets.Item` for a DQL filter (`{"$and": …, "$or": …}` or a body with "filter").
+
+    The caller scopes it to the dataset: `Item.objects.filter(dataset=dataset).filter(q)`.
+    """
+    return _Walker(_Ctx(dataset=dataset)).node(dql_filter_of(filter), 0)
+
+
+def dql_items(query: Any, *, dataset):
+    """The dataset's items matching a DQL filter or body, unordered."""
+    from taskboard.datasets.models import Item
+
+    return Item.objects.filter(dataset=dataset).filter(dql_to_q(query, dataset=dataset)).order_by()
+
+
+def dql_sort_and_page(body: Any) -> tuple[list[str], int, int, int | None]:
+    """(order_by, page, page_size, keyset_after) for an item listing body.
+
+    `keyset_after` is the item pk of a top-level `{"id": {"$gt": …}}` clause (dtlpy's
+    `.all()` pages that way, always with page 0); the clause itself is already applied by
+    `dql_to_q`, so callers need it only to know they are keyset paging.
+    A task query's page and pageSize are ignored: tasks take every matching item.
+    """
+    if not isinstance(body, dict):
+        raise DQLError(f"A query must be an object, got {_type_name(body)}.")
+    page = body.get("page", 0)
+    if isinstance(page, bool) or not isinstance(page, int) or page < 0:
+        raise DQLError("Field 'page' must be a whole number ≥ 0.")
+    page_size = body.get("pageSize", MAX_PAGE_SIZE)
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise DQLError(f"Field 'pageSize' must be a whole number from 1 to {MAX_PAGE_SIZE}.")
+
+    order_by: list[str] = []
+    sort = body.get("sort")
+    if sort is not None:
+        if not isinstance(sort, dict):
+            raise DQLError('Field \'sort\' must be an object such as {"id": "ascending"}.')
+        for key, direction in sort.items():
+            if key not in SORT_FIELDS:
+                raise DQLError(f"Cannot sort by field '{str(key)[:100]}'.")
+            if direction not in ("ascending", "descending", "asc", "desc", 1, -1):
+                raise DQLError(f"Sort direction for '{key}' must be ascending or descending.")
+            column = SORT_FIELDS[key]
+            if column is None:
+                continue  # the same on every item
+            descending = direction in ("descending", "desc", -1)
+            order_by.append(("-" if descending else "") + column)
+    if not any(o.lstrip("-") == "pk" for o in order_by):
+        descending_first = bool(order_by) and order_by[0].startswith("-")
+        order_by.append("-pk" if descending_first else "pk")
+
+    keyset_after = None
+    filt = body.get("filter")
+    if isinstance(filt, dict):
+        for clause in filt.get("$and") or []:
+            if isinstance(clause, dict) and isinstance(clause.get("id"), dict) and "$gt" in clause["id"]:
+                keyset_after = _item_id("id", clause["id"]["$gt"])
+    return order_by, page, page_size, keyset_after
