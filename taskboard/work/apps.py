@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class WorkConfig(AppConfig):
     name = "taskboard.work"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from taskboard.work import receivers  # noqa: F401

@@ -1,0 +1,93 @@
+/* Work view: keyboard shortcuts, label colours and active-time heartbeats. No inline script (CSP). */
+(function () {
+  "use strict";
+
+  // Colours come from data attributes so templates carry no inline style.
+  document.querySelectorAll("[data-color]").forEach(function (el) {
+    var color = el.getAttribute("data-color");
+    if (!/^#[0-9a-fA-F]{6}$/.test(color)) return;
+    if (el.classList.contains("swatch")) el.style.backgroundColor = color;
+    else el.style.borderColor = color;
+  });
+
+  function typing(target) {
+    var tag = target && target.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+  }
+
+  function press(key) {
+    var el = document.querySelector('[data-shortcut="' + key + '"]');
+    if (!el || el.disabled) return false;
+    el.click();
+    return true;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (typing(event.target)) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    var key = event.key;
+    if (key === "ArrowRight") key = "n";
+    else if (key === "ArrowLeft") key = "p";
+    else key = key.toLowerCase();
+    if (key === "r") {
+      var comment = document.getElementById("reject-comment");
+      if (comment) {
+        event.preventDefault();
+        comment.focus();
+      }
+      return;
+    }
+    if (press(key)) event.preventDefault();
+  });
+
+  // Active time: count a second only if the person did something in the last minute and the
+  // tab is visible; report every 15 s and when leaving the page. The server caps each report.
+  var work = document.getElementById("work");
+  if (!work || !work.getAttribute("data-record")) return;
+  var url = work.getAttribute("data-beat-url");
+  var tokenInput = work.querySelector("input[name=csrfmiddlewaretoken]");
+  var token = tokenInput ? tokenInput.value : "";
+  var IDLE_MS = 60000;
+  var lastInput = Date.now();
+  var activeMs = 0;
+  var tick = Date.now();
+
+  ["keydown", "mousemove", "mousedown", "wheel", "touchstart", "scroll"].forEach(function (name) {
+    window.addEventListener(name, function () { lastInput = Date.now(); }, { passive: true });
+  });
+
+  function accumulate() {
+    var now = Date.now();
+    if (document.visibilityState === "visible" && now - lastInput < IDLE_MS) activeMs += now - tick;
+    tick = now;
+  }
+
+  function payload() {
+    var data = new FormData();
+    data.append("csrfmiddlewaretoken", token);
+    data.append("active_ms", String(Math.round(activeMs)));
+    activeMs = 0;
+    return data;
+  }
+
+  function beat(leaving) {
+    accumulate();
+    if (activeMs < 500) return;
+    if (leaving && navigator.sendBeacon) {
+      navigator.sendBeacon(url, payload());
+    } else {
+      fetch(url, { method: "POST", body: payload(), credentials: "same-origin", keepalive: !!leaving });
+    }
+  }
+
+  setInterval(accumulate, 1000);
+  setInterval(function () { beat(false); }, 15000);
+  window.addEventListener("pagehide", function () { beat(true); });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") beat(true);
+    else { tick = Date.now(); }
+  });
+})();

@@ -1,0 +1,22 @@
+from django.contrib import admin
+
+from taskboard.work.models import ConsensusResult, ItemTime
+
+
+@admin.register(ItemTime)
+class ItemTimeAdmin(admin.ModelAdmin):
+    list_display = ["user", "task", "item", "active_seconds", "started_at", "ended_at"]
+    list_select_related = ["user", "task", "item"]
+    list_filter = ["task__project"]
+    search_fields = ["user__email", "task__name", "item__filename"]
+    raw_id_fields = ["user", "task", "assignment", "item"]
+    date_hierarchy = "ended_at"
+
+
+@admin.register(ConsensusResult)
+class ConsensusResultAdmin(admin.ModelAdmin):
+    list_display = ["task", "item", "agreement", "copies", "majority", "computed_at"]
+    list_select_related = ["task", "item"]
+    list_filter = ["task__project"]
+    search_fields = ["task__name", "item__filename"]
+    raw_id_fields = ["task", "item"]

@@ -1,0 +1,29 @@
+from django import forms
+
+CLEAR = "__clear__"
+
+
+class StatusForm(forms.Form):
+    status = forms.CharField(max_length=50)
+
+    def __init__(self, *args, statuses: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.statuses = statuses
+
+    def clean_status(self):
+        status = self.cleaned_data["status"]
+        if status != CLEAR and status not in self.statuses:
+            raise forms.ValidationError("This task has no such status.")
+        return status
+
+
+class LabelForm(forms.Form):
+    label = forms.IntegerField(min_value=1)
+
+
+class RejectForm(forms.Form):
+    comment = forms.CharField(max_length=2000, strip=True, error_messages={"required": "Say what needs fixing."})
+
+
+class BeatForm(forms.Form):
+    active_ms = forms.IntegerField(min_value=0, max_value=600_000)

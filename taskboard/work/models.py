@@ -1,0 +1,57 @@
+"""What the work view records beside the task rows: time on items and consensus agreement."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ItemTime(models.Model):
+    """Active time one person spent on one item of one assignment.
+
+    Heartbeats from the work view add to `active_seconds`; the browser only sends them while
+    the person is active, and the server caps each one, so idle time is never counted.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="item_times")
+    assignment = models.ForeignKey("annotation.Assignment", on_delete=models.CASCADE, related_name="item_times")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    active_seconds = models.FloatField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "item", "user"], name="item_time_one_per_person"),
+            models.CheckConstraint(condition=Q(active_seconds__gte=0), name="item_time_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["task", "user"], name="item_time_task_user"),
+            models.Index(fields=["user", "ended_at"], name="item_time_user_ended"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} on {self.item_id}: {self.active_seconds:.0f}s"
+
+
+class ConsensusResult(models.Model):
+    """Agreement on one consensus item once every copy has a status."""
+
+    task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="consensus_results")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    # Share of the copies whose label set is the most common one, 0..1.
+    agreement = models.FloatField()
+    copies = models.PositiveSmallIntegerField()
+    majority = models.JSONField(default=list, blank=True)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["task", "item"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "item"], name="consensus_result_one_per_item"),
+            models.CheckConstraint(condition=Q(agreement__gte=0, agreement__lte=1), name="consensus_agreement_0_1"),
+        ]
+
+    def __str__(self):
+        return f"{self.item_id}: {self.agreement:.0%} of {self.copies}"

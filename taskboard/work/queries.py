@@ -1,0 +1,232 @@
+"""Permission-scoped reads for the work pages, and the figures dashboards take from work."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Avg, Count, Q, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from taskboard.annotation.models import (
+    AnnotationTask,
+    Assignment,
+    AssignmentKind,
+    HoldingChange,
+    StatusCount,
+    TaskItem,
+    TaskType,
+)
+from taskboard.datasets.models import Annotation
+from taskboard.projects.models import MANAGING_ROLES, Membership
+from taskboard.work.models import ConsensusResult, ItemTime
+
+
+@dataclass
+class AssignmentProgress:
+    assignment: Assignment
+    done: int
+    remaining: int
+    by_status: dict[str, int]
+
+    @property
+    def task(self) -> AnnotationTask:
+        return self.assignment.task
+
+    @property
+    def percent(self) -> int:
+        total = self.assignment.item_count
+        return round(100 * self.done / total) if total else 0
+
+
+def done_keys(task: AnnotationTask) -> set[str]:
+    return {s.key for s in task.statuses.all() if s.is_done}
+
+
+def assignment_progress(assignment: Assignment) -> AssignmentProgress:
+    """Done and remaining from the counters, never by counting task items."""
+    by_status = {c.status: c.count for c in assignment.status_counts.all()}
+    keys = done_keys(assignment.task)
+    done = sum(n for key, n in by_status.items() if key in keys)
+    return AssignmentProgress(
+        assignment=assignment, done=done, remaining=max(assignment.item_count - done, 0), by_status=by_status
+    )
+
+
+def assignment_undone(assignment: Assignment) -> int:
+    keys = done_keys(assignment.task)
+    done = StatusCount.objects.filter(assignment=assignment, status__in=keys).aggregate(n=Sum("count"))["n"] or 0
+    return max(assignment.item_count - done, 0)
+
+
+def my_work(*, user) -> list[AssignmentProgress]:
+    """The user's assignments across projects, the most urgent first:
+    unfinished before finished, overdue first, then the nearest due date, then the highest priority."""
+    assignments = (
+        Assignment.objects.filter(
+            assignee=user,
+            kind=AssignmentKind.WORK,
+            removed=False,
+            task__project__memberships__user=user,
+        )
+        .select_related("task", "task__project", "task__parent")
+        .prefetch_related("status_counts", "task__statuses")
+    )
+    rows = [assignment_progress(a) for a in assignments]
+    now = timezone.now()
+
+    def urgency(row: AssignmentProgress):
+        task = row.task
+        finished = not task.is_open or row.remaining == 0
+        return (finished, task.due_at >= now, task.due_at, -task.priority, task.pk)
+
+    return sorted(rows, key=urgency)
+
+
+def can_manage_project(user, project_id: int) -> bool:
+    return Membership.objects.filter(project_id=project_id, user=user, role__in=MANAGING_ROLES).exists()
+
+
+def assignment_for_user(*, user, assignment_id: int) -> Assignment:
+    """The assignee and the project's managers and owner see an assignment; everyone else gets 404."""
+    try:
+        assignment = Assignment.objects.select_related("task", "task__project", "task__recipe", "assignee").get(
+            pk=assignment_id, kind=AssignmentKind.WORK
+        )
+    except Assignment.DoesNotExist:
+        raise Http404 from None
+    is_holder = assignment.assignee_id == user.pk and not assignment.removed
+    if is_holder and Membership.objects.filter(project_id=assignment.task.project_id, user=user).exists():
+        return assignment
+    if can_manage_project(user, assignment.task.project_id):
+        return assignment
+    raise Http404
+
+
+def _ordered(assignment: Assignment):
+    return TaskItem.objects.filter(assignment=assignment).select_related("item")
+
+
+def task_item_in_assignment(*, assignment: Assignment, task_item_id: int) -> TaskItem:
+    try:
+        return _ordered(assignment).get(pk=task_item_id)
+    except TaskItem.DoesNotExist:
+        raise Http404 from None
+
+
+def first_open_item(assignment: Assignment) -> TaskItem | None:
+    """Where work resumes: the first item in rank order still to do (and not waiting for rework)."""
+    items = _ordered(assignment).order_by("rank", "id")
+    return items.filter(status__isnull=True, rework=False).first() or items.first()
+
+
+def next_item(task_item: TaskItem) -> TaskItem | None:
+    return (
+        _ordered(task_item.assignment)
+        .filter(Q(rank__gt=task_item.rank) | Q(rank=task_item.rank, id__gt=task_item.pk))
+        .order_by("rank", "id")
+        .first()
+    )
+
+
+def next_open_item(task_item: TaskItem) -> TaskItem | None:
+    """After a status is set: the next item still to do, wrapping round to the start."""
+    items = _ordered(task_item.assignment).filter(status__isnull=True, rework=False).exclude(pk=task_item.pk)
+    after = items.filter(Q(rank__gt=task_item.rank) | Q(rank=task_item.rank, id__gt=task_item.pk))
+    return after.order_by("rank", "id").first() or items.order_by("rank", "id").first()
+
+
+def previous_item(task_item: TaskItem) -> TaskItem | None:
+    return (
+        _ordered(task_item.assignment)
+        .filter(Q(rank__lt=task_item.rank) | Q(rank=task_item.rank, id__lt=task_item.pk))
+        .order_by("-rank", "-id")
+        .first()
+    )
+
+
+def item_position(task_item: TaskItem) -> int:
+    return (
+        TaskItem.objects.filter(assignment_id=task_item.assignment_id)
+        .filter(Q(rank__lt=task_item.rank) | Q(rank=task_item.rank, id__lt=task_item.pk))
+        .count()
+        + 1
+    )
+
+
+def own_annotations(*, task_item: TaskItem) -> list[Annotation]:
+    """Only the holder's own labels for this copy: consensus annotators never see each other's."""
+    assignee_id = task_item.assignment.assignee_id
+    return list(
+        Annotation.objects.filter(task_id=task_item.task_id, item_id=task_item.item_id, created_by_id=assignee_id)
+    )
+
+
+def parent_annotations(*, task_item: TaskItem) -> list[Annotation]:
+    """What a reviewer checks: the labels the parent task's annotators put on the item."""
+    task = task_item.task
+    if task.type != TaskType.QA or not task.parent_id:
+        return []
+    return list(
+        Annotation.objects.filter(task_id=task.parent_id, item_id=task_item.item_id).select_related("created_by")
+    )
+
+
+def parent_task_item(task_item: TaskItem) -> TaskItem | None:
+    task = task_item.task
+    if task.type != TaskType.QA or not task.parent_id:
+        return None
+    return (
+        TaskItem.objects.filter(
+            task_id=task.parent_id, item_id=task_item.item_id, assignment__kind=AssignmentKind.WORK
+        )
+        .select_related("status_by", "assignment__assignee")
+        .order_by("copy")
+        .first()
+    )
+
+
+def item_history(item, *, task: AnnotationTask | None = None, limit: int = 50) -> list[HoldingChange]:
+    """The item's own change records (moves, claims, rework), newest first."""
+    changes = HoldingChange.objects.filter(item=item).select_related(
+        "by", "task", "from_assignment__assignee", "to_assignment__assignee"
+    )
+    if task is not None:
+        changes = changes.filter(Q(task=task) | Q(task__parent=task) | Q(task_id=task.parent_id))
+    return list(changes.order_by("-at", "-id")[:limit])
+
+
+def task_counts(task: AnnotationTask) -> dict[str, int]:
+    """Open issues (QA side) and items out for rework (annotation side), from the counters."""
+    own = Assignment.objects.filter(task=task).aggregate(issues=Sum("issue_count"), rework=Sum("rework_count"))
+    return {"issues": own["issues"] or 0, "rework": own["rework"] or 0}
+
+
+# --- For the dashboards -------------------------------------------------------------------------------
+
+
+def active_seconds_by_assignee(task: AnnotationTask) -> dict[int, float]:
+    """Active seconds per user id on the task's items (idle time excluded)."""
+    rows = ItemTime.objects.filter(task=task).values("user_id").annotate(seconds=Sum("active_seconds"))
+    return {row["user_id"]: row["seconds"] or 0.0 for row in rows}
+
+
+def pace_items_per_hour(user, since: datetime.datetime) -> float | None:
+    """Items the user gave a status to since `since`, per hour of active time; None until measured."""
+    seconds = ItemTime.objects.filter(user=user, ended_at__gte=since).aggregate(s=Sum("active_seconds"))["s"] or 0.0
+    if seconds < 60:
+        return None
+    done = TaskItem.objects.filter(status_by=user, status_at__gte=since).count()
+    return done * 3600.0 / seconds
+
+
+def consensus_summary(task: AnnotationTask) -> dict:
+    """Per-item agreement and the task's overall figure (the mean), for the task page and dashboards."""
+    results = ConsensusResult.objects.filter(task=task)
+    overall = results.aggregate(mean=Avg("agreement"), n=Count("id"))
+    return {
+        "overall": overall["mean"],
+        "items_scored": overall["n"],
+        "items": list(results.select_related("item").order_by("agreement", "item_id")[:500]),
+    }

@@ -1,0 +1,203 @@
+"""My work and the one-item-at-a-time work view. Plain forms that redirect; work.js adds keys."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from taskboard.annotation.models import TaskType
+from taskboard.datasets.models import Label
+from taskboard.work import queries, services
+from taskboard.work.forms import CLEAR, BeatForm, LabelForm, RejectForm, StatusForm
+
+# Letters the work view keeps for itself: next, previous, reject, get more.
+RESERVED_KEYS = {"n", "p", "r", "g"}
+PREFERRED_KEYS = {"completed": "c", "complete": "c", "discard": "d", "approved": "a", "approve": "a"}
+
+
+def _status_shortcuts(statuses) -> dict[str, str]:
+    taken = set(RESERVED_KEYS)
+    keys: dict[str, str] = {}
+    for status in statuses:
+        wanted = PREFERRED_KEYS.get(status.key)
+        if wanted and wanted not in taken:
+            keys[status.key] = wanted
+            taken.add(wanted)
+    for status in statuses:
+        if status.key in keys:
+            continue
+        for char in status.key.lower() + status.label.lower():
+            if char.isalpha() and char not in taken:
+                keys[status.key] = char
+                taken.add(char)
+                break
+    return keys
+
+
+def _errors(request, error: ValidationError) -> None:
+    for message in error.messages:
+        messages.error(request, message)
+
+
+def _item_url(task_item) -> str:
+    return reverse("work:item", args=[task_item.assignment_id, task_item.pk])
+
+
+@require_GET
+@login_required
+def my_work(request):
+    rows = queries.my_work(user=request.user)
+    return render(request, "work/my_work.html", {"rows": rows})
+
+
+@require_GET
+@login_required
+def work_view(request, assignment_id: int, task_item_id: int | None = None):
+    assignment = queries.assignment_for_user(user=request.user, assignment_id=assignment_id)
+    task = assignment.task
+    if task_item_id is None:
+        task_item = queries.first_open_item(assignment)
+        if task_item is not None:
+            return redirect(_item_url(task_item))
+    else:
+        task_item = queries.task_item_in_assignment(assignment=assignment, task_item_id=task_item_id)
+
+    progress = queries.assignment_progress(assignment)
+    statuses = list(task.statuses.all())
+    shortcuts = _status_shortcuts(statuses)
+    for status in statuses:
+        status.shortcut = shortcuts.get(status.key, "")
+    is_holder = assignment.assignee_id == request.user.pk
+    context = {
+        "assignment": assignment,
+        "task": task,
+        "progress": progress,
+        "statuses": statuses,
+        "is_holder": is_holder,
+        "can_work": is_holder and task.accepts_work,
+        "is_qa": task.type == TaskType.QA,
+        "task_counts": queries.task_counts(task),
+        "may_pull": is_holder and services.pulling_may_pull(assignment) and services.pulling_queue_size(task) > 0,
+        "queue_size": services.pulling_queue_size(task) if task.is_pulling else 0,
+        "task_item": task_item,
+    }
+    if task_item is not None:
+        item = task_item.item
+        next_item = queries.next_item(task_item)
+        chosen = {a.label_id for a in queries.own_annotations(task_item=task_item)}
+        labels = list(Label.objects.filter(recipe_id=task.recipe_id))
+        context.update(
+            item=item,
+            item_src=item.file.url if item.file else item.url,
+            position=queries.item_position(task_item),
+            next_item=next_item,
+            next_src=(next_item.item.file.url if next_item.item.file else next_item.item.url) if next_item else "",
+            previous_item=queries.previous_item(task_item),
+            labels=[(label, label.pk in chosen) for label in labels],
+            parent_annotations=queries.parent_annotations(task_item=task_item),
+            parent_item=queries.parent_task_item(task_item),
+            history=queries.item_history(item, task=task),
+            status_label={s.key: s for s in statuses}.get(task_item.status),
+        )
+    return render(request, "work/work_item.html", context)
+
+
+def _load(request, assignment_id: int, task_item_id: int):
+    assignment = queries.assignment_for_user(user=request.user, assignment_id=assignment_id)
+    task_item = queries.task_item_in_assignment(assignment=assignment, task_item_id=task_item_id)
+    task_item.assignment = assignment
+    task_item.task = assignment.task
+    return assignment, task_item
+
+
+@require_POST
+@login_required
+def item_status(request, assignment_id: int, task_item_id: int):
+    assignment, task_item = _load(request, assignment_id, task_item_id)
+    task = assignment.task
+    form = StatusForm(request.POST, statuses=[s.key for s in task.statuses.all()])
+    if not form.is_valid():
+        messages.error(request, form.errors["status"][0])
+        return redirect(_item_url(task_item))
+    from taskboard.annotation import services as core
+
+    status = form.cleaned_data["status"]
+    try:
+        if status == CLEAR:
+            core.item_status_clear(task=task, item=task_item.item, by=request.user, copy=task_item.copy)
+            return redirect(_item_url(task_item))
+        core.item_status_set(task=task, item=task_item.item, status=status, by=request.user, copy=task_item.copy)
+    except ValidationError as error:
+        _errors(request, error)
+        return redirect(_item_url(task_item))
+    following = queries.next_open_item(task_item)
+    if following is None:
+        messages.success(request, "All items in this assignment have a status.")
+        return redirect(_item_url(task_item))
+    return redirect(_item_url(following))
+
+
+@require_POST
+@login_required
+def item_label(request, assignment_id: int, task_item_id: int):
+    assignment, task_item = _load(request, assignment_id, task_item_id)
+    form = LabelForm(request.POST)
+    if form.is_valid():
+        label = get_object_or_404(Label, pk=form.cleaned_data["label"], recipe_id=assignment.task.recipe_id)
+        try:
+            services.item_label_toggle(task_item=task_item, label=label, by=request.user)
+        except ValidationError as error:
+            _errors(request, error)
+    else:
+        messages.error(request, "Choose a label.")
+    return redirect(_item_url(task_item))
+
+
+@require_POST
+@login_required
+def item_reject(request, assignment_id: int, task_item_id: int):
+    assignment, task_item = _load(request, assignment_id, task_item_id)
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors["comment"][0])
+        return redirect(_item_url(task_item))
+    try:
+        services.qa_reject(qa_task_item=task_item, comment=form.cleaned_data["comment"], by=request.user)
+    except ValidationError as error:
+        _errors(request, error)
+        return redirect(_item_url(task_item))
+    messages.success(request, "Sent back to the annotator for rework.")
+    following = queries.next_open_item(task_item)
+    return redirect(_item_url(following or task_item))
+
+
+@require_POST
+@login_required
+def item_beat(request, assignment_id: int, task_item_id: int):
+    _, task_item = _load(request, assignment_id, task_item_id)
+    form = BeatForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(status=400)
+    services.item_time_beat(task_item=task_item, by=request.user, active_ms=form.cleaned_data["active_ms"])
+    return HttpResponse(status=204)
+
+
+@require_POST
+@login_required
+def get_more(request, assignment_id: int):
+    assignment = queries.assignment_for_user(user=request.user, assignment_id=assignment_id)
+    try:
+        claimed = services.pulling_get_more(assignment=assignment, by=request.user)
+    except ValidationError as error:
+        _errors(request, error)
+    else:
+        if claimed:
+            messages.success(request, f"{claimed} more items arrived.")
+        else:
+            messages.info(request, "The queue is empty: no more items to pull.")
+    return redirect(reverse("work:assignment", args=[assignment.pk]))

@@ -1,0 +1,180 @@
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from taskboard.datasets.models import Annotation, Item
+from taskboard.work import services
+from taskboard.work.models import ItemTime
+from tests.factories import make_items
+from tests.work.helpers import build_task
+
+
+@pytest.fixture
+def task_and_assignments(dataset, recipe, manager, annotator, annotator2):
+    items = make_items(dataset, {"/city": 6})
+    return build_task(dataset=dataset, recipe=recipe, by=manager, people=[annotator, annotator2], items=items)
+
+
+def item_url(assignment, task_item):
+    return reverse("work:item", args=[assignment.pk, task_item.pk])
+
+
+def test_my_work_lists_own_assignments_most_urgent_first(client, dataset, recipe, manager, annotator, annotator2):
+    items = make_items(dataset, {"/a": 4, "/b": 4, "/c": 4})
+    later, _ = build_task(
+        dataset=dataset, recipe=recipe, by=manager, people=[annotator], items=items[:4], name="Later", due_days=9
+    )
+    soon, _ = build_task(
+        dataset=dataset, recipe=recipe, by=manager, people=[annotator], items=items[4:8], name="Soon", due_days=1
+    )
+    late, _ = build_task(
+        dataset=dataset, recipe=recipe, by=manager, people=[annotator], items=items[8:], name="Late", due_days=-1
+    )
+    build_task(dataset=dataset, recipe=recipe, by=manager, people=[annotator2], items=items[:2], name="Carols")
+    client.force_login(annotator)
+    response = client.get(reverse("work:my-work"))
+    assert response.status_code == 200
+    names = [row.task.name for row in response.context["rows"]]
+    assert names == ["Late", "Soon", "Later"]
+    html = response.content.decode()
+    assert "overdue" in html and "Carols" not in html
+    row = response.context["rows"][0]
+    assert (row.done, row.remaining) == (0, 4)
+
+
+def test_my_work_needs_sign_in(client):
+    response = client.get(reverse("work:my-work"))
+    assert response.status_code == 302
+
+
+def test_work_view_redirects_to_first_open_item_and_shows_it(client, task_and_assignments, annotator):
+    task, (mine, _) = task_and_assignments
+    client.force_login(annotator)
+    response = client.get(reverse("work:assignment", args=[mine.pk]))
+    first = mine.task_items.order_by("rank").first()
+    assert response.status_code == 302 and response.url == item_url(mine, first)
+    response = client.get(response.url)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert first.item.filename in html
+    assert "car" in html and "person" in html and "Completed" in html and "Discard" in html
+    assert 'rel="prefetch"' not in html or "prefetch" in html
+    assert response.context["next_item"].rank == first.rank + 1
+    assert response.context["previous_item"] is None
+
+
+def test_work_view_prefetches_the_next_image(client, task_and_assignments, annotator):
+    task, (mine, _) = task_and_assignments
+    items = list(mine.task_items.order_by("rank"))
+    Item.objects.filter(pk=items[1].item_id).update(url="https://images.example/next.jpg")
+    client.force_login(annotator)
+    html = client.get(item_url(mine, items[0])).content.decode()
+    assert '<link rel="prefetch" href="https://images.example/next.jpg" as="image">' in html
+
+
+@pytest.mark.parametrize("who", ["annotator2", "other_manager", "reviewer"])
+def test_work_urls_answer_404_to_others(client, task_and_assignments, who, request):
+    task, (mine, _) = task_and_assignments
+    user = request.getfixturevalue(who)
+    first = mine.task_items.first()
+    client.force_login(user)
+    assert client.get(reverse("work:assignment", args=[mine.pk])).status_code == 404
+    assert client.get(item_url(mine, first)).status_code == 404
+    for name in ["work:item-status", "work:item-label", "work:item-reject", "work:item-beat"]:
+        assert client.post(reverse(name, args=[mine.pk, first.pk]), {"status": "completed"}).status_code == 404
+    assert client.post(reverse("work:get-more", args=[mine.pk])).status_code == 404
+
+
+def test_item_of_another_assignment_answers_404(client, task_and_assignments, annotator):
+    task, (mine, theirs) = task_and_assignments
+    client.force_login(annotator)
+    assert client.get(item_url(mine, theirs.task_items.first())).status_code == 404
+
+
+@pytest.mark.parametrize("who", ["manager", "owner"])
+def test_managers_and_owner_see_an_assignment_but_cannot_label(client, task_and_assignments, who, request):
+    task, (mine, _) = task_and_assignments
+    user = request.getfixturevalue(who)
+    first = mine.task_items.order_by("rank").first()
+    client.force_login(user)
+    response = client.get(item_url(mine, first))
+    assert response.status_code == 200
+    assert "Viewing bob@example.com" in response.content.decode()
+    label = task.recipe.labels.first()
+    client.post(reverse("work:item-label", args=[mine.pk, first.pk]), {"label": label.pk})
+    assert not Annotation.objects.exists()
+
+
+def test_choosing_a_label_creates_an_annotation_and_marks_the_item(client, task_and_assignments, annotator):
+    task, (mine, _) = task_and_assignments
+    first = mine.task_items.order_by("rank").first()
+    car = task.recipe.labels.get(name="car")
+    client.force_login(annotator)
+    response = client.post(reverse("work:item-label", args=[mine.pk, first.pk]), {"label": car.pk})
+    assert response.status_code == 302
+    annotation = Annotation.objects.get()
+    assert (annotation.task, annotation.item_id, annotation.created_by, annotation.label_name) == (
+        task,
+        first.item_id,
+        annotator,
+        "car",
+    )
+    assert Item.objects.get(pk=first.item_id).annotated
+    page = client.get(item_url(mine, first))
+    assert [on for label, on in page.context["labels"]] == [True, False]
+    # Choosing it again takes it off.
+    client.post(reverse("work:item-label", args=[mine.pk, first.pk]), {"label": car.pk})
+    assert not Annotation.objects.exists()
+    assert not Item.objects.get(pk=first.item_id).annotated
+
+
+def test_label_from_another_recipe_is_404(client, task_and_assignments, annotator, dataset):
+    from tests.factories import LabelFactory, RecipeFactory
+
+    other = LabelFactory(recipe=RecipeFactory(dataset=dataset, name="other", is_default=False), name="tree")
+    task, (mine, _) = task_and_assignments
+    client.force_login(annotator)
+    first = mine.task_items.first()
+    assert client.post(reverse("work:item-label", args=[mine.pk, first.pk]), {"label": other.pk}).status_code == 404
+
+
+def test_labels_refused_when_task_closed_or_locked(task_and_assignments, annotator):
+    task, (mine, _) = task_and_assignments
+    first = mine.task_items.select_related("task", "assignment").first()
+    label = task.recipe.labels.first()
+    task.lock_after_due = True
+    task.due_at = timezone.now() - datetime.timedelta(hours=1)
+    task.save()
+    first.task = task
+    with pytest.raises(services.ValidationError) as error:
+        services.item_label_toggle(task_item=first, label=label, by=annotator)
+    assert "locked" in str(error.value.message_dict["label"])
+
+
+def test_heartbeats_count_only_capped_active_time(client, task_and_assignments, annotator):
+    task, (mine, _) = task_and_assignments
+    first = mine.task_items.select_related("assignment").first()
+    start = timezone.now()
+    services.item_time_beat(task_item=first, by=annotator, active_ms=10_000, now=start)
+    # A forged or long report never counts for more than the wall time since the last beat.
+    services.item_time_beat(
+        task_item=first, by=annotator, active_ms=500_000, now=start + datetime.timedelta(seconds=5)
+    )
+    # An hour away, then a beat: capped at HEARTBEAT_MAX_SECONDS.
+    services.item_time_beat(task_item=first, by=annotator, active_ms=500_000, now=start + datetime.timedelta(hours=1))
+    row = ItemTime.objects.get()
+    assert row.active_seconds == pytest.approx(10 + 5 + services.HEARTBEAT_MAX_SECONDS)
+    client.force_login(annotator)
+    response = client.post(reverse("work:item-beat", args=[mine.pk, first.pk]), {"active_ms": "2000"})
+    assert response.status_code == 204
+    assert client.post(reverse("work:item-beat", args=[mine.pk, first.pk]), {"active_ms": "-1"}).status_code == 400
+
+
+def test_a_manager_viewing_records_no_time(client, task_and_assignments, manager):
+    task, (mine, _) = task_and_assignments
+    first = mine.task_items.first()
+    client.force_login(manager)
+    assert client.post(reverse("work:item-beat", args=[mine.pk, first.pk]), {"active_ms": "2000"}).status_code == 204
+    assert not ItemTime.objects.exists()
