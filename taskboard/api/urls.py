@@ -1,5 +1,44 @@
-from django.urls import path  # noqa: F401
+"""/api/v1/: Dataloop's REST routes, without trailing slashes (dtlpy never sends one)."""
+
+from django.urls import path, re_path
+
+from taskboard.api import views_auth, views_misc, views_pipelines, views_projects, views_tasks
 
 app_name = "api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("users/me", views_auth.users_me, name="users-me"),
+    path("projects/<str:name>/name", views_projects.project_by_name, name="project-by-name"),
+    path("projects/<str:project_id>", views_projects.project_detail, name="project-detail"),
+    path("datasets/query", views_projects.dataset_query, name="dataset-query"),
+    path("datasets/<str:dataset_id>", views_projects.dataset_detail, name="dataset-detail"),
+    path("datasets/<str:dataset_id>/query", views_projects.item_query, name="item-query"),
+    path("items/<str:item_id>", views_projects.item_detail, name="item-detail"),
+    path("annotationtasks", views_tasks.task_collection, name="task-collection"),
+    path("annotationtasks/query", views_tasks.task_query, name="task-query"),
+    path("annotationtasks/<str:task_id>", views_tasks.task_detail, name="task-detail"),
+    path("annotationtasks/<str:task_id>/addToTask", views_tasks.task_add_items, name="task-add-items"),
+    path("annotationtasks/<str:task_id>/removeFromTask", views_tasks.task_remove_items, name="task-remove-items"),
+    path("assignments", views_tasks.assignment_list, name="assignment-list"),
+    path("assignments/items/tasks/<str:task_id>/status", views_tasks.task_items_status, name="task-items-status"),
+    path("assignments/<str:assignment_id>", views_tasks.assignment_detail, name="assignment-detail"),
+    path("assignments/<str:assignment_id>/reassign", views_tasks.assignment_reassign, name="assignment-reassign"),
+    path(
+        "assignments/<str:assignment_id>/redistribute",
+        views_tasks.assignment_redistribute,
+        name="assignment-redistribute",
+    ),
+    path(
+        "assignments/<str:assignment_id>/items/<str:item_id>/status",
+        views_tasks.assignment_item_status,
+        name="assignment-item-status",
+    ),
+    path("commands/<str:command_id>", views_tasks.command_detail, name="command-detail"),
+    path("pipelines", views_pipelines.pipeline_collection, name="pipeline-collection"),
+    path("pipelines/query", views_pipelines.pipeline_query, name="pipeline-query"),
+    path("pipelines/<str:pipeline_id>", views_pipelines.pipeline_detail, name="pipeline-detail"),
+    path("pipelines/<str:pipeline_id>/install", views_pipelines.pipeline_install, name="pipeline-install"),
+    path("pipelines/<str:pipeline_id>/uninstall", views_pipelines.pipeline_uninstall, name="pipeline-uninstall"),
+    # Anything else under /api/v1 is a JSON 404 (and never an APPEND_SLASH redirect).
+    re_path(r"^.*$", views_misc.unknown_route, name="unknown"),
+]

@@ -1,0 +1,160 @@
+"""The plumbing every API view shares: bearer auth, JSON bodies, errors as {"message": ...}.
+
+Views are CSRF exempt only when the request carries a bearer token; a request that relies
+on the browser's session cookie still gets Django's CSRF check.
+"""
+
+import functools
+import json
+import logging
+
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import IntegrityError
+from django.http import Http404, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
+
+from taskboard.api.auth import TokenError, token_user
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+def not_found(what: str = "Not found") -> ApiError:
+    return ApiError(404, what)
+
+
+def error_response(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"message": message, "status": status}, status=status)
+
+
+def validation_message(error: ValidationError) -> str:
+    if hasattr(error, "error_dict"):
+        parts = []
+        for field, errors in error.message_dict.items():
+            text = " ".join(errors)
+            parts.append(text if field == "__all__" else f"{field}: {text}")
+        return "; ".join(parts)
+    return " ".join(error.messages)
+
+
+def _dql_error_class():
+    try:
+        from taskboard.datasets.dql import DQLError
+    except ImportError:  # the DQL module is not there yet
+        return ()
+    return DQLError
+
+
+def _bearer(request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def json_body(request, *, required: bool = True) -> dict:
+    if not request.body:
+        if required:
+            raise bad_request("A JSON body is required.")
+        return {}
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise bad_request("The body must be a JSON object.")
+    return body
+
+
+def _csrf_failure(request):
+    def get_response(_request):  # pragma: no cover - never called by process_view
+        return None
+
+    return CsrfViewMiddleware(get_response).process_view(request, None, (), {})
+
+
+def run_guarded(request, view, *args, **kwargs):
+    dql_error = _dql_error_class()
+    try:
+        response = view(request, *args, **kwargs)
+    except ApiError as error:
+        return error_response(error.status, error.message)
+    except ValidationError as error:
+        return error_response(400, validation_message(error))
+    except (Http404, ObjectDoesNotExist):
+        return error_response(404, "Not found.")
+    except PermissionDenied as error:
+        return error_response(403, str(error) or "You may not do this.")
+    except IntegrityError:
+        logger.info("API integrity error", exc_info=True)
+        return error_response(409, "This conflicts with an existing object (a duplicate name?).")
+    except Exception as error:
+        if dql_error and isinstance(error, dql_error):
+            return error_response(400, str(error))
+        raise
+    if isinstance(response, (dict, list)):
+        return JsonResponse(response, safe=False)
+    return response
+
+
+def api_view(methods):
+    """Accept `methods`, authenticate (bearer JWT, or the session with CSRF), map errors to JSON."""
+
+    allowed = {m.upper() for m in methods}
+
+    def decorator(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in allowed:
+                response = error_response(405, f"Method {request.method} is not allowed here.")
+                response["Allow"] = ", ".join(sorted(allowed))
+                return response
+            token = _bearer(request)
+            if token is not None:
+                try:
+                    request.user = token_user(token)
+                except TokenError as error:
+                    return error_response(401, str(error))
+            elif request.user.is_authenticated:
+                if request.method not in ("GET", "HEAD", "OPTIONS"):
+                    failure = _csrf_failure(request)
+                    if failure is not None:
+                        return error_response(403, "CSRF check failed; send a bearer token instead.")
+            else:
+                return error_response(401, "Authentication required: send 'authorization: Bearer <token>'.")
+            return run_guarded(request, view, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def public_view(methods):
+    """Like api_view without authentication (the token endpoint)."""
+
+    allowed = {m.upper() for m in methods}
+
+    def decorator(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in allowed:
+                return error_response(405, f"Method {request.method} is not allowed here.")
+            return run_guarded(request, view, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

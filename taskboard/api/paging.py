@@ -1,0 +1,34 @@
+"""Dataloop's paged list: {"items", "totalItemsCount", "totalPagesCount", "hasNextPage"}."""
+
+import math
+
+from taskboard.api.http import bad_request
+
+MAX_PAGE_SIZE = 1000
+
+
+def page_params(body: dict, *, default_size: int = 1000) -> tuple[int, int]:
+    page = body.get("page", 0)
+    size = body.get("pageSize", default_size)
+    if isinstance(page, bool) or not isinstance(page, int) or page < 0:
+        raise bad_request("page must be a whole number ≥ 0.")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
+        raise bad_request(f"pageSize must be a whole number from 1 to {MAX_PAGE_SIZE}.")
+    return page, size
+
+
+def paged(rows: list, *, total: int, page: int, size: int, has_next: bool | None = None) -> dict:
+    if has_next is None:
+        has_next = (page + 1) * size < total
+    return {
+        "items": rows,
+        "totalItemsCount": total,
+        "totalPagesCount": math.ceil(total / size) if size else 0,
+        "hasNextPage": has_next,
+    }
+
+
+def page_queryset(queryset, *, page: int, size: int):
+    """One page and whether another follows, reading one extra row instead of counting."""
+    rows = list(queryset[page * size : (page + 1) * size + 1])
+    return rows[:size], len(rows) > size

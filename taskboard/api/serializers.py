@@ -1,0 +1,339 @@
+"""Models → the entity JSON dtlpy parses (dataloop-api.md §4). Ids are 24-hex strings,
+dates are ISO 8601 (due dates: epoch milliseconds, as the SDK sends them)."""
+
+import json
+from collections import defaultdict
+
+from django.db.models import Sum
+
+from taskboard.annotation.models import AssignmentKind, StatusCount, TaskItem, TaskStatus, WorkloadEntry
+from taskboard.api.ids import api_id, command_api_id
+
+
+def iso(value) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def ms(value) -> float | None:
+    return None if value is None else value.timestamp() * 1000
+
+
+def _url(request, path: str) -> str:
+    return request.build_absolute_uri(f"/api/v1/{path}") if request is not None else f"/api/v1/{path}"
+
+
+def user_json(user, request=None) -> dict:
+    return {
+        "id": user.email,
+        "_id": api_id("user", user.pk),
+        "email": user.email,
+        "username": user.email,
+        "firstName": user.name,
+        "lastName": "",
+        "name": user.display_name,
+        "role": "admin" if user.is_superuser else "member",
+        "type": "human",
+        "createdAt": iso(user.date_joined),
+    }
+
+
+def project_json(project, request=None, *, role=None) -> dict:
+    pid = api_id("project", project.pk)
+    return {
+        "id": pid,
+        "name": project.name,
+        "description": project.description,
+        "creator": project.created_by.email if project.created_by_id else None,
+        "createdAt": iso(project.created_at),
+        "updatedAt": iso(project.created_at),
+        "url": _url(request, f"projects/{pid}"),
+        "role": role,
+        "org": None,
+        "account": None,
+        "isBlocked": False,
+        "archived": False,
+        "contributors": [],
+        "featureConstraints": [],
+        "systemProject": False,
+    }
+
+
+def dataset_json(dataset, request=None, *, items_count=None, recipe_ids=None) -> dict:
+    did = api_id("dataset", dataset.pk)
+    if recipe_ids is None:
+        # The default recipe first: dtlpy uses recipes[0] when no recipe_id is given.
+        recipe_ids = list(dataset.recipes.order_by("-is_default", "pk").values_list("pk", flat=True))
+    if items_count is None:
+        items_count = dataset.items.count()
+    return {
+        "id": did,
+        "name": dataset.name,
+        "description": dataset.description,
+        "projects": [api_id("project", dataset.project_id)],
+        "metadata": {"system": {"recipes": [api_id("recipe", pk) for pk in recipe_ids]}},
+        "itemsCount": items_count,
+        "annotated": None,
+        "annotationsCount": None,
+        "creator": None,
+        "createdAt": iso(dataset.created_at),
+        "updatedAt": iso(dataset.created_at),
+        "url": _url(request, f"datasets/{did}"),
+        "items": _url(request, f"datasets/{did}/items"),
+        "readonly": False,
+        "readableType": "default",
+        "accessLevel": "write",
+        "driver": None,
+        "indexDriver": "v2",
+        "enableSyncWithCloned": None,
+        "expirationOptions": None,
+        "isSyncing": False,
+    }
+
+
+def item_refs(item_pks) -> dict[int, list[dict]]:
+    """metadata.system.refs for many items, from TaskItem rows in one query."""
+    refs: dict[int, list[dict]] = defaultdict(list)
+    rows = (
+        TaskItem.objects.filter(item_id__in=list(item_pks))
+        .order_by("item_id", "task_id", "copy")
+        .values_list("item_id", "task_id", "assignment_id", "status")
+    )
+    for item_id, task_id, assignment_id, status in rows:
+        meta = {"status": status} if status else {}
+        task_ref = {"type": "task", "id": api_id("task", task_id), "metadata": dict(meta)}
+        # Consensus copies share the task ref; list it once.
+        if task_ref not in refs[item_id]:
+            refs[item_id].append(task_ref)
+        refs[item_id].append({"type": "assignment", "id": api_id("assignment", assignment_id), "metadata": meta})
+    return refs
+
+
+def item_json(item, request=None, *, refs=None, project_pk=None) -> dict:
+    iid = api_id("item", item.pk)
+    metadata = dict(item.metadata) if isinstance(item.metadata, dict) else {}
+    system = dict(metadata.get("system") or {}) if isinstance(metadata.get("system"), dict) else {}
+    system.update({"mimetype": item.mimetype, "refs": refs if refs is not None else item_refs([item.pk])[item.pk]})
+    metadata["system"] = system
+    stream = item.url or (item.file.url if item.file else None)
+    return {
+        "id": iid,
+        "datasetId": api_id("dataset", item.dataset_id),
+        "projectId": api_id("project", project_pk) if project_pk else None,
+        "type": "file",
+        "hidden": False,
+        "dir": item.dir,
+        "name": item.name,
+        "filename": item.filename,
+        "annotated": item.annotated,
+        "metadata": metadata,
+        "createdAt": iso(item.created_at),
+        "updatedAt": iso(item.created_at),
+        "url": _url(request, f"items/{iid}"),
+        "stream": stream,
+        "thumbnail": stream,
+        "spec": {},
+    }
+
+
+def items_json(items, request=None, *, project_pk=None) -> list[dict]:
+    refs = item_refs([item.pk for item in items])
+    return [item_json(item, request, refs=refs.get(item.pk, []), project_pk=project_pk) for item in items]
+
+
+def _status_totals(assignment_ids) -> dict[int, dict[str, int]]:
+    totals: dict[int, dict[str, int]] = defaultdict(dict)
+    for assignment_id, status, count in StatusCount.objects.filter(
+        assignment_id__in=list(assignment_ids), count__gt=0
+    ).values_list("assignment_id", "status", "count"):
+        totals[assignment_id][status] = count
+    return totals
+
+
+def tasks_json(tasks, request=None) -> list[dict]:
+    """Task JSON for many tasks with a fixed number of queries."""
+    tasks = list(tasks)
+    pks = [t.pk for t in tasks]
+    assignments = defaultdict(list)
+    from taskboard.annotation.models import Assignment
+
+    all_assignments = list(Assignment.objects.filter(task_id__in=pks).select_related("assignee").order_by("pk"))
+    for a in all_assignments:
+        assignments[a.task_id].append(a)
+    counts = _status_totals(a.pk for a in all_assignments)
+    statuses = defaultdict(list)
+    for s in TaskStatus.objects.filter(task_id__in=pks).order_by("task_id", "position", "key"):
+        statuses[s.task_id].append(s)
+    workload = defaultdict(list)
+    for w in WorkloadEntry.objects.filter(task_id__in=pks).select_related("assignee").order_by("pk"):
+        workload[w.task_id].append(w)
+    from taskboard.api.models import ApiTaskInfo
+
+    infos = {i.task_id: i for i in ApiTaskInfo.objects.filter(task_id__in=pks)}
+    return [
+        _task_json(t, request, assignments[t.pk], counts, statuses[t.pk], workload[t.pk], infos.get(t.pk))
+        for t in tasks
+    ]
+
+
+def task_json(task, request=None) -> dict:
+    return tasks_json([task], request)[0]
+
+
+def _task_json(task, request, assignments, counts, statuses, workload, info) -> dict:
+    tid = api_id("task", task.pk)
+    work = [a for a in assignments if a.kind == AssignmentKind.WORK]
+    item_status: dict[str, int] = defaultdict(int)
+    for a in assignments:
+        for status, count in counts.get(a.pk, {}).items():
+            item_status[status] += count
+    total = sum(a.item_count for a in assignments)
+    done_keys = {s.key for s in statuses if s.is_done}
+    done = sum(count for status, count in item_status.items() if status in done_keys)
+    system: dict = {}
+    allowed = [w.assignee.email for w in workload]
+    if task.is_pulling:
+        system.update(
+            {
+                "allowedAssignees": allowed,
+                "batchSize": task.batch_size,
+                "maxBatchWorkload": task.max_batch_workload,
+                "scoring": False,
+            }
+        )
+    if task.is_consensus:
+        system.update(
+            {
+                "allowedAssignees": allowed,
+                "consensusPercentage": task.consensus_percentage,
+                "consensusAssignees": task.consensus_assignees,
+                "scoring": False,
+            }
+        )
+        pool = next((a for a in assignments if a.kind == AssignmentKind.CONSENSUS), None)
+        if pool is not None:
+            system["consensusAssignmentId"] = api_id("assignment", pool.pk)
+    if task.is_pulling:
+        pool = next((a for a in assignments if a.kind == AssignmentKind.QUEUE), None)
+        if pool is not None:
+            system["queueAssignmentId"] = api_id("assignment", pool.pk)
+    metadata = dict(task.metadata) if isinstance(task.metadata, dict) else {}
+    metadata["system"] = (
+        {**(metadata.get("system") or {}), **system} if isinstance(metadata.get("system"), dict) else system
+    )
+    if info is not None and info.query_text:
+        query = info.query_text
+    elif isinstance(task.query, str):
+        query = task.query
+    elif task.query is not None:
+        query = json.dumps(task.query)
+    else:
+        query = None
+    due = ms(task.due_at)
+    if info is not None and info.due_ms is not None and abs(info.due_ms - due) < 1:
+        due = info.due_ms
+    spec = {"type": task.type}
+    if task.parent_id:
+        spec["parentTaskId"] = api_id("task", task.parent_id)
+    return {
+        "id": tid,
+        "name": task.name,
+        "description": {"content": task.description} if task.description else None,
+        "datasetId": api_id("dataset", task.dataset_id),
+        "projectId": api_id("project", task.project_id),
+        "recipeId": api_id("recipe", task.recipe_id),
+        "creator": task.created_by.email,
+        "taskOwner": task.owner.email,
+        "assignmentIds": [api_id("assignment", a.pk) for a in work],
+        "status": task.state,
+        "dueDate": due,
+        "priority": task.priority,
+        "query": query,
+        "spec": spec,
+        "metadata": metadata,
+        "progress": round(100 * done / total) if total else 0,
+        "totalItems": total,
+        "itemStatus": dict(item_status),
+        "annotationStatus": {},
+        "issues": sum(a.issue_count for a in assignments),
+        "forReview": sum(a.rework_count for a in assignments),
+        "availableActions": [{"action": s.key, "displayName": s.label, "color": s.color} for s in statuses],
+        "allocation": task.allocation,
+        "url": _url(request, f"annotationtasks/{tid}"),
+        "createdAt": iso(task.created_at),
+        "updatedAt": iso(task.updated_at),
+    }
+
+
+def assignments_json(assignments, request=None) -> list[dict]:
+    assignments = list(assignments)
+    counts = _status_totals(a.pk for a in assignments)
+    return [_assignment_json(a, request, counts.get(a.pk, {})) for a in assignments]
+
+
+def assignment_json(assignment, request=None) -> dict:
+    return assignments_json([assignment], request)[0]
+
+
+def _assignment_json(a, request, counts) -> dict:
+    aid = api_id("assignment", a.pk)
+    task = a.task
+    email = a.assignee.email if a.assignee_id else None
+    system = {
+        "taskId": api_id("task", a.task_id),
+        "datasetId": api_id("dataset", task.dataset_id),
+        "projectId": api_id("project", task.project_id),
+    }
+    if a.removed:
+        system["markForDeletion"] = True
+    done = sum(counts.values())
+    return {
+        "id": aid,
+        "name": f"{task.name} ({email or a.get_kind_display()})",
+        "annotator": email,
+        "status": "completed" if a.item_count and done >= a.item_count else "open",
+        "projectId": api_id("project", task.project_id),
+        "datasetId": api_id("dataset", task.dataset_id),
+        "metadata": {"system": system},
+        "totalItems": a.item_count,
+        "itemStatus": counts,
+        "annotationStatus": {},
+        "issues": a.issue_count,
+        "forReview": a.rework_count,
+        "url": _url(request, f"assignments/{aid}"),
+        "createdAt": iso(a.created_at),
+        "updatedAt": iso(a.created_at),
+    }
+
+
+def command_json(command, request=None) -> dict:
+    status = command.status
+    progress = 100 if status == "success" else 0
+    spec = dict(command.spec)
+    error = command.error or None
+    job = command.job
+    if job is not None:
+        if job.state == "succeeded":
+            status, progress = "success", 100
+            task_pk = (job.result or {}).get("task_id")
+            if task_pk and "createdTaskId" in spec:
+                spec["createdTaskId"] = api_id("task", task_pk)
+        elif job.state == "failed":
+            status, error = "failed", job.error or "The job failed."
+        else:
+            status, progress = "in-progress", job.percent
+    return {
+        "id": command_api_id(command.pk),
+        "type": command.type,
+        "status": status,
+        "progress": progress,
+        "spec": spec,
+        "error": error,
+        "createdAt": iso(command.created_at),
+        "updatedAt": iso(command.updated_at),
+    }
+
+
+def task_items_total(task) -> int:
+    return task.assignments.aggregate(n=Sum("item_count"))["n"] or 0

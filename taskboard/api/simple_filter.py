@@ -1,0 +1,63 @@
+"""A tiny DQL for resources other than items (datasets, tasks): equality, $in, $ne, $gt/$lt
+on an allow-list of fields, each mapped to a fixed lookup by the caller."""
+
+from collections.abc import Callable
+
+from django.db.models import Q
+
+from taskboard.api.http import bad_request
+
+# field -> function(op, value) -> Q
+Handlers = dict[str, Callable[[str, object], Q]]
+
+
+def filter_q(filt, handlers: Handlers) -> Q:
+    if filt is None:
+        return Q()
+    if not isinstance(filt, dict):
+        raise bad_request("filter must be an object.")
+    q = Q()
+    for key, value in filt.items():
+        if key == "$and":
+            if not isinstance(value, list):
+                raise bad_request("$and expects a list.")
+            for node in value:
+                q &= filter_q(node, handlers)
+        elif key == "$or":
+            if not isinstance(value, list):
+                raise bad_request("$or expects a list.")
+            if value:
+                any_of = Q(pk__in=[])
+                for node in value:
+                    any_of |= filter_q(node, handlers)
+                q &= any_of
+        elif key in handlers:
+            if isinstance(value, dict) and value and all(str(k).startswith("$") for k in value):
+                for op, operand in value.items():
+                    q &= handlers[key](op, operand)
+            else:
+                q &= handlers[key]("$eq", value)
+        else:
+            raise bad_request(f"Unknown filter field '{str(key)[:100]}'.")
+    return q
+
+
+def ops(lookup: str, convert=lambda v: v, allowed=("$eq", "$ne", "$in", "$nin", "$gt", "$lt", "$gte", "$lte")):
+    """A handler comparing `lookup` with converted values."""
+
+    def handler(op, value):
+        if op not in allowed:
+            raise bad_request(f"Operator '{op}' is not supported on '{lookup}'.")
+        if op in ("$in", "$nin"):
+            if not isinstance(value, list):
+                raise bad_request(f"Operator '{op}' expects a list.")
+            q = Q(**{f"{lookup}__in": [convert(v) for v in value]})
+            return q if op == "$in" else ~q
+        converted = convert(value)
+        if op == "$eq":
+            return Q(**{lookup: converted})
+        if op == "$ne":
+            return ~Q(**{lookup: converted})
+        return Q(**{f"{lookup}__{op[1:]}": converted})
+
+    return handler

@@ -1,0 +1,5 @@
+from taskboard.api.http import error_response
+
+
+def unknown_route(request, *args, **kwargs):
+    return error_response(404, f"No API route {request.method} {request.path}.")

@@ -1,0 +1,119 @@
+"""Pipelines: create, update (the SDK PATCHes its whole to_json()), get, install, pause.
+
+The pipelines app owns the JSON ⇄ model mapping; these views authenticate, scope and answer.
+"""
+
+from taskboard.api import queries
+from taskboard.api.http import api_view, bad_request, json_body, not_found
+from taskboard.api.ids import api_id, parse_id
+from taskboard.api.paging import page_params, paged
+from taskboard.api.simple_filter import filter_q, ops
+
+
+def _services():
+    from taskboard.pipelines import services
+
+    return services
+
+
+def _pipelines_for(user):
+    from taskboard.pipelines.models import Pipeline
+
+    return Pipeline.objects.filter(project__in=queries.projects_for(user))
+
+
+def _pipeline_get(user, pipeline_id):
+    pk = parse_id(pipeline_id, "pipeline")
+    pipeline = _pipelines_for(user).select_related("project").filter(pk=pk).first() if pk is not None else None
+    if pipeline is None:
+        raise not_found("Pipeline not found.")
+    return pipeline
+
+
+def _json(pipeline, request):
+    data = _services().pipeline_to_dataloop_json(pipeline=pipeline)
+    data.setdefault("id", api_id("pipeline", pipeline.pk))
+    data.setdefault("url", request.build_absolute_uri(f"/api/v1/pipelines/{data['id']}"))
+    return data
+
+
+@api_view(["POST"])
+def pipeline_collection(request):
+    body = json_body(request)
+    if not isinstance(body.get("name"), str) or not body["name"].strip():
+        raise bad_request("name: required.")
+    if not isinstance(body.get("projectId"), str):
+        raise bad_request("projectId: required.")
+    project = queries.project_get(request.user, body["projectId"])
+    queries.require_manager(request.user, project)
+    pipeline = _services().pipeline_save_from_dataloop_json(project=project, data=body, by=request.user)
+    return _json(pipeline, request)
+
+
+def _project_id(value):
+    pk = parse_id(value, "project")
+    if pk is None:
+        raise bad_request(f"{value!r} is not a project id.")
+    return pk
+
+
+PIPELINE_FIELDS = {
+    "name": ops("name", lambda v: v),
+    "projectId": ops("project_id", _project_id),
+    "id": ops("pk", lambda v: parse_id(v, "pipeline")),
+}
+
+
+@api_view(["POST"])
+def pipeline_query(request):
+    body = json_body(request)
+    page, size = page_params(body, default_size=500)
+    pipelines = _pipelines_for(request.user)
+    context = body.get("context") or {}
+    projects = context.get("projects") if isinstance(context, dict) else None
+    if projects:
+        pipelines = pipelines.filter(project_id__in=[_project_id(p) for p in projects])
+    pipelines = pipelines.filter(filter_q(body.get("filter"), PIPELINE_FIELDS)).order_by("pk")
+    total = pipelines.count()
+    rows = list(pipelines[page * size : (page + 1) * size])
+    return paged([_json(p, request) for p in rows], total=total, page=page, size=size)
+
+
+@api_view(["GET", "PATCH", "PUT", "DELETE"])
+def pipeline_detail(request, pipeline_id):
+    pipeline = _pipeline_get(request.user, pipeline_id)
+    if request.method == "GET":
+        return _json(pipeline, request)
+    queries.require_manager(request.user, pipeline.project)
+    if request.method == "DELETE":
+        services = _services()
+        if hasattr(services, "pipeline_delete"):
+            services.pipeline_delete(pipeline=pipeline, by=request.user)
+        else:
+            pipeline.delete()
+        return {"id": pipeline_id, "deleted": True}
+    body = json_body(request)
+    if body.get("projectId") is not None and parse_id(body["projectId"], "project") != pipeline.project_id:
+        raise bad_request("projectId: a pipeline cannot move to another project.")
+    pipeline = _services().pipeline_save_from_dataloop_json(
+        project=pipeline.project, data=body, by=request.user, pipeline=pipeline
+    )
+    return _json(pipeline, request)
+
+
+@api_view(["POST"])
+def pipeline_install(request, pipeline_id):
+    pipeline = _pipeline_get(request.user, pipeline_id)
+    queries.require_manager(request.user, pipeline.project)
+    json_body(request, required=False)
+    pipeline = _services().pipeline_install(pipeline=pipeline, by=request.user) or pipeline
+    return _json(pipeline, request)
+
+
+@api_view(["POST"])
+def pipeline_uninstall(request, pipeline_id):
+    pipeline = _pipeline_get(request.user, pipeline_id)
+    queries.require_manager(request.user, pipeline.project)
+    json_body(request, required=False)
+    pipeline = _services().pipeline_pause(pipeline=pipeline, by=request.user) or pipeline
+    return _json(pipeline, request)

@@ -1,0 +1,108 @@
+"""Projects, datasets and items."""
+
+from django.db.models import Count, Exists, OuterRef
+
+from taskboard.annotation.models import TaskItem
+from taskboard.api import queries
+from taskboard.api.http import api_view, bad_request, json_body, not_found
+from taskboard.api.ids import parse_id
+from taskboard.api.paging import page_params, paged
+from taskboard.api.serializers import dataset_json, item_json, items_json, project_json
+from taskboard.api.simple_filter import filter_q, ops
+from taskboard.datasets import dql
+from taskboard.projects.models import MANAGING_ROLES
+
+
+@api_view(["GET"])
+def project_by_name(request, name):
+    projects = list(queries.projects_for(request.user).filter(name=name))
+    if not projects:
+        raise not_found(f"Project not found. Name: '{name}'")
+    return [project_json(p, request, role=queries.role_in(request.user, p)) for p in projects]
+
+
+@api_view(["GET"])
+def project_detail(request, project_id):
+    project = queries.project_get(request.user, project_id)
+    return project_json(project, request, role=queries.role_in(request.user, project))
+
+
+def _id_of(kind):
+    def convert(value):
+        pk = parse_id(value, kind)
+        if pk is None:
+            raise bad_request(f"{value!r} is not a {kind} id.")
+        return pk
+
+    return convert
+
+
+def _str(value):
+    if not isinstance(value, str):
+        raise bad_request("Expected a string.")
+    return value
+
+
+DATASET_FIELDS = {
+    "name": ops("name", _str),
+    "id": ops("pk", _id_of("dataset")),
+    "projects": ops("project_id", _id_of("project"), allowed=("$eq", "$in")),
+}
+
+
+@api_view(["POST"])
+def dataset_query(request):
+    body = json_body(request)
+    page, size = page_params(body)
+    datasets = queries.datasets_for(request.user).select_related("project")
+    context = body.get("context") or {}
+    if not isinstance(context, dict):
+        raise bad_request("context must be an object.")
+    project_ids = context.get("projects")
+    if project_ids is not None:
+        if not isinstance(project_ids, list):
+            raise bad_request("context.projects must be a list of project ids.")
+        datasets = datasets.filter(project_id__in=[parse_id(p, "project") for p in project_ids])
+    datasets = datasets.filter(filter_q(body.get("filter"), DATASET_FIELDS)).order_by("pk")
+    total = datasets.count()
+    rows = list(datasets.annotate(n_items=Count("items"))[page * size : (page + 1) * size])
+    return paged([dataset_json(d, request, items_count=d.n_items) for d in rows], total=total, page=page, size=size)
+
+
+@api_view(["GET"])
+def dataset_detail(request, dataset_id):
+    return dataset_json(queries.dataset_get(request.user, dataset_id), request)
+
+
+def _visible_items(user, dataset):
+    items = dataset.items.all()
+    if queries.role_in(user, dataset.project) not in MANAGING_ROLES:
+        # Workers see only the items they hold.
+        items = items.filter(Exists(TaskItem.objects.filter(item=OuterRef("pk"), assignment__assignee=user)))
+    return items
+
+
+@api_view(["POST"])
+def item_query(request, dataset_id):
+    dataset = queries.dataset_get(request.user, dataset_id)
+    body = json_body(request)
+    resource = body.get("resource", "items")
+    if resource != "items":
+        raise bad_request(f"resource {resource!r} is not supported here (items only).")
+    order_by, page, size, _after = dql.dql_sort_and_page(body)
+    matched = _visible_items(request.user, dataset).filter(dql.dql_to_q(body.get("filter") or {}, dataset=dataset))
+    total = matched.count()
+    rows = list(matched.order_by(*order_by)[page * size : (page + 1) * size + 1])
+    has_next = len(rows) > size
+    rows = rows[:size]
+    return paged(
+        items_json(rows, request, project_pk=dataset.project_id), total=total, page=page, size=size, has_next=has_next
+    )
+
+
+@api_view(["GET"])
+def item_detail(request, item_id):
+    item = queries.item_get(request.user, item_id)
+    if not _visible_items(request.user, item.dataset).filter(pk=item.pk).exists():
+        raise not_found("Item not found.")
+    return item_json(item, request, project_pk=item.dataset.project_id)

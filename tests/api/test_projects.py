@@ -1,0 +1,132 @@
+import pytest
+
+from taskboard.api.ids import api_id
+
+pytestmark = pytest.mark.django_db
+
+
+def test_project_by_name_is_a_list(api, manager, project):
+    response = api(manager).get("/api/v1/projects/Street/name")
+    assert response.status_code == 200
+    body = response.json()
+    assert [p["name"] for p in body] == ["Street"]
+    assert body[0]["id"] == api_id("project", project.pk)
+
+
+def test_project_by_name_hides_other_projects(api, other_manager, project):
+    assert api(other_manager).get("/api/v1/projects/Street/name").status_code == 404
+
+
+def test_project_by_id(api, manager, other_manager, project):
+    pid = api_id("project", project.pk)
+    assert api(manager).get(f"/api/v1/projects/{pid}").json()["name"] == "Street"
+    assert api(other_manager).get(f"/api/v1/projects/{pid}").status_code == 404
+    assert api(manager).get("/api/v1/projects/zzz").status_code == 404
+
+
+def test_dataset_query_by_name_in_a_project(api, manager, project, dataset, recipe, items):
+    body = {
+        "filter": {"$and": [{"name": "street-scenes"}]},
+        "page": 0,
+        "pageSize": 1000,
+        "resource": "datasets",
+        "context": {"projects": [api_id("project", project.pk)]},
+    }
+    response = api(manager).post("/api/v1/datasets/query", body)
+    assert response.status_code == 200
+    page = response.json()
+    assert page["hasNextPage"] is False
+    assert page["totalItemsCount"] == 1
+    found = page["items"][0]
+    assert found["id"] == api_id("dataset", dataset.pk)
+    assert found["metadata"]["system"]["recipes"] == [api_id("recipe", recipe.pk)]
+    assert found["itemsCount"] == 14
+
+
+def test_dataset_query_hides_other_projects(api, other_manager, dataset):
+    page = api(other_manager).post("/api/v1/datasets/query", {"filter": {"$and": [{"name": "street-scenes"}]}}).json()
+    assert page["items"] == []
+
+
+def test_dataset_query_refuses_unknown_fields(api, manager, dataset):
+    assert api(manager).post("/api/v1/datasets/query", {"filter": {"$and": [{"secret": 1}]}}).status_code == 400
+
+
+def test_dataset_detail(api, manager, other_manager, dataset, recipe):
+    did = api_id("dataset", dataset.pk)
+    body = api(manager).get(f"/api/v1/datasets/{did}").json()
+    assert body["metadata"]["system"]["recipes"] == [api_id("recipe", recipe.pk)]
+    assert body["projects"] == [api_id("project", dataset.project_id)]
+    assert api(other_manager).get(f"/api/v1/datasets/{did}").status_code == 404
+
+
+def _query(api_user, dataset, body):
+    return api_user.post(f"/api/v1/datasets/{api_id('dataset', dataset.pk)}/query", body)
+
+
+def test_item_query_with_defaults_and_a_folder(api, manager, dataset, items):
+    body = {
+        "filter": {"$and": [{"hidden": False}, {"type": "file"}, {"dir": "/city/day"}]},
+        "sort": {"id": "ascending"},
+        "page": 0,
+        "pageSize": 1000,
+        "resource": "items",
+    }
+    page = _query(api(manager), dataset, body).json()
+    assert page["totalItemsCount"] == 6
+    assert {i["dir"] for i in page["items"]} == {"/city/day"}
+    assert all(i["metadata"]["system"]["refs"] == [] for i in page["items"])
+
+
+def test_item_query_keyset_paging_terminates(api, manager, dataset, items):
+    user = api(manager)
+    seen, after = [], None
+    for _ in range(20):
+        clauses = [{"hidden": False}, {"type": "file"}]
+        if after:
+            clauses.append({"id": {"$gt": after}})
+        page = _query(
+            user, dataset, {"filter": {"$and": clauses}, "sort": {"id": "ascending"}, "page": 0, "pageSize": 5}
+        ).json()
+        seen += [i["id"] for i in page["items"]]
+        if not page["hasNextPage"]:
+            break
+        after = page["items"][-1]["id"]
+    assert len(seen) == 14 == len(set(seen))
+    assert seen == sorted(seen)
+
+
+def test_item_query_offset_paging(api, manager, dataset, items):
+    user = api(manager)
+    pages = [_query(user, dataset, {"filter": {}, "page": n, "pageSize": 5}).json() for n in range(3)]
+    assert [len(p["items"]) for p in pages] == [5, 5, 4]
+    assert [p["hasNextPage"] for p in pages] == [True, True, False]
+    assert pages[0]["totalPagesCount"] == 3
+
+
+def test_item_query_bad_dql_is_400(api, manager, dataset, items):
+    user = api(manager)
+    assert _query(user, dataset, {"filter": {"$and": [{"password": "x"}]}}).status_code == 400
+    assert _query(user, dataset, {"filter": {"$and": [{"dir": {"$regex": "x"}}]}}).status_code == 400
+    assert _query(user, dataset, {"filter": {}, "pageSize": 0}).status_code == 400
+    assert _query(user, dataset, {"filter": {}, "sort": {"secret": "ascending"}}).status_code == 400
+
+
+def test_item_query_of_a_foreign_dataset_is_404(api, other_manager, dataset, items):
+    assert _query(api(other_manager), dataset, {"filter": {}}).status_code == 404
+
+
+def test_item_detail(api, manager, other_manager, items):
+    iid = api_id("item", items[0].pk)
+    body = api(manager).get(f"/api/v1/items/{iid}").json()
+    assert body["id"] == iid
+    assert body["filename"] == items[0].filename
+    assert body["metadata"]["system"]["refs"] == []
+    assert api(other_manager).get(f"/api/v1/items/{iid}").status_code == 404
+    assert api(manager).get("/api/v1/items/nonsense").status_code == 404
+
+
+def test_annotators_see_only_items_they_hold(api, annotator, dataset, items):
+    page = _query(api(annotator), dataset, {"filter": {}}).json()
+    assert page["items"] == []
+    assert api(annotator).get(f"/api/v1/items/{api_id('item', items[0].pk)}").status_code == 404
