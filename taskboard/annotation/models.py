@@ -232,10 +232,14 @@ class TaskItem(models.Model):
 
     # No per-row FK triggers here: at a million rows they cost more than the insert itself.
     # Integrity is enforced set-based by statement-level triggers (see the migrations).
-    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="task_items", db_constraint=False)
+    # Indexed through task_item_unique_copy (task first); a separate index would only slow inserts.
+    task = models.ForeignKey(
+        AnnotationTask, on_delete=models.CASCADE, related_name="task_items", db_constraint=False, db_index=False
+    )
     item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="task_items", db_constraint=False)
+    # Indexed through task_item_assignment_rank.
     assignment = models.ForeignKey(
-        Assignment, on_delete=models.PROTECT, related_name="task_items", db_constraint=False
+        Assignment, on_delete=models.CASCADE, related_name="task_items", db_constraint=False, db_index=False
     )
     copy = models.PositiveSmallIntegerField(default=0)
     # Position in the task's (dir, name, id) order: contiguous runs and next/previous.
@@ -249,6 +253,8 @@ class TaskItem(models.Model):
         blank=True,
         related_name="+",
         db_constraint=False,
+        # A partial index below: most rows have no status, and indexing NULLs costs every insert.
+        db_index=False,
     )
     status_at = models.DateTimeField(null=True, blank=True)
     # Annotation task: sent back by QA. QA task: waiting for that rework.
@@ -257,7 +263,7 @@ class TaskItem(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["item", "task", "copy"], name="task_item_unique_copy"),
+            models.UniqueConstraint(fields=["task", "item", "copy"], name="task_item_unique_copy"),
             # Consensus copies of one item go to different people.
             models.UniqueConstraint(
                 fields=["assignment", "item"], condition=Q(copy__gt=0), name="task_item_copies_distinct_people"
@@ -270,6 +276,7 @@ class TaskItem(models.Model):
             models.Index(fields=["assignment", "rank"], name="task_item_assignment_rank"),
             # Pulling claims walk only the queued rows of a task.
             models.Index(fields=["task", "rank"], condition=Q(in_queue=True), name="task_item_queue"),
+            models.Index(fields=["status_by"], condition=Q(status_by__isnull=False), name="task_item_status_by"),
         ]
 
     def __str__(self):

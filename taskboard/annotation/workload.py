@@ -1,0 +1,91 @@
+"""Who gets how many items: loads, their validation, and the split of a count by loads.
+
+Pure arithmetic plus one membership query, so the wizard can preview exactly the split
+the service will make.
+"""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+from taskboard.projects.models import WORKING_ROLES, Membership
+
+
+@dataclass(frozen=True)
+class WorkloadUnit:
+    user: object  # accounts.User
+    load: int
+
+
+def equal_loads(n: int) -> list[int]:
+    """dtlpy's equal split: 100 // n each, the first 100 % n one more (3 people: 34/33/33)."""
+    if n < 1:
+        return []
+    base, extra = divmod(100, n)
+    return [base + 1 if i < extra else base for i in range(n)]
+
+
+def split_counts(total: int, loads: list[int]) -> list[int]:
+    """Split `total` items by percentage loads with the largest-remainder method.
+
+    Ties in the remainder go to the earlier assignee; the counts always add up to `total`.
+    """
+    if not loads:
+        return []
+    weight = sum(loads)
+    counts = [total * load // weight for load in loads]
+    remainders = [total * load % weight for load in loads]
+    short = total - sum(counts)
+    # sorted() is stable, so equal remainders keep assignee order.
+    for i in sorted(range(len(loads)), key=lambda i: -remainders[i])[:short]:
+        counts[i] += 1
+    return counts
+
+
+def boundaries(counts: list[int], start: int = 0) -> list[int]:
+    """Last rank (1-based, after `start`) of each contiguous run."""
+    result, upto = [], start
+    for count in counts:
+        upto += count
+        result.append(upto)
+    return result
+
+
+def workload_build(
+    *, project, workload: list[WorkloadUnit] | None, assignees: list | None, field: str = "assignees"
+) -> list[WorkloadUnit]:
+    """Validate a workload (or make an equal one from assignees) for `project`.
+
+    Raises ValidationError naming `field` (or "workload" for load problems).
+    """
+    if workload is None:
+        assignees = list(assignees or [])
+        workload = [
+            WorkloadUnit(user, load) for user, load in zip(assignees, equal_loads(len(assignees)), strict=True)
+        ]
+        load_field = field
+    else:
+        workload = list(workload)
+        load_field = "workload"
+    if not workload:
+        raise ValidationError({field: "Choose at least one person."})
+    seen = set()
+    for unit in workload:
+        if unit.user is None or getattr(unit.user, "pk", None) is None:
+            raise ValidationError({field: "Unknown person."})
+        if unit.user.pk in seen:
+            raise ValidationError({field: f"{unit.user.email} is listed twice."})
+        seen.add(unit.user.pk)
+        if not isinstance(unit.load, int) or isinstance(unit.load, bool) or not 1 <= unit.load <= 100:
+            raise ValidationError({load_field: "Each load is a whole number from 1 to 100."})
+    if sum(unit.load for unit in workload) != 100:
+        raise ValidationError({load_field: "Loads must add up to exactly 100."})
+    workers = set(
+        Membership.objects.filter(project=project, user_id__in=seen, role__in=WORKING_ROLES).values_list(
+            "user_id", flat=True
+        )
+    )
+    outsiders = [unit.user.email for unit in workload if unit.user.pk not in workers]
+    if outsiders:
+        raise ValidationError({field: f"Not a member of this project who can work: {', '.join(outsiders)}."})
+    return workload
