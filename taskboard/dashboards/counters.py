@@ -1,0 +1,168 @@
+"""Recount the core counters from the task item rows (GROUP BY in the database) and repair drift.
+
+The services keep `Assignment.item_count`/`rework_count`/`issue_count` and `StatusCount` in the
+same transaction as every change; this is the audit that proves it, and the repair if it ever
+fails (a bug, a manual SQL edit). `DailyThroughput` is checked too: per assignment, its net sum
+must equal the items holding a done status.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+
+from taskboard.annotation.models import Assignment, StatusCount, TaskItem, TaskStatus, TaskType
+from taskboard.dashboards.models import DailyThroughput
+
+
+@dataclass(frozen=True)
+class Drift:
+    task_id: int
+    assignment_id: int
+    who: str
+    counter: str  # item_count, rework_count, issue_count, status:<key>, throughput
+    stored: int
+    actual: int
+
+    def __str__(self):
+        return (
+            f"task {self.task_id} assignment {self.assignment_id} ({self.who}): "
+            f"{self.counter} stored {self.stored}, actual {self.actual}"
+        )
+
+
+def _scope(qs, task_ids, field="task_id"):
+    return qs if task_ids is None else qs.filter(**{f"{field}__in": list(task_ids)})
+
+
+def _actual(task_ids):
+    """Per assignment: (rows, rows flagged rework) and {status: rows}; two GROUP BY queries."""
+    rows = {
+        r["assignment_id"]: (r["n"], r["rework"])
+        for r in _scope(TaskItem.objects.all(), task_ids)
+        .order_by()
+        .values("assignment_id")
+        .annotate(n=Count("id"), rework=Count("id", filter=Q(rework=True)))
+    }
+    statuses = defaultdict(dict)
+    for r in (
+        _scope(TaskItem.objects.filter(status__isnull=False), task_ids)
+        .order_by()
+        .values("assignment_id", "status")
+        .annotate(n=Count("id"))
+    ):
+        statuses[r["assignment_id"]][r["status"]] = r["n"]
+    return rows, statuses
+
+
+def find_drift(task_ids=None, *, lock: bool = False) -> list[Drift]:
+    """Every counter that disagrees with the rows. With `lock`, the assignments are locked first
+    (PostgreSQL), so writers wait and the comparison is of one consistent state."""
+    assignments = _scope(Assignment.objects.select_related("task", "assignee"), task_ids).order_by("pk")
+    if lock:
+        assignments = assignments.select_for_update(of=("self",))
+    assignments = list(assignments)
+    actual_rows, actual_statuses = _actual(task_ids)
+    stored_statuses = defaultdict(dict)
+    for assignment_id, status, count in _scope(StatusCount.objects.all(), task_ids, "assignment__task_id").values_list(
+        "assignment_id", "status", "count"
+    ):
+        stored_statuses[assignment_id][status] = count
+    done_keys = defaultdict(set)
+    for task_id, key in _scope(TaskStatus.objects.filter(is_done=True), task_ids).values_list("task_id", "key"):
+        done_keys[task_id].add(key)
+    throughput = dict(
+        _scope(DailyThroughput.objects.all(), task_ids)
+        .order_by()
+        .values("assignment_id")
+        .annotate(n=Sum("done"))
+        .values_list("assignment_id", "n")
+    )
+
+    drift = []
+    for a in assignments:
+        who = a.assignee.email if a.assignee_id else a.get_kind_display()
+        rows, flagged = actual_rows.get(a.pk, (0, 0))
+        # A flagged row is rework waiting with its annotator on an annotation task, and the
+        # issue that QA raised on a QA task (see work.services.qa_reject).
+        is_qa = a.task.type == TaskType.QA
+        expected = {
+            "item_count": rows,
+            "rework_count": 0 if is_qa else flagged,
+            "issue_count": flagged if is_qa else 0,
+        }
+        for counter, value in expected.items():
+            if getattr(a, counter) != value:
+                drift.append(Drift(a.task_id, a.pk, who, counter, getattr(a, counter), value))
+        stored, actual = stored_statuses.get(a.pk, {}), actual_statuses.get(a.pk, {})
+        for key in sorted(set(stored) | set(actual)):
+            if stored.get(key, 0) != actual.get(key, 0):
+                drift.append(Drift(a.task_id, a.pk, who, f"status:{key}", stored.get(key, 0), actual.get(key, 0)))
+        done = sum(n for key, n in actual.items() if key in done_keys[a.task_id])
+        if (throughput.get(a.pk) or 0) != done:
+            drift.append(Drift(a.task_id, a.pk, who, "throughput", throughput.get(a.pk) or 0, done))
+    return drift
+
+
+@transaction.atomic
+def rebuild(task_ids=None) -> list[Drift]:
+    """Find the drift under lock and write the actual values; returns what was wrong."""
+    drift = find_drift(task_ids, lock=True)
+    by_assignment = defaultdict(dict)
+    status_fixes, throughput_fixes = [], set()
+    for d in drift:
+        if d.counter.startswith("status:"):
+            status_fixes.append(d)
+        elif d.counter == "throughput":
+            throughput_fixes.add((d.task_id, d.assignment_id))
+        else:
+            by_assignment[d.assignment_id][d.counter] = d.actual
+    for assignment_id, values in by_assignment.items():
+        Assignment.objects.filter(pk=assignment_id).update(**values)
+    existing = {
+        (sc.assignment_id, sc.status): sc
+        for sc in StatusCount.objects.filter(assignment_id__in={d.assignment_id for d in status_fixes})
+    }
+    updates, creates = [], []
+    for d in status_fixes:
+        key = d.counter.removeprefix("status:")
+        row = existing.get((d.assignment_id, key))
+        if row is None:
+            creates.append(StatusCount(assignment_id=d.assignment_id, status=key, count=d.actual))
+        else:
+            row.count = d.actual
+            updates.append(row)
+    StatusCount.objects.bulk_update(updates, ["count"], batch_size=1000)
+    StatusCount.objects.bulk_create(creates, batch_size=1000)
+    if throughput_fixes:
+        _rebuild_throughput(throughput_fixes)
+    return drift
+
+
+def _rebuild_throughput(pairs: set[tuple[int, int]]) -> None:
+    """The net history is lost once it drifted; what is left is when each done item got its status."""
+    assignment_ids = {a for _, a in pairs}
+    DailyThroughput.objects.filter(assignment_id__in=assignment_ids).delete()
+    done_keys = defaultdict(set)
+    for task_id, key in TaskStatus.objects.filter(task_id__in={t for t, _ in pairs}, is_done=True).values_list(
+        "task_id", "key"
+    ):
+        done_keys[task_id].add(key)
+    rows = []
+    for r in (
+        TaskItem.objects.filter(assignment_id__in=assignment_ids, status__isnull=False)
+        .order_by()
+        .values("task_id", "assignment_id", "status", day=TruncDate("status_at"))
+        .annotate(n=Count("id"))
+    ):
+        if r["status"] in done_keys[r["task_id"]] and r["day"] is not None:
+            rows.append((r["task_id"], r["assignment_id"], r["day"], r["n"]))
+    merged = defaultdict(int)
+    for task_id, assignment_id, day, n in rows:
+        merged[(task_id, assignment_id, day)] += n
+    DailyThroughput.objects.bulk_create(
+        [DailyThroughput(task_id=t, assignment_id=a, day=d, done=n) for (t, a, d), n in merged.items()],
+        batch_size=1000,
+    )

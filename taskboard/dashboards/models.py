@@ -1,0 +1,47 @@
+"""Rows the dashboards keep beside the core counters so their reads cost O(days), not O(items)."""
+
+from django.db import models
+
+
+class DailyThroughput(models.Model):
+    """Net items that got a done status per assignment and day (+1 when done, -1 when cleared).
+
+    Kept by a receiver of `task_item_status_changed` inside the service's transaction, so it
+    commits or rolls back with the change. Net, so a day may be negative after rework.
+    """
+
+    task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="+")
+    assignment = models.ForeignKey("annotation.Assignment", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    done = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["task", "day", "assignment"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "assignment", "day"], name="throughput_one_row_per_day"),
+        ]
+        indexes = [models.Index(fields=["task", "day"], name="throughput_task_day")]
+
+    def __str__(self):
+        return f"{self.task_id}/{self.assignment_id} {self.day}: {self.done:+d}"
+
+
+class ReviewTally(models.Model):
+    """What QA made of one annotator's work in one annotation task: kept by the same receiver.
+
+    `first_pass` counts approvals of items that had never been sent back for rework.
+    """
+
+    task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="+")
+    annotator = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    approved = models.IntegerField(default=0)
+    first_pass = models.IntegerField(default=0)
+    discarded = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator"], name="review_tally_one_per_annotator"),
+        ]
+
+    def __str__(self):
+        return f"{self.task_id}/{self.annotator_id}: {self.approved} approved"

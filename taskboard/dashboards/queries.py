@@ -1,0 +1,456 @@
+"""Permission-scoped reads for the dashboards, all from counters: never a count of task items.
+
+Every read here costs O(assignments + statuses + days), whatever the number of items:
+`Assignment.item_count`/`rework_count`/`issue_count` and `StatusCount` (kept by the core services)
+and `DailyThroughput` (kept by this app's receiver) are all it reads for progress.
+"""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.apps import apps
+from django.db.models import Avg, Count, Q, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from taskboard.annotation.models import (
+    AnnotationTask,
+    Assignment,
+    AssignmentKind,
+    ChangeKind,
+    HoldingChange,
+    StatusCount,
+    TaskState,
+    TaskStatus,
+    TaskType,
+)
+from taskboard.dashboards import forecast as fc
+from taskboard.dashboards.models import DailyThroughput, ReviewTally
+from taskboard.projects.models import MANAGING_ROLES, Project
+
+# The assignments whose items make up a task's total: consensus originals are bookkeeping.
+COUNTED_KINDS = (AssignmentKind.WORK, AssignmentKind.QUEUE)
+APPROVED = "approved"
+DISCARD = "discard"
+
+
+# --- access -----------------------------------------------------------------------------------
+
+
+def project_for_manager(user, pk) -> Project:
+    """A project the user owns or manages; anyone else (annotators, reviewers, strangers) gets 404."""
+    if not user.is_authenticated:
+        raise Http404("No such project.")
+    project = Project.objects.filter(pk=pk, memberships__user=user, memberships__role__in=MANAGING_ROLES).first()
+    if project is None:
+        raise Http404("No such project.")
+    return project
+
+
+def task_for_manager(user, pk) -> AnnotationTask:
+    if not user.is_authenticated:
+        raise Http404("No such task.")
+    task = (
+        AnnotationTask.objects.select_related("project", "owner", "parent")
+        .filter(pk=pk, project__memberships__user=user, project__memberships__role__in=MANAGING_ROLES)
+        .first()
+    )
+    if task is None:
+        raise Http404("No such task.")
+    return task
+
+
+# --- the work helper's numbers, with a fallback while its queries are not there ----------------
+
+
+def _work_query(name):
+    try:
+        from taskboard.work import queries as work_queries
+    except ImportError:
+        return None
+    return getattr(work_queries, name, None)
+
+
+def _work_model(name):
+    try:
+        return apps.get_model("work", name)
+    except LookupError:
+        return None
+
+
+def active_seconds_by_user(task: AnnotationTask) -> dict[int, float]:
+    """{user_id: active seconds} on this task."""
+    query = _work_query("active_seconds_by_assignee")
+    if query is not None:
+        result = query(task)
+        return {getattr(k, "pk", k): float(v or 0) for k, v in dict(result).items()}
+    item_time = _work_model("ItemTime")
+    if item_time is None:
+        return {}
+    return {
+        user_id: float(seconds or 0)
+        for user_id, seconds in item_time.objects.filter(task=task)
+        .values("user_id")
+        .annotate(s=Sum("active_seconds"))
+        .values_list("user_id", "s")
+    }
+
+
+def active_seconds_by_user_in_tasks(task_ids) -> dict[int, float]:
+    item_time = _work_model("ItemTime")
+    if item_time is None:
+        return {}
+    return {
+        user_id: float(seconds or 0)
+        for user_id, seconds in item_time.objects.filter(task_id__in=list(task_ids))
+        .values("user_id")
+        .annotate(s=Sum("active_seconds"))
+        .values_list("user_id", "s")
+    }
+
+
+@dataclass
+class Consensus:
+    items: int
+    agreement: float | None  # 0..1, mean over scored items
+    low: int  # items under half agreement
+    worst: list = field(default_factory=list)  # the least agreed items, for a closer look
+
+
+def consensus_summary(task: AnnotationTask) -> Consensus | None:
+    if not task.is_consensus:
+        return None
+    query = _work_query("consensus_summary")
+    if query is not None:
+        result = query(task) or {}
+        items = list(result.get("items") or [])
+        return Consensus(
+            items=int(result.get("items_scored") or 0),
+            agreement=result.get("overall"),
+            low=sum(1 for r in items if r.agreement < 0.5),
+            worst=items[:5],
+        )
+    result_model = _work_model("ConsensusResult")
+    if result_model is None:
+        return Consensus(0, None, 0)
+    agg = result_model.objects.filter(task=task).aggregate(
+        items=Count("id"), agreement=Avg("agreement"), low=Count("id", filter=Q(agreement__lt=0.5))
+    )
+    return Consensus(items=agg["items"], agreement=agg["agreement"], low=agg["low"])
+
+
+def rejections_by_user(task_ids) -> dict[int, int]:
+    """Items QA sent back, per annotator, ever (the rework counters only hold what is still out)."""
+    return dict(
+        HoldingChange.objects.filter(task_id__in=list(task_ids), kind=ChangeKind.REWORK)
+        .exclude(to_assignment__assignee_id=None)
+        .values("to_assignment__assignee_id")
+        .annotate(n=Count("id"))
+        .values_list("to_assignment__assignee_id", "n")
+    )
+
+
+# --- task numbers ---------------------------------------------------------------------------
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+@dataclass
+class AssigneeRow:
+    assignment: Assignment
+    assigned: int = 0
+    done: int = 0
+    discarded: int = 0
+    issues: int = 0
+    rework: int = 0
+    approval_rate: float | None = None
+    active_seconds: float | None = None
+    forecast: fc.Forecast | None = None
+
+    @property
+    def remaining(self) -> int:
+        return max(self.assigned - self.done, 0)
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.assigned) if self.assigned else 0
+
+    @property
+    def label(self) -> str:
+        a = self.assignment
+        return a.assignee.email if a.assignee_id else a.get_kind_display()
+
+    @property
+    def seconds_per_item(self) -> float | None:
+        return self.active_seconds / self.done if self.active_seconds and self.done else None
+
+
+@dataclass
+class TaskNumbers:
+    task: AnnotationTask
+    total: int
+    done: int
+    with_status: int
+    statuses: list[tuple[TaskStatus, int]]
+    rows: list[AssigneeRow]
+    issues: int
+    rework: int
+    throughput: list[tuple[datetime.date, int]]  # every day from creation to today
+    forecast: fc.Forecast
+    consensus: Consensus | None = None
+    burndown: list[tuple[datetime.date, int]] = field(default_factory=list)
+
+    @property
+    def todo(self) -> int:
+        return max(self.total - self.with_status, 0)
+
+    @property
+    def percent(self) -> int:
+        return self.forecast.percent
+
+    @property
+    def is_live(self) -> bool:
+        """Worth polling: open and not everything done."""
+        return self.task.state == TaskState.OPEN and self.task.closed_at is None and self.done < self.total
+
+
+def _days(start: datetime.date, end: datetime.date) -> list[datetime.date]:
+    return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAULT_WINDOW_DAYS) -> TaskNumbers:
+    now = timezone.localtime(now or timezone.now())
+    today = now.date()
+    statuses = list(TaskStatus.objects.filter(task=task))
+    done_keys = {s.key for s in statuses if s.is_done}
+    assignments = list(
+        Assignment.objects.filter(task=task, kind__in=COUNTED_KINDS).select_related("assignee").order_by("kind", "id")
+    )
+    by_assignment: dict[int, dict[str, int]] = defaultdict(dict)
+    for assignment_id, status, count in StatusCount.objects.filter(
+        assignment__task=task, assignment__kind__in=COUNTED_KINDS
+    ).values_list("assignment_id", "status", "count"):
+        by_assignment[assignment_id][status] = count
+
+    # Net finished per day and per assignment: O(days x assignments) rows.
+    per_day: dict[datetime.date, int] = defaultdict(int)
+    window_from = fc.window_start(now=now, created_at=timezone.localtime(task.created_at), days=window_days)
+    recent_by_assignment: dict[int, int] = defaultdict(int)
+    for assignment_id, day, done in DailyThroughput.objects.filter(task=task).values_list(
+        "assignment_id", "day", "done"
+    ):
+        per_day[day] += done
+        if day >= window_from.date():
+            recent_by_assignment[assignment_id] += done
+
+    active = active_seconds_by_user(task)
+    tallies, rejected = {}, {}
+    if task.type == TaskType.ANNOTATION:
+        tallies = {t.annotator_id: t for t in ReviewTally.objects.filter(task=task)}
+        rejected = rejections_by_user([task.pk]) if tallies or task.qa_tasks.exists() else {}
+
+    rows, per_status = [], defaultdict(int)
+    for a in assignments:
+        counts = by_assignment.get(a.pk, {})
+        for key, n in counts.items():
+            per_status[key] += n
+        if a.removed and not a.item_count:
+            continue
+        done = sum(n for key, n in counts.items() if key in done_keys)
+        if task.type == TaskType.QA:
+            # Rejections wait in the QA assignment as rework: they were reviewed and not approved.
+            approval = _rate(counts.get(APPROVED, 0), sum(counts.values()) + a.rework_count)
+        else:
+            tally = tallies.get(a.assignee_id)
+            sent_back = rejected.get(a.assignee_id, 0)
+            approval = _rate(tally.approved, tally.approved + tally.discarded + sent_back) if tally else None
+        rows.append(
+            AssigneeRow(
+                assignment=a,
+                assigned=a.item_count,
+                done=done,
+                discarded=counts.get(DISCARD, 0),
+                issues=a.issue_count,
+                rework=a.rework_count,
+                approval_rate=approval,
+                active_seconds=active.get(a.assignee_id) if a.assignee_id else None,
+                forecast=fc.forecast(
+                    total=a.item_count,
+                    done=done,
+                    due_at=task.due_at,
+                    now=now,
+                    done_in_window=recent_by_assignment.get(a.pk, 0),
+                    window_from=window_from,
+                    created_at=a.created_at,
+                ),
+            )
+        )
+
+    total = sum(a.item_count for a in assignments)
+    done = sum(n for key, n in per_status.items() if key in done_keys)
+    start = min(timezone.localtime(task.created_at).date(), min(per_day, default=today))
+    days = _days(start, today)
+    throughput = [(d, per_day.get(d, 0)) for d in days]
+    # Remaining at the end of each day, anchored on today's counters (items added or removed
+    # later shift the whole line rather than bend it).
+    burndown, remaining = [], total - done
+    for d, n in reversed(throughput):
+        burndown.append((d, remaining))
+        remaining += n
+    burndown.reverse()
+    return TaskNumbers(
+        task=task,
+        total=total,
+        done=done,
+        with_status=sum(per_status.values()),
+        statuses=[(s, per_status.get(s.key, 0)) for s in statuses],
+        rows=rows,
+        issues=sum(a.issue_count for a in assignments),
+        rework=sum(a.rework_count for a in assignments),
+        throughput=throughput,
+        burndown=burndown,
+        forecast=fc.forecast(
+            total=total,
+            done=done,
+            due_at=task.due_at,
+            now=now,
+            done_in_window=sum(recent_by_assignment.values()),
+            window_from=window_from,
+            created_at=task.created_at,
+        ),
+        consensus=consensus_summary(task),
+    )
+
+
+# --- project ----------------------------------------------------------------------------------
+
+
+@dataclass
+class TaskSummary:
+    task: AnnotationTask
+    forecast: fc.Forecast
+
+
+def project_tasks(project: Project, *, now=None, window_days: int = fc.DEFAULT_WINDOW_DAYS) -> list[TaskSummary]:
+    """Every task of the project with its forecast, trouble first, then by due date."""
+    now = timezone.localtime(now or timezone.now())
+    tasks = list(AnnotationTask.objects.filter(project=project).select_related("owner"))
+    ids = [t.pk for t in tasks]
+    totals = dict(
+        Assignment.objects.filter(task_id__in=ids, kind__in=COUNTED_KINDS)
+        .values("task_id")
+        .annotate(n=Sum("item_count"))
+        .values_list("task_id", "n")
+    )
+    done_keys = defaultdict(set)
+    for task_id, key in TaskStatus.objects.filter(task_id__in=ids, is_done=True).values_list("task_id", "key"):
+        done_keys[task_id].add(key)
+    done = defaultdict(int)
+    for task_id, status, n in (
+        StatusCount.objects.filter(assignment__task_id__in=ids, assignment__kind__in=COUNTED_KINDS)
+        .values("assignment__task_id", "status")
+        .annotate(n=Sum("count"))
+        .values_list("assignment__task_id", "status", "n")
+    ):
+        if status in done_keys[task_id]:
+            done[task_id] += n
+    earliest = (now - datetime.timedelta(days=window_days)).date()
+    recent = defaultdict(list)
+    for task_id, day, n in (
+        DailyThroughput.objects.filter(task_id__in=ids, day__gte=earliest)
+        .values("task_id", "day")
+        .annotate(n=Sum("done"))
+        .values_list("task_id", "day", "n")
+    ):
+        recent[task_id].append((day, n))
+    summaries = []
+    for task in tasks:
+        window_from = fc.window_start(now=now, created_at=timezone.localtime(task.created_at), days=window_days)
+        summaries.append(
+            TaskSummary(
+                task=task,
+                forecast=fc.forecast(
+                    total=totals.get(task.pk) or 0,
+                    done=done[task.pk],
+                    due_at=task.due_at,
+                    now=now,
+                    done_in_window=sum(n for day, n in recent[task.pk] if day >= window_from.date()),
+                    window_from=window_from,
+                    created_at=task.created_at,
+                ),
+            )
+        )
+    summaries.sort(key=lambda s: (s.forecast.sort_key, s.task.due_at, s.task.pk))
+    return summaries
+
+
+# --- people -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Scorecard:
+    user_id: int
+    email: str
+    assigned: int = 0
+    done: int = 0
+    rework: int = 0  # still out for rework
+    sent_back: int = 0  # ever sent back by QA
+    issues: int = 0
+    approved: int = 0
+    first_pass: int = 0
+    discarded_in_qa: int = 0
+    active_seconds: float = 0.0
+
+    @property
+    def seconds_per_item(self) -> float | None:
+        return self.active_seconds / self.done if self.active_seconds and self.done else None
+
+    @property
+    def first_pass_rate(self) -> float | None:
+        """Approved at the first review, over the items QA has judged: an item sent back counts
+        once through rework, whatever its later verdict."""
+        return _rate(self.first_pass, self.first_pass + self.discarded_in_qa + self.sent_back)
+
+
+def people_scorecards(project: Project) -> list[Scorecard]:
+    """Per annotator across the project's annotation tasks, from counters and review tallies."""
+    tasks = AnnotationTask.objects.filter(project=project, type=TaskType.ANNOTATION)
+    task_ids = list(tasks.values_list("pk", flat=True))
+    cards: dict[int, Scorecard] = {}
+    assignments = (
+        Assignment.objects.filter(task_id__in=task_ids, kind=AssignmentKind.WORK)
+        .values("assignee_id", "assignee__email")
+        .annotate(assigned=Sum("item_count"), rework=Sum("rework_count"), issues=Sum("issue_count"))
+    )
+    for row in assignments:
+        cards[row["assignee_id"]] = Scorecard(
+            user_id=row["assignee_id"],
+            email=row["assignee__email"],
+            assigned=row["assigned"] or 0,
+            rework=row["rework"] or 0,
+            issues=row["issues"] or 0,
+        )
+    done_keys = defaultdict(set)
+    for task_id, key in TaskStatus.objects.filter(task_id__in=task_ids, is_done=True).values_list("task_id", "key"):
+        done_keys[task_id].add(key)
+    for user_id, task_id, status, n in StatusCount.objects.filter(
+        assignment__task_id__in=task_ids, assignment__kind=AssignmentKind.WORK
+    ).values_list("assignment__assignee_id", "assignment__task_id", "status", "count"):
+        if status in done_keys[task_id] and user_id in cards:
+            cards[user_id].done += n
+    for tally in ReviewTally.objects.filter(task_id__in=task_ids):
+        card = cards.get(tally.annotator_id)
+        if card is not None:
+            card.approved += tally.approved
+            card.first_pass += tally.first_pass
+            card.discarded_in_qa += tally.discarded
+    for user_id, n in rejections_by_user(task_ids).items():
+        if user_id in cards:
+            cards[user_id].sent_back = n
+    for user_id, seconds in active_seconds_by_user_in_tasks(task_ids).items():
+        if user_id in cards:
+            cards[user_id].active_seconds = seconds
+    return sorted(cards.values(), key=lambda c: c.email)

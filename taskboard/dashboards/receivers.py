@@ -1,0 +1,8 @@
+"""Keeps the dashboards' own rows in step with status changes, inside the service's transaction."""
+
+from taskboard.dashboards import services
+
+
+def on_task_item_status_changed(sender, *, task_item, old_status, new_status, by=None, **kwargs):
+    services.throughput_record(task_item=task_item, old_status=old_status, new_status=new_status)
+    services.review_tally_record(task_item=task_item, old_status=old_status, new_status=new_status)

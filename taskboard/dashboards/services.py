@@ -1,0 +1,88 @@
+"""Writes to the dashboards' rows. Called from the status-change receiver, so every write here
+runs inside the core service's transaction and rolls back with it."""
+
+import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from taskboard.annotation.models import AnnotationTask, ChangeKind, HoldingChange, TaskItem, TaskStatus, TaskType
+from taskboard.dashboards.models import DailyThroughput, ReviewTally
+
+APPROVED = "approved"
+DISCARD = "discard"
+
+
+def _done_keys(task_id: int, keys) -> set[str]:
+    keys = [k for k in keys if k]
+    if not keys:
+        return set()
+    return set(TaskStatus.objects.filter(task_id=task_id, key__in=keys, is_done=True).values_list("key", flat=True))
+
+
+def _upsert_add(table: str, key_columns: dict, add_columns: dict) -> None:
+    """INSERT … ON CONFLICT DO UPDATE SET col = col + excluded.col: one statement, race-free on
+    PostgreSQL and SQLite alike (two first changes of a day must not collide)."""
+    columns = [*key_columns, *add_columns]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(quote(c) for c in key_columns)}) DO UPDATE SET "
+        + ", ".join(f"{quote(c)} = {quote(table)}.{quote(c)} + excluded.{quote(c)}" for c in add_columns)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*key_columns.values(), *add_columns.values()])
+
+
+def throughput_add(*, task_id: int, assignment_id: int, day: datetime.date, done: int) -> None:
+    if done:
+        _upsert_add(
+            DailyThroughput._meta.db_table,
+            {"task_id": task_id, "assignment_id": assignment_id, "day": day},
+            {"done": done},
+        )
+
+
+def throughput_record(*, task_item: TaskItem, old_status: str | None, new_status: str | None) -> None:
+    """+1 on today's row when the item became done, -1 when it stopped being done."""
+    if old_status == new_status:
+        return
+    done_keys = _done_keys(task_item.task_id, [old_status, new_status])
+    delta = int(new_status in done_keys) - int(old_status in done_keys)
+    throughput_add(
+        task_id=task_item.task_id, assignment_id=task_item.assignment_id, day=timezone.localdate(), done=delta
+    )
+
+
+def review_tally_record(*, task_item: TaskItem, old_status: str | None, new_status: str | None) -> None:
+    """Credit a QA verdict to whoever did the item in the parent task (one indexed lookup)."""
+    if old_status == new_status:
+        return
+    task = AnnotationTask.objects.filter(pk=task_item.task_id, type=TaskType.QA).only("parent_id").first()
+    if task is None or task.parent_id is None:
+        return
+    delta = {APPROVED: 0, DISCARD: 0}
+    for status, sign in ((old_status, -1), (new_status, +1)):
+        if status in delta:
+            delta[status] += sign
+    if not any(delta.values()):
+        return
+    parent_item = (
+        TaskItem.objects.filter(task_id=task.parent_id, item_id=task_item.item_id, status_by__isnull=False)
+        .order_by("copy")
+        .values("status_by_id")
+        .first()
+    )
+    if parent_item is None:
+        return
+    # The rework flag is reset when the annotator finishes; the record of the send-back stays.
+    reworked = HoldingChange.objects.filter(
+        item_id=task_item.item_id, task_id=task.parent_id, kind=ChangeKind.REWORK
+    ).exists()
+    first_pass = 0 if reworked else delta[APPROVED]
+    _upsert_add(
+        ReviewTally._meta.db_table,
+        {"task_id": task.parent_id, "annotator_id": parent_item["status_by_id"]},
+        {"approved": delta[APPROVED], "first_pass": first_pass, "discarded": delta[DISCARD]},
+    )

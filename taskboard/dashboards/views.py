@@ -1,0 +1,83 @@
+"""Dashboards for the people who manage a project: thin views over `queries`."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from taskboard.dashboards import charts, queries
+from taskboard.dashboards.csv_export import to_csv
+
+
+@require_GET
+@login_required
+def project_dashboard(request, project_id):
+    project = queries.project_for_manager(request.user, project_id)
+    summaries = queries.project_tasks(project)
+    live = any(s.task.is_open and s.forecast.remaining for s in summaries)
+    context = {"project": project, "summaries": summaries, "live": live}
+    if request.htmx:
+        return render(request, "dashboards/project.html#task-table", context)
+    return render(request, "dashboards/project.html", context)
+
+
+@require_GET
+@login_required
+def task_dashboard(request, task_id):
+    task = queries.task_for_manager(request.user, task_id)
+    numbers = queries.task_numbers(task)
+    start = timezone.localtime(task.created_at).date()
+    context = {
+        "task": task,
+        "project": task.project,
+        "n": numbers,
+        "burndown": charts.burndown_svg(
+            numbers.burndown, total=numbers.total, start=start, due=timezone.localtime(task.due_at).date()
+        ),
+        "throughput": charts.throughput_svg(numbers.throughput),
+        "recent_throughput": numbers.throughput[-30:],
+    }
+    if request.htmx:
+        # The fragment of a finished task comes without a trigger: the final numbers swap in and polling ends.
+        return render(request, "dashboards/task.html#live", context)
+    return render(request, "dashboards/task.html", context)
+
+
+@require_GET
+@login_required
+def people(request, project_id):
+    project = queries.project_for_manager(request.user, project_id)
+    return render(request, "dashboards/people.html", {"project": project, "cards": queries.people_scorecards(project)})
+
+
+@require_GET
+@login_required
+def people_csv(request, project_id):
+    project = queries.project_for_manager(request.user, project_id)
+    header = [
+        "email",
+        "assigned",
+        "items done",
+        "active seconds per item",
+        "approved in QA",
+        "first-pass approval rate",
+        "rework",
+        "issues",
+    ]
+    rows = [
+        [
+            c.email,
+            c.assigned,
+            c.done,
+            round(c.seconds_per_item, 1) if c.seconds_per_item is not None else "",
+            c.approved,
+            round(c.first_pass_rate, 4) if c.first_pass_rate is not None else "",
+            c.rework,
+            c.issues,
+        ]
+        for c in queries.people_scorecards(project)
+    ]
+    response = HttpResponse(to_csv(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="people-project-{project.pk}.csv"'
+    return response

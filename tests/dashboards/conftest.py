@@ -1,0 +1,38 @@
+import pytest
+
+from taskboard.datasets.selection import Selection
+from tests.factories import in_days, make_items
+
+
+@pytest.fixture
+def items(dataset):
+    return make_items(dataset, {"/city/day": 12, "/city/night": 6, "/highway": 6})
+
+
+@pytest.fixture
+def make_task(dataset, recipe, manager, items):
+    from taskboard.annotation import services
+
+    def _make(name="Cars", *, assignees, folder="/city", due_days=3, **kwargs):
+        return services.task_create(
+            dataset=dataset,
+            created_by=manager,
+            name=name,
+            selection=Selection(mode="folder", folder=folder),
+            assignees=assignees,
+            due_at=in_days(due_days),
+            recipe=recipe,
+            **kwargs,
+        )
+
+    return _make
+
+
+def held_items(task, user, *, done=None):
+    """Items `user` holds in `task` (through their assignment), optionally only done/undone ones."""
+    from taskboard.annotation.models import TaskItem
+
+    rows = TaskItem.objects.filter(task=task, assignment__assignee=user).select_related("item").order_by("rank")
+    if done is not None:
+        rows = rows.filter(status__isnull=not done)
+    return [r.item for r in rows]

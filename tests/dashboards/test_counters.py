@@ -1,0 +1,222 @@
+"""The counters the core services keep match the rows after every operation; the command proves it."""
+
+import random
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+
+from taskboard.annotation.models import Assignment, AssignmentKind, StatusCount, TaskItem
+from taskboard.annotation.workload import WorkloadUnit
+from taskboard.dashboards import counters
+from taskboard.dashboards.models import DailyThroughput
+from taskboard.datasets.selection import Selection
+from tests.dashboards.conftest import held_items
+from tests.factories import in_days, make_items
+
+services = pytest.importorskip("taskboard.annotation.services")
+
+
+def assert_no_drift():
+    drift = counters.find_drift()
+    assert drift == [], "\n".join(map(str, drift))
+
+
+def test_counters_after_each_operation(make_task, manager, annotator, annotator2, annotator3, dataset):
+    task = make_task(assignees=[annotator, annotator2])
+    assert_no_drift()
+    item = held_items(task, annotator)[0]
+    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    assert_no_drift()
+    services.item_status_set(task=task, item=item, status="discard", by=annotator)
+    assert_no_drift()
+    services.item_status_clear(task=task, item=item, by=annotator)
+    assert_no_drift()
+    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    make_items(dataset, {"/city/dawn": 4})
+    services.task_add_items(
+        task=task, selection=Selection(mode="folder", folder="/city/dawn"), by=manager, assignees=[annotator3]
+    )
+    assert_no_drift()
+    services.task_remove_items(task=task, selection=Selection(mode="folder", folder="/city/dawn"), by=manager)
+    assert_no_drift()
+    bob = Assignment.objects.get(task=task, assignee=annotator)
+    services.assignment_reassign(assignment=bob, to_user=annotator3, by=manager)
+    assert_no_drift()
+    carol = Assignment.objects.get(task=task, assignee=annotator2)
+    services.assignment_redistribute(
+        assignment=carol, workload=[WorkloadUnit(annotator, 50), WorkloadUnit(annotator3, 50)], by=manager
+    )
+    assert_no_drift()
+
+
+def test_throughput_follows_status_changes(make_task, annotator, annotator2):
+    task = make_task(assignees=[annotator])
+    a, b = held_items(task, annotator)[:2]
+    services.item_status_set(task=task, item=a, status="completed", by=annotator)
+    services.item_status_set(task=task, item=b, status="completed", by=annotator)
+    services.item_status_set(task=task, item=b, status="discard", by=annotator)  # done to done: no change
+    assert list(DailyThroughput.objects.filter(task=task).values_list("done", flat=True)) == [2]
+    services.item_status_clear(task=task, item=a, by=annotator)
+    assert list(DailyThroughput.objects.filter(task=task).values_list("done", flat=True)) == [1]
+
+
+def test_check_reports_drift_and_rebuild_repairs_it(make_task, annotator, annotator2, capsys):
+    task = make_task(assignees=[annotator, annotator2])
+    item = held_items(task, annotator)[0]
+    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    bob = Assignment.objects.get(task=task, assignee=annotator)
+    Assignment.objects.filter(pk=bob.pk).update(item_count=99, rework_count=3)
+    StatusCount.objects.filter(assignment=bob, status="completed").update(count=7)
+    DailyThroughput.objects.filter(task=task).delete()
+
+    with pytest.raises(CommandError) as error:
+        call_command("rebuild_counters", "--check")
+    assert error.value.returncode == 1
+    out = capsys.readouterr().out
+    assert f"assignment {bob.pk} (bob@example.com): item_count stored 99, actual 9" in out
+    assert "rework_count stored 3, actual 0" in out
+    assert "status:completed stored 7, actual 1" in out
+    assert "throughput stored 0, actual 1" in out
+    bob.refresh_from_db()
+    assert bob.item_count == 99  # --check wrote nothing
+
+    call_command("rebuild_counters")
+    assert "Repaired 4 counter(s)" in capsys.readouterr().out
+    assert_no_drift()
+    call_command("rebuild_counters", "--check")
+    assert "No drift" in capsys.readouterr().out
+
+
+def test_rebuild_creates_missing_status_rows(make_task, annotator):
+    task = make_task(assignees=[annotator])
+    item = held_items(task, annotator)[0]
+    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    StatusCount.objects.filter(assignment__task=task).delete()
+    assert [d.counter for d in counters.find_drift([task.pk])] == ["status:completed"]
+    counters.rebuild([task.pk])
+    assert_no_drift()
+
+
+# --- a random walk through the core operations -------------------------------------------------------
+
+
+def _random_walk(rng, *, dataset, manager, people, steps):
+    ops_done = []
+    folders = iter(f"/batch{n}" for n in range(1000))
+    tasks = []
+
+    def new_task():
+        folder = next(folders)
+        make_items(dataset, {folder: rng.randint(3, 15)})
+        pulling = rng.random() < 0.3
+        extra = {"allocation": "pulling", "batch_size": 3, "max_batch_workload": 5} if pulling else {}
+        assignees = rng.sample(people, rng.randint(1, len(people)))
+        task = services.task_create(
+            dataset=dataset,
+            created_by=manager,
+            name=f"walk {len(tasks)}",
+            selection=Selection(mode="folder", folder=folder),
+            assignees=assignees,
+            due_at=in_days(2),
+            **extra,
+        )
+        tasks.append(task)
+        return f"create {task.pk} pulling={pulling}"
+
+    def set_status():
+        task = rng.choice(tasks)
+        rows = list(
+            TaskItem.objects.filter(task=task, assignment__kind=AssignmentKind.WORK).select_related(
+                "assignment__assignee", "item"
+            )
+        )
+        if not rows:
+            return None
+        row = rng.choice(rows)
+        status = rng.choice(["completed", "discard"])
+        services.item_status_set(task=task, item=row.item, status=status, by=row.assignment.assignee, copy=row.copy)
+        return f"set {row.pk} {status}"
+
+    def clear_status():
+        task = rng.choice(tasks)
+        rows = list(
+            TaskItem.objects.filter(task=task, status__isnull=False).select_related("assignment__assignee", "item")
+        )
+        if not rows:
+            return None
+        row = rng.choice(rows)
+        services.item_status_clear(task=task, item=row.item, by=row.assignment.assignee, copy=row.copy)
+        return f"clear {row.pk}"
+
+    def add_items():
+        task = rng.choice(tasks)
+        folder = next(folders)
+        make_items(dataset, {folder: rng.randint(1, 8)})
+        kwargs = {} if task.is_pulling else {"assignees": rng.sample(people, rng.randint(1, len(people)))}
+        services.task_add_items(task=task, selection=Selection(mode="folder", folder=folder), by=manager, **kwargs)
+        return f"add {task.pk} {folder}"
+
+    def remove_items():
+        task = rng.choice(tasks)
+        rows = list(TaskItem.objects.filter(task=task).values_list("item_id", flat=True)[:50])
+        if not rows:
+            return None
+        ids = tuple(rng.sample(rows, min(len(rows), rng.randint(1, 4))))
+        services.task_remove_items(task=task, selection=Selection(mode="list", item_ids=ids), by=manager)
+        return f"remove {task.pk} {ids}"
+
+    def reassign():
+        task = rng.choice(tasks)
+        work = list(Assignment.objects.filter(task=task, kind=AssignmentKind.WORK, removed=False))
+        if not work or task.is_pulling:
+            return None
+        a = rng.choice(work)
+        others = [p for p in people if p.pk != a.assignee_id]
+        services.assignment_reassign(assignment=a, to_user=rng.choice(others), by=manager)
+        return f"reassign {a.pk}"
+
+    def redistribute():
+        task = rng.choice(tasks)
+        work = list(Assignment.objects.filter(task=task, kind=AssignmentKind.WORK, removed=False))
+        if not work or task.is_pulling:
+            return None
+        a = rng.choice(work)
+        pair = rng.sample(people, 2)
+        services.assignment_redistribute(
+            assignment=a, workload=[WorkloadUnit(pair[0], 60), WorkloadUnit(pair[1], 40)], by=manager
+        )
+        return f"redistribute {a.pk}"
+
+    def claim():
+        pulling = [t for t in tasks if t.is_pulling]
+        if not pulling:
+            return None
+        task = rng.choice(pulling)
+        user = rng.choice(people)
+        n = services.pulling_claim(task=task, user=user)
+        return f"claim {task.pk} {user.email} {n}"
+
+    ops = [set_status] * 6 + [clear_status] * 2 + [add_items, remove_items, reassign, redistribute, claim, claim]
+    ops_done.append(new_task())
+    for _ in range(steps):
+        op = new_task if rng.random() < 0.05 else rng.choice(ops)
+        try:
+            done = op()
+        except ValidationError as e:
+            done = f"{op.__name__} refused: {e}"
+        ops_done.append(done)
+        drift = counters.find_drift()
+        assert drift == [], (
+            "after:\n" + "\n".join(map(str, filter(None, ops_done))) + "\n" + "\n".join(map(str, drift))
+        )
+    return ops_done
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_no_drift_after_a_random_sequence(seed, dataset, recipe, manager, annotator, annotator2, annotator3):
+    rng = random.Random(seed)
+    done = _random_walk(rng, dataset=dataset, manager=manager, people=[annotator, annotator2, annotator3], steps=80)
+    kinds = {d.split()[0] for d in done if d}
+    print(sorted(kinds))
+    assert {"create", "set", "clear", "add", "remove"} <= kinds
