@@ -38,14 +38,39 @@ def error_response(status: int, message: str) -> JsonResponse:
     return JsonResponse({"message": message, "status": status}, status=status)
 
 
+# Service field names → the Dataloop JSON keys a dtlpy user sent.
+API_FIELD_NAMES = {
+    "assignees": "workload",
+    "allowed_assignees": "allowedAssignees",
+    "due_at": "dueDate",
+    "batch_size": "batchSize",
+    "max_batch_workload": "maxBatchWorkload",
+    "consensus_percentage": "consensusPercentage",
+    "consensus_assignees": "consensusAssignees",
+    "recipe": "recipeId",
+    "owner": "taskOwner",
+    "parent": "spec.parentTaskId",
+    "selection": "query",
+    "task_type": "spec.type",
+    "statuses": "availableActions",
+}
+
+
 def validation_message(error: ValidationError) -> str:
     if hasattr(error, "error_dict"):
         parts = []
         for field, errors in error.message_dict.items():
             text = " ".join(errors)
-            parts.append(text if field == "__all__" else f"{field}: {text}")
+            parts.append(text if field == "__all__" else f"{API_FIELD_NAMES.get(field, field)}: {text}")
         return "; ".join(parts)
     return " ".join(error.messages)
+
+
+def _is_duplicate(error: ValidationError) -> bool:
+    """A name already taken is a conflict (409), not a malformed request."""
+    if not hasattr(error, "error_dict") or set(error.message_dict) != {"name"}:
+        return False
+    return any("already exists" in m for m in error.message_dict["name"])
 
 
 def _dql_error_class():
@@ -92,7 +117,7 @@ def run_guarded(request, view, *args, **kwargs):
     except ApiError as error:
         return error_response(error.status, error.message)
     except ValidationError as error:
-        return error_response(400, validation_message(error))
+        return error_response(409 if _is_duplicate(error) else 400, validation_message(error))
     except (Http404, ObjectDoesNotExist):
         return error_response(404, "Not found.")
     except PermissionDenied as error:

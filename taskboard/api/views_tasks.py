@@ -296,6 +296,14 @@ def _existing_task(request, body, project):
     return tasks.order_by("pk").first()
 
 
+def _create_start(args):
+    try:
+        from taskboard.jobs import services as _jobs  # noqa: F401
+    except ImportError:  # no job runner in this build: create in the request
+        return services.TaskCreation(task=services.task_create(**args), job=None)
+    return services.task_create_start(**args)
+
+
 @api_view(["POST"])
 def task_collection(request):
     body = json_body(request)
@@ -304,7 +312,7 @@ def task_collection(request):
     if existing is not None:
         return task_json(existing, request)
     with transaction.atomic():
-        creation = services.task_create_start(**args)
+        creation = _create_start(args)
         task = creation.task
         if task is not None:
             ApiTaskInfo.objects.update_or_create(

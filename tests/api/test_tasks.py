@@ -1,0 +1,379 @@
+import json
+
+import pytest
+
+from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem
+from taskboard.api.ids import api_id
+from tests.factories import in_days
+
+pytestmark = pytest.mark.django_db
+
+DEFAULTS = [{"hidden": False}, {"type": "file"}]
+
+
+def query(*clauses, defaults=True):
+    return json.dumps(
+        {
+            "filter": {"$and": (DEFAULTS if defaults else []) + list(clauses)},
+            "page": 0,
+            "pageSize": 1000,
+            "resource": "items",
+        }
+    )
+
+
+def payload(
+    dataset, recipe, name="task-1", q=None, workload=(("bob@example.com", 50), ("carol@example.com", 50)), **extra
+):
+    body = {
+        "name": name,
+        "query": q or query(),
+        "taskOwner": "alice@example.com",
+        "spec": {"type": "annotation"},
+        "datasetId": api_id("dataset", dataset.pk),
+        "projectId": api_id("project", dataset.project_id),
+        "assignmentIds": [],
+        "recipeId": api_id("recipe", recipe.pk),
+        "dueDate": in_days(30).timestamp() * 1000 + 0.25,
+        "asynced": True,
+        "priority": 2,
+    }
+    if workload is not None:
+        body["workload"] = [{"assigneeId": a, "load": load} for a, load in workload]
+    body.update(extra)
+    return body
+
+
+@pytest.fixture
+def people(manager, annotator, annotator2):
+    return manager, annotator, annotator2
+
+
+def create(api_user, body):
+    response = api_user.post("/api/v1/annotationtasks", body)
+    assert response.status_code == 200, response.content
+    command = response.json()
+    assert command["status"] == "success"
+    assert command["progress"] == 100
+    return command
+
+
+def test_create_a_distribution_task(api, people, dataset, recipe, items):
+    user = api(people[0])
+    body = payload(dataset, recipe, q=query({"dir": "/city/day"}))
+    command = create(user, body)
+    assert command["spec"]["createTaskPayload"] == body
+    tid = command["spec"]["createdTaskId"]
+    task = user.get(f"/api/v1/annotationtasks/{tid}").json()
+    assert task["name"] == "task-1"
+    assert task["dueDate"] == body["dueDate"]
+    assert task["query"] == body["query"]
+    assert task["creator"] == "alice@example.com"
+    assert task["taskOwner"] == "alice@example.com"
+    assert task["totalItems"] == 6
+    assert task["status"] == "open"
+    assert len(task["assignmentIds"]) == 2
+    assert {a["action"] for a in task["availableActions"]} == {"completed", "discard"}
+    counts = {a.assignee.email: a.item_count for a in Assignment.objects.filter(task__name="task-1")}
+    assert counts == {"bob@example.com": 3, "carol@example.com": 3}
+    command_id = command["id"]
+    assert user.get(f"/api/v1/commands/{command_id}").json()["status"] == "success"
+
+
+def test_items_show_their_task_refs(api, people, dataset, recipe, items):
+    user = api(people[0])
+    tid = create(user, payload(dataset, recipe, q=query({"dir": "/highway"})))["spec"]["createdTaskId"]
+    page = user.post(
+        f"/api/v1/datasets/{api_id('dataset', dataset.pk)}/query",
+        {"filter": {"$and": [{"metadata.system.refs.id": {"$in": [tid]}}]}, "page": 0, "pageSize": 100},
+    ).json()
+    assert page["totalItemsCount"] == 4
+    refs = page["items"][0]["metadata"]["system"]["refs"]
+    assert {r["type"] for r in refs} == {"task", "assignment"}
+    assert refs[0]["id"] == tid
+
+
+def test_create_qa_task_with_parent_items_that_have_a_status(api, people, dataset, recipe, items):
+    manager, bob, _ = people
+    user = api(manager)
+    tid = create(user, payload(dataset, recipe, q=query({"dir": "/city/day"})))["spec"]["createdTaskId"]
+    task = AnnotationTask.objects.get(name="task-1")
+    held = TaskItem.objects.filter(task=task, assignment__assignee=bob).select_related("item")[:2]
+    ids = [api_id("item", row.item_id) for row in held]
+    response = api(bob).post(
+        f"/api/v1/assignments/items/tasks/{tid}/status",
+        {"itemIds": ids, "statusPayload": {"operation": "create", "returnLastStatus": True, "status": "completed"}},
+    )
+    assert response.status_code == 200
+    assert set(response.json()) == set(ids)
+    match = {
+        "metadata.system.refs": {"$match": {"id": tid, "type": "task", "metadata": {"status": {"$exists": True}}}}
+    }
+    body = payload(dataset, recipe, name="task-1_qa", q=query(match), spec={"type": "qa", "parentTaskId": tid})
+    qa_id = create(user, body)["spec"]["createdTaskId"]
+    qa = user.get(f"/api/v1/annotationtasks/{qa_id}").json()
+    assert qa["spec"] == {"type": "qa", "parentTaskId": tid}
+    assert qa["totalItems"] == 2
+    assert task.qa_tasks.count() == 1
+
+
+def test_create_a_pulling_task(api, people, dataset, recipe, items):
+    user = api(people[0])
+    system = {"allowedAssignees": ["bob@example.com", "carol@example.com"], "batchSize": 3, "maxBatchWorkload": 5}
+    body = payload(dataset, recipe, workload=None, metadata={"system": {**system, "scoring": False}})
+    tid = create(user, body)["spec"]["createdTaskId"]
+    task = user.get(f"/api/v1/annotationtasks/{tid}").json()
+    assert task["metadata"]["system"]["batchSize"] == 3
+    assert task["metadata"]["system"]["maxBatchWorkload"] == 5
+    assert sorted(task["metadata"]["system"]["allowedAssignees"]) == ["bob@example.com", "carol@example.com"]
+    work = Assignment.objects.filter(task_id=AnnotationTask.objects.get(name="task-1").pk, kind=AssignmentKind.WORK)
+    assert sorted(a.item_count for a in work) == [3, 3]
+
+
+def test_create_a_consensus_task(api, people, dataset, recipe, items):
+    user = api(people[0])
+    body = payload(
+        dataset,
+        recipe,
+        q=query({"dir": "/highway"}),
+        metadata={
+            "system": {
+                "allowedAssignees": ["bob@example.com", "carol@example.com"],
+                "consensusPercentage": 100,
+                "consensusAssignees": 2,
+                "scoring": False,
+            }
+        },
+    )
+    tid = create(user, body)["spec"]["createdTaskId"]
+    task = user.get(f"/api/v1/annotationtasks/{tid}").json()
+    assert task["metadata"]["system"]["consensusPercentage"] == 100
+    assert task["metadata"]["system"]["consensusAssignees"] == 2
+    assert "consensusAssignmentId" in task["metadata"]["system"]
+    rows = TaskItem.objects.filter(task__name="task-1")
+    assert rows.filter(copy__gt=0).count() == 8
+
+
+def test_add_items_and_remove_items(api, people, dataset, recipe, items):
+    user = api(people[0])
+    tid = create(user, payload(dataset, recipe, q=query({"dir": "/highway"})))["spec"]["createdTaskId"]
+    add = {
+        "query": query({"metadata.system.refs": []}),
+        "workload": [{"assigneeId": "bob@example.com", "load": 50}, {"assigneeId": "carol@example.com", "load": 50}],
+        "asynced": True,
+    }
+    response = user.post(f"/api/v1/annotationtasks/{tid}/addToTask", add)
+    assert response.status_code == 200, response.content
+    command = response.json()
+    assert command["status"] == "success"
+    assert command["spec"]["addToTaskPayload"] == add
+    assert TaskItem.objects.filter(task__name="task-1").count() == 14
+    remove = {"query": query({"dir": "/city/night"}), "asynced": True}
+    command = user.post(f"/api/v1/annotationtasks/{tid}/removeFromTask", remove).json()
+    assert command["spec"]["removeFromTaskId"] == tid
+    assert command["spec"]["removeItemsCount"] == 4
+    assert TaskItem.objects.filter(task__name="task-1").count() == 10
+
+
+def test_task_query_update_and_delete(api, people, dataset, recipe, items):
+    user = api(people[0])
+    tid = create(user, payload(dataset, recipe))["spec"]["createdTaskId"]
+    pid = api_id("project", dataset.project_id)
+    page = user.post(
+        "/api/v1/annotationtasks/query",
+        {
+            "filter": {"$and": [{"name": "task-1"}, {"projectId": pid}]},
+            "page": 0,
+            "pageSize": 1000,
+            "resource": "tasks",
+            "context": {"projectIds": [pid]},
+        },
+    ).json()
+    assert [t["id"] for t in page["items"]] == [tid]
+    task = page["items"][0]
+    due = in_days(40).timestamp() * 1000
+    task.update({"name": "renamed", "priority": 3, "taskOwner": "bob@example.com", "dueDate": due})
+    updated = user.patch(f"/api/v1/annotationtasks/{tid}", task)
+    assert updated.status_code == 200, updated.content
+    body = updated.json()
+    assert (body["name"], body["priority"], body["taskOwner"], body["dueDate"]) == (
+        "renamed",
+        3,
+        "bob@example.com",
+        due,
+    )
+    command = user.delete(f"/api/v1/annotationtasks/{tid}", {"asynced": True}).json()
+    assert command["spec"]["deleteTaskId"] == tid
+    assert not AnnotationTask.objects.filter(name="renamed").exists()
+    assert user.get(f"/api/v1/annotationtasks/{tid}").status_code == 404
+
+
+def test_assignments_list_get_reassign_redistribute(api, people, dataset, recipe, items, annotator3):
+    manager, bob, carol = people
+    user = api(manager)
+    tid = create(user, payload(dataset, recipe))["spec"]["createdTaskId"]
+    pid = api_id("project", dataset.project_id)
+    page = user.get("/api/v1/assignments", projects=pid, taskId=tid, pageSize=500).json()
+    assert sorted(a["annotator"] for a in page["items"]) == ["bob@example.com", "carol@example.com"]
+    bobs = next(a for a in page["items"] if a["annotator"] == "bob@example.com")
+    assert bobs["metadata"]["system"]["taskId"] == tid
+    assert user.get(f"/api/v1/assignments/{bobs['id']}").json()["totalItems"] == 7
+    command = user.post(
+        f"/api/v1/assignments/{bobs['id']}/reassign", {"taskId": tid, "annotator": "dave@example.com", "asynced": True}
+    ).json()
+    daves = user.get(f"/api/v1/assignments/{command['spec']['toAssignment']}").json()
+    assert daves["annotator"] == "dave@example.com"
+    assert daves["totalItems"] == 7
+    workload = [{"assigneeId": "bob@example.com", "load": 50}, {"assigneeId": "carol@example.com", "load": 50}]
+    command = user.post(
+        f"/api/v1/assignments/{daves['id']}/redistribute", {"taskId": tid, "workload": workload, "asynced": True}
+    ).json()
+    assert command["status"] == "success"
+    totals = {a["annotator"]: a["totalItems"] for a in user.get("/api/v1/assignments", taskId=tid).json()["items"]}
+    assert totals == {"bob@example.com": 4, "carol@example.com": 10, "dave@example.com": 0}
+
+
+def test_assignment_item_status_set_and_clear(api, people, dataset, recipe, items):
+    manager, bob, _ = people
+    tid = create(api(manager), payload(dataset, recipe))["spec"]["createdTaskId"]
+    row = TaskItem.objects.filter(task__name="task-1", assignment__assignee=bob).first()
+    aid, iid = api_id("assignment", row.assignment_id), api_id("item", row.item_id)
+    path = f"/api/v1/assignments/{aid}/items/{iid}/status"
+    assert api(bob).post(path, {"operation": "create", "status": "completed"}).status_code == 200
+    row.refresh_from_db()
+    assert row.status == "completed"
+    item = api(bob).get(f"/api/v1/items/{iid}").json()
+    assert {"type": "task", "id": tid, "metadata": {"status": "completed"}} in item["metadata"]["system"]["refs"]
+    assert api(bob).post(path, {"operation": "delete", "status": "completed"}).status_code == 200
+    row.refresh_from_db()
+    assert row.status is None
+    assert api(bob).post(path, {"operation": "create", "status": "nonsense"}).status_code == 400
+    assert api(bob).post(path, {"operation": "explode", "status": "completed"}).status_code == 400
+
+
+def test_workers_see_only_their_own_assignments(api, people, dataset, recipe, items):
+    manager, bob, _ = people
+    tid = create(api(manager), payload(dataset, recipe))["spec"]["createdTaskId"]
+    mine = api(bob).get("/api/v1/assignments", taskId=tid).json()["items"]
+    assert [a["annotator"] for a in mine] == ["bob@example.com"]
+    assert api(bob).post("/api/v1/annotationtasks", payload(dataset, recipe, name="x")).status_code == 403
+
+
+def test_foreign_objects_are_404(api, people, other_manager, dataset, recipe, items):
+    manager = people[0]
+    command = create(api(manager), payload(dataset, recipe))
+    tid = command["spec"]["createdTaskId"]
+    mallory = api(other_manager)
+    assert mallory.get(f"/api/v1/annotationtasks/{tid}").status_code == 404
+    assert mallory.post(f"/api/v1/annotationtasks/{tid}/addToTask", {"query": query()}).status_code == 404
+    assert mallory.get(f"/api/v1/commands/{command['id']}").status_code == 404
+    assert mallory.get("/api/v1/assignments", taskId=tid).json()["items"] == []
+    aid = Assignment.objects.filter(task__name="task-1").first().pk
+    assert mallory.get(f"/api/v1/assignments/{api_id('assignment', aid)}").status_code == 404
+    assert mallory.post("/api/v1/annotationtasks", payload(dataset, recipe, name="m")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"name": ""}, "name"),
+        ({"datasetId": None}, "datasetId"),
+        ({"query": None}, "query"),
+        ({"query": '{"filter": {"$and": [{"name": "O"Brien"}]}}'}, "query"),
+        ({"query": '{"filter": {"$and": [{"secret": 1}]}}'}, "secret"),
+        ({"query": '{"filter": {"$and": [{"dir": {"$regex": 1}}]}}'}, "$regex"),
+        ({"spec": {"type": "review"}}, "spec.type"),
+        ({"spec": {"type": "qa"}}, "parentTaskId"),
+        ({"recipeId": "0" * 24}, "recipeId"),
+        ({"dueDate": "tomorrow"}, "dueDate"),
+        ({"priority": 5}, "priority"),
+        (
+            {
+                "workload": [
+                    {"assigneeId": "bob@example.com", "load": 60},
+                    {"assigneeId": "carol@example.com", "load": 60},
+                ]
+            },
+            "workload",
+        ),
+        (
+            {
+                "workload": [
+                    {"assigneeId": "bob@example.com", "load": -1},
+                    {"assigneeId": "carol@example.com", "load": 101},
+                ]
+            },
+            "workload",
+        ),
+        (
+            {
+                "workload": [
+                    {"assigneeId": "bob@example.com", "load": 50},
+                    {"assigneeId": "bob@example.com", "load": 50},
+                ]
+            },
+            "workload",
+        ),
+        ({"workload": [{"assigneeId": "nobody@example.com", "load": 100}]}, "workload"),
+        ({"workload": []}, "workload"),
+        ({"metadata": {"system": {"batchSize": 2, "maxBatchWorkload": 4}}}, "batch"),
+        ({"metadata": {"system": {"batchSize": 10, "maxBatchWorkload": 11}}}, "batch"),
+        ({"metadata": {"system": {"batchSize": 10}}}, "batch"),
+        ({"metadata": {"system": {"batchSize": 10, "maxBatchWorkload": 15, "consensusPercentage": 50}}}, "pulling"),
+        ({"metadata": {"system": {"consensusPercentage": 150, "consensusAssignees": 2}}}, "consensus"),
+        ({"metadata": {"system": {"consensusPercentage": 50, "consensusAssignees": 3}}}, "consensus"),
+        ({"limit": 0}, "limit"),
+        ({"availableActions": [{"action": ""}]}, "availableActions"),
+        ({"availableActions": [{"action": "a"}, {"action": "a"}]}, "availableActions"),
+        ({"query": json.dumps({"filter": {"$and": [{"dir": "/nowhere"}]}})}, "selection"),
+    ],
+)
+def test_bad_task_bodies_are_400_naming_the_field(api, people, dataset, recipe, items, change, field):
+    body = payload(dataset, recipe)
+    body.update(change)
+    response = api(people[0]).post("/api/v1/annotationtasks", body)
+    assert response.status_code == 400, response.content
+    assert field.lower() in response.json()["message"].lower()
+    assert not AnnotationTask.objects.exists()
+
+
+def test_duplicate_task_name_is_a_conflict(api, people, dataset, recipe, items):
+    user = api(people[0])
+    create(user, payload(dataset, recipe))
+    response = user.post("/api/v1/annotationtasks", payload(dataset, recipe))
+    assert response.status_code == 409
+    assert "name" in response.json()["message"]
+
+
+def test_status_bodies_are_checked(api, people, dataset, recipe, items):
+    tid = create(api(people[0]), payload(dataset, recipe))["spec"]["createdTaskId"]
+    path = f"/api/v1/assignments/items/tasks/{tid}/status"
+    user = api(people[1])
+    assert (
+        user.post(path, {"itemIds": [], "statusPayload": {"operation": "create", "status": "completed"}}).status_code
+        == 400
+    )
+    assert (
+        user.post(path, {"itemIds": ["x"], "statusPayload": {"operation": "nope", "status": "completed"}}).status_code
+        == 400
+    )
+    assert (
+        user.post(path, {"itemIds": ["x"], "statusPayload": {"operation": "create", "status": "zzz"}}).status_code
+        == 400
+    )
+
+
+def test_add_items_to_a_deleted_task_is_404(api, people, dataset, recipe, items):
+    user = api(people[0])
+    tid = create(user, payload(dataset, recipe))["spec"]["createdTaskId"]
+    user.delete(f"/api/v1/annotationtasks/{tid}")
+    assert user.post(f"/api/v1/annotationtasks/{tid}/addToTask", {"query": query()}).status_code == 404
+
+
+def test_redistribute_loads_must_sum_to_100(api, people, dataset, recipe, items):
+    user = api(people[0])
+    tid = create(user, payload(dataset, recipe))["spec"]["createdTaskId"]
+    aid = user.get("/api/v1/assignments", taskId=tid).json()["items"][0]["id"]
+    bad = [{"assigneeId": "bob@example.com", "load": 60}, {"assigneeId": "carol@example.com", "load": 60}]
+    response = user.post(f"/api/v1/assignments/{aid}/redistribute", {"taskId": tid, "workload": bad})
+    assert response.status_code == 400
