@@ -60,6 +60,11 @@ def assignment_undone(assignment: Assignment) -> int:
     return max(assignment.item_count - done, 0)
 
 
+def assignment_without_status(assignment: Assignment) -> int:
+    with_status = StatusCount.objects.filter(assignment=assignment).aggregate(n=Sum("count"))["n"] or 0
+    return max(assignment.item_count - with_status, 0)
+
+
 def my_work(*, user) -> list[AssignmentProgress]:
     """The user's assignments across projects, the most urgent first:
     unfinished before finished, overdue first, then the nearest due date, then the highest priority."""

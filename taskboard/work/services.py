@@ -115,11 +115,15 @@ def item_time_beat(
 
 
 def pulling_may_pull(assignment: Assignment) -> bool:
-    """DESIGN: the next batch comes when undone items fall to max_batch_workload - batch_size or fewer."""
+    """DESIGN: the next batch comes when undone items fall to max_batch_workload - batch_size or fewer.
+
+    Mirrors the claim primitive's own test (items with no status count as undone), which is the
+    one that decides; this only decides whether to offer the button.
+    """
     task = assignment.task
     if not task.is_pulling or not task.accepts_work or assignment.kind != AssignmentKind.WORK or assignment.removed:
         return False
-    return queries.assignment_undone(assignment) <= task.max_batch_workload - task.batch_size
+    return queries.assignment_without_status(assignment) <= task.max_batch_workload - task.batch_size
 
 
 def pulling_queue_size(task: AnnotationTask) -> int:
@@ -146,8 +150,9 @@ def pulling_get_more(*, assignment: Assignment, by) -> int:
 
 
 def pulling_refill(*, assignment: Assignment) -> int:
-    """Called after a status change: bring the next batch without anyone asking."""
-    if not pulling_may_pull(assignment):
+    """Called after a status change: bring the next batch without anyone asking.
+    The claim primitive applies the rule under a row lock, so two refills never overshoot."""
+    if assignment.removed or assignment.assignee_id is None:
         return 0
     return _core().pulling_claim(task=assignment.task, user=assignment.assignee)
 

@@ -118,5 +118,7 @@ def test_pulling_rule_from_counters(dataset, recipe, manager, annotator):
     assert not services.pulling_may_pull(mine)  # 5 undone > 8 - 5
     mine.status_counts.create(status="completed", count=2)
     assert services.pulling_may_pull(mine)  # 3 undone
-    mine.status_counts.create(status="todo-later", count=2)  # unknown statuses are not done
+    mine.status_counts.create(status="discard", count=1)
     assert services.pulling_may_pull(mine)
+    mine.item_count = 12  # 12 - 3 with a status = 9 undone
+    assert not services.pulling_may_pull(mine)
