@@ -1,0 +1,110 @@
+import pytest
+from django.urls import reverse
+
+from taskboard.annotation import services
+from taskboard.annotation.models import Assignment
+from taskboard.datasets.selection import Selection
+from taskboard.projects import queries
+from tests.factories import in_days, make_items
+
+
+@pytest.fixture
+def items(dataset, recipe):
+    return make_items(dataset, {"/city/day": 10, "/highway": 5})
+
+
+@pytest.fixture
+def task(dataset, items, manager, annotator, annotator2):
+    return services.task_create(
+        dataset=dataset,
+        created_by=manager,
+        name="Day shift",
+        selection=Selection(mode="folder", folder="/city/day"),
+        assignees=[annotator, annotator2],
+        due_at=in_days(7),
+    )
+
+
+def test_home_requires_sign_in(client, db):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_home_lists_only_my_projects(client, manager, other_manager, project):
+    client.force_login(manager)
+    response = client.get(reverse("projects:home"))
+    assert response.status_code == 200
+    assert b"Street" in response.content
+    assert b"Elsewhere" not in response.content
+
+
+def test_home_shows_an_annotators_own_assignments_and_my_work(client, task, annotator, annotator2):
+    client.force_login(annotator)
+    response = client.get("/")
+    body = response.content.decode()
+    assert "My work" in body and 'href="/work/"' in body
+    assert "Day shift" in body
+    mine = Assignment.objects.get(task=task, assignee=annotator)
+    theirs = Assignment.objects.get(task=task, assignee=annotator2)
+    assert f"/work/assignments/{mine.pk}/" in body
+    assert f"/work/assignments/{theirs.pk}/" not in body
+
+
+def test_project_page_shows_datasets_tasks_and_progress(client, manager, project, dataset, task, annotator):
+    a = Assignment.objects.get(task=task, assignee=annotator)
+    item = a.task_items.order_by("rank").first().item
+    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    client.force_login(manager)
+    response = client.get(reverse("projects:detail", args=[project.pk]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "street-scenes" in body and f'href="/datasets/{dataset.pk}/"' in body
+    assert "Day shift" in body and "1 / 10 (10%)" in body
+    assert f"/dashboards/projects/{project.pk}/" in body
+    assert f"/tasks/new/?dataset={dataset.pk}" in body
+
+
+def test_project_page_marks_overdue_tasks(client, manager, project, task):
+    type(task).objects.filter(pk=task.pk).update(due_at=in_days(-1))
+    client.force_login(manager)
+    body = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+    assert "Overdue" in body
+
+
+def test_project_page_shows_an_annotator_only_their_tasks_without_manager_links(
+    client, annotator, annotator3, project, dataset, task
+):
+    client.force_login(annotator3)
+    body = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+    assert "Day shift" not in body
+    assert "/tasks/new/" not in body
+    client.force_login(annotator)
+    body = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+    assert "Day shift" in body
+    assert f"/tasks/{task.pk}/" not in body
+
+
+def test_project_page_is_404_for_non_members(client, other_manager, project):
+    client.force_login(other_manager)
+    assert client.get(reverse("projects:detail", args=[project.pk])).status_code == 404
+    assert client.get(reverse("projects:detail", args=[999999])).status_code == 404
+
+
+def test_progress_comes_from_the_counters(task, annotator):
+    assert queries.tasks_progress([task.pk]) == {task.pk: (0, 10)}
+    item = Assignment.objects.get(task=task, assignee=annotator).task_items.first().item
+    services.item_status_set(task=task, item=item, status="discard", by=annotator)
+    assert queries.tasks_progress([task.pk]) == {task.pk: (1, 10)}
+    progress = queries.task_progress(task)
+    assert (progress.done, progress.total, progress.todo) == (1, 10, 9)
+    row = next(r for r in progress.rows if r.assignment.assignee_id == annotator.pk)
+    assert (row.assigned, row.done, row.discarded, row.remaining) == (5, 1, 1, 4)
+
+
+def test_project_for_user_raises_404_for_non_members(other_manager, project):
+    from django.http import Http404
+
+    with pytest.raises(Http404):
+        queries.project_for_user(other_manager, project.pk)
+    assert queries.membership_of(other_manager, project) is None
