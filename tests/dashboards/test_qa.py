@@ -1,0 +1,57 @@
+"""QA verdicts reach the annotator's numbers: approval in QA, first-pass approval, rework and issues."""
+
+import pytest
+
+from taskboard.annotation import services
+from taskboard.annotation.models import TaskItem
+from taskboard.dashboards import counters, queries
+from taskboard.dashboards.models import ReviewTally
+from tests.dashboards.conftest import held_items
+from tests.factories import in_days
+
+work = pytest.importorskip("taskboard.work.services")
+if not hasattr(work, "qa_reject"):
+    pytest.skip("work.services.qa_reject is not there yet", allow_module_level=True)
+
+
+def qa_row(qa, item):
+    return TaskItem.objects.get(task=qa, item=item)
+
+
+def test_verdicts_are_credited_to_the_annotator(make_task, manager, annotator, reviewer, recipe):
+    task = make_task(assignees=[annotator], folder="/highway")
+    qa = services.task_create(
+        dataset=task.dataset,
+        created_by=manager,
+        name="Cars_qa",
+        task_type="qa",
+        parent=task,
+        assignees=[reviewer],
+        due_at=in_days(3),
+        recipe=recipe,
+    )
+    one, two, three = held_items(task, annotator)[:3]
+    for item in (one, two, three):
+        services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    assert TaskItem.objects.filter(task=qa).count() == 3  # taken in as they got a status
+
+    services.item_status_set(task=qa, item=one, status="approved", by=reviewer)
+    work.qa_reject(qa_task_item=qa_row(qa, two), comment="box too loose", by=reviewer)
+    assert counters.find_drift() == []
+    numbers = queries.task_numbers(task)
+    assert numbers.rework == 1
+    assert queries.task_numbers(qa).issues == 1
+
+    services.item_status_set(task=task, item=two, status="completed", by=annotator)  # rework done
+    services.item_status_set(task=qa, item=two, status="approved", by=reviewer)
+    services.item_status_set(task=qa, item=three, status="discard", by=reviewer)
+    assert counters.find_drift() == []
+
+    tally = ReviewTally.objects.get(task=task, annotator=annotator)
+    assert (tally.approved, tally.first_pass, tally.discarded) == (2, 1, 1)
+    (bob,) = queries.task_numbers(task).rows
+    assert bob.approval_rate == pytest.approx(2 / 4)  # approved / (approved + discarded + sent back)
+    (card,) = queries.people_scorecards(task.project)
+    assert card.sent_back == 1 and card.first_pass_rate == pytest.approx(1 / 3)
+    (rita,) = queries.task_numbers(qa).rows
+    assert rita.approval_rate == pytest.approx(2 / 3)

@@ -1,0 +1,125 @@
+import csv
+import datetime
+import io
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from taskboard.annotation import services
+from taskboard.annotation.models import AnnotationTask
+from taskboard.projects.models import Role
+from tests.dashboards.conftest import held_items
+from tests.factories import MembershipFactory, UserFactory
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def task(make_task, annotator, annotator2):
+    return make_task(assignees=[annotator, annotator2])
+
+
+def urls(task):
+    return [
+        reverse("dashboards:project", args=[task.project_id]),
+        reverse("dashboards:people", args=[task.project_id]),
+        reverse("dashboards:people-csv", args=[task.project_id]),
+        reverse("dashboards:task", args=[task.pk]),
+    ]
+
+
+@pytest.mark.parametrize("who", ["owner", "manager"])
+def test_managers_and_owners_see_every_dashboard(client, task, who, request):
+    client.force_login(request.getfixturevalue(who))
+    for url in urls(task):
+        assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("who", ["annotator", "reviewer", "other_manager"])
+def test_everyone_else_gets_404(client, task, who, request):
+    client.force_login(request.getfixturevalue(who))
+    for url in urls(task):
+        assert client.get(url).status_code == 404, url
+
+
+def test_anonymous_is_sent_to_sign_in(client, task):
+    response = client.get(reverse("dashboards:task", args=[task.pk]))
+    assert response.status_code == 302 and "/accounts/" in response["Location"]
+
+
+def test_task_dashboard_shows_counts_and_polls_while_open(client, manager, task, annotator):
+    for item in held_items(task, annotator)[:3]:
+        services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    client.force_login(manager)
+    page = client.get(reverse("dashboards:task", args=[task.pk])).content.decode()
+    assert '<span id="done-count">3</span> / <span id="total-count">18</span>' in page
+    assert 'hx-trigger="every 5s"' in page and "<svg" in page and "<details>" in page
+    assert "<html" in page
+
+    fragment = client.get(reverse("dashboards:task", args=[task.pk]), headers=HX).content.decode()
+    assert "<html" not in fragment and fragment.lstrip().startswith('<section id="task-live"')
+    assert 'hx-trigger="every 5s"' in fragment
+    assert 'id="status-completed">3<' in fragment and 'id="status-todo">15<' in fragment
+
+
+def test_polling_stops_when_every_item_is_done(client, manager, task, annotator, annotator2):
+    for user in (annotator, annotator2):
+        for item in held_items(task, user):
+            services.item_status_set(task=task, item=item, status="completed", by=user)
+    client.force_login(manager)
+    fragment = client.get(reverse("dashboards:task", args=[task.pk]), headers=HX).content.decode()
+    assert "hx-trigger" not in fragment and 'data-polling="off"' in fragment
+    assert '<span id="done-count">18</span>' in fragment
+
+
+def test_task_dashboard_query_count_does_not_grow_with_items(client, manager, make_task, annotator, annotator2):
+    small = make_task("small", assignees=[annotator], folder="/highway")
+    big = make_task("big", assignees=[annotator, annotator2], folder="/")
+    for t in (small, big):
+        for item in held_items(t, annotator)[:2]:
+            services.item_status_set(task=t, item=item, status="completed", by=annotator)
+    client.force_login(manager)
+    counts = []
+    for t in (small, big):
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("dashboards:task", args=[t.pk]), headers=HX).status_code == 200
+        counts.append(len(ctx))
+        assert not any("annotation_taskitem" in q["sql"] for q in ctx.captured_queries)
+    assert counts[0] == counts[1]
+
+
+def test_project_dashboard_puts_trouble_first(client, manager, make_task, annotator):
+    calm = make_task("calm", assignees=[annotator], folder="/highway", due_days=30)
+    late = make_task("late", assignees=[annotator], folder="/city/night", due_days=1)
+    AnnotationTask.objects.filter(pk=late.pk).update(due_at=timezone.now() - datetime.timedelta(hours=1))
+    client.force_login(manager)
+    page = client.get(reverse("dashboards:project", args=[calm.project_id])).content.decode()
+    assert page.index(">late<") < page.index(">calm<")
+    assert 'data-state="overdue"' in page
+
+
+def test_people_csv_cannot_run_formulas(client, project, manager, make_task, annotator):
+    sneaky = UserFactory(email="=1+1@example.com")
+    MembershipFactory(project=project, user=sneaky, role=Role.ANNOTATOR)
+    task = make_task(assignees=[annotator, sneaky])
+    item = held_items(task, sneaky)[0]
+    services.item_status_set(task=task, item=item, status="completed", by=sneaky)
+    client.force_login(manager)
+    response = client.get(reverse("dashboards:people-csv", args=[project.pk]))
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][0] == "email"
+    by_email = {r[0]: r for r in rows[1:]}
+    assert "'=1+1@example.com" in by_email and "=1+1@example.com" not in by_email
+    assert by_email["'=1+1@example.com"][2] == "1"
+
+
+def test_people_page_lists_annotators(client, manager, task, annotator):
+    services.item_status_set(task=task, item=held_items(task, annotator)[0], status="completed", by=annotator)
+    client.force_login(manager)
+    page = client.get(reverse("dashboards:people", args=[task.project_id])).content.decode()
+    assert "bob@example.com" in page and "carol@example.com" in page
