@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -124,6 +124,10 @@ def item_status(request, assignment_id: int, task_item_id: int):
     if not form.is_valid():
         messages.error(request, form.errors["status"][0])
         return redirect(_item_url(task_item))
+    if assignment.assignee_id != request.user.pk:
+        # Managers may look; only the person holding the item decides its status (issue 4, access).
+        messages.error(request, "Only the person this item is assigned to can set its status.")
+        return redirect(_item_url(task_item))
     from taskboard.annotation import services as core
 
     status = form.cleaned_data["status"]
@@ -134,6 +138,9 @@ def item_status(request, assignment_id: int, task_item_id: int):
         core.item_status_set(task=task, item=task_item.item, status=status, by=request.user, copy=task_item.copy)
     except ValidationError as error:
         _errors(request, error)
+        return redirect(_item_url(task_item))
+    except PermissionDenied as error:
+        messages.error(request, str(error))
         return redirect(_item_url(task_item))
     following = queries.next_open_item(task_item)
     if following is None:

@@ -178,3 +178,91 @@ def test_a_manager_viewing_records_no_time(client, task_and_assignments, manager
     client.force_login(manager)
     assert client.post(reverse("work:item-beat", args=[mine.pk, first.pk]), {"active_ms": "2000"}).status_code == 204
     assert not ItemTime.objects.exists()
+
+
+# --- through the core services -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_task(dataset, recipe, manager, annotator, annotator2):
+    from taskboard.annotation import services as core
+    from taskboard.datasets.selection import Selection
+    from tests.factories import in_days
+
+    make_items(dataset, {"/city": 6})
+    return core.task_create(
+        dataset=dataset,
+        created_by=manager,
+        name="Live",
+        selection=Selection(mode="all"),
+        assignees=[annotator, annotator2],
+        due_at=in_days(3),
+    )
+
+
+def _mine(task, user):
+    from taskboard.annotation.models import Assignment
+
+    assignment = Assignment.objects.get(task=task, assignee=user)
+    return assignment, list(assignment.task_items.order_by("rank"))
+
+
+def test_setting_a_status_moves_to_the_next_item(client, live_task, annotator):
+    assignment, items = _mine(live_task, annotator)
+    client.force_login(annotator)
+    response = client.post(reverse("work:item-status", args=[assignment.pk, items[0].pk]), {"status": "completed"})
+    assert response.status_code == 302 and response.url == item_url(assignment, items[1])
+    items[0].refresh_from_db()
+    assert items[0].status == "completed" and items[0].status_by == annotator
+    page = client.get(reverse("work:my-work"))
+    assert (page.context["rows"][0].done, page.context["rows"][0].remaining) == (1, 2)
+    client.post(reverse("work:item-status", args=[assignment.pk, items[0].pk]), {"status": "__clear__"})
+    items[0].refresh_from_db()
+    assert items[0].status is None
+
+
+def test_unknown_status_and_manager_status_are_refused(client, live_task, annotator, manager):
+    assignment, items = _mine(live_task, annotator)
+    client.force_login(annotator)
+    response = client.post(reverse("work:item-status", args=[assignment.pk, items[0].pk]), {"status": "approved"})
+    assert response.status_code == 302
+    items[0].refresh_from_db()
+    assert items[0].status is None
+    client.force_login(manager)
+    client.post(reverse("work:item-status", args=[assignment.pk, items[0].pk]), {"status": "completed"})
+    items[0].refresh_from_db()
+    assert items[0].status is None
+
+
+def test_reviewer_rejects_with_a_comment_through_the_page(client, live_task, dataset, manager, annotator, reviewer):
+    from taskboard.annotation import services as core
+    from tests.factories import in_days
+
+    assignment, items = _mine(live_task, annotator)
+    client.force_login(annotator)
+    client.post(reverse("work:item-status", args=[assignment.pk, items[0].pk]), {"status": "completed"})
+    qa = core.task_create(
+        dataset=dataset,
+        created_by=manager,
+        name="",
+        task_type="qa",
+        parent=live_task,
+        assignees=[reviewer],
+        due_at=in_days(2),
+    )
+    qa_assignment, qa_items = _mine(qa, reviewer)
+    client.force_login(reviewer)
+    page = client.get(item_url(qa_assignment, qa_items[0])).content.decode()
+    assert "Reject with a comment" in page and "Approved" in page
+    url = reverse("work:item-reject", args=[qa_assignment.pk, qa_items[0].pk])
+    client.post(url, {"comment": ""})
+    qa_items[0].refresh_from_db()
+    assert not qa_items[0].rework
+    client.post(url, {"comment": "Label the bus too"})
+    qa_items[0].refresh_from_db()
+    assert qa_items[0].rework
+    client.force_login(annotator)
+    page = client.get(item_url(assignment, items[0])).content.decode()
+    assert "For rework" in page and "Label the bus too" in page
+    rows = client.get(reverse("work:my-work")).content.decode()
+    assert "1 rework" in rows
