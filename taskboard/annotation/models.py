@@ -139,8 +139,11 @@ class AnnotationTask(models.Model):
 
     @property
     def accepts_work(self) -> bool:
-        """Statuses may be set: the task is open and not locked past its due date."""
-        return self.is_open and not (self.lock_after_due and self.due_at < timezone.now())
+        """Statuses may be set: the task is not closed nor locked past its due date.
+
+        A completed task still accepts work: a cleared status (or a QA rejection) reopens it.
+        """
+        return self.closed_at is None and not (self.lock_after_due and self.due_at < timezone.now())
 
 
 class TaskStatus(models.Model):
