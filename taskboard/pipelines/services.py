@@ -1,0 +1,1329 @@
+"""Pipelines: building them, installing them, and moving items along their connections.
+
+Rules (documented here because the editor, the API and the tests all lean on them):
+- A task node needs a dataset of the project, a recipe of that dataset, an owner who is a member,
+  a workload over members with working roles whose loads sum to 100, and a grid position.
+- A connection leaves a node by a status that node offers (a dataset node offers only "": every
+  item) and enters a task node; a QA node is entered only from an annotation node (its parent).
+- No cycles, except through a rework connection: every cycle must contain at least one connection
+  flagged `rework` (a connection whose status key is "rework" is flagged automatically). Routing an
+  item back into a task that already holds it clears its status there, so it is to do again.
+- Items move only while the pipeline is installed. Each step is recorded as a Move, unique per
+  (from node, to node, item, status, time the status was set): replaying a routing job, or the
+  catch-up after a pause, moves nothing twice.
+- Routed items are split by the target node's workload, balanced against what each person already
+  holds in that task, so items arriving one at a time still follow the loads.
+"""
+
+import contextlib
+import datetime
+import json
+import math
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from taskboard.annotation.models import (
+    DEFAULT_ANNOTATION_STATUSES,
+    DEFAULT_QA_STATUSES,
+    AnnotationTask,
+    Assignment,
+    AssignmentKind,
+    TaskItem,
+)
+from taskboard.annotation.workload import WorkloadUnit, split_counts
+from taskboard.datasets import ids
+from taskboard.datasets.models import Dataset, Item, Recipe
+from taskboard.datasets.selection import Selection
+from taskboard.pipelines.models import (
+    TASK_KINDS,
+    Connection,
+    Move,
+    Node,
+    NodeKind,
+    NodeWorkload,
+    Pipeline,
+    PipelineState,
+)
+from taskboard.projects.models import WORKING_ROLES, Membership
+
+NODE_WIDTH, NODE_HEIGHT = 200, 87  # dtlpy's NODE_SIZE: grid positions become x/y through it
+ROUTE_BATCH = 2000
+BATCH_SIZE_MIN, BATCH_SIZE_MAX = 3, 100
+# Dataloop names actions by verb, tasks name statuses by result.
+ACTION_TO_STATUS = {"complete": "completed", "approve": "approved"}
+STATUS_TO_ACTION = {status: action for action, status in ACTION_TO_STATUS.items()}
+REWORK_STATUS = "rework"
+
+
+# ---------------------------------------------------------------- positions and statuses
+
+
+def position_to_xy(column: float, row: float) -> dict:
+    return {"x": column * 1.7 * NODE_WIDTH + NODE_WIDTH / 2, "y": row * 1.5 * NODE_HEIGHT + NODE_HEIGHT, "z": 0}
+
+
+def xy_to_position(x: float, y: float) -> tuple[int, int]:
+    return round((x - NODE_WIDTH / 2) / (1.7 * NODE_WIDTH)), round((y - NODE_HEIGHT) / (1.5 * NODE_HEIGHT))
+
+
+def default_statuses(kind: str) -> list[dict]:
+    rows = DEFAULT_QA_STATUSES if kind == NodeKind.QA else DEFAULT_ANNOTATION_STATUSES
+    return [{"key": key, "label": label, "color": color, "is_done": done} for key, label, color, done in rows]
+
+
+def node_statuses(node: Node) -> list[dict]:
+    if node.kind == NodeKind.DATASET:
+        return []
+    return node.statuses or default_statuses(node.kind)
+
+
+def node_status_keys(node: Node) -> list[str]:
+    if node.kind == NodeKind.DATASET:
+        return [""]
+    return [s["key"] for s in node_statuses(node)]
+
+
+def task_name_for(node: Node) -> str:
+    # Prefixed so two pipelines' nodes of one name do not claim the same task name.
+    return f"{node.pipeline.name} · {node.name}"[:200]
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _editable(pipeline: Pipeline) -> None:
+    # Read from the database: the caller's copy may predate an install.
+    if Pipeline.objects.filter(pk=pipeline.pk, state=PipelineState.INSTALLED).exists():
+        raise ValidationError({"state": "Pause the pipeline before changing its nodes or connections."})
+
+
+def _clean_statuses(statuses, errors: dict, field: str = "statuses") -> list[dict]:
+    if not statuses:
+        return []
+    if not isinstance(statuses, list):
+        errors[field] = "Statuses are a list."
+        return []
+    cleaned, seen = [], set()
+    for s in statuses:
+        key = (s.get("key") if isinstance(s, dict) else s) or ""
+        key = str(key).strip()
+        if not key or len(key) > 50:
+            errors[field] = "Each status needs a name of 1 to 50 characters."
+            return []
+        if key in seen:
+            errors[field] = f"The status {key!r} is listed twice."
+            return []
+        seen.add(key)
+        s = s if isinstance(s, dict) else {}
+        cleaned.append(
+            {
+                "key": key,
+                "label": str(s.get("label") or key)[:100],
+                "color": str(s.get("color") or "#607d8b")[:7],
+                "is_done": bool(s.get("is_done", key != REWORK_STATUS)),
+            }
+        )
+    return cleaned
+
+
+def _clean_workload(*, project, workload, errors: dict, field: str = "workload") -> list[WorkloadUnit]:
+    workload = list(workload or [])
+    if not workload:
+        errors[field] = "A task node needs a workload: at least one person."
+        return []
+    seen = set()
+    for unit in workload:
+        if unit.user is None or getattr(unit.user, "pk", None) is None:
+            errors[field] = "Unknown person in the workload."
+            return []
+        if unit.user.pk in seen:
+            errors[field] = f"{unit.user.email} is listed twice."
+            return []
+        seen.add(unit.user.pk)
+        if not isinstance(unit.load, int) or isinstance(unit.load, bool) or not 1 <= unit.load <= 100:
+            errors[field] = "Each load is a whole number from 1 to 100."
+            return []
+    if sum(unit.load for unit in workload) != 100:
+        errors[field] = f"Loads must add up to exactly 100 (they add up to {sum(u.load for u in workload)})."
+        return []
+    workers = set(
+        Membership.objects.filter(project=project, user_id__in=seen, role__in=WORKING_ROLES).values_list(
+            "user_id", flat=True
+        )
+    )
+    outsiders = [unit.user.email for unit in workload if unit.user.pk not in workers]
+    if outsiders:
+        errors[field] = f"Not a member of this project who can work: {', '.join(outsiders)}."
+        return []
+    return workload
+
+
+def _clean_node(*, pipeline: Pipeline, fields: dict, errors: dict, prefix: str = "") -> dict:
+    """Check a node's settings; put problems in `errors` under `prefix + field`."""
+    project = pipeline.project
+    out = dict(fields)
+    kind = fields.get("kind")
+    if kind not in NodeKind.values:
+        errors[prefix + "kind"] = "Choose a node kind: dataset, annotation task or QA task."
+        return out
+    name = (fields.get("name") or "").strip()
+    if not name:
+        errors[prefix + "name"] = "A node needs a name."
+    elif len(name) > 200:
+        errors[prefix + "name"] = "At most 200 characters."
+    out["name"] = name
+    for axis in ("column", "row"):
+        value = fields.get(axis)
+        if not isinstance(value, int) or isinstance(value, bool):
+            errors[prefix + axis] = "A node needs a grid position: whole numbers."
+        elif not -1000 <= value <= 1000:
+            errors[prefix + axis] = "The position is off the grid."
+    dataset = fields.get("dataset")
+    if dataset is None:
+        errors[prefix + "dataset"] = "Choose a dataset."
+    elif dataset.project_id != project.pk:
+        errors[prefix + "dataset"] = "The dataset is not in this project."
+        dataset = None
+    folder = (fields.get("folder") or "").strip()
+    if folder and not folder.startswith("/"):
+        errors[prefix + "folder"] = "A folder starts with /."
+    out["folder"] = folder
+    if kind == NodeKind.DATASET:
+        return out
+
+    recipe = fields.get("recipe")
+    if recipe is None:
+        errors[prefix + "recipe"] = "A task node needs a recipe."
+    elif dataset is not None and recipe.dataset_id != dataset.pk:
+        errors[prefix + "recipe"] = "The recipe is not one of the node's dataset."
+    owner = fields.get("owner")
+    if owner is None:
+        errors[prefix + "owner"] = "A task node needs an owner."
+    elif not Membership.objects.filter(project=project, user=owner).exists():
+        errors[prefix + "owner"] = f"{owner.email} is not a member of this project."
+    out["workload"] = _clean_workload(
+        project=project, workload=fields.get("workload"), errors=errors, field=prefix + "workload"
+    )
+    priority = fields.get("priority", 2)
+    if priority not in (1, 2, 3) or isinstance(priority, bool):
+        errors[prefix + "priority"] = "Priority is 1 (low), 2 (medium) or 3 (high)."
+    due_at = fields.get("due_at")
+    if due_at is not None and not isinstance(due_at, datetime.datetime):
+        errors[prefix + "due_at"] = "Enter a date and time."
+    batch, most = fields.get("batch_size"), fields.get("max_batch_workload")
+    if (batch is None) != (most is None):
+        errors[prefix + "batch_size"] = "Give both the batch size and the maximum batch workload, or neither."
+    elif batch is not None:
+        if not isinstance(batch, int) or not BATCH_SIZE_MIN <= batch <= BATCH_SIZE_MAX:
+            errors[prefix + "batch_size"] = f"Batch size is from {BATCH_SIZE_MIN} to {BATCH_SIZE_MAX}."
+        elif not isinstance(most, int) or not batch + 2 <= most <= 2 * batch:
+            errors[prefix + "max_batch_workload"] = (
+                f"Maximum batch workload is from {batch + 2} to {2 * batch} for a batch of {batch}."
+            )
+    out["statuses"] = _clean_statuses(fields.get("statuses"), errors, field=prefix + "statuses")
+    return out
+
+
+def _check_graph(nodes: dict, edges: list[tuple], errors: dict, field: str = "target") -> None:
+    """`edges` are (source key, target key, rework). Any cycle must pass a rework edge."""
+    graph = defaultdict(list)
+    for source, target, rework in edges:
+        if not rework:
+            graph[source].append(target)
+    state: dict = {}
+
+    def visit(n) -> bool:
+        state[n] = 1
+        for m in graph[n]:
+            if state.get(m) == 1 or (state.get(m) is None and visit(m)):
+                return True
+        state[n] = 2
+        return False
+
+    for n in list(nodes):
+        if state.get(n) is None and visit(n):
+            errors[field] = (
+                "This makes a loop. Only a rework connection (status 'rework', or marked as rework) may lead back."
+            )
+            return
+
+
+def _connection_errors(*, source: Node, target: Node, status: str, rework: bool, field_prefix: str = "") -> dict:
+    errors = {}
+    if source.pipeline_id != target.pipeline_id:
+        errors[field_prefix + "target"] = "Both nodes must be in the same pipeline."
+        return errors
+    if target.kind == NodeKind.DATASET:
+        errors[field_prefix + "target"] = "Items cannot flow into a dataset node."
+    if source.kind == NodeKind.DATASET:
+        if status:
+            errors[field_prefix + "status"] = "A dataset node sends every item; it has no statuses."
+    elif status not in node_status_keys(source):
+        offered = ", ".join(node_status_keys(source))
+        errors[field_prefix + "status"] = (
+            f"{source.name} offers the statuses {offered}; {status or '(none)'} is not one."
+        )
+    if target.kind == NodeKind.QA and source.kind != NodeKind.ANNOTATION:
+        errors[field_prefix + "source"] = "A QA node reviews an annotation node: connect it from one."
+    if source.pk == target.pk and not rework:
+        errors[field_prefix + "target"] = "A node can lead back to itself only by a rework connection."
+    return errors
+
+
+# ---------------------------------------------------------------- building
+
+
+@transaction.atomic
+def pipeline_create(*, project, name: str, by, description: str = "") -> Pipeline:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A pipeline needs a name."})
+    if len(name) > 200:
+        raise ValidationError({"name": "At most 200 characters."})
+    if Pipeline.objects.filter(project=project, name=name).exists():
+        raise ValidationError({"name": f"This project already has a pipeline named {name!r}."})
+    return Pipeline.objects.create(project=project, name=name, description=description, created_by=by)
+
+
+@transaction.atomic
+def pipeline_update(*, pipeline: Pipeline, by, name: str | None = None, description: str | None = None) -> Pipeline:
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise ValidationError({"name": "A pipeline needs a name of 1 to 200 characters."})
+        if Pipeline.objects.filter(project=pipeline.project_id, name=name).exclude(pk=pipeline.pk).exists():
+            raise ValidationError({"name": f"This project already has a pipeline named {name!r}."})
+        pipeline.name = name
+    if description is not None:
+        pipeline.description = description
+    pipeline.save(update_fields=["name", "description", "updated_at"])
+    return pipeline
+
+
+@transaction.atomic
+def pipeline_delete(*, pipeline: Pipeline, by) -> None:
+    """The pipeline and its record of moves go; the tasks it made stay with their work."""
+    pipeline.delete()
+
+
+def _node_defaults(fields: dict, by) -> dict:
+    fields = dict(fields)
+    fields.setdefault("priority", 2)
+    if fields.get("kind") in TASK_KINDS:
+        if fields.get("recipe") is None and fields.get("dataset") is not None:
+            fields["recipe"] = fields["dataset"].default_recipe
+        if fields.get("owner") is None:
+            fields["owner"] = by
+    return fields
+
+
+def _save_node(node: Node, cleaned: dict, *, raw_sync: bool = True) -> Node:
+    for attr in ("kind", "name", "column", "row", "dataset", "folder"):
+        setattr(node, attr, cleaned.get(attr, getattr(node, attr)))
+    is_task = node.kind in TASK_KINDS
+    node.recipe = cleaned.get("recipe") if is_task else None
+    node.owner = cleaned.get("owner") if is_task else None
+    node.due_at = cleaned.get("due_at") if is_task else None
+    node.priority = cleaned.get("priority") or 2
+    node.batch_size = cleaned.get("batch_size") if is_task else None
+    node.max_batch_workload = cleaned.get("max_batch_workload") if is_task else None
+    node.statuses = cleaned.get("statuses") or [] if is_task else []
+    if raw_sync:
+        node.raw = node_json(node, base=node.raw, workload=cleaned.get("workload") or [])
+    node.save()
+    node.workload.all().delete()
+    if is_task:
+        NodeWorkload.objects.bulk_create(
+            [NodeWorkload(node=node, assignee=unit.user, load=unit.load) for unit in cleaned.get("workload") or []]
+        )
+    return node
+
+
+def _cell_taken(pipeline: Pipeline, column: int, row: int, exclude: Node | None = None) -> bool:
+    nodes = Node.objects.filter(pipeline=pipeline, column=column, row=row)
+    if exclude is not None:
+        nodes = nodes.exclude(pk=exclude.pk)
+    return nodes.exists()
+
+
+@transaction.atomic
+def node_add(
+    *,
+    pipeline: Pipeline,
+    by,
+    kind: str,
+    name: str,
+    column: int,
+    row: int,
+    dataset=None,
+    folder="",
+    recipe=None,
+    owner=None,
+    workload: list[WorkloadUnit] | None = None,
+    due_at=None,
+    priority=2,
+    batch_size=None,
+    max_batch_workload=None,
+    statuses: list[dict] | None = None,
+) -> Node:
+    _editable(pipeline)
+    fields = _node_defaults(
+        dict(
+            kind=kind,
+            name=name,
+            column=column,
+            row=row,
+            dataset=dataset,
+            folder=folder,
+            recipe=recipe,
+            owner=owner,
+            workload=workload,
+            due_at=due_at,
+            priority=priority,
+            batch_size=batch_size,
+            max_batch_workload=max_batch_workload,
+            statuses=statuses,
+        ),
+        by,
+    )
+    errors: dict = {}
+    cleaned = _clean_node(pipeline=pipeline, fields=fields, errors=errors)
+    if "column" not in errors and "row" not in errors and _cell_taken(pipeline, column, row):
+        errors["column"] = f"Another node sits at column {column}, row {row}."
+    if errors:
+        raise ValidationError(errors)
+    return _save_node(Node(pipeline=pipeline), cleaned)
+
+
+@transaction.atomic
+def node_update(*, node: Node, by, **fields) -> Node:
+    """Change a node's settings; fields not given keep their values."""
+    _editable(node.pipeline)
+    current = {
+        "kind": node.kind,
+        "name": node.name,
+        "column": node.column,
+        "row": node.row,
+        "dataset": node.dataset,
+        "folder": node.folder,
+        "recipe": node.recipe,
+        "owner": node.owner,
+        "due_at": node.due_at,
+        "priority": node.priority,
+        "batch_size": node.batch_size,
+        "max_batch_workload": node.max_batch_workload,
+        "statuses": node.statuses,
+        "workload": [WorkloadUnit(w.assignee, w.load) for w in node.workload.select_related("assignee")],
+    }
+    unknown = set(fields) - set(current)
+    if unknown:
+        raise ValidationError({sorted(unknown)[0]: "Not a node setting."})
+    if node.task_id and "kind" in fields and fields["kind"] != node.kind:
+        raise ValidationError({"kind": "This node already has a task; make a new node instead."})
+    if node.task_id and "dataset" in fields and fields["dataset"] != node.dataset:
+        raise ValidationError({"dataset": "This node already has a task on its dataset; make a new node instead."})
+    merged = _node_defaults({**current, **fields}, by)
+    errors: dict = {}
+    cleaned = _clean_node(pipeline=node.pipeline, fields=merged, errors=errors)
+    moved = ("column" in fields or "row" in fields) and "column" not in errors and "row" not in errors
+    if moved and _cell_taken(node.pipeline, merged["column"], merged["row"], exclude=node):
+        errors["column"] = f"Another node sits at column {merged['column']}, row {merged['row']}."
+    if "statuses" in fields and not errors:
+        keys = set(s["key"] for s in cleaned["statuses"] or default_statuses(cleaned["kind"]))
+        used = set(node.outgoing.values_list("status", flat=True)) - keys
+        if used:
+            errors["statuses"] = f"Connections leave by {', '.join(sorted(used))}; delete them first."
+    if errors:
+        raise ValidationError(errors)
+    return _save_node(node, cleaned)
+
+
+@transaction.atomic
+def node_move(*, node: Node, column: int, row: int, by) -> Node:
+    return node_update(node=node, by=by, column=column, row=row)
+
+
+@transaction.atomic
+def node_delete(*, node: Node, by) -> None:
+    """The node and its connections go; its task, if it made one, stays."""
+    _editable(node.pipeline)
+    node.delete()
+
+
+@transaction.atomic
+def connection_add(
+    *, pipeline: Pipeline, source: Node, target: Node, status: str, by, rework: bool = False, condition=None
+) -> Connection:
+    _editable(pipeline)
+    status = (status or "").strip()
+    rework = bool(rework) or status == REWORK_STATUS
+    if source.pipeline_id != pipeline.pk:
+        raise ValidationError({"source": "That node is not in this pipeline."})
+    if target.pipeline_id != pipeline.pk:
+        raise ValidationError({"target": "That node is not in this pipeline."})
+    errors = _connection_errors(source=source, target=target, status=status, rework=rework)
+    if not errors and Connection.objects.filter(source=source, target=target, status=status).exists():
+        errors["target"] = "These nodes are already connected by that status."
+    if not errors:
+        edges = [(c.source_id, c.target_id, c.rework) for c in pipeline.connections.all()]
+        edges.append((source.pk, target.pk, rework))
+        _check_graph({n.pk: n for n in pipeline.nodes.all()}, edges, errors)
+    if errors:
+        raise ValidationError(errors)
+    return Connection.objects.create(
+        pipeline=pipeline, source=source, target=target, status=status, rework=rework, condition=condition
+    )
+
+
+@transaction.atomic
+def connection_delete(*, connection: Connection, by) -> None:
+    _editable(connection.pipeline)
+    connection.delete()
+
+
+# ---------------------------------------------------------------- install, pause, run
+
+
+def _upstream(node: Node) -> Node | None:
+    """The annotation node a QA node reviews: the first one connected into it."""
+    conn = (
+        Connection.objects.filter(target=node, source__kind=NodeKind.ANNOTATION, rework=False)
+        .select_related("source")
+        .order_by("id")
+        .first()
+    )
+    return conn.source if conn else None
+
+
+def _existing_task(node: Node) -> AnnotationTask | None:
+    """A task this node may reuse: the one of its name, if it fits the node."""
+    name = task_name_for(node)
+    existing = AnnotationTask.objects.filter(project_id=node.pipeline.project_id, name=name).first()
+    if existing is not None and (existing.dataset_id != node.dataset_id or existing.type != node.task_type):
+        raise ValidationError(
+            {"name": f"A task named {name!r} exists on another dataset or of another type; rename the node."}
+        )
+    return existing
+
+
+def _task_for_node(node: Node, by, item_ids: list[int]) -> AnnotationTask:
+    """Make the node's task with its first items (core tasks start with items; QA tasks may start empty)."""
+    from taskboard.annotation import services as core
+
+    existing = _existing_task(node)
+    if existing is not None:
+        return existing
+    parent = None
+    if node.kind == NodeKind.QA:
+        upstream = _upstream(node)
+        if upstream is None or upstream.task_id is None:
+            raise ValidationError({"source": f"QA node {node.name!r} needs an annotation node connected into it."})
+        parent = upstream.task
+    workload = [WorkloadUnit(w.assignee, w.load) for w in node.workload.select_related("assignee")]
+    due_at = node.due_at or timezone.now() + datetime.timedelta(days=7)
+    if due_at <= timezone.now():
+        raise ValidationError({"due_at": f"The due date of node {node.name!r} has passed."})
+    pulling = node.batch_size is not None
+    return core.task_create(
+        dataset=node.dataset,
+        created_by=by,
+        name=task_name_for(node),
+        # Only the routed items: later ones come in by routing, never by the task's own query.
+        selection=Selection(mode="list", item_ids=tuple(item_ids)),
+        task_type=node.task_type,
+        parent=parent,
+        workload=None if pulling else workload,
+        assignees=[unit.user for unit in workload] if pulling else None,
+        due_at=due_at,
+        priority=node.priority,
+        recipe=node.recipe,
+        owner=node.owner,
+        allocation="pulling" if pulling else "distribution",
+        batch_size=node.batch_size,
+        max_batch_workload=node.max_batch_workload,
+        statuses=node.statuses or None,
+        # Routing decides what enters the QA task, so the task does not take parent items itself.
+        qa_intake=False,
+        metadata={"pipeline": node.pipeline_id, "node": node.node_uid},
+        description=f"Made by pipeline {node.pipeline.name!r}.",
+    )
+
+
+def pipeline_problems(pipeline: Pipeline) -> dict:
+    """What stops this pipeline from being installed, by field; {} when it can be."""
+    errors: dict = {}
+    nodes = list(pipeline.nodes.select_related("dataset", "recipe", "owner", "pipeline__project"))
+    if not any(n.is_task for n in nodes):
+        errors["nodes"] = "Add at least one task node."
+    for node in nodes:
+        fields = {
+            "kind": node.kind,
+            "name": node.name,
+            "column": node.column,
+            "row": node.row,
+            "dataset": node.dataset,
+            "folder": node.folder,
+            "recipe": node.recipe,
+            "owner": node.owner,
+            "due_at": node.due_at,
+            "priority": node.priority,
+            "batch_size": node.batch_size,
+            "max_batch_workload": node.max_batch_workload,
+            "statuses": node.statuses,
+            "workload": [WorkloadUnit(w.assignee, w.load) for w in node.workload.select_related("assignee")],
+        }
+        node_errors: dict = {}
+        _clean_node(pipeline=pipeline, fields=fields, errors=node_errors)
+        if node.is_task and node.due_at is not None and node.due_at <= timezone.now():
+            node_errors["due_at"] = "The due date has passed."
+        if node.kind == NodeKind.QA and _upstream(node) is None:
+            node_errors["source"] = "A QA node needs an annotation node connected into it."
+        if node.is_task and not node_errors:
+            try:
+                _existing_task(node)
+            except ValidationError as e:
+                node_errors.update({k: v[0] for k, v in e.message_dict.items()})
+        for field, message in node_errors.items():
+            errors.setdefault(field, f"{node.name}: {message}")
+    return errors
+
+
+def _ordered_task_nodes(pipeline: Pipeline) -> list[Node]:
+    # Annotation nodes first: a QA node's task is made over its upstream's task.
+    nodes = list(pipeline.nodes.filter(kind__in=TASK_KINDS).select_related("dataset", "recipe", "owner", "task"))
+    return sorted(nodes, key=lambda n: (n.kind == NodeKind.QA, n.column, n.row, n.pk))
+
+
+@transaction.atomic
+def pipeline_install(*, pipeline: Pipeline, by) -> Pipeline:
+    """Make or reuse each task node's task, start routing, and catch up on what waited."""
+    from taskboard.pipelines import tasks
+
+    pipeline = Pipeline.objects.select_for_update().select_related("project").get(pk=pipeline.pk)
+    if pipeline.state == PipelineState.INSTALLED:
+        return pipeline
+    problems = pipeline_problems(pipeline)
+    if problems:
+        raise ValidationError(problems)
+    for node in _ordered_task_nodes(pipeline):
+        node.pipeline = pipeline
+        # A task is made when the node's first items arrive; one of the node's name is reused.
+        if node.task_id is None:
+            node.task = _existing_task(node)
+            if node.task is not None:
+                node.save(update_fields=["task"])
+    pipeline.state = PipelineState.INSTALLED
+    pipeline.installed_by = by
+    pipeline.installed_at = timezone.now()
+    pipeline.save(update_fields=["state", "installed_by", "installed_at", "updated_at"])
+    pipeline_id = pipeline.pk
+    transaction.on_commit(lambda: tasks.pipeline_catch_up.delay(pipeline_id=pipeline_id))
+    return pipeline
+
+
+@transaction.atomic
+def pipeline_pause(*, pipeline: Pipeline, by) -> Pipeline:
+    pipeline = Pipeline.objects.select_for_update().get(pk=pipeline.pk)
+    if pipeline.state != PipelineState.INSTALLED:
+        raise ValidationError({"state": "Only an installed pipeline can be paused."})
+    pipeline.state = PipelineState.PAUSED
+    pipeline.save(update_fields=["state", "updated_at"])
+    return pipeline
+
+
+@dataclass(frozen=True)
+class RunResult:
+    added: int
+    skipped: int
+
+
+def _entry_nodes(pipeline: Pipeline) -> list[tuple[Node | None, Node]]:
+    """(dataset node or None, task node) pairs where items enter the pipeline."""
+    conns = list(
+        Connection.objects.filter(pipeline=pipeline, source__kind=NodeKind.DATASET)
+        .select_related("source", "target", "target__task")
+        .order_by("id")
+    )
+    if conns:
+        return [(c.source, c.target) for c in conns]
+    # No dataset node (the SDK's TaskNode alone): the start node, or the first task node.
+    start = [s.get("nodeId") for s in (pipeline.extra.get("startNodes") or []) if isinstance(s, dict)]
+    nodes = list(pipeline.nodes.filter(kind=NodeKind.ANNOTATION).select_related("task").order_by("column", "row"))
+    nodes.sort(key=lambda n: n.node_uid not in start)
+    return [(None, nodes[0])] if nodes else []
+
+
+@transaction.atomic
+def pipeline_run(*, pipeline: Pipeline, selection: Selection, by, job_id: str = "") -> RunResult:
+    """Items of the selection enter at the dataset node: into the first task node's task, by its workload."""
+    from taskboard.datasets.selection import select_items
+
+    pipeline = Pipeline.objects.select_for_update().get(pk=pipeline.pk)
+    if pipeline.state != PipelineState.INSTALLED:
+        raise ValidationError({"state": "Install the pipeline before running items through it."})
+    entries = _entry_nodes(pipeline)
+    if not entries:
+        raise ValidationError({"nodes": "The pipeline has no task node for items to enter."})
+    added = skipped = 0
+    now = timezone.now()
+    for source, target in entries:
+        dataset = source.dataset if source is not None else target.dataset
+        items = select_items(dataset=dataset, selection=selection)
+        if source is not None and source.folder:
+            items = items.filter(dir__startswith=source.folder)
+        if target.dataset_id != dataset.pk:
+            continue
+        wanted = list(items.values_list("pk", flat=True))
+        already = set(
+            TaskItem.objects.filter(task_id=target.task_id, item_id__in=wanted).values_list("item_id", flat=True)
+        )
+        new_ids = [pk for pk in wanted if pk not in already]
+        skipped += len(wanted) - len(new_ids)
+        if not new_ids:
+            continue
+        _add_by_workload(target, new_ids, by=by)
+        target.refresh_from_db(fields=["task"])
+        Move.objects.bulk_create(
+            [
+                Move(
+                    pipeline=pipeline,
+                    item_id=pk,
+                    from_node=source,
+                    to_node=target,
+                    status="",
+                    status_at=now,
+                    job_id=job_id,
+                    by=by,
+                )
+                for pk in new_ids
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        added += len(new_ids)
+    if not added and not skipped:
+        raise ValidationError({"selection": "No items match."})
+    return RunResult(added=added, skipped=skipped)
+
+
+def dataset_items_arrived(*, dataset: Dataset, item_ids: list[int], by=None) -> int:
+    """New uploads enter every installed pipeline whose dataset node watches this dataset."""
+    pipelines = Pipeline.objects.filter(
+        state=PipelineState.INSTALLED, nodes__kind=NodeKind.DATASET, nodes__dataset=dataset
+    ).distinct()
+    moved = 0
+    for pipeline in pipelines:
+        try:
+            moved += pipeline_run(
+                pipeline=pipeline,
+                selection=Selection(mode="list", item_ids=tuple(item_ids)),
+                by=by or pipeline.installed_by,
+            ).added
+        except ValidationError:
+            continue
+    return moved
+
+
+# ---------------------------------------------------------------- routing
+
+
+def _add_by_workload(node: Node, item_ids: list[int], *, by) -> None:
+    """Add items to the node's task: to the pulling queue, or split by the node's workload,
+    balanced against what each person already holds there."""
+    from taskboard.annotation import services as core
+
+    ordered = list(Item.objects.filter(pk__in=item_ids).order_by("dir", "name", "id").values_list("pk", flat=True))
+    if not ordered:
+        return
+    if node.task_id is None:
+        # Another connection of this run may have made it already.
+        node.task_id = Node.objects.filter(pk=node.pk).values_list("task_id", flat=True).first()
+    if node.task_id is None:
+        node.task = _task_for_node(node, by, ordered)
+        node.save(update_fields=["task"])
+        return
+    task = node.task
+    units = list(node.workload.select_related("assignee").order_by("id"))
+    if task.is_pulling or not units:
+        core.task_add_items(
+            task=task, selection=Selection(mode="list", item_ids=tuple(ordered)), by=by, to_queue=task.is_pulling
+        )
+        return
+    held = dict(
+        Assignment.objects.filter(
+            task=task, kind=AssignmentKind.WORK, assignee__in=[u.assignee_id for u in units]
+        ).values_list("assignee_id", "item_count")
+    )
+    current = [held.get(u.assignee_id, 0) for u in units]
+    targets = split_counts(sum(current) + len(ordered), [u.load for u in units])
+    deficits = [max(0, t - c) for t, c in zip(targets, current, strict=True)]
+    counts = split_counts(len(ordered), deficits if sum(deficits) else [u.load for u in units])
+    start = 0
+    for unit, count in zip(units, counts, strict=True):
+        if not count:
+            continue
+        chunk = tuple(ordered[start : start + count])
+        start += count
+        core.task_add_items(
+            task=task,
+            selection=Selection(mode="list", item_ids=chunk),
+            by=by,
+            workload=[WorkloadUnit(unit.assignee, 100)],
+        )
+
+
+def _reopen(task: AnnotationTask, item_ids: list[int]) -> None:
+    """Rework: items routed back into a task that holds them become to do again."""
+    from taskboard.annotation import services as core
+
+    rows = TaskItem.objects.filter(task=task, item_id__in=item_ids, status__isnull=False).select_related(
+        "assignment__assignee", "item"
+    )
+    for row in rows:
+        holder = row.assignment.assignee
+        core.item_status_clear(task=task, item=row.item, by=holder, copy=row.copy)
+
+
+def _route(connection: Connection, rows: list[tuple[int, datetime.datetime]], *, by, job_id: str) -> int:
+    """Move (item id, status time) pairs along one connection; pairs already moved are skipped."""
+    source, target = connection.source, connection.target
+    if not rows:
+        return 0
+    ids_ = [item_id for item_id, _ in rows]
+    done = set(
+        Move.objects.filter(from_node=source, to_node=target, status=connection.status, item_id__in=ids_).values_list(
+            "item_id", "status_at"
+        )
+    )
+    todo = {}
+    for item_id, at in rows:
+        if (item_id, at) not in done:
+            todo.setdefault(item_id, at)
+    if not todo:
+        return 0
+    in_task = set(
+        TaskItem.objects.filter(task_id=target.task_id, item_id__in=list(todo)).values_list("item_id", flat=True)
+    )
+    new_ids = [pk for pk in todo if pk not in in_task]
+    if new_ids:
+        _add_by_workload(target, new_ids, by=by)
+    if in_task and connection.rework:
+        _reopen(target.task, list(in_task))
+    Move.objects.bulk_create(
+        [
+            Move(
+                pipeline_id=connection.pipeline_id,
+                item_id=pk,
+                from_node=source,
+                to_node=target,
+                status=connection.status,
+                status_at=at,
+                job_id=job_id,
+                by=by,
+            )
+            for pk, at in todo.items()
+        ],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+    return len(todo)
+
+
+@transaction.atomic
+def item_route(*, task_item_id: int, status: str, status_at: datetime.datetime, job_id: str = "") -> int:
+    """The routing job for one status change. Safe to run twice; a superseded change moves nothing."""
+    row = TaskItem.objects.filter(pk=task_item_id).first()
+    if row is None or row.status != status or row.status_at != status_at:
+        return 0
+    pipeline_ids = list(
+        Connection.objects.filter(source__task_id=row.task_id, status=status)
+        .values_list("pipeline_id", flat=True)
+        .distinct()
+    )
+    moved = 0
+    # Locked so a concurrent pause or a second copy of this job waits for this one.
+    for pipeline in Pipeline.objects.select_for_update().filter(pk__in=pipeline_ids, state=PipelineState.INSTALLED):
+        connections = Connection.objects.filter(
+            pipeline=pipeline, source__task_id=row.task_id, status=status
+        ).select_related("source", "target", "target__task")
+        for connection in connections:
+            moved += _route(connection, [(row.item_id, row.status_at)], by=pipeline.installed_by, job_id=job_id)
+    return moved
+
+
+@transaction.atomic
+def pipeline_catch_up(*, pipeline: Pipeline, job_id: str = "") -> int:
+    """Route every item whose status has an outgoing connection and no move yet (after a pause)."""
+    pipeline = Pipeline.objects.select_for_update().filter(pk=pipeline.pk, state=PipelineState.INSTALLED).first()
+    if pipeline is None:
+        return 0
+    moved = 0
+    connections = (
+        Connection.objects.filter(pipeline=pipeline, source__task__isnull=False)
+        .exclude(source__kind=NodeKind.DATASET)
+        .select_related("source", "target", "target__task")
+        .order_by("id")
+    )
+    for connection in connections:
+        pending = (
+            TaskItem.objects.filter(task_id=connection.source.task_id, status=connection.status)
+            .exclude(
+                Exists(
+                    Move.objects.filter(
+                        from_node=connection.source,
+                        to_node=connection.target,
+                        status=connection.status,
+                        item_id=OuterRef("item_id"),
+                        status_at=OuterRef("status_at"),
+                    )
+                )
+            )
+            .order_by("item_id")
+            .values_list("item_id", "status_at")
+        )
+        rows = list(pending[:ROUTE_BATCH])
+        while rows:
+            moved += _route(connection, rows, by=pipeline.installed_by, job_id=job_id)
+            if len(rows) < ROUTE_BATCH:
+                break
+            rows = list(pending.filter(item_id__gt=rows[-1][0])[:ROUTE_BATCH])
+    return moved
+
+
+# ---------------------------------------------------------------- Dataloop JSON
+
+
+def _ms_to_datetime(value) -> datetime.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError
+    return datetime.datetime.fromtimestamp(value / 1000, tz=datetime.UTC)
+
+
+def _datetime_to_ms(value: datetime.datetime | None) -> float | None:
+    return value.timestamp() * 1000 if value else None
+
+
+def _parse_pk(value, kind: str) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        return None
+    if value.isdigit() and len(value) < 20:
+        return int(value)
+    try:
+        return ids.parse_api_id(value, kind)
+    except (ValueError, KeyError):
+        return None
+
+
+def _user_by_ref(value):
+    if not isinstance(value, str) or not value.strip():
+        return None
+    User = get_user_model()
+    user = User.objects.filter(email__iexact=value.strip()).first()
+    if user is None:
+        pk = _parse_pk(value, "user")
+        user = User.objects.filter(pk=pk).first() if pk else None
+    return user
+
+
+def node_json(node: Node, *, base: dict | None = None, workload: list[WorkloadUnit] | None = None) -> dict:
+    """The node as Dataloop's SDK shapes it; keys in `base` the server does not own are kept."""
+    data = json.loads(json.dumps(base or {}))
+    data["id"] = node.node_uid
+    data["name"] = node.name
+    data.setdefault("projectId", ids.api_id("project", node.pipeline.project_id))
+    metadata = data.setdefault("metadata", {})
+    old = metadata.get("position")
+    if not (
+        isinstance(old, dict)
+        and isinstance(old.get("x"), int | float)
+        and isinstance(old.get("y"), int | float)
+        and xy_to_position(old["x"], old["y"]) == (node.column, node.row)
+    ):
+        metadata["position"] = position_to_xy(node.column, node.row)
+    if node.dataset_id:
+        old_id = metadata.get("datasetId")
+        if _parse_pk(old_id, "dataset") != node.dataset_id:
+            metadata["datasetId"] = ids.api_id("dataset", node.dataset_id)
+    if node.kind == NodeKind.DATASET:
+        data["type"] = "storage"
+        data.setdefault(
+            "namespace",
+            {"functionName": "dataset_handler", "projectName": "DataloopTasks", "serviceName": "pipeline-utils"},
+        )
+        if node.folder:
+            metadata["dir"] = node.folder
+        else:
+            metadata.pop("dir", None)
+        ports = [None]
+    else:
+        data["type"] = "task"
+        data.setdefault(
+            "namespace",
+            {"functionName": "move_to_task", "projectName": "DataloopTasks", "serviceName": "pipeline-utils"},
+        )
+        metadata["taskType"] = node.task_type
+        if node.recipe_id:
+            if _parse_pk(metadata.get("recipeId"), "recipe") != node.recipe_id:
+                metadata["recipeId"] = ids.api_id("recipe", node.recipe_id)
+            metadata["recipeTitle"] = node.recipe.name
+        if node.owner_id:
+            metadata["taskOwner"] = node.owner.email
+        if workload is None:
+            workload = [WorkloadUnit(w.assignee, w.load) for w in node.workload.select_related("assignee")]
+        metadata["workload"] = [{"assigneeId": u.user.email, "load": u.load} for u in workload]
+        metadata["priority"] = node.priority
+        if node.due_at is not None:
+            old_ms = metadata.get("dueDate")
+            old_at = None
+            with contextlib.suppress(ValueError):
+                old_at = _ms_to_datetime(old_ms)
+            if old_at is None or abs((old_at - node.due_at).total_seconds()) >= 0.001:
+                metadata["dueDate"] = _datetime_to_ms(node.due_at)
+        metadata.setdefault("repeatable", True)
+        for key, value in (("batchSize", node.batch_size), ("maxBatchWorkload", node.max_batch_workload)):
+            if value is None:
+                metadata.pop(key, None)
+            else:
+                metadata[key] = value
+        ports = [STATUS_TO_ACTION.get(key, key) for key in node_status_keys(node)]
+    if not data.get("inputs"):
+        data["inputs"] = [_port("item")]
+    outputs = data.get("outputs")
+    if not outputs or not isinstance(outputs, list) or not isinstance(outputs[0], dict):
+        data["outputs"] = [_port(ports[0] or "item", actions=ports if ports != [None] else None)]
+    elif ports != [None] and outputs[0].get("actions") != ports:
+        outputs[0]["actions"] = ports
+        outputs[0]["displayName"] = ports[0]
+    return data
+
+
+def _port(display_name: str, actions: list | None = None) -> dict:
+    port = {
+        "portId": str(uuid.uuid4()),
+        "type": "Item",
+        "name": "item",
+        "displayName": display_name,
+        "color": None,
+        "variableName": None,
+        "portPercentage": None,
+    }
+    if actions:
+        port["actions"] = actions
+    return port
+
+
+def _output_port_id(node: Node) -> str | None:
+    outputs = (node.raw or {}).get("outputs") or []
+    return outputs[0].get("portId") if outputs and isinstance(outputs[0], dict) else None
+
+
+def _input_port_id(node: Node) -> str | None:
+    inputs = (node.raw or {}).get("inputs") or []
+    return inputs[0].get("portId") if inputs and isinstance(inputs[0], dict) else None
+
+
+def connection_json(connection: Connection) -> dict:
+    data = json.loads(json.dumps(connection.raw or {}))
+    data["src"] = {"nodeId": connection.source.node_uid, "portId": _output_port_id(connection.source)}
+    data["tgt"] = {"nodeId": connection.target.node_uid, "portId": _input_port_id(connection.target)}
+    if connection.status:
+        data["action"] = STATUS_TO_ACTION.get(connection.status, connection.status)
+    else:
+        data.pop("action", None)
+    if connection.condition is not None and not isinstance(data.get("condition"), str):
+        data["condition"] = json.dumps(connection.condition)
+    return data
+
+
+DATALOOP_STATES = {
+    PipelineState.CREATED: "Created",
+    PipelineState.INSTALLED: "Installed",
+    PipelineState.PAUSED: "Uninstalled",
+}
+_OWN_KEYS = {"name", "description", "settings", "variables", "nodes", "connections", "status"}
+# Made by the server or the API, never stored from a request.
+_SERVER_KEYS = {"id", "projectId", "creator", "createdAt", "updatedAt", "updatedBy", "url", "orgId"}
+
+
+def pipeline_to_dataloop_json(pipeline: Pipeline) -> dict:
+    nodes = list(pipeline.nodes.select_related("pipeline", "recipe", "owner").order_by("id"))
+    connections = list(pipeline.connections.select_related("source", "target").order_by("id"))
+    data = dict(pipeline.extra)
+    start = data.get("startNodes")
+    if not start:
+        first = next((n for n in nodes if n.kind == NodeKind.DATASET), None) or next(iter(nodes), None)
+        start = [{"nodeId": first.node_uid, "type": "root"}] if first else []
+    data.update(
+        {
+            "id": ids.api_id("pipeline", pipeline.pk),
+            "name": pipeline.name,
+            "projectId": ids.api_id("project", pipeline.project_id),
+            "creator": pipeline.created_by.email if pipeline.created_by_id else None,
+            "status": DATALOOP_STATES[pipeline.state],
+            "createdAt": pipeline.created_at.isoformat().replace("+00:00", "Z"),
+            "updatedAt": pipeline.updated_at.isoformat().replace("+00:00", "Z"),
+            "description": pipeline.description,
+            "settings": pipeline.settings,
+            "variables": pipeline.variables,
+            "startNodes": start,
+            "nodes": [node.raw or node_json(node) for node in nodes],
+            "connections": [connection_json(c) for c in connections],
+        }
+    )
+    return data
+
+
+def _parse_node(*, pipeline: Pipeline, i: int, data, errors: dict, by) -> dict | None:
+    prefix = f"nodes[{i}]."
+    if not isinstance(data, dict):
+        errors[f"nodes[{i}]"] = "A node is a JSON object."
+        return None
+    uid = data.get("id") or str(uuid.uuid4())
+    if not isinstance(uid, str) or len(uid) > 64:
+        errors[prefix + "id"] = "A node id is a string of at most 64 characters."
+        return None
+    node_type = data.get("type")
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict):
+        errors[prefix + "metadata"] = "A node needs metadata with its position."
+        return None
+    if node_type == "task":
+        kind = metadata.get("taskType") or "annotation"
+        if kind not in ("annotation", "qa"):
+            errors[prefix + "metadata.taskType"] = "taskType is annotation or qa."
+            return None
+    elif node_type == "storage":
+        kind = NodeKind.DATASET
+    else:
+        errors[prefix + "type"] = f"Node type {node_type!r} is not supported here; use task or storage."
+        return None
+    position = metadata.get("position")
+    if not (
+        isinstance(position, dict)
+        and all(isinstance(position.get(k), int | float) and not isinstance(position.get(k), bool) for k in "xy")
+        and all(math.isfinite(position[k]) for k in "xy")
+    ):
+        errors[prefix + "metadata.position"] = "A node needs metadata.position with numbers x and y."
+        return None
+    column, row = xy_to_position(position["x"], position["y"])
+    dataset_pk = _parse_pk(metadata.get("datasetId"), "dataset")
+    dataset = Dataset.objects.filter(pk=dataset_pk, project=pipeline.project).first() if dataset_pk else None
+    if dataset is None:
+        errors[prefix + "metadata.datasetId"] = "Unknown dataset in this project."
+        return None
+    fields = {
+        "uid": uid,
+        "kind": kind,
+        "name": data.get("name") or "",
+        "column": column,
+        "row": row,
+        "dataset": dataset,
+        "raw": data,
+    }
+    if kind == NodeKind.DATASET:
+        fields["folder"] = metadata.get("dir") or ""
+    else:
+        recipe_pk = _parse_pk(metadata.get("recipeId"), "recipe")
+        recipe = Recipe.objects.filter(pk=recipe_pk).first() if recipe_pk else None
+        if recipe is None:
+            errors[prefix + "metadata.recipeId"] = "Unknown recipe."
+            return None
+        fields["recipe"] = recipe
+        owner = _user_by_ref(metadata.get("taskOwner"))
+        if owner is None:
+            errors[prefix + "metadata.taskOwner"] = f"Unknown task owner {metadata.get('taskOwner')!r}."
+            return None
+        fields["owner"] = owner
+        units = []
+        workload = metadata.get("workload")
+        if not isinstance(workload, list):
+            errors[prefix + "metadata.workload"] = "workload is a list of {assigneeId, load}."
+            return None
+        for entry in workload:
+            user = _user_by_ref(entry.get("assigneeId")) if isinstance(entry, dict) else None
+            if user is None:
+                bad = entry.get("assigneeId") if isinstance(entry, dict) else entry
+                errors[prefix + "metadata.workload"] = f"Unknown assignee {bad!r}."
+                return None
+            load = entry.get("load")
+            if isinstance(load, float) and load.is_integer():
+                load = int(load)
+            units.append(WorkloadUnit(user, load))
+        fields["workload"] = units
+        try:
+            fields["due_at"] = _ms_to_datetime(metadata.get("dueDate"))
+        except ValueError:
+            errors[prefix + "metadata.dueDate"] = "dueDate is a number of milliseconds."
+            return None
+        fields["priority"] = metadata.get("priority", 2)
+        fields["batch_size"] = metadata.get("batchSize")
+        fields["max_batch_workload"] = metadata.get("maxBatchWorkload")
+        outputs = data.get("outputs") or []
+        actions = outputs[0].get("actions") if outputs and isinstance(outputs[0], dict) else None
+        defaults = ["approve", "discard"] if kind == "qa" else ["complete", "discard"]
+        if actions and actions != defaults:
+            if not isinstance(actions, list) or not all(isinstance(a, str) and a for a in actions):
+                errors[prefix + "outputs"] = "Output actions are non-empty strings."
+                return None
+            fields["statuses"] = [{"key": ACTION_TO_STATUS.get(a, a), "label": a} for a in actions]
+    node_errors: dict = {}
+    cleaned = _clean_node(pipeline=pipeline, fields=fields, errors=node_errors, prefix=prefix)
+    for field, message in node_errors.items():
+        key = {
+            prefix + "recipe": prefix + "metadata.recipeId",
+            prefix + "owner": prefix + "metadata.taskOwner",
+            prefix + "workload": prefix + "metadata.workload",
+            prefix + "due_at": prefix + "metadata.dueDate",
+            prefix + "priority": prefix + "metadata.priority",
+            prefix + "batch_size": prefix + "metadata.batchSize",
+            prefix + "max_batch_workload": prefix + "metadata.maxBatchWorkload",
+            prefix + "column": prefix + "metadata.position",
+            prefix + "row": prefix + "metadata.position",
+        }.get(field, field)
+        errors.setdefault(key, message)
+    if node_errors:
+        return None
+    cleaned["uid"], cleaned["raw"] = uid, data
+    return cleaned
+
+
+@transaction.atomic
+def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: dict, by) -> Pipeline:
+    """Store the SDK's `pipeline.to_json()` (a PATCH /pipelines/{id} body): validated, node JSON kept verbatim.
+
+    Nodes are matched by their Dataloop id, so a node keeps its task across saves. Errors name
+    the JSON field (`nodes[0].metadata.workload`, `connections[1].action`).
+    """
+    pipeline = Pipeline.objects.select_for_update().select_related("project").get(pk=pipeline.pk)
+    if not isinstance(data, dict):
+        raise ValidationError({"pipeline": "A pipeline is a JSON object."})
+    errors: dict = {}
+    name = data.get("name", pipeline.name)
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
+        errors["name"] = "A pipeline needs a name of 1 to 200 characters."
+    elif Pipeline.objects.filter(project=pipeline.project, name=name.strip()).exclude(pk=pipeline.pk).exists():
+        errors["name"] = f"This project already has a pipeline named {name.strip()!r}."
+    for key, kind in (("settings", dict), ("variables", list), ("nodes", list), ("connections", list)):
+        if key in data and data[key] is not None and not isinstance(data[key], kind):
+            errors[key] = f"{key} is a JSON {'object' if kind is dict else 'list'}."
+    if errors:
+        raise ValidationError(errors)
+
+    parsed = []
+    for i, node_data in enumerate(data.get("nodes") or []):
+        node = _parse_node(pipeline=pipeline, i=i, data=node_data, errors=errors, by=by)
+        if node is not None:
+            parsed.append(node)
+    by_uid = {}
+    for i, node in enumerate(parsed):
+        if node["uid"] in by_uid:
+            errors[f"nodes[{i}].id"] = f"Two nodes have the id {node['uid']!r}."
+        by_uid[node["uid"]] = node
+    if errors:
+        raise ValidationError(errors)
+
+    edges = []
+    for j, conn in enumerate(data.get("connections") or []):
+        prefix = f"connections[{j}]."
+        if (
+            not isinstance(conn, dict)
+            or not isinstance(conn.get("src"), dict)
+            or not isinstance(conn.get("tgt"), dict)
+        ):
+            errors[f"connections[{j}]"] = "A connection has src and tgt objects."
+            continue
+        source, target = by_uid.get(conn["src"].get("nodeId")), by_uid.get(conn["tgt"].get("nodeId"))
+        if source is None:
+            errors[prefix + "src.nodeId"] = "No node of this pipeline has that id."
+            continue
+        if target is None:
+            errors[prefix + "tgt.nodeId"] = "No node of this pipeline has that id."
+            continue
+        condition = conn.get("condition")
+        if condition is not None:
+            try:
+                condition = json.loads(condition) if isinstance(condition, str) else None
+            except ValueError:
+                condition = None
+            if condition is None:
+                errors[prefix + "condition"] = "condition is a JSON string."
+                continue
+        action = conn.get("action")
+        if source["kind"] == NodeKind.DATASET:
+            status = ""
+        else:
+            offered = [s["key"] for s in source.get("statuses") or default_statuses(source["kind"])]
+            status = ACTION_TO_STATUS.get(action, action) if action else offered[0]
+            if not isinstance(status, str) or status not in offered:
+                actions = ", ".join(STATUS_TO_ACTION.get(k, k) for k in offered)
+                errors[prefix + "action"] = f"{source['name']} offers the actions {actions}; {action!r} is not one."
+                continue
+        rework = bool(conn.get("rework")) or status == REWORK_STATUS
+        if target["kind"] == NodeKind.DATASET:
+            errors[prefix + "tgt.nodeId"] = "Items cannot flow into a dataset node."
+            continue
+        if target["kind"] == NodeKind.QA and source["kind"] != NodeKind.ANNOTATION:
+            errors[prefix + "src.nodeId"] = "A QA node reviews an annotation node: connect it from one."
+            continue
+        if source is target and not rework:
+            errors[prefix + "tgt.nodeId"] = "A node can lead back to itself only by a rework connection."
+            continue
+        if any(e[:2] == (source["uid"], target["uid"]) and e[3] == status for e in edges):
+            errors[f"connections[{j}]"] = "The same connection is listed twice."
+            continue
+        edges.append((source["uid"], target["uid"], rework, status, condition, conn))
+    if not errors:
+        _check_graph(by_uid, [(s, t, r) for s, t, r, *_ in edges], errors, field="connections")
+    if errors:
+        raise ValidationError(errors)
+
+    if pipeline.state == PipelineState.INSTALLED:
+        current = pipeline_to_dataloop_json(pipeline)
+        if current["nodes"] != (data.get("nodes") or []) or len(current["connections"]) != len(edges):
+            raise ValidationError({"state": "Pause the pipeline before changing its nodes or connections."})
+
+    pipeline.name = name.strip()
+    for key in ("settings", "variables"):
+        if data.get(key) is not None:
+            setattr(pipeline, key, data[key])
+    if isinstance(data.get("description"), str):
+        pipeline.description = data["description"]
+    pipeline.extra = {k: v for k, v in data.items() if k not in _OWN_KEYS | _SERVER_KEYS}
+    pipeline.save()
+
+    existing = {n.node_uid: n for n in pipeline.nodes.all()}
+    pipeline.nodes.exclude(node_uid__in=list(by_uid)).delete()
+    pipeline.connections.all().delete()
+    saved = {}
+    for uid, cleaned in by_uid.items():
+        node = existing.get(uid) or Node(pipeline=pipeline, node_uid=uid)
+        if node.task_id and (node.kind != cleaned["kind"] or node.dataset_id != cleaned["dataset"].pk):
+            node.task = None  # a different task now: the old one stays, unlinked
+        node.raw = cleaned["raw"]
+        saved[uid] = _save_node(node, cleaned, raw_sync=False)
+    Connection.objects.bulk_create(
+        [
+            Connection(
+                pipeline=pipeline,
+                source=saved[s],
+                target=saved[t],
+                status=status,
+                rework=rework,
+                condition=condition,
+                raw=raw,
+            )
+            for s, t, rework, status, condition, raw in edges
+        ]
+    )
+    return pipeline

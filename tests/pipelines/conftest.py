@@ -1,0 +1,45 @@
+import pytest
+
+from taskboard.annotation.workload import WorkloadUnit
+from taskboard.pipelines import services
+from taskboard.pipelines.models import NodeKind
+from tests.factories import make_items
+
+
+@pytest.fixture
+def items(dataset):
+    return make_items(dataset, {"/city": 6})
+
+
+@pytest.fixture
+def three_nodes(project, manager, annotator, annotator2, reviewer, dataset, recipe, items):
+    """dataset → annotation (bob 50, carol 50) —completed→ QA (rita 100)."""
+    pipeline = services.pipeline_create(project=project, name="Label and review", by=manager)
+    source = services.node_add(
+        pipeline=pipeline, by=manager, kind=NodeKind.DATASET, name="Street", column=0, row=0, dataset=dataset
+    )
+    annotate = services.node_add(
+        pipeline=pipeline,
+        by=manager,
+        kind=NodeKind.ANNOTATION,
+        name="Annotate",
+        column=1,
+        row=0,
+        dataset=dataset,
+        recipe=recipe,
+        workload=[WorkloadUnit(annotator, 50), WorkloadUnit(annotator2, 50)],
+    )
+    review = services.node_add(
+        pipeline=pipeline,
+        by=manager,
+        kind=NodeKind.QA,
+        name="Review",
+        column=2,
+        row=0,
+        dataset=dataset,
+        recipe=recipe,
+        workload=[WorkloadUnit(reviewer, 100)],
+    )
+    services.connection_add(pipeline=pipeline, source=source, target=annotate, status="", by=manager)
+    services.connection_add(pipeline=pipeline, source=annotate, target=review, status="completed", by=manager)
+    return pipeline, source, annotate, review

@@ -1,0 +1,314 @@
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from taskboard.annotation import services as core
+from taskboard.annotation.models import TaskItem
+from taskboard.annotation.workload import WorkloadUnit
+from taskboard.datasets.selection import Selection
+from taskboard.pipelines import services, tasks
+from taskboard.pipelines.models import Move, NodeKind, PipelineState
+from tests.factories import DatasetFactory, RecipeFactory, UserFactory, in_days
+
+ALL = Selection(mode="all")
+
+
+def held_by(task, user):
+    return list(TaskItem.objects.filter(task=task, assignment__assignee=user).select_related("item").order_by("rank"))
+
+
+def install_and_run(pipeline, manager, capture):
+    with capture(execute=True):
+        services.pipeline_install(pipeline=pipeline, by=manager)
+    return services.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
+
+
+def test_run_puts_items_into_the_first_task_by_its_workload(
+    three_nodes, manager, annotator, annotator2, django_capture_on_commit_callbacks
+):
+    pipeline, source, annotate, review = three_nodes
+    result = install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
+    annotate.refresh_from_db()
+    assert result.added == 6
+    assert annotate.task.name == "Label and review · Annotate"
+    assert len(held_by(annotate.task, annotator)) == 3
+    assert len(held_by(annotate.task, annotator2)) == 3
+    assert Move.objects.filter(from_node=source, to_node=annotate, status="").count() == 6
+    # Running again adds nothing: the items are already in.
+    again = services.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
+    assert (again.added, again.skipped) == (0, 6)
+
+
+def test_completed_items_move_into_qa_and_discarded_ones_go_nowhere(
+    three_nodes, manager, annotator, annotator2, reviewer, django_capture_on_commit_callbacks
+):
+    pipeline, source, annotate, review = three_nodes
+    install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
+    annotate.refresh_from_db()
+    bobs, carols = held_by(annotate.task, annotator), held_by(annotate.task, annotator2)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        core.item_status_set(task=annotate.task, item=bobs[0].item, status="completed", by=annotator)
+    assert len(callbacks) == 1  # the routing job is enqueued only after the commit
+    review.refresh_from_db()
+    assert review.task.type == "qa" and review.task.parent_id == annotate.task_id
+    assert [r.item_id for r in held_by(review.task, reviewer)] == [bobs[0].item_id]
+    move = Move.objects.get(from_node=annotate, to_node=review)
+    assert (move.item_id, move.status) == (bobs[0].item_id, "completed")
+    assert move.job_id
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        core.item_status_set(task=annotate.task, item=carols[0].item, status="discard", by=annotator2)
+    assert callbacks == []
+    assert TaskItem.objects.filter(task=review.task).count() == 1
+    assert Move.objects.filter(from_node=annotate).count() == 1
+
+    # Later completions join the QA task, which already exists.
+    with django_capture_on_commit_callbacks(execute=True):
+        core.item_status_set(task=annotate.task, item=carols[1].item, status="completed", by=annotator2)
+    assert TaskItem.objects.filter(task=review.task).count() == 2
+
+
+def test_a_paused_pipeline_moves_nothing_and_catches_up_when_installed_again(
+    three_nodes, manager, annotator, reviewer, django_capture_on_commit_callbacks
+):
+    pipeline, source, annotate, review = three_nodes
+    install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
+    annotate.refresh_from_db()
+    bobs = held_by(annotate.task, annotator)
+    services.pipeline_pause(pipeline=pipeline, by=manager)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        for row in bobs[:2]:
+            core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+        core.item_status_set(task=annotate.task, item=bobs[2].item, status="discard", by=annotator)
+    assert callbacks == []
+    review.refresh_from_db()
+    assert review.task is None
+    assert not Move.objects.filter(from_node=annotate).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pipeline = services.pipeline_install(pipeline=pipeline, by=manager)
+    assert pipeline.state == PipelineState.INSTALLED
+    review.refresh_from_db()
+    assert sorted(r.item_id for r in held_by(review.task, reviewer)) == sorted(r.item_id for r in bobs[:2])
+    assert Move.objects.filter(from_node=annotate, to_node=review).count() == 2
+    # Catching up again finds nothing left to move.
+    assert services.pipeline_catch_up(pipeline=pipeline) == 0
+
+
+def test_a_job_enqueued_before_a_pause_moves_nothing(
+    three_nodes, manager, annotator, django_capture_on_commit_callbacks
+):
+    pipeline, source, annotate, review = three_nodes
+    install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
+    annotate.refresh_from_db()
+    row = held_by(annotate.task, annotator)[0]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+    services.pipeline_pause(pipeline=pipeline, by=manager)
+    for callback in callbacks:
+        callback()
+    assert not Move.objects.filter(from_node=annotate).exists()
+
+
+def test_a_replayed_routing_job_moves_nothing_twice(
+    three_nodes, manager, annotator, reviewer, django_capture_on_commit_callbacks
+):
+    pipeline, source, annotate, review = three_nodes
+    install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
+    annotate.refresh_from_db()
+    row = held_by(annotate.task, annotator)[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        row = core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+    kwargs = {"task_item_id": row.pk, "status": "completed", "status_at": row.status_at.isoformat()}
+    tasks.route_item.apply(kwargs=kwargs)
+    tasks.route_item.apply(kwargs=kwargs)
+    assert services.item_route(task_item_id=row.pk, status="completed", status_at=row.status_at) == 0
+    review.refresh_from_db()
+    assert TaskItem.objects.filter(task=review.task).count() == 1
+    assert Move.objects.filter(from_node=annotate, item=row.item).count() == 1
+    # A job for a status the item no longer has moves nothing.
+    assert services.item_route(task_item_id=row.pk, status="discard", status_at=row.status_at) == 0
+
+
+def test_items_routed_one_at_a_time_follow_the_workload(
+    three_nodes, manager, annotator, annotator2, reviewer, django_capture_on_commit_callbacks
+):
+    pipeline, source, annotate, review = three_nodes
+    services.node_update(node=review, by=manager, workload=[WorkloadUnit(reviewer, 50), WorkloadUnit(manager, 50)])
+    install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
+    annotate.refresh_from_db()
+    for row in held_by(annotate.task, annotator):
+        with django_capture_on_commit_callbacks(execute=True):
+            core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+    for row in held_by(annotate.task, annotator2)[:1]:
+        with django_capture_on_commit_callbacks(execute=True):
+            core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator2)
+    review.refresh_from_db()
+    assert (len(held_by(review.task, reviewer)), len(held_by(review.task, manager))) == (2, 2)
+
+
+def test_a_rework_connection_sends_items_back_to_do_again(
+    three_nodes, manager, annotator, reviewer, django_capture_on_commit_callbacks
+):
+    pipeline, source, annotate, review = three_nodes
+    services.node_update(
+        node=review,
+        by=manager,
+        statuses=[{"key": "approved"}, {"key": "discard"}, {"key": "rework", "is_done": True}],
+    )
+    back = services.connection_add(pipeline=pipeline, source=review, target=annotate, status="rework", by=manager)
+    assert back.rework
+    install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
+    annotate.refresh_from_db()
+    row = held_by(annotate.task, annotator)[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+    review.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        core.item_status_set(task=review.task, item=row.item, status="rework", by=reviewer)
+    row.refresh_from_db()
+    assert row.status is None
+    # Completed again, it goes to review again: a new routing step.
+    with django_capture_on_commit_callbacks(execute=True):
+        core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+    assert Move.objects.filter(from_node=annotate, item=row.item).count() == 2
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def node_kwargs(dataset_, recipe_, worker, /, **overrides):
+    kwargs = dict(
+        kind=NodeKind.ANNOTATION,
+        name="Annotate",
+        column=1,
+        row=0,
+        dataset=dataset_,
+        recipe=recipe_,
+        workload=[WorkloadUnit(worker, 100)],
+    )
+    kwargs.update(overrides)
+    return kwargs
+
+
+@pytest.fixture
+def pipeline(project, manager):
+    return services.pipeline_create(project=project, name="P", by=manager)
+
+
+def refusal(call) -> dict:
+    with pytest.raises(ValidationError) as error:
+        call()
+    return {k: v[0] for k, v in error.value.message_dict.items()}
+
+
+def test_pipeline_names_are_unique_in_a_project(pipeline, project, manager):
+    assert "name" in refusal(lambda: services.pipeline_create(project=project, name="P", by=manager))
+    assert "name" in refusal(lambda: services.pipeline_create(project=project, name=" ", by=manager))
+
+
+@pytest.mark.parametrize(
+    "overrides, field, words",
+    [
+        ({"workload": "sum90"}, "workload", "add up to exactly 100"),
+        ({"workload": []}, "workload", "at least one person"),
+        ({"workload": "outsider"}, "workload", "Not a member"),
+        ({"recipe": "other"}, "recipe", "not one of the node's dataset"),
+        ({"column": None}, "column", "grid position"),
+        ({"name": ""}, "name", "needs a name"),
+        ({"priority": 5}, "priority", "Priority"),
+        ({"batch_size": 3}, "batch_size", "or neither"),
+        ({"batch_size": 10, "max_batch_workload": 11}, "max_batch_workload", "from 12 to 20"),
+        ({"kind": "code"}, "kind", "node kind"),
+    ],
+)
+def test_invalid_nodes_are_refused_with_their_reason(
+    pipeline, manager, dataset, recipe, annotator, annotator2, overrides, field, words
+):
+    if overrides.get("workload") == "sum90":
+        overrides["workload"] = [WorkloadUnit(annotator, 50), WorkloadUnit(annotator2, 40)]
+    if overrides.get("workload") == "outsider":
+        overrides["workload"] = [WorkloadUnit(UserFactory(email="zed@example.com"), 100)]
+    if overrides.get("recipe") == "other":
+        overrides["recipe"] = RecipeFactory(dataset=DatasetFactory(project=dataset.project))
+    errors = refusal(
+        lambda: services.node_add(
+            pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator, **overrides)
+        )
+    )
+    assert words in errors[field]
+    assert not pipeline.nodes.exists()
+
+
+def test_a_node_cannot_sit_on_another(pipeline, manager, dataset, recipe, annotator):
+    services.node_add(pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator))
+    errors = refusal(
+        lambda: services.node_add(pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator, name="B"))
+    )
+    assert "column 1, row 0" in errors["column"]
+
+
+def test_invalid_connections_are_refused_with_their_reason(three_nodes, manager):
+    pipeline, source, annotate, review = three_nodes
+    cases = [
+        ((annotate, review, "approved"), "status", "offers the statuses completed, discard"),
+        ((source, annotate, "completed"), "status", "no statuses"),
+        ((review, source, "approved"), "target", "into a dataset node"),
+        ((source, review, ""), "source", "QA node reviews an annotation node"),
+        ((review, annotate, "approved"), "target", "loop"),
+        ((annotate, annotate, "completed"), "target", "rework"),
+        ((annotate, review, "completed"), "target", "already connected"),
+    ]
+    for (a, b, status), field, words in cases:
+        errors = refusal(
+            lambda a=a, b=b, status=status: services.connection_add(
+                pipeline=pipeline, source=a, target=b, status=status, by=manager
+            )
+        )
+        assert words in errors[field], (a, b, status, errors)
+    assert pipeline.connections.count() == 2
+
+
+def test_an_installed_pipeline_must_be_paused_before_editing(three_nodes, manager, django_capture_on_commit_callbacks):
+    pipeline, source, annotate, review = three_nodes
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pipeline_install(pipeline=pipeline, by=manager)
+    errors = refusal(lambda: services.node_move(node=review, column=3, row=1, by=manager))
+    assert "Pause" in errors["state"]
+    services.pipeline_pause(pipeline=pipeline, by=manager)
+    assert "Only an installed" in refusal(lambda: services.pipeline_pause(pipeline=pipeline, by=manager))["state"]
+    services.node_move(node=review, column=3, row=1, by=manager)
+
+
+def test_install_refuses_a_qa_node_without_an_annotation_node_before_it(pipeline, manager, dataset, recipe, reviewer):
+    services.node_add(
+        pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, reviewer, kind=NodeKind.QA, name="QA")
+    )
+    errors = refusal(lambda: services.pipeline_install(pipeline=pipeline, by=manager))
+    assert "QA: A QA node needs an annotation node" in errors["source"]
+
+
+def test_install_refuses_a_past_due_date(pipeline, manager, dataset, recipe, annotator):
+    services.node_add(pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator, due_at=in_days(1)))
+    pipeline.nodes.update(due_at=in_days(-1))
+    errors = refusal(lambda: services.pipeline_install(pipeline=pipeline, by=manager))
+    assert "due date has passed" in errors["due_at"]
+
+
+def test_run_needs_an_installed_pipeline(three_nodes, manager):
+    pipeline = three_nodes[0]
+    assert "state" in refusal(lambda: services.pipeline_run(pipeline=pipeline, selection=ALL, by=manager))
+
+
+def test_positions_convert_to_dataloop_coordinates_and_back():
+    assert services.position_to_xy(2, 1) == {"x": 780.0, "y": 217.5, "z": 0}
+    assert services.xy_to_position(780.0, 217.5) == (2, 1)
+    assert services.xy_to_position(100, 87) == (0, 0)
+
+
+def test_due_dates_round_trip_through_milliseconds():
+    at = services._ms_to_datetime(1796344441851.75)
+    assert at == datetime.datetime(2026, 12, 4, 0, 34, 1, 851750, tzinfo=datetime.UTC)
