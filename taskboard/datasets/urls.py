@@ -1,5 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from taskboard.datasets import views
 
 app_name = "datasets"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("<int:pk>/", views.browse, name="browse"),
+    path("<int:pk>/to-task/", views.to_wizard, name="to-wizard"),
+    path("<int:pk>/upload/", views.upload, name="upload"),
+    path("<int:pk>/import/", views.import_manifest, name="import"),
+    path("<int:pk>/items/<int:item_pk>/file/", views.item_file, name="item-file"),
+]

@@ -1,0 +1,29 @@
+from django import forms
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)] if data else []
+
+
+class UploadForm(forms.Form):
+    files = MultipleFileField(label="Files", required=True)
+    folder = forms.CharField(label="Into folder", max_length=1000, initial="/")
+
+
+class ManifestForm(forms.Form):
+    file = forms.FileField(
+        label="Manifest",
+        help_text="CSV with columns filename,url,metadata, or JSON Lines with those keys. Filenames start with /.",
+    )

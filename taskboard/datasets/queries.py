@@ -1,0 +1,170 @@
+"""Permission-scoped reads of datasets and items.
+
+A user who is not a member of the dataset's project gets 404, never 403; the item browser
+is for owners and managers, so annotators and reviewers get 404 there too.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from taskboard.datasets.models import Dataset, Item
+from taskboard.projects.models import MANAGING_ROLES
+
+PAGE_SIZE = 50
+
+
+def _datasets_for(user, roles=None) -> QuerySet[Dataset]:
+    if not user.is_authenticated:
+        return Dataset.objects.none()
+    members = Q(project__memberships__user=user)
+    if roles is not None:
+        members &= Q(project__memberships__role__in=roles)
+    return Dataset.objects.filter(members).select_related("project").distinct()
+
+
+def dataset_for_user(user, pk) -> Dataset:
+    """A dataset of a project the user is a member of (any role)."""
+    dataset = _datasets_for(user).filter(pk=pk).first()
+    if dataset is None:
+        raise Http404("No such dataset.")
+    return dataset
+
+
+def dataset_for_manager(user, pk) -> Dataset:
+    """A dataset of a project the user owns or manages; everyone else gets 404."""
+    dataset = _datasets_for(user, MANAGING_ROLES).filter(pk=pk).first()
+    if dataset is None:
+        raise Http404("No such dataset.")
+    return dataset
+
+
+def datasets_of_project(project) -> QuerySet[Dataset]:
+    """The project's datasets with their item counts (the caller has checked membership)."""
+    return Dataset.objects.filter(project=project).annotate(item_count=Count("items")).order_by("name")
+
+
+def item_for_user(user, dataset_pk, item_pk) -> Item:
+    item = Item.objects.filter(pk=item_pk, dataset=dataset_for_user(user, dataset_pk)).first()
+    if item is None:
+        raise Http404("No such item.")
+    return item
+
+
+# ---------------------------------------------------------------- folder tree
+
+
+@dataclass
+class Folder:
+    path: str
+    name: str
+    depth: int
+    own: int = 0  # items directly in this folder
+    total: int = 0  # items here and in every subfolder
+    children: list["Folder"] = field(default_factory=list)
+
+    def walk(self):
+        """This folder and all below it, depth first, children by name: the tree as rows."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+def folder_tree(dataset) -> Folder:
+    """The dataset's folders with item counts: one GROUP BY dir query, the tree built here.
+
+    Folders that hold no items themselves but have subfolders with items appear too
+    (their `own` is 0), so the tree has no gaps.
+    """
+    counts = dict(
+        Item.objects.filter(dataset=dataset).order_by().values("dir").annotate(n=Count("id")).values_list("dir", "n")
+    )
+    root = Folder(path="/", name="/", depth=0)
+    nodes = {"/": root}
+    for dir_ in sorted(counts):
+        path = ""
+        parent = root
+        for depth, part in enumerate((p for p in dir_.split("/") if p), start=1):
+            path = f"{path}/{part}"
+            node = nodes.get(path)
+            if node is None:
+                node = nodes[path] = Folder(path=path, name=part, depth=depth)
+                parent.children.append(node)
+            parent = node
+    for dir_, n in counts.items():
+        key = "/" + "/".join(p for p in dir_.split("/") if p)
+        nodes[key].own += n
+    _sum_totals(root)
+    for node in nodes.values():
+        node.children.sort(key=lambda f: f.name)
+    return root
+
+
+def _sum_totals(node: Folder) -> int:
+    node.total = node.own + sum(_sum_totals(child) for child in node.children)
+    return node.total
+
+
+# ---------------------------------------------------------------- item pages
+
+
+ORDER = ("dir", "name", "id")
+
+
+@dataclass
+class ItemPage:
+    items: list[Item]
+    total: int
+    start: int  # 1-based position of the first item, 0 when empty
+    next_after: int | None
+    prev_before: int | None
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.items) - 1 if self.items else 0
+
+
+def _after(item: Item) -> Q:
+    return Q(dir__gt=item.dir) | Q(dir=item.dir, name__gt=item.name) | Q(dir=item.dir, name=item.name, id__gt=item.pk)
+
+
+def _before(item: Item) -> Q:
+    return Q(dir__lt=item.dir) | Q(dir=item.dir, name__lt=item.name) | Q(dir=item.dir, name=item.name, id__lt=item.pk)
+
+
+def items_page(
+    items: QuerySet[Item], *, after: int | None = None, before: int | None = None, size: int = PAGE_SIZE
+) -> ItemPage:
+    """One page of `items` in (dir, name, id) order, by keyset: `after`/`before` an item id.
+
+    The cursor item is looked up among `items`, so a stale or foreign id starts from the top.
+    """
+    items = items.order_by()
+    total = items.count()
+    cursor = None
+    pk = after if after is not None else before
+    if pk is not None:
+        cursor = items.filter(pk=pk).only("id", "dir", "name").first()
+    if cursor is not None and before is not None and after is None:
+        rows = list(items.filter(_before(cursor)).order_by("-dir", "-name", "-id")[: size + 1])
+        has_prev = len(rows) > size
+        rows = rows[:size][::-1]
+        has_next = True
+    else:
+        qs = items.filter(_after(cursor)) if cursor is not None else items
+        rows = list(qs.order_by(*ORDER)[: size + 1])
+        has_next = len(rows) > size
+        rows = rows[:size]
+        has_prev = cursor is not None
+    start = 0
+    if rows:
+        start = items.filter(_before(rows[0])).count() + 1 if (has_prev or cursor is not None) else 1
+        has_prev = start > 1
+    return ItemPage(
+        items=rows,
+        total=total,
+        start=start,
+        next_after=rows[-1].pk if rows and has_next else None,
+        prev_before=rows[0].pk if rows and has_prev else None,
+    )
