@@ -70,7 +70,7 @@ def _is_duplicate(error: ValidationError) -> bool:
     """A name already taken is a conflict (409), not a malformed request."""
     if not hasattr(error, "error_dict") or set(error.message_dict) != {"name"}:
         return False
-    return any("already exists" in m for m in error.message_dict["name"])
+    return any("already" in m for m in error.message_dict["name"])
 
 
 def _dql_error_class():

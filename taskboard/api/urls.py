@@ -39,6 +39,7 @@ urlpatterns = [
     path("pipelines/<str:pipeline_id>", views_pipelines.pipeline_detail, name="pipeline-detail"),
     path("pipelines/<str:pipeline_id>/install", views_pipelines.pipeline_install, name="pipeline-install"),
     path("pipelines/<str:pipeline_id>/uninstall", views_pipelines.pipeline_uninstall, name="pipeline-uninstall"),
+    path("pipelines/<str:pipeline_id>/execute", views_pipelines.pipeline_execute, name="pipeline-execute"),
     # Anything else under /api/v1 is a JSON 404 (and never an APPEND_SLASH redirect).
     re_path(r"^.*$", views_misc.unknown_route, name="unknown"),
 ]

@@ -3,11 +3,17 @@
 The pipelines app owns the JSON ⇄ model mapping; these views authenticate, scope and answer.
 """
 
+from django.db import transaction
+from django.utils import timezone
+
 from taskboard.api import queries
 from taskboard.api.http import api_view, bad_request, json_body, not_found
-from taskboard.api.ids import api_id, parse_id
+from taskboard.api.ids import api_id, command_api_id, parse_id
+from taskboard.api.models import ApiCommand, CommandStatus
 from taskboard.api.paging import page_params, paged
+from taskboard.api.serializers import command_json, iso
 from taskboard.api.simple_filter import filter_q, ops
+from taskboard.datasets.selection import Selection
 
 
 def _services():
@@ -31,7 +37,7 @@ def _pipeline_get(user, pipeline_id):
 
 
 def _json(pipeline, request):
-    data = _services().pipeline_to_dataloop_json(pipeline=pipeline)
+    data = _services().pipeline_to_dataloop_json(pipeline)
     data.setdefault("id", api_id("pipeline", pipeline.pk))
     data.setdefault("url", request.build_absolute_uri(f"/api/v1/pipelines/{data['id']}"))
     return data
@@ -46,7 +52,14 @@ def pipeline_collection(request):
         raise bad_request("projectId: required.")
     project = queries.project_get(request.user, body["projectId"])
     queries.require_manager(request.user, project)
-    pipeline = _services().pipeline_save_from_dataloop_json(project=project, data=body, by=request.user)
+    services = _services()
+    description = body.get("description") if isinstance(body.get("description"), str) else ""
+    with transaction.atomic():
+        pipeline = services.pipeline_create(
+            project=project, name=body["name"].strip(), by=request.user, description=description
+        )
+        if any(body.get(key) for key in ("nodes", "connections", "settings", "variables", "startNodes")):
+            pipeline = services.pipeline_save_from_dataloop_json(pipeline=pipeline, data=body, by=request.user)
     return _json(pipeline, request)
 
 
@@ -86,18 +99,12 @@ def pipeline_detail(request, pipeline_id):
         return _json(pipeline, request)
     queries.require_manager(request.user, pipeline.project)
     if request.method == "DELETE":
-        services = _services()
-        if hasattr(services, "pipeline_delete"):
-            services.pipeline_delete(pipeline=pipeline, by=request.user)
-        else:
-            pipeline.delete()
+        _services().pipeline_delete(pipeline=pipeline, by=request.user)
         return {"id": pipeline_id, "deleted": True}
     body = json_body(request)
     if body.get("projectId") is not None and parse_id(body["projectId"], "project") != pipeline.project_id:
         raise bad_request("projectId: a pipeline cannot move to another project.")
-    pipeline = _services().pipeline_save_from_dataloop_json(
-        project=pipeline.project, data=body, by=request.user, pipeline=pipeline
-    )
+    pipeline = _services().pipeline_save_from_dataloop_json(pipeline=pipeline, data=body, by=request.user)
     return _json(pipeline, request)
 
 
@@ -117,3 +124,69 @@ def pipeline_uninstall(request, pipeline_id):
     json_body(request, required=False)
     pipeline = _services().pipeline_pause(pipeline=pipeline, by=request.user) or pipeline
     return _json(pipeline, request)
+
+
+@api_view(["POST"])
+def pipeline_execute(request, pipeline_id):
+    """Run one item (`{"pipeline": {"input": {"item": I}}}`) or a DQL batch (`{"batch": {"query": …}}`)
+    into the pipeline's entry task."""
+    pipeline = _pipeline_get(request.user, pipeline_id)
+    queries.require_manager(request.user, pipeline.project)
+    body = json_body(request)
+    batch = body.get("batch")
+    if isinstance(batch, dict):
+        query = batch.get("query")
+        if isinstance(query, str):
+            import json
+
+            try:
+                query = json.loads(query)
+            except ValueError:
+                raise bad_request("batch.query: not valid JSON.") from None
+        if not isinstance(query, dict):
+            raise bad_request("batch.query: a DQL query is required.")
+        filt = query.get("filter") if isinstance(query.get("filter"), dict) else query
+        result = _services().pipeline_run(
+            pipeline=pipeline, selection=Selection(mode="filter", dql=filt), by=request.user
+        )
+        command = ApiCommand.objects.create(
+            type="PipelineBatchExecute",
+            user=request.user,
+            project=pipeline.project,
+            status=CommandStatus.SUCCESS,
+            spec={"pipelineId": api_id("pipeline", pipeline.pk), "added": result.added, "skipped": result.skipped},
+        )
+        return command_json(command, request)
+    execution = body.get("pipeline")
+    item_value = execution.get("input", {}).get("item") if isinstance(execution, dict) else None
+    if isinstance(item_value, dict):
+        item_value = item_value.get("item_id") or item_value.get("id")
+    if not isinstance(item_value, str):
+        raise bad_request("pipeline.input.item: an item id is required.")
+    item = queries.item_get(request.user, item_value)
+    result = _services().pipeline_run(
+        pipeline=pipeline, selection=Selection(mode="list", item_ids=(item.pk,)), by=request.user
+    )
+    status = "success" if result.added else "skipped"
+    # Executions are recorded as commands: they share the id space and the admin list.
+    record = ApiCommand.objects.create(
+        type="PipelineExecution",
+        user=request.user,
+        project=pipeline.project,
+        status=CommandStatus.SUCCESS,
+        spec={"pipelineId": api_id("pipeline", pipeline.pk), "itemId": item_value, "result": status},
+    )
+    now = timezone.now()
+    return {
+        "id": command_api_id(record.pk),
+        "pipelineId": api_id("pipeline", pipeline.pk),
+        "pipeline": {"id": api_id("pipeline", pipeline.pk), "name": pipeline.name},
+        "projectId": api_id("project", pipeline.project_id),
+        "status": status,
+        "input": {"item": item_value},
+        "nodes": [],
+        "executions": {},
+        "creator": request.user.email,
+        "createdAt": iso(now),
+        "updatedAt": iso(now),
+    }
