@@ -1,0 +1,326 @@
+"""`python manage.py demo`: a project to look around in, with people, data and work under way.
+
+Idempotent: every run converges on the same state. What exists is kept (tasks included, so
+work done in them survives a re-run); what is missing is made. Tasks are made through the
+same services the wizard and the API use, so the demo shows exactly what users would get.
+"""
+
+import datetime
+import io
+import time
+
+from django.contrib.auth.hashers import make_password
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image, ImageDraw
+
+from taskboard.accounts.models import User
+from taskboard.annotation.models import AnnotationTask, TaskItem
+from taskboard.datasets.models import Annotation, Dataset, Item, Label, Recipe
+from taskboard.datasets.selection import Selection
+from taskboard.projects.models import Membership, Project, Role
+
+PASSWORD = "demo"
+PROJECT = "Demo"
+SITE_URL = "http://127.0.0.1:8000/"
+PEOPLE = [
+    # email, name, role
+    ("owner@example.com", "Olivia Owner", Role.OWNER),
+    ("manager@example.com", "Max Manager", Role.MANAGER),
+    ("annotator1@example.com", "Ann One", Role.ANNOTATOR),
+    ("annotator2@example.com", "Ben Two", Role.ANNOTATOR),
+    ("annotator3@example.com", "Cleo Three", Role.ANNOTATOR),
+    ("reviewer@example.com", "Rui Reviewer", Role.REVIEWER),
+]
+# 2,000 street images in nested folders; the counts are what the tasks below split.
+STREET_FOLDERS = {
+    "/city/day": 360,
+    "/city/day/crossings": 140,
+    "/city/night": 300,
+    "/highway": 420,
+    "/suburb/rain": 260,
+    "/suburb/sunny": 240,
+    "/countryside/fields": 280,
+}
+STREET_LABELS = [
+    ("car", "#1f77b4"),
+    ("person", "#d62728"),
+    ("bicycle", "#2ca02c"),
+    ("traffic light", "#ff7f0e"),
+    ("truck", "#9467bd"),
+    ("bus", "#8c564b"),
+]
+DOCUMENT_FOLDERS = {
+    # folder: (kind, count)
+    "/invoices": ("invoice", 24),
+    "/receipts": ("receipt", 24),
+    "/letters": ("letter", 12),
+}
+DOCUMENT_LABELS = [("invoice", "#4c78a8"), ("receipt", "#f58518"), ("letter", "#54a24b")]
+IMAGE_COLOURS = ["#7f8c8d", "#2c3e50", "#16a085", "#c0392b"]
+IMAGE_SHAPES = ["box", "disc", "triangle"]
+
+
+class Command(BaseCommand):
+    help = "Create (or complete) the demo project: users, datasets with items, recipes and two tasks under way."
+
+    def handle(self, *args, **options):
+        started = time.monotonic()
+        with transaction.atomic():
+            people = self.people()
+            project = self.project(people)
+            street = self.dataset(project, "street-scenes", "Dash-cam frames from a city, its suburbs and roads.")
+            documents = self.dataset(project, "documents", "Scanned paperwork to sort.")
+            street_recipe = self.recipe(street, STREET_LABELS, "Draw a box around every road user.")
+            self.recipe(documents, DOCUMENT_LABELS, "Say what kind of document this is.")
+            self.street_items(street)
+            self.document_items(documents)
+            self.annotations(street, street_recipe, people["annotator3@example.com"])
+        tasks = self.tasks(street, people)
+        self.report(project, street, documents, tasks, time.monotonic() - started)
+
+    # People and the project
+
+    def people(self) -> dict[str, User]:
+        # Hashing is the slow part: hash once, share the hash, and verify a stored hash only once per run.
+        password = make_password(PASSWORD)
+        known = {password}
+        people = {}
+        for email, name, _role in PEOPLE:
+            is_owner = email == "owner@example.com"
+            fields = {"name": name, "is_staff": is_owner, "is_superuser": is_owner, "is_active": True}
+            user, created = User.objects.update_or_create(
+                email=email, defaults=fields, create_defaults={**fields, "password": password}
+            )
+            # Keep the printed password true even if someone changed it since the last run.
+            if not created and user.password not in known:
+                if user.check_password(PASSWORD):
+                    known.add(user.password)
+                else:
+                    User.objects.filter(pk=user.pk).update(password=password)
+            people[email] = user
+        return people
+
+    def project(self, people) -> Project:
+        project, _ = Project.objects.get_or_create(
+            name=PROJECT,
+            defaults={
+                "description": "A demo: street scenes to label and documents to sort.",
+                "created_by": people["owner@example.com"],
+            },
+        )
+        for email, _name, role in PEOPLE:
+            Membership.objects.update_or_create(project=project, user=people[email], defaults={"role": role})
+        return project
+
+    # Data
+
+    def dataset(self, project, name, description) -> Dataset:
+        dataset, _ = Dataset.objects.get_or_create(project=project, name=name, defaults={"description": description})
+        return dataset
+
+    def recipe(self, dataset, labels, instructions) -> Recipe:
+        recipe = dataset.default_recipe
+        if recipe is None:
+            recipe, _ = Recipe.objects.get_or_create(
+                dataset=dataset, name="Default", defaults={"is_default": True, "instructions": instructions}
+            )
+        have = set(recipe.labels.values_list("name", flat=True))
+        Label.objects.bulk_create(
+            [
+                Label(recipe=recipe, name=name, color=color, position=position)
+                for position, (name, color) in enumerate(labels)
+                if name not in have
+            ]
+        )
+        return recipe
+
+    def street_items(self, dataset) -> None:
+        images = [self.image(colour, shape) for colour in IMAGE_COLOURS for shape in IMAGE_SHAPES]
+        rows, n = [], 0
+        for folder, count in STREET_FOLDERS.items():
+            scene = folder.strip("/").split("/")
+            for i in range(count):
+                n += 1
+                name = f"frame_{i + 1:05d}.png"
+                rows.append(
+                    Item(
+                        dataset=dataset,
+                        dir=folder,
+                        name=name,
+                        filename=Item.join_filename(folder, name),
+                        mimetype="image/png",
+                        file=images[n % len(images)],
+                        # Every third frame was labelled before the demo's tasks began.
+                        annotated=n % 3 == 0,
+                        metadata={
+                            "camera": ("front", "rear")[n % 2],
+                            "area": scene[0],
+                            "conditions": scene[-1],
+                            "width": 64,
+                            "height": 48,
+                        },
+                    )
+                )
+        self.add_missing(dataset, rows)
+
+    def document_items(self, dataset) -> None:
+        files = {kind: self.document(kind) for kind in ("invoice", "receipt", "letter")}
+        rows = []
+        for folder, (kind, count) in DOCUMENT_FOLDERS.items():
+            for i in range(count):
+                extension, mimetype = ("txt", "text/plain") if kind == "letter" else ("pdf", "application/pdf")
+                name = f"{kind}-{i + 1:03d}.{extension}"
+                rows.append(
+                    Item(
+                        dataset=dataset,
+                        dir=folder,
+                        name=name,
+                        filename=Item.join_filename(folder, name),
+                        mimetype=mimetype,
+                        file=files[kind],
+                        metadata={"pages": 1 + i % 3, "kind": kind},
+                    )
+                )
+        self.add_missing(dataset, rows)
+
+    def add_missing(self, dataset, rows) -> None:
+        have = set(Item.objects.filter(dataset=dataset).values_list("filename", flat=True))
+        Item.objects.bulk_create([row for row in rows if row.filename not in have], batch_size=1000)
+
+    def annotations(self, dataset, recipe, by) -> None:
+        labels = list(recipe.labels.order_by("position"))
+        missing = Item.objects.filter(dataset=dataset, annotated=True, annotations__isnull=True).values_list(
+            "pk", flat=True
+        )
+        Annotation.objects.bulk_create(
+            [
+                Annotation(
+                    item_id=pk,
+                    label=labels[pk % len(labels)],
+                    label_name=labels[pk % len(labels)].name,
+                    data={"type": "box", "coordinates": [[8 + pk % 20, 6], [40, 30 + pk % 12]]},
+                    created_by=by,
+                )
+                for pk in missing.iterator()
+            ],
+            batch_size=1000,
+        )
+
+    # Files: a few small ones, written once and shared by many items.
+
+    def image(self, colour: str, shape: str) -> str:
+        path = f"demo/street-{colour.lstrip('#')}-{shape}.png"
+        if not default_storage.exists(path):
+            image = Image.new("RGB", (64, 48), colour)
+            draw = ImageDraw.Draw(image)
+            box = (18, 10, 46, 38)
+            if shape == "box":
+                draw.rectangle(box, fill="#f1c40f")
+            elif shape == "disc":
+                draw.ellipse(box, fill="#ecf0f1")
+            else:
+                draw.polygon([(32, 8), (48, 40), (16, 40)], fill="#e67e22")
+            self.save(path, image, "PNG")
+        return path
+
+    def document(self, kind: str) -> str:
+        if kind == "letter":
+            path = "demo/letter.txt"
+            if not default_storage.exists(path):
+                default_storage.save(path, ContentFile(b"Dear customer,\n\nThank you for your order.\n"))
+            return path
+        path = f"demo/{kind}.pdf"
+        if not default_storage.exists(path):
+            page = Image.new("RGB", (210, 297), "white")
+            draw = ImageDraw.Draw(page)
+            draw.text((20, 20), kind.upper(), fill="black")
+            for y in range(60, 260, 20):
+                draw.line((20, y, 190, y), fill="#bbbbbb")
+            self.save(path, page, "PDF")
+        return path
+
+    def save(self, path, image, fmt) -> None:
+        buffer = io.BytesIO()
+        image.save(buffer, fmt)
+        default_storage.save(path, ContentFile(buffer.getvalue()))
+
+    # Work under way
+
+    def tasks(self, dataset, people) -> list[AnnotationTask]:
+        try:
+            from taskboard.annotation import services
+        except ImportError as error:  # pragma: no cover - only while the services are being written
+            raise CommandError(f"The task services are not available: {error}") from error
+
+        manager = people["manager@example.com"]
+        one, two, three = (people[f"annotator{n}@example.com"] for n in (1, 2, 3))
+        now = timezone.now()
+        specs = [
+            {
+                "name": "City by day: road users",
+                "description": "Box every car, person and bicycle in the daytime city frames.",
+                "selection": Selection(mode="folder", folder="/city/day", include_subfolders=True),
+                "assignees": [one, two],
+                "due_at": now + datetime.timedelta(days=5),
+                "priority": 3,
+                # who: (completed, discarded) of the items they hold, in their order
+                "progress": {one: (60, 6), two: (30, 0)},
+            },
+            {
+                "name": "Highway: pull and label",
+                "description": "Pulling task: take a batch, label it, get more.",
+                "selection": Selection(mode="folder", folder="/highway"),
+                "assignees": [one, two, three],
+                "allocation": "pulling",
+                "batch_size": 10,
+                "max_batch_workload": 15,
+                "due_at": now + datetime.timedelta(days=10),
+                "priority": 2,
+                "progress": {three: (6, 1)},
+            },
+        ]
+        tasks = []
+        for spec in specs:
+            task = AnnotationTask.objects.filter(project=dataset.project, name=spec["name"]).first()
+            if task is None:
+                progress = spec.pop("progress")
+                with transaction.atomic():
+                    task = services.task_create(dataset=dataset, created_by=manager, owner=manager, **spec)
+                    for person, (completed, discarded) in progress.items():
+                        self.work(services, task, person, completed, discarded)
+            tasks.append(task)
+        return tasks
+
+    def work(self, services, task, person, completed, discarded) -> None:
+        held = (
+            TaskItem.objects.filter(task=task, assignment__assignee=person, in_queue=False)
+            .select_related("item")
+            .order_by("rank")[: completed + discarded]
+        )
+        for n, task_item in enumerate(held):
+            status = "completed" if n < completed else "discard"
+            services.item_status_set(task=task, item=task_item.item, status=status, by=person)
+
+    def report(self, project, street, documents, tasks, seconds) -> None:
+        items = Item.objects.filter(dataset=street)
+        annotated = items.filter(annotated=True).count()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo ready in {seconds:.1f} s: project {project.name}; {street.name}: {items.count():,} items "
+                f"({annotated:,} annotated); {documents.name}: {documents.items.count()} items; "
+                f"tasks: {', '.join(task.name for task in tasks)}."
+            )
+        )
+        width = max(len(email) for email, _name, _role in PEOPLE)
+        lines = [
+            "",
+            f"Open {SITE_URL} and sign in as any of these people, password: {PASSWORD}",
+        ]
+        for email, _name, role in PEOPLE:
+            extra = f"  (superuser: admin site at {SITE_URL}admin/)" if email == "owner@example.com" else ""
+            lines.append(f"  {email:<{width}}  {role.label.lower()}{extra}")
+        self.stdout.write("\n".join(lines))
