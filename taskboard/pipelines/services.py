@@ -606,7 +606,7 @@ def pipeline_install(*, pipeline: Pipeline, by) -> Pipeline:
     """Make or reuse each task node's task, start routing, and catch up on what waited."""
     from taskboard.pipelines import tasks
 
-    pipeline = Pipeline.objects.select_for_update().select_related("project").get(pk=pipeline.pk)
+    given, pipeline = pipeline, Pipeline.objects.select_for_update().select_related("project").get(pk=pipeline.pk)
     if pipeline.state == PipelineState.INSTALLED:
         return pipeline
     problems = pipeline_problems(pipeline)
@@ -625,17 +625,19 @@ def pipeline_install(*, pipeline: Pipeline, by) -> Pipeline:
     pipeline.save(update_fields=["state", "installed_by", "installed_at", "updated_at"])
     pipeline_id = pipeline.pk
     transaction.on_commit(lambda: tasks.pipeline_catch_up.delay(pipeline_id=pipeline_id))
-    return pipeline
+    given.refresh_from_db()
+    return given
 
 
 @transaction.atomic
 def pipeline_pause(*, pipeline: Pipeline, by) -> Pipeline:
-    pipeline = Pipeline.objects.select_for_update().get(pk=pipeline.pk)
+    given, pipeline = pipeline, Pipeline.objects.select_for_update().get(pk=pipeline.pk)
     if pipeline.state != PipelineState.INSTALLED:
         raise ValidationError({"state": "Only an installed pipeline can be paused."})
     pipeline.state = PipelineState.PAUSED
     pipeline.save(update_fields=["state", "updated_at"])
-    return pipeline
+    given.refresh_from_db()
+    return given
 
 
 @dataclass(frozen=True)
@@ -1205,7 +1207,7 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: dict, by) -> P
     Nodes are matched by their Dataloop id, so a node keeps its task across saves. Errors name
     the JSON field (`nodes[0].metadata.workload`, `connections[1].action`).
     """
-    pipeline = Pipeline.objects.select_for_update().select_related("project").get(pk=pipeline.pk)
+    given, pipeline = pipeline, Pipeline.objects.select_for_update().select_related("project").get(pk=pipeline.pk)
     if not isinstance(data, dict):
         raise ValidationError({"pipeline": "A pipeline is a JSON object."})
     errors: dict = {}
@@ -1326,4 +1328,5 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: dict, by) -> P
             for s, t, rework, status, condition, raw in edges
         ]
     )
-    return pipeline
+    given.refresh_from_db()
+    return given
