@@ -607,6 +607,11 @@ ACTION_TEXT = {
 }
 
 
+def _posted(request):
+    # An empty POST is still a submission: `request.POST or None` would show an unbound form.
+    return request.POST if request.method == "POST" else None
+
+
 def _action_page(request, task, template, form, **extra):
     title, submit = ACTION_TEXT[template]
     context = {
@@ -628,7 +633,7 @@ def task_add_items(request, pk):
     if not task.is_open:
         messages.error(request, "This task is closed; items can no longer be added.")
         return redirect("annotation:task-detail", task.pk)
-    form = forms.AddItemsForm(request.POST or None, task=task)
+    form = forms.AddItemsForm(_posted(request), task=task)
     if request.method == "POST" and form.is_valid():
         try:
             result = _services().task_add_items(
@@ -651,7 +656,7 @@ def task_add_items(request, pk):
 @require_http_methods(["GET", "POST"])
 def task_remove_items(request, pk):
     task = queries.task_for_manager(request.user, pk)
-    form = forms.RemoveItemsForm(request.POST or None, task=task)
+    form = forms.RemoveItemsForm(_posted(request), task=task)
     if request.method == "POST" and form.is_valid():
         try:
             result = _services().task_remove_items(task=task, selection=form.selection, by=request.user)
@@ -669,7 +674,7 @@ def task_remove_items(request, pk):
 def task_reassign(request, pk):
     task = queries.task_for_manager(request.user, pk)
     initial = {"assignment": request.GET.get("assignment")} if request.method == "GET" else None
-    form = forms.ReassignForm(request.POST or None, initial=initial, task=task)
+    form = forms.ReassignForm(_posted(request), initial=initial, task=task)
     if request.method == "POST" and form.is_valid():
         try:
             _services().assignment_reassign(
@@ -692,7 +697,7 @@ def task_reassign(request, pk):
 def task_redistribute(request, pk):
     task = queries.task_for_manager(request.user, pk)
     initial = {"assignment": request.GET.get("assignment"), "split": "equal"} if request.method == "GET" else None
-    form = forms.RedistributeForm(request.POST or None, initial=initial, task=task)
+    form = forms.RedistributeForm(_posted(request), initial=initial, task=task)
     if request.method == "POST" and form.is_valid():
         if form.workload:
             workload = [WorkloadUnit(user, load) for user, load in form.workload]
@@ -717,7 +722,7 @@ def task_redistribute(request, pk):
 @require_http_methods(["GET", "POST"])
 def task_close(request, pk):
     task = queries.task_for_manager(request.user, pk)
-    form = forms.CloseForm(request.POST or None)
+    form = forms.CloseForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             _services().task_close(task=task, by=request.user)

@@ -1,0 +1,179 @@
+import csv
+import io
+
+from django.urls import reverse
+
+from taskboard.annotation import services
+from taskboard.annotation.models import AnnotationTask, Assignment, HoldingChange, TaskItem, TaskState
+from taskboard.datasets.models import Item
+
+HX = {"HX-Request": "true"}
+
+
+def detail(task):
+    return reverse("annotation:task-detail", args=[task.pk])
+
+
+def action(name, task):
+    return reverse(f"annotation:task-{name}", args=[task.pk])
+
+
+def test_task_page_shows_progress_per_status_and_assignee(client, manager, task, annotator):
+    a = Assignment.objects.get(task=task, assignee=annotator)
+    first, second = list(a.task_items.order_by("rank")[:2])
+    services.item_status_set(task=task, item=first.item, status="completed", by=annotator)
+    services.item_status_set(task=task, item=second.item, status="discard", by=annotator)
+    client.force_login(manager)
+    response = client.get(detail(task))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert '<strong id="progress-done">2</strong> of <strong id="progress-total">10</strong>' in body
+    assert 'hx-trigger="every 3s"' in body
+    assert "bob@example.com" in body and "carol@example.com" in body
+    # bob: assigned 5, done 2, discarded 1, remaining 3
+    row = body[body.index("<td>bob@example.com") :][:400]
+    assert '<td class="num">5</td><td class="num">2</td><td class="num">1</td>' in row
+    assert f"/dashboards/tasks/{task.pk}/" in body
+
+
+def test_progress_fragment_for_htmx_and_it_stops_polling_when_finished(client, manager, task):
+    client.force_login(manager)
+    response = client.get(detail(task) + "?part=progress", headers=HX)
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="task-progress"') and "<html" not in body
+    assert "every 3s" in body
+    services.task_close(task=task, by=manager)
+    body = client.get(detail(task) + "?part=progress", headers=HX).content.decode()
+    assert "every 3s" not in body and "hx-get" not in body
+
+
+def test_task_page_and_actions_are_404_for_annotators_and_outsiders(client, task, annotator, reviewer, other_manager):
+    urls = [detail(task), detail(task) + "?part=progress"] + [
+        action(name, task) for name in ("add-items", "remove-items", "reassign", "redistribute", "close", "export")
+    ]
+    for user in (annotator, reviewer, other_manager):
+        client.force_login(user)
+        for url in urls:
+            assert client.get(url).status_code == 404, (user, url)
+            assert client.post(url, {"confirm": "on"}).status_code in (404, 405), (user, url)
+    assert AnnotationTask.objects.get(pk=task.pk).state == TaskState.OPEN
+
+
+def test_add_items_to_new_assignees(client, manager, task, annotator3):
+    client.force_login(manager)
+    assert client.get(action("add-items", task)).status_code == 200
+    response = client.post(
+        action("add-items", task),
+        {"mode": "folder", "folder": "/city", "include_subfolders": "on", "assignees": [annotator3.pk]},
+    )
+    assert response.status_code == 302 and response["Location"] == detail(task)
+    assert TaskItem.objects.filter(task=task).count() == 20
+    assert Assignment.objects.get(task=task, assignee=annotator3).item_count == 10
+    page = client.get(detail(task)).content.decode()
+    assert "Added 10 items. 10 were already in the task." in page
+
+
+def test_add_items_refuses_bad_input_and_writes_nothing(client, manager, task):
+    client.force_login(manager)
+    before = TaskItem.objects.filter(task=task).count()
+    body = client.post(action("add-items", task), {"mode": "folder", "folder": "/city/day"}).content.decode()
+    assert "Pick at least one assignee" in body
+    body = client.post(action("add-items", task), {"mode": "filter", "dql": "[1]"}).content.decode()
+    assert "JSON object" in body
+    assert TaskItem.objects.filter(task=task).count() == before
+
+
+def test_remove_items_keeps_items_with_a_status(client, manager, task, annotator):
+    a = Assignment.objects.get(task=task, assignee=annotator)
+    done = a.task_items.order_by("rank").first()
+    services.item_status_set(task=task, item=done.item, status="completed", by=annotator)
+    client.force_login(manager)
+    response = client.post(action("remove-items", task), {"mode": "folder", "folder": "/city/day"})
+    assert response.status_code == 302
+    assert list(TaskItem.objects.filter(task=task).values_list("item_id", flat=True)) == [done.item_id]
+    assert "Removed 9 items. 1 with a status were kept." in client.get(detail(task)).content.decode()
+
+
+def test_reassign_moves_undone_items(client, manager, task, annotator, annotator3):
+    a = Assignment.objects.get(task=task, assignee=annotator)
+    client.force_login(manager)
+    page = client.get(action("reassign", task) + f"?assignment={a.pk}").content.decode()
+    assert f'<option value="{a.pk}" selected>' in page
+    response = client.post(action("reassign", task), {"assignment": a.pk, "to_user": annotator3.pk})
+    assert response.status_code == 302
+    assert Assignment.objects.get(task=task, assignee=annotator3).item_count == 5
+    assert HoldingChange.objects.filter(task=task, kind="reassign").exists()
+
+
+def test_reassign_refuses_the_same_person(client, manager, task, annotator):
+    a = Assignment.objects.get(task=task, assignee=annotator)
+    client.force_login(manager)
+    body = client.post(action("reassign", task), {"assignment": a.pk, "to_user": annotator.pk}).content.decode()
+    assert "already holds" in body
+    assert not HoldingChange.objects.filter(task=task, kind="reassign").exists()
+
+
+def test_redistribute_by_percentages(client, manager, task, annotator, annotator2, annotator3):
+    a = Assignment.objects.get(task=task, assignee=annotator)
+    client.force_login(manager)
+    data = {
+        "assignment": a.pk,
+        "assignees": [annotator2.pk, annotator3.pk],
+        "split": "custom",
+        f"load_{annotator2.pk}": "60",
+        f"load_{annotator3.pk}": "30",
+    }
+    body = client.post(action("redistribute", task), data).content.decode()
+    assert "add up to 90%" in body
+    assert not HoldingChange.objects.filter(task=task, kind="redistribute").exists()
+    data[f"load_{annotator3.pk}"] = "40"
+    assert client.post(action("redistribute", task), data).status_code == 302
+    a.refresh_from_db()
+    assert a.item_count == 0
+    assert Assignment.objects.get(task=task, assignee=annotator3).item_count == 2
+
+
+def test_close_needs_confirmation(client, manager, task):
+    client.force_login(manager)
+    body = client.post(action("close", task), {}).content.decode()
+    assert "Tick the box" in body
+    assert AnnotationTask.objects.get(pk=task.pk).is_open
+    assert client.post(action("close", task), {"confirm": "on"}).status_code == 302
+    assert not AnnotationTask.objects.get(pk=task.pk).is_open
+
+
+def test_export_streams_csv_with_formula_cells_neutralised(client, manager, task, dataset, annotator):
+    Item.objects.filter(dataset=dataset, dir="/city/day", name="img00000.jpg").update(filename="=HYPERLINK(1)")
+    a = Assignment.objects.get(task=task, assignee=annotator)
+    services.item_status_set(
+        task=task, item=a.task_items.order_by("rank").first().item, status="completed", by=annotator
+    )
+    client.force_login(manager)
+    response = client.get(action("export", task))
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:6] == ["item_id", "filename", "copy", "assignee", "assignment_kind", "status"]
+    assert len(rows) == 11
+    assert "'=HYPERLINK(1)" in [r[1] for r in rows]
+    assert any(r[5] == "completed" and r[6] == "bob@example.com" for r in rows[1:])
+
+
+def test_cell_sanitising():
+    from taskboard.annotation.views import _cell
+
+    for bad in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
+        assert _cell(bad) == "'" + bad
+    assert _cell("/a/b.jpg") == "/a/b.jpg"
+    assert _cell(None) == ""
+    assert _cell(3) == "3"
+
+
+def test_closed_task_hides_the_actions(client, manager, task):
+    services.task_close(task=task, by=manager)
+    client.force_login(manager)
+    body = client.get(detail(task)).content.decode()
+    assert action("add-items", task) not in body
+    assert action("export", task) in body
