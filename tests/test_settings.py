@@ -48,6 +48,8 @@ SETTINGS_VARS = {
     "TIME_ZONE",
     "LOG_LEVEL",
     "PYTEST_VERSION",
+    # Set by the browser tests' conftest; `check --deploy` warns about it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
 
 
