@@ -48,7 +48,8 @@ DEFAULT_QA_STATUSES = [
 class AnnotationTask(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="tasks")
     dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="tasks")
-    recipe = models.ForeignKey("datasets.Recipe", on_delete=models.PROTECT, related_name="tasks")
+    # RESTRICT, not PROTECT: a recipe in use cannot be deleted, but its dataset (and tasks) can.
+    recipe = models.ForeignKey("datasets.Recipe", on_delete=models.RESTRICT, related_name="tasks")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     type = models.CharField(max_length=20, choices=TaskType.choices, default=TaskType.ANNOTATION)

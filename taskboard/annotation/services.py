@@ -549,7 +549,7 @@ def _insert_consensus(*, task, plan: _Plan, worker_ids: list[int], loads: list[i
     pool = Assignment.objects.create(task=task, kind=AssignmentKind.CONSENSUS, created_at=now)
     ranked, params = _ranked_sql(plan.items)
     hashed = (
-        f"SELECT r.item_id, r.rn, row_number() OVER (ORDER BY (r.item_id * {HASH_MULTIPLIER} + %s) % {HASH_MODULUS}, "
+        f"SELECT r.item_id, r.rn, row_number() OVER (ORDER BY (r.item_id * {HASH_MULTIPLIER} + %s) %% {HASH_MODULUS}, "
         f"r.item_id) AS hr FROM ({ranked}) r"
     )
     hparams = [task.consensus_seed] + params
@@ -578,7 +578,7 @@ def _insert_consensus(*, task, plan: _Plan, worker_ids: list[int], loads: list[i
         whens = " ".join(f"WHEN {i} THEN {int(a)}" for i, a in enumerate(worker_ids))
         _insert_task_items(
             task_id=task.pk,
-            select_sql=f"SELECT q.item_id, CASE ((q.cr + cs.c - 2) % {n}) {whens} END AS assignment_id, "
+            select_sql=f"SELECT q.item_id, CASE ((q.cr + cs.c - 2) %% {n}) {whens} END AS assignment_id, "
             f"cs.c AS copy, q.rn AS rank, %s AS in_queue FROM "
             f"(SELECT h.item_id, h.rn, row_number() OVER (ORDER BY h.rn) AS cr FROM ({hashed}) h WHERE h.hr <= %s) q "
             f"CROSS JOIN ({copies}) cs",
