@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from taskboard.annotation import forms
-from taskboard.annotation.models import AnnotationTask, TaskItem, TaskType
+from taskboard.annotation.models import AnnotationTask, Priority, TaskItem, TaskType
 from taskboard.annotation.workload import WorkloadUnit, equal_loads, split_counts
 from taskboard.datasets.selection import Selection
 from taskboard.jobs.models import Job, JobState
@@ -179,7 +179,7 @@ def _count_items(items_form, type_form, dataset) -> int | None:
         else:
             count = _services().selection_count(dataset=dataset, selection=selection)
     except ValidationError as exc:
-        _add_errors(items_form, exc, default="mode")
+        _add_errors(items_form, exc, default=EMPTY_SELECTION_FIELD.get(selection.mode, "mode"))
         return None
     if count == 0 and qa_parent is None:
         items_form.add_error(EMPTY_SELECTION_FIELD.get(selection.mode, "mode"), "No items match.")
@@ -189,7 +189,14 @@ def _count_items(items_form, type_form, dataset) -> int | None:
 def _add_errors(form, exc: ValidationError, *, default=None):
     if hasattr(exc, "error_dict"):
         for key, errors in exc.message_dict.items():
-            place = key if key in form.fields else ERROR_PLACES.get(key, (None, default))[1]
+            # A selection error belongs beside the field that made the selection.
+            place = (
+                default
+                if key == "selection"
+                else key
+                if key in form.fields
+                else ERROR_PLACES.get(key, (None, default))[1]
+            )
             if place not in form.fields:
                 place = default if default in form.fields else None
             for message in errors:
@@ -452,6 +459,7 @@ def _summary(request, state, dataset, built) -> dict:
         "pace": pace,
         "estimate": estimate,
         "people": people.cleaned_data,
+        "priority_label": Priority(people.cleaned_data["priority"]).label,
         "custom_split": bool(people.workload),
         "due_overrun": estimate is not None and estimate["at"] > people.cleaned_data["due_at"],
     }
@@ -644,7 +652,7 @@ def task_add_items(request, pk):
                 to_queue=bool(form.cleaned_data.get("to_queue")),
             )
         except ValidationError as exc:
-            _add_errors(form, exc, default="mode")
+            _add_errors(form, exc, default=EMPTY_SELECTION_FIELD.get(form.selection.mode, "mode"))
         else:
             skipped = f" {result.skipped} were already in the task." if result.skipped else ""
             messages.success(request, f"Added {result.added} item{'s' if result.added != 1 else ''}.{skipped}")
@@ -661,7 +669,7 @@ def task_remove_items(request, pk):
         try:
             result = _services().task_remove_items(task=task, selection=form.selection, by=request.user)
         except ValidationError as exc:
-            _add_errors(form, exc, default="mode")
+            _add_errors(form, exc, default=EMPTY_SELECTION_FIELD.get(form.selection.mode, "mode"))
         else:
             kept = f" {result.kept} with a status were kept." if result.kept else ""
             messages.success(request, f"Removed {result.removed} item{'s' if result.removed != 1 else ''}.{kept}")
