@@ -1,25 +1,43 @@
+# Taskboard: `make run` serves the demo on http://127.0.0.1:8000/, `make test` runs the suite.
+# Both work on a fresh clone with only Python 3.11+ installed: the first run makes .venv.
+
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# PostgreSQL and Redis for `make test-pg` (pytest-django creates and drops test_<name>).
+PG_URL ?= postgres://postgres@127.0.0.1:5432/taskboard
+BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-e2e lint format check worker install
+.PHONY: run test test-pg test-e2e lint format check worker install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "Taskboard needs Python 3.11 or newer; '$(PYTHON)' is: $$($(PYTHON) --version 2>&1 || echo 'not found')."; \
+	  echo "Install one, or point make at it: make $(MAKECMDGOALS) PYTHON=python3.12"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# Migrate, load the demo (it prints who can sign in), then serve.
 run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --no-input
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:8000
 
+# The whole suite on SQLite with jobs in-process; browser tests run when Chromium is installed.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -q -rfE $(PYTEST_ARGS)
+
+# The same suite on PostgreSQL, with a real Celery worker for the job tests (needs Redis).
+test-pg: $(STAMP)
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(BROKER_URL) $(BIN)/python -m pytest -q -rfE --create-db $(PYTEST_ARGS)
+
+test-e2e: $(STAMP)
+	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -q -rfE -m e2e $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -32,3 +50,6 @@ check: $(STAMP)
 
 worker: $(STAMP)
 	$(BIN)/celery -A taskboard worker -l info
+
+clean:
+	rm -rf $(VENV) staticfiles test-artifacts
