@@ -22,12 +22,15 @@ Semantics worth knowing:
 """
 
 import datetime
+import json
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import BooleanField, Exists, Expression, F, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import (
     HasKey,
     KeyTransform,
@@ -140,6 +143,23 @@ def glob_to_regex(pattern: str) -> str:
     return "".join(out)
 
 
+# Past this many values an IN list travels as one parameter: SQLite refuses more than
+# 32,766 bound variables and PostgreSQL more than 65,535 (dtlpy sends every id of a dataset).
+BIG_IN = 500
+
+
+def in_values(column: str, values: list) -> Q:
+    """`column IN values`, with long lists passed as a single JSON or array parameter."""
+    values = list(dict.fromkeys(values))
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+    if len(values) <= BIG_IN or not (ints or all(isinstance(v, str) for v in values)):
+        return Q(**{f"{column}__in": values})
+    if connection.vendor == "postgresql":
+        sql = "SELECT unnest(%s::bigint[])" if ints else "SELECT unnest(%s::text[])"
+        return Q(**{f"{column}__in": RawSQL(sql, [values])})
+    return Q(**{f"{column}__in": RawSQL("SELECT value FROM json_each(%s)", [json.dumps(values)])})
+
+
 def prefix_q(column: str, prefix: str) -> Q:
     """`column` starts with `prefix`, case-sensitively on every database.
 
@@ -223,7 +243,7 @@ class _Column:
                 for v in values:
                     q |= self.eq(field, v)
             else:
-                q = Q(**{f"{self.column}__in": [self.convert(field, v) for v in values]})
+                q = in_values(self.column, [self.convert(field, v) for v in values])
             return q if op == "$in" else ~q
         if op == "$exists":
             # Every item has every built-in field.

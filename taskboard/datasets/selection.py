@@ -93,6 +93,7 @@ def _task_status_q(*, dataset, selection: Selection):
 
 
 def _list_q(*, dataset, selection: Selection):
+    from taskboard.datasets.dql import in_values
     from taskboard.datasets.ids import parse_item_id
     from taskboard.datasets.models import Item
 
@@ -106,11 +107,11 @@ def _list_q(*, dataset, selection: Selection):
     q = Q(pk__in=[])
     found = 0
     if ids:
-        q |= Q(pk__in=ids)
-        found += Item.objects.filter(dataset=dataset, pk__in=ids).count()
+        q |= in_values("pk", sorted(ids))
+        found += Item.objects.filter(dataset=dataset).filter(in_values("pk", sorted(ids))).count()
     if filenames:
-        q |= Q(filename__in=filenames)
-        found += Item.objects.filter(dataset=dataset, filename__in=filenames).count()
+        q |= in_values("filename", sorted(filenames))
+        found += Item.objects.filter(dataset=dataset).filter(in_values("filename", sorted(filenames))).count()
     missing = len(ids) + len(filenames) - found
     if missing:
         raise _selection_error(

@@ -295,3 +295,12 @@ def test_sort_and_page():
     for bad in [{"pageSize": 1001}, {"pageSize": 0}, {"page": -1}, {"sort": {"password": "ascending"}}]:
         with pytest.raises(DQLError):
             dql_sort_and_page(bad)
+
+
+def test_very_long_id_lists_pass_as_one_parameter(dataset, items):
+    pks = [i.pk for i in items.values()]
+    listed = [item_api_id(p) for p in pks[:4]] + [item_api_id(10**9 + n) for n in range(40_000)]
+    assert count({"id": {"$in": listed}}, dataset) == 4
+    assert count({"id": {"$nin": listed}}, dataset) == 6
+    names_listed = [f"/nope{n}.jpg" for n in range(40_000)] + ["/img00000.jpg"]
+    assert count({"filename": {"$in": names_listed}}, dataset) == 1
