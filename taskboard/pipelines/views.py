@@ -13,7 +13,7 @@ from taskboard.pipelines import queries, services
 from taskboard.pipelines.forms import ConnectionForm, NodeForm, PipelineForm, RunForm
 from taskboard.pipelines.models import NodeKind, PipelineState
 
-CELL_W, CELL_H = 250, 150
+CELL_W, CELL_H = 300, 150
 NODE_W, NODE_H = 200, 104
 PAD = 24
 
@@ -62,7 +62,9 @@ def _grid(nodes, connections, counts) -> dict:
             }
         )
     width = PAD * 2 + (max((n.column for n in nodes), default=0) + 1) * CELL_W
-    height = PAD * 2 + (max((n.row for n in nodes), default=0) + 1) * CELL_H + 40
+    back = any(a["connection"].source.column >= a["connection"].target.column for a in arrows)
+    # Room below the lowest row for backward (rework) curves.
+    height = PAD * 2 + max((n.row for n in nodes), default=0) * CELL_H + NODE_H + (90 if back else 10)
     return {
         "boxes": list(boxes.values()),
         "arrows": arrows,
