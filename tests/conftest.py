@@ -80,3 +80,6 @@ def recipe(dataset):
     LabelFactory(recipe=recipe, name="car", color="#1f77b4", position=0)
     LabelFactory(recipe=recipe, name="person", color="#d62728", position=1)
     return recipe
+
+
+from tests.celery_worker import *  # noqa
