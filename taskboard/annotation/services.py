@@ -513,6 +513,9 @@ def _task_write(plan: _Plan, *, progress: Progress | None) -> AnnotationTask:
         )
         counts = dict(zip(worker_ids, split, strict=True))
 
+    if progress:
+        # The rows are in; counters and records are small next to them.
+        progress(total * 9 // 10, total)
     for assignment_id, count in counts.items():
         if count:
             Assignment.objects.filter(pk=assignment_id).update(item_count=count)

@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from taskboard.jobs import views
 
 app_name = "jobs"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("<int:pk>/", views.job_detail, name="job-detail"),
+    path("<int:pk>/progress/", views.job_progress, name="job-progress"),
+]

@@ -1,0 +1,180 @@
+"""Jobs: long work as a row with state and progress that pages poll.
+
+A job runs its work in ONE transaction, so a job killed half-way leaves nothing behind; its
+progress is written out of band (PostgreSQL: a second, autocommit connection) so pages see it
+move while the work is uncommitted. Running a job twice is safe: a finished job is a no-op, and
+runners use the job id as an idempotency key.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from taskboard.jobs.models import Job, JobState
+
+logger = logging.getLogger(__name__)
+
+# kind -> dotted path of `runner(*, job, progress) -> dict` (the job's result).
+RUNNERS = {
+    "task_create": "taskboard.annotation.tasks.task_create_job_run",
+}
+
+
+def job_create(*, kind: str, params: dict, project=None, created_by=None, total: int = 0) -> Job:
+    if kind not in RUNNERS:
+        raise ValidationError({"kind": f"Unknown job kind “{kind}”."})
+    return Job.objects.create(kind=kind, params=params, project=project, created_by=created_by, total=total)
+
+
+def job_enqueue(*, job: Job) -> None:
+    """Run the job after the current transaction commits (in-process when there is no broker)."""
+    from taskboard.jobs import tasks
+
+    tasks.run_job.delay_on_commit(job.pk)
+
+
+def job_start(*, job_id: int) -> Job | None:
+    """Claim a pending job; None when another worker has it or it is finished."""
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, state=JobState.PENDING).update(
+        state=JobState.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now, error=""
+    )
+    return Job.objects.get(pk=job_id) if claimed else None
+
+
+def job_succeed(*, job: Job, result: dict | None = None) -> Job:
+    job.state = JobState.SUCCEEDED
+    job.result = result or {}
+    job.done = job.total = max(job.total, job.done)
+    job.finished_at = job.heartbeat_at = timezone.now()
+    job.error = ""
+    job.save(update_fields=["state", "result", "done", "total", "finished_at", "heartbeat_at", "error"])
+    return job
+
+
+def job_fail(*, job: Job, error: str) -> Job:
+    Job.objects.filter(pk=job.pk).update(
+        state=JobState.FAILED, error=error[:2000], finished_at=timezone.now(), heartbeat_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job
+
+
+def readable_error(exc: BaseException) -> str:
+    """What a person can act on: the rule that was broken, or that something went wrong."""
+    if isinstance(exc, ValidationError):
+        if hasattr(exc, "message_dict"):
+            return " ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+        return " ".join(exc.messages)
+    return f"Something went wrong while running this job ({exc.__class__.__name__}). Try again, or ask an admin."
+
+
+class ProgressWriter:
+    """Writes a job's progress and heartbeat where other sessions can see them.
+
+    On PostgreSQL through its own autocommit connection, throttled; elsewhere the figures are
+    kept and written with the job's result (SQLite has one writer at a time).
+    """
+
+    def __init__(self, job: Job, *, min_interval: float = 0.5):
+        self.job_id = job.pk
+        self.done, self.total = job.done, job.total
+        self.min_interval = min_interval
+        self._last = 0.0
+        self._conn = None
+        if connection.vendor == "postgresql":
+            try:
+                import psycopg
+
+                s = connection.settings_dict
+                self._conn = psycopg.connect(
+                    dbname=s["NAME"],
+                    user=s.get("USER") or None,
+                    password=s.get("PASSWORD") or None,
+                    host=s.get("HOST") or None,
+                    port=s.get("PORT") or None,
+                    autocommit=True,
+                    connect_timeout=5,
+                )
+            except Exception:  # progress is a courtesy; the job itself must not fail for it
+                logger.warning("job %s: no side connection for progress", self.job_id, exc_info=True)
+                self._conn = None
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        self.done = done
+        if total is not None:
+            self.total = total
+        now = time.monotonic()
+        if self._conn is None or (now - self._last < self.min_interval and done < self.total):
+            return
+        self._last = now
+        try:
+            self._conn.execute(
+                "UPDATE jobs_job SET done = %s, total = %s, heartbeat_at = now() WHERE id = %s AND state = 'running'",
+                (min(done, self.total) if self.total else 0, self.total, self.job_id),
+            )
+        except Exception:
+            logger.warning("job %s: progress not written", self.job_id, exc_info=True)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def job_run(*, job_id: int) -> Job | None:
+    """Run a job once; a finished or already-running job is left alone."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.is_finished:
+        return job
+    job = job_start(job_id=job_id)
+    if job is None:
+        return Job.objects.filter(pk=job_id).first()
+    runner = import_string(RUNNERS[job.kind])
+    writer = ProgressWriter(job)
+    try:
+        with transaction.atomic():
+            result = runner(job=job, progress=writer)
+            # The side connection must be done before this transaction touches the job row.
+            writer.close()
+            job.done, job.total = writer.done, writer.total
+            job_succeed(job=job, result=result)
+    except Exception as exc:
+        writer.close()
+        if not isinstance(exc, ValidationError):
+            logger.exception("job %s (%s) failed", job.pk, job.kind)
+        return job_fail(job=job, error=readable_error(exc))
+    return job
+
+
+def job_recover_stale(*, now=None) -> tuple[int, int]:
+    """Retry jobs whose worker stopped reporting (or whose message was lost); fail them after
+    JOB_MAX_ATTEMPTS. Returns (retried, failed)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
+    stale_running = Q(state=JobState.RUNNING) & (
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    lost_pending = Q(state=JobState.PENDING, created_at__lt=cutoff)
+    retried = failed = 0
+    for job in Job.objects.filter(stale_running | lost_pending).order_by("pk"):
+        if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+            changed = Job.objects.filter(pk=job.pk, state=job.state).update(
+                state=JobState.FAILED,
+                error=f"The worker stopped after {job.attempts} attempts; the job was given up. Start it again.",
+                finished_at=now,
+            )
+            failed += changed
+            continue
+        changed = Job.objects.filter(pk=job.pk, state=job.state).update(state=JobState.PENDING, heartbeat_at=None)
+        if changed:
+            retried += 1
+            job_enqueue(job=job)
+    return retried, failed

@@ -1,0 +1,17 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from taskboard.jobs import queries
+
+
+@login_required
+def job_detail(request, pk: int):
+    job = queries.job_get_for_user(user=request.user, pk=pk)
+    return render(request, "jobs/job_detail.html", {"job": job})
+
+
+@login_required
+def job_progress(request, pk: int):
+    """The progress fragment; it polls itself every 2 s until the job finishes."""
+    job = queries.job_get_for_user(user=request.user, pk=pk)
+    return render(request, "jobs/_job_progress_partial.html", {"job": job})
