@@ -21,7 +21,7 @@ def _scale(value: float, lo: float, hi: float, out_lo: float, out_hi: float) -> 
     return out_lo + (value - lo) * (out_hi - out_lo) / (hi - lo)
 
 
-def _fmt_day(day: datetime.date) -> str:
+def day_label(day: datetime.date) -> str:
     return day.strftime("%b %d").replace(" 0", " ")
 
 
@@ -53,9 +53,23 @@ def _axes(y_max: int, x_labels: list[tuple[float, str]]) -> str:
         if x - last_x < 60:  # keep labels from overlapping
             continue
         last_x = x
+        # Labels at the plot's edges grow inwards so they are not clipped.
+        anchor = "start" if x < LEFT + 30 else "end" if x > WIDTH - RIGHT - 30 else "middle"
         parts.append(
-            f'<text class="tick" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{escape(label)}</text>'
+            f'<text class="tick" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="{anchor}">{escape(label)}</text>'
         )
+    return "".join(parts)
+
+
+def _legend(entries: list[tuple[str, str]]) -> str:
+    """A key above the plot: each line sample drawn in its own class (dash pattern, markers)."""
+    parts, x = [], LEFT
+    for cls, text in entries:
+        parts.append(f'<line class="{cls}" x1="{x}" y1="12" x2="{x + 24}" y2="12"/>')
+        if cls == "actual":
+            parts.append(f'<circle class="marker" cx="{x + 12}" cy="12" r="3"/>')
+        parts.append(f'<text class="label" x="{x + 30}" y="16">{escape(text)}</text>')
+        x += 40 + 7 * len(text)
     return "".join(parts)
 
 
@@ -78,13 +92,15 @@ def burndown_svg(
         y = _scale(n, 0, y_max, HEIGHT - BOTTOM, TOP)
         return x, y
 
-    body = [_axes(y_max, [(xy(d, 0)[0], _fmt_day(d)) for d in [start, *([due] if due else []), last]])]
+    body = [
+        _axes(y_max, [(xy(d, 0)[0], day_label(d)) for d in [start, *([due] if due else []), last]]),
+        _legend([("actual", "remaining (solid, dots)"), ("ideal", "ideal to the due date (dashed)")]),
+    ]
     if due is not None:
         (x1, y1), (x2, y2) = xy(start, total), xy(due, 0)
         body.append(f'<line class="ideal" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}"/>')
-        body.append(f'<text class="label" x="{x2 - 4:.1f}" y="{y2 - 6:.1f}" text-anchor="end">ideal (dashed)</text>')
         body.append(f'<line class="due" x1="{x2:.1f}" y1="{TOP}" x2="{x2:.1f}" y2="{HEIGHT - BOTTOM}"/>')
-        body.append(f'<text class="label" x="{x2 - 4:.1f}" y="{TOP - 8}" text-anchor="end">due</text>')
+        body.append(f'<text class="label" x="{x2 - 4:.1f}" y="{TOP + 10}" text-anchor="end">due</text>')
     if points:
         coords = [xy(d, n) for d, n in points]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
@@ -92,12 +108,10 @@ def burndown_svg(
         if len(coords) <= MAX_MARKERS:
             body.extend(f'<circle class="marker" cx="{x:.1f}" cy="{y:.1f}" r="3"/>' for x, y in coords)
         x, y = coords[-1]
-        body.append(
-            f'<text class="label strong" x="{x + 6:.1f}" y="{y - 6:.1f}">remaining {points[-1][1]:,} (solid)</text>'
-        )
+        body.append(f'<text class="label strong" x="{x + 6:.1f}" y="{y - 6:.1f}">{points[-1][1]:,} left</text>')
     desc = (
-        f"Remaining items per day from {_fmt_day(start)}: {points[-1][1] if points else total:,} left of {total:,}"
-        + (f"; due {_fmt_day(due)}." if due else ".")
+        f"Remaining items per day from {day_label(start)}: {points[-1][1] if points else total:,} left of {total:,}"
+        + (f"; due {day_label(due)}." if due else ".")
     )
     return _svg(chart_id, "Burn-down", desc, "".join(body))
 
@@ -111,7 +125,7 @@ def throughput_svg(
     hi = max([1, *(n for _, n in points)])
     lo = min([0, *(n for _, n in points)])
     slot = (WIDTH - LEFT - RIGHT) / max(len(points), 1)
-    bar = max(slot * 0.7, 1)
+    bar = min(max(slot * 0.7, 1), 40)
 
     def y(n):
         return _scale(n, lo, hi, HEIGHT - BOTTOM, TOP)
@@ -120,7 +134,7 @@ def throughput_svg(
     body = [
         f'<defs><pattern id="{escape(chart_id)}-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" class="hatch"/></pattern></defs>',
-        _axes(hi, [(LEFT + slot * (i + 0.5), _fmt_day(d)) for i, (d, _) in enumerate(points)]),
+        _axes(hi, [(LEFT + slot * (i + 0.5), day_label(d)) for i, (d, _) in enumerate(points)]),
     ]
     for i, (d, n) in enumerate(points):
         x = LEFT + slot * i + (slot - bar) / 2
@@ -129,7 +143,7 @@ def throughput_svg(
         fill = f' fill="url(#{escape(chart_id)}-hatch)"' if n < 0 else ""
         body.append(
             f'<rect class="{cls}"{fill} x="{x:.1f}" y="{top:.1f}" width="{bar:.1f}" height="{max(height, 0.5):.1f}">'
-            f"<title>{escape(_fmt_day(d))}: {n:,}</title></rect>"
+            f"<title>{escape(day_label(d))}: {n:,}</title></rect>"
         )
         if n and len(points) <= 31:
             ty = top - 3 if n >= 0 else top + height + 11

@@ -2,6 +2,7 @@
 
 The pace is the net items finished per day over a recent window (from `DailyThroughput`).
 The projected finish is now + remaining / pace; against the due date that gives the state.
+A window shorter than a day counts as a day.
 """
 
 import datetime
@@ -19,6 +20,7 @@ ORDER = {OVERDUE: 0, AT_RISK: 1, ON_TRACK: 2, EMPTY: 3, DONE: 4}
 # Before this much time has passed with nothing done, no pace is not yet a warning.
 GRACE = datetime.timedelta(days=1)
 DEFAULT_WINDOW_DAYS = 7
+MIN_PACE_DAYS = 1.0
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ def forecast(
         return Forecast(EMPTY, 0, 0, 0, None, None, due_at, "no items yet")
     if remaining == 0:
         return Forecast(DONE, total, done, 0, None, None, due_at)
-    elapsed_days = max((now - window_from).total_seconds(), 0) / 86400
+    # At least a day: a first hour's burst is not a daily pace (people do not work around the clock).
+    elapsed_days = max((now - window_from).total_seconds() / 86400, MIN_PACE_DAYS)
     pace = done_in_window / elapsed_days if done_in_window > 0 and elapsed_days > 0 else None
     finish_at = now + datetime.timedelta(days=remaining / pace) if pace else None
     if due_at is not None and now >= due_at:

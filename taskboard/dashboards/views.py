@@ -36,7 +36,11 @@ def task_dashboard(request, task_id):
             numbers.burndown, total=numbers.total, start=start, due=timezone.localtime(task.due_at).date()
         ),
         "throughput": charts.throughput_svg(numbers.throughput),
-        "recent_throughput": numbers.throughput[-30:],
+        # One row per day for the charts' table; labels formatted here, not per cell in the template.
+        "days": [
+            (day.isoformat(), charts.day_label(day), left, finished)
+            for (day, left), (_, finished) in zip(numbers.burndown, numbers.throughput, strict=True)
+        ],
     }
     if request.htmx:
         # The fragment of a finished task comes without a trigger: the final numbers swap in and polling ends.

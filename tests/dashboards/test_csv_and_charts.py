@@ -47,13 +47,15 @@ def test_burndown_svg_has_title_desc_patterns_and_labels():
     svg = charts.burndown_svg(points, total=10, start=D, due=D + datetime.timedelta(days=8))
     assert svg.startswith("<svg") and 'role="img"' in svg
     assert "<title" in svg and "<desc" in svg
-    assert 'class="ideal"' in svg and "ideal (dashed)" in svg  # told apart by dash and text, not colour
-    assert svg.count('class="marker"') == 4 and "remaining 7 (solid)" in svg
+    assert (
+        'class="ideal"' in svg and "ideal to the due date (dashed)" in svg
+    )  # told apart by dash and text, not colour
+    assert svg.count('class="marker"') == 5 and "7 left" in svg  # four days and the legend
 
 
 def test_burndown_svg_with_no_points_and_no_due_date():
     svg = charts.burndown_svg([], total=0, start=D, due=None)
-    assert "<svg" in svg and 'class="actual"' not in svg
+    assert "<svg" in svg and "<polyline" not in svg
 
 
 def test_throughput_svg_labels_bars_and_hatches_negative_days():

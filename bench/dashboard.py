@@ -1,0 +1,241 @@
+"""Benchmark: the task dashboard at a million items against a GROUP BY recount of the same numbers.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tb_dashbench .venv/bin/python bench/dashboard.py
+    .venv/bin/python bench/dashboard.py                      # SQLite file /tmp/tb_dashbench.sqlite3, 100,000 items
+
+Builds (once; --rebuild to start over) a project with 10 annotators, a task over N items made by the
+core `task_create` (set-based INSERT … SELECT), a realistic spread of statuses over the last 14 days
+written set-based, then `rebuild_counters` to make the counters and the daily throughput right.
+A second task of 10,000 items is the yardstick. Each dashboard is fetched through the Django test
+client (`--requests` times, after a warm-up) and the same numbers are recounted with GROUP BY.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskboard.settings")
+os.environ.setdefault("DATABASE_URL", "sqlite:////tmp/tb_dashbench.sqlite3")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 32)
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SECURE_COOKIES", "0")
+# Web processes keep their connection; reconnecting per request would time PostgreSQL's fork, not us.
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "600")
+os.environ.setdefault("TASK_JOB_THRESHOLD", str(10**9))
+
+import django  # noqa: E402
+
+django.setup()
+
+import datetime  # noqa: E402
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from taskboard.accounts.models import User  # noqa: E402
+from taskboard.annotation import services  # noqa: E402
+from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem  # noqa: E402
+from taskboard.dashboards import counters  # noqa: E402
+from taskboard.datasets.models import Dataset, Item, Recipe  # noqa: E402
+from taskboard.datasets.selection import Selection  # noqa: E402
+from taskboard.projects.models import Membership, Project, Role  # noqa: E402
+
+PEOPLE = 10
+DAYS = 14
+PROJECT = "Dashboard bench"
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def setup_people():
+    project, _ = Project.objects.get_or_create(name=PROJECT)
+    manager, _ = User.objects.get_or_create(email="bench-manager@example.com")
+    Membership.objects.get_or_create(project=project, user=manager, defaults={"role": Role.MANAGER})
+    people = []
+    for n in range(PEOPLE):
+        user, _ = User.objects.get_or_create(email=f"bench-annotator{n}@example.com")
+        Membership.objects.get_or_create(project=project, user=user, defaults={"role": Role.ANNOTATOR})
+        people.append(user)
+    return project, manager, people
+
+
+def insert_items(dataset, folder: str, n: int) -> None:
+    """n items in `folder`, set-based."""
+    table = Item._meta.db_table
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        sql = (
+            f"INSERT INTO {table} (dataset_id, dir, name, filename, mimetype, metadata, file, url, annotated, "
+            f"created_at) SELECT %s, %s, 'img' || lpad(g::text, 7, '0') || '.jpg', "
+            f"%s || '/img' || lpad(g::text, 7, '0') || '.jpg', 'image/jpeg', '{{}}'::jsonb, '', '', false, %s "
+            f"FROM generate_series(1, %s) g"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [dataset.pk, folder, folder, now, n])
+        return
+    rows = (
+        Item(dataset=dataset, dir=folder, name=f"img{i:07d}.jpg", filename=f"{folder}/img{i:07d}.jpg")
+        for i in range(1, n + 1)
+    )
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == 20_000:
+            Item.objects.bulk_create(batch)
+            batch = []
+    Item.objects.bulk_create(batch)
+
+
+def spread_statuses(task) -> None:
+    """About 55% done (50% completed, 5% discard), faster people doing more, over the last 14 days."""
+    now = timezone.now()
+    day_cases = " ".join(f"WHEN {d} THEN %s" for d in range(DAYS))
+    day_params = [now - datetime.timedelta(days=d, hours=1) for d in range(DAYS)]
+    table = TaskItem._meta.db_table
+    for n, a in enumerate(Assignment.objects.filter(task=task, kind="work").order_by("pk")):
+        share = 35 + 4 * n  # 35% .. 71% of each person's items have a status
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = CASE WHEN (id * 7919) %% 100 < %s THEN 'discard' ELSE 'completed' END, "
+                f"status_by_id = %s, status_at = CASE (id %% {DAYS}) {day_cases} END "
+                f"WHERE assignment_id = %s AND (id * 104729) %% 100 < %s",
+                [share // 10, a.assignee_id, *day_params, a.pk, share],
+            )
+
+
+def build(size: int, project, manager, people) -> AnnotationTask:
+    name = f"bench-{size}"
+    task = AnnotationTask.objects.filter(project=project, name=name).first()
+    if task is not None:
+        return task
+    dataset, _ = Dataset.objects.get_or_create(project=project, name=f"bench-{size}")
+    recipe, _ = Recipe.objects.get_or_create(dataset=dataset, name="default", defaults={"is_default": True})
+    t0 = time.perf_counter()
+    if not Item.objects.filter(dataset=dataset).exists():
+        insert_items(dataset, "/bench", size)
+    log(f"  {size:,} items in {time.perf_counter() - t0:.1f}s")
+    t0 = time.perf_counter()
+    task = services.task_create(
+        dataset=dataset,
+        created_by=manager,
+        name=name,
+        selection=Selection(mode="all"),
+        assignees=people,
+        due_at=timezone.now() + datetime.timedelta(days=10),
+        recipe=recipe,
+    )
+    log(f"  task_create over {size:,} items in {time.perf_counter() - t0:.1f}s")
+    # As if created three weeks ago, so the burn-down has history.
+    AnnotationTask.objects.filter(pk=task.pk).update(created_at=timezone.now() - datetime.timedelta(days=21))
+    t0 = time.perf_counter()
+    with transaction.atomic():
+        spread_statuses(task)
+    log(f"  statuses spread in {time.perf_counter() - t0:.1f}s")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {TaskItem._meta.db_table}")
+    t0 = time.perf_counter()
+    drift = counters.rebuild([task.pk])
+    log(f"  rebuild_counters repaired {len(drift)} counters in {time.perf_counter() - t0:.1f}s")
+    return AnnotationTask.objects.get(pk=task.pk)
+
+
+def timed(fn, n: int) -> list[float]:
+    fn()  # warm-up: templates compiled, connection open
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def stats(ms: list[float]) -> tuple[float, float]:
+    ms = sorted(ms)
+    return statistics.median(ms), ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+
+
+def recount(task_id: int):
+    """The same numbers the dashboard shows, counted from the rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT assignment_id, status, COUNT(*) FROM {TaskItem._meta.db_table} WHERE task_id = %s "
+            f"GROUP BY assignment_id, status",
+            [task_id],
+        )
+        return cursor.fetchall()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=None, help="default 1,000,000 on PostgreSQL, 100,000 on SQLite")
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--recounts", type=int, default=15)
+    parser.add_argument("--rebuild", action="store_true", help="drop the bench project first")
+    args = parser.parse_args()
+    size = args.items or (1_000_000 if connection.vendor == "postgresql" else 100_000)
+    log(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+    call_command("migrate", verbosity=0)
+    if args.rebuild:
+        project = Project.objects.filter(name=PROJECT).first()
+        if project is not None:
+            ids = list(AnnotationTask.objects.filter(project=project).values_list("pk", flat=True))
+            TaskItem.objects.filter(task_id__in=ids).delete()
+            AnnotationTask.objects.filter(pk__in=ids).delete()
+            project.delete()
+    project, manager, people = setup_people()
+    log(f"building tasks of {args.small:,} and {size:,} items (once)")
+    small = build(args.small, project, manager, people)
+    big = build(size, project, manager, people)
+
+    drift = counters.find_drift([small.pk, big.pk])
+    log(f"drift check: {len(drift)} counters off")
+
+    client = Client()
+    client.force_login(manager)
+    results = {}
+    for label, task in (("small", small), ("big", big)):
+        url = reverse("dashboards:task", args=[task.pk])
+
+        def get(url=url):
+            response = client.get(url)
+            assert response.status_code == 200, response.status_code
+
+        def get_fragment(url=url):
+            response = client.get(url, headers={"HX-Request": "true"})
+            assert response.status_code == 200, response.status_code
+
+        items = TaskItem.objects.filter(task=task).count()
+        page = stats(timed(get, args.requests))
+        fragment = stats(timed(get_fragment, args.requests))
+        count = stats(timed(lambda task=task: recount(task.pk), args.recounts))
+        results[label] = (items, page, fragment, count)
+        log(
+            f"{items:>9,} items | dashboard page median {page[0]:7.1f} ms p95 {page[1]:7.1f} ms | "
+            f"live fragment median {fragment[0]:7.1f} ms p95 {fragment[1]:7.1f} ms | "
+            f"GROUP BY recount median {count[0]:8.1f} ms p95 {count[1]:8.1f} ms | "
+            f"recount / dashboard {count[0] / page[0]:6.1f}x"
+        )
+    big_median, small_median = results["big"][1][0], results["small"][1][0]
+    log(
+        f"dashboard median at {results['big'][0]:,} vs {results['small'][0]:,} items: "
+        f"{big_median:.1f} / {small_median:.1f} ms = {big_median / small_median:.2f} "
+        f"({'within' if big_median <= 1.2 * small_median else 'NOT within'} 20%); "
+        f"goal median < 50 ms: {'met' if big_median < 50 else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
