@@ -5,6 +5,7 @@ import json
 import math
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -468,9 +469,24 @@ def task_add_items(request, task_id):
     to_queue = workload is None and task.is_pulling
     if workload is None and not to_queue and task.type == TaskType.ANNOTATION:
         raise bad_request("workload: give assignees for the added items.")
-    result = services.task_add_items(
-        task=task, selection=selection_of(parsed), by=request.user, workload=workload, to_queue=to_queue, limit=limit
-    )
+    try:
+        result = services.task_add_items(
+            task=task,
+            selection=selection_of(parsed),
+            by=request.user,
+            workload=workload,
+            to_queue=to_queue,
+            limit=limit,
+        )
+    except ValidationError as error:
+        # Dataloop answers an add that matches nothing with a finished command, not an error.
+        if getattr(error, "error_dict", None) and set(error.message_dict) == {"selection"}:
+            if "No items match" in " ".join(error.message_dict["selection"]):
+                result = services.AddResult(added=0, skipped=0)
+            else:
+                raise
+        else:
+            raise
     return _command(
         request,
         type="AddToTask",
@@ -639,11 +655,8 @@ def task_items_status(request, task_id):
         try:
             with transaction.atomic():
                 _apply_status(task, item, operation, status, request.user, copy=held.get(item.pk))
-        except Exception as error:  # noqa: BLE001 - one item's refusal must not fail the others
-            from django.core.exceptions import ValidationError
-
-            if not isinstance(error, ValidationError | ApiError):
-                raise
+        except (ValidationError, PermissionDenied, ApiError):
+            # One item's refusal (not held, task locked) must not fail the others; dtlpy logs the missing ids.
             continue
         updated[pks[item.pk]] = item
     refs = {}

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# dtlpy conformance: the seed's own Dataloop script, run with the real SDK against a fresh Taskboard.
+#
+#   .ci/conformance.sh            # from the repository root
+#
+# Makes .ci/venv-dtlpy (git-ignored) with dtlpy==1.126.5 (kept out of requirements.txt: it is large),
+# starts Taskboard on 127.0.0.1:<free port> with a new SQLite database and `manage.py demo`, writes a
+# dtlpy cookie holding a token of manager@example.com, runs the seed script (the demo's names put in)
+# and the next ring of API calls through dtlpy, then checks Taskboard's database. Prints
+# "N passed, M failed" and exits non-zero on any failure.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+DTLPY_VENV="$ROOT/.ci/venv-dtlpy"
+DTLPY_VERSION="1.126.5"
+SEED_FILE="${SEED_FILE:-$ROOT/../shared/seed/creating-tasks.txt}"
+
+if [ ! -f "$SEED_FILE" ]; then
+    echo "conformance: seed file not found: $SEED_FILE" >&2
+    exit 2
+fi
+
+if ! "$DTLPY_VENV/bin/python" -c "import dtlpy, sys; sys.exit(dtlpy.__version__ != '$DTLPY_VERSION')" 2>/dev/null; then
+    echo "conformance: installing dtlpy==$DTLPY_VERSION into $DTLPY_VENV (a few minutes, once)"
+    python3 -m venv "$DTLPY_VENV"
+    "$DTLPY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "dtlpy==$DTLPY_VERSION"
+fi
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/tb-conformance.XXXXXX")"
+SERVER_PID=""
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [ "${KEEP_WORK:-0}" = "1" ]; then echo "conformance: kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+export DEBUG=1
+export DATABASE_URL="sqlite:///$WORK/db.sqlite3"
+export SECRET_KEY="conformance-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+export ALLOWED_HOSTS="127.0.0.1,localhost"
+export MEDIA_ROOT="$WORK/media"
+export SECURE_COOKIES=0 SECURE_SSL_REDIRECT=0
+export CELERY_BROKER_URL=""
+unset PYTEST_VERSION || true
+
+echo "conformance: fresh database and the demo"
+"$PYTHON" manage.py migrate --no-input >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log"; exit 1; }
+"$PYTHON" manage.py demo >"$WORK/demo.log" 2>&1 || { cat "$WORK/demo.log"; exit 1; }
+
+PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"$PYTHON" manage.py runserver "127.0.0.1:$PORT" --noreload >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+    if "$PYTHON" -c "import urllib.request, sys
+try:
+    urllib.request.urlopen('http://127.0.0.1:$PORT/api/v1/users/me', timeout=1)
+except urllib.error.HTTPError as e:
+    sys.exit(0 if e.code == 401 else 1)
+except Exception:
+    sys.exit(1)" 2>/dev/null; then break; fi
+    sleep 0.2
+done
+
+export TB_URL="http://127.0.0.1:$PORT"
+export TB_TOKEN="$("$PYTHON" manage.py issue_token manager@example.com --days 1 --note conformance)"
+export TB_PREP="$(CONFORMANCE_MODE=prepare "$PYTHON" manage.py shell --no-imports < .ci/conformance_state.py)"
+export TB_OUT="$WORK/made.json"
+export TB_PASSWORD="${TB_PASSWORD:-demo}"
+export DATALOOP_PATH="$WORK/dataloop"
+export SEED_FILE
+export RUN_TAG="$(date +%s)"
+export NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
+echo "conformance: server $TB_URL, demo names $TB_PREP"
+
+set +e
+"$DTLPY_VENV/bin/python" .ci/dtlpy_seed.py 2>"$WORK/dtlpy.stderr" | tee "$WORK/dtlpy.log"
+SDK_STATUS=${PIPESTATUS[0]}
+CONFORMANCE_MODE=check "$PYTHON" manage.py shell --no-imports < .ci/conformance_state.py | tee "$WORK/state.log"
+STATE_STATUS=${PIPESTATUS[0]}
+set -e
+
+if [ "$SDK_STATUS" != 0 ] || [ "$STATE_STATUS" != 0 ]; then
+    echo "--- dtlpy stderr (last 60 lines)"; tail -n 60 "$WORK/dtlpy.stderr"
+    echo "--- server log (last 40 lines)"; tail -n 40 "$WORK/server.log"
+fi
+if grep -q '" 50[0-9] ' "$WORK/server.log"; then
+    echo "FAIL server answered 5xx:"; grep '" 50[0-9] ' "$WORK/server.log" | head
+    SERVER_5XX=1
+else
+    SERVER_5XX=0
+fi
+
+PASSED=$(cat "$WORK/dtlpy.log" "$WORK/state.log" | grep -c '^PASS' || true)
+FAILED=$(cat "$WORK/dtlpy.log" "$WORK/state.log" | grep -c '^FAIL' || true)
+FAILED=$((FAILED + SERVER_5XX))
+echo "conformance: $PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ] && [ "$SDK_STATUS" = 0 ] && [ "$STATE_STATUS" = 0 ]

@@ -1,0 +1,205 @@
+"""Taskboard's side of the dtlpy conformance run, executed with `manage.py shell`.
+
+CONFORMANCE_MODE=prepare prints the demo's names as JSON for the seed (folder, recipe, an item);
+CONFORMANCE_MODE=check reads what the dtlpy run made (TB_OUT) and asserts on the database.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from django.db.models import Count
+
+from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem, WorkloadEntry
+from taskboard.api.ids import api_id, parse_api_id
+from taskboard.api.models import ApiCommand
+from taskboard.datasets.models import Dataset, Item
+from taskboard.pipelines.models import Node, Pipeline
+
+MANAGER, A1, A2, A3 = (f"{who}@example.com" for who in ("manager", "annotator1", "annotator2", "annotator3"))
+dataset = Dataset.objects.select_related("project").get(project__name="Demo", name="street-scenes")
+mode = os.environ.get("CONFORMANCE_MODE", "check")
+
+if mode == "prepare":
+    folders = Item.objects.filter(dataset=dataset).values("dir").annotate(n=Count("id")).order_by("n", "dir").first()
+    recipe = dataset.default_recipe
+    item = Item.objects.filter(dataset=dataset, dir=folders["dir"]).order_by("pk").first()
+    print(
+        json.dumps(
+            {
+                "folder": folders["dir"],
+                "recipe_id": api_id("recipe", recipe.pk),
+                "recipe_title": recipe.name,
+                "item_id": api_id("item", item.pk),
+            }
+        )
+    )
+    raise SystemExit(0)
+
+made = json.loads(Path(os.environ["TB_OUT"]).read_text())
+prep = json.loads(os.environ["TB_PREP"])
+tag = made["tag"]
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(bool(ok))
+    print(f"{'PASS' if ok else 'FAIL'} state: {name}{': ' + str(detail) if detail and not ok else ''}", flush=True)
+
+
+def task(n):
+    return AnnotationTask.objects.filter(project=dataset.project, name=f"seed-{tag}-{n}").first()
+
+
+def work_counts(t):
+    return dict(
+        Assignment.objects.filter(task=t, kind=AssignmentKind.WORK).values_list("assignee__email", "item_count")
+    )
+
+
+def equal_split(counts, total, people):
+    values = [counts.get(p, -1) for p in people]
+    return sorted(counts) == sorted(people) and sum(values) == total and max(values) - min(values) <= 1
+
+
+all_items = Item.objects.filter(dataset=dataset).count()
+
+# 1. From a filter (annotated = false), split equally between two annotators.
+t1 = task(1)
+not_annotated = Item.objects.filter(dataset=dataset, annotated=False).count()
+check("task 1 exists", t1 is not None)
+if t1:
+    counts = work_counts(t1)
+    check(
+        "task 1 holds the not-annotated items",
+        TaskItem.objects.filter(task=t1).count() == not_annotated,
+        (TaskItem.objects.filter(task=t1).count(), not_annotated),
+    )
+    check(
+        "task 1 split equally between annotator1 and annotator2", equal_split(counts, not_annotated, [A1, A2]), counts
+    )
+    check(
+        "task 1 workload 50/50",
+        sorted(WorkloadEntry.objects.filter(task=t1).values_list("load", flat=True)) == [50, 50],
+    )
+    check("task 1 due date 2029-01-01", t1.due_at.year == 2029 and t1.due_at.month == 1, t1.due_at)
+    check("task 1 owner is the token's user", t1.owner.email == MANAGER and t1.created_by.email == MANAGER)
+
+    # 2. Its QA task: the parent's items that have a status (none yet), same recipe, owner = parent's creator.
+    qa = AnnotationTask.objects.filter(parent=t1).first()
+    check("QA task made from task 1", qa is not None and qa.type == "qa" and qa.name == f"{t1.name}_qa")
+    if qa:
+        with_status = TaskItem.objects.filter(task=t1, status__isnull=False).values("item_id").distinct().count()
+        qa_items = TaskItem.objects.filter(task=qa).count()
+        check("QA task holds the parent's items with a status", qa_items == with_status, (qa_items, with_status))
+        check(
+            "QA task has the parent's recipe and owner",
+            qa.recipe_id == t1.recipe_id and qa.owner_id == t1.created_by_id,
+        )
+        check(
+            "QA task split between annotator1 and annotator2",
+            sorted(WorkloadEntry.objects.filter(task=qa).values_list("assignee__email", flat=True)) == [A1, A2],
+        )
+
+# 3. From the list of every item.
+t2 = task(2)
+check("task 2 (item list) exists", t2 is not None)
+if t2:
+    counts = work_counts(t2)
+    check("task 2 holds every item, split equally", equal_split(counts, all_items, [A1, A2]), counts)
+
+# 4. The whole dataset; the next ring then renamed it, reassigned and redistributed it.
+t3 = AnnotationTask.objects.filter(project=dataset.project, name=made.get("renamed_task", f"seed-{tag}-3")).first()
+check("task 3 (entire dataset) exists, renamed by task.update()", t3 is not None)
+if t3:
+    rows = TaskItem.objects.filter(task=t3)
+    check(
+        "task 3 holds every item once",
+        rows.count() == all_items == rows.values("item_id").distinct().count(),
+        (rows.count(), all_items),
+    )
+    counts = work_counts(t3)
+    check("task 3 counters match its rows", sum(counts.values()) == all_items, counts)
+    check("task 3 priority 3 and owner annotator1 after update", t3.priority == 3 and t3.owner.email == A1)
+    a3_undone = TaskItem.objects.filter(task=t3, assignment__assignee__email=A3, status__isnull=True).count()
+    check("task 3: annotator3's undone items were redistributed", a3_undone == 0, a3_undone)
+    if made.get("discarded_item"):
+        row = TaskItem.objects.filter(task=t3, item_id=parse_api_id(made["discarded_item"], "item")).first()
+        check("task 3: the status set through assignment.set_status is stored", row and row.status == "discard")
+    if made.get("status_item"):
+        row = TaskItem.objects.filter(task=t3, item_id=parse_api_id(made["status_item"], "item")).first()
+        check("task 3: the status cleared through task.set_status is gone", row and row.status is None)
+
+# 5. Pulling: batch 10, at most 15, both annotators start with one batch; the rest waits in the queue.
+t4 = task(4)
+check("pulling task exists", t4 is not None and t4.allocation == "pulling")
+if t4:
+    check("pulling settings 10 / 15", (t4.batch_size, t4.max_batch_workload) == (10, 15))
+    counts = work_counts(t4)
+    check("each allowed assignee holds one batch of 10", counts == {A1: 10, A2: 10}, counts)
+    queue = Assignment.objects.filter(task=t4, kind=AssignmentKind.QUEUE).first()
+    check(
+        "the rest waits in the hidden queue",
+        queue is not None and queue.item_count == all_items - 20,
+        queue and queue.item_count,
+    )
+    item_pk = parse_api_id(prep["item_id"], "item")
+    check(
+        "the single item added by id is in the pulling task",
+        TaskItem.objects.filter(task=t4, item_id=item_pk).exists(),
+    )
+    adds = list(ApiCommand.objects.filter(type="AddToTask", spec__addToTaskId=api_id("task", t4.pk)).order_by("pk"))
+    check("both add_items calls answered with a command", len(adds) == 2, len(adds))
+    unassigned_before = 0  # every item was in some task when the seed added "unassigned" items
+    if len(adds) == 2:
+        check(
+            "add by filter added the unassigned items",
+            adds[0].spec.get("addedItemsCount") == unassigned_before,
+            adds[0].spec,
+        )
+        check(
+            "add by item id skipped the item already in the task",
+            adds[1].spec.get("addedItemsCount", 0) + adds[1].spec.get("skippedItemsCount", 0) == 1,
+            adds[1].spec,
+        )
+
+# 6. Consensus: 100% of the items, 2 copies each, on different people.
+t5 = task(5)
+check("consensus task exists", t5 is not None and t5.consensus_assignees == 2 and t5.consensus_percentage == 100)
+if t5:
+    copies = TaskItem.objects.filter(task=t5, copy__gt=0)
+    check("every item has 2 consensus copies", copies.count() == 2 * all_items, (copies.count(), all_items))
+    per_item = copies.values("item_id").annotate(people=Count("assignment__assignee", distinct=True))
+    check("the two copies of an item go to different people", all(r["people"] == 2 for r in per_item))
+    originals = Assignment.objects.filter(task=t5, kind=AssignmentKind.CONSENSUS).first()
+    check(
+        "the originals sit in the hidden consensus assignment",
+        originals is not None and originals.item_count == all_items,
+    )
+
+# 7. The pipeline's task node, where the SDK put it.
+pipeline = Pipeline.objects.filter(project=dataset.project, name=f"pipeline-{tag}").first()
+check("pipeline exists", pipeline is not None)
+if pipeline:
+    nodes = list(Node.objects.filter(pipeline=pipeline))
+    check("one task node", len(nodes) == 1 and nodes[0].kind == "annotation", [n.kind for n in nodes])
+    if nodes:
+        node = nodes[0]
+        check("the node sits at position (2, 1)", (node.column, node.row) == (2, 1), (node.column, node.row))
+        position = node.raw.get("metadata", {}).get("position", {})
+        check("the node JSON keeps x=780, y=217.5", (position.get("x"), position.get("y")) == (780, 217.5), position)
+        workload = list(node.workload.values_list("assignee__email", "load"))
+        check("the node's workload is annotator1 at 100", workload == [(A1, 100)], workload)
+        check(
+            "the node's recipe and dataset",
+            node.recipe_id == dataset.default_recipe.pk and node.dataset_id == dataset.pk,
+        )
+        check(
+            "install, execute and pause went through",
+            pipeline.state == "paused" and node.task_id is not None,
+            (pipeline.state, node.task_id),
+        )
+
+failed = results.count(False)
+print(f"state: {len(results) - failed} passed, {failed} failed", flush=True)
+raise SystemExit(1 if failed else 0)

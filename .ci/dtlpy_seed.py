@@ -1,0 +1,375 @@
+"""Run the seed's own dtlpy script, unchanged but for the demo's names, against a running Taskboard,
+then drive the next ring of routes through dtlpy. Runs inside .ci/venv-dtlpy (dtlpy==1.126.5).
+
+Environment: TB_URL (http://127.0.0.1:PORT), TB_TOKEN (a JWT for manager@example.com),
+TB_PREP (JSON: folder, recipe_id, recipe_title, item_id), TB_OUT (where to write what was made),
+SEED_FILE, RUN_TAG, DATALOOP_PATH (a temp dir), TB_PASSWORD (the demo's password, for login_m2m).
+"""
+
+import datetime
+import json
+import os
+import re
+import sys
+import time
+import traceback
+from pathlib import Path
+
+URL = os.environ["TB_URL"].rstrip("/")
+ENV = URL + "/api/v1"
+TOKEN = os.environ["TB_TOKEN"]
+PREP = json.loads(os.environ["TB_PREP"])
+TAG = os.environ.get("RUN_TAG", str(int(time.time())))
+MANAGER, A1, A2, A3 = (f"{who}@example.com" for who in ("manager", "annotator1", "annotator2", "annotator3"))
+
+results: list[tuple[str, bool, str]] = []
+made: dict = {"tag": TAG}
+
+
+def check(name: str, ok: bool, detail: str = "") -> bool:
+    results.append((name, bool(ok), detail))
+    print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail and not ok else ''}", flush=True)
+    return bool(ok)
+
+
+def step(name):
+    """Run a block as one check; an exception fails it with the error."""
+
+    def decorator(fn):
+        try:
+            outcome = fn()
+        except Exception as error:  # noqa: BLE001 - every failure is reported, then the run goes on
+            traceback.print_exc()
+            check(name, False, f"{type(error).__name__}: {error}")
+            return None
+        if outcome is not False:
+            check(name, True)
+        return outcome
+
+    return decorator
+
+
+# ------------------------------------------------------------------ the cookie, before dtlpy reads it
+
+dataloop_path = Path(os.environ["DATALOOP_PATH"])
+dataloop_path.mkdir(parents=True, exist_ok=True)
+(dataloop_path / "cookie.json").write_text(
+    json.dumps(
+        {"url": ENV, "login_parameters": {ENV: {"alias": "tb", "gate_url": URL, "url": URL + "/", "token": TOKEN}}}
+    )
+)
+
+import dtlpy as dl  # noqa: E402
+
+# ------------------------------------------------------------------ the seed, with the demo's names
+
+PROSE = re.compile(r"^[A-Za-z][A-Za-z' ,./:()\-]*$")
+KEYWORDS = ("import ", "from ", "if ", "for ", "def ", "with ", "else", "try", "except", "return")
+
+
+def seed_code(text: str) -> str:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "import dtlpy as dl")
+    code, indent_next = [], False
+    for raw in lines[start:]:
+        line = raw.strip()
+        if not line:
+            continue
+        is_code = (
+            line.startswith("#")
+            or line.startswith(KEYWORDS)
+            or not PROSE.match(line)
+            or " " not in line
+            or "=" in line
+        )
+        if not is_code:
+            continue
+        # The published text lost its indentation; only `if ...:` bodies need it back.
+        code.append(("    " if indent_next else "") + line)
+        indent_next = line.startswith(("if ", "for ", "with ", "else")) and line.endswith(":")
+    names = iter(f"seed-{TAG}-{n}" for n in range(1, 100))
+    source = "\n".join(code)
+    source = re.sub(r"'<task_name>'", lambda _m: repr(next(names)), source)
+    replacements = {
+        "'<project_name>'": "'Demo'",
+        "'<dataset_name>'": "'street-scenes'",
+        "field='<dir>', values='</my/folder/directory>'": f"field='dir', values={PREP['folder']!r}",
+        "'<annotated>'": "'annotated'",
+        "'<metadata.system.refs>'": "'metadata.system.refs'",
+        "'<annotator1@dataloop.ai>'": repr(A1),
+        "'<annotator2@dataloop.ai>'": repr(A2),
+        "'<item-id>'": repr(PREP["item_id"]),
+        "'<recipe_id>'": repr(PREP["recipe_id"]),
+        "'<recipe_title>'": repr(PREP["recipe_title"]),
+        "task_owner='owner'": f"task_owner={MANAGER!r}",
+        "assignee_id='assignee_id'": f"assignee_id={A1!r}",
+        "name='pipeline-faas-example-dataset'": f"name='pipeline-{TAG}'",
+    }
+    for old, new in replacements.items():
+        if old not in source:
+            raise SystemExit(f"The seed no longer contains {old}; update .ci/dtlpy_seed.py.")
+        source = source.replace(old, new)
+    leftover = re.findall(r"'<[^'>]+>'", source)
+    if leftover:
+        raise SystemExit(f"Placeholders left in the seed: {leftover}")
+    compile(source, "creating-tasks.py", "exec")
+    return source
+
+
+source = seed_code(Path(os.environ["SEED_FILE"]).read_text())
+(dataloop_path / "seed.py").write_text(source)
+print(f"--- seed script ({len(source.splitlines())} lines) written to {dataloop_path / 'seed.py'}", flush=True)
+
+namespace: dict = {"__name__": "__seed__"}
+started = time.monotonic()
+try:
+    exec(compile(source, "creating-tasks.py", "exec"), namespace)
+    seed_ok = True
+    seed_error = ""
+except Exception as error:  # noqa: BLE001
+    traceback.print_exc()
+    seed_ok, seed_error = False, f"{type(error).__name__}: {error}"
+check("seed script runs unchanged to the end", seed_ok, seed_error)
+print(f"--- seed took {time.monotonic() - started:.1f}s", flush=True)
+
+project = namespace.get("project")
+dataset = namespace.get("dataset")
+made["seed_ok"] = seed_ok
+made["task_names"] = [f"seed-{TAG}-{n}" for n in range(1, 6)]
+if namespace.get("pipeline") is not None:
+    made["pipeline_id"] = namespace["pipeline"].id
+if namespace.get("task_node") is not None:
+    made["task_node_id"] = namespace["task_node"].node_id
+
+if project is None or dataset is None:
+    made["results"] = results
+    Path(os.environ["TB_OUT"]).write_text(json.dumps(made))
+    sys.exit(1)
+
+# ------------------------------------------------------------------ the next ring, through dtlpy
+
+due = datetime.datetime(day=1, month=6, year=2030).timestamp()
+state: dict = {}
+
+
+@step("dl.projects.get(project_id) and dataset.tasks.get(task_name) [POST /annotationtasks/query]")
+def _():
+    again = dl.projects.get(project_id=project.id)
+    assert again.name == "Demo"
+    task = dataset.tasks.get(task_name=f"seed-{TAG}-3")
+    assert task.name == f"seed-{TAG}-3"
+    state["task"] = task
+
+
+@step("dataset.tasks.list() lists tasks [POST /annotationtasks/query]")
+def _():
+    listed = dataset.tasks.list()
+    names = {t.name for t in (listed.all() if hasattr(listed, "all") else listed)}
+    missing = set(made["task_names"]) - names
+    assert not missing, missing
+
+
+@step("dl.tasks.get(task_id) and task.dataset / task.project lazy loads")
+def _():
+    task = dl.tasks.get(task_id=state["task"].id)
+    assert task.dataset.id == dataset.id and task.project.name == "Demo"
+
+
+@step("task.assignments.list() [GET /assignments]")
+def _():
+    assignments = state["task"].assignments.list()
+    annotators = sorted(a.annotator for a in assignments)
+    assert annotators == [A1, A2], annotators
+    state["assignments"] = assignments
+
+
+@step("dl.assignments.get(assignment_id) and assignment.update() [GET/PATCH /assignments/{id}]")
+def _():
+    assignment = dl.assignments.get(assignment_id=state["assignments"][0].id)
+    assert assignment.annotator == state["assignments"][0].annotator
+    assignment.update()
+
+
+@step("task.get_items() and assignment.get_items() [POST /datasets/{id}/query with refs]")
+def _():
+    task = state["task"]
+    items = list(task.get_items().all())
+    per = [list(a.get_items().all()) for a in state["assignments"]]
+    assert len(items) == sum(len(p) for p in per) > 0, (len(items), [len(p) for p in per])
+    state["task_items"] = items
+    made["next_ring_task_items"] = len(items)
+
+
+@step("item.update_status(task_id=…) [POST /assignments/items/tasks/{T}/status]")
+def _():
+    item = state["task_items"][0]
+    item.update_status(status=dl.ItemStatus.COMPLETED, task_id=state["task"].id)
+    assert dl.items.get(item_id=item.id).status(task_id=state["task"].id) == "completed"
+    made["status_item"] = item.id
+
+
+@step("task.set_status(operation=delete) clears it again")
+def _():
+    item = state["task_items"][0]
+    state["task"].set_status(status="completed", operation="delete", item_ids=[item.id])
+    assert dl.items.get(item_id=item.id).status(task_id=state["task"].id) is None
+
+
+@step("assignment.set_status(…) [POST /assignments/{A}/items/{I}/status]")
+def _():
+    assignment = state["assignments"][0]
+    item = next(i for i in assignment.get_items().all() if i.id != made.get("status_item"))
+    assert assignment.set_status(status="discard", operation="create", item_id=item.id)
+    made["discarded_item"] = item.id
+    made["discarded_assignment"] = assignment.id
+
+
+@step("assignment.reassign(assignee_id) [POST /assignments/{A}/reassign]")
+def _():
+    assignment = next(a for a in state["assignments"] if a.id != made["discarded_assignment"])
+    new = assignment.reassign(assignee_id=A3)
+    assert new.annotator == A3, new.annotator
+    state["reassigned"] = new
+    made["reassigned_to"] = new.id
+
+
+@step("assignment.redistribute(dl.Workload) [POST /assignments/{A}/redistribute]")
+def _():
+    workload = dl.Workload([dl.WorkloadUnit(assignee_id=A1, load=50), dl.WorkloadUnit(assignee_id=A2, load=50)])
+    result = state["reassigned"].redistribute(workload=workload)
+    assert sorted(a.annotator for a in result) == [A1, A2]
+
+
+@step("task.update() changes name, owner, due date and priority [PATCH /annotationtasks/{T}]")
+def _():
+    task = state["task"]
+    task.name = f"seed-{TAG}-3-renamed"
+    task.task_owner = A1
+    task.due_date = due * 1000
+    task.priority = 3
+    updated = task.update()
+    assert (updated.name, updated.task_owner, updated.priority) == (task.name, A1, 3)
+    again = dl.tasks.get(task_id=task.id)
+    assert again.due_date == due * 1000 and again.name == task.name
+    made["renamed_task"] = task.name
+
+
+@step("task.remove_items(filters) [POST /annotationtasks/{T}/removeFromTask]")
+def _():
+    task = dl.tasks.get(task_id=state["task"].id)
+    before = task.total_items
+    filters = dl.Filters(field="dir", values=PREP["folder"])
+    assert task.remove_items(filters=filters)
+    after = dl.tasks.get(task_id=task.id).total_items
+    assert after < before, (before, after)
+    made["removed_from"] = [before, after]
+
+
+@step("task.add_items(filters, workload) back [POST /annotationtasks/{T}/addToTask]")
+def _():
+    task = dl.tasks.get(task_id=state["task"].id)
+    filters = dl.Filters(field="dir", values=PREP["folder"])
+    task.add_items(filters=filters, assignee_ids=[A1, A2])
+    assert dl.tasks.get(task_id=task.id).total_items == made["removed_from"][0]
+
+
+@step("dataset.tasks.create(workload=dl.Workload.generate(…)) custom 80/20 split")
+def _():
+    workload = dl.Workload.generate(assignee_ids=[A1, A2], loads=[80, 20])
+    task = dataset.tasks.create(
+        task_name=f"seed-{TAG}-split",
+        due_date=due,
+        workload=workload,
+        filters=dl.Filters(field="dir", values=PREP["folder"]),
+    )
+    counts = {a.annotator: a.total_items for a in task.assignments.list()}
+    total = sum(counts.values())
+    assert counts[A1] == round(total * 0.8) and counts[A2] == total - counts[A1], counts
+    state["split_task"] = task
+    made["split_counts"] = counts
+
+
+@step("task.delete() [DELETE /annotationtasks/{T}]")
+def _():
+    task = state["split_task"]
+    assert task.delete()
+    try:
+        dl.tasks.get(task_id=task.id)
+    except dl.exceptions.NotFound:
+        return True
+    raise AssertionError("the deleted task is still there")
+
+
+@step("bad input: a workload not summing to 100 is refused with 400")
+def _():
+    workload = dl.Workload([dl.WorkloadUnit(assignee_id=A1, load=60), dl.WorkloadUnit(assignee_id=A2, load=60)])
+    try:
+        dataset.tasks.create(task_name=f"seed-{TAG}-bad", due_date=due, workload=workload)
+    except dl.exceptions.BadRequest as error:
+        assert "workload" in str(error).lower(), str(error)
+        return True
+    raise AssertionError("accepted")
+
+
+@step("bad input: an item filter with an apostrophe is refused with 400")
+def _():
+    try:
+        dataset.tasks.create(
+            task_name=f"seed-{TAG}-quote",
+            due_date=due,
+            assignee_ids=[A1],
+            filters=dl.Filters(field="filename", values="/O'Brien.jpg"),
+        )
+    except dl.exceptions.BadRequest:
+        return True
+    raise AssertionError("accepted")
+
+
+@step("project.pipelines.get(pipeline_id) shows the task node [GET /pipelines/{id}]")
+def _():
+    pipeline = project.pipelines.get(pipeline_id=made["pipeline_id"])
+    assert len(pipeline.nodes) == 1 and pipeline.nodes[0].node_type == "task"
+    state["pipeline"] = pipeline
+
+
+@step("pipeline.install() [POST /pipelines/{id}/install]")
+def _():
+    pipeline = state["pipeline"]
+    pipeline.install()
+    assert project.pipelines.get(pipeline_id=pipeline.id).status in ("Installed", "installed", "Active"), pipeline.status
+
+
+@step("pipeline.execute(item) [POST /pipelines/{id}/execute]")
+def _():
+    pipeline = project.pipelines.get(pipeline_id=made["pipeline_id"])
+    pipeline.execute(execution_input={"item": PREP["item_id"]})
+
+
+@step("pipeline.pause() [POST /pipelines/{id}/uninstall]")
+def _():
+    pipeline = project.pipelines.get(pipeline_id=made["pipeline_id"])
+    pipeline.pause()
+    assert project.pipelines.get(pipeline_id=pipeline.id).status not in ("Installed", "installed")
+
+
+@step("dl.login_token(token) [GET /users/me]")
+def _():
+    dl.login_token(TOKEN)
+    assert dl.info()["user_email"] == MANAGER
+
+
+@step("dl.login_m2m(email, password) then token refresh [POST /token?default]")
+def _():
+    dl.logout()
+    assert dl.login_m2m(email=MANAGER, password=os.environ.get("TB_PASSWORD", "demo"))
+    refresh = dl.client_api.refresh_token
+    assert refresh, "no refresh token stored"
+    assert dl.client_api.renew_token() is not False
+    assert dl.projects.get(project_name="Demo").name == "Demo"
+
+
+made["results"] = results
+Path(os.environ["TB_OUT"]).write_text(json.dumps(made, default=str))
+failed = sum(1 for _n, ok, _d in results if not ok)
+print(f"dtlpy: {len(results) - failed} passed, {failed} failed", flush=True)
+sys.exit(1 if failed else 0)
