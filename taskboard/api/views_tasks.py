@@ -297,14 +297,6 @@ def _existing_task(request, body, project):
     return tasks.order_by("pk").first()
 
 
-def _create_start(args):
-    try:
-        from taskboard.jobs import services as _jobs  # noqa: F401
-    except ImportError:  # no job runner in this build: create in the request
-        return services.TaskCreation(task=services.task_create(**args), job=None)
-    return services.task_create_start(**args)
-
-
 @api_view(["POST"])
 def task_collection(request):
     body = json_body(request)
@@ -313,7 +305,7 @@ def task_collection(request):
     if existing is not None:
         return task_json(existing, request)
     with transaction.atomic():
-        creation = _create_start(args)
+        creation = services.task_create_start(**args)
         task = creation.task
         if task is not None:
             ApiTaskInfo.objects.update_or_create(
@@ -700,4 +692,24 @@ def command_detail(request, command_id):
         command.project_id and queries.projects_for(request.user).filter(pk=command.project_id).exists()
     ):
         raise not_found("Command not found.")
-    return command_json(command, request)
+    data = command_json(command, request)
+    if command.job_id and data["status"] == "success" and data["spec"].get("createdTaskId"):
+        _remember_payload(command, data["spec"]["createdTaskId"])
+    return data
+
+
+def _remember_payload(command, task_api_id):
+    """A task made by a job echoes the SDK's query string and due date too, like one made in the request."""
+    payload = command.spec.get("createTaskPayload") or {}
+    task_pk = parse_id(task_api_id, "task")
+    due = payload.get("dueDate")
+    if task_pk is None or ApiTaskInfo.objects.filter(task_id=task_pk).exists():
+        return
+    ApiTaskInfo.objects.get_or_create(
+        task_id=task_pk,
+        defaults={
+            "query_text": payload.get("query") if isinstance(payload.get("query"), str) else "",
+            "due_ms": float(due) if isinstance(due, int | float) and not isinstance(due, bool) else None,
+            "available_actions": payload.get("availableActions") or [],
+        },
+    )

@@ -377,3 +377,24 @@ def test_redistribute_loads_must_sum_to_100(api, people, dataset, recipe, items)
     bad = [{"assigneeId": "bob@example.com", "load": 60}, {"assigneeId": "carol@example.com", "load": 60}]
     response = user.post(f"/api/v1/assignments/{aid}/redistribute", {"taskId": tid, "workload": bad})
     assert response.status_code == 400
+
+
+def test_a_large_selection_is_created_by_a_job_the_sdk_polls(
+    api, people, dataset, recipe, items, settings, django_capture_on_commit_callbacks
+):
+    settings.TASK_JOB_THRESHOLD = 5
+    user = api(people[0])
+    body = payload(dataset, recipe)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = user.post("/api/v1/annotationtasks", body)
+    command = response.json()
+    assert response.status_code == 200
+    assert command["status"] == "in-progress"
+    assert isinstance(command["progress"], int | float)
+    polled = user.get(f"/api/v1/commands/{command['id']}").json()
+    assert polled["status"] == "success"
+    assert polled["progress"] == 100
+    task = user.get(f"/api/v1/annotationtasks/{polled['spec']['createdTaskId']}").json()
+    assert task["totalItems"] == 14
+    assert task["query"] == body["query"]
+    assert task["dueDate"] == body["dueDate"]
