@@ -663,8 +663,12 @@ def _entry_nodes(pipeline: Pipeline) -> list[tuple[Node | None, Node]]:
 
 
 @transaction.atomic
-def pipeline_run(*, pipeline: Pipeline, selection: Selection, by, job_id: str = "") -> RunResult:
-    """Items of the selection enter at the dataset node: into the first task node's task, by its workload."""
+def pipeline_run(
+    *, pipeline: Pipeline, selection: Selection, by, job_id: str = "", dataset: Dataset | None = None
+) -> RunResult:
+    """Items of the selection enter at the dataset node: into the first task node's task, by its workload.
+
+    With `dataset`, only the entries of dataset nodes on that dataset are used (uploads)."""
     from taskboard.datasets.selection import select_items
 
     pipeline = Pipeline.objects.select_for_update().get(pk=pipeline.pk)
@@ -675,6 +679,8 @@ def pipeline_run(*, pipeline: Pipeline, selection: Selection, by, job_id: str = 
         raise ValidationError({"nodes": "The pipeline has no task node for items to enter."})
     added = skipped = 0
     now = timezone.now()
+    if dataset is not None:
+        entries = [(s, t) for s, t in entries if s is not None and s.dataset_id == dataset.pk]
     for source, target in entries:
         dataset = source.dataset if source is not None else target.dataset
         items = select_items(dataset=dataset, selection=selection)
@@ -716,7 +722,9 @@ def pipeline_run(*, pipeline: Pipeline, selection: Selection, by, job_id: str = 
 
 
 def dataset_items_arrived(*, dataset: Dataset, item_ids: list[int], by=None) -> int:
-    """New uploads enter every installed pipeline whose dataset node watches this dataset."""
+    """New uploads enter every installed pipeline whose dataset node watches this dataset.
+
+    For the upload and import services to call after their commit."""
     pipelines = Pipeline.objects.filter(
         state=PipelineState.INSTALLED, nodes__kind=NodeKind.DATASET, nodes__dataset=dataset
     ).distinct()
@@ -727,6 +735,7 @@ def dataset_items_arrived(*, dataset: Dataset, item_ids: list[int], by=None) -> 
                 pipeline=pipeline,
                 selection=Selection(mode="list", item_ids=tuple(item_ids)),
                 by=by or pipeline.installed_by,
+                dataset=dataset,
             ).added
         except ValidationError:
             continue

@@ -312,3 +312,20 @@ def test_positions_convert_to_dataloop_coordinates_and_back():
 def test_due_dates_round_trip_through_milliseconds():
     at = services._ms_to_datetime(1796344441851.75)
     assert at == datetime.datetime(2026, 12, 4, 0, 34, 1, 851750, tzinfo=datetime.UTC)
+
+
+def test_new_uploads_enter_installed_pipelines_at_their_dataset_node(
+    three_nodes, manager, annotator, annotator2, dataset, django_capture_on_commit_callbacks
+):
+    from tests.factories import make_items
+
+    pipeline, source, annotate, review = three_nodes
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pipeline_install(pipeline=pipeline, by=manager)
+    new = make_items(dataset, {"/new": 2})
+    assert services.dataset_items_arrived(dataset=dataset, item_ids=[i.pk for i in new]) == 2
+    annotate.refresh_from_db()
+    assert TaskItem.objects.filter(task=annotate.task).count() == 2
+    services.pipeline_pause(pipeline=pipeline, by=manager)
+    later = make_items(dataset, {"/later": 1})
+    assert services.dataset_items_arrived(dataset=dataset, item_ids=[later[0].pk]) == 0

@@ -86,6 +86,9 @@ def test_the_editor_builds_installs_runs_and_shows_counts(
     client.post(reverse("pipelines:pause", args=[pipeline.pk]))
     pipeline.refresh_from_db()
     assert pipeline.state == PipelineState.PAUSED
+    # A paused pipeline's grid stops polling.
+    grid = client.get(reverse("pipelines:detail", args=[pipeline.pk]), {"fragment": "grid"}, headers=HTMX)
+    assert "hx-trigger" not in grid.content.decode()
 
 
 def test_invalid_nodes_and_connections_show_their_reasons(
