@@ -314,6 +314,7 @@ class PeopleForm(forms.Form):
         error_messages={"required": "Pick at least one assignee."},
     )
     split = forms.ChoiceField(
+        required=False,  # pulling tasks have no split; no choice means equal
         choices=[("equal", "Equal split"), ("custom", "Percentages")],
         initial="equal",
         widget=forms.RadioSelect,

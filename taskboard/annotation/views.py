@@ -14,6 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
@@ -27,6 +29,7 @@ from taskboard.datasets.selection import Selection
 from taskboard.jobs.models import Job, JobState
 from taskboard.projects import queries
 
+JOB_PROGRESS_PARTIAL = "jobs/_job_progress_partial.html"
 STEPS = ["items", "type", "people", "review"]
 STEP_TITLES = {"items": "Items", "type": "Task type", "people": "People and dates", "review": "Review"}
 SESSION_PREFIX = "wizard:"
@@ -572,13 +575,19 @@ def wizard_job(request, wid):
         return _go(request, reverse("annotation:task-detail", args=[task.pk]))
     if job is None:
         return redirect(_step_url(wid, "review"))
-    if job.state == JobState.FAILED and not request.htmx:
-        # Let the manager try again with the same draft (a new key: the failed one wrote nothing).
-        pass
-    context = {"wid": wid, "job": job, "dataset": dataset, "project": dataset.project}
+    context = {"wid": wid, "job": job, "dataset": dataset, "project": dataset.project, "job_partial": _job_partial()}
     if request.htmx:
         return render(request, "annotation/wizard_job.html#job-status", context)
     return render(request, "annotation/wizard_job.html", context)
+
+
+def _job_partial() -> str | None:
+    """The jobs app's progress fragment, when it is installed; the page has a plain bar otherwise."""
+    try:
+        get_template(JOB_PROGRESS_PARTIAL)
+    except TemplateDoesNotExist:
+        return None
+    return JOB_PROGRESS_PARTIAL
 
 
 @login_required

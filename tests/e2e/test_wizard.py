@@ -133,10 +133,12 @@ def test_manager_creates_a_consensus_task_from_an_explicit_list(browser_page, lo
     page = login_as(browser_page, manager)
     page.goto(f"/tasks/new/?dataset={street.pk}")
     page.get_by_label("A list of items").check()
-    page.get_by_label("Item ids or filenames").fill(
-        "\n".join(f"/highway/img{i:05d}.jpg" for i in range(6)) + "\n/highway/nope.jpg"
-    )
+    listed = "\n".join(f"/highway/img{i:05d}.jpg" for i in range(6))
+    page.get_by_label("Item ids or filenames").fill(listed + "\n/highway/nope.jpg")
+    expect(page.locator("#err-items")).to_contain_text("1 of the 7 listed items were not found")
+    page.get_by_label("Item ids or filenames").fill(listed)
     expect_count(page, 6)
+    screenshot(page, "wizard-1-items-list")
     next_step(page, "Task type")
     page.get_by_label("Consensus", exact=True).check()
     page.get_by_label("Consensus items (%)").fill("50")
