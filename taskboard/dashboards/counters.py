@@ -71,7 +71,9 @@ def find_drift(task_ids=None, *, lock: bool = False) -> list[Drift]:
     ):
         stored_statuses[assignment_id][status] = count
     done_keys = defaultdict(set)
-    for task_id, key in _scope(TaskStatus.objects.filter(is_done=True), task_ids).values_list("task_id", "key"):
+    for task_id, key in _scope(TaskStatus.objects.filter(is_done=True).order_by(), task_ids).values_list(
+        "task_id", "key"
+    ):
         done_keys[task_id].add(key)
     throughput = dict(
         _scope(DailyThroughput.objects.all(), task_ids)
@@ -146,8 +148,10 @@ def _rebuild_throughput(pairs: set[tuple[int, int]]) -> None:
     assignment_ids = {a for _, a in pairs}
     DailyThroughput.objects.filter(assignment_id__in=assignment_ids).delete()
     done_keys = defaultdict(set)
-    for task_id, key in TaskStatus.objects.filter(task_id__in={t for t, _ in pairs}, is_done=True).values_list(
-        "task_id", "key"
+    for task_id, key in (
+        TaskStatus.objects.filter(task_id__in={t for t, _ in pairs}, is_done=True)
+        .order_by()
+        .values_list("task_id", "key")
     ):
         done_keys[task_id].add(key)
     rows = []

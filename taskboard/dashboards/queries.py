@@ -52,7 +52,7 @@ def task_for_manager(user, pk) -> AnnotationTask:
     if not user.is_authenticated:
         raise Http404("No such task.")
     task = (
-        AnnotationTask.objects.select_related("project", "owner", "parent")
+        AnnotationTask.objects.select_related("project", "owner")
         .filter(pk=pk, project__memberships__user=user, project__memberships__role__in=MANAGING_ROLES)
         .first()
     )
@@ -224,7 +224,8 @@ def _days(start: datetime.date, end: datetime.date) -> list[datetime.date]:
 def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAULT_WINDOW_DAYS) -> TaskNumbers:
     now = timezone.localtime(now or timezone.now())
     today = now.date()
-    statuses = list(TaskStatus.objects.filter(task=task))
+    # Ordered on its own columns: the model's ordering starts with the task and would join it.
+    statuses = list(TaskStatus.objects.filter(task=task).order_by("position", "key"))
     done_keys = {s.key for s in statuses if s.is_done}
     assignments = list(
         Assignment.objects.filter(task=task, kind__in=COUNTED_KINDS).select_related("assignee").order_by("kind", "id")
@@ -239,8 +240,8 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
     per_day: dict[datetime.date, int] = defaultdict(int)
     window_from = fc.window_start(now=now, created_at=timezone.localtime(task.created_at), days=window_days)
     recent_by_assignment: dict[int, int] = defaultdict(int)
-    for assignment_id, day, done in DailyThroughput.objects.filter(task=task).values_list(
-        "assignment_id", "day", "done"
+    for assignment_id, day, done in (
+        DailyThroughput.objects.filter(task=task).order_by().values_list("assignment_id", "day", "done")
     ):
         per_day[day] += done
         if day >= window_from.date():
@@ -250,7 +251,8 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
     tallies, rejected = {}, {}
     if task.type == TaskType.ANNOTATION:
         tallies = {t.annotator_id: t for t in ReviewTally.objects.filter(task=task)}
-        rejected = rejections_by_user([task.pk]) if tallies or task.qa_tasks.exists() else {}
+        # Tallies exist once QA has judged something; before that there is no rate to show.
+        rejected = rejections_by_user([task.pk]) if tallies else {}
 
     rows, per_status = [], defaultdict(int)
     for a in assignments:
@@ -346,7 +348,9 @@ def project_tasks(project: Project, *, now=None, window_days: int = fc.DEFAULT_W
         .values_list("task_id", "n")
     )
     done_keys = defaultdict(set)
-    for task_id, key in TaskStatus.objects.filter(task_id__in=ids, is_done=True).values_list("task_id", "key"):
+    for task_id, key in (
+        TaskStatus.objects.filter(task_id__in=ids, is_done=True).order_by().values_list("task_id", "key")
+    ):
         done_keys[task_id].add(key)
     done = defaultdict(int)
     for task_id, status, n in (
@@ -434,7 +438,9 @@ def people_scorecards(project: Project) -> list[Scorecard]:
             issues=row["issues"] or 0,
         )
     done_keys = defaultdict(set)
-    for task_id, key in TaskStatus.objects.filter(task_id__in=task_ids, is_done=True).values_list("task_id", "key"):
+    for task_id, key in (
+        TaskStatus.objects.filter(task_id__in=task_ids, is_done=True).order_by().values_list("task_id", "key")
+    ):
         done_keys[task_id].add(key)
     for user_id, task_id, status, n in StatusCount.objects.filter(
         assignment__task_id__in=task_ids, assignment__kind=AssignmentKind.WORK

@@ -17,7 +17,9 @@ def _done_keys(task_id: int, keys) -> set[str]:
     keys = [k for k in keys if k]
     if not keys:
         return set()
-    return set(TaskStatus.objects.filter(task_id=task_id, key__in=keys, is_done=True).values_list("key", flat=True))
+    return set(
+        TaskStatus.objects.filter(task_id=task_id, key__in=keys, is_done=True).order_by().values_list("key", flat=True)
+    )
 
 
 def _upsert_add(table: str, key_columns: dict, add_columns: dict) -> None:

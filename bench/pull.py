@@ -1,0 +1,330 @@
+"""Benchmark: pulling batches of 10 from a queue of 1,000,000 items, the service against raw SQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tb_pullbench .venv/bin/python bench/pull.py
+
+PostgreSQL only (SKIP LOCKED is what is measured). Builds, fresh on every run, one pulling task
+(batch 10, max workload 20) whose N items (default 1,000,000) wait in the queue: the items by one
+`INSERT … SELECT generate_series`, the task by the core `task_create`. Then, in the same run:
+
+1. service: P processes (default 20, each its own connection) call
+   `taskboard.annotation.services.pulling_claim` for `--seconds`;
+2. raw: P processes run `UPDATE … WHERE id IN (SELECT … ORDER BY rank LIMIT 10 FOR UPDATE SKIP LOCKED)`
+   against the same queue for the same time.
+
+Between two claims each process marks what it holds as completed (not timed, the same in both
+loops), so the pulling rule (undone ≤ max − batch) lets it claim again. VACUUM ANALYZE runs before
+each phase so neither inherits the other's dead index entries. Prints claims/s, p50 and p99 per
+phase, the ratio service/raw, the claim query's plan, and how many items two people got (must be 0).
+"""
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskboard.settings")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tb_pullbench")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 32)
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+os.environ.setdefault("TASK_JOB_THRESHOLD", str(10**9))
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "600")
+
+import django  # noqa: E402
+
+django.setup()
+
+import datetime  # noqa: E402
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from taskboard.accounts.models import User  # noqa: E402
+from taskboard.annotation import services  # noqa: E402
+from taskboard.annotation.models import (  # noqa: E402
+    AnnotationTask,
+    Assignment,
+    AssignmentKind,
+    HoldingChange,
+    StatusCount,
+    TaskItem,
+)
+from taskboard.datasets.models import Dataset, Item, Recipe  # noqa: E402
+from taskboard.datasets.selection import Selection  # noqa: E402
+from taskboard.projects.models import Membership, Project, Role  # noqa: E402
+
+TI = TaskItem._meta.db_table
+BATCH = 10
+MAX_WORKLOAD = 20
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def reset_database() -> None:
+    """The bench owns its database: drop and recreate it, then migrate."""
+    import psycopg
+
+    settings = connection.settings_dict
+    name = settings["NAME"]
+    if not name.startswith("tb_pullbench"):
+        raise SystemExit(f"refusing to drop {name!r}: the bench only drops databases named tb_pullbench*")
+    connections.close_all()
+    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
+    dsn = f"host={host} port={port} user={settings['USER']} dbname=postgres"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    call_command("migrate", verbosity=0)
+
+
+def build(n: int, processes: int):
+    project = Project.objects.create(name="Pull bench")
+    manager = User.objects.create_user("bench-manager@example.com", "pw")
+    Membership.objects.create(project=project, user=manager, role=Role.MANAGER)
+    people = [User.objects.create_user(f"puller{i}@example.com", "pw") for i in range(3 * processes)]
+    Membership.objects.bulk_create(Membership(project=project, user=u, role=Role.ANNOTATOR) for u in people)
+    dataset = Dataset.objects.create(project=project, name="queue")
+    recipe = Recipe.objects.create(dataset=dataset, name="default", is_default=True)
+    t0 = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Item._meta.db_table} (dataset_id, dir, name, filename, mimetype, metadata, file, url, "
+            f"annotated, created_at) SELECT %s, '/q', 'img' || lpad(g::text, 7, '0') || '.jpg', "
+            f"'/q/img' || lpad(g::text, 7, '0') || '.jpg', 'image/jpeg', '{{}}'::jsonb, '', '', false, now() "
+            f"FROM generate_series(1, %s) g",
+            [dataset.pk, n],
+        )
+    log(f"  {n:,} items in {time.perf_counter() - t0:.1f}s")
+    t0 = time.perf_counter()
+    task = services.task_create(
+        dataset=dataset,
+        created_by=manager,
+        name="Pull",
+        selection=Selection(mode="all"),
+        assignees=people,
+        due_at=timezone.now() + datetime.timedelta(days=10),
+        recipe=recipe,
+        allocation="pulling",
+        batch_size=BATCH,
+        max_batch_workload=MAX_WORKLOAD,
+    )
+    queued = TaskItem.objects.filter(task=task, in_queue=True).count()
+    log(f"  pulling task_create in {time.perf_counter() - t0:.1f}s: {queued:,} queued")
+    return task, people[:processes], people[processes : 2 * processes], people[2 * processes :]
+
+
+def vacuum() -> None:
+    old = connection.connection.autocommit if connection.connection else None
+    connection.ensure_connection()
+    connection.connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {TI}")
+        cursor.execute(f"VACUUM ANALYZE {StatusCount._meta.db_table}")
+        cursor.execute(f"VACUUM ANALYZE {Assignment._meta.db_table}")
+    if old is not None:
+        connection.connection.autocommit = old
+
+
+def mark_done(assignment_id: int, user_id: int) -> None:
+    """Untimed, identical in both loops: what the person holds becomes completed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TI} SET status = 'completed', status_by_id = %s, status_at = now() "
+            f"WHERE assignment_id = %s AND status IS NULL",
+            [user_id, assignment_id],
+        )
+        n = cursor.rowcount
+        if n:
+            cursor.execute(
+                f"UPDATE {StatusCount._meta.db_table} SET count = count + %s WHERE assignment_id = %s "
+                f"AND status = 'completed'",
+                [n, assignment_id],
+            )
+
+
+RAW_SQL = (
+    f"UPDATE {TI} SET assignment_id = %s, in_queue = false WHERE id IN ("
+    f"SELECT id FROM {TI} WHERE task_id = %s AND in_queue ORDER BY rank LIMIT {BATCH} FOR UPDATE SKIP LOCKED"
+    f") RETURNING item_id"
+)
+
+
+# A candidate for the service: the whole claim (rule, pick, move, both counters, the change record)
+# as one statement, one round trip and one short transaction. Offered to the core service.
+ONE_STATEMENT_SQL = f"""
+WITH me AS (
+  SELECT a.id, a.item_count - COALESCE(
+    (SELECT SUM(s.count) FROM {StatusCount._meta.db_table} s WHERE s.assignment_id = a.id), 0) AS undone
+  FROM {Assignment._meta.db_table} a
+  WHERE a.task_id = %(task)s AND a.assignee_id = %(user)s AND a.kind = 'work' AND NOT a.removed
+  FOR UPDATE
+), want AS (
+  -- Under the rule (undone <= max - batch) a whole batch always fits under max.
+  SELECT id FROM me WHERE undone <= %(max)s - %(batch)s
+), picked AS (
+  SELECT t.id FROM {TI} t WHERE t.task_id = %(task)s AND t.in_queue AND EXISTS (SELECT 1 FROM want)
+  ORDER BY t.rank LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+), moved AS (
+  UPDATE {TI} t SET assignment_id = (SELECT id FROM want), in_queue = false
+  WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) RETURNING t.item_id
+), queue AS (
+  SELECT id FROM {Assignment._meta.db_table} WHERE task_id = %(task)s AND kind = 'queue'
+), bump AS (
+  UPDATE {Assignment._meta.db_table} SET item_count = item_count + (SELECT count(*) FROM moved)
+  WHERE id = (SELECT id FROM want) AND EXISTS (SELECT 1 FROM moved)
+), drain AS (
+  UPDATE {Assignment._meta.db_table} SET item_count = item_count - (SELECT count(*) FROM moved)
+  WHERE id = (SELECT id FROM queue) AND EXISTS (SELECT 1 FROM moved)
+), record AS (
+  INSERT INTO {HoldingChange._meta.db_table}
+    (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, at, note)
+  SELECT %(task)s, item_id, 'claim', (SELECT id FROM queue), (SELECT id FROM want), 1, %(user)s, now(), ''
+  FROM moved
+)
+SELECT count(*) FROM moved
+"""
+
+
+def worker(mode: str, task_id: int, user_id: int, start_at: float, seconds: float, out) -> None:
+    connections.close_all()  # never share the parent's socket
+    task = AnnotationTask.objects.get(pk=task_id)
+    user = User.objects.get(pk=user_id)
+    assignment = Assignment.objects.get(task=task, assignee=user, kind=AssignmentKind.WORK)
+    latencies: list[float] = []
+    claimed: list[int] = []
+    mark_done(assignment.pk, user_id)
+    while time.time() < start_at:
+        time.sleep(0.001)
+    deadline = start_at + seconds
+    while time.time() < deadline:
+        t0 = time.perf_counter()
+        if mode == "service":
+            n = services.pulling_claim(task=task, user=user)
+        elif mode == "one-statement":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    ONE_STATEMENT_SQL, {"task": task_id, "user": user_id, "batch": BATCH, "max": MAX_WORKLOAD}
+                )
+                n = cursor.fetchone()[0]
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(RAW_SQL, [assignment.pk, task_id])
+                n = cursor.rowcount
+        latencies.append((time.perf_counter() - t0) * 1000)
+        if not n:
+            continue
+        claimed.append(n)
+        mark_done(assignment.pk, user_id)
+    connections.close_all()
+    out.put((latencies, sum(claimed), len(claimed)))
+
+
+def phase(mode: str, task, people, seconds: float) -> dict:
+    vacuum()
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    start_at = time.time() + 2.0
+    procs = [ctx.Process(target=worker, args=(mode, task.pk, u.pk, start_at, seconds, out)) for u in people]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    latencies = sorted(ms for r in results for ms in r[0])
+    claims = sum(r[2] for r in results)
+    items = sum(r[1] for r in results)
+    return {
+        "mode": mode,
+        "claims": claims,
+        "items": items,
+        "claims_per_s": claims / seconds,
+        "p50": statistics.median(latencies) if latencies else float("nan"),
+        "p99": latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))] if latencies else float("nan"),
+        "empty": len(latencies) - claims,
+    }
+
+
+def claim_plan(task, user) -> str:
+    """EXPLAIN of the SQL the service actually runs, captured while it runs."""
+    captured: list[tuple[str, list]] = []
+
+    def capture(execute, sql, params, many, context):
+        if "in_queue" in sql and sql.lstrip().upper().startswith("UPDATE"):
+            captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    assignment = Assignment.objects.get(task=task, assignee=user)
+    mark_done(assignment.pk, user.pk)
+    with connection.execute_wrapper(capture):
+        services.pulling_claim(task=task, user=user)
+    sql, params = captured[0]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def doubles(task) -> tuple[int, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT item_id FROM {TI} WHERE task_id = %s GROUP BY item_id "
+            f"HAVING count(*) > 1) d",
+            [task.pk],
+        )
+        rows_twice = cursor.fetchone()[0]
+    claims = Counter(
+        TaskItem.objects.filter(task=task, in_queue=False)
+        .values_list("item_id", flat=True)
+        .iterator(chunk_size=50_000)
+    )
+    return rows_twice, sum(1 for n in claims.values() if n > 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--processes", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--candidate", action="store_true", help="also time a one-statement claim (a proposal for the service)"
+    )
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit("bench/pull.py measures PostgreSQL's SKIP LOCKED; set DATABASE_URL=postgres://…/tb_pullbench")
+    log(
+        f"database: {connection.settings_dict['NAME']} · {args.items:,} items · {args.processes} processes · "
+        f"{args.seconds:.0f}s per phase"
+    )
+    reset_database()
+    task, service_people, raw_people, candidate_people = build(args.items, args.processes)
+    plan = claim_plan(task, service_people[0])
+    log("claim query plan (service):\n  " + plan.replace("\n", "\n  "))
+    results = [phase("service", task, service_people, args.seconds), phase("raw", task, raw_people, args.seconds)]
+    if args.candidate:
+        results.append(phase("one-statement", task, candidate_people, args.seconds))
+    log("")
+    log(f"{'loop':<14} {'claims':>8} {'items':>9} {'claims/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'empty':>6}")
+    for r in results:
+        log(
+            f"{r['mode']:<14} {r['claims']:>8,} {r['items']:>9,} {r['claims_per_s']:>9.1f} {r['p50']:>8.1f} "
+            f"{r['p99']:>8.1f} {r['empty']:>6}"
+        )
+    service, raw = results[:2]
+    ratio = service["claims_per_s"] / raw["claims_per_s"] if raw["claims_per_s"] else float("nan")
+    rows_twice, held_twice = doubles(task)
+    log(f"ratio service/raw: {ratio:.2f} (goal >= 0.5); service p99 {service['p99']:.1f} ms (goal <= 100)")
+    log(f"items held by two people: {held_twice + rows_twice} (rows twice in the task: {rows_twice})")
+    uses_index = "task_item_queue" in plan
+    log(f"claim plan uses task_item_queue: {uses_index}")
+
+
+if __name__ == "__main__":
+    main()
