@@ -337,24 +337,34 @@ def test_service_errors_show_beside_their_field_and_write_nothing(
 
 
 def test_create_with_a_job_shows_progress_then_lands_on_the_task(
-    client, dataset, recipe, items, manager, annotator, settings
+    client, dataset, recipe, items, manager, annotator, settings, django_capture_on_commit_callbacks
 ):
+    from taskboard.jobs.models import Job
+
     settings.TASK_JOB_THRESHOLD = 5
     client.force_login(manager)
     wid = start(client, dataset)
     fill(client, wid, dataset, recipe, manager, people=people_data(annotator))
-    response = client.post(reverse("annotation:wizard-create", args=[wid]))
-    task = AnnotationTask.objects.filter(name="Night task").first()
-    location = response["Location"]
-    if task is None:
-        assert location == reverse("annotation:wizard-job", args=[wid])
-        page = client.get(location)
-        assert page.status_code == 200
-    else:
-        # In-process jobs may already have finished: the job page sends us on.
-        page = client.get(reverse("annotation:wizard-job", args=[wid]), headers=HX)
-        assert page["HX-Redirect"] == reverse("annotation:task-detail", args=[task.pk])
-    assert AnnotationTask.objects.filter(name="Night task").count() <= 1
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(reverse("annotation:wizard-create", args=[wid]))
+    job_url = reverse("annotation:wizard-job", args=[wid])
+    assert response["Location"] == job_url
+    assert not AnnotationTask.objects.exists()
+    job = Job.objects.get()
+    assert job.kind == "task_create" and job.total == 20
+    page = client.get(job_url)
+    assert page.status_code == 200
+    assert f'id="job-{job.pk}"' in page.content.decode() and 'hx-trigger="every 1s"' in page.content.decode()
+    # Clicking Create again while the job runs makes no second job.
+    again = client.post(reverse("annotation:wizard-create", args=[wid]))
+    assert again["Location"] == job_url and Job.objects.count() == 1
+    for callback in callbacks:
+        callback()
+    task = AnnotationTask.objects.get()
+    assert task.idempotency_key == wid
+    polled = client.get(job_url, headers=HX)
+    assert polled["HX-Redirect"] == reverse("annotation:task-detail", args=[task.pk])
+    assert client.get(job_url)["Location"] == reverse("annotation:task-detail", args=[task.pk])
 
 
 @pytest.mark.parametrize("step", ["items", "type", "people", "review"])
