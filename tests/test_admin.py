@@ -183,6 +183,33 @@ def test_item_filters_answer(admin_client, task_data, dataset):
     assert {row.annotated for row in response.context["cl"].result_list} == {True}
 
 
+def test_item_kind_filter_uses_the_mimetype_prefix(admin_client, task_data, dataset):
+    from taskboard.datasets.models import Item
+
+    Item.objects.filter(dir="/highway").update(mimetype="application/pdf")
+    response = admin_client.get(admin_url(Item, "changelist"), {"kind": "pdf"})
+    assert {row.dir for row in response.context["cl"].result_list} == {"/highway"}
+
+
+def test_task_item_status_filter_lists_the_tasks_statuses(admin_client, task_data):
+    url = admin_url(TaskItem, "changelist")
+    response = admin_client.get(url)
+    page = response.content.decode()
+    assert "No status (to do)" in page and "blurry" in page
+    done = admin_client.get(url, {"status": "completed"}).context["cl"].result_list
+    assert {row.status for row in done} == {"completed"} and len(done) == 3
+    todo = admin_client.get(url, {"status": "none"}).context["cl"].result_list
+    assert {row.status for row in todo} == {None} and len(todo) == 4
+
+
+def test_large_lists_count_only_up_to_a_cap(admin_client, task_data, monkeypatch):
+    from taskboard.datasets.admin import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 5)
+    response = admin_client.get(admin_url(TaskItem, "changelist"))
+    assert response.context["cl"].result_count == 6  # the cap and one more: "there are more"
+
+
 def test_add_user_with_email_only(admin_client):
     response = admin_client.post(
         admin_url(User, "add"),
