@@ -13,6 +13,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ["jti", "created", "last_used"]
     actions = ["revoke"]
 
+    def has_add_permission(self, request):
+        # A row without its signed JWT is useless: tokens come from issue_token or POST /token.
+        return False
+
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
         count = queryset.update(revoked=True)

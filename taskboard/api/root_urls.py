@@ -1,4 +1,4 @@
-"""Dataloop's auth endpoint lives at the gate root, outside /api/v1."""
+"""Dataloop's auth endpoints live at the gate root, outside /api/v1 (dtlpy's gate_url)."""
 
 from django.urls import path
 
@@ -6,4 +6,5 @@ from taskboard.api import views_auth
 
 urlpatterns = [
     path("token", views_auth.token, name="api-token"),
+    path("login", views_auth.interactive_login, name="api-login"),
 ]

@@ -45,15 +45,21 @@ def filter_q(filt, handlers: Handlers) -> Q:
 def ops(lookup: str, convert=lambda v: v, allowed=("$eq", "$ne", "$in", "$nin", "$gt", "$lt", "$gte", "$lte")):
     """A handler comparing `lookup` with converted values."""
 
+    def checked(value):
+        converted = convert(value)
+        if converted is None or isinstance(converted, dict | list):
+            raise bad_request(f"Not a value '{lookup}' can be compared with: {str(value)[:100]!r}.")
+        return converted
+
     def handler(op, value):
         if op not in allowed:
             raise bad_request(f"Operator '{op}' is not supported on '{lookup}'.")
         if op in ("$in", "$nin"):
             if not isinstance(value, list):
                 raise bad_request(f"Operator '{op}' expects a list.")
-            q = Q(**{f"{lookup}__in": [convert(v) for v in value]})
+            q = Q(**{f"{lookup}__in": [checked(v) for v in value]})
             return q if op == "$in" else ~q
-        converted = convert(value)
+        converted = checked(value)
         if op == "$eq":
             return Q(**{lookup: converted})
         if op == "$ne":

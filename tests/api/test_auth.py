@@ -145,3 +145,39 @@ def test_wrong_method_is_refused_with_json(client, bearer, manager):
     response = client.delete("/api/v1/users/me", headers=bearer(manager))
     assert response.status_code == 405
     assert "message" in response.json()
+
+
+def test_interactive_login_sends_tokens_to_the_local_listener(client, manager):
+    client.force_login(manager)
+    response = client.get("/login", {"callback": "http://localhost:3001"})
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith("http://localhost:3001/?id_token=")
+    assert "refresh_token=" in location and "access_token=" in location
+
+
+def test_interactive_login_asks_strangers_to_sign_in(client):
+    response = client.get("/login", {"callback": "http://localhost:3001"})
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_interactive_login_never_sends_tokens_elsewhere(client, manager):
+    client.force_login(manager)
+    for callback in ("https://evil.example.com/", "http://localhost.evil.com:3001", "javascript:alert(1)", ""):
+        assert client.get("/login", {"callback": callback}).status_code == 400
+
+
+def test_admin_lists_and_revokes_tokens(client, manager, bearer):
+    from taskboard.accounts.models import User
+
+    admin = User.objects.create_superuser("root@example.com", "pw")
+    headers = bearer(manager)
+    client.force_login(admin)
+    assert client.get("/admin/api/apitoken/").status_code == 200
+    assert client.get("/admin/api/apitoken/add/").status_code == 403
+    token = ApiToken.objects.get(user=manager)
+    response = client.post("/admin/api/apitoken/", {"action": "revoke", "_selected_action": [token.pk]}, follow=True)
+    assert response.status_code == 200
+    client.logout()
+    assert client.get("/api/v1/users/me", headers=headers).status_code == 401
