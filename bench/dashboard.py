@@ -114,6 +114,23 @@ def spread_statuses(task) -> None:
             )
 
 
+def record_item_times(task) -> None:
+    """Active time on every item that has a status (5 to 64 s), as the work view's heartbeats leave it."""
+    from django.apps import apps
+
+    try:
+        item_time = apps.get_model("work", "ItemTime")
+    except LookupError:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {item_time._meta.db_table} (user_id, task_id, assignment_id, item_id, active_seconds, "
+            f"started_at, ended_at) SELECT status_by_id, task_id, assignment_id, item_id, 5 + (id %% 60), "
+            f"status_at, status_at FROM {TaskItem._meta.db_table} WHERE task_id = %s AND status IS NOT NULL",
+            [task.pk],
+        )
+
+
 def build(size: int, project, manager, people) -> AnnotationTask:
     name = f"bench-{size}"
     task = AnnotationTask.objects.filter(project=project, name=name).first()
@@ -142,9 +159,13 @@ def build(size: int, project, manager, people) -> AnnotationTask:
     with transaction.atomic():
         spread_statuses(task)
     log(f"  statuses spread in {time.perf_counter() - t0:.1f}s")
+    t0 = time.perf_counter()
+    record_item_times(task)
+    log(f"  active time recorded in {time.perf_counter() - t0:.1f}s")
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {TaskItem._meta.db_table}")
+            cursor.execute("ANALYZE work_itemtime")
     t0 = time.perf_counter()
     drift = counters.rebuild([task.pk])
     log(f"  rebuild_counters repaired {len(drift)} counters in {time.perf_counter() - t0:.1f}s")
@@ -233,6 +254,14 @@ def main():
     page_cpu = {label: statistics.median(ms) for label, ms in CPU_MS.items()}
     fragments = timed({label: page(task, **{"HX-Request": "true"}) for label, task in tasks.items()}, args.requests)
     recounts = timed({label: (lambda task=task: recount(task.pk)) for label, task in tasks.items()}, args.recounts)
+    from taskboard.dashboards import queries
+
+    active = timed(
+        {label: (lambda task=task: queries._active_seconds_by_user(task)) for label, task in tasks.items()}, 5
+    )
+    for label in tasks:
+        a = stats(active[label])
+        log(f"{sizes[label]:>9,} items | active time per person, uncached (work.ItemTime GROUP BY): {a[0]:.1f} ms")
     for label in tasks:
         p, f, c = stats(pages[label]), stats(fragments[label]), stats(recounts[label])
         log(

@@ -123,3 +123,19 @@ def test_people_page_lists_annotators(client, manager, task, annotator):
     client.force_login(manager)
     page = client.get(reverse("dashboards:people", args=[task.project_id])).content.decode()
     assert "bob@example.com" in page and "carol@example.com" in page
+
+
+def test_active_time_per_item_comes_from_the_work_views_records(client, manager, task, annotator):
+    from django.apps import apps
+
+    item_time = apps.get_model("work", "ItemTime")
+    one, two = held_items(task, annotator)[:2]
+    bob = task.assignments.get(assignee=annotator)
+    for item, seconds in ((one, 30), (two, 50)):
+        services.item_status_set(task=task, item=item, status="completed", by=annotator)
+        item_time.objects.create(user=annotator, task=task, assignment=bob, item=item, active_seconds=seconds)
+    client.force_login(manager)
+    page = client.get(reverse("dashboards:task", args=[task.pk])).content.decode()
+    assert ">40 s<" in page
+    people = client.get(reverse("dashboards:people", args=[task.project_id])).content.decode()
+    assert ">40 s<" in people
