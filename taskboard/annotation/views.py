@@ -262,9 +262,14 @@ def wizard_start(request):
             state["data"]["items"]["include_subfolders"] = ["on"]
     elif mode in ("all", "unassigned"):
         state["data"]["items"] = {"mode": [mode]}
+    else:
+        # The default choice, stored so the live count shows from the first view.
+        state["data"]["items"] = {"mode": ["folder"], "folder": ["/"], "include_subfolders": ["on"]}
     if request.GET.get("type") == "qa" and request.GET.get("parent", "").isdigit():
         state["data"]["type"] = {"kind": ["qa"], "parent": [request.GET["parent"]], "qa_intake": ["on"]}
-        state["data"].setdefault("items", {"mode": ["all"]})
+        if not mode:
+            # Every item with a status in the parent; the items step can narrow them.
+            state["data"]["items"] = {"mode": ["all"]}
     _save_wizard(request, wid, state)
     return redirect(_step_url(wid, "items"))
 

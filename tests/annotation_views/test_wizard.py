@@ -226,7 +226,17 @@ def test_review_shows_counts_split_other_tasks_and_change_links(
 def test_review_redirects_to_the_first_unfinished_step(client, dataset, items, manager):
     client.force_login(manager)
     wid = start(client, dataset)
+    # The items step starts on its default (everything under /), so the type step is first to fill.
+    assert client.get(step_url(wid, "review"))["Location"] == step_url(wid, "type")
+    client.post(step_url(wid, "items"), {"mode": "folder", "folder": "/nowhere"})
     assert client.get(step_url(wid, "review"))["Location"] == step_url(wid, "items")
+
+
+def test_the_first_view_already_counts_the_default_choice(client, dataset, items, manager):
+    client.force_login(manager)
+    wid = start(client, dataset)
+    body = client.get(step_url(wid, "items")).content.decode()
+    assert 'data-count="30"' in body and 'value="/"' in body
 
 
 def test_create_makes_one_task_even_when_posted_twice(client, dataset, recipe, items, manager, annotator, annotator2):
