@@ -463,7 +463,12 @@ def _summary(request, state, dataset, built) -> dict:
         "split": split,
         "queued": queued,
         "consensus_copies": copies if kind == "consensus" else 0,
-        "in_other_tasks": queries.items_in_other_open_tasks(matched) if count else 0,
+        # A QA task's items are in its parent by definition; only other tasks are worth a warning.
+        "in_other_tasks": queries.items_in_other_open_tasks(
+            matched, exclude_task=type_.cleaned_data.get("parent") if kind == "qa" else None
+        )
+        if count
+        else 0,
         "pace": pace,
         "estimate": estimate,
         "people": people.cleaned_data,

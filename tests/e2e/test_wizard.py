@@ -293,3 +293,55 @@ def test_layout_at_tablet_width(browser_page, login_as, screenshot, street, mana
     screenshot(page, "wizard-1-items-800")
     # Nothing wider than the viewport.
     assert page.evaluate("document.documentElement.scrollWidth") <= 800
+
+
+def test_a_large_selection_is_created_by_a_job_and_lands_on_the_task(
+    browser_page, login_as, street, manager, settings
+):
+    settings.TASK_JOB_THRESHOLD = 5
+    page = login_as(browser_page, manager)
+    page.goto(f"/tasks/new/?dataset={street.pk}")
+    expect_count(page, 30)
+    next_step(page, "Task type")
+    next_step(page, "People and dates")
+    pick_people(page, "bob@example.com", "carol@example.com")
+    page.get_by_label("Task name").fill("Big one")
+    next_step(page, "Review")
+    page.get_by_role("button", name="Create task").click()
+    expect(page.get_by_role("heading", name="Big one")).to_be_visible(timeout=15_000)
+    expect(page.locator("#progress-total")).to_have_text("30")
+    from taskboard.jobs.models import Job
+
+    assert Job.objects.filter(kind="task_create", state="succeeded").count() == 1
+
+
+def test_manager_adds_items_and_redistributes_on_the_task_page(
+    browser_page, login_as, screenshot, street, manager, annotator, annotator2
+):
+    task = existing_task(street, manager, annotator, annotator2)
+    page = login_as(browser_page, manager)
+    page.goto(f"/tasks/{task.pk}/")
+    page.get_by_role("link", name="Add items").click()
+    page.get_by_label("A folder").check()
+    page.get_by_label("Folder", exact=True).fill("/highway")
+    page.get_by_label("dave@example.com", exact=True).check()
+    screenshot(page, "task-add-items")
+    page.get_by_role("button", name="Add items").click()
+    expect(page.locator(".messages")).to_contain_text("Added 10 items")
+    expect(page.locator("#progress-total")).to_have_text("20")
+    bob = Assignment.objects.get(task=task, assignee=annotator)
+    page.goto(f"/tasks/{task.pk}/redistribute/?assignment={bob.pk}")
+    page.get_by_label("carol@example.com", exact=True).check()
+    page.get_by_label("dave@example.com", exact=True).check()
+    page.get_by_label("Percentages").check()
+    page.get_by_label("Share of carol@example.com (%)").fill("50")
+    page.get_by_label("Share of dave@example.com (%)").fill("40")
+    expect(page.locator("#load-sum")).to_contain_text("90")
+    page.get_by_role("button", name="Redistribute").click()
+    expect(page.locator("#err-split")).to_contain_text("add up to 90%")
+    screenshot(page, "task-redistribute-error")
+    page.get_by_label("Share of dave@example.com (%)").fill("50")
+    page.get_by_role("button", name="Redistribute").click()
+    expect(page.locator(".messages")).to_contain_text("redistributed")
+    bob.refresh_from_db()
+    assert bob.item_count == 0
