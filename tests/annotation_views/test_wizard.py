@@ -385,3 +385,44 @@ def test_each_step_renders(client, dataset, recipe, items, manager, annotator, s
     response = client.get(step_url(wid, step))
     assert response.status_code == 200
     assert b"New task" in response.content
+
+
+def test_review_estimates_the_finish_from_measured_pace(
+    client, dataset, recipe, items, manager, annotator, annotator2, task
+):
+    from taskboard.work.models import ItemTime
+
+    rows = []
+    for user in (annotator, annotator2):
+        a = Assignment.objects.get(task=task, assignee=user)
+        for ti in a.task_items.all()[:2]:
+            rows.append(ItemTime(user=user, task=task, assignment=a, item=ti.item, active_seconds=30))
+    ItemTime.objects.bulk_create(rows)
+    client.force_login(manager)
+    wid = start(client, dataset)
+    fill(client, wid, dataset, recipe, manager, people=people_data(annotator, annotator2))
+    body = client.get(step_url(wid, "review")).content.decode()
+    assert "Pace unknown" not in body
+    assert "30 s/item" in body
+    # 20 items, 10 each at 30 s: about 0.1 h of work.
+    assert "about 0.1 h of work" in body
+
+
+def test_a_failed_job_offers_a_retry_with_the_same_answers(
+    client, dataset, recipe, items, manager, annotator, settings, django_capture_on_commit_callbacks
+):
+    from taskboard.jobs.models import Job, JobState
+
+    settings.TASK_JOB_THRESHOLD = 5
+    client.force_login(manager)
+    wid = start(client, dataset)
+    fill(client, wid, dataset, recipe, manager, people=people_data(annotator))
+    with django_capture_on_commit_callbacks(execute=False):
+        client.post(reverse("annotation:wizard-create", args=[wid]))
+    Job.objects.update(state=JobState.FAILED, error="The worker died.")
+    body = client.get(reverse("annotation:wizard-job", args=[wid])).content.decode()
+    assert "The worker died." in body and "Try again" in body
+    response = client.post(reverse("annotation:wizard-retry", args=[wid]))
+    new_wid = re.search(r"/tasks/new/([0-9a-f]{32})/review/", response["Location"]).group(1)
+    assert new_wid != wid
+    assert client.get(step_url(new_wid, "review")).status_code == 200
