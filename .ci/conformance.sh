@@ -40,7 +40,8 @@ cleanup() {
 trap cleanup EXIT
 
 export DEBUG=1
-export DATABASE_URL="sqlite:///$WORK/db.sqlite3"
+# CONFORMANCE_DATABASE_URL=postgres://… runs it on PostgreSQL (the database is dropped and made anew).
+export DATABASE_URL="${CONFORMANCE_DATABASE_URL:-sqlite:///$WORK/db.sqlite3}"
 export SECRET_KEY="conformance-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 export ALLOWED_HOSTS="127.0.0.1,localhost"
 export MEDIA_ROOT="$WORK/media"
@@ -49,6 +50,22 @@ export CELERY_BROKER_URL=""
 unset PYTEST_VERSION || true
 
 echo "conformance: fresh database and the demo"
+if [ -n "${CONFORMANCE_DATABASE_URL:-}" ]; then
+    "$PYTHON" - <<'PY'
+import os
+import psycopg
+from urllib.parse import urlsplit
+
+url = urlsplit(os.environ["DATABASE_URL"])
+name = url.path.lstrip("/")
+if not name.startswith(("tb_", "taskboard_")):
+    raise SystemExit(f"refusing to recreate database {name!r}: use a name starting with tb_ or taskboard_")
+admin = url._replace(path="/postgres").geturl()
+with psycopg.connect(admin, autocommit=True) as conn:
+    conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    conn.execute(f'CREATE DATABASE "{name}"')
+PY
+fi
 "$PYTHON" manage.py migrate --no-input >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log"; exit 1; }
 "$PYTHON" manage.py demo >"$WORK/demo.log" 2>&1 || { cat "$WORK/demo.log"; exit 1; }
 
