@@ -39,6 +39,9 @@ def test_manager_browses_filters_and_hands_a_selection_to_the_wizard(
     expect(page.get_by_role("heading", name="street-scenes")).to_be_visible()
     expect(page.locator(".list-count")).to_contain_text("57 matching items")
     screenshot(page, "datasets-browser")
+    page.set_viewport_size({"width": 800, "height": 1000})
+    screenshot(page, "datasets-browser-tablet")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # Filtering through htmx swaps only the list and pushes the URL.
     page.get_by_label("Folder", exact=True).fill("/city/day")
