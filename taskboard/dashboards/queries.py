@@ -10,8 +10,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import Avg, Count, Q, Sum
+from django.db.models import Avg, Count, OuterRef, Q, Subquery, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -30,6 +31,7 @@ from taskboard.dashboards import forecast as fc
 from taskboard.dashboards.models import DailyThroughput, ReviewTally
 from taskboard.projects.models import MANAGING_ROLES, Project
 
+User = get_user_model()
 # The assignments whose items make up a task's total: consensus originals are bookkeeping.
 COUNTED_KINDS = (AssignmentKind.WORK, AssignmentKind.QUEUE)
 APPROVED = "approved"
@@ -246,20 +248,74 @@ def _days(start: datetime.date, end: datetime.date) -> list[datetime.date]:
     return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
 
 
+def _assignments_with_counts(task: AnnotationTask):
+    """The task's counted assignments with their assignee, status counts and QA tally, in one
+    round trip: under load every query costs a wait for the database, not just its plan."""
+
+    def tally(column):
+        return Subquery(
+            ReviewTally.objects.filter(task_id=OuterRef("task_id"), annotator_id=OuterRef("assignee_id")).values(
+                column
+            )[:1]
+        )
+
+    rows = (
+        Assignment.objects.filter(task=task, kind__in=COUNTED_KINDS)
+        .annotate(approved=tally("approved"), first_pass=tally("first_pass"), discarded=tally("discarded"))
+        .order_by("-kind", "id")
+        .values_list(
+            "id",
+            "kind",
+            "removed",
+            "item_count",
+            "rework_count",
+            "issue_count",
+            "created_at",
+            "assignee_id",
+            "assignee__email",
+            "status_counts__status",
+            "status_counts__count",
+            "approved",
+            "first_pass",
+            "discarded",
+        )
+    )
+    assignments: dict[int, Assignment] = {}
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    tallies: dict[int, ReviewTally] = {}
+    for pk, kind, removed, items, rework, issues, created, user_id, email, status, count, *verdicts in rows:
+        if pk not in assignments:
+            assignments[pk] = Assignment(
+                pk=pk,
+                task=task,
+                kind=kind,
+                removed=removed,
+                item_count=items,
+                rework_count=rework,
+                issue_count=issues,
+                created_at=created,
+                assignee=User(pk=user_id, email=email) if user_id else None,
+            )
+            if verdicts[0] is not None:
+                tallies[user_id] = ReviewTally(
+                    task=task,
+                    annotator_id=user_id,
+                    approved=verdicts[0],
+                    first_pass=verdicts[1],
+                    discarded=verdicts[2],
+                )
+        if status is not None:
+            counts[pk][status] = count
+    return list(assignments.values()), counts, tallies
+
+
 def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAULT_WINDOW_DAYS) -> TaskNumbers:
     now = timezone.localtime(now or timezone.now())
     today = now.date()
     # Ordered on its own columns: the model's ordering starts with the task and would join it.
     statuses = list(TaskStatus.objects.filter(task=task).order_by("position", "key"))
     done_keys = {s.key for s in statuses if s.is_done}
-    assignments = list(
-        Assignment.objects.filter(task=task, kind__in=COUNTED_KINDS).select_related("assignee").order_by("kind", "id")
-    )
-    by_assignment: dict[int, dict[str, int]] = defaultdict(dict)
-    for assignment_id, status, count in StatusCount.objects.filter(
-        assignment__task=task, assignment__kind__in=COUNTED_KINDS
-    ).values_list("assignment_id", "status", "count"):
-        by_assignment[assignment_id][status] = count
+    assignments, by_assignment, tallies = _assignments_with_counts(task)
 
     # Net finished per day and per assignment: O(days x assignments) rows.
     per_day: dict[datetime.date, int] = defaultdict(int)
@@ -273,11 +329,8 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
             recent_by_assignment[assignment_id] += done
 
     active = active_seconds_by_user(task)
-    tallies, rejected = {}, {}
-    if task.type == TaskType.ANNOTATION:
-        tallies = {t.annotator_id: t for t in ReviewTally.objects.filter(task=task)}
-        # Tallies exist once QA has judged something; before that there is no rate to show.
-        rejected = rejections_by_user([task.pk]) if tallies else {}
+    # Tallies exist once QA has judged something; before that there is no rate to show.
+    rejected = rejections_by_user([task.pk]) if tallies else {}
 
     rows, per_status = [], defaultdict(int)
     for a in assignments:
