@@ -130,3 +130,25 @@ def test_annotators_see_only_items_they_hold(api, annotator, dataset, items):
     page = _query(api(annotator), dataset, {"filter": {}}).json()
     assert page["items"] == []
     assert api(annotator).get(f"/api/v1/items/{api_id('item', items[0].pk)}").status_code == 404
+
+
+def test_an_item_page_costs_the_same_queries_at_any_size(api, manager, dataset, recipe):
+    from taskboard.annotation import services
+    from tests.factories import in_days, make_items
+
+    make_items(dataset, {"/big": 120})
+    services.task_create(dataset=dataset, created_by=manager, name="t", due_at=in_days(5), assignees=[manager])
+    user = api(manager)
+    path = f"/api/v1/datasets/{api_id('dataset', dataset.pk)}/query"
+    user.get("/api/v1/users/me")  # the token's first use writes last_used once
+    counts = []
+    for size in (5, 100):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            page = user.post(path, {"filter": {}, "page": 0, "pageSize": size}).json()
+        assert len(page["items"]) == size
+        assert all(i["metadata"]["system"]["refs"] for i in page["items"])
+        counts.append(len(ctx))
+    assert counts[0] == counts[1]

@@ -398,3 +398,20 @@ def test_a_large_selection_is_created_by_a_job_the_sdk_polls(
     assert task["totalItems"] == 14
     assert task["query"] == body["query"]
     assert task["dueDate"] == body["dueDate"]
+
+
+def test_a_task_list_costs_the_same_queries_for_one_or_many_tasks(api, people, dataset, recipe, items):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    user = api(people[0])
+    pid = api_id("project", dataset.project_id)
+    body = {"filter": {"$and": [{"projectId": pid}]}, "page": 0, "pageSize": 100, "context": {"projectIds": [pid]}}
+    counts = []
+    for n in range(1, 5):
+        create(user, payload(dataset, recipe, name=f"t{n}"))
+        with CaptureQueriesContext(connection) as ctx:
+            page = user.post("/api/v1/annotationtasks/query", body).json()
+        assert len(page["items"]) == n
+        counts.append(len(ctx))
+    assert counts[1] == counts[2] == counts[3]
