@@ -42,7 +42,7 @@ django.setup()
 import datetime  # noqa: E402
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import connection, connections, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from taskboard.accounts.models import User  # noqa: E402
@@ -193,6 +193,17 @@ SELECT count(*) FROM moved
 """
 
 
+def one_statement_claim(task_id: int, user_id: int) -> int:
+    """How the service could claim on PostgreSQL: one statement, and a commit that does not wait
+    for the WAL flush. The queue's counter row is the one lock every claimer needs; not waiting for
+    the disk while holding it is what lets claims overlap. A crash may forget the last claims,
+    counters and rows together, and those items simply wait in the queue again."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(ONE_STATEMENT_SQL, {"task": task_id, "user": user_id, "batch": BATCH, "max": MAX_WORKLOAD})
+        return cursor.fetchone()[0]
+
+
 def worker(mode: str, task_id: int, user_id: int, start_at: float, seconds: float, out) -> None:
     connections.close_all()  # never share the parent's socket
     task = AnnotationTask.objects.get(pk=task_id)
@@ -209,11 +220,7 @@ def worker(mode: str, task_id: int, user_id: int, start_at: float, seconds: floa
         if mode == "service":
             n = services.pulling_claim(task=task, user=user)
         elif mode == "one-statement":
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    ONE_STATEMENT_SQL, {"task": task_id, "user": user_id, "batch": BATCH, "max": MAX_WORKLOAD}
-                )
-                n = cursor.fetchone()[0]
+            n = one_statement_claim(task_id, user_id)
         else:
             with connection.cursor() as cursor:
                 cursor.execute(RAW_SQL, [assignment.pk, task_id])
