@@ -48,6 +48,7 @@ from taskboard.datasets.ids import api_id_kind, parse_api_id, parse_item_id
 MAX_DEPTH = 10
 MAX_CLAUSES = 1000
 MAX_IN_VALUES = 50_000
+MAX_EXPANDED_VALUES = 1000  # $in lists that become one condition per value (globs, metadata, refs)
 MAX_PAGE_SIZE = 1000
 MAX_STRING = 2000
 
@@ -90,6 +91,14 @@ def _list_value(field: str, op: str, value: Any) -> list:
     if len(value) > MAX_IN_VALUES:
         raise DQLError(f"Operator '{op}' on field '{field}': more than {MAX_IN_VALUES} values.")
     return value
+
+
+def _short_list(field: str, op: str, value: Any) -> list:
+    """A list whose values each become their own condition (OR-ed), so kept short."""
+    values = _list_value(field, op, value)
+    if len(values) > MAX_EXPANDED_VALUES:
+        raise DQLError(f"Operator '{op}' on field '{field}': more than {MAX_EXPANDED_VALUES} values.")
+    return values
 
 
 def _type_name(value: Any) -> str:
@@ -240,7 +249,7 @@ class _Column:
             values = _list_value(field, op, value)
             if self.globbing and any("*" in self.convert(field, v) for v in values):
                 q = _nothing()
-                for v in values:
+                for v in _short_list(field, op, values):
                     q |= self.eq(field, v)
             else:
                 q = in_values(self.column, [self.convert(field, v) for v in values])
@@ -402,7 +411,7 @@ class _Metadata:
             return self._lookup(_RANGE_OPS[op], self._json_value(field, value))
         if op in ("$in", "$nin"):
             q = _nothing()
-            for v in _list_value(field, op, value):
+            for v in _short_list(field, op, value):
                 q |= self.eq(field, v)
             return q if op == "$in" else ~self._has_key() | ~q
         q = self._has_key()
@@ -464,7 +473,7 @@ class _RefIds:
         if op == "$ne":
             return ~self.eq(field, value)
         if op in ("$in", "$nin"):
-            values = _list_value(field, op, value)
+            values = _short_list(field, op, value)
             if not values:
                 return _nothing() if op == "$in" else _everything()
             lookups = Q(pk__in=[])
@@ -523,7 +532,7 @@ def _refs_match(field: str, spec: Any) -> Q:
                     q &= _ref_lookup(f"{field}.id", value, kind=kind)
                 else:
                     any_of = Q(pk__in=[])
-                    for v in _list_value(f"{field}.id", op, value):
+                    for v in _short_list(f"{field}.id", op, value):
                         any_of |= _ref_lookup(f"{field}.id", v, kind=kind)
                     q &= any_of
         else:

@@ -304,3 +304,11 @@ def test_very_long_id_lists_pass_as_one_parameter(dataset, items):
     assert count({"id": {"$nin": listed}}, dataset) == 6
     names_listed = [f"/nope{n}.jpg" for n in range(40_000)] + ["/img00000.jpg"]
     assert count({"filename": {"$in": names_listed}}, dataset) == 1
+
+
+def test_lists_that_expand_into_conditions_are_capped(dataset):
+    for field in ["metadata.a", "metadata.system.refs.id"]:
+        with pytest.raises(DQLError, match=field.replace(".", r"\.")):
+            dql_items({field: {"$in": ["x"] * 1001}}, dataset=dataset)
+    with pytest.raises(DQLError, match="filename"):
+        dql_items({"filename": {"$in": ["/a/*"] * 1001}}, dataset=dataset)
