@@ -310,6 +310,7 @@ def pipeline_update(*, pipeline: Pipeline, by, name: str | None = None, descript
 @transaction.atomic
 def pipeline_delete(*, pipeline: Pipeline, by) -> None:
     """The pipeline and its record of moves go; the tasks it made stay with their work."""
+    _editable(pipeline)
     pipeline.delete()
 
 
@@ -471,6 +472,13 @@ def connection_add(
     errors = _connection_errors(source=source, target=target, status=status, rework=rework)
     if not errors and Connection.objects.filter(source=source, target=target, status=status).exists():
         errors["target"] = "These nodes are already connected by that status."
+    if not errors and target.kind == NodeKind.QA and not rework:
+        # The QA task is made over one annotation task: items from another could not be reviewed in it.
+        other = (
+            Connection.objects.filter(target=target, rework=False).exclude(source=source).select_related("source")
+        ).first()
+        if other is not None:
+            errors["source"] = f"{target.name} already reviews {other.source.name}; a QA node reviews one node."
     if not errors:
         edges = [(c.source_id, c.target_id, c.rework) for c in pipeline.connections.all()]
         edges.append((source.pk, target.pk, rework))
@@ -1290,6 +1298,13 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: dict, by) -> P
         if source is target and not rework:
             errors[prefix + "tgt.nodeId"] = "A node can lead back to itself only by a rework connection."
             continue
+        if target["kind"] == NodeKind.QA and not rework:
+            reviewed = next((e[0] for e in edges if e[1] == target["uid"] and not e[2]), source["uid"])
+            if reviewed != source["uid"]:
+                errors[prefix + "src.nodeId"] = (
+                    f"{target['name']} already reviews another node; a QA node reviews one."
+                )
+                continue
         if any(e[:2] == (source["uid"], target["uid"]) and e[3] == status for e in edges):
             errors[f"connections[{j}]"] = "The same connection is listed twice."
             continue

@@ -5,6 +5,7 @@ Every write is a POST that redirects without htmx; with htmx it answers the edit
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -258,6 +259,23 @@ def pipeline_pause(request, pk):
     except ValidationError as e:
         return _editor(request, pipeline, action_errors=e.message_dict)
     return _done(request, pipeline, notice="Paused: nothing moves until you install it again.")
+
+
+@login_required
+@require_POST
+def pipeline_delete(request, pk):
+    pipeline = queries.pipeline_for_manager(request.user, pk)
+    project_id = pipeline.project_id
+    try:
+        services.pipeline_delete(pipeline=pipeline, by=request.user)
+    except ValidationError as e:
+        return _editor(request, pipeline, action_errors=e.message_dict)
+    url = reverse("pipelines:list") + f"?project={project_id}"
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
 
 
 @login_required

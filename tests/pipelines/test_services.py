@@ -251,8 +251,11 @@ def test_a_node_cannot_sit_on_another(pipeline, manager, dataset, recipe, annota
     assert "column 1, row 0" in errors["column"]
 
 
-def test_invalid_connections_are_refused_with_their_reason(three_nodes, manager):
+def test_invalid_connections_are_refused_with_their_reason(three_nodes, manager, dataset, recipe, annotator):
     pipeline, source, annotate, review = three_nodes
+    annotate2 = services.node_add(
+        pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator, name="Annotate 2", row=1)
+    )
     cases = [
         ((annotate, review, "approved"), "status", "offers the statuses completed, discard"),
         ((source, annotate, "completed"), "status", "no statuses"),
@@ -261,6 +264,7 @@ def test_invalid_connections_are_refused_with_their_reason(three_nodes, manager)
         ((review, annotate, "approved"), "target", "loop"),
         ((annotate, annotate, "completed"), "target", "rework"),
         ((annotate, review, "completed"), "target", "already connected"),
+        ((annotate2, review, "completed"), "source", "already reviews Annotate"),
     ]
     for (a, b, status), field, words in cases:
         errors = refusal(

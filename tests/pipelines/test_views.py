@@ -145,3 +145,14 @@ def test_the_edit_form_moves_a_node(client, pipeline, manager, annotator, datase
     assert node.raw["metadata"]["position"] == {"x": 1460.0, "y": 348.0, "z": 0}
     client.post(reverse("pipelines:node-delete", args=[pipeline.pk, node.pk]))
     assert not Node.objects.exists()
+
+
+def test_a_pipeline_is_deleted_only_when_not_installed(client, pipeline, project, manager):
+    client.force_login(manager)
+    Pipeline.objects.filter(pk=pipeline.pk).update(state=PipelineState.INSTALLED)
+    response = client.post(reverse("pipelines:delete", args=[pipeline.pk]))
+    assert response.status_code == 200 and "Pause the pipeline" in response.content.decode()
+    Pipeline.objects.filter(pk=pipeline.pk).update(state=PipelineState.PAUSED)
+    response = client.post(reverse("pipelines:delete", args=[pipeline.pk]), headers=HTMX)
+    assert response.status_code == 204 and response["HX-Redirect"].endswith(f"?project={project.pk}")
+    assert not Pipeline.objects.exists()
