@@ -688,6 +688,8 @@ def pulling_claim(*, task, user) -> int:
     """
     if not task.is_pulling:
         raise ValidationError({"allocation": "Only pulling tasks hand out batches."})
+    if not task.accepts_work:
+        return 0
     assignment = (
         Assignment.objects.select_for_update().filter(task=task, assignee=user, kind=AssignmentKind.WORK).first()
     )

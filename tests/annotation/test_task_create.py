@@ -379,6 +379,25 @@ def test_pulling_refills_only_when_low_and_never_above_the_maximum(dataset, item
     assert_counters(task)
 
 
+def test_a_closed_task_hands_out_nothing(dataset, items, manager, annotator):
+    task = create(
+        dataset,
+        manager,
+        selection=Selection(mode="all"),
+        assignees=[annotator],
+        allocation="pulling",
+        batch_size=4,
+        max_batch_workload=8,
+    )
+    services.task_close(task=task, by=manager)
+    task.refresh_from_db()
+    assert services.pulling_claim(task=task, user=annotator) == 0
+    AnnotationTask.objects.filter(pk=task.pk).update(closed_at=None)
+    task.refresh_from_db()
+    # 4 undone ≤ 8 - 4: an open task refills at once.
+    assert services.pulling_claim(task=task, user=annotator) == 4
+
+
 def test_outsider_cannot_claim(dataset, items, manager, annotator, annotator2):
     task = create(
         dataset,
