@@ -16,8 +16,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	  echo "Taskboard needs Python 3.11 or newer; '$(PYTHON)' is: $$($(PYTHON) --version 2>&1 || echo 'not found')."; \
 	  echo "Install one, or point make at it: make $(MAKECMDGOALS) PYTHON=python3.12"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,12 +29,13 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # The whole suite on SQLite with jobs in-process; browser tests run when Chromium is installed.
+# Tests that need a real Celery worker run in `make test-pg` (and in CI's PostgreSQL run).
 test: $(STAMP)
-	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -q -rfE $(PYTEST_ARGS)
+	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -q -rfE --durations=10 -m "not celery_worker" $(PYTEST_ARGS)
 
 # The same suite on PostgreSQL, with a real Celery worker for the job tests (needs Redis).
 test-pg: $(STAMP)
-	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(BROKER_URL) $(BIN)/python -m pytest -q -rfE --create-db $(PYTEST_ARGS)
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(BROKER_URL) $(BIN)/python -m pytest -q -rfE --durations=10 --create-db $(PYTEST_ARGS)
 
 test-e2e: $(STAMP)
 	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -q -rfE -m e2e $(PYTEST_ARGS)
