@@ -241,6 +241,19 @@ def _steps_nav(wid, current, state):
 # ---------------------------------------------------------------- wizard views
 
 
+MAX_DRAFTS = 20
+
+
+def _prune_drafts(request):
+    """Keeps the session small: only the newest drafts survive."""
+    drafts = sorted(
+        (key for key in request.session.keys() if key.startswith(SESSION_PREFIX)),  # noqa: SIM118 (no __iter__)
+        key=lambda key: request.session[key].get("started", 0),
+    )
+    for key in drafts[: max(len(drafts) - MAX_DRAFTS + 1, 0)]:
+        del request.session[key]
+
+
 @login_required
 def wizard_start(request):
     """Starts a draft for a dataset, optionally seeded by the item browser or the task page."""
@@ -248,8 +261,9 @@ def wizard_start(request):
     if not dataset_id.isdigit():
         raise Http404("No such dataset.")
     dataset = queries.dataset_for_manager(request.user, int(dataset_id))
+    _prune_drafts(request)
     wid = uuid.uuid4().hex
-    state = {"dataset": dataset.pk, "data": {}, "task_id": None, "job_id": None}
+    state = {"dataset": dataset.pk, "data": {}, "task_id": None, "job_id": None, "started": timezone.now().timestamp()}
     mode = request.GET.get("mode")
     if mode == "list":
         refs = [part.strip() for part in request.GET.get("item_ids", "").split(",") if part.strip()]
@@ -606,7 +620,17 @@ def wizard_retry(request, wid):
     """After a failed job: a fresh draft with the same answers (the failed job wrote nothing)."""
     state, dataset = _load_wizard(request, wid)
     new_wid = uuid.uuid4().hex
-    _save_wizard(request, new_wid, {"dataset": dataset.pk, "data": state["data"], "task_id": None, "job_id": None})
+    _save_wizard(
+        request,
+        new_wid,
+        {
+            "dataset": dataset.pk,
+            "data": state["data"],
+            "task_id": None,
+            "job_id": None,
+            "started": timezone.now().timestamp(),
+        },
+    )
     return redirect(_step_url(new_wid, "review"))
 
 

@@ -177,3 +177,10 @@ def test_closed_task_hides_the_actions(client, manager, task):
     body = client.get(detail(task)).content.decode()
     assert action("add-items", task) not in body
     assert action("export", task) in body
+
+
+def test_an_htmx_action_answers_with_hx_redirect(client, manager, task):
+    client.force_login(manager)
+    response = client.post(action("close", task), {"confirm": "on"}, headers=HX)
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == detail(task)

@@ -426,3 +426,14 @@ def test_a_failed_job_offers_a_retry_with_the_same_answers(
     new_wid = re.search(r"/tasks/new/([0-9a-f]{32})/review/", response["Location"]).group(1)
     assert new_wid != wid
     assert client.get(step_url(new_wid, "review")).status_code == 200
+
+
+def test_old_drafts_are_pruned_from_the_session(client, dataset, manager):
+    from taskboard.annotation.views import MAX_DRAFTS
+
+    client.force_login(manager)
+    first = start(client, dataset)
+    for _ in range(MAX_DRAFTS):
+        last = start(client, dataset)
+    assert client.get(step_url(first, "items")).status_code == 404
+    assert client.get(step_url(last, "items")).status_code == 200
