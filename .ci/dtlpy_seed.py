@@ -336,7 +336,9 @@ def _():
 def _():
     pipeline = state["pipeline"]
     pipeline.install()
-    assert project.pipelines.get(pipeline_id=pipeline.id).status in ("Installed", "installed", "Active"), pipeline.status
+    assert project.pipelines.get(pipeline_id=pipeline.id).status in ("Installed", "installed", "Active"), (
+        pipeline.status
+    )
 
 
 @step("pipeline.execute(item) [POST /pipelines/{id}/execute]")
@@ -366,6 +368,26 @@ def _():
     assert refresh, "no refresh token stored"
     assert dl.client_api.renew_token() is not False
     assert dl.projects.get(project_name="Demo").name == "Demo"
+
+
+@step("the README's setup from an empty DATALOOP_PATH: add_environment, setenv, login_token")
+def _():
+    import subprocess
+
+    script = f"""
+import dtlpy as dl
+dl.add_environment(environment={ENV!r}, gate_url={URL!r}, url={URL + "/"!r}, alias="taskboard")
+dl.setenv({ENV!r})
+dl.login_token({TOKEN!r})
+assert not dl.token_expired()
+assert dl.projects.get(project_name="Demo").datasets.get(dataset_name="street-scenes").name == "street-scenes"
+dl.setenv("taskboard")
+print("ok")
+"""
+    fresh = dataloop_path.parent / "dataloop-fresh"
+    env = {**os.environ, "DATALOOP_PATH": str(fresh)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
 
 
 made["results"] = results
