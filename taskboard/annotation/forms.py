@@ -99,7 +99,13 @@ class ItemsForm(forms.Form):
         initial="folder",
         error_messages={"required": "Pick how to choose items."},
     )
-    folder = forms.CharField(required=False, max_length=1000, label="Folder", initial="/")
+    folder = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="Folder",
+        initial="/",
+        widget=forms.TextInput(attrs={"list": "dataset-folders", "autocomplete": "off", "spellcheck": "false"}),
+    )
     include_subfolders = forms.BooleanField(required=False, initial=True, label="Include subfolders")
     annotated = forms.ChoiceField(
         required=False,

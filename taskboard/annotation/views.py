@@ -300,6 +300,7 @@ def _render_step(request, wid, state, dataset, step, built, *, status=200):
         "form": built.get(step),
         "count": count,
         "kind": _kind(built),
+        "folders": queries.dataset_folders(dataset) if step == "items" else [],
         "next_step": STEPS[STEPS.index(step) + 1] if step != "review" else None,
         "prev_step": STEPS[STEPS.index(step) - 1] if step != "items" else None,
     }
@@ -669,6 +670,7 @@ def _action_page(request, task, template, form, **extra):
         "task": task,
         "project": task.project,
         "form": form,
+        "folders": queries.dataset_folders(task.dataset) if "folder" in form.fields else [],
         "action_title": title,
         "submit_label": submit,
         "danger": template == "task_close.html",

@@ -290,3 +290,15 @@ def task_agreement(task) -> dict | None:
     if not row["items"]:
         return {"items": 0, "percent": None}
     return {"items": row["items"], "percent": round(100 * row["mean"])}
+
+
+def dataset_folders(dataset, *, limit: int = 500) -> list[str]:
+    """Folders of a dataset with their parents, for the folder pickers (capped: a hint, not a listing)."""
+    from taskboard.datasets.models import Item
+
+    folders = set()
+    for path in Item.objects.filter(dataset=dataset).order_by("dir").values_list("dir", flat=True).distinct()[:limit]:
+        parts = path.strip("/").split("/") if path != "/" else []
+        for i in range(len(parts) + 1):
+            folders.add("/" + "/".join(parts[:i]))
+    return sorted(folders)

@@ -108,3 +108,7 @@ def test_project_for_user_raises_404_for_non_members(other_manager, project):
     with pytest.raises(Http404):
         queries.project_for_user(other_manager, project.pk)
     assert queries.membership_of(other_manager, project) is None
+
+
+def test_dataset_folders_include_parents(dataset, items):
+    assert queries.dataset_folders(dataset) == ["/", "/city", "/city/day", "/highway"]
