@@ -55,9 +55,19 @@ def test_manager_browses_filters_and_hands_a_selection_to_the_wizard(
     boxes.nth(2).check()
     expect(page.locator(".picked-count")).to_have_text("2 ticked")
     picked = [boxes.nth(0).get_attribute("value"), boxes.nth(2).get_attribute("value")]
+
+    # Ticks survive a change of filter; the new list shows them ticked where they appear.
+    page.get_by_label("Folder", exact=True).fill("/highway")
+    expect(page.locator(".list-count")).to_contain_text("20 matching items")
+    expect(page.locator(".picked-count")).to_have_text("2 ticked")
+    page.locator("input.pick").nth(1).check()
+    picked.append(page.locator("input.pick").nth(1).get_attribute("value"))
+    expect(page.locator(".picked-count")).to_have_text("3 ticked")
+    screenshot(page, "datasets-browser-ticked")
+
     page.get_by_role("button", name="Create a task from ticked items").click()
     expect(page).to_have_url(re.compile(r"/tasks/new/"))
-    expect(page.locator("textarea").first).to_have_value("\n".join(picked))
+    expect(page.locator("textarea").first).to_have_value("\n".join(sorted(picked, key=int)))
     screenshot(page, "datasets-to-wizard")
 
 
