@@ -8,7 +8,7 @@ app_name = "api"
 
 urlpatterns = [
     path("users/me", views_auth.users_me, name="users-me"),
-    path("projects/<str:name>/name", views_projects.project_by_name, name="project-by-name"),
+    path("projects/<path:name>/name", views_projects.project_by_name, name="project-by-name"),
     path("projects/<str:project_id>", views_projects.project_detail, name="project-detail"),
     path("datasets/query", views_projects.dataset_query, name="dataset-query"),
     path("datasets/<str:dataset_id>", views_projects.dataset_detail, name="dataset-detail"),

@@ -415,3 +415,20 @@ def test_a_task_list_costs_the_same_queries_for_one_or_many_tasks(api, people, d
         assert len(page["items"]) == n
         counts.append(len(ctx))
     assert counts[1] == counts[2] == counts[3]
+
+
+def test_check_if_exist_answers_the_existing_task(api, people, dataset, recipe, items):
+    user = api(people[0])
+    tid = create(user, payload(dataset, recipe))["spec"]["createdTaskId"]
+    check = {"query": {"filter": {"$and": [{"name": "task-1"}]}, "page": 0, "pageSize": 1000, "resource": "tasks"}}
+    response = user.post("/api/v1/annotationtasks", payload(dataset, recipe, checkIfExist=check))
+    assert response.status_code == 200
+    assert response.json()["id"] == tid
+    assert response.json()["name"] == "task-1"
+    assert AnnotationTask.objects.count() == 1
+
+
+def test_project_names_with_a_slash(api, manager, project):
+    project.name = "Street/2026"
+    project.save()
+    assert api(manager).get("/api/v1/projects/Street%2F2026/name").json()[0]["name"] == "Street/2026"
