@@ -71,3 +71,33 @@ def screenshot():
         return path
 
     return _shot
+
+
+# Other conftests (tests/datasets/e2e) import these fixtures, which registers a second session-scoped
+# `chromium_browser`; Playwright's sync API allows one running instance per process, so every
+# registration shares the first browser started, and only that one closes it.
+_shared_browser: dict = {}
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():  # noqa: F811
+    if "browser" in _shared_browser:
+        yield _shared_browser["browser"]
+        return
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}; CI requires the browser tests.")
+        pytest.skip("Chromium is not installed (apt-get install chromium).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        _shared_browser["browser"] = browser
+        try:
+            yield browser
+        finally:
+            _shared_browser.clear()
+            browser.close()
