@@ -1,12 +1,12 @@
 """A manager builds a three-node pipeline in the grid editor, installs it, runs items in and
-watches one move into QA when its annotator completes it. Screenshots go to test-artifacts/."""
+watches one move into QA when its annotator completes it in the work view. Screenshots go to test-artifacts/."""
 
 import re
 
 import pytest
+from django.test import Client
 from playwright.sync_api import expect
 
-from taskboard.annotation import services as core
 from taskboard.annotation.models import TaskItem
 from taskboard.pipelines.models import Node, Pipeline
 from tests.factories import make_items
@@ -48,7 +48,7 @@ def count(page, node, which):
 
 
 def test_manager_builds_a_pipeline_and_watches_an_item_move_into_qa(
-    browser_page, login_as, screenshot, street, project, manager, annotator
+    browser_page, chromium_browser, live_server, login_as, screenshot, street, project, manager, annotator
 ):
     page = login_as(browser_page, manager)
     page.goto(f"/pipelines/?project={project.pk}")
@@ -75,10 +75,24 @@ def test_manager_builds_a_pipeline_and_watches_an_item_move_into_qa(
     expect(count(page, "Annotate", "waiting")).to_have_text("4")
     screenshot(page, "pipeline-running")
 
-    # Bob completes one item (through the service, in this thread); the page polls and shows it in QA.
+    # Bob completes his first item in the work view, in his own browser; the editor polls and shows it in QA.
     annotate = Node.objects.get(name="Annotate")
-    row = TaskItem.objects.filter(task=annotate.task).select_related("item").order_by("rank").first()
-    core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+    row = TaskItem.objects.filter(task=annotate.task).order_by("rank").first()
+    worker_context = chromium_browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    # A client of its own: logging bob in through the shared one would end alice's session.
+    bob_client = Client()
+    bob_client.force_login(annotator)
+    worker_context.add_cookies(
+        [{"name": "sessionid", "value": bob_client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    worker = worker_context.new_page()
+    worker.goto(f"/work/assignments/{row.assignment_id}/items/{row.pk}/")
+    worker.locator('button.status-btn[data-status="completed"]').click()
+    worker.wait_for_load_state()
+    screenshot(worker, "pipeline-annotator-completed")
+    worker_context.close()
+    row.refresh_from_db()
+    assert row.status == "completed"
     expect(count(page, "Annotate", "done")).to_have_text("1", timeout=15_000)
     expect(count(page, "Review", "waiting")).to_have_text("1", timeout=15_000)
     expect(page.locator("svg")).to_contain_text("done 1 of 4")
