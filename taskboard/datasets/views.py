@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from taskboard.datasets import queries, services
 from taskboard.datasets.filters import ItemFilter, itemfilter_to_selection, selection_query_params
@@ -18,7 +18,8 @@ from taskboard.datasets.selection import Selection
 
 # Parameters that are paging, not filtering.
 _PAGING = ("after", "before")
-MAX_PICKED = 1000
+# The wizard takes a ticked list in its URL; servers cap a request line near 4 KB.
+MAX_PICKED = 300
 
 
 def _int_param(value) -> int | None:
@@ -91,24 +92,35 @@ def _wizard_url() -> str:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def to_wizard(request, pk):
-    """Hand the browsed selection to the create-task wizard as query parameters."""
+    """Hand the browsed selection to the create-task wizard as query parameters.
+
+    The browser POSTs here (ticked ids would make a long GET line); GET works too.
+    """
     dataset = queries.dataset_for_manager(request.user, pk)
-    back = reverse("datasets:browse", args=[dataset.pk]) + "?" + _filter_query(request)
-    if request.GET.get("pick") == "all":
-        item_filter = ItemFilter(request.GET, dataset=dataset)
+    data = request.POST if request.method == "POST" else request.GET
+    kept = data.copy()
+    for key in (*_PAGING, "item", "pick", "csrfmiddlewaretoken"):
+        kept.pop(key, None)
+    back = reverse("datasets:browse", args=[dataset.pk]) + "?" + kept.urlencode()
+    if data.get("pick") == "all":
+        item_filter = ItemFilter(kept, dataset=dataset)
         if not item_filter.is_valid():
             messages.error(request, "Fix the filters first.")
             return redirect(back)
         selection = itemfilter_to_selection(item_filter.form.cleaned_data)
     else:
-        picked = {_int_param(v) for v in request.GET.getlist("item")} - {None}
+        picked = {_int_param(v) for v in data.getlist("item")} - {None}
         if not picked:
             messages.error(request, "Tick the items for the task first, or choose all matching items.")
             return redirect(back)
         if len(picked) > MAX_PICKED:
-            messages.error(request, f"At most {MAX_PICKED} ticked items; use “all matching” with a filter instead.")
+            messages.error(
+                request,
+                f"{len(picked)} items are ticked; at most {MAX_PICKED} go to a task this way. "
+                "Narrow the filters and use “all matching” instead.",
+            )
             return redirect(back)
         ids = sorted(Item.objects.filter(dataset=dataset, pk__in=picked).values_list("pk", flat=True))
         if len(ids) != len(picked):

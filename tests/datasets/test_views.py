@@ -111,7 +111,7 @@ def test_keyset_pages_cover_everything_once(client, manager, dataset, items):
 def test_ticked_items_go_to_the_wizard_as_a_list(client, manager, dataset, items):
     client.force_login(manager)
     picked = [items[0].pk, items[5].pk]
-    r = client.get(reverse("datasets:to-wizard", args=[dataset.pk]), {"pick": "checked", "item": picked})
+    r = client.post(reverse("datasets:to-wizard", args=[dataset.pk]), {"pick": "checked", "item": picked})
     assert r.status_code == 302
     target = urlparse(r["Location"])
     assert target.path == "/tasks/new/"
@@ -123,8 +123,21 @@ def test_ticked_items_go_to_the_wizard_as_a_list(client, manager, dataset, items
 def test_ticked_items_of_another_dataset_are_refused(client, manager, dataset, items):
     other = make_items(DatasetFactory(project=dataset.project, name="b"), {"/x": 1})
     client.force_login(manager)
-    r = client.get(reverse("datasets:to-wizard", args=[dataset.pk]), {"pick": "checked", "item": [other[0].pk]})
+    r = client.post(reverse("datasets:to-wizard", args=[dataset.pk]), {"pick": "checked", "item": [other[0].pk]})
     assert r.status_code == 302 and "/datasets/" in r["Location"]
+
+
+def test_too_many_ticks_are_sent_back_with_a_message(client, manager, dataset):
+    many = make_items(dataset, {"/many": 301})
+    client.force_login(manager)
+    r = client.post(
+        reverse("datasets:to-wizard", args=[dataset.pk]),
+        {"pick": "checked", "item": [i.pk for i in many], "folder": "/many", "submitted": "1"},
+        follow=True,
+    )
+    assert r.redirect_chain[-1][0].startswith(reverse("datasets:browse", args=[dataset.pk]) + "?")
+    assert "folder=%2Fmany" in r.redirect_chain[-1][0]
+    assert "301 items are ticked" in r.content.decode()
 
 
 def test_all_matching_goes_to_the_wizard_as_the_same_query(client, manager, dataset, recipe, items):
