@@ -145,7 +145,7 @@ def throughput_svg(
             f'<rect class="{cls}"{fill} x="{x:.1f}" y="{top:.1f}" width="{bar:.1f}" height="{max(height, 0.5):.1f}">'
             f"<title>{escape(day_label(d))}: {n:,}</title></rect>"
         )
-        if n and len(points) <= 31:
+        if n and slot >= 7 * len(f"{n:,}"):  # a label only where it fits beside its neighbours
             ty = top - 3 if n >= 0 else top + height + 11
             body.append(f'<text class="value" x="{x + bar / 2:.1f}" y="{ty:.1f}" text-anchor="middle">{n:,}</text>')
     total = sum(n for _, n in points)

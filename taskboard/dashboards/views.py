@@ -66,8 +66,8 @@ def people_csv(request, project_id):
         "active seconds per item",
         "approved in QA",
         "first-pass approval rate",
-        "rework",
-        "issues",
+        "sent back by QA",
+        "out for rework now",
     ]
     rows = [
         [
@@ -77,8 +77,8 @@ def people_csv(request, project_id):
             round(c.seconds_per_item, 1) if c.seconds_per_item is not None else "",
             c.approved,
             round(c.first_pass_rate, 4) if c.first_pass_rate is not None else "",
+            c.sent_back,
             c.rework,
-            c.issues,
         ]
         for c in queries.people_scorecards(project)
     ]

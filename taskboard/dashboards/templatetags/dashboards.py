@@ -27,3 +27,9 @@ def pct(rate):
 @register.filter
 def per_day(pace):
     return "—" if pace is None else f"{pace:,.1f}/day"
+
+
+@register.filter
+def num(value):
+    """A whole number with thousands separators (12,345); the page renders without localisation."""
+    return "—" if value is None else f"{value:,}"
