@@ -443,7 +443,25 @@ def node_update(*, node: Node, by, **fields) -> Node:
             errors["statuses"] = f"Connections leave by {', '.join(sorted(used))}; delete them first."
     if errors:
         raise ValidationError(errors)
+    if node.task_id:
+        _task_sync(node, current, cleaned, by)
     return _save_node(node, cleaned)
+
+
+def _task_sync(node: Node, before: dict, after: dict, by) -> None:
+    """A node that already made its task passes setting changes on to it."""
+    from taskboard.annotation import services as core
+
+    changes = {}
+    for key in ("owner", "priority"):
+        if after.get(key) != before.get(key):
+            changes[key] = after.get(key)
+    if after.get("due_at") is not None and after["due_at"] != before.get("due_at"):
+        changes["due_at"] = after["due_at"]
+    if (after.get("statuses") or []) != (before.get("statuses") or []):
+        changes["statuses"] = after.get("statuses") or default_statuses(node.kind)
+    if changes:
+        core.task_update(task=node.task, by=by, **changes)
 
 
 @transaction.atomic

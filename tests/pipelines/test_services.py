@@ -333,3 +333,16 @@ def test_new_uploads_enter_installed_pipelines_at_their_dataset_node(
     services.pipeline_pause(pipeline=pipeline, by=manager)
     later = make_items(dataset, {"/later": 1})
     assert services.dataset_items_arrived(dataset=dataset, item_ids=[later[0].pk]) == 0
+
+
+def test_editing_a_node_that_made_its_task_updates_the_task(
+    three_nodes, manager, owner, annotator, django_capture_on_commit_callbacks
+):
+    pipeline, source, annotate, review = three_nodes
+    install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
+    services.pipeline_pause(pipeline=pipeline, by=manager)
+    annotate.refresh_from_db()
+    due = in_days(3)
+    services.node_update(node=annotate, by=manager, priority=3, owner=owner, due_at=due)
+    annotate.task.refresh_from_db()
+    assert (annotate.task.priority, annotate.task.owner, annotate.task.due_at) == (3, owner, due)
