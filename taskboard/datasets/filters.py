@@ -14,7 +14,7 @@ from django import forms
 
 from taskboard.annotation.models import AnnotationTask, TaskStatus
 from taskboard.datasets.ids import task_api_id
-from taskboard.datasets.models import Item
+from taskboard.datasets.models import Item, Label
 from taskboard.datasets.selection import Selection, normalize_folder, select_items
 
 YES_NO = [("yes", "Annotated"), ("no", "Not annotated")]
@@ -64,6 +64,7 @@ class ItemFilter(django_filters.FilterSet):
         method="noop", queryset=AnnotationTask.objects.none(), label="Task", empty_label="Any task"
     )
     status = django_filters.ChoiceFilter(method="noop", label="Status there", empty_label="Any status")
+    label = django_filters.ChoiceFilter(method="noop", label="Has label", empty_label="Any label")
     name = django_filters.CharFilter(
         method="noop", label="Name", max_length=500, help_text="Glob: * any characters but /, ** any characters."
     )
@@ -98,6 +99,10 @@ class ItemFilter(django_filters.FilterSet):
                 seen.add(key)
                 choices.append((key, label))
         self.filters["status"].extra["choices"] = choices
+        labels = (
+            Label.objects.filter(recipe__dataset=dataset).order_by("name").values_list("name", flat=True).distinct()
+        )
+        self.filters["label"].extra["choices"] = [(n, n) for n in labels]
         self.selection: Selection | None = None
 
     def noop(self, queryset, name, value):
@@ -134,6 +139,7 @@ def itemfilter_to_selection(data: dict) -> Selection:
     task = data.get("task")
     status = data.get("status") or ""
     name = (data.get("name") or "").strip()
+    label = data.get("label") or ""
     key = data.get("meta_key") or ""
     value = data.get("meta_value") or ""
     start, end = data.get("created_from"), data.get("created_to")
@@ -163,6 +169,8 @@ def itemfilter_to_selection(data: dict) -> Selection:
             match["metadata"] = {"status": status}
         clauses.append({"metadata.system.refs": {"$match": match}})
         simple.append(Selection(mode="task_status", task_id=task.pk, task_status=status))
+    if label:
+        clauses.append({"label": label})
     if name:
         clauses.append({"filename" if "/" in name else "name": name})
     if key:

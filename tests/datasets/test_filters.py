@@ -72,3 +72,15 @@ def test_bad_input_is_a_form_error(dataset):
     ]:
         f = ItemFilter(QueryDict(query + "&submitted=1"), dataset=dataset)
         assert not f.is_valid() and field in f.form.errors, query
+
+
+def test_label_filter(dataset, recipe):
+    from taskboard.datasets.models import Annotation
+
+    items = make_items(dataset, {"/a": 3})
+    Annotation.objects.create(item=items[1], label_name="car")
+    f = run(dataset, "label=car&submitted=1")
+    assert [i.pk for i in f.qs] == [items[1].pk]
+    assert f.selection == Selection(mode="filter", dql={"$and": [{"label": "car"}]})
+    bad = ItemFilter(QueryDict("label=bus&submitted=1"), dataset=dataset)
+    assert not bad.is_valid() and "label" in bad.form.errors
