@@ -6,11 +6,11 @@ is for owners and managers, so annotators and reviewers get 404 there too.
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from taskboard.datasets.models import Dataset, Item
-from taskboard.projects.models import MANAGING_ROLES
+from taskboard.projects.models import MANAGING_ROLES, Membership
 
 PAGE_SIZE = 50
 
@@ -46,7 +46,16 @@ def datasets_of_project(project) -> QuerySet[Dataset]:
 
 
 def item_for_user(user, dataset_pk, item_pk) -> Item:
-    item = Item.objects.filter(pk=item_pk, dataset=dataset_for_user(user, dataset_pk)).first()
+    """An item the user may see: managers any item of their datasets; annotators and
+    reviewers only items an assignment of theirs holds."""
+    from taskboard.annotation.models import TaskItem
+
+    dataset = dataset_for_user(user, dataset_pk)
+    items = Item.objects.filter(pk=item_pk, dataset=dataset)
+    manages = Membership.objects.filter(user=user, project_id=dataset.project_id, role__in=MANAGING_ROLES).exists()
+    if not manages:
+        items = items.filter(Exists(TaskItem.objects.filter(item=OuterRef("pk"), assignment__assignee=user)))
+    item = items.first()
     if item is None:
         raise Http404("No such item.")
     return item

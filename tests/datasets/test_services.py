@@ -9,6 +9,7 @@ from PIL import Image
 
 from taskboard.datasets import services
 from taskboard.datasets.models import Item
+from tests.datasets.helpers import make_task
 
 
 def manifest(name, text):
@@ -195,7 +196,7 @@ def test_import_page_shows_row_errors(client, manager, dataset):
     assert not Item.objects.exists()
 
 
-def test_upload_page_and_file_download(client, manager, annotator, other_manager, dataset):
+def test_upload_page_and_file_download(client, manager, annotator, other_manager, dataset, recipe):
     client.force_login(manager)
     r = client.post(
         reverse("datasets:upload", args=[dataset.pk]),
@@ -212,9 +213,12 @@ def test_upload_page_and_file_download(client, manager, annotator, other_manager
     assert r["Content-Type"] == "application/octet-stream"
     assert r["Content-Disposition"].startswith("attachment")
     assert r["X-Content-Type-Options"] == "nosniff"
-    # Members may fetch files (annotators work on them); outsiders get 404.
+    # Annotators fetch only the files of items they hold; outsiders get 404.
     client.force_login(annotator)
+    assert client.get(reverse("datasets:item-file", args=[dataset.pk, png.pk])).status_code == 404
+    make_task(dataset, recipe, manager, items=[png], assignee=annotator)
     assert client.get(reverse("datasets:item-file", args=[dataset.pk, png.pk])).status_code == 200
+    assert client.get(reverse("datasets:item-file", args=[dataset.pk, html.pk])).status_code == 404
     client.force_login(other_manager)
     assert client.get(reverse("datasets:item-file", args=[dataset.pk, png.pk])).status_code == 404
     assert client.post(reverse("datasets:upload", args=[dataset.pk]), {"folder": "/"}).status_code == 404
