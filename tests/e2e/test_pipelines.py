@@ -101,3 +101,33 @@ def test_manager_builds_a_pipeline_and_watches_an_item_move_into_qa(
     page.get_by_role("button", name="Pause").click()
     expect(page.locator("#pipeline-state")).to_have_text("Paused")
     assert Pipeline.objects.get().moves.filter(status="completed").count() == 1
+
+
+def test_a_rework_connection_is_drawn_as_a_curve_back(
+    browser_page, login_as, screenshot, street, manager, annotator, reviewer, recipe
+):
+    from taskboard.annotation.workload import WorkloadUnit
+    from taskboard.pipelines import services
+    from taskboard.pipelines.models import NodeKind
+
+    pipeline = services.pipeline_create(project=street.project, name="With rework", by=manager)
+    common = {"pipeline": pipeline, "by": manager, "dataset": street, "recipe": recipe, "row": 0}
+    annotate = services.node_add(
+        kind=NodeKind.ANNOTATION, name="Annotate", column=0, workload=[WorkloadUnit(annotator, 100)], **common
+    )
+    review = services.node_add(
+        kind=NodeKind.QA,
+        name="Review",
+        column=1,
+        workload=[WorkloadUnit(reviewer, 100)],
+        statuses=[{"key": "approved"}, {"key": "discard"}, {"key": "rework"}],
+        **common,
+    )
+    services.connection_add(pipeline=pipeline, source=annotate, target=review, status="completed", by=manager)
+    services.connection_add(pipeline=pipeline, source=review, target=annotate, status="rework", by=manager)
+    page = login_as(browser_page, manager)
+    page.goto(f"/pipelines/{pipeline.pk}/")
+    expect(page.locator("svg path.edge")).to_have_count(2)
+    expect(page.locator("svg path.edge.rework")).to_have_count(1)
+    expect(page.locator("svg text.edge-label")).to_have_text(["completed", "rework"])
+    screenshot(page, "pipeline-rework")
