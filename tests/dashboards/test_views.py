@@ -139,3 +139,15 @@ def test_active_time_per_item_comes_from_the_work_views_records(client, manager,
     assert ">40 s<" in page
     people = client.get(reverse("dashboards:people", args=[task.project_id])).content.decode()
     assert ">40 s<" in people
+
+
+def test_project_table_polls_while_work_is_left_and_stops_after(client, manager, task, annotator, annotator2):
+    client.force_login(manager)
+    url = reverse("dashboards:project", args=[task.project_id])
+    fragment = client.get(url, headers=HX).content.decode()
+    assert fragment.lstrip().startswith('<div id="project-tasks"') and 'hx-trigger="every 5s"' in fragment
+    for user in (annotator, annotator2):
+        for item in held_items(task, user):
+            services.item_status_set(task=task, item=item, status="completed", by=user)
+    fragment = client.get(url, headers=HX).content.decode()
+    assert "hx-trigger" not in fragment and "18 / 18" in fragment
