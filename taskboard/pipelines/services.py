@@ -274,6 +274,8 @@ def _connection_errors(*, source: Node, target: Node, status: str, rework: bool,
         errors[field_prefix + "source"] = "A QA node reviews an annotation node: connect it from one."
     if source.pk == target.pk and not rework:
         errors[field_prefix + "target"] = "A node can lead back to itself only by a rework connection."
+    if not errors and source.dataset_id != target.dataset_id:
+        errors[field_prefix + "target"] = "Items stay in their dataset: both nodes must use the same dataset."
     return errors
 
 
@@ -1315,6 +1317,9 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: dict, by) -> P
             continue
         if source is target and not rework:
             errors[prefix + "tgt.nodeId"] = "A node can lead back to itself only by a rework connection."
+            continue
+        if source["dataset"] != target["dataset"]:
+            errors[prefix + "tgt.nodeId"] = "Items stay in their dataset: both nodes must use the same dataset."
             continue
         if target["kind"] == NodeKind.QA and not rework:
             reviewed = next((e[0] for e in edges if e[1] == target["uid"] and not e[2]), source["uid"])

@@ -256,6 +256,12 @@ def test_invalid_connections_are_refused_with_their_reason(three_nodes, manager,
     annotate2 = services.node_add(
         pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator, name="Annotate 2", row=1)
     )
+    other = DatasetFactory(project=dataset.project)
+    elsewhere = services.node_add(
+        pipeline=pipeline,
+        by=manager,
+        **node_kwargs(other, RecipeFactory(dataset=other), annotator, name="Elsewhere", row=2),
+    )
     cases = [
         ((annotate, review, "approved"), "status", "offers the statuses completed, discard"),
         ((source, annotate, "completed"), "status", "no statuses"),
@@ -265,6 +271,7 @@ def test_invalid_connections_are_refused_with_their_reason(three_nodes, manager,
         ((annotate, annotate, "completed"), "target", "rework"),
         ((annotate, review, "completed"), "target", "already connected"),
         ((annotate2, review, "completed"), "source", "already reviews Annotate"),
+        ((annotate, elsewhere, "completed"), "target", "same dataset"),
     ]
     for (a, b, status), field, words in cases:
         errors = refusal(
