@@ -79,12 +79,20 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Parse each template once per process, as Django does by default when no loaders are listed:
+            # the partials loader wraps the loaders itself, so the cache must be named. runserver's
+            # autoreloader still resets it when a template changes.
             "loaders": [
                 (
                     "template_partials.loader.Loader",
                     [
-                        "django.template.loaders.filesystem.Loader",
-                        "django.template.loaders.app_directories.Loader",
+                        (
+                            "django.template.loaders.cached.Loader",
+                            [
+                                "django.template.loaders.filesystem.Loader",
+                                "django.template.loaders.app_directories.Loader",
+                            ],
+                        )
                     ],
                 )
             ],
@@ -219,18 +227,3 @@ if TESTING:
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-
-# Parse each template once per process, as Django does by default when no loaders are listed: the
-# partials loader wraps the loaders itself, so the cache must be named. runserver's autoreloader
-# still resets it when a template changes. (Dashboards: half the render time of every page.)
-TEMPLATES[0]["OPTIONS"]["loaders"] = [
-    (
-        "template_partials.loader.Loader",
-        [
-            (
-                "django.template.loaders.cached.Loader",
-                ["django.template.loaders.filesystem.Loader", "django.template.loaders.app_directories.Loader"],
-            )
-        ],
-    )
-]
