@@ -12,12 +12,13 @@ import time
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from taskboard.accounts.models import User
+from taskboard.annotation import services
 from taskboard.annotation.models import AnnotationTask, TaskItem
 from taskboard.datasets.models import Annotation, Dataset, Item, Label, Recipe
 from taskboard.datasets.selection import Selection
@@ -251,11 +252,6 @@ class Command(BaseCommand):
     # Work under way
 
     def tasks(self, dataset, people) -> list[AnnotationTask]:
-        try:
-            from taskboard.annotation import services
-        except ImportError as error:  # pragma: no cover - only while the services are being written
-            raise CommandError(f"The task services are not available: {error}") from error
-
         manager = people["manager@example.com"]
         one, two, three = (people[f"annotator{n}@example.com"] for n in (1, 2, 3))
         now = timezone.now()
@@ -291,11 +287,11 @@ class Command(BaseCommand):
                 with transaction.atomic():
                     task = services.task_create(dataset=dataset, created_by=manager, owner=manager, **spec)
                     for person, (completed, discarded) in progress.items():
-                        self.work(services, task, person, completed, discarded)
+                        self.work(task, person, completed, discarded)
             tasks.append(task)
         return tasks
 
-    def work(self, services, task, person, completed, discarded) -> None:
+    def work(self, task, person, completed, discarded) -> None:
         held = (
             TaskItem.objects.filter(task=task, assignment__assignee=person, in_queue=False)
             .select_related("item")
