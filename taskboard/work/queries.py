@@ -120,10 +120,23 @@ def task_item_in_assignment(*, assignment: Assignment, task_item_id: int) -> Tas
         raise Http404 from None
 
 
+def _open_items(assignment: Assignment):
+    """Items still to do. In a QA task an item sent back for rework waits for its annotator;
+    in an annotation task it is to do again."""
+    items = _ordered(assignment).filter(status__isnull=True)
+    if assignment.task.type == TaskType.QA:
+        items = items.filter(rework=False)
+    return items
+
+
 def first_open_item(assignment: Assignment) -> TaskItem | None:
-    """Where work resumes: the first item in rank order still to do (and not waiting for rework)."""
-    items = _ordered(assignment).order_by("rank", "id")
-    return items.filter(status__isnull=True, rework=False).first() or items.first()
+    """Where work resumes: items sent back for rework first, then the first item to do in rank order."""
+    items = _open_items(assignment)
+    return (
+        items.filter(rework=True).order_by("rank", "id").first()
+        or items.order_by("rank", "id").first()
+        or _ordered(assignment).order_by("rank", "id").first()
+    )
 
 
 def next_item(task_item: TaskItem) -> TaskItem | None:
@@ -137,7 +150,7 @@ def next_item(task_item: TaskItem) -> TaskItem | None:
 
 def next_open_item(task_item: TaskItem) -> TaskItem | None:
     """After a status is set: the next item still to do, wrapping round to the start."""
-    items = _ordered(task_item.assignment).filter(status__isnull=True, rework=False).exclude(pk=task_item.pk)
+    items = _open_items(task_item.assignment).exclude(pk=task_item.pk)
     after = items.filter(Q(rank__gt=task_item.rank) | Q(rank=task_item.rank, id__gt=task_item.pk))
     return after.order_by("rank", "id").first() or items.order_by("rank", "id").first()
 

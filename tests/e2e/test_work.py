@@ -1,0 +1,216 @@
+"""Annotators and reviewers at work, in Chromium: keyboard labelling, the QA loop, a pulling refill.
+
+Screenshots go to test-artifacts/work-*.png.
+"""
+
+import base64
+import io
+
+import pytest
+from PIL import Image, ImageDraw
+from playwright.sync_api import expect
+
+from taskboard.annotation import services as core
+from taskboard.annotation.models import Assignment, TaskItem
+from taskboard.datasets.models import Annotation, Item
+from taskboard.datasets.selection import Selection
+from tests.factories import in_days, make_items
+
+pytestmark = pytest.mark.e2e
+
+COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2"]
+
+
+def picture(n: int) -> str:
+    """A small generated street-ish picture as a data URL, so no media server is needed."""
+    image = Image.new("RGB", (320, 200), COLOURS[n % len(COLOURS)])
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([40 + 10 * n, 110, 150 + 10 * n, 160], fill="#222222")
+    draw.ellipse([60 + 10 * n, 150, 85 + 10 * n, 175], fill="#000000")
+    draw.ellipse([115 + 10 * n, 150, 140 + 10 * n, 175], fill="#000000")
+    draw.text((10, 10), f"frame {n}", fill="#ffffff")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+@pytest.fixture
+def street(transactional_db, project, dataset, recipe, manager, annotator, annotator2, reviewer):
+    items = make_items(dataset, {"/city/day": 4, "/highway": 8})
+    for n, item in enumerate(items):
+        Item.objects.filter(pk=item.pk).update(url=picture(n))
+    return dataset
+
+
+def mine(task, user):
+    assignment = Assignment.objects.get(task=task, assignee=user)
+    return assignment, list(TaskItem.objects.filter(assignment=assignment).order_by("rank"))
+
+
+@pytest.fixture
+def browser_page(browser_page):
+    # The live server shares one in-memory SQLite connection between its threads; a heartbeat
+    # beacon racing the next page load would lock it. Beats are covered by the view tests.
+    browser_page.route("**/beat/", lambda route: route.fulfill(status=204))
+    return browser_page
+
+
+def press(page, key):
+    with page.expect_navigation():
+        page.keyboard.press(key)
+
+
+def test_annotator_labels_and_completes_items_with_the_keyboard(
+    browser_page, login_as, screenshot, street, manager, annotator
+):
+    task = core.task_create(
+        dataset=street,
+        created_by=manager,
+        name="Day shift",
+        selection=Selection(mode="folder", folder="/city/day"),
+        assignees=[annotator],
+        due_at=in_days(2),
+        priority=3,
+    )
+    assignment, items = mine(task, annotator)
+    page = login_as(browser_page, annotator)
+    page.goto("/work/")
+    expect(page.get_by_role("link", name="Day shift").first).to_be_visible()
+    screenshot(page, "work-my-work")
+    page.get_by_role("link", name="Day shift").first.click()
+    expect(page.locator(".item-name")).to_have_text(items[0].item.filename)
+    expect(page.locator("img.item-image")).to_be_visible()
+    screenshot(page, "work-item-start")
+
+    press(page, "1")  # car
+    expect(page.locator(".label-btn", has_text="car")).to_have_attribute("aria-pressed", "true")
+    press(page, "2")  # person too
+    screenshot(page, "work-item-labelled")
+    press(page, "c")  # completed: on to the next item
+    expect(page.locator(".item-name")).to_have_text(items[1].item.filename)
+    press(page, "2")
+    press(page, "c")
+    expect(page.locator(".item-name")).to_have_text(items[2].item.filename)
+    press(page, "d")  # discard
+    expect(page.locator(".item-name")).to_have_text(items[3].item.filename)
+    press(page, "p")  # back to the discarded one
+    expect(page.locator(".item-name")).to_have_text(items[2].item.filename)
+    expect(page.locator(".status-now")).to_have_text("Discard")
+    press(page, "ArrowRight")
+    expect(page.locator(".item-name")).to_have_text(items[3].item.filename)
+    expect(page.locator("#count-done")).to_have_text("3")
+    expect(page.locator("#count-remaining")).to_have_text("1")
+    screenshot(page, "work-item-progress")
+
+    statuses = dict(TaskItem.objects.filter(assignment=assignment).values_list("item_id", "status"))
+    assert [statuses[i.item_id] for i in items] == ["completed", "completed", "discard", None]
+    labels = sorted(Annotation.objects.filter(task=task, created_by=annotator).values_list("item_id", "label_name"))
+    assert labels == sorted([(items[0].item_id, "car"), (items[0].item_id, "person"), (items[1].item_id, "person")])
+    assert Item.objects.get(pk=items[0].item_id).annotated
+
+
+def test_reviewer_rejects_the_annotator_fixes_the_reviewer_approves(
+    browser_page, login_as, screenshot, street, manager, annotator, reviewer
+):
+    task = core.task_create(
+        dataset=street,
+        created_by=manager,
+        name="Labels",
+        selection=Selection(mode="folder", folder="/city/day"),
+        assignees=[annotator],
+        due_at=in_days(2),
+    )
+    assignment, items = mine(task, annotator)
+    car = street.recipes.get().labels.get(name="car")
+    for task_item in items[:2]:
+        Annotation.objects.create(
+            item_id=task_item.item_id, task=task, label=car, label_name="car", created_by=annotator
+        )
+        core.item_status_set(task=task, item=task_item.item, status="completed", by=annotator)
+    qa = core.task_create(
+        dataset=street,
+        created_by=manager,
+        name="",
+        task_type="qa",
+        parent=task,
+        assignees=[reviewer],
+        due_at=in_days(2),
+    )
+    qa_assignment, qa_items = mine(qa, reviewer)
+    assert [q.item_id for q in qa_items] == [i.item_id for i in items[:2]]
+
+    page = login_as(browser_page, reviewer)
+    page.goto("/work/")
+    page.get_by_role("link", name="Labels_qa").first.click()
+    expect(page.locator(".item-name")).to_have_text(items[0].item.filename)
+    expect(page.locator(".label-list")).to_contain_text("car")
+    page.keyboard.press("r")
+    expect(page.locator("#reject-comment")).to_be_focused()
+    page.keyboard.type("The person on the left is not labelled")
+    screenshot(page, "work-qa-reject")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Reject").click()
+    expect(page.locator(".messages")).to_contain_text("Sent back")
+    # The next item waits; the rejected one shows as waiting.
+    press(page, "a")  # approve the second item
+    page.goto(f"/work/assignments/{qa_assignment.pk}/items/{qa_items[0].pk}/")
+    expect(page.locator(".rework-note")).to_contain_text("Waiting for rework")
+    expect(page.get_by_role("button", name="Approved")).to_be_disabled()
+    expect(page.locator("#count-issues")).to_have_text("1")
+    screenshot(page, "work-qa-waiting")
+
+    page = login_as(browser_page, annotator)
+    page.goto("/work/")
+    expect(page.locator(".my-work")).to_contain_text("1 rework")
+    screenshot(page, "work-my-work-rework")
+    page.get_by_role("link", name="Labels").first.click()
+    expect(page.locator(".item-name")).to_have_text(items[0].item.filename)
+    expect(page.locator(".rework-note")).to_contain_text("The person on the left is not labelled")
+    screenshot(page, "work-rework")
+    press(page, "2")
+    press(page, "c")
+    parent = TaskItem.objects.get(pk=items[0].pk)
+    assert parent.status == "completed" and not parent.rework
+
+    page = login_as(browser_page, reviewer)
+    page.goto(f"/work/assignments/{qa_assignment.pk}/")
+    expect(page.locator(".item-name")).to_have_text(items[0].item.filename)
+    expect(page.locator(".rework-note")).to_have_count(0)
+    expect(page.locator(".label-list")).to_contain_text("person")
+    press(page, "a")
+    screenshot(page, "work-qa-approved")
+    assert TaskItem.objects.get(pk=qa_items[0].pk).status == "approved"
+    assert Assignment.objects.get(pk=qa_assignment.pk).issue_count == 0
+    # The QA item never left the reviewer who rejected it.
+    assert TaskItem.objects.get(pk=qa_items[0].pk).assignment_id == qa_assignment.pk
+
+
+def test_a_pulling_annotators_batch_refills(
+    browser_page, login_as, screenshot, street, manager, annotator, annotator2
+):
+    task = core.task_create(
+        dataset=street,
+        created_by=manager,
+        name="Pull",
+        selection=Selection(mode="all"),
+        assignees=[annotator, annotator2],
+        due_at=in_days(2),
+        allocation="pulling",
+        batch_size=3,
+        max_batch_workload=5,
+    )
+    assignment, items = mine(task, annotator)
+    assert len(items) == 3
+    page = login_as(browser_page, annotator)
+    page.goto(f"/work/assignments/{assignment.pk}/")
+    expect(page.get_by_role("button", name="Get more items")).to_be_disabled()
+    expect(page.locator("#count-remaining")).to_have_text("3")
+    screenshot(page, "work-pull-start")
+    press(page, "c")  # 2 undone = 5 - 3: the next batch arrives by itself
+    expect(page.locator("#count-remaining")).to_have_text("5")
+    assert Assignment.objects.get(pk=assignment.pk).item_count == 6
+    screenshot(page, "work-pull-refilled")
+    for _ in range(3):
+        press(page, "c")
+    # 2 undone again: refilled to 5, and once the queue is dry "get more" has nothing to give.
+    assert Assignment.objects.get(pk=assignment.pk).item_count >= 6
