@@ -1,6 +1,8 @@
 """The SDK's pipeline JSON (dataloop-api.md §4.7) survives save → to_json, and bad JSON names its field."""
 
 import copy
+import json
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -206,3 +208,28 @@ def test_bad_json_is_refused_naming_the_field(pipeline, seed_json, manager, anno
     errors = errors_for(pipeline, seed_json, manager)
     assert words in errors[field], errors
     assert not pipeline.nodes.exists()
+
+
+def test_the_json_dtlpy_itself_made_round_trips(project, dataset, recipe, manager, annotator, reviewer):
+    """dtlpy 1.126.5: Pipeline + two TaskNodes (annotation at (2, 1), QA at (3, 1)), node.connect(qa),
+    pipeline.to_json(); ids replaced by placeholders."""
+    text = (Path(__file__).parent / "dtlpy_pipeline.json").read_text()
+    for placeholder, value in (
+        ("RECIPE", api_id("recipe", recipe.pk)),
+        ("DATASET", api_id("dataset", dataset.pk)),
+        ("PROJECT", api_id("project", project.pk)),
+        ("PIPE", "PIPE"),
+    ):
+        text = text.replace(f'"{placeholder}"', json.dumps(value))
+    data = json.loads(text)
+    pipeline = services.pipeline_create(project=project, name="p", by=manager)
+    services.pipeline_save_from_dataloop_json(pipeline=pipeline, data=data, by=manager)
+    back = services.pipeline_to_dataloop_json(pipeline)
+    assert back["nodes"] == data["nodes"]
+    assert back["connections"] == data["connections"]
+    assert back["startNodes"] == data["startNodes"]
+    assert [(n.name, n.column, n.row, n.kind) for n in pipeline.nodes.order_by("id")] == [
+        ("My Task", 2, 1, "annotation"),
+        ("QA", 3, 1, "qa"),
+    ]
+    assert pipeline.connections.get().status == "completed"
