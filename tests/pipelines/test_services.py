@@ -353,3 +353,13 @@ def test_editing_a_node_that_made_its_task_updates_the_task(
     services.node_update(node=annotate, by=manager, priority=3, owner=owner, due_at=due)
     annotate.task.refresh_from_db()
     assert (annotate.task.priority, annotate.task.owner, annotate.task.due_at) == (3, owner, due)
+
+
+def test_a_pulling_node_queues_its_items(three_nodes, manager, annotator, django_capture_on_commit_callbacks):
+    pipeline, source, annotate, review = three_nodes
+    services.node_update(node=annotate, by=manager, batch_size=3, max_batch_workload=5)
+    install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
+    annotate.refresh_from_db()
+    assert annotate.task.is_pulling
+    assert TaskItem.objects.filter(task=annotate.task).count() == 6
+    assert len(held_by(annotate.task, annotator)) == 3  # the first batch; the rest wait in the queue
