@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from taskboard.work.models import ConsensusResult, ItemTime
+from taskboard.work.models import AssignmentTime, ConsensusResult, ItemTime
 
 
 @admin.register(ItemTime)
@@ -20,3 +20,12 @@ class ConsensusResultAdmin(admin.ModelAdmin):
     list_filter = ["task__project"]
     search_fields = ["task__name", "item__filename"]
     raw_id_fields = ["task", "item"]
+
+
+@admin.register(AssignmentTime)
+class AssignmentTimeAdmin(admin.ModelAdmin):
+    list_display = ["user", "task", "assignment", "active_seconds", "items", "updated_at"]
+    list_select_related = ["user", "task"]
+    list_filter = ["task__project"]
+    search_fields = ["user__email", "task__name"]
+    raw_id_fields = ["user", "task", "assignment"]

@@ -35,6 +35,24 @@ class ItemTime(models.Model):
         return f"{self.user} on {self.item_id}: {self.active_seconds:.0f}s"
 
 
+class AssignmentTime(models.Model):
+    """Running total of a person's active time in one assignment, kept by the same heartbeat as
+    ItemTime, so a dashboard sums one row per assignment instead of one per item."""
+
+    assignment = models.OneToOneField("annotation.Assignment", on_delete=models.CASCADE, related_name="active_time")
+    task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    active_seconds = models.FloatField(default=0)
+    items = models.PositiveIntegerField(default=0, help_text="Items with some active time.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["task", "user"], name="assignment_time_task_user")]
+
+    def __str__(self):
+        return f"{self.user} in {self.assignment_id}: {self.active_seconds:.0f}s"
+
+
 class ConsensusResult(models.Model):
     """Agreement on one consensus item once every copy has a status."""
 

@@ -20,7 +20,7 @@ from taskboard.annotation.models import (
 )
 from taskboard.datasets.models import Annotation
 from taskboard.projects.models import MANAGING_ROLES, Membership
-from taskboard.work.models import ConsensusResult, ItemTime
+from taskboard.work.models import AssignmentTime, ConsensusResult, ItemTime
 
 
 @dataclass
@@ -225,8 +225,8 @@ def task_counts(task: AnnotationTask) -> dict[str, int]:
 
 
 def active_seconds_by_assignee(task: AnnotationTask) -> dict[int, float]:
-    """Active seconds per user id on the task's items (idle time excluded)."""
-    rows = ItemTime.objects.filter(task=task).values("user_id").annotate(seconds=Sum("active_seconds"))
+    """Active seconds per user id on the task's items (idle time excluded); one row per assignment."""
+    rows = AssignmentTime.objects.filter(task=task).values("user_id").annotate(seconds=Sum("active_seconds"))
     return {row["user_id"]: row["seconds"] or 0.0 for row in rows}
 
 

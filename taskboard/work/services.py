@@ -25,7 +25,7 @@ from taskboard.annotation.models import (
 )
 from taskboard.datasets.models import Annotation, Item, Label
 from taskboard.work import queries
-from taskboard.work.models import ConsensusResult, ItemTime
+from taskboard.work.models import AssignmentTime, ConsensusResult, ItemTime
 
 # The browser beats every 15 s while the person is active; one beat never counts for more than this.
 HEARTBEAT_MAX_SECONDS = 30.0
@@ -108,6 +108,12 @@ def item_time_beat(
     if not created:
         ItemTime.objects.filter(pk=row.pk).update(active_seconds=F("active_seconds") + seconds, ended_at=now)
         row.refresh_from_db()
+    total, _ = AssignmentTime.objects.select_for_update().get_or_create(
+        assignment_id=task_item.assignment_id, defaults={"task_id": task_item.task_id, "user": by}
+    )
+    AssignmentTime.objects.filter(pk=total.pk).update(
+        active_seconds=F("active_seconds") + seconds, items=F("items") + int(created), updated_at=now
+    )
     return row
 
 

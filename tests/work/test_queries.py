@@ -6,7 +6,7 @@ from django.utils import timezone
 from taskboard.annotation.models import Assignment, AssignmentKind, ChangeKind, HoldingChange, TaskItem
 from taskboard.datasets.models import Annotation
 from taskboard.work import queries, services
-from taskboard.work.models import ConsensusResult, ItemTime
+from taskboard.work.models import AssignmentTime, ConsensusResult, ItemTime
 from tests.factories import make_items
 from tests.work.helpers import build_task
 
@@ -82,6 +82,8 @@ def test_pace_and_active_seconds(dataset, recipe, manager, annotator, annotator2
     ItemTime.objects.create(user=annotator, task=task, assignment=a1, item=items[0], active_seconds=900)
     ItemTime.objects.create(user=annotator, task=task, assignment=a1, item=items[1], active_seconds=900)
     ItemTime.objects.create(user=annotator2, task=task, assignment=a2, item=items[2], active_seconds=60)
+    AssignmentTime.objects.create(assignment=a1, task=task, user=annotator, active_seconds=1800, items=2)
+    AssignmentTime.objects.create(assignment=a2, task=task, user=annotator2, active_seconds=60, items=1)
     TaskItem.objects.filter(assignment=a1).update(status="completed", status_by=annotator, status_at=timezone.now())
     assert queries.pace_items_per_hour(annotator, since) == pytest.approx(4.0)
     assert queries.active_seconds_by_assignee(task) == {annotator.pk: 1800.0, annotator2.pk: 60.0}

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from taskboard.datasets.models import Annotation, Item
 from taskboard.work import services
-from taskboard.work.models import ItemTime
+from taskboard.work.models import AssignmentTime, ItemTime
 from tests.factories import make_items
 from tests.work.helpers import build_task
 
@@ -166,6 +166,8 @@ def test_heartbeats_count_only_capped_active_time(client, task_and_assignments, 
     services.item_time_beat(task_item=first, by=annotator, active_ms=500_000, now=start + datetime.timedelta(hours=1))
     row = ItemTime.objects.get()
     assert row.active_seconds == pytest.approx(10 + 5 + services.HEARTBEAT_MAX_SECONDS)
+    total = AssignmentTime.objects.get(assignment=mine)
+    assert (total.active_seconds, total.items) == (pytest.approx(row.active_seconds), 1)
     client.force_login(annotator)
     response = client.post(reverse("work:item-beat", args=[mine.pk, first.pk]), {"active_ms": "2000"})
     assert response.status_code == 204
