@@ -7,9 +7,10 @@ must equal the items holding a done status.
 """
 
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
@@ -57,13 +58,28 @@ def _actual(task_ids):
     return rows, statuses
 
 
-def find_drift(task_ids=None, *, lock: bool = False) -> list[Drift]:
-    """Every counter that disagrees with the rows. With `lock`, the assignments are locked first
-    (PostgreSQL), so writers wait and the comparison is of one consistent state."""
-    assignments = _scope(Assignment.objects.select_related("task", "assignee"), task_ids).order_by("pk")
-    if lock:
-        assignments = assignments.select_for_update(of=("self",))
-    assignments = list(assignments)
+@contextmanager
+def _snapshot():
+    """One transaction whose every statement sees the same instant. The services change rows and
+    counters in one transaction, so within a snapshot they agree unless something is wrong; and
+    a repair of a row someone changed since fails to serialize instead of overwriting. (PostgreSQL
+    REPEATABLE READ; SQLite transactions are snapshots already.) No locks: writers never wait."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def find_drift(task_ids=None) -> list[Drift]:
+    """Every counter that disagrees with the rows, compared within one snapshot."""
+    with _snapshot():
+        return _find_drift(task_ids)
+
+
+def _find_drift(task_ids) -> list[Drift]:
+    assignments = list(_scope(Assignment.objects.select_related("task", "assignee"), task_ids).order_by("pk"))
     actual_rows, actual_statuses = _actual(task_ids)
     stored_statuses = defaultdict(dict)
     for assignment_id, status, count in _scope(StatusCount.objects.all(), task_ids, "assignment__task_id").values_list(
@@ -108,10 +124,15 @@ def find_drift(task_ids=None, *, lock: bool = False) -> list[Drift]:
     return drift
 
 
-@transaction.atomic
 def rebuild(task_ids=None) -> list[Drift]:
-    """Find the drift under lock and write the actual values; returns what was wrong."""
-    drift = find_drift(task_ids, lock=True)
+    """Find the drift and write the actual values in the same snapshot; returns what was wrong."""
+    with _snapshot():
+        drift = _find_drift(task_ids)
+        _repair(drift)
+    return drift
+
+
+def _repair(drift: list[Drift]) -> None:
     by_assignment = defaultdict(dict)
     status_fixes, throughput_fixes = [], set()
     for d in drift:
@@ -140,7 +161,6 @@ def rebuild(task_ids=None) -> list[Drift]:
     StatusCount.objects.bulk_create(creates, batch_size=1000)
     if throughput_fixes:
         _rebuild_throughput(throughput_fixes)
-    return drift
 
 
 def _rebuild_throughput(pairs: set[tuple[int, int]]) -> None:
