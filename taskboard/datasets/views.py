@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from taskboard.datasets import queries, services
@@ -69,12 +70,17 @@ def _browser_context(request, dataset):
 
 def _render_browser(request, dataset, *, upload_form=None, manifest_form=None):
     context = _browser_context(request, dataset)
-    if request.htmx and request.method == "GET":
-        return render(request, "datasets/browse.html#item-list", context)
-    context["tree"] = list(queries.folder_tree(dataset).walk())
-    context["upload_form"] = upload_form or UploadForm(initial={"folder": context["current_folder"] or "/"})
-    context["manifest_form"] = manifest_form or ManifestForm()
-    return render(request, "datasets/browse.html", context)
+    # htmx asks for the whole page when it restores history it no longer has cached.
+    if request.htmx and request.method == "GET" and not request.htmx.history_restore_request:
+        response = render(request, "datasets/browse.html#item-list", context)
+    else:
+        context["tree"] = list(queries.folder_tree(dataset).walk())
+        context["upload_form"] = upload_form or UploadForm(initial={"folder": context["current_folder"] or "/"})
+        context["manifest_form"] = manifest_form or ManifestForm()
+        response = render(request, "datasets/browse.html", context)
+    # The same URL answers a page or a fragment: caches must keep them apart.
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 @login_required

@@ -70,6 +70,13 @@ def test_htmx_gets_only_the_list(client, manager, dataset, items):
     assert body.lstrip().startswith('<div id="item-list">')
     assert "<html" not in body and "Folders" not in body
     assert body.count('class="item-card"') == 10
+    assert "HX-Request" in r["Vary"]
+
+
+def test_htmx_history_restore_gets_the_whole_page(client, manager, dataset, items):
+    client.force_login(manager)
+    r = client.get(url(dataset), headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in r.content.decode()
 
 
 def test_filters_narrow_the_list(client, manager, dataset, items):
