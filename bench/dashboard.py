@@ -129,6 +129,18 @@ def record_item_times(task) -> None:
             f"status_at, status_at FROM {TaskItem._meta.db_table} WHERE task_id = %s AND status IS NOT NULL",
             [task.pk],
         )
+    try:
+        totals = apps.get_model("work", "AssignmentTime")
+    except LookupError:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {totals._meta.db_table} "
+            "(assignment_id, task_id, user_id, active_seconds, items, updated_at) "
+            f"SELECT assignment_id, task_id, user_id, SUM(active_seconds), COUNT(*), MAX(ended_at) "
+            f"FROM {item_time._meta.db_table} WHERE task_id = %s GROUP BY assignment_id, task_id, user_id",
+            [task.pk],
+        )
 
 
 def build(size: int, project, manager, people) -> AnnotationTask:

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
-from django.db.models import Avg, Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Avg, Count, F, FloatField, OuterRef, Q, Subquery, Sum, Value
 from django.http import Http404
 from django.utils import timezone
 
@@ -82,55 +81,16 @@ def _work_model(name):
         return None
 
 
-# Active time is summed over one row per item worked (work.ItemTime), O(items): at a million
-# items that is a quarter of a second on PostgreSQL, so the sum is reused for a minute rather
-# than recomputed on every 5-second poll. (A per-assignment total kept by the heartbeat would
-# make this O(assignments) like everything else here.)
-ACTIVE_TIME_CACHE_SECONDS = 60
-
-
-def active_seconds_by_user(task: AnnotationTask) -> dict[int, float]:
-    """{user_id: active seconds} on this task, at most a minute old."""
-    key = f"dashboards:active:{task.pk}"
-    cached = cache.get(key)
-    if cached is None:
-        cached = _active_seconds_by_user(task)
-        cache.set(key, cached, ACTIVE_TIME_CACHE_SECONDS)
-    return cached
-
-
-def _active_seconds_by_user(task: AnnotationTask) -> dict[int, float]:
-    query = _work_query("active_seconds_by_assignee")
-    if query is not None:
-        result = query(task)
-        return {getattr(k, "pk", k): float(v or 0) for k, v in dict(result).items()}
-    item_time = _work_model("ItemTime")
-    if item_time is None:
+def active_seconds_by_user_in_tasks(task_ids) -> dict[int, float]:
+    """{user_id: active seconds} over these tasks, from the work view's per-assignment totals
+    (one row per assignment, kept by its heartbeat)."""
+    totals = _work_model("AssignmentTime")
+    if totals is None:
         return {}
     return {
         user_id: float(seconds or 0)
-        for user_id, seconds in item_time.objects.filter(task=task)
-        .values("user_id")
-        .annotate(s=Sum("active_seconds"))
-        .values_list("user_id", "s")
-    }
-
-
-def active_seconds_by_user_in_tasks(task_ids, *, cache_key: str) -> dict[int, float]:
-    cached = cache.get(cache_key)
-    if cached is None:
-        cached = _active_seconds_by_user_in_tasks(task_ids)
-        cache.set(cache_key, cached, ACTIVE_TIME_CACHE_SECONDS)
-    return cached
-
-
-def _active_seconds_by_user_in_tasks(task_ids) -> dict[int, float]:
-    item_time = _work_model("ItemTime")
-    if item_time is None:
-        return {}
-    return {
-        user_id: float(seconds or 0)
-        for user_id, seconds in item_time.objects.filter(task_id__in=list(task_ids))
+        for user_id, seconds in totals.objects.filter(task_id__in=list(task_ids))
+        .order_by()
         .values("user_id")
         .annotate(s=Sum("active_seconds"))
         .values_list("user_id", "s")
@@ -259,9 +219,16 @@ def _assignments_with_counts(task: AnnotationTask):
             )[:1]
         )
 
+    # The work view's running total per assignment, joined in when the work app keeps one.
+    active = F("active_time__active_seconds") if _work_model("AssignmentTime") else Value(None, FloatField())
     rows = (
         Assignment.objects.filter(task=task, kind__in=COUNTED_KINDS)
-        .annotate(approved=tally("approved"), first_pass=tally("first_pass"), discarded=tally("discarded"))
+        .annotate(
+            approved=tally("approved"),
+            first_pass=tally("first_pass"),
+            discarded=tally("discarded"),
+            active_seconds=active,
+        )
         .order_by("-kind", "id")
         .values_list(
             "id",
@@ -278,12 +245,13 @@ def _assignments_with_counts(task: AnnotationTask):
             "approved",
             "first_pass",
             "discarded",
+            "active_seconds",
         )
     )
     assignments: dict[int, Assignment] = {}
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     tallies: dict[int, ReviewTally] = {}
-    for pk, kind, removed, items, rework, issues, created, user_id, email, status, count, *verdicts in rows:
+    for pk, kind, removed, items, rework, issues, created, user_id, email, status, count, *verdicts, seconds in rows:
         if pk not in assignments:
             assignments[pk] = Assignment(
                 pk=pk,
@@ -296,6 +264,7 @@ def _assignments_with_counts(task: AnnotationTask):
                 created_at=created,
                 assignee=User(pk=user_id, email=email) if user_id else None,
             )
+            assignments[pk].active_seconds = seconds
             if verdicts[0] is not None:
                 tallies[user_id] = ReviewTally(
                     task=task,
@@ -328,7 +297,6 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
         if day >= window_from.date():
             recent_by_assignment[assignment_id] += done
 
-    active = active_seconds_by_user(task)
     # Tallies exist once QA has judged something; before that there is no rate to show.
     rejected = rejections_by_user([task.pk]) if tallies else {}
 
@@ -356,7 +324,7 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
                 issues=a.issue_count,
                 rework=a.rework_count,
                 approval_rate=approval,
-                active_seconds=active.get(a.assignee_id) if a.assignee_id else None,
+                active_seconds=a.active_seconds,
                 forecast=fc.forecast(
                     total=a.item_count,
                     done=done,
@@ -534,9 +502,7 @@ def people_scorecards(project: Project) -> list[Scorecard]:
     for user_id, n in rejections_by_user(task_ids).items():
         if user_id in cards:
             cards[user_id].sent_back = n
-    for user_id, seconds in active_seconds_by_user_in_tasks(
-        task_ids, cache_key=f"dashboards:active-project:{project.pk}"
-    ).items():
+    for user_id, seconds in active_seconds_by_user_in_tasks(task_ids).items():
         if user_id in cards:
             cards[user_id].active_seconds = seconds
     return sorted(cards.values(), key=lambda c: c.email)

@@ -36,13 +36,3 @@ def held_items(task, user, *, done=None):
     if done is not None:
         rows = rows.filter(status__isnull=not done)
     return [r.item for r in rows]
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """Active time is cached per task id, and ids come back after a test's rollback."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()

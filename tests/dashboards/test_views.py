@@ -125,15 +125,20 @@ def test_people_page_lists_annotators(client, manager, task, annotator):
     assert "bob@example.com" in page and "carol@example.com" in page
 
 
-def test_active_time_per_item_comes_from_the_work_views_records(client, manager, task, annotator):
-    from django.apps import apps
+def test_active_time_per_item_comes_from_the_work_views_heartbeats(client, manager, task, annotator):
+    from taskboard.annotation.models import TaskItem
 
-    item_time = apps.get_model("work", "ItemTime")
+    work = pytest.importorskip("taskboard.work.services")
     one, two = held_items(task, annotator)[:2]
-    bob = task.assignments.get(assignee=annotator)
-    for item, seconds in ((one, 30), (two, 50)):
+    rows = {r.item_id: r for r in TaskItem.objects.filter(task=task, item__in=[one, two]).select_related("assignment")}
+    t0 = timezone.now()
+    # 30 s on the first item; 30 s + 20 s on the second, each beat within the wall time since the last.
+    for item, seconds, at in ((one, 30, 30), (two, 30, 70), (two, 20, 100)):
+        work.item_time_beat(
+            task_item=rows[item.pk], by=annotator, active_ms=seconds * 1000, now=t0 + datetime.timedelta(seconds=at)
+        )
+    for item in (one, two):
         services.item_status_set(task=task, item=item, status="completed", by=annotator)
-        item_time.objects.create(user=annotator, task=task, assignment=bob, item=item, active_seconds=seconds)
     client.force_login(manager)
     page = client.get(reverse("dashboards:task", args=[task.pk])).content.decode()
     assert ">40 s<" in page
