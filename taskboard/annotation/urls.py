@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/", views.task_detail, name="task-detail"),
     path("<int:pk>/add-items/", views.task_add_items, name="task-add-items"),
     path("<int:pk>/remove-items/", views.task_remove_items, name="task-remove-items"),
+    path("<int:pk>/<slug:action>/validate/", views.task_items_validate, name="task-items-validate"),
     path("<int:pk>/reassign/", views.task_reassign, name="task-reassign"),
     path("<int:pk>/redistribute/", views.task_redistribute, name="task-redistribute"),
     path("<int:pk>/close/", views.task_close, name="task-close"),

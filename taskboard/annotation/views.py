@@ -659,6 +659,9 @@ ACTION_TEXT = {
 }
 
 
+ITEM_ACTIONS = {"task_add_items.html": "add-items", "task_remove_items.html": "remove-items"}
+
+
 def _posted(request):
     # An empty POST is still a submission: `request.POST or None` would show an unbound form.
     return request.POST if request.method == "POST" else None
@@ -674,6 +677,10 @@ def _action_page(request, task, template, form, **extra):
         "action_title": title,
         "submit_label": submit,
         "danger": template == "task_close.html",
+        "validate_url": reverse("annotation:task-items-validate", args=[task.pk, ITEM_ACTIONS[template]])
+        if template in ITEM_ACTIONS
+        else None,
+        "count": None,
         **extra,
     }
     return render(request, f"annotation/{template}", context)
@@ -720,6 +727,33 @@ def task_remove_items(request, pk):
             messages.success(request, f"Removed {result.removed} item{'s' if result.removed != 1 else ''}.{kept}")
             return _go(request, reverse("annotation:task-detail", args=[task.pk]))
     return _action_page(request, task, "task_remove_items.html", form)
+
+
+ITEM_ACTION_FORMS = {"add-items": forms.AddItemsForm, "remove-items": forms.RemoveItemsForm}
+
+
+@login_required
+@require_POST
+def task_items_validate(request, pk, action):
+    """As-you-type check of the add/remove items forms, with the live count of matching items."""
+    if action not in ITEM_ACTION_FORMS:
+        raise Http404("No such action.")
+    task = queries.task_for_manager(request.user, pk)
+    form = ITEM_ACTION_FORMS[action](request.POST, task=task)
+    count = None
+    form.is_valid()
+    # The count needs only the selection; other fields' errors do not hide it.
+    if form.selection is not None:
+        try:
+            count = _services().selection_count(dataset=task.dataset, selection=form.selection)
+        except ValidationError as exc:
+            _add_errors(form, exc, default=EMPTY_SELECTION_FIELD.get(form.selection.mode, "mode"))
+        else:
+            if count == 0:
+                form.add_error(EMPTY_SELECTION_FIELD.get(form.selection.mode, "mode"), "No items match.")
+    return render(
+        request, "annotation/_wizard_feedback.html", {"form": form, "step": "items", "count": count, "kind": ""}
+    )
 
 
 @login_required

@@ -184,3 +184,19 @@ def test_an_htmx_action_answers_with_hx_redirect(client, manager, task):
     response = client.post(action("close", task), {"confirm": "on"}, headers=HX)
     assert response.status_code == 200
     assert response["HX-Redirect"] == detail(task)
+
+
+def test_add_items_counts_as_you_type(client, manager, task):
+    client.force_login(manager)
+    url = reverse("annotation:task-items-validate", args=[task.pk, "add-items"])
+    body = client.post(url, {"mode": "folder", "folder": "/highway"}, headers=HX).content.decode()
+    assert 'data-count="10"' in body and "Pick at least one assignee" in body and "<html" not in body
+    body = client.post(url, {"mode": "folder", "folder": "/nope"}, headers=HX).content.decode()
+    assert "No items match" in body
+    assert client.post(reverse("annotation:task-items-validate", args=[task.pk, "close"]), {}).status_code == 404
+
+
+def test_item_actions_validate_is_404_for_annotators(client, annotator, task):
+    client.force_login(annotator)
+    url = reverse("annotation:task-items-validate", args=[task.pk, "add-items"])
+    assert client.post(url, {"mode": "all"}).status_code == 404

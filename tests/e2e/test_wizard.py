@@ -325,6 +325,8 @@ def test_manager_adds_items_and_redistributes_on_the_task_page(
     page.get_by_label("A folder").check()
     page.get_by_label("Folder", exact=True).fill("/highway")
     page.get_by_label("dave@example.com", exact=True).check()
+    expect_count(page, 10)
+    expect(page.locator("#err-assignees")).to_be_empty()
     screenshot(page, "task-add-items")
     page.get_by_role("button", name="Add items").click()
     expect(page.locator(".messages")).to_contain_text("Added 10 items")
