@@ -132,6 +132,7 @@ def glob_to_regex(pattern: str) -> str:
     (SQLite) and PostgreSQL's regular expressions alike: a backslash before a
     non-alphanumeric character means that character in both.
     """
+    pattern = re.sub(r"\*{3,}", "**", pattern)
     out = ["^"]
     i = 0
     while i < len(pattern):
@@ -178,12 +179,19 @@ def prefix_q(column: str, prefix: str) -> Q:
     return Q(**{f"{column}__startswith": prefix}) & Q(Exact(Left(column, len(prefix)), prefix))
 
 
-def _glob_q(column: str, pattern: str) -> Q:
+# Each wildcard can multiply the work of a backtracking matcher (SQLite runs Python's
+# `re`) by the name's length, so a pattern may hold only a few.
+MAX_GLOB_WILDCARDS = 3
+
+
+def _glob_q(field: str, column: str, pattern: str) -> Q:
     if "*" not in pattern:
         return Q(**{column: pattern})
     # The common dtlpy shape "/a/b/**" is a prefix scan the index can serve.
     if pattern.endswith("/**") and "*" not in pattern[:-3]:
         return prefix_q(column, pattern[:-2])
+    if len(re.findall(r"\*+", pattern)) > MAX_GLOB_WILDCARDS:
+        raise DQLError(f"Field '{field}': a pattern may hold at most {MAX_GLOB_WILDCARDS} wildcards.")
     return Q(**{f"{column}__regex": glob_to_regex(pattern)})
 
 
@@ -233,7 +241,7 @@ class _Column:
     def eq(self, field, value):
         value = self.convert(field, value)
         if self.globbing:
-            return _glob_q(self.column, value)
+            return _glob_q(field, self.column, value)
         return Q(**{self.column: value})
 
     def clause(self, field: str, op: str, value: Any) -> Q:

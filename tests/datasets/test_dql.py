@@ -312,3 +312,10 @@ def test_lists_that_expand_into_conditions_are_capped(dataset):
             dql_items({field: {"$in": ["x"] * 1001}}, dataset=dataset)
     with pytest.raises(DQLError, match="filename"):
         dql_items({"filename": {"$in": ["/a/*"] * 1001}}, dataset=dataset)
+
+
+def test_globs_hold_few_wildcards(dataset):
+    assert glob_to_regex("a***b") == glob_to_regex("a**b")
+    assert count({"filename": "/**/x*y*.jpg"}, dataset) == 0
+    with pytest.raises(DQLError, match="filename.*wildcards"):
+        dql_items({"filename": "*a*a*a*b"}, dataset=dataset)
