@@ -25,7 +25,6 @@ import datetime
 import json
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -47,7 +46,7 @@ from taskboard.datasets.ids import api_id_kind, parse_api_id, parse_item_id
 
 MAX_DEPTH = 10
 MAX_CLAUSES = 1000
-MAX_IN_VALUES = 50_000
+MAX_IN_VALUES = 500_000  # dtlpy lists every id of a dataset; the request size limit bites first
 MAX_EXPANDED_VALUES = 1000  # $in lists that become one condition per value (globs, metadata, refs)
 MAX_PAGE_SIZE = 1000
 MAX_STRING = 2000
@@ -59,11 +58,6 @@ _METADATA_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 class DQLError(ValueError):
     """A filter the allow-list refuses; the message names the field or operator."""
-
-
-@dataclass(frozen=True)
-class _Ctx:
-    dataset: Any
 
 
 # ---------------------------------------------------------------- helpers
@@ -632,8 +626,7 @@ def _field_handler(field: Any):
 
 
 class _Walker:
-    def __init__(self, ctx: _Ctx):
-        self.ctx = ctx
+    def __init__(self):
         self.clauses = 0
 
     def node(self, node: Any, depth: int) -> Q:
@@ -709,7 +702,9 @@ def dql_to_q(filter: Any, *, dataset) -> Q:
 
     The caller scopes it to the dataset: `Item.objects.filter(dataset=dataset).filter(q)`.
     """
-    return _Walker(_Ctx(dataset=dataset)).node(dql_filter_of(filter), 0)
+    # `dataset` is part of the contract for fields that will need it (labels of its recipes);
+    # today every field is answered from the item row or its task rows.
+    return _Walker().node(dql_filter_of(filter), 0)
 
 
 def dql_items(query: Any, *, dataset):
