@@ -266,14 +266,6 @@ def main():
     page_cpu = {label: statistics.median(ms) for label, ms in CPU_MS.items()}
     fragments = timed({label: page(task, **{"HX-Request": "true"}) for label, task in tasks.items()}, args.requests)
     recounts = timed({label: (lambda task=task: recount(task.pk)) for label, task in tasks.items()}, args.recounts)
-    from taskboard.dashboards import queries
-
-    active = timed(
-        {label: (lambda task=task: queries._active_seconds_by_user(task)) for label, task in tasks.items()}, 5
-    )
-    for label in tasks:
-        a = stats(active[label])
-        log(f"{sizes[label]:>9,} items | active time per person, uncached (work.ItemTime GROUP BY): {a[0]:.1f} ms")
     for label in tasks:
         p, f, c = stats(pages[label]), stats(fragments[label]), stats(recounts[label])
         log(

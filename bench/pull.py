@@ -110,7 +110,7 @@ def build(n: int, processes: int):
         created_by=manager,
         name="Pull",
         selection=Selection(mode="all"),
-        assignees=people,
+        assignees=people[:processes],
         due_at=timezone.now() + datetime.timedelta(days=10),
         recipe=recipe,
         allocation="pulling",
@@ -119,6 +119,13 @@ def build(n: int, processes: int):
     )
     queued = TaskItem.objects.filter(task=task, in_queue=True).count()
     log(f"  pulling task_create in {time.perf_counter() - t0:.1f}s: {queued:,} queued")
+    # The other loops only need somewhere to put what they claim: plain work assignments.
+    extra = Assignment.objects.bulk_create(
+        Assignment(task=task, assignee=u, kind=AssignmentKind.WORK) for u in people[processes:]
+    )
+    StatusCount.objects.bulk_create(
+        StatusCount(assignment=a, status=key, count=0) for a in extra for key in ("completed", "discard")
+    )
     groups = [people[i * processes : (i + 1) * processes] for i in range(6)]
     return task, groups
 
