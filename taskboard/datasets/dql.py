@@ -406,6 +406,8 @@ class _Metadata:
         if op == "$eq":
             return self.eq(field, value)
         if op == "$ne":
+            if value is None:
+                return self._has_key() & ~self._lookup("exact", None)
             return ~self._has_key() | ~self.eq(field, value)
         if op in _RANGE_OPS:
             if isinstance(value, bool) or not isinstance(value, int | float | str):

@@ -319,3 +319,14 @@ def test_globs_hold_few_wildcards(dataset):
     assert count({"filename": "/**/x*y*.jpg"}, dataset) == 0
     with pytest.raises(DQLError, match="filename.*wildcards"):
         dql_items({"filename": "*a*a*a*b"}, dataset=dataset)
+
+
+def test_metadata_booleans_and_nulls(dataset):
+    Item.objects.create(dataset=dataset, name="t.jpg", metadata={"ok": True, "n": None})
+    Item.objects.create(dataset=dataset, name="f.jpg", metadata={"ok": False, "n": 1})
+    Item.objects.create(dataset=dataset, name="m.jpg", metadata={})
+    assert names({"metadata.ok": True}, dataset) == ["/t.jpg"]
+    assert names({"metadata.ok": False}, dataset) == ["/f.jpg"]
+    assert names({"metadata.ok": {"$ne": True}}, dataset) == ["/f.jpg", "/m.jpg"]
+    assert names({"metadata.n": None}, dataset) == ["/m.jpg", "/t.jpg"]
+    assert names({"metadata.n": {"$ne": None}}, dataset) == ["/f.jpg"]
