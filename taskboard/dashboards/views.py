@@ -1,17 +1,37 @@
 """Dashboards for the people who manage a project: thin views over `queries`."""
 
+import functools
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseStopPolling
 
 from taskboard.dashboards import charts, queries
 from taskboard.dashboards.csv_export import to_csv
 
 
+def _stop_polling_when_gone(view):
+    """A poll for a task or project that was deleted, or that the user may no longer see, ends the
+    polling (286) instead of answering 404 every five seconds; a 286 says nothing about existence."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            if request.htmx:
+                return HttpResponseStopPolling()
+            raise
+
+    return wrapper
+
+
 @require_GET
 @login_required
+@_stop_polling_when_gone
 def project_dashboard(request, project_id):
     project = queries.project_for_manager(request.user, project_id)
     summaries = queries.project_tasks(project)
@@ -24,6 +44,7 @@ def project_dashboard(request, project_id):
 
 @require_GET
 @login_required
+@_stop_polling_when_gone
 def task_dashboard(request, task_id):
     task = queries.task_for_manager(request.user, task_id)
     numbers = queries.task_numbers(task)

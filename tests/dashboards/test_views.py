@@ -156,3 +156,17 @@ def test_project_table_polls_while_work_is_left_and_stops_after(client, manager,
             services.item_status_set(task=task, item=item, status="completed", by=user)
     fragment = client.get(url, headers=HX).content.decode()
     assert "hx-trigger" not in fragment and "18 / 18" in fragment
+
+
+def test_a_poll_for_a_task_that_is_gone_stops_polling(client, manager, other_manager, task):
+    url = reverse("dashboards:task", args=[task.pk])
+    client.force_login(other_manager)
+    assert client.get(url, headers=HX).status_code == 286  # not 404 every five seconds
+    assert client.get(url).status_code == 404  # a page load still answers 404
+    client.force_login(manager)
+    task_id = task.pk
+    from taskboard.annotation.models import AnnotationTask, TaskItem
+
+    TaskItem.objects.filter(task_id=task_id).delete()
+    AnnotationTask.objects.filter(pk=task_id).delete()
+    assert client.get(url, headers=HX).status_code == 286
