@@ -641,7 +641,12 @@ def wizard_retry(request, wid):
 @login_required
 def task_detail(request, pk):
     task = queries.task_for_manager(request.user, pk)
-    context = {"task": task, "project": task.project, "progress": queries.task_progress(task)}
+    context = {
+        "task": task,
+        "project": task.project,
+        "progress": queries.task_progress(task),
+        "forecast": queries.task_forecast(task) if task.is_open else None,
+    }
     if request.htmx and request.GET.get("part") == "progress":
         return render(request, "annotation/task_detail.html#progress", context)
     context["changes"] = task.changes.select_related("by", "from_assignment__assignee", "to_assignment__assignee")[:15]

@@ -302,3 +302,16 @@ def dataset_folders(dataset, *, limit: int = 500) -> list[str]:
         for i in range(len(parts) + 1):
             folders.add("/" + "/".join(parts[:i]))
     return sorted(folders)
+
+
+def task_forecasts(project) -> dict:
+    """{task_id: Forecast} from the dashboards' counters: will each task make its due date?"""
+    from taskboard.dashboards import queries as dashboard_queries
+
+    return {summary.task.pk: summary.forecast for summary in dashboard_queries.project_tasks(project)}
+
+
+def task_forecast(task):
+    from taskboard.dashboards import queries as dashboard_queries
+
+    return dashboard_queries.task_numbers(task).forecast

@@ -29,6 +29,10 @@ def project_detail(request, pk):
     membership = queries.membership_of(request.user, project)
     can_manage = membership.role in MANAGING_ROLES
     tasks = queries.with_progress(queries.tasks_for_project(project, request.user).order_by("state", "due_at"))
+    if can_manage:
+        forecasts = queries.task_forecasts(project)
+        for task in tasks:
+            task.forecast = forecasts.get(task.pk)
     datasets = project.datasets.annotate(item_count=Count("items")) if can_manage else project.datasets.none()
     return render(
         request,

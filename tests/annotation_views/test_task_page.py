@@ -200,3 +200,9 @@ def test_item_actions_validate_is_404_for_annotators(client, annotator, task):
     client.force_login(annotator)
     url = reverse("annotation:task-items-validate", args=[task.pk, "add-items"])
     assert client.post(url, {"mode": "all"}).status_code == 404
+
+
+def test_task_page_shows_the_forecast(client, manager, task):
+    client.force_login(manager)
+    body = client.get(detail(task)).content.decode()
+    assert "Forecast:" in body and "On track" in body

@@ -112,3 +112,15 @@ def test_project_for_user_raises_404_for_non_members(other_manager, project):
 
 def test_dataset_folders_include_parents(dataset, items):
     assert queries.dataset_folders(dataset) == ["/", "/city", "/city/day", "/highway"]
+
+
+def test_project_page_marks_tasks_at_risk(client, manager, project, task):
+    import datetime
+
+    from django.utils import timezone
+
+    # Created two days ago with nothing done: no pace, so at risk.
+    type(task).objects.filter(pk=task.pk).update(created_at=timezone.now() - datetime.timedelta(days=2))
+    client.force_login(manager)
+    body = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+    assert "At risk" in body
