@@ -90,3 +90,25 @@ def test_orm_deletes_still_work(task, items, annotator):
     assert not TaskItem.objects.filter(item_id=items[1].pk).exists()
     task.dataset.delete()
     assert not TaskItem.objects.exists()
+
+
+@pytest.mark.postgres
+def test_postgres_checks_large_statements_too(task, dataset):
+    if connection.vendor != "postgresql":
+        pytest.skip("the large-statement path is PostgreSQL's")
+    make_items(dataset, {"/big": 6000})
+    assignment = Assignment.objects.get(task=task)
+    big = "SELECT id FROM datasets_item WHERE dir = '/big'"
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        # 6,001 rows, one of them dangling: past the threshold where the check hashes.
+        cursor.execute(
+            f"INSERT INTO annotation_taskitem {COLUMNS} SELECT %s, x.id, %s, 0, 0, false, false, '' "
+            f"FROM ({big} UNION ALL SELECT %s) x",
+            [task.pk, assignment.pk, 10**9],
+        )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO annotation_taskitem {COLUMNS} SELECT %s, x.id, %s, 0, 0, false, false, '' FROM ({big}) x",
+            [task.pk, assignment.pk],
+        )
+    assert TaskItem.objects.filter(task=task, item__dir="/big").count() == 6000
