@@ -878,11 +878,11 @@ def task_add_items(
         targets, split, in_queue = [queue], [total], True
     else:
         if workload is None and not assignees:
+            # The task's own split; an equal one when its loads no longer add up (after reassigns).
             entries = list(WorkloadEntry.objects.filter(task=task).select_related("assignee"))
-            workload = [WorkloadUnit(e.assignee, e.load) for e in entries]
-            if sum(e.load for e in entries) != 100:
-                workload = [WorkloadUnit(e.assignee, 1) for e in entries]
-                workload = None if not entries else workload
+            if sum(e.load for e in entries) == 100:
+                workload = [WorkloadUnit(e.assignee, e.load) for e in entries]
+            else:
                 assignees = [e.assignee for e in entries]
         units = workload_build(project=task.project, workload=workload, assignees=assignees)
         targets = _work_assignments(task=task, users=[u.user for u in units])

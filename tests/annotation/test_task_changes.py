@@ -288,3 +288,26 @@ def test_orm_deletes_cascade_through_task_items(dataset, task, manager, annotato
     assert not TaskItem.objects.exists()
     make_items(dataset, {"/z": 2})
     dataset.delete()
+
+
+def test_add_items_splits_equally_when_the_task_workload_no_longer_adds_up(task, manager, annotator, annotator2):
+    WorkloadEntry.objects.filter(task=task, assignee=annotator).update(load=80)
+    result = services.task_add_items(task=task, selection=Selection(mode="folder", folder="/highway"), by=manager)
+    assert result.added == 10
+    assert Assignment.objects.get(task=task, assignee=annotator).item_count == 15
+    assert_counters(task)
+
+
+def test_add_items_needs_people_when_the_task_has_none(dataset, items, manager, annotator):
+    task = services.task_create(
+        dataset=dataset,
+        created_by=manager,
+        name="p",
+        due_at=in_days(3),
+        selection=Selection(mode="folder", folder="/city"),
+        assignees=[annotator],
+    )
+    WorkloadEntry.objects.filter(task=task).delete()
+    with pytest.raises(ValidationError) as e:
+        services.task_add_items(task=task, selection=Selection(mode="all"), by=manager)
+    assert "assignees" in e.value.message_dict
