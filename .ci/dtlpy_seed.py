@@ -370,6 +370,15 @@ def _():
     assert dl.projects.get(project_name="Demo").name == "Demo"
 
 
+@step("dl.login() with a scripted browser [GET /login?callback=http://localhost:3001]")
+def _():
+    os.environ["BROWSER"] = f"{sys.executable} {Path(__file__).with_name('fake_browser.py')} %s"
+    dl.logout()
+    assert dl.login(), "dl.login() returned False"
+    assert dl.info()["user_email"] == MANAGER
+    assert dl.projects.get(project_name="Demo").name == "Demo"
+
+
 @step("the README's setup from an empty DATALOOP_PATH: add_environment, setenv, login_token")
 def _():
     import subprocess
