@@ -331,6 +331,7 @@ class PeopleForm(forms.Form):
     recipe = forms.ModelChoiceField(queryset=None, label="Recipe", empty_label=None)
     owner = UserChoiceField(queryset=None, label="Owner", empty_label=None)
     name = forms.CharField(max_length=200, label="Task name", error_messages={"required": "Give the task a name."})
+    lock_after_due = forms.BooleanField(required=False, label="Lock the task after its due date")
 
     def __init__(self, *args, project, dataset, kind="annotation", consensus_assignees=None, **kwargs):
         super().__init__(*args, **kwargs)

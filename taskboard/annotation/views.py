@@ -54,6 +54,7 @@ ERROR_PLACES = {
     "priority": ("people", "priority"),
     "recipe": ("people", "recipe"),
     "owner": ("people", "owner"),
+    "lock_after_due": ("people", "lock_after_due"),
 }
 # The field beside which "no items match" shows, per selection mode.
 EMPTY_SELECTION_FIELD = {
@@ -520,6 +521,7 @@ def _create_kwargs(request, wid, dataset, built) -> dict:
         "consensus_percentage": t.get("consensus_percentage") if kind == "consensus" else None,
         "consensus_assignees": t.get("consensus_assignees") if kind == "consensus" else None,
         "qa_intake": bool(t.get("qa_intake")) if kind == "qa" else True,
+        "lock_after_due": bool(p.get("lock_after_due")),
         "idempotency_key": wid,
     }
 

@@ -251,7 +251,7 @@ def test_create_makes_one_task_even_when_posted_twice(client, dataset, recipe, i
     third = client.post(reverse("annotation:wizard-create", args=[wid]), headers=HX)
     assert third["HX-Redirect"] == first["Location"]
     assert AnnotationTask.objects.count() == 1
-    assert task.idempotency_key == wid and task.name == "Night task"
+    assert task.idempotency_key == wid and task.name == "Night task" and not task.lock_after_due
     assert TaskItem.objects.filter(task=task).count() == 20
     assert sorted(Assignment.objects.filter(task=task).values_list("item_count", flat=True)) == [10, 10]
 
@@ -437,3 +437,12 @@ def test_old_drafts_are_pruned_from_the_session(client, dataset, manager):
         last = start(client, dataset)
     assert client.get(step_url(first, "items")).status_code == 404
     assert client.get(step_url(last, "items")).status_code == 200
+
+
+def test_lock_after_due_is_passed_on(client, dataset, recipe, items, manager, annotator):
+    client.force_login(manager)
+    wid = start(client, dataset)
+    fill(client, wid, dataset, recipe, manager, people=people_data(annotator, lock_after_due="on"))
+    assert "locked after it" in client.get(step_url(wid, "review")).content.decode()
+    client.post(reverse("annotation:wizard-create", args=[wid]))
+    assert AnnotationTask.objects.get().lock_after_due
