@@ -128,6 +128,9 @@ def item_status(request, assignment_id: int, task_item_id: int):
         # Managers may look; only the person holding the item decides its status (issue 4, access).
         messages.error(request, "Only the person this item is assigned to can set its status.")
         return redirect(_item_url(task_item))
+    if task.type == TaskType.QA and task_item.rework:
+        messages.error(request, "This item is with its annotator for rework; it comes back here when fixed.")
+        return redirect(_item_url(task_item))
     from taskboard.annotation import services as core
 
     status = form.cleaned_data["status"]

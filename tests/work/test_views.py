@@ -263,6 +263,10 @@ def test_reviewer_rejects_with_a_comment_through_the_page(client, live_task, dat
     client.post(url, {"comment": "Label the bus too"})
     qa_items[0].refresh_from_db()
     assert qa_items[0].rework
+    # While it waits for the annotator, the reviewer cannot approve it.
+    client.post(reverse("work:item-status", args=[qa_assignment.pk, qa_items[0].pk]), {"status": "approved"})
+    qa_items[0].refresh_from_db()
+    assert qa_items[0].status is None
     client.force_login(annotator)
     page = client.get(item_url(assignment, items[0])).content.decode()
     assert "For rework" in page and "Label the bus too" in page
