@@ -136,13 +136,22 @@ check("pulling task exists", t4 is not None and t4.allocation == "pulling")
 if t4:
     check("pulling settings 10 / 15", (t4.batch_size, t4.max_batch_workload) == (10, 15))
     counts = work_counts(t4)
-    check("each allowed assignee holds one batch of 10", counts == {A1: 10, A2: 10}, counts)
+    pulled = 10 if made.get("pulling_refilled") else 0
+    check("each allowed assignee started with one batch of 10", counts == {A1: 10 + pulled, A2: 10}, counts)
     queue = Assignment.objects.filter(task=t4, kind=AssignmentKind.QUEUE).first()
     check(
         "the rest waits in the hidden queue",
-        queue is not None and queue.item_count == all_items - 20,
+        queue is not None and queue.item_count == all_items - 20 - pulled,
         queue and queue.item_count,
     )
+    if made.get("pulling_refilled"):
+        refilled = Assignment.objects.get(pk=parse_api_id(made["pulling_refilled"], "assignment"))
+        undone = TaskItem.objects.filter(assignment=refilled, status__isnull=True).count()
+        check(
+            "after 5 done, annotator1 pulled a second batch: 20 held, 15 undone (the maximum)",
+            (refilled.item_count, undone) == (20, 15),
+            (refilled.item_count, undone),
+        )
     item_pk = parse_api_id(prep["item_id"], "item")
     check(
         "the single item added by id is in the pulling task",

@@ -240,6 +240,18 @@ def _():
     assert sorted(a.annotator for a in result) == [A1, A2]
 
 
+@step("pulling: finishing 5 of a batch of 10 pulls the next batch [status route + pulling refill]")
+def _():
+    pulling = dataset.tasks.get(task_name=f"seed-{TAG}-4")
+    mine = next(a for a in pulling.assignments.list() if a.annotator == A1)
+    assert mine.total_items == 10, mine.total_items
+    ids = [item.id for item in mine.get_items().all()][:5]
+    pulling.set_status(status="completed", operation="create", item_ids=ids)
+    again = dl.assignments.get(assignment_id=mine.id)
+    assert again.total_items == 20, again.total_items
+    made["pulling_refilled"] = again.id
+
+
 @step("task.update() changes name, owner, due date and priority [PATCH /annotationtasks/{T}]")
 def _():
     task = state["task"]
