@@ -227,3 +227,17 @@ if TESTING:
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+# Trust (issue 8): an enforcing Content-Security-Policy on every response and login throttling
+# (LOGIN_MAX_FAILURES per email+address, LOGIN_MAX_FAILURES_PER_IP per address, per LOGIN_WINDOW_SECONDS,
+# counted in CACHES["default"]: set REDIS_CACHE_URL so that every gunicorn worker shares the counts).
+MIDDLEWARE += [
+    "taskboard.middleware.ContentSecurityPolicyMiddleware",
+    "taskboard.middleware.LoginThrottleMiddleware",
+]
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
+LOGIN_MAX_FAILURES_PER_IP = env_int("LOGIN_MAX_FAILURES_PER_IP", 50, minimum=1)
+LOGIN_WINDOW_SECONDS = env_int("LOGIN_WINDOW_SECONDS", 15 * 60, minimum=1)
+if TESTING:
+    # The whole suite signs in from 127.0.0.1; tests of the per-address limit set their own.
+    LOGIN_MAX_FAILURES_PER_IP = 100_000

@@ -1,0 +1,93 @@
+"""A world to attack: project Street with a task, its assignment, a job and a pipeline; and the people
+who must not get at them (anonymous, carol the unassigned annotator, rita the reviewer, mallory who
+manages another project, oscar who owns another project, stan the staff user with no membership)."""
+
+import uuid
+
+import pytest
+from django.core.cache import cache
+
+from taskboard.annotation import services
+from taskboard.annotation.models import Assignment
+from taskboard.annotation.workload import WorkloadUnit
+from taskboard.datasets.selection import Selection
+from taskboard.jobs.services import job_create
+from taskboard.pipelines import services as pipeline_services
+from taskboard.pipelines.models import NodeKind
+from taskboard.projects.models import Role
+from tests.factories import DatasetFactory, MembershipFactory, ProjectFactory, UserFactory, in_days, make_items
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Login throttling counts in the cache; each test starts with none.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def other_owner(db):
+    other = ProjectFactory(name="Oscar's own")
+    user = UserFactory(email="oscar@example.com")
+    MembershipFactory(project=other, user=user, role=Role.OWNER)
+    DatasetFactory(project=other, name="oscar-data")
+    return user
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(email="stan@example.com", is_staff=True)
+
+
+@pytest.fixture
+def world(
+    project, owner, manager, annotator, annotator2, reviewer, other_manager, other_owner, staff, dataset, recipe
+):
+    items = make_items(dataset, {"/city/day": 6, "/city/night": 4})
+    task = services.task_create(
+        dataset=dataset,
+        created_by=manager,
+        name="Secret-Street-Task",
+        selection=Selection(mode="folder", folder="/city"),
+        assignees=[annotator],
+        due_at=in_days(7),
+    )
+    assignment = Assignment.objects.get(task=task, assignee=annotator)
+    task_item = assignment.task_items.order_by("pk").first()
+    job = job_create(kind="task_create", params={}, project=project, created_by=manager, total=10)
+    pipeline = pipeline_services.pipeline_create(project=project, name="Secret-Pipeline", by=manager)
+    source = pipeline_services.node_add(
+        pipeline=pipeline, by=manager, kind=NodeKind.DATASET, name="Src", column=0, row=0, dataset=dataset
+    )
+    node = pipeline_services.node_add(
+        pipeline=pipeline,
+        by=manager,
+        kind=NodeKind.ANNOTATION,
+        name="Annotate",
+        column=1,
+        row=0,
+        dataset=dataset,
+        recipe=recipe,
+        workload=[WorkloadUnit(annotator, 100)],
+    )
+    connection = pipeline_services.connection_add(pipeline=pipeline, source=source, target=node, status="", by=manager)
+    return {
+        "project": project,
+        "dataset": dataset,
+        "recipe": recipe,
+        "items": items,
+        "item": items[0],
+        "task": task,
+        "assignment": assignment,
+        "task_item": task_item,
+        "job": job,
+        "pipeline": pipeline,
+        "node": node,
+        "connection": connection,
+        "owner": owner,
+        "manager": manager,
+        "annotator": annotator,
+        # A wizard draft lives in its author's session; the attackers' sessions hold none by this id.
+        "wid": uuid.uuid4().hex,
+    }

@@ -1,0 +1,306 @@
+"""Every route of the site, taken from the URL resolver, and how to call it against the `world` fixture.
+
+`ROUTES` maps a route name to a Route. A route the resolver knows and this table does not fails
+`test_every_route_is_in_the_matrix`, so a new view cannot ship without being tried by the access matrix.
+"""
+
+import dataclasses
+from collections.abc import Callable
+
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from taskboard.api.ids import api_id, command_api_id
+
+
+def walk(patterns=None, namespace=None):
+    """(name, pattern) for every named route, skipping the admin (Django's own) and media."""
+    if patterns is None:
+        patterns = get_resolver().url_patterns
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            if str(entry.pattern).startswith("admin/"):
+                continue
+            ns = namespace
+            if entry.namespace:
+                ns = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
+            yield from walk(entry.url_patterns, ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield (f"{namespace}:{entry.name}" if namespace else entry.name), str(entry.pattern)
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    kind: str  # "page" (login redirect when anonymous), "api" (401), "public"
+    scope: str  # "object": names a Street object; "list": the user's own things; "public"
+    kwargs: Callable[[dict], dict] = lambda w: {}
+    # method -> body maker (world -> dict); the methods the view accepts
+    calls: dict = dataclasses.field(default_factory=lambda: {"GET": None})
+    query: Callable[[dict], dict] | None = None
+    # members of Street below manager who may legitimately read this (carol, rita): none by default
+    member_readable: bool = False
+
+
+def A(kind, pk):  # noqa: N802 - reads like the API id it makes
+    return api_id(kind, pk)
+
+
+def _empty(w):
+    return {}
+
+
+def _task(w):
+    return {"pk": w["task"].pk}
+
+
+def _work(w):
+    return {"assignment_id": w["assignment"].pk, "task_item_id": w["task_item"].pk}
+
+
+def _status(w):
+    return {"status": "completed"}
+
+
+def _dql(w):
+    return {"filter": {"$and": [{"hidden": False}]}}
+
+
+def _api_task_body(w):
+    return {
+        "name": "stolen",
+        "datasetId": A("dataset", w["dataset"].pk),
+        "projectId": A("project", w["project"].pk),
+        "dueDate": 4_102_444_800_000,
+        "assignee_ids": [w["annotator"].email],
+        "query": _dql(w),
+    }
+
+
+ROUTES: dict[str, Route] = {
+    # ---- public
+    "accounts:login": Route("public", "public", calls={"GET": None}),
+    "accounts:logout": Route("public", "public", calls={"POST": lambda w: {}}),
+    "api-token": Route("public", "public", calls={"POST": lambda w: {"type": "user_credentials"}}),
+    "api-login": Route("public", "public", calls={"GET": None}),
+    "api:unknown": Route("api", "public", kwargs=lambda w: {}, calls={"GET": None}),
+    # ---- lists: the user's own things only
+    "projects:home": Route("page", "list"),
+    "work:my-work": Route("page", "list"),
+    "pipelines:list": Route("page", "list"),
+    "api:users-me": Route("api", "list"),
+    "api:dataset-query": Route("api", "list", calls={"POST": lambda w: {}}),
+    "api:task-query": Route("api", "list", calls={"POST": lambda w: {}}),
+    "api:assignment-list": Route("api", "list"),
+    "api:pipeline-query": Route("api", "list", calls={"POST": lambda w: {}}),
+    "api:task-collection": Route("api", "object", calls={"POST": _api_task_body}),
+    "api:pipeline-collection": Route(
+        "api",
+        "object",
+        calls={"POST": lambda w: {"name": "stolen", "projectId": A("project", w["project"].pk), "nodes": []}},
+    ),
+    "annotation:wizard-start": Route(
+        "page", "object", calls={"GET": None}, query=lambda w: {"dataset": w["dataset"].pk}
+    ),
+    # Wizard drafts live in the owner's session: another session has no such draft.
+    "annotation:wizard-create": Route("page", "object", kwargs=lambda w: {"wid": w["wid"]}, calls={"POST": _empty}),
+    "annotation:wizard-job": Route("page", "object", kwargs=lambda w: {"wid": w["wid"]}),
+    "annotation:wizard-retry": Route("page", "object", kwargs=lambda w: {"wid": w["wid"]}, calls={"POST": _empty}),
+    "annotation:wizard-step": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"wid": w["wid"], "step": "items"},
+        calls={"GET": None, "POST": lambda w: {"mode": "all"}},
+    ),
+    "annotation:wizard-validate": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"wid": w["wid"], "step": "items"},
+        calls={"POST": lambda w: {"mode": "all"}},
+    ),
+    # ---- project
+    "projects:detail": Route("page", "object", kwargs=lambda w: {"pk": w["project"].pk}, member_readable=True),
+    "api:project-detail": Route(
+        "api", "object", kwargs=lambda w: {"project_id": A("project", w["project"].pk)}, member_readable=True
+    ),
+    "api:project-by-name": Route("api", "object", kwargs=lambda w: {"name": w["project"].name}, member_readable=True),
+    "dashboards:project": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
+    "dashboards:people": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
+    "dashboards:people-csv": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
+    # ---- dataset and items
+    "datasets:browse": Route("page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}),
+    "datasets:to-wizard": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"pk": w["dataset"].pk},
+        calls={"GET": None, "POST": lambda w: {"item_ids": [str(w["item"].pk)]}},
+    ),
+    "datasets:upload": Route("page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}, calls={"POST": _empty}),
+    "datasets:import": Route("page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}, calls={"POST": _empty}),
+    "datasets:item-file": Route("page", "object", kwargs=lambda w: {"pk": w["dataset"].pk, "item_pk": w["item"].pk}),
+    "api:dataset-detail": Route("api", "object", kwargs=lambda w: {"dataset_id": A("dataset", w["dataset"].pk)}),
+    "api:item-query": Route(
+        "api", "object", kwargs=lambda w: {"dataset_id": A("dataset", w["dataset"].pk)}, calls={"POST": _dql}
+    ),
+    "api:item-detail": Route("api", "object", kwargs=lambda w: {"item_id": A("item", w["item"].pk)}),
+    # ---- task
+    "annotation:task-detail": Route("page", "object", kwargs=_task),
+    "annotation:task-add-items": Route(
+        "page", "object", kwargs=_task, calls={"GET": None, "POST": lambda w: {"mode": "all", "to_queue": "on"}}
+    ),
+    "annotation:task-remove-items": Route(
+        "page", "object", kwargs=_task, calls={"GET": None, "POST": lambda w: {"mode": "all"}}
+    ),
+    "annotation:task-items-validate": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["task"].pk, "action": "add-items"}, calls={"POST": _empty}
+    ),
+    "annotation:task-reassign": Route(
+        "page",
+        "object",
+        kwargs=_task,
+        calls={"GET": None, "POST": lambda w: {"assignment": w["assignment"].pk, "to_user": w["manager"].email}},
+    ),
+    "annotation:task-redistribute": Route(
+        "page",
+        "object",
+        kwargs=_task,
+        calls={"GET": None, "POST": lambda w: {"assignment": w["assignment"].pk, "workload": "x"}},
+    ),
+    "annotation:task-close": Route("page", "object", kwargs=_task, calls={"POST": _empty}),
+    "annotation:task-export": Route("page", "object", kwargs=_task),
+    "dashboards:task": Route("page", "object", kwargs=lambda w: {"task_id": w["task"].pk}),
+    "api:task-detail": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {"task_id": A("task", w["task"].pk)},
+        calls={
+            "GET": None,
+            "PATCH": lambda w: {"name": "renamed"},
+            "PUT": lambda w: {"name": "renamed"},
+            "DELETE": _empty,
+        },
+    ),
+    "api:task-add-items": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {"task_id": A("task", w["task"].pk)},
+        calls={"POST": lambda w: {"query": _dql(w)}},
+    ),
+    "api:task-remove-items": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {"task_id": A("task", w["task"].pk)},
+        calls={"POST": lambda w: {"query": _dql(w)}},
+    ),
+    "api:task-items-status": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {"task_id": A("task", w["task"].pk)},
+        calls={
+            "POST": lambda w: {
+                "itemIds": [A("item", w["task_item"].item_id)],
+                "statusPayload": {"operation": "create", "status": "completed"},
+            }
+        },
+    ),
+    # ---- assignment and work
+    "api:assignment-detail": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {"assignment_id": A("assignment", w["assignment"].pk)},
+        calls={"GET": None, "PATCH": lambda w: {"annotator": "x@example.com"}, "PUT": lambda w: {"name": "x"}},
+    ),
+    "api:assignment-reassign": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {"assignment_id": A("assignment", w["assignment"].pk)},
+        calls={"POST": lambda w: {"annotator": w["manager"].email}},
+    ),
+    "api:assignment-redistribute": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {"assignment_id": A("assignment", w["assignment"].pk)},
+        calls={"POST": lambda w: {"workload": [{"assigneeId": w["manager"].email, "load": 100}]}},
+    ),
+    "api:assignment-item-status": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {
+            "assignment_id": A("assignment", w["assignment"].pk),
+            "item_id": A("item", w["task_item"].item_id),
+        },
+        calls={"POST": lambda w: {"operation": "create", "status": "completed"}},
+    ),
+    "api:command-detail": Route("api", "object", kwargs=lambda w: {"command_id": command_api_id(w["job"].pk)}),
+    "work:assignment": Route("page", "object", kwargs=lambda w: {"assignment_id": w["assignment"].pk}),
+    "work:get-more": Route(
+        "page", "object", kwargs=lambda w: {"assignment_id": w["assignment"].pk}, calls={"POST": _empty}
+    ),
+    "work:item": Route("page", "object", kwargs=_work),
+    "work:item-status": Route("page", "object", kwargs=_work, calls={"POST": _status}),
+    "work:item-label": Route("page", "object", kwargs=_work, calls={"POST": lambda w: {"label": "car"}}),
+    "work:item-reject": Route("page", "object", kwargs=_work, calls={"POST": lambda w: {"comment": "bad"}}),
+    "work:item-beat": Route("page", "object", kwargs=_work, calls={"POST": _empty}),
+    # ---- jobs
+    "jobs:job-detail": Route("page", "object", kwargs=lambda w: {"pk": w["job"].pk}),
+    "jobs:job-progress": Route("page", "object", kwargs=lambda w: {"pk": w["job"].pk}),
+    # ---- pipelines
+    "pipelines:detail": Route("page", "object", kwargs=lambda w: {"pk": w["pipeline"].pk}),
+    "pipelines:install": Route("page", "object", kwargs=lambda w: {"pk": w["pipeline"].pk}, calls={"POST": _empty}),
+    "pipelines:pause": Route("page", "object", kwargs=lambda w: {"pk": w["pipeline"].pk}, calls={"POST": _empty}),
+    "pipelines:run": Route("page", "object", kwargs=lambda w: {"pk": w["pipeline"].pk}, calls={"POST": _empty}),
+    "pipelines:delete": Route("page", "object", kwargs=lambda w: {"pk": w["pipeline"].pk}, calls={"POST": _empty}),
+    "pipelines:node-add": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"pk": w["pipeline"].pk},
+        calls={"POST": lambda w: {"kind": "dataset", "name": "x", "column": 3, "row": 0, "dataset": w["dataset"].pk}},
+    ),
+    "pipelines:node-edit": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"pk": w["pipeline"].pk, "node_pk": w["node"].pk},
+        calls={"POST": lambda w: {"name": "renamed"}},
+    ),
+    "pipelines:node-delete": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["pipeline"].pk, "node_pk": w["node"].pk}, calls={"POST": _empty}
+    ),
+    "pipelines:connection-add": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["pipeline"].pk}, calls={"POST": _empty}
+    ),
+    "pipelines:connection-delete": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"pk": w["pipeline"].pk, "connection_pk": w["connection"].pk},
+        calls={"POST": _empty},
+    ),
+    "api:pipeline-detail": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {"pipeline_id": A("pipeline", w["pipeline"].pk)},
+        calls={
+            "GET": None,
+            "PATCH": lambda w: {"name": "renamed"},
+            "PUT": lambda w: {"name": "renamed"},
+            "DELETE": _empty,
+        },
+    ),
+    "api:pipeline-install": Route(
+        "api", "object", kwargs=lambda w: {"pipeline_id": A("pipeline", w["pipeline"].pk)}, calls={"POST": _empty}
+    ),
+    "api:pipeline-uninstall": Route(
+        "api", "object", kwargs=lambda w: {"pipeline_id": A("pipeline", w["pipeline"].pk)}, calls={"POST": _empty}
+    ),
+    "api:pipeline-execute": Route(
+        "api", "object", kwargs=lambda w: {"pipeline_id": A("pipeline", w["pipeline"].pk)}, calls={"POST": _dql}
+    ),
+}
+
+
+def url_of(name: str, route: Route, world: dict) -> str:
+    if name == "api:unknown":
+        return "/api/v1/no/such/route"
+    url = reverse(name, kwargs=route.kwargs(world) or None)
+    if route.query:
+        from urllib.parse import urlencode
+
+        url += "?" + urlencode(route.query(world))
+    return url
