@@ -92,6 +92,12 @@ if t1:
         with_status = TaskItem.objects.filter(task=t1, status__isnull=False).values("item_id").distinct().count()
         qa_items = TaskItem.objects.filter(task=qa).count()
         check("QA task holds the parent's items with a status", qa_items == with_status, (qa_items, with_status))
+        if made.get("qa_items"):
+            wanted = sorted(parse_api_id(i, "item") for i in made["qa_items"])
+            got = sorted(TaskItem.objects.filter(task=qa).values_list("item_id", flat=True))
+            check("the 3 items completed in the parent entered the QA task", got == wanted, (got, wanted))
+            approved = TaskItem.objects.filter(task=qa, status="approved").count()
+            check("one of them is approved", approved == 1, approved)
         check(
             "QA task has the parent's recipe and owner",
             qa.recipe_id == t1.recipe_id and qa.owner_id == t1.created_by_id,

@@ -252,6 +252,21 @@ def _():
     made["pulling_refilled"] = again.id
 
 
+@step("QA: items completed in the parent task enter its QA task; a reviewer approves one")
+def _():
+    parent = dataset.tasks.get(task_name=f"seed-{TAG}-1")
+    qa = dataset.tasks.get(task_name=f"seed-{TAG}-1_qa")
+    assert qa.total_items == 0, qa.total_items
+    ids = [item.id for item in parent.get_items().all()][:3]
+    parent.set_status(status="completed", operation="create", item_ids=ids)
+    qa = dl.tasks.get(task_id=qa.id)
+    in_qa = sorted(item.id for item in qa.get_items().all())
+    assert in_qa == sorted(ids), (in_qa, ids)
+    qa.set_status(status="approved", operation="create", item_ids=ids[:1])
+    assert dl.items.get(item_id=ids[0]).status(task_id=qa.id) == "approved"
+    made["qa_items"] = ids
+
+
 @step("task.update() changes name, owner, due date and priority [PATCH /annotationtasks/{T}]")
 def _():
     task = state["task"]
