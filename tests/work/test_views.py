@@ -272,3 +272,47 @@ def test_reviewer_rejects_with_a_comment_through_the_page(client, live_task, dat
     assert "For rework" in page and "Label the bus too" in page
     rows = client.get(reverse("work:my-work")).content.decode()
     assert "1 rework" in rows
+
+
+def test_other_kinds_show_a_file_preview_and_their_metadata(client, task_and_assignments, annotator):
+    task, (mine, _) = task_and_assignments
+    first = mine.task_items.order_by("rank").first()
+    Item.objects.filter(pk=first.item_id).update(
+        mimetype="application/pdf", url="https://files.example/report.pdf", metadata={"pages": 12}
+    )
+    client.force_login(annotator)
+    html = client.get(item_url(mine, first)).content.decode()
+    assert "application/pdf" in html and 'href="https://files.example/report.pdf"' in html
+    assert "&#x27;pages&#x27;: 12" in html
+    assert '<img class="item-image"' not in html
+
+
+def test_consensus_copy_page_shows_only_the_holders_labels(client, dataset, recipe, manager, annotator, annotator2):
+    from taskboard.annotation import services as core
+    from taskboard.annotation.models import Assignment, TaskItem
+    from taskboard.datasets.selection import Selection
+    from tests.factories import in_days
+
+    make_items(dataset, {"/c": 2})
+    task = core.task_create(
+        dataset=dataset,
+        created_by=manager,
+        name="Both",
+        selection=Selection(mode="all"),
+        assignees=[annotator, annotator2],
+        due_at=in_days(2),
+        consensus_percentage=100,
+        consensus_assignees=2,
+    )
+    bobs = Assignment.objects.get(task=task, assignee=annotator)
+    carols = Assignment.objects.get(task=task, assignee=annotator2)
+    bob_copy = TaskItem.objects.filter(assignment=bobs).order_by("rank").first()
+    carol_copy = TaskItem.objects.get(assignment=carols, item_id=bob_copy.item_id)
+    car, person = recipe.labels.order_by("position")
+    client.force_login(annotator2)
+    client.post(reverse("work:item-label", args=[carols.pk, carol_copy.pk]), {"label": person.pk})
+    client.force_login(annotator)
+    client.post(reverse("work:item-label", args=[bobs.pk, bob_copy.pk]), {"label": car.pk})
+    page = client.get(item_url(bobs, bob_copy))
+    assert [(label.name, on) for label, on in page.context["labels"]] == [("car", True), ("person", False)]
+    assert "consensus copy" in page.content.decode()
