@@ -74,6 +74,9 @@ def test_annotator_labels_and_completes_items_with_the_keyboard(
     )
     assignment, items = mine(task, annotator)
     page = login_as(browser_page, annotator)
+    errors = []  # a CSP violation or a script error shows up here
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto("/work/")
     expect(page.get_by_role("link", name="Day shift").first).to_be_visible()
     screenshot(page, "work-my-work")
@@ -102,6 +105,10 @@ def test_annotator_labels_and_completes_items_with_the_keyboard(
     expect(page.locator("#count-remaining")).to_have_text("1")
     screenshot(page, "work-item-progress")
 
+    assert errors == []
+    # Label colours come from data attributes, applied by work.js (no inline style under the CSP).
+    swatch = page.locator(".label-btn .swatch").first.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert swatch == "rgb(31, 119, 180)"
     statuses = dict(TaskItem.objects.filter(assignment=assignment).values_list("item_id", "status"))
     assert [statuses[i.item_id] for i in items] == ["completed", "completed", "discard", None]
     labels = sorted(Annotation.objects.filter(task=task, created_by=annotator).values_list("item_id", "label_name"))
