@@ -15,6 +15,7 @@ from tests.dashboards.conftest import held_items
 from tests.factories import in_days, make_items
 
 services = pytest.importorskip("taskboard.annotation.services")
+work = pytest.importorskip("taskboard.work.services")
 
 
 def assert_no_drift():
@@ -101,10 +102,10 @@ def test_rebuild_creates_missing_status_rows(make_task, annotator):
 # --- a random walk through the core operations -------------------------------------------------------
 
 
-def _random_walk(rng, *, dataset, manager, people, steps):
+def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
     ops_done = []
     folders = iter(f"/batch{n}" for n in range(1000))
-    tasks = []
+    tasks, qa_tasks = [], []
 
     def new_task():
         folder = next(folders)
@@ -122,7 +123,19 @@ def _random_walk(rng, *, dataset, manager, people, steps):
             **extra,
         )
         tasks.append(task)
-        return f"create {task.pk} pulling={pulling}"
+        if reviewer is not None and not pulling and rng.random() < 0.6:
+            qa_tasks.append(
+                services.task_create(
+                    dataset=dataset,
+                    created_by=manager,
+                    name=f"{task.name}_qa",
+                    task_type="qa",
+                    parent=task,
+                    assignees=[reviewer],
+                    due_at=in_days(2),
+                )
+            )
+        return f"create {task.pk} pulling={pulling} qa={bool(qa_tasks) and qa_tasks[-1].parent_id == task.pk}"
 
     def set_status():
         task = rng.choice(tasks)
@@ -197,7 +210,27 @@ def _random_walk(rng, *, dataset, manager, people, steps):
         n = services.pulling_claim(task=task, user=user)
         return f"claim {task.pk} {user.email} {n}"
 
+    def review():
+        waiting = [
+            row
+            for qa in qa_tasks
+            for row in TaskItem.objects.filter(task=qa, status__isnull=True, rework=False).select_related(
+                "item", "task"
+            )
+        ]
+        if not waiting:
+            return None
+        row = rng.choice(waiting)
+        verdict = rng.choice(["approved", "discard", "reject", "reject"])
+        if verdict == "reject":
+            work.qa_reject(qa_task_item=row, comment="tighter box", by=reviewer)
+        else:
+            services.item_status_set(task=row.task, item=row.item, status=verdict, by=reviewer)
+        return f"review {row.pk} {verdict}"
+
     ops = [set_status] * 6 + [clear_status] * 2 + [add_items, remove_items, reassign, redistribute, claim, claim]
+    if reviewer is not None:
+        ops += [review] * 4
     ops_done.append(new_task())
     for _ in range(steps):
         op = new_task if rng.random() < 0.05 else rng.choice(ops)
@@ -216,7 +249,31 @@ def _random_walk(rng, *, dataset, manager, people, steps):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_no_drift_after_a_random_sequence(seed, dataset, recipe, manager, annotator, annotator2, annotator3):
     rng = random.Random(seed)
-    done = _random_walk(rng, dataset=dataset, manager=manager, people=[annotator, annotator2, annotator3], steps=80)
+    done = _random_walk(rng, dataset=dataset, manager=manager, people=[annotator, annotator2, annotator3], steps=100)
     kinds = {d.split()[0] for d in done if d}
-    print(sorted(kinds))
-    assert {"create", "set", "clear", "add", "remove"} <= kinds
+    assert {"create", "set", "clear", "add", "remove", "claim"} <= kinds
+
+
+# Known drift, found by this walk (core services, annotation/services.py):
+# - task_remove_items deletes an item that is out for rework (QA rejected it, so it has no status)
+#   without taking it off its assignment's rework_count, and the QA item keeps waiting for it;
+# - assignment_reassign / assignment_redistribute (_move) move undone items, rework ones included,
+#   but leave rework_count on the old assignment, so it never comes down when the new holder
+#   finishes the rework.
+@pytest.mark.xfail(reason="rework_count drifts on remove/reassign of items out for rework (core)", strict=False)
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_no_drift_with_qa_verdicts_and_rework_in_the_walk(
+    seed, dataset, recipe, manager, annotator, annotator2, annotator3, reviewer
+):
+    if not hasattr(work, "qa_reject"):
+        pytest.skip("work.services.qa_reject is not there yet")
+    rng = random.Random(seed)
+    done = _random_walk(
+        rng,
+        dataset=dataset,
+        manager=manager,
+        people=[annotator, annotator2, annotator3],
+        reviewer=reviewer,
+        steps=100,
+    )
+    assert any(d and d.startswith("review") and d.endswith("reject") for d in done)
