@@ -26,9 +26,3 @@ def paged(rows: list, *, total: int, page: int, size: int, has_next: bool | None
         "totalPagesCount": math.ceil(total / size) if size else 0,
         "hasNextPage": has_next,
     }
-
-
-def page_queryset(queryset, *, page: int, size: int):
-    """One page and whether another follows, reading one extra row instead of counting."""
-    rows = list(queryset[page * size : (page + 1) * size + 1])
-    return rows[:size], len(rows) > size

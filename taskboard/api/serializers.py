@@ -4,10 +4,9 @@ dates are ISO 8601 (due dates: epoch milliseconds, as the SDK sends them)."""
 import json
 from collections import defaultdict
 
-from django.db.models import Sum
-
-from taskboard.annotation.models import AssignmentKind, StatusCount, TaskItem, TaskStatus, WorkloadEntry
+from taskboard.annotation.models import Assignment, AssignmentKind, StatusCount, TaskItem, TaskStatus, WorkloadEntry
 from taskboard.api.ids import api_id, command_api_id
+from taskboard.api.models import ApiTaskInfo
 
 
 def iso(value) -> str | None:
@@ -156,8 +155,6 @@ def tasks_json(tasks, request=None) -> list[dict]:
     tasks = list(tasks)
     pks = [t.pk for t in tasks]
     assignments = defaultdict(list)
-    from taskboard.annotation.models import Assignment
-
     all_assignments = list(Assignment.objects.filter(task_id__in=pks).select_related("assignee").order_by("pk"))
     for a in all_assignments:
         assignments[a.task_id].append(a)
@@ -168,8 +165,6 @@ def tasks_json(tasks, request=None) -> list[dict]:
     workload = defaultdict(list)
     for w in WorkloadEntry.objects.filter(task_id__in=pks).select_related("assignee").order_by("pk"):
         workload[w.task_id].append(w)
-    from taskboard.api.models import ApiTaskInfo
-
     infos = {i.task_id: i for i in ApiTaskInfo.objects.filter(task_id__in=pks)}
     return [
         _task_json(t, request, assignments[t.pk], counts, statuses[t.pk], workload[t.pk], infos.get(t.pk))
@@ -333,7 +328,3 @@ def command_json(command, request=None) -> dict:
         "createdAt": iso(command.created_at),
         "updatedAt": iso(command.updated_at),
     }
-
-
-def task_items_total(task) -> int:
-    return task.assignments.aggregate(n=Sum("item_count"))["n"] or 0

@@ -24,8 +24,12 @@ def _services():
 
 def _pipelines_for(user):
     from taskboard.pipelines.models import Pipeline
+    from taskboard.projects.models import MANAGING_ROLES
 
-    return Pipeline.objects.filter(project__in=queries.projects_for(user))
+    # Pipelines are the managers' (their JSON names every worker's workload), as in the web editor.
+    if user.is_superuser:
+        return Pipeline.objects.all()
+    return Pipeline.objects.filter(project__memberships__user=user, project__memberships__role__in=MANAGING_ROLES)
 
 
 def _pipeline_get(user, pipeline_id):

@@ -22,6 +22,7 @@ from taskboard.api.serializers import (
     assignments_json,
     command_json,
     item_json,
+    item_refs,
     task_json,
     tasks_json,
 )
@@ -160,10 +161,6 @@ def _command(request, *, type: str, project, spec: dict, job=None) -> dict:
         spec=spec,
     )
     return command_json(command, request)
-
-
-def _email(user_or_none):
-    return user_or_none.email if user_or_none is not None else None
 
 
 # ------------------------------------------------------------------ tasks
@@ -651,9 +648,6 @@ def task_items_status(request, task_id):
             # One item's refusal (not held, task locked) must not fail the others; dtlpy logs the missing ids.
             continue
         updated[pks[item.pk]] = item
-    refs = {}
-    from taskboard.api.serializers import item_refs
-
     refs = item_refs([i.pk for i in updated.values()])
     return {
         iid: item_json(item, request, refs=refs.get(item.pk, []), project_pk=task.project_id)
