@@ -221,3 +221,38 @@ def test_a_pulling_annotators_batch_refills(
         press(page, "c")
     # 2 undone again: refilled to 5, and once the queue is dry "get more" has nothing to give.
     assert Assignment.objects.get(pk=assignment.pk).item_count >= 6
+
+
+def test_active_time_is_sent_only_while_the_person_is_active(
+    chromium_browser, live_server, login_as, street, manager, annotator
+):
+    """Heartbeats every 15 s while there was input in the last minute, none after (a fake clock)."""
+    from taskboard.work.models import ItemTime
+
+    task = core.task_create(
+        dataset=street,
+        created_by=manager,
+        name="Timed",
+        selection=Selection(mode="folder", folder="/city/day"),
+        assignees=[annotator],
+        due_at=in_days(2),
+    )
+    assignment, items = mine(task, annotator)
+    context = chromium_browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    login_as(page, annotator)
+    beats = []
+    page.on("request", lambda request: beats.append(request.url) if request.url.endswith("/beat/") else None)
+    page.clock.install()
+    page.goto(f"/work/assignments/{assignment.pk}/items/{items[0].pk}/")
+    page.mouse.move(200, 200)
+    with page.expect_response(lambda r: r.url.endswith("/beat/")) as response:
+        page.clock.run_for(16_000)
+    assert response.value.status == 204
+    row = ItemTime.objects.get(user=annotator, item_id=items[0].item_id)
+    assert 10 <= row.active_seconds <= 16
+    # No input from now on: beats continue until a minute after the last input, then stop.
+    page.clock.run_for(150_000)
+    page.wait_for_timeout(500)
+    assert 3 <= len(beats) <= 5
+    context.close()
