@@ -399,6 +399,16 @@ def _():
 
 @step("dl.login() with a scripted browser [GET /login?callback=http://localhost:3001]")
 def _():
+    import socket
+
+    probe = socket.socket()
+    try:
+        probe.bind(("", 3001))
+    except OSError:
+        print("SKIP dl.login(): port 3001, where dtlpy listens for the tokens, is taken", flush=True)
+        return None
+    finally:
+        probe.close()
     os.environ["BROWSER"] = f"{sys.executable} {Path(__file__).with_name('fake_browser.py')} %s"
     dl.logout()
     assert dl.login(), "dl.login() returned False"
