@@ -42,7 +42,7 @@ def step(name):
             traceback.print_exc()
             check(name, False, f"{type(error).__name__}: {error}")
             return None
-        if outcome is not False:
+        if outcome is not False:  # False: skipped
             check(name, True)
         return outcome
 
@@ -406,7 +406,7 @@ def _():
         probe.bind(("", 3001))
     except OSError:
         print("SKIP dl.login(): port 3001, where dtlpy listens for the tokens, is taken", flush=True)
-        return None
+        return False  # recorded neither as passed nor as failed
     finally:
         probe.close()
     os.environ["BROWSER"] = f"{sys.executable} {Path(__file__).with_name('fake_browser.py')} %s"
