@@ -6,7 +6,7 @@ import datetime
 from django.db import connection
 from django.utils import timezone
 
-from taskboard.annotation.models import AnnotationTask, ChangeKind, HoldingChange, TaskItem, TaskStatus, TaskType
+from taskboard.annotation.models import ChangeKind, HoldingChange, TaskItem, TaskStatus, TaskType
 from taskboard.dashboards.models import DailyThroughput, ReviewTally
 
 APPROVED = "approved"
@@ -61,8 +61,9 @@ def review_tally_record(*, task_item: TaskItem, old_status: str | None, new_stat
     """Credit a QA verdict to whoever did the item in the parent task (one indexed lookup)."""
     if old_status == new_status:
         return
-    task = AnnotationTask.objects.filter(pk=task_item.task_id, type=TaskType.QA).only("parent_id").first()
-    if task is None or task.parent_id is None:
+    # Usually loaded already (the work app's receiver reads it first), so this costs no query.
+    task = task_item.task
+    if task.type != TaskType.QA or task.parent_id is None:
         return
     delta = {APPROVED: 0, DISCARD: 0}
     for status, sign in ((old_status, -1), (new_status, +1)):
