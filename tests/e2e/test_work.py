@@ -184,6 +184,10 @@ def test_reviewer_rejects_the_annotator_fixes_the_reviewer_approves(
     expect(page.locator(".item-name")).to_have_text(items[0].item.filename)
     expect(page.locator(".rework-note")).to_have_count(0)
     expect(page.locator(".label-list")).to_contain_text("person")
+    page.locator("details.history summary").click()
+    expect(page.locator(".history-list")).to_contain_text("Returned to review")
+    expect(page.locator(".history-list")).to_contain_text("Sent back for rework")
+    screenshot(page, "work-qa-history")
     press(page, "a")
     screenshot(page, "work-qa-approved")
     assert TaskItem.objects.get(pk=qa_items[0].pk).status == "approved"
