@@ -136,9 +136,16 @@ ROUTES: dict[str, Route] = {
     "datasets:upload": Route("page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}, calls={"POST": _empty}),
     "datasets:import": Route("page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}, calls={"POST": _empty}),
     "datasets:item-file": Route("page", "object", kwargs=lambda w: {"pk": w["dataset"].pk, "item_pk": w["item"].pk}),
-    "api:dataset-detail": Route("api", "object", kwargs=lambda w: {"dataset_id": A("dataset", w["dataset"].pk)}),
+    # Workers' SDK reads the dataset; the item query shows them only the items they hold (tested for leaks).
+    "api:dataset-detail": Route(
+        "api", "object", kwargs=lambda w: {"dataset_id": A("dataset", w["dataset"].pk)}, member_readable=True
+    ),
     "api:item-query": Route(
-        "api", "object", kwargs=lambda w: {"dataset_id": A("dataset", w["dataset"].pk)}, calls={"POST": _dql}
+        "api",
+        "object",
+        kwargs=lambda w: {"dataset_id": A("dataset", w["dataset"].pk)},
+        calls={"POST": _dql},
+        member_readable=True,
     ),
     "api:item-detail": Route("api", "object", kwargs=lambda w: {"item_id": A("item", w["item"].pk)}),
     # ---- task
