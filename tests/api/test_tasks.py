@@ -432,3 +432,20 @@ def test_project_names_with_a_slash(api, manager, project):
     project.name = "Street/2026"
     project.save()
     assert api(manager).get("/api/v1/projects/Street%2F2026/name").json()[0]["name"] == "Street/2026"
+
+
+def test_workers_set_statuses_only_on_items_they_hold(api, people, dataset, recipe, items):
+    manager, bob, carol = people
+    tid = create(api(manager), payload(dataset, recipe))["spec"]["createdTaskId"]
+    carols = TaskItem.objects.filter(task__name="task-1", assignment__assignee=carol).first()
+    aid, iid = api_id("assignment", carols.assignment_id), api_id("item", carols.item_id)
+    # Bob cannot see Carol's assignment at all, and the task-wide route skips her item.
+    assert api(bob).post(f"/api/v1/assignments/{aid}/items/{iid}/status", {"status": "completed"}).status_code == 404
+    response = api(bob).post(
+        f"/api/v1/assignments/items/tasks/{tid}/status",
+        {"itemIds": [iid], "statusPayload": {"operation": "create", "status": "completed"}},
+    )
+    assert response.status_code == 200
+    assert response.json() == {}
+    carols.refresh_from_db()
+    assert carols.status is None
