@@ -37,7 +37,14 @@ def expect_count(page, n):
     expect(page.locator("#wizard-count .count")).to_have_text(str(n))
 
 
+def settle(page):
+    # Let the debounced as-you-type check finish first, as a person would: the test server shares
+    # one SQLite connection between threads, so overlapping requests of one session can trip it.
+    page.wait_for_load_state("networkidle")
+
+
 def next_step(page, title):
+    settle(page)
     page.get_by_role("button", name=re.compile(r"^Next")).click()
     expect(page.locator(".wizard-steps li.current")).to_contain_text(title)
 
@@ -146,6 +153,7 @@ def test_manager_creates_a_consensus_task_from_an_explicit_list(browser_page, lo
     next_step(page, "People and dates")
     pick_people(page, "bob@example.com", "carol@example.com")
     page.get_by_label("Task name").fill("Agreement check")
+    settle(page)
     page.get_by_role("button", name=re.compile(r"^Next")).click()
     expect(page.locator("#err-assignees")).to_contain_text("at least that many assignees")
     pick_people(page, "dave@example.com")

@@ -65,11 +65,22 @@
     });
   }
 
+  // A form on its way to the server needs no as-you-type check any more: leaving a field by
+  // clicking "Next" fires a (delayed) change check, which is dropped here instead of racing the submit.
+  document.addEventListener("submit", function (event) {
+    if (event.target.matches("form[hx-post]")) event.target.dataset.submitting = "1";
+  }, true);
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt && event.detail.elt.closest ? event.detail.elt.closest("form") : null;
+    if (form && form.dataset.submitting) event.preventDefault();
+  });
+
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:load", function (event) { init(event.target); });
   // Back/forward cache: a page restored from history must be clickable again.
   window.addEventListener("pageshow", function (event) {
     if (!event.persisted) return;
+    document.querySelectorAll("form[hx-post]").forEach(function (form) { delete form.dataset.submitting; });
     document.querySelectorAll("form[data-submit-once]").forEach(function (form) {
       delete form.dataset.submitted;
       form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
