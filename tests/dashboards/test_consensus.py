@@ -29,6 +29,7 @@ def test_agreement_shows_on_consensus_tasks_only(client, make_task, manager, ann
     client.force_login(manager)
     page = client.get(reverse("dashboards:task", args=[task.pk])).content.decode()
     assert 'id="agreement">75%<' in page and "2 items scored" in page
+    assert "Least agreed" in page and ": 50% of 2</li>" in page
 
 
 def test_no_agreement_figure_without_consensus(make_task, annotator):
