@@ -63,15 +63,7 @@ def task_for_manager(user, pk) -> AnnotationTask:
     return task
 
 
-# --- the work helper's numbers, with a fallback while its queries are not there ----------------
-
-
-def _work_query(name):
-    try:
-        from taskboard.work import queries as work_queries
-    except ImportError:
-        return None
-    return getattr(work_queries, name, None)
+# --- the work app's numbers (active time, agreement); nothing shown while it keeps none ---------
 
 
 def _work_model(name):
@@ -106,25 +98,17 @@ class Consensus:
 
 
 def consensus_summary(task: AnnotationTask) -> Consensus | None:
+    """The work app's per-item agreement, summed up in the database: the mean, how many items are
+    under half, and the five least agreed (not every scored item, as work.queries hands out)."""
     if not task.is_consensus:
         return None
-    query = _work_query("consensus_summary")
-    if query is not None:
-        result = query(task) or {}
-        items = list(result.get("items") or [])
-        return Consensus(
-            items=int(result.get("items_scored") or 0),
-            agreement=result.get("overall"),
-            low=sum(1 for r in items if r.agreement < 0.5),
-            worst=items[:5],
-        )
-    result_model = _work_model("ConsensusResult")
-    if result_model is None:
+    results = _work_model("ConsensusResult")
+    if results is None:
         return Consensus(0, None, 0)
-    agg = result_model.objects.filter(task=task).aggregate(
-        items=Count("id"), agreement=Avg("agreement"), low=Count("id", filter=Q(agreement__lt=0.5))
-    )
-    return Consensus(items=agg["items"], agreement=agg["agreement"], low=agg["low"])
+    scored = results.objects.filter(task=task)
+    agg = scored.aggregate(items=Count("id"), mean=Avg("agreement"), low=Count("id", filter=Q(agreement__lt=0.5)))
+    worst = list(scored.select_related("item").order_by("agreement", "item_id")[:5]) if agg["items"] else []
+    return Consensus(items=agg["items"], agreement=agg["mean"], low=agg["low"], worst=worst)
 
 
 def rejections_by_user(task_ids) -> dict[int, int]:
