@@ -170,3 +170,10 @@ def test_a_poll_for_a_task_that_is_gone_stops_polling(client, manager, other_man
     TaskItem.objects.filter(task_id=task_id).delete()
     AnnotationTask.objects.filter(pk=task_id).delete()
     assert client.get(url, headers=HX).status_code == 286
+
+
+def test_a_poll_after_sign_out_sends_the_page_to_sign_in(client, task):
+    url = reverse("dashboards:task", args=[task.pk])
+    response = client.get(url, headers={**HX, "HX-Current-URL": f"http://testserver{url}"})
+    assert response.status_code == 200
+    assert response["HX-Redirect"].startswith("/accounts/") and "next=" in response["HX-Redirect"]
