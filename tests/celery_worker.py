@@ -133,15 +133,16 @@ def celery_worker(request, django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def jobs_in_process_unless_real_worker(request):
     """With a broker configured, only `celery_worker` tests send jobs to it; the rest run them in-process."""
-    if not settings.CELERY_BROKER_URL or request.node.get_closest_marker("celery_worker"):
+    if not settings.CELERY_BROKER_URL:
         yield
         return
     from taskboard.celery import app
 
-    django_settings = request.getfixturevalue("settings")
-    django_settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Read before any setting changes: the app loads its configuration from Django's settings lazily.
     previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
+    eager = request.node.get_closest_marker("celery_worker") is None
+    request.getfixturevalue("settings").CELERY_TASK_ALWAYS_EAGER = eager
+    app.conf.task_always_eager = eager
     try:
         yield
     finally:
