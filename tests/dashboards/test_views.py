@@ -177,3 +177,18 @@ def test_a_poll_after_sign_out_sends_the_page_to_sign_in(client, task):
     response = client.get(url, headers={**HX, "HX-Current-URL": f"http://testserver{url}"})
     assert response.status_code == 200
     assert response["HX-Redirect"].startswith("/accounts/") and "next=" in response["HX-Redirect"]
+
+
+def test_project_tasks_sort_overdue_then_at_risk_then_on_track_then_finished(make_task, annotator, project):
+    from taskboard.dashboards import queries
+
+    make_task("fresh", assignees=[annotator], folder="/highway", due_days=9)
+    stalled = make_task("stalled", assignees=[annotator], folder="/city/night", due_days=8)
+    late = make_task("late", assignees=[annotator], folder="/city/day", due_days=7)
+    done = make_task("done", assignees=[annotator], folder="/city/day", due_days=1)
+    AnnotationTask.objects.filter(pk=stalled.pk).update(created_at=timezone.now() - datetime.timedelta(days=3))
+    AnnotationTask.objects.filter(pk=late.pk).update(due_at=timezone.now() - datetime.timedelta(minutes=5))
+    for item in held_items(done, annotator):
+        services.item_status_set(task=done, item=item, status="completed", by=annotator)
+    order = [(s.task.name, s.forecast.state) for s in queries.project_tasks(project)]
+    assert order == [("late", "overdue"), ("stalled", "at_risk"), ("fresh", "on_track"), ("done", "done")]
