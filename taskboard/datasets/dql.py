@@ -46,6 +46,9 @@ from taskboard.datasets.ids import api_id_kind, parse_api_id, parse_item_id
 
 MAX_DEPTH = 10
 MAX_CLAUSES = 1000
+# Clauses and the per-value conditions of short $in lists, together: SQLite refuses a WHERE clause whose
+# expression tree is 1000 deep (an AND or OR chain of 1000 terms), and the callers add a few terms of their own.
+MAX_CONDITIONS = 900
 MAX_IN_VALUES = 500_000  # dtlpy lists every id of a dataset; the request size limit bites first
 MAX_EXPANDED_VALUES = 1000  # $in lists that become one condition per value (globs, metadata, refs)
 MAX_PAGE_SIZE = 1000
@@ -706,7 +709,14 @@ def dql_to_q(filter: Any, *, dataset) -> Q:
     """
     # `dataset` is part of the contract for fields that will need it (labels of its recipes);
     # today every field is answered from the item row or its task rows.
-    return _Walker().node(dql_filter_of(filter), 0)
+    q = _Walker().node(dql_filter_of(filter), 0)
+    if _conditions(q) > MAX_CONDITIONS:
+        raise DQLError(f"The filter expands to more than {MAX_CONDITIONS} conditions; use '$in' on ids or a folder.")
+    return q
+
+
+def _conditions(q: Q) -> int:
+    return sum(_conditions(child) if isinstance(child, Q) else 1 for child in q.children)
 
 
 def dql_items(query: Any, *, dataset):
