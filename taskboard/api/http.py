@@ -122,6 +122,9 @@ def run_guarded(request, view, *args, **kwargs):
         return error_response(404, "Not found.")
     except PermissionDenied as error:
         return error_response(403, str(error) or "You may not do this.")
+    except RecursionError:
+        # json.loads and the DQL walk recurse: a body nested thousands deep is malformed input, not a crash.
+        return error_response(400, "query: the JSON is nested too deeply.")
     except IntegrityError:
         logger.info("API integrity error", exc_info=True)
         return error_response(409, "This conflicts with an existing object (a duplicate name?).")
