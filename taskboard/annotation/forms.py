@@ -83,7 +83,8 @@ def parse_item_refs(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
         token = token.strip()
         if not token:
             continue
-        if token.isdigit():
+        # A "number" too long for an id (Python refuses int() past 4300 digits) is looked up as a filename.
+        if token.isdigit() and len(token) <= 18:
             ids.append(int(token))
         else:
             names.append(token if token.startswith("/") else f"/{token}")
@@ -161,6 +162,8 @@ class ItemsForm(forms.Form):
             raise forms.ValidationError(
                 f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
             ) from None
+        except RecursionError:
+            raise forms.ValidationError("The filter is nested too deeply.") from None
         if not isinstance(value, dict):
             raise forms.ValidationError('A filter is a JSON object, e.g. {"$and": [{"dir": "/city"}]}.')
         # Accept a whole query ({"filter": {...}}) as well as its filter part.
