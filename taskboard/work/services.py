@@ -334,7 +334,11 @@ def qa_intake(*, parent_item: TaskItem, by) -> int:
 
     added = 0
     qa_tasks = AnnotationTask.objects.filter(
-        parent_id=parent_item.task_id, type=TaskType.QA, qa_intake=True, state="open", closed_at__isnull=True
+        # A QA task whose items all have a status is "completed" but still takes in; a closed one does not.
+        parent_id=parent_item.task_id,
+        type=TaskType.QA,
+        qa_intake=True,
+        closed_at__isnull=True,
     )
     for qa_task in qa_tasks:
         if TaskItem.objects.filter(task=qa_task, item_id=parent_item.item_id).exists():

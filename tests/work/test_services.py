@@ -323,3 +323,37 @@ def test_labels_only_by_the_holder(task, annotator, annotator2, recipe):
     with pytest.raises(ValidationError):
         services.item_label_toggle(task_item=theirs, label=recipe.labels.first(), by=annotator)
     assert not Annotation.objects.exists()
+
+
+def test_qa_intake_into_a_pulling_qa_task_goes_to_its_queue(task, dataset, manager, annotator, annotator2, reviewer):
+    from taskboard.annotation.models import AnnotationTask
+
+    done = sorted(rows(work(task, annotator)), key=lambda r: r.rank)
+    complete(done[0], annotator)
+    qa = core.task_create(
+        dataset=dataset,
+        created_by=manager,
+        name="Pulled QA",
+        task_type="qa",
+        parent=task,
+        assignees=[reviewer],
+        due_at=in_days(3),
+        allocation="pulling",
+        batch_size=3,
+        max_batch_workload=5,
+    )
+    before = TaskItem.objects.filter(task=qa).count()
+    complete(done[1], annotator)
+    added = TaskItem.objects.get(task=qa, item_id=done[1].item_id)
+    assert TaskItem.objects.filter(task=qa).count() == before + 1
+    # Either waiting in the queue or already pulled by the reviewer, never lost.
+    assert added.in_queue or added.assignment.assignee_id == reviewer.pk
+    # Every QA item with a status makes the QA task "completed"; it still takes items in.
+    AnnotationTask.objects.filter(pk=qa.pk).update(state="completed")
+    complete(done[2], annotator)
+    assert TaskItem.objects.filter(task=qa, item_id=done[2].item_id).exists()
+    # A closed one does not.
+    core.task_close(task=qa, by=manager)
+    theirs = rows(work(task, annotator2))[0]
+    complete(theirs, annotator2)
+    assert not TaskItem.objects.filter(task=qa, item_id=theirs.item_id).exists()

@@ -316,3 +316,41 @@ def test_consensus_copy_page_shows_only_the_holders_labels(client, dataset, reci
     page = client.get(item_url(bobs, bob_copy))
     assert [(label.name, on) for label, on in page.context["labels"]] == [("car", True), ("person", False)]
     assert "consensus copy" in page.content.decode()
+
+
+def test_get_more_button_follows_the_rule(client, dataset, recipe, manager, annotator, annotator2):
+    from taskboard.annotation import services as core
+    from taskboard.annotation.models import Assignment
+    from taskboard.datasets.selection import Selection
+    from tests.factories import in_days
+
+    make_items(dataset, {"/q": 30})
+    task = core.task_create(
+        dataset=dataset,
+        created_by=manager,
+        name="Pull",
+        selection=Selection(mode="all"),
+        assignees=[annotator, annotator2],
+        due_at=in_days(2),
+        allocation="pulling",
+        batch_size=5,
+        max_batch_workload=8,
+    )
+    mine = Assignment.objects.get(task=task, assignee=annotator)
+    client.force_login(annotator)
+    first = mine.task_items.order_by("rank").first()
+    page = client.get(item_url(mine, first))
+    assert page.context["may_pull"] is False and page.context["queue_size"] == 20
+    response = client.post(reverse("work:get-more", args=[mine.pk]), follow=True)
+    assert "Finish more of your items first" in response.content.decode()
+    assert Assignment.objects.get(pk=mine.pk).item_count == 5
+    # Two items given a status by hand (no receiver): the rule now allows a batch.
+    rows = list(mine.task_items.order_by("rank")[:2])
+    for row in rows:
+        row.status = "completed"
+        row.save(update_fields=["status"])
+    mine.status_counts.filter(status="completed").update(count=2)
+    assert client.get(item_url(mine, first)).context["may_pull"] is True
+    response = client.post(reverse("work:get-more", args=[mine.pk]), follow=True)
+    assert "5 more items arrived" in response.content.decode()
+    assert Assignment.objects.get(pk=mine.pk).item_count == 10
