@@ -357,3 +357,31 @@ def test_qa_intake_into_a_pulling_qa_task_goes_to_its_queue(task, dataset, manag
     theirs = rows(work(task, annotator2))[0]
     complete(theirs, annotator2)
     assert not TaskItem.objects.filter(task=qa, item_id=theirs.item_id).exists()
+
+
+def test_reject_works_when_every_parent_item_is_done(dataset, recipe, manager, annotator, reviewer):
+    make_items(dataset, {"/all": 2})
+    task = core.task_create(
+        dataset=dataset, created_by=manager, name="Finished", selection=ALL, assignees=[annotator], due_at=in_days(2)
+    )
+    for task_item in rows(work(task, annotator)):
+        complete(task_item, annotator)
+    task.refresh_from_db()
+    assert task.state == "completed"
+    qa = core.task_create(
+        dataset=dataset,
+        created_by=manager,
+        name="",
+        task_type="qa",
+        parent=task,
+        assignees=[reviewer],
+        due_at=in_days(2),
+    )
+    qa_item = rows(work(qa, reviewer))[0]
+    services.qa_reject(qa_task_item=qa_item, comment="Redo", by=reviewer)
+    task.refresh_from_db()
+    assert task.state == "open"
+    parent = TaskItem.objects.get(task=task, item_id=qa_item.item_id)
+    assert parent.rework and parent.status is None
+    complete(parent, annotator)
+    assert not TaskItem.objects.get(pk=qa_item.pk).rework
