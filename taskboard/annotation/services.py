@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Max, Sum
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
 from taskboard.annotation import signals
@@ -922,20 +922,44 @@ def task_remove_items(*, task, selection: Selection, by) -> RemoveResult:
     kept = with_status.distinct().count()
     removable = rows.exclude(item_id__in=with_status)
     removed = removable.values("item_id").distinct().count()
-    per_assignment = {
-        r["assignment_id"]: r["n"] for r in removable.order_by().values("assignment_id").annotate(n=Count("id"))
-    }
-    removable.delete()
     now = timezone.now()
-    changes = []
-    for assignment_id, n in per_assignment.items():
-        Assignment.objects.filter(pk=assignment_id).update(item_count=F("item_count") - n)
-        changes.append(
-            HoldingChange(task=task, kind=ChangeKind.REMOVE, from_assignment_id=assignment_id, count=n, by=by, at=now)
-        )
-    HoldingChange.objects.bulk_create(changes)
+    rework_item_ids = _delete_counted(task=task, rows=removable, flagged_counter="rework_count", by=by, at=now)
+    # A QA row waiting for the rework of a removed item would wait forever, so it goes too (the
+    # reject cleared its status). Parent first, then its QA tasks: the order every change locks in.
+    if rework_item_ids:
+        qa_tasks = AnnotationTask.objects.select_for_update().filter(parent=task, type=TaskType.QA).order_by("pk")
+        for qa_task in qa_tasks:
+            waiting = TaskItem.objects.filter(
+                task=qa_task, item_id__in=rework_item_ids, rework=True, status__isnull=True
+            )
+            _delete_counted(task=qa_task, rows=waiting, flagged_counter="issue_count", by=by, at=now)
+            _task_state_refresh(qa_task)
     _task_state_refresh(task)
     return RemoveResult(removed=removed, kept=kept)
+
+
+def _delete_counted(*, task, rows, flagged_counter: str, by, at) -> list[int]:
+    """Delete task item `rows` (none with a status) and take them off their assignments'
+    `item_count`, the rework-flagged ones off `flagged_counter` too; one REMOVE change per
+    assignment. Returns the item ids of the flagged rows."""
+    per_assignment = (
+        rows.order_by().values("assignment_id").annotate(n=Count("id"), flagged=Count("id", filter=Q(rework=True)))
+    )
+    per_assignment = [(r["assignment_id"], r["n"], r["flagged"]) for r in per_assignment]
+    flagged_item_ids = []
+    if any(flagged for _, _, flagged in per_assignment):
+        flagged_item_ids = list(rows.filter(rework=True).values_list("item_id", flat=True))
+    rows.delete()
+    changes = []
+    for assignment_id, n, flagged in per_assignment:
+        Assignment.objects.filter(pk=assignment_id).update(
+            item_count=F("item_count") - n, **{flagged_counter: F(flagged_counter) - flagged}
+        )
+        changes.append(
+            HoldingChange(task=task, kind=ChangeKind.REMOVE, from_assignment_id=assignment_id, count=n, by=by, at=at)
+        )
+    HoldingChange.objects.bulk_create(changes)
+    return flagged_item_ids
 
 
 # --------------------------------------------------------------------------- reassign / redistribute
@@ -945,7 +969,7 @@ def _movable_sql(*, source_id: int, target_ids: list[int]) -> tuple[str, list]:
     """The undone rows of `source_id`, numbered in rank order, whose item no target already holds."""
     marks = ", ".join(["%s"] * len(target_ids))
     sql = (
-        f"SELECT t.id, t.item_id, t.task_id, row_number() OVER (ORDER BY t.rank, t.id) AS rn "
+        f"SELECT t.id, t.item_id, t.task_id, t.rework, row_number() OVER (ORDER BY t.rank, t.id) AS rn "
         f"FROM {TASK_ITEM_TABLE} t WHERE t.assignment_id = %s AND t.status IS NULL "
         f"AND NOT EXISTS (SELECT 1 FROM {TASK_ITEM_TABLE} o WHERE o.task_id = t.task_id AND o.item_id = t.item_id "
         f"AND o.assignment_id IN ({marks}) AND o.assignment_id <> %s)"
@@ -966,6 +990,13 @@ def _move(*, assignment, targets: list[Assignment], split_loads: list[int] | Non
     case, case_params = _case_by_boundaries("m.rn", boundaries(split), target_ids)
     now = timezone.now()
     with connection.cursor() as cursor:
+        # Items out for rework take their place on the rework counter with them.
+        cursor.execute(
+            f"SELECT y.to_id, count(*) FROM (SELECT {case} AS to_id FROM ({movable}) m WHERE m.rework) y "
+            f"WHERE y.to_id <> %s GROUP BY y.to_id",
+            case_params + params + [assignment.pk],
+        )
+        rework_moved = dict(cursor.fetchall())
         cursor.execute(
             f"INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, "
             f"at, note) SELECT y.task_id, y.item_id, %s, %s, y.to_id, 1, %s, %s, '' FROM "
@@ -982,9 +1013,15 @@ def _move(*, assignment, targets: list[Assignment], split_loads: list[int] | Non
     for target_id, count in zip(target_ids, split, strict=True):
         if target_id != assignment.pk and count:
             moved[target_id] = count
-            Assignment.objects.filter(pk=target_id).update(item_count=F("item_count") + count)
+            rework = rework_moved.get(target_id, 0)
+            Assignment.objects.filter(pk=target_id).update(
+                item_count=F("item_count") + count, rework_count=F("rework_count") + rework
+            )
     if moved:
-        Assignment.objects.filter(pk=assignment.pk).update(item_count=F("item_count") - sum(moved.values()))
+        Assignment.objects.filter(pk=assignment.pk).update(
+            item_count=F("item_count") - sum(moved.values()),
+            rework_count=F("rework_count") - sum(rework_moved.values()),
+        )
     return moved
 
 

@@ -5,8 +5,7 @@ from taskboard.annotation import services
 from taskboard.annotation.models import TaskItem
 from taskboard.dashboards import queries
 from taskboard.datasets.models import Label
-
-work = pytest.importorskip("taskboard.work.services")
+from taskboard.work import services as work
 
 
 def test_agreement_shows_on_consensus_tasks_only(client, make_task, manager, annotator, annotator2, recipe):

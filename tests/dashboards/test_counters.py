@@ -6,16 +6,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
+from taskboard.annotation import services
 from taskboard.annotation.models import Assignment, AssignmentKind, StatusCount, TaskItem
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.dashboards import counters
 from taskboard.dashboards.models import DailyThroughput
 from taskboard.datasets.selection import Selection
+from taskboard.work import services as work
 from tests.dashboards.conftest import held_items
 from tests.factories import in_days, make_items
-
-services = pytest.importorskip("taskboard.annotation.services")
-work = pytest.importorskip("taskboard.work.services")
 
 
 def assert_no_drift():
@@ -254,19 +253,10 @@ def test_no_drift_after_a_random_sequence(seed, dataset, recipe, manager, annota
     assert {"create", "set", "clear", "add", "remove", "claim"} <= kinds
 
 
-# Known drift, found by this walk (core services, annotation/services.py):
-# - task_remove_items deletes an item that is out for rework (QA rejected it, so it has no status)
-#   without taking it off its assignment's rework_count, and the QA item keeps waiting for it;
-# - assignment_reassign / assignment_redistribute (_move) move undone items, rework ones included,
-#   but leave rework_count on the old assignment, so it never comes down when the new holder
-#   finishes the rework.
-@pytest.mark.xfail(reason="rework_count drifts on remove/reassign of items out for rework (core)", strict=False)
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_no_drift_with_qa_verdicts_and_rework_in_the_walk(
     seed, dataset, recipe, manager, annotator, annotator2, annotator3, reviewer
 ):
-    if not hasattr(work, "qa_reject"):
-        pytest.skip("work.services.qa_reject is not there yet")
     rng = random.Random(seed)
     done = _random_walk(
         rng,

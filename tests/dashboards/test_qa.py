@@ -6,12 +6,9 @@ from taskboard.annotation import services
 from taskboard.annotation.models import TaskItem
 from taskboard.dashboards import counters, queries
 from taskboard.dashboards.models import ReviewTally
+from taskboard.work import services as work
 from tests.dashboards.conftest import held_items
 from tests.factories import in_days
-
-work = pytest.importorskip("taskboard.work.services")
-if not hasattr(work, "qa_reject"):
-    pytest.skip("work.services.qa_reject is not there yet", allow_module_level=True)
 
 
 def qa_row(qa, item):
@@ -76,16 +73,19 @@ def _rejected_item(make_task, manager, annotator, reviewer, recipe):
     return task, item
 
 
-@pytest.mark.xfail(reason="core task_remove_items leaves rework_count behind (reported)", strict=False)
 def test_removing_an_item_out_for_rework_keeps_counters(make_task, manager, annotator, reviewer, recipe):
     from taskboard.datasets.selection import Selection
 
     task, item = _rejected_item(make_task, manager, annotator, reviewer, recipe)
-    services.task_remove_items(task=task, selection=Selection(mode="list", item_ids=(item.pk,)), by=manager)
+    result = services.task_remove_items(task=task, selection=Selection(mode="list", item_ids=(item.pk,)), by=manager)
+    assert (result.removed, result.kept) == (1, 0)
     assert counters.find_drift() == []
+    # The QA row that waited for this rework is gone with it, and its issue with it.
+    qa = task.qa_tasks.get()
+    assert not TaskItem.objects.filter(task=qa, item=item).exists()
+    assert qa.assignments.get(assignee=reviewer).issue_count == 0
 
 
-@pytest.mark.xfail(reason="core _move leaves rework_count on the old assignment (reported)", strict=False)
 def test_reassigning_rework_moves_its_counter(make_task, manager, annotator, annotator2, reviewer, recipe):
     from taskboard.annotation.models import Assignment
 

@@ -127,8 +127,8 @@ def test_people_page_lists_annotators(client, manager, task, annotator):
 
 def test_active_time_per_item_comes_from_the_work_views_heartbeats(client, manager, task, annotator):
     from taskboard.annotation.models import TaskItem
+    from taskboard.work import services as work
 
-    work = pytest.importorskip("taskboard.work.services")
     one, two = held_items(task, annotator)[:2]
     rows = {r.item_id: r for r in TaskItem.objects.filter(task=task, item__in=[one, two]).select_related("assignment")}
     t0 = timezone.now()
