@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/taskboard
 BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-pg test-e2e lint format check worker install clean
+.PHONY: run test test-pg test-heavy test-e2e lint format check worker install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -31,11 +31,16 @@ run: $(STAMP)
 # The whole suite on SQLite with jobs in-process; browser tests run when Chromium is installed.
 # Tests that need a real Celery worker run in `make test-pg` (and in CI's PostgreSQL run).
 test: $(STAMP)
-	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -q -rfE --durations=10 -m "not celery_worker" $(PYTEST_ARGS)
+	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -q -rfE --durations=10 -m "not celery_worker and not heavy and not load" $(PYTEST_ARGS)
 
 # The same suite on PostgreSQL, with a real Celery worker for the job tests (needs Redis).
 test-pg: $(STAMP)
-	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(BROKER_URL) $(BIN)/python -m pytest -q -rfE --durations=10 --create-db $(PYTEST_ARGS)
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(BROKER_URL) $(BIN)/python -m pytest -q -rfE --durations=10 --create-db -m "not heavy and not load" $(PYTEST_ARGS)
+
+# Real faults at full size (worker kills, broker outages), then load with a PostgreSQL restart.
+test-heavy: $(STAMP)
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(BROKER_URL) $(BIN)/python -m pytest -q -rfE -s --create-db -m heavy $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -rfE -s -m load tests/load $(PYTEST_ARGS)
 
 test-e2e: $(STAMP)
 	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -q -rfE -m e2e $(PYTEST_ARGS)
