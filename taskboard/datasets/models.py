@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 
 class Dataset(models.Model):
@@ -102,6 +103,14 @@ class Item(models.Model):
     @property
     def is_image(self) -> bool:
         return self.mimetype.startswith("image/")
+
+    @property
+    def src(self) -> str:
+        """Where pages load the item from: a stored file through the view that checks who may see
+        it (MEDIA_URL is not served once DEBUG is off), else the item's own URL."""
+        if self.file:
+            return reverse("datasets:item-file", args=[self.dataset_id, self.pk])
+        return self.url
 
 
 class Annotation(models.Model):

@@ -93,10 +93,10 @@ def work_view(request, assignment_id: int, task_item_id: int | None = None):
         labels = list(Label.objects.filter(recipe_id=task.recipe_id))
         context.update(
             item=item,
-            item_src=item.file.url if item.file else item.url,
+            item_src=item.src,
             position=queries.item_position(task_item),
             next_item=next_item,
-            next_src=(next_item.item.file.url if next_item.item.file else next_item.item.url) if next_item else "",
+            next_src=next_item.item.src if next_item else "",
             previous_item=queries.previous_item(task_item),
             labels=[(label, label.pk in chosen) for label in labels],
             parent_annotations=queries.parent_annotations(task_item=task_item),
