@@ -83,3 +83,20 @@ def recipe(dataset):
 
 
 from tests.celery_worker import *  # noqa
+
+
+# Tests that measure something print `FIGURE name key=value …`; pytest captures their output, so
+# the lines are gathered here and printed in the summary of every run, CI's included.
+_figures: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        _figures.extend(line for line in report.capstdout.splitlines() if line.startswith("FIGURE "))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _figures:
+        terminalreporter.section("figures")
+        for line in _figures:
+            terminalreporter.write_line(line)
