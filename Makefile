@@ -55,7 +55,7 @@ check: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py check && DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
 worker: $(STAMP)
-	$(BIN)/celery -A taskboard worker -l info
+	$(BIN)/celery -A taskboard worker -B -l info
 
 clean:
 	rm -rf $(VENV) staticfiles test-artifacts

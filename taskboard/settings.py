@@ -186,6 +186,8 @@ if CELERY_BROKER_URL and urlsplit(CELERY_BROKER_URL).scheme not in ("redis", "re
         f"CELERY_BROKER_URL must be a redis://, rediss:// or amqp:// URL; got {CELERY_BROKER_URL!r}."
     )
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+# The queue jobs are sent to and workers listen on; deployments sharing a broker name their own.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE") or "celery"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -195,12 +197,27 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request that enqueues while the broker is down answers within a few seconds ("queued")
+# instead of hanging; the job is handed over by the recovery below once the broker is back.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 # Selections at or above this many items are created by a job with a progress bar.
 TASK_JOB_THRESHOLD = env_int("TASK_JOB_THRESHOLD", 5000, minimum=1)
 # A job whose worker stopped reporting for this long is retried or failed.
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 600, minimum=10)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
+# Running jobs beat this often on PostgreSQL, well inside the stale limit.
+JOB_HEARTBEAT_SECONDS = max(1, min(30, JOB_STALE_AFTER_SECONDS // 5))
+# Celery beat (`celery -A taskboard beat`, or a worker started with -B) runs the recovery this often.
+JOB_RECOVER_EVERY_SECONDS = env_int("JOB_RECOVER_EVERY_SECONDS", 60, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "recover-jobs": {
+        "task": "taskboard.jobs.tasks.recover_jobs",
+        "schedule": JOB_RECOVER_EVERY_SECONDS,
+        "options": {"expires": JOB_RECOVER_EVERY_SECONDS},
+    }
+}
 
 API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 30, minimum=1)
 

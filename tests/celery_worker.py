@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 
-__all__ = ["celery_worker", "jobs_in_process_unless_real_worker"]
+__all__ = ["celery_worker", "jobs_in_process_unless_real_worker"]  # and start_worker, for tests that kill workers
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 60
@@ -50,6 +50,8 @@ def _unavailable(reason: str):
 
 
 class Worker:
+    """A `celery -A taskboard worker` subprocess on a queue of its own (see `start_worker`)."""
+
     def __init__(self, *, queue: str, node: str, process: subprocess.Popen, log: Path):
         self.queue, self.node, self.process, self.log = queue, node, process, log
 
@@ -59,12 +61,24 @@ class Worker:
         except OSError:
             return "(no log)"
 
+    def kill(self) -> None:
+        """SIGKILL: what an OOM killer or a pulled plug does; nothing is acknowledged or cleaned up."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=30)
 
-@pytest.fixture(scope="session")
-def celery_worker(request, django_db_setup, django_db_blocker):
-    """Start one worker for the session (lazily, on the first test that asks) and stop it at the end."""
-    if not settings.CELERY_BROKER_URL:
-        _unavailable("No CELERY_BROKER_URL: a real worker needs a broker (e.g. redis://127.0.0.1:6379/15).")
+    def stop(self) -> None:
+        # Warm shutdown lets a job in hand finish; it must be gone before the test database is dropped.
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def _test_database_url() -> str:
     from django.db import connection
 
     db = connection.settings_dict
@@ -72,62 +86,63 @@ def celery_worker(request, django_db_setup, django_db_blocker):
         db["NAME"] == ":memory:" or str(db["NAME"]).startswith("file:memorydb")
     ):
         _unavailable("The test database is in memory; a worker process needs PostgreSQL or SQLITE_TEST_NAME.")
+    return _database_url(db)
 
+
+def start_worker(*, queue: str | None = None, beat: bool = False, env: dict | None = None) -> Worker:
+    """Start a worker against this run's test database and wait until it answers a ping.
+
+    `queue` defaults to a fresh one; `beat` embeds Celery beat (the job recovery schedule);
+    `env` adds settings for the worker process (e.g. JOB_STALE_AFTER_SECONDS)."""
+    if not settings.CELERY_BROKER_URL:
+        _unavailable("No CELERY_BROKER_URL: a real worker needs a broker (e.g. redis://127.0.0.1:6379/15).")
     from taskboard.celery import app
 
-    # A queue and node name of our own: parallel test processes (xdist, other sessions) share the broker.
     tag = uuid.uuid4().hex[:10]
-    queue, node = f"taskboard-test-{tag}", f"taskboard-test-{tag}@localhost"
+    queue = queue or f"taskboard-test-{tag}"
+    node = f"taskboard-test-{tag}@localhost"
     log = Path(tempfile.gettempdir()) / f"{node.split('@')[0]}.log"
-    env = {
+    worker_env = {
         **os.environ,
-        "DATABASE_URL": _database_url(db),
+        "DATABASE_URL": _test_database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_QUEUE": queue,
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "taskboard",
-        "worker",
-        "--pool=solo",
-        "-c",
-        "1",
-        "-Q",
-        queue,
-        "-n",
-        node,
-        "--without-gossip",
-        "--without-mingle",
-        "-l",
-        "info",
-    ]
+    command = [sys.executable, "-m", "celery", "-A", "taskboard", "worker", "--pool=solo", "-c", "1"]
+    command += ["-Q", queue, "-n", node, "--without-gossip", "--without-mingle", "-l", "info"]
+    if beat:
+        command += ["-B", "-s", str(Path(tempfile.gettempdir()) / f"{node.split('@')[0]}-beat")]
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, env=worker_env, stdout=out, stderr=subprocess.STDOUT)
     worker = Worker(queue=queue, node=node, process=process, log=log)
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"The Celery worker exited with {process.returncode}:\n{worker.log_tail()}")
+        if app.control.ping(destination=[node], timeout=1.0):
+            return worker
+        if time.monotonic() > deadline:
+            worker.kill()
+            pytest.fail(f"The Celery worker did not answer within {START_TIMEOUT} s:\n{worker.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(request, django_db_setup, django_db_blocker):
+    """Start one worker for the session (lazily, on the first test that asks) and stop it at the end.
+
+    A queue and node name of its own: parallel test processes (xdist, other sessions) share the broker."""
+    from taskboard.celery import app
+
+    worker = start_worker()
     previous_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
+    app.conf.task_default_queue = worker.queue
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"The Celery worker exited with {process.returncode}:\n{worker.log_tail()}")
-            if app.control.ping(destination=[node], timeout=1.0):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"The Celery worker did not answer within {START_TIMEOUT} s:\n{worker.log_tail()}")
         yield worker
     finally:
         app.conf.task_default_queue = previous_queue
-        # Warm shutdown lets a job in hand finish; it must be gone before the test database is dropped.
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        worker.stop()
 
 
 @pytest.fixture(autouse=True)

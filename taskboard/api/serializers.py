@@ -316,6 +316,8 @@ def command_json(command, request=None) -> dict:
                 spec["createdTaskId"] = api_id("task", task_pk)
         elif job.state == "failed":
             status, error = "failed", job.error or "The job failed."
+        elif job.state == "pending":
+            status = "created"  # queued: no worker has it yet (the broker may be down)
         else:
             status, progress = "in-progress", job.percent
     return {

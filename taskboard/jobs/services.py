@@ -7,8 +7,10 @@ runners use the job id as an idempotency key.
 """
 
 import logging
+import threading
 import time
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from kombu.exceptions import KombuError
 
 from taskboard.jobs.models import Job, JobState
 
@@ -34,10 +37,26 @@ def job_create(*, kind: str, params: dict, project=None, created_by=None, total:
 
 
 def job_enqueue(*, job: Job) -> None:
-    """Run the job after the current transaction commits (in-process when there is no broker)."""
+    """Run the job after the current transaction commits (in-process when there is no broker).
+
+    A broker that cannot be reached does not lose the job or fail the request: the job stays
+    queued with no `enqueued_at`, and `job_recover_stale` hands it over once the broker is back."""
+    transaction.on_commit(partial(_send, job.pk))
+
+
+# Jobs created this recently may still be on their way to the broker (their on_commit is running).
+UNSENT_GRACE = timedelta(seconds=5)
+
+
+def _send(job_id: int) -> None:
     from taskboard.jobs import tasks
 
-    tasks.run_job.delay_on_commit(job.pk)
+    Job.objects.filter(pk=job_id, state=JobState.PENDING).update(enqueued_at=timezone.now())
+    try:
+        tasks.run_job.delay(job_id)
+    except (KombuError, OSError):
+        logger.warning("job %s: the broker is unreachable; the job stays queued until it is back", job_id)
+        Job.objects.filter(pk=job_id, state=JobState.PENDING).update(enqueued_at=None)
 
 
 def job_start(*, job_id: int) -> Job | None:
@@ -79,8 +98,10 @@ def readable_error(exc: BaseException) -> str:
 class ProgressWriter:
     """Writes a job's progress and heartbeat where other sessions can see them.
 
-    On PostgreSQL through its own autocommit connection, throttled; elsewhere the figures are
-    kept and written with the job's result (SQLite has one writer at a time).
+    On PostgreSQL through its own autocommit connection, throttled, with a thread that beats
+    every JOB_HEARTBEAT_SECONDS while one long statement runs, so recovery can tell a slow job
+    from a dead worker; elsewhere the figures are kept and written with the job's result
+    (SQLite has one writer at a time).
     """
 
     def __init__(self, job: Job, *, min_interval: float = 0.5):
@@ -89,6 +110,9 @@ class ProgressWriter:
         self.min_interval = min_interval
         self._last = 0.0
         self._conn = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beater = None
         if connection.vendor == "postgresql":
             try:
                 import psycopg
@@ -106,6 +130,24 @@ class ProgressWriter:
             except Exception:  # progress is a courtesy; the job itself must not fail for it
                 logger.warning("job %s: no side connection for progress", self.job_id, exc_info=True)
                 self._conn = None
+        if self._conn is not None:
+            self._beater = threading.Thread(target=self._beat, name=f"job-{self.job_id}-heartbeat", daemon=True)
+            self._beater.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(settings.JOB_HEARTBEAT_SECONDS):
+            self._execute(
+                "UPDATE jobs_job SET heartbeat_at = now() WHERE id = %s AND state = 'running'", (self.job_id,)
+            )
+
+    def _execute(self, sql: str, params: tuple) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.execute(sql, params)
+            except Exception:
+                logger.warning("job %s: progress not written", self.job_id, exc_info=True)
 
     def __call__(self, done: int, total: int | None = None) -> None:
         self.done = done
@@ -115,18 +157,20 @@ class ProgressWriter:
         if self._conn is None or (now - self._last < self.min_interval and done < self.total):
             return
         self._last = now
-        try:
-            self._conn.execute(
-                "UPDATE jobs_job SET done = %s, total = %s, heartbeat_at = now() WHERE id = %s AND state = 'running'",
-                (min(done, self.total) if self.total else 0, self.total, self.job_id),
-            )
-        except Exception:
-            logger.warning("job %s: progress not written", self.job_id, exc_info=True)
+        self._execute(
+            "UPDATE jobs_job SET done = %s, total = %s, heartbeat_at = now() WHERE id = %s AND state = 'running'",
+            (min(done, self.total) if self.total else 0, self.total, self.job_id),
+        )
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._stop.set()
+        if self._beater is not None:
+            self._beater.join()
+            self._beater = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 def job_run(*, job_id: int) -> Job | None:
@@ -155,14 +199,17 @@ def job_run(*, job_id: int) -> Job | None:
 
 
 def job_recover_stale(*, now=None) -> tuple[int, int]:
-    """Retry jobs whose worker stopped reporting (or whose message was lost); fail them after
-    JOB_MAX_ATTEMPTS. Returns (retried, failed)."""
+    """Retry jobs whose worker stopped reporting, whose message was lost (Redis keeps nothing
+    across a restart) or that the broker never took; fail them after JOB_MAX_ATTEMPTS runs.
+    Runs every JOB_RECOVER_EVERY_SECONDS on Celery beat. Returns (retried, failed)."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
     stale_running = Q(state=JobState.RUNNING) & (
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     )
-    lost_pending = Q(state=JobState.PENDING, created_at__lt=cutoff)
+    lost_pending = Q(state=JobState.PENDING) & (
+        Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, created_at__lt=now - UNSENT_GRACE)
+    )
     retried = failed = 0
     for job in Job.objects.filter(stale_running | lost_pending).order_by("pk"):
         if job.attempts >= settings.JOB_MAX_ATTEMPTS:

@@ -205,3 +205,61 @@ def test_postgres_progress_is_visible_while_the_work_is_uncommitted(project, man
         ) as other:
             seen = other.execute("SELECT done FROM jobs_job WHERE id = %s", (job.pk,)).fetchone()[0]
         assert seen == 40
+
+
+def test_a_broker_that_is_down_leaves_the_job_queued_and_recovery_sends_it_later(
+    dataset, items, manager, annotator, small_threshold, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from taskboard.jobs import tasks
+
+    real_delay = tasks.run_job.delay
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.run_job, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = start(dataset, manager, [annotator])
+    job = Job.objects.get(pk=result.job.pk)
+    assert job.state == JobState.PENDING and job.enqueued_at is None and job.get_state_display() == "Queued"
+    # Too fresh to resend (its on_commit may still be on its way); and still down a minute later.
+    assert job_services.job_recover_stale() == (0, 0)
+    later = timezone.now() + datetime.timedelta(minutes=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert job_services.job_recover_stale(now=later) == (1, 0)
+    job.refresh_from_db()
+    assert job.state == JobState.PENDING and job.enqueued_at is None
+
+    monkeypatch.setattr(tasks.run_job, "delay", real_delay)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert job_services.job_recover_stale(now=later) == (1, 0)
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED and job.attempts == 1 and job.enqueued_at is not None
+    assert AnnotationTask.objects.filter(name="big").count() == 1
+
+
+def test_a_sent_job_is_resent_only_once_its_message_may_be_lost(db, settings, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    stale = timezone.now() - datetime.timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS + 5)
+    waiting = Job.objects.create(kind="task_create", enqueued_at=timezone.now(), created_at=stale)
+    lost = Job.objects.create(kind="task_create", enqueued_at=stale, created_at=stale)
+    with mock.patch("taskboard.jobs.services._send") as send, django_capture_on_commit_callbacks(execute=True):
+        assert job_services.job_recover_stale() == (1, 0)
+    send.assert_called_once_with(lost.pk)
+    assert Job.objects.get(pk=waiting.pk).state == JobState.PENDING
+
+
+def test_celery_is_configured_not_to_lose_jobs():
+    from taskboard.celery import app
+    from taskboard.jobs import tasks
+
+    conf = app.conf
+    assert conf.task_acks_late is True and conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_serializer == "json" and list(conf.accept_content) == ["json"]
+    assert tasks.run_job.acks_late is True and tasks.run_job.reject_on_worker_lost is True
+    assert conf.beat_schedule["recover-jobs"]["task"] == tasks.recover_jobs.name
+    assert conf.task_publish_retry_policy["max_retries"] <= 3
