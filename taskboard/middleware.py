@@ -1,6 +1,7 @@
-"""Browser-level hardening: an enforcing Content-Security-Policy and login throttling.
+"""Browser-level hardening: an enforcing Content-Security-Policy and login throttling; and htmx
+requests whose session ended sent to sign-in as a whole page.
 
-Both are middleware so that every view (ours, Django's LoginView, the admin, the Dataloop token
+All are middleware so that every view (ours, Django's LoginView, the admin, the Dataloop token
 endpoint) gets them without each app remembering to.
 """
 
@@ -8,15 +9,18 @@ import hashlib
 import json
 import math
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.forms.utils import ErrorDict
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
 
 # No inline script or style anywhere: htmx's indicator styles are switched off in base.html's
 # htmx-config meta tag, and data-driven widths and colours are applied from data attributes by
@@ -45,6 +49,26 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         if "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        return response
+
+
+class HtmxSignInMiddleware:
+    """A poll or an as-you-type check after the session ended would follow login_required's 302
+    and swap the sign-in page into a fragment; instead the whole page goes to sign-in, and comes
+    back to the page (not the fragment) afterwards."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 302
+            and getattr(request, "htmx", False)
+            and not request.user.is_authenticated
+            and urlsplit(response.url).path == resolve_url(settings.LOGIN_URL)
+        ):
+            return HttpResponseClientRedirect(redirect_to_login(request.htmx.current_url_abs_path or "/").url)
         return response
 
 

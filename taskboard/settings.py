@@ -251,6 +251,7 @@ if TESTING:
 MIDDLEWARE += [
     "taskboard.middleware.ContentSecurityPolicyMiddleware",
     "taskboard.middleware.LoginThrottleMiddleware",
+    "taskboard.middleware.HtmxSignInMiddleware",
 ]
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_MAX_FAILURES_PER_IP = env_int("LOGIN_MAX_FAILURES_PER_IP", 50, minimum=1)

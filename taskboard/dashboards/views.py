@@ -3,29 +3,14 @@
 import functools
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling
 
 from taskboard.dashboards import charts, queries
 from taskboard.dashboards.csv_export import to_csv
-
-
-def _login_required(view):
-    """login_required, except that a poll whose session ended sends the whole page to sign-in
-    instead of swapping the sign-in form into the numbers."""
-    protected = login_required(view)
-
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if request.htmx and not request.user.is_authenticated:
-            return HttpResponseClientRedirect(redirect_to_login(request.htmx.current_url_abs_path or "/").url)
-        return protected(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _stop_polling_when_gone(view):
@@ -45,7 +30,7 @@ def _stop_polling_when_gone(view):
 
 
 @require_GET
-@_login_required
+@login_required
 @_stop_polling_when_gone
 def project_dashboard(request, project_id):
     project = queries.project_for_manager(request.user, project_id)
@@ -58,7 +43,7 @@ def project_dashboard(request, project_id):
 
 
 @require_GET
-@_login_required
+@login_required
 @_stop_polling_when_gone
 def task_dashboard(request, task_id):
     task = queries.task_for_manager(request.user, task_id)
@@ -85,14 +70,14 @@ def task_dashboard(request, task_id):
 
 
 @require_GET
-@_login_required
+@login_required
 def people(request, project_id):
     project = queries.project_for_manager(request.user, project_id)
     return render(request, "dashboards/people.html", {"project": project, "cards": queries.people_scorecards(project)})
 
 
 @require_GET
-@_login_required
+@login_required
 def people_csv(request, project_id):
     project = queries.project_for_manager(request.user, project_id)
     header = [
