@@ -135,6 +135,12 @@ class AnnotationTask(models.Model):
         return self.state == TaskState.OPEN and self.closed_at is None
 
     @property
+    def is_closed(self) -> bool:
+        """Closed by a manager: it takes no items, moves and statuses any more. A completed task
+        is not closed: adding items or a cleared status reopens it."""
+        return self.closed_at is not None
+
+    @property
     def is_overdue(self) -> bool:
         return self.is_open and self.due_at < timezone.now()
 

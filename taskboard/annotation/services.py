@@ -751,6 +751,11 @@ def _lock_task(task) -> AnnotationTask:
     return AnnotationTask.objects.select_for_update().get(pk=task.pk)
 
 
+def _require_not_closed(task, field: str) -> None:
+    if task.is_closed:
+        raise ValidationError({field: "This task is closed; its items and assignments no longer change."})
+
+
 def _task_state_refresh(task) -> None:
     """Completed when every worked item (hidden consensus originals aside) has a final status."""
     work = Assignment.objects.filter(task_id=task.pk).exclude(kind=AssignmentKind.CONSENSUS)
@@ -850,6 +855,7 @@ def task_add_items(
     *, task, selection: Selection, by, workload=None, assignees=None, to_queue=False, limit=None
 ) -> AddResult:
     task = _lock_task(task)
+    _require_not_closed(task, "selection")
     errors: dict[str, str] = {}
     if limit is not None:
         _check_whole(limit, "limit", errors, 1, None, "The limit is a whole number of at least 1.")
@@ -913,6 +919,7 @@ def task_add_items(
 def task_remove_items(*, task, selection: Selection, by) -> RemoveResult:
     """Remove the selected items that have no status in any copy; the others stay and are counted."""
     task = _lock_task(task)
+    _require_not_closed(task, "selection")
     try:
         qs = _select(dataset=task.dataset, selection=selection, query=None)
     except ValidationError as e:
@@ -1029,6 +1036,7 @@ def _move(*, assignment, targets: list[Assignment], split_loads: list[int] | Non
 def assignment_reassign(*, assignment, to_user, by) -> Assignment:
     """Give `to_user` the undone items of `assignment`; items with a status stay where they are."""
     task = _lock_task(assignment.task)
+    _require_not_closed(task, "assignees")
     assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
     if assignment.kind != AssignmentKind.WORK:
         raise ValidationError({"assignees": "Hidden pools cannot be reassigned."})
@@ -1054,6 +1062,7 @@ def assignment_reassign(*, assignment, to_user, by) -> Assignment:
 def assignment_redistribute(*, assignment, workload: list[WorkloadUnit], by) -> list[Assignment]:
     """Spread the undone items of `assignment` over `workload` in contiguous runs."""
     task = _lock_task(assignment.task)
+    _require_not_closed(task, "workload")
     assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
     if assignment.kind != AssignmentKind.WORK:
         raise ValidationError({"workload": "Hidden pools cannot be redistributed."})

@@ -674,6 +674,13 @@ def _posted(request):
     return request.POST if request.method == "POST" else None
 
 
+def _closed(request, task):
+    """A closed task's item and assignment actions lead back to its page, with the reason (the
+    services refuse them too)."""
+    messages.error(request, "This task is closed; its items and assignments no longer change.")
+    return _go(request, reverse("annotation:task-detail", args=[task.pk]))
+
+
 def _action_page(request, task, template, form, **extra):
     title, submit = ACTION_TEXT[template]
     context = {
@@ -697,9 +704,8 @@ def _action_page(request, task, template, form, **extra):
 @require_http_methods(["GET", "POST"])
 def task_add_items(request, pk):
     task = queries.task_for_manager(request.user, pk)
-    if not task.is_open:
-        messages.error(request, "This task is closed; items can no longer be added.")
-        return redirect("annotation:task-detail", task.pk)
+    if task.is_closed:
+        return _closed(request, task)
     form = forms.AddItemsForm(_posted(request), task=task)
     if request.method == "POST" and form.is_valid():
         try:
@@ -723,6 +729,8 @@ def task_add_items(request, pk):
 @require_http_methods(["GET", "POST"])
 def task_remove_items(request, pk):
     task = queries.task_for_manager(request.user, pk)
+    if task.is_closed:
+        return _closed(request, task)
     form = forms.RemoveItemsForm(_posted(request), task=task)
     if request.method == "POST" and form.is_valid():
         try:
@@ -767,6 +775,8 @@ def task_items_validate(request, pk, action):
 @require_http_methods(["GET", "POST"])
 def task_reassign(request, pk):
     task = queries.task_for_manager(request.user, pk)
+    if task.is_closed:
+        return _closed(request, task)
     initial = {"assignment": request.GET.get("assignment")} if request.method == "GET" else None
     form = forms.ReassignForm(_posted(request), initial=initial, task=task)
     if request.method == "POST" and form.is_valid():
@@ -790,6 +800,8 @@ def task_reassign(request, pk):
 @require_http_methods(["GET", "POST"])
 def task_redistribute(request, pk):
     task = queries.task_for_manager(request.user, pk)
+    if task.is_closed:
+        return _closed(request, task)
     initial = {"assignment": request.GET.get("assignment"), "split": "equal"} if request.method == "GET" else None
     form = forms.RedistributeForm(_posted(request), initial=initial, task=task)
     if request.method == "POST" and form.is_valid():

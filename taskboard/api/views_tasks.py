@@ -441,7 +441,7 @@ def task_detail(request, task_id):
 def _managed_task(request, task_id):
     task = queries.task_get(request.user, task_id)
     queries.require_manager(request.user, task.project)
-    if not task.is_open:
+    if task.is_closed:
         raise bad_request("The task is closed.")
     return task
 

@@ -206,3 +206,71 @@ def test_task_page_shows_the_forecast(client, manager, task):
     client.force_login(manager)
     body = client.get(detail(task)).content.decode()
     assert "Forecast:" in body and "On track" in body
+
+
+def _complete_everything(task):
+    for row in TaskItem.objects.filter(task=task).select_related("item", "assignment__assignee"):
+        services.item_status_set(task=task, item=row.item, status="completed", by=row.assignment.assignee)
+    task.refresh_from_db()
+    assert task.state == TaskState.COMPLETED
+
+
+def test_a_completed_task_keeps_its_actions_and_polls_slowly(client, manager, task, annotator3):
+    _complete_everything(task)
+    client.force_login(manager)
+    body = client.get(detail(task)).content.decode()
+    for name in ("add-items", "remove-items", "reassign", "redistribute", "close"):
+        assert action(name, task) in body, name
+    assert 'hx-trigger="every 30s"' in body and "reopens the task" in body
+    # Adding items reopens it.
+    response = client.post(
+        action("add-items", task), {"mode": "folder", "folder": "/city/night", "assignees": [annotator3.pk]}
+    )
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.state == TaskState.OPEN and task.assignments.get(assignee=annotator3).item_count > 0
+
+
+def test_a_closed_task_refuses_item_and_assignment_changes(client, manager, task, annotator, annotator3):
+    from taskboard.annotation.workload import WorkloadUnit
+    from taskboard.datasets.selection import Selection
+
+    services.task_close(task=task, by=manager)
+    before = sorted(TaskItem.objects.filter(task=task).values_list("item_id", "assignment_id"))
+    bob = Assignment.objects.get(task=task, assignee=annotator)
+    client.force_login(manager)
+    body = client.get(detail(task)).content.decode()
+    assert "hx-get" not in body and "This task is closed" in body and ">Closed<" in body
+    for name in ("add-items", "remove-items", "reassign", "redistribute"):
+        assert action(name, task) not in body, name
+        response = client.post(action(name, task), {"mode": "all", "assignment": bob.pk, "to_user": annotator3.pk})
+        assert response.status_code == 302 and response.url == detail(task), name
+    refusals = [
+        lambda: services.task_add_items(
+            task=task, selection=Selection(mode="all"), by=manager, assignees=[annotator3]
+        ),
+        lambda: services.task_remove_items(task=task, selection=Selection(mode="all"), by=manager),
+        lambda: services.assignment_reassign(assignment=bob, to_user=annotator3, by=manager),
+        lambda: services.assignment_redistribute(assignment=bob, workload=[WorkloadUnit(annotator3, 100)], by=manager),
+    ]
+    for refuse in refusals:
+        try:
+            refuse()
+        except services.ValidationError as exc:
+            assert "closed" in str(exc)
+        else:
+            raise AssertionError("a closed task took a change")
+    assert sorted(TaskItem.objects.filter(task=task).values_list("item_id", "assignment_id")) == before
+
+
+def test_a_poll_after_sign_out_sends_the_page_to_sign_in(client, task):
+    url = detail(task)
+    response = client.get(url + "?part=progress", headers={**HX, "HX-Current-URL": f"http://testserver{url}"})
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"/accounts/login/?next={url}"  # the page, not the fragment
+    # An as-you-type check after sign-out too; a plain request still gets the ordinary redirect.
+    check = reverse("annotation:task-items-validate", args=[task.pk, "add-items"])
+    assert client.post(check, {"mode": "all"}, headers={**HX, "HX-Current-URL": f"http://testserver{url}"})[
+        "HX-Redirect"
+    ].startswith("/accounts/login/")
+    assert client.get(url).status_code == 302
