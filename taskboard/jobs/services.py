@@ -198,6 +198,15 @@ def job_run(*, job_id: int) -> Job | None:
     return job
 
 
+def job_watched(*, job: Job) -> Job:
+    """A page is watching `job`. With no broker there are no workers and no beat: a job whose web
+    process died (a restart, a deploy) is recovered here, by the page waiting for it."""
+    if settings.CELERY_TASK_ALWAYS_EAGER and not job.is_finished:
+        job_recover_stale()
+        job.refresh_from_db()
+    return job
+
+
 def job_recover_stale(*, now=None) -> tuple[int, int]:
     """Retry jobs whose worker stopped reporting, whose message was lost (Redis keeps nothing
     across a restart) or that the broker never took; fail them after JOB_MAX_ATTEMPTS runs.

@@ -1,7 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from taskboard.jobs import queries
+from taskboard.jobs import queries, services
 
 
 @login_required
@@ -13,5 +13,5 @@ def job_detail(request, pk: int):
 @login_required
 def job_progress(request, pk: int):
     """The progress fragment; it polls itself every 2 s until the job finishes."""
-    job = queries.job_get_for_user(user=request.user, pk=pk)
+    job = services.job_watched(job=queries.job_get_for_user(user=request.user, pk=pk))
     return render(request, "jobs/_job_progress_partial.html", {"job": job})

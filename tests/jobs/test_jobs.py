@@ -263,3 +263,23 @@ def test_celery_is_configured_not_to_lose_jobs():
     assert tasks.run_job.acks_late is True and tasks.run_job.reject_on_worker_lost is True
     assert conf.beat_schedule["recover-jobs"]["task"] == tasks.recover_jobs.name
     assert conf.task_publish_retry_policy["max_retries"] <= 3
+
+
+def test_without_a_broker_the_page_watching_a_dead_job_recovers_it(
+    client, dataset, items, manager, annotator, small_threshold, settings, django_capture_on_commit_callbacks
+):
+    # The web process that ran it in-process died: the job is "running" and nobody beats for it.
+    with django_capture_on_commit_callbacks(execute=False):
+        result = start(dataset, manager, [annotator])
+    old = timezone.now() - datetime.timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS + 5)
+    Job.objects.filter(pk=result.job.pk).update(state=JobState.RUNNING, attempts=1, started_at=old, heartbeat_at=old)
+    client.force_login(manager)
+    from django.urls import reverse
+
+    url = reverse("jobs:job-progress", args=[result.job.pk])
+    with django_capture_on_commit_callbacks(execute=True):  # in a test, the resend runs after the response
+        client.get(url, headers={"HX-Request": "true"})
+    job = Job.objects.get(pk=result.job.pk)
+    assert job.state == JobState.SUCCEEDED and job.attempts == 2
+    assert AnnotationTask.objects.filter(name="big").count() == 1
+    assert "Succeeded" in client.get(url, headers={"HX-Request": "true"}).content.decode()
