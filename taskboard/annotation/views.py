@@ -26,6 +26,7 @@ from taskboard.annotation import forms
 from taskboard.annotation.models import AnnotationTask, Priority, TaskItem, TaskType
 from taskboard.annotation.workload import WorkloadUnit, equal_loads, split_counts
 from taskboard.datasets.selection import Selection
+from taskboard.jobs import services as job_services
 from taskboard.jobs.models import Job, JobState
 from taskboard.projects import queries
 
@@ -596,6 +597,9 @@ def wizard_job(request, wid):
     state, dataset = _load_wizard(request, wid)
     task = _task_by_key(dataset, wid)
     job = Job.objects.filter(pk=state.get("job_id"), created_by=request.user).first() if state.get("job_id") else None
+    if job is not None:
+        job = job_services.job_watched(job=job)
+        task = task or _task_by_key(dataset, wid)
     if task is not None and (job is None or job.state == JobState.SUCCEEDED):
         state["task_id"] = task.pk
         _save_wizard(request, wid, state)
