@@ -3,7 +3,8 @@
 The services keep `Assignment.item_count`/`rework_count`/`issue_count` and `StatusCount` in the
 same transaction as every change; this is the audit that proves it, and the repair if it ever
 fails (a bug, a manual SQL edit). `DailyThroughput` is checked too: per assignment, its net sum
-must equal the items holding a done status.
+must equal the items holding a done status; and `ReviewTally.sent_back`: per annotator and task,
+the REWORK change records QA left (one per copy sent back).
 """
 
 from collections import defaultdict
@@ -14,24 +15,36 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
-from taskboard.annotation.models import Assignment, StatusCount, TaskItem, TaskStatus, TaskType
-from taskboard.dashboards.models import DailyThroughput
+from taskboard.annotation.models import (
+    Assignment,
+    AssignmentKind,
+    ChangeKind,
+    HoldingChange,
+    StatusCount,
+    TaskItem,
+    TaskStatus,
+    TaskType,
+)
+from taskboard.dashboards.models import DailyThroughput, ReviewTally
 
 
 @dataclass(frozen=True)
 class Drift:
     task_id: int
-    assignment_id: int
+    assignment_id: int | None  # None: a counter of the task, or of a person without an assignment
     who: str
-    counter: str  # item_count, rework_count, issue_count, status:<key>, throughput
+    counter: str  # item_count, rework_count, issue_count, status:<key>, throughput, sent_back
     stored: int
     actual: int
+    annotator_id: int | None = None  # sent_back: whose tally
 
     def __str__(self):
-        return (
-            f"task {self.task_id} assignment {self.assignment_id} ({self.who}): "
-            f"{self.counter} stored {self.stored}, actual {self.actual}"
+        where = (
+            f"task {self.task_id}"
+            if self.assignment_id is None
+            else f"task {self.task_id} assignment {self.assignment_id}"
         )
+        return f"{where} ({self.who}): {self.counter} stored {self.stored}, actual {self.actual}"
 
 
 def _scope(qs, task_ids, field="task_id"):
@@ -121,6 +134,35 @@ def _find_drift(task_ids) -> list[Drift]:
         done = sum(n for key, n in actual.items() if key in done_keys[a.task_id])
         if (throughput.get(a.pk) or 0) != done:
             drift.append(Drift(a.task_id, a.pk, who, "throughput", throughput.get(a.pk) or 0, done))
+    drift += _sent_back_drift(task_ids, assignments)
+    return drift
+
+
+def _sent_back_drift(task_ids, assignments) -> list[Drift]:
+    """Per (annotation task, annotator): the tally's sent_back against the REWORK records."""
+    actual = {
+        (task_id, user_id): n
+        for task_id, user_id, n in _scope(HoldingChange.objects.filter(kind=ChangeKind.REWORK), task_ids)
+        .exclude(to_assignment__assignee_id=None)
+        .order_by()
+        .values("task_id", "to_assignment__assignee_id")
+        .annotate(n=Count("id"))
+        .values_list("task_id", "to_assignment__assignee_id", "n")
+    }
+    stored = {
+        (task_id, user_id): n
+        for task_id, user_id, n in _scope(ReviewTally.objects.all(), task_ids).values_list(
+            "task_id", "annotator_id", "sent_back"
+        )
+    }
+    work = {(a.task_id, a.assignee_id): a for a in assignments if a.kind == AssignmentKind.WORK}
+    drift = []
+    for task_id, user_id in sorted(set(actual) | set(stored)):
+        s, n = stored.get((task_id, user_id), 0), actual.get((task_id, user_id), 0)
+        if s != n:
+            a = work.get((task_id, user_id))
+            who = a.assignee.email if a else f"user {user_id}"
+            drift.append(Drift(task_id, a.pk if a else None, who, "sent_back", s, n, annotator_id=user_id))
     return drift
 
 
@@ -140,6 +182,10 @@ def _repair(drift: list[Drift]) -> None:
             status_fixes.append(d)
         elif d.counter == "throughput":
             throughput_fixes.add((d.task_id, d.assignment_id))
+        elif d.counter == "sent_back":
+            ReviewTally.objects.update_or_create(
+                task_id=d.task_id, annotator_id=d.annotator_id, defaults={"sent_back": d.actual}
+            )
         else:
             by_assignment[d.assignment_id][d.counter] = d.actual
     for assignment_id, values in by_assignment.items():

@@ -30,6 +30,8 @@ class ReviewTally(models.Model):
     """What QA made of one annotator's work in one annotation task: kept by the same receiver.
 
     `first_pass` counts approvals of items that had never been sent back for rework.
+    `sent_back` counts every copy QA rejected back to this annotator (kept by the receiver of
+    `work.signals.items_sent_back`, in the reject's transaction): one per REWORK change record.
     """
 
     task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="+")
@@ -37,6 +39,7 @@ class ReviewTally(models.Model):
     approved = models.IntegerField(default=0)
     first_pass = models.IntegerField(default=0)
     discarded = models.IntegerField(default=0)
+    sent_back = models.IntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -19,8 +19,6 @@ from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     AssignmentKind,
-    ChangeKind,
-    HoldingChange,
     StatusCount,
     TaskState,
     TaskStatus,
@@ -109,17 +107,6 @@ def consensus_summary(task: AnnotationTask) -> Consensus | None:
     agg = scored.aggregate(items=Count("id"), mean=Avg("agreement"), low=Count("id", filter=Q(agreement__lt=0.5)))
     worst = list(scored.select_related("item").order_by("agreement", "item_id")[:5]) if agg["items"] else []
     return Consensus(items=agg["items"], agreement=agg["mean"], low=agg["low"], worst=worst)
-
-
-def rejections_by_user(task_ids) -> dict[int, int]:
-    """Items QA sent back, per annotator, ever (the rework counters only hold what is still out)."""
-    return dict(
-        HoldingChange.objects.filter(task_id__in=list(task_ids), kind=ChangeKind.REWORK)
-        .exclude(to_assignment__assignee_id=None)
-        .values("to_assignment__assignee_id")
-        .annotate(n=Count("id"))
-        .values_list("to_assignment__assignee_id", "n")
-    )
 
 
 # --- task numbers ---------------------------------------------------------------------------
@@ -211,6 +198,7 @@ def _assignments_with_counts(task: AnnotationTask):
             approved=tally("approved"),
             first_pass=tally("first_pass"),
             discarded=tally("discarded"),
+            sent_back=tally("sent_back"),
             active_seconds=active,
         )
         .order_by("-kind", "id")
@@ -229,6 +217,7 @@ def _assignments_with_counts(task: AnnotationTask):
             "approved",
             "first_pass",
             "discarded",
+            "sent_back",
             "active_seconds",
         )
     )
@@ -256,6 +245,7 @@ def _assignments_with_counts(task: AnnotationTask):
                     approved=verdicts[0],
                     first_pass=verdicts[1],
                     discarded=verdicts[2],
+                    sent_back=verdicts[3],
                 )
         if status is not None:
             counts[pk][status] = count
@@ -281,9 +271,6 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
         if day >= window_from.date():
             recent_by_assignment[assignment_id] += done
 
-    # Tallies exist once QA has judged something; before that there is no rate to show.
-    rejected = rejections_by_user([task.pk]) if tallies else {}
-
     rows, per_status = [], defaultdict(int)
     for a in assignments:
         counts = by_assignment.get(a.pk, {})
@@ -296,9 +283,9 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
             # Rejections wait in the QA assignment as rework: they were reviewed and not approved.
             approval = _rate(counts.get(APPROVED, 0), sum(counts.values()) + a.rework_count)
         else:
+            # A tally exists once QA has judged something; before that there is no rate to show.
             tally = tallies.get(a.assignee_id)
-            sent_back = rejected.get(a.assignee_id, 0)
-            approval = _rate(tally.approved, tally.approved + tally.discarded + sent_back) if tally else None
+            approval = _rate(tally.approved, tally.approved + tally.discarded + tally.sent_back) if tally else None
         rows.append(
             AssigneeRow(
                 assignment=a,
@@ -483,9 +470,7 @@ def people_scorecards(project: Project) -> list[Scorecard]:
             card.approved += tally.approved
             card.first_pass += tally.first_pass
             card.discarded_in_qa += tally.discarded
-    for user_id, n in rejections_by_user(task_ids).items():
-        if user_id in cards:
-            cards[user_id].sent_back = n
+            card.sent_back += tally.sent_back
     for user_id, seconds in active_seconds_by_user_in_tasks(task_ids).items():
         if user_id in cards:
             cards[user_id].active_seconds = seconds

@@ -6,3 +6,7 @@ from taskboard.dashboards import services
 def on_task_item_status_changed(sender, *, task_item, old_status, new_status, by=None, **kwargs):
     services.throughput_record(task_item=task_item, old_status=old_status, new_status=new_status)
     services.review_tally_record(task_item=task_item, old_status=old_status, new_status=new_status)
+
+
+def on_items_sent_back(sender, *, task, annotator_ids, by=None, **kwargs):
+    services.review_sent_back(task_id=task.pk, annotator_ids=annotator_ids)

@@ -87,5 +87,19 @@ def review_tally_record(*, task_item: TaskItem, old_status: str | None, new_stat
     _upsert_add(
         ReviewTally._meta.db_table,
         {"task_id": task.parent_id, "annotator_id": parent_item["status_by_id"]},
-        {"approved": delta[APPROVED], "first_pass": first_pass, "discarded": delta[DISCARD]},
+        {"approved": delta[APPROVED], "first_pass": first_pass, "discarded": delta[DISCARD], "sent_back": 0},
     )
+
+
+def review_sent_back(*, task_id: int, annotator_ids) -> None:
+    """QA sent copies back: one more per annotator and copy, on the annotation task's tally."""
+    per_annotator: dict[int, int] = {}
+    for annotator_id in annotator_ids:
+        if annotator_id is not None:
+            per_annotator[annotator_id] = per_annotator.get(annotator_id, 0) + 1
+    for annotator_id, n in sorted(per_annotator.items()):
+        _upsert_add(
+            ReviewTally._meta.db_table,
+            {"task_id": task_id, "annotator_id": annotator_id},
+            {"approved": 0, "first_pass": 0, "discarded": 0, "sent_back": n},
+        )

@@ -24,7 +24,7 @@ from taskboard.annotation.models import (
     TaskType,
 )
 from taskboard.datasets.models import Annotation, Item, Label
-from taskboard.work import queries
+from taskboard.work import queries, signals
 from taskboard.work.models import AssignmentTime, ConsensusResult, ItemTime
 
 # The browser beats every 15 s while the person is active; one beat never counts for more than this.
@@ -259,6 +259,7 @@ def qa_reject(*, qa_task_item: TaskItem, comment: str, by) -> TaskItem:
     core = _core()
     if qa_task_item.status is not None:
         core.item_status_clear(task=qa_task, item=qa_task_item.item, by=by, copy=qa_task_item.copy)
+    sent_to = []
     for parent in parents:
         annotator_id = parent.status_by_id or parent.assignment.assignee_id
         if parent.status is not None:
@@ -284,8 +285,11 @@ def qa_reject(*, qa_task_item: TaskItem, comment: str, by) -> TaskItem:
             )
         TaskItem.objects.filter(pk=parent.pk).update(rework=True, comment=comment)
         Assignment.objects.filter(pk=home.pk).update(rework_count=F("rework_count") + 1)
+        sent_to.append(home.assignee_id)
     TaskItem.objects.filter(pk=qa_task_item.pk).update(rework=True, comment=comment)
     Assignment.objects.filter(pk=qa_task_item.assignment_id).update(issue_count=F("issue_count") + 1)
+    # The dashboards count sent-back items per annotator here, not from the change records.
+    signals.items_sent_back.send(sender=TaskItem, task=parent_task, annotator_ids=sent_to, by=by)
     qa_task_item.refresh_from_db()
     return qa_task_item
 

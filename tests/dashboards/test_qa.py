@@ -94,3 +94,40 @@ def test_reassigning_rework_moves_its_counter(make_task, manager, annotator, ann
         assignment=Assignment.objects.get(task=task, assignee=annotator), to_user=annotator2, by=manager
     )
     assert counters.find_drift() == []
+
+
+def _sql_touching(table, fn):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries_run:
+        fn()
+    return [q["sql"] for q in queries_run.captured_queries if table in q["sql"]]
+
+
+def test_sent_back_is_a_counter_not_a_count_of_change_records(make_task, manager, annotator, reviewer, recipe):
+    task, item = _rejected_item(make_task, manager, annotator, reviewer, recipe)
+    tally = ReviewTally.objects.get(task=task, annotator=annotator)
+    assert (tally.sent_back, tally.approved) == (1, 0)
+    # The dashboards read the tally: the change records (one per item claimed, moved or sent back)
+    # are never scanned by a poll, nor by the scorecards.
+    assert _sql_touching("annotation_holdingchange", lambda: queries.task_numbers(task)) == []
+    assert _sql_touching("annotation_holdingchange", lambda: queries.people_scorecards(task.project)) == []
+    (card,) = queries.people_scorecards(task.project)
+    assert card.sent_back == 1 and card.first_pass_rate == 0
+    (bob,) = queries.task_numbers(task).rows
+    assert bob.approval_rate == 0  # judged once, sent back
+
+
+def test_drift_check_covers_sent_back(make_task, manager, annotator, reviewer, recipe):
+    task, item = _rejected_item(make_task, manager, annotator, reviewer, recipe)
+    ReviewTally.objects.filter(task=task).update(sent_back=5)
+    (drift,) = counters.find_drift([task.pk])
+    assert (drift.counter, drift.stored, drift.actual) == ("sent_back", 5, 1)
+    assert "sent_back stored 5, actual 1" in str(drift)
+    counters.rebuild([task.pk])
+    assert ReviewTally.objects.get(task=task).sent_back == 1
+    ReviewTally.objects.all().delete()
+    assert [d.counter for d in counters.find_drift([task.pk])] == ["sent_back"]
+    counters.rebuild([task.pk])
+    assert counters.find_drift() == []

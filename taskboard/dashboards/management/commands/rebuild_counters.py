@@ -5,8 +5,8 @@ from taskboard.dashboards import counters
 
 class Command(BaseCommand):
     help = (
-        "Recount every assignment's item/rework/issue counters, status counts and daily throughput from the "
-        "task item rows, report any drift and repair it (with --check: only report, exit 1 on drift)."
+        "Recount every assignment's item/rework/issue counters, status counts, daily throughput and QA "
+        "tallies from the rows, report any drift and repair it (with --check: only report, exit 1 on drift)."
     )
 
     def add_arguments(self, parser):

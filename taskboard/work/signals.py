@@ -1,0 +1,8 @@
+"""Signals the work app sends, inside the transaction of the change they report, so a receiver's
+writes (the dashboards' counters) commit or roll back with it."""
+
+from django.dispatch import Signal
+
+# Sent by `qa_reject` once the parent's copies are back with their annotators.
+# kwargs: task (the annotation task), annotator_ids (list[int]: one per copy sent back, the person it went to), by
+items_sent_back = Signal()
