@@ -3,11 +3,12 @@
 The pipelines app owns the JSON ⇄ model mapping; these views authenticate, scope and answer.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from taskboard.api import queries
-from taskboard.api.http import api_view, bad_request, json_body, not_found
+from taskboard.api.http import ApiError, api_view, bad_request, json_body, not_found
 from taskboard.api.ids import api_id, command_api_id, parse_id
 from taskboard.api.models import ApiCommand, CommandStatus
 from taskboard.api.paging import page_params, paged
@@ -87,9 +88,16 @@ def pipeline_query(request):
     page, size = page_params(body, default_size=500)
     pipelines = _pipelines_for(request.user)
     context = body.get("context") or {}
-    projects = context.get("projects") if isinstance(context, dict) else None
+    if not isinstance(context, dict):
+        raise bad_request('context: an object such as {"projects": ["<project id>"]}.')
+    projects = context.get("projects")
+    if projects is not None and not (isinstance(projects, list) and all(isinstance(p, str) for p in projects)):
+        raise bad_request("context.projects: a list of project ids.")
     if projects:
-        pipelines = pipelines.filter(project_id__in=[_project_id(p) for p in projects])
+        try:
+            pipelines = pipelines.filter(project_id__in=[_project_id(p) for p in projects])
+        except ApiError as error:
+            raise bad_request(f"context.projects: {error.message}") from None
     pipelines = pipelines.filter(filter_q(body.get("filter"), PIPELINE_FIELDS)).order_by("pk")
     total = pipelines.count()
     rows = list(pipelines[page * size : (page + 1) * size])
@@ -138,6 +146,8 @@ def pipeline_execute(request, pipeline_id):
     queries.require_manager(request.user, pipeline.project)
     body = json_body(request)
     batch = body.get("batch")
+    if batch is not None and not isinstance(batch, dict):
+        raise bad_request('batch: an object such as {"query": {"filter": …}}.')
     if isinstance(batch, dict):
         query = batch.get("query")
         if isinstance(query, str):
@@ -150,9 +160,14 @@ def pipeline_execute(request, pipeline_id):
         if not isinstance(query, dict):
             raise bad_request("batch.query: a DQL query is required.")
         filt = query.get("filter") if isinstance(query.get("filter"), dict) else query
-        result = _services().pipeline_run(
-            pipeline=pipeline, selection=Selection(mode="filter", dql=filt), by=request.user
-        )
+        try:
+            result = _services().pipeline_run(
+                pipeline=pipeline, selection=Selection(mode="filter", dql=filt), by=request.user
+            )
+        except ValidationError as error:
+            if set(error.message_dict) == {"selection"}:
+                raise bad_request(f"batch.query: {' '.join(error.message_dict['selection'])}") from None
+            raise
         command = ApiCommand.objects.create(
             type="PipelineBatchExecute",
             user=request.user,
@@ -162,11 +177,16 @@ def pipeline_execute(request, pipeline_id):
         )
         return command_json(command, request)
     execution = body.get("pipeline")
-    item_value = execution.get("input", {}).get("item") if isinstance(execution, dict) else None
+    if not isinstance(execution, dict):
+        raise bad_request('pipeline: an object such as {"input": {"item": "<item id>"}} (or give a batch).')
+    given = execution.get("input")
+    if not isinstance(given, dict):
+        raise bad_request('pipeline.input: an object such as {"item": "<item id>"}.')
+    item_value = given.get("item")
     if isinstance(item_value, dict):
         item_value = item_value.get("item_id") or item_value.get("id")
     if not isinstance(item_value, str):
-        raise bad_request("pipeline.input.item: an item id is required.")
+        raise bad_request("pipeline.input.item: an item id (a string) is required.")
     item = queries.item_get(request.user, item_value)
     result = _services().pipeline_run(
         pipeline=pipeline, selection=Selection(mode="list", item_ids=(item.pk,)), by=request.user

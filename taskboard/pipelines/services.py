@@ -1132,6 +1132,15 @@ def _parse_node(*, pipeline: Pipeline, i: int, data, errors: dict, by) -> dict |
     if not isinstance(uid, str) or len(uid) > 64:
         errors[prefix + "id"] = "A node id is a string of at most 64 characters."
         return None
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        errors[prefix + "name"] = "A node name is a string."
+        return None
+    for ports in ("inputs", "outputs"):
+        value = data.get(ports)
+        if value is not None and not (isinstance(value, list) and all(isinstance(p, dict) for p in value)):
+            errors[prefix + ports] = f"{ports} is a list of port objects."
+            return None
     node_type = data.get("type")
     metadata = data.get("metadata")
     if not isinstance(metadata, dict):
@@ -1164,14 +1173,18 @@ def _parse_node(*, pipeline: Pipeline, i: int, data, errors: dict, by) -> dict |
     fields = {
         "uid": uid,
         "kind": kind,
-        "name": data.get("name") or "",
+        "name": name or "",
         "column": column,
         "row": row,
         "dataset": dataset,
         "raw": data,
     }
     if kind == NodeKind.DATASET:
-        fields["folder"] = metadata.get("dir") or ""
+        folder = metadata.get("dir")
+        if folder is not None and not isinstance(folder, str):
+            errors[prefix + "metadata.dir"] = "dir is a folder path such as /city."
+            return None
+        fields["folder"] = folder or ""
     else:
         recipe_pk = _parse_pk(metadata.get("recipeId"), "recipe")
         recipe = Recipe.objects.filter(pk=recipe_pk).first() if recipe_pk else None
@@ -1256,6 +1269,13 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: dict, by) -> P
     for key, kind in (("settings", dict), ("variables", list), ("nodes", list), ("connections", list)):
         if key in data and data[key] is not None and not isinstance(data[key], kind):
             errors[key] = f"{key} is a JSON {'object' if kind is dict else 'list'}."
+    if data.get("description") is not None and not isinstance(data["description"], str):
+        errors["description"] = "description is a string."
+    start = data.get("startNodes")
+    if start is not None and not (
+        isinstance(start, list) and all(isinstance(s, dict) and isinstance(s.get("nodeId"), str) for s in start)
+    ):
+        errors["startNodes"] = 'startNodes is a list of {"nodeId": "<node id>", "type": "root"}.'
     if errors:
         raise ValidationError(errors)
 
@@ -1282,7 +1302,23 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: dict, by) -> P
         ):
             errors[f"connections[{j}]"] = "A connection has src and tgt objects."
             continue
-        source, target = by_uid.get(conn["src"].get("nodeId")), by_uid.get(conn["tgt"].get("nodeId"))
+        ends = {}
+        for end in ("src", "tgt"):
+            node_id = conn[end].get("nodeId")
+            if not isinstance(node_id, str):
+                errors[prefix + end + ".nodeId"] = "nodeId is the id (a string) of a node of this pipeline."
+                break
+            ends[end] = by_uid.get(node_id)
+        if len(ends) < 2:
+            continue
+        action = conn.get("action")
+        if action is not None and not isinstance(action, str):
+            errors[prefix + "action"] = "action is the name (a string) of one of the source node's actions."
+            continue
+        if conn.get("rework") is not None and not isinstance(conn.get("rework"), bool):
+            errors[prefix + "rework"] = "rework is true or false."
+            continue
+        source, target = ends["src"], ends["tgt"]
         if source is None:
             errors[prefix + "src.nodeId"] = "No node of this pipeline has that id."
             continue
@@ -1298,7 +1334,6 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: dict, by) -> P
             if condition is None:
                 errors[prefix + "condition"] = "condition is a JSON string."
                 continue
-        action = conn.get("action")
         if source["kind"] == NodeKind.DATASET:
             status = ""
         else:

@@ -122,3 +122,126 @@ def test_foreign_pipelines_are_404(created, api, other_manager, project):
     assert (
         mallory.post("/api/v1/pipelines", {"name": "x", "projectId": api_id("project", project.pk)}).status_code == 404
     )
+
+
+def two_nodes(dataset, recipe, project):
+    """A task node and a QA node with a `complete` connection between them, as dtlpy sends them."""
+    first = task_node(dataset, recipe, project)
+    second = task_node(dataset, recipe, project, x=1120.0)
+    second["name"] = "Review"
+    second["metadata"]["taskType"] = "qa"
+    second["outputs"][0]["actions"] = ["approve", "discard"]
+    connection = {
+        "src": {"nodeId": first["id"], "portId": first["outputs"][0]["portId"]},
+        "tgt": {"nodeId": second["id"], "portId": second["inputs"][0]["portId"]},
+        "action": "complete",
+    }
+    return first, second, connection
+
+
+@pytest.mark.parametrize(
+    "breaks, field",
+    [
+        (lambda first, second, c: first.update(name=123), "nodes[0].name"),
+        (lambda first, second, c: first.update(name=["My Task"]), "nodes[0].name"),
+        (lambda first, second, c: c.update(action=["complete"]), "connections[0].action"),
+        (lambda first, second, c: c.update(action={"a": 1}), "connections[0].action"),
+        (lambda first, second, c: c["src"].update(nodeId=[first["id"]]), "connections[0].src.nodeId"),
+        (lambda first, second, c: c["tgt"].update(nodeId={"id": second["id"]}), "connections[0].tgt.nodeId"),
+        (lambda first, second, c: first.update(type="storage") or first["metadata"].update(dir=5), "metadata.dir"),
+        (lambda first, second, c: first.update(outputs={"0": {}}), "nodes[0].outputs"),
+        (lambda first, second, c: first.update(inputs="item"), "nodes[0].inputs"),
+        (lambda first, second, c: first["metadata"].update(taskType=["qa"]), "nodes[0].metadata.taskType"),
+        (lambda first, second, c: first.update(type=["task"]), "nodes[0].type"),
+        (lambda first, second, c: first["metadata"].update(priority=[2]), "nodes[0].metadata.priority"),
+        (lambda first, second, c: first["metadata"].update(batchSize="5", maxBatchWorkload=7), "batchSize"),
+        (lambda first, second, c: first["metadata"].update(workload={"assigneeId": "x"}), "workload"),
+        (lambda first, second, c: first["metadata"].update(workload=[{"assigneeId": ["bob"]}]), "workload"),
+        (
+            lambda first, second, c: first["metadata"].update(
+                workload=[{"assigneeId": "bob@example.com", "load": "x"}]
+            ),
+            "workload",
+        ),
+        (lambda first, second, c: c.update(rework="yes"), "connections[0].rework"),
+    ],
+)
+def test_malformed_pipeline_json_is_400_naming_the_field(created, dataset, recipe, project, breaks, field):
+    user, pipeline = created
+    first, second, connection = two_nodes(dataset, recipe, project)
+    breaks(first, second, connection)
+    pipeline.update({"nodes": [first, second], "connections": [connection]})
+    response = user.patch(f"/api/v1/pipelines/{pipeline['id']}", pipeline)
+    assert response.status_code == 400, response.content
+    assert field in response.json()["message"]
+    assert not Node.objects.filter(pipeline__name="pipe").exists()
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"startNodes": 5}, "startNodes"),
+        ({"startNodes": ["x"]}, "startNodes"),
+        ({"name": ["pipe"]}, "name"),
+        ({"description": 7}, "description"),
+        ({"projectId": ["p"]}, "projectId"),
+    ],
+)
+def test_malformed_pipeline_fields_are_400(created, body, field):
+    user, pipeline = created
+    pipeline.update(body)
+    response = user.patch(f"/api/v1/pipelines/{pipeline['id']}", pipeline)
+    assert response.status_code == 400, response.content
+    assert field in response.json()["message"]
+    assert Pipeline.objects.get(pk=Pipeline.objects.get(name="pipe").pk).extra.get("startNodes") in (None, [])
+
+
+def test_a_valid_connection_from_the_sdk_is_saved(created, dataset, recipe, project):
+    user, pipeline = created
+    first, second, connection = two_nodes(dataset, recipe, project)
+    pipeline.update({"nodes": [first, second], "connections": [connection]})
+    response = user.patch(f"/api/v1/pipelines/{pipeline['id']}", pipeline)
+    assert response.status_code == 200, response.content
+    assert response.json()["connections"][0]["action"] == "complete"
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"pipeline": {"input": "item"}}, "pipeline.input"),
+        ({"pipeline": {"input": ["item"]}}, "pipeline.input"),
+        ({"pipeline": {"input": {"item": 5}}}, "pipeline.input.item"),
+        ({"pipeline": {"input": {"item": {"id": ["x"]}}}}, "pipeline.input.item"),
+        ({"pipeline": "run"}, "pipeline"),
+        ({"batch": {"query": 5}}, "batch.query"),
+        ({"batch": {"query": {"filter": {"dir": {"$bad": 1}}}}}, "batch.query"),
+        ({"batch": "all"}, "batch"),
+    ],
+)
+def test_malformed_executions_are_400(created, dataset, recipe, project, items, body, field):
+    user, pipeline = created
+    node = task_node(dataset, recipe, project)
+    pipeline.update({"nodes": [node], "startNodes": [{"nodeId": node["id"], "type": "root"}]})
+    assert user.patch(f"/api/v1/pipelines/{pipeline['id']}", pipeline).status_code == 200
+    assert user.post(f"/api/v1/pipelines/{pipeline['id']}/install", {}).status_code == 200
+    response = user.post(f"/api/v1/pipelines/{pipeline['id']}/execute", body)
+    assert response.status_code == 400, response.content
+    assert field in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"context": {"projects": 5}}, "context.projects"),
+        ({"context": {"projects": [["p"]]}}, "context.projects"),
+        ({"context": "projects"}, "context"),
+        ({"filter": {"name": ["pipe"]}}, ""),
+        ({"filter": 5}, ""),
+        ({"page": "x"}, ""),
+    ],
+)
+def test_malformed_pipeline_queries_are_400(created, body, field):
+    user, _ = created
+    response = user.post("/api/v1/pipelines/query", body)
+    assert response.status_code == 400, response.content
+    assert field in response.json()["message"]
