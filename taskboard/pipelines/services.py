@@ -40,7 +40,7 @@ from taskboard.annotation.models import (
 from taskboard.annotation.workload import WorkloadUnit, split_counts
 from taskboard.datasets import ids
 from taskboard.datasets.models import Dataset, Item, Recipe
-from taskboard.datasets.selection import Selection
+from taskboard.datasets.selection import Selection, folder_q, normalize_folder
 from taskboard.pipelines.models import (
     TASK_KINDS,
     Connection,
@@ -192,8 +192,13 @@ def _clean_node(*, pipeline: Pipeline, fields: dict, errors: dict, prefix: str =
         errors[prefix + "dataset"] = "The dataset is not in this project."
         dataset = None
     folder = (fields.get("folder") or "").strip()
-    if folder and not folder.startswith("/"):
-        errors[prefix + "folder"] = "A folder starts with /."
+    if folder:
+        try:
+            folder = normalize_folder(folder)
+        except ValidationError:
+            errors[prefix + "folder"] = "A folder is an absolute path such as /city/day (no '.' or '..')."
+        if folder == "/":
+            folder = ""
     out["folder"] = folder
     if kind == NodeKind.DATASET:
         return out
@@ -713,7 +718,8 @@ def pipeline_run(
         dataset = source.dataset if source is not None else target.dataset
         items = select_items(dataset=dataset, selection=selection)
         if source is not None and source.folder:
-            items = items.filter(dir__startswith=source.folder)
+            # "/city" takes "/city" and "/city/day", not "/cityscape".
+            items = items.filter(folder_q(source.folder, include_subfolders=True))
         if target.dataset_id != dataset.pk:
             continue
         wanted = list(items.values_list("pk", flat=True))

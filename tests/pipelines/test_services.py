@@ -363,3 +363,22 @@ def test_a_pulling_node_queues_its_items(three_nodes, manager, annotator, django
     assert annotate.task.is_pulling
     assert TaskItem.objects.filter(task=annotate.task).count() == 6
     assert len(held_by(annotate.task, annotator)) == 3  # the first batch; the rest wait in the queue
+
+
+def test_a_dataset_node_folder_takes_its_subfolders_and_not_lookalike_folders(
+    three_nodes, manager, dataset, django_capture_on_commit_callbacks
+):
+    from tests.factories import make_items
+
+    pipeline, source, annotate, review = three_nodes
+    services.node_update(node=source, by=manager, folder="/city/")
+    assert source.folder == "/city"
+    assert (
+        "absolute path" in refusal(lambda: services.node_update(node=source, by=manager, folder="/a/../b"))["folder"]
+    )
+    make_items(dataset, {"/city/day": 2, "/cityscape": 3, "/city_old": 1})
+    result = install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
+    annotate.refresh_from_db()
+    dirs = sorted(set(TaskItem.objects.filter(task=annotate.task).values_list("item__dir", flat=True)))
+    assert dirs == ["/city", "/city/day"]
+    assert result.added == 8
