@@ -12,6 +12,9 @@ class DashboardsConfig(AppConfig):
         task_item_status_changed.connect(
             receivers.on_task_item_status_changed, dispatch_uid="dashboards.on_task_item_status_changed"
         )
+        work_signals.consensus_scored.connect(
+            receivers.on_consensus_scored, dispatch_uid="dashboards.on_consensus_scored"
+        )
         work_signals.items_sent_back.connect(
             receivers.on_items_sent_back, dispatch_uid="dashboards.on_items_sent_back"
         )

@@ -3,14 +3,16 @@
 The services keep `Assignment.item_count`/`rework_count`/`issue_count` and `StatusCount` in the
 same transaction as every change; this is the audit that proves it, and the repair if it ever
 fails (a bug, a manual SQL edit). `DailyThroughput` is checked too: per assignment, its net sum
-must equal the items holding a done status; and `ReviewTally.sent_back`: per annotator and task,
-the REWORK change records QA left (one per copy sent back).
+must equal the items holding a done status; `ReviewTally.sent_back`: per annotator and task,
+the REWORK change records QA left (one per copy sent back); and `ConsensusTally`: per task, the
+work app's per-item agreement results (count, sum, how many under half).
 """
 
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
@@ -25,7 +27,8 @@ from taskboard.annotation.models import (
     TaskStatus,
     TaskType,
 )
-from taskboard.dashboards.models import DailyThroughput, ReviewTally
+from taskboard.dashboards.models import ConsensusTally, DailyThroughput, ReviewTally
+from taskboard.dashboards.services import LOW_AGREEMENT
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,8 @@ class Drift:
     task_id: int
     assignment_id: int | None  # None: a counter of the task, or of a person without an assignment
     who: str
-    counter: str  # item_count, rework_count, issue_count, status:<key>, throughput, sent_back
+    # item_count, rework_count, issue_count, status:<key>, throughput, sent_back, consensus_items/_sum/_low
+    counter: str
     stored: int
     actual: int
     annotator_id: int | None = None  # sent_back: whose tally
@@ -135,6 +139,37 @@ def _find_drift(task_ids) -> list[Drift]:
         if (throughput.get(a.pk) or 0) != done:
             drift.append(Drift(a.task_id, a.pk, who, "throughput", throughput.get(a.pk) or 0, done))
     drift += _sent_back_drift(task_ids, assignments)
+    drift += _consensus_drift(task_ids)
+    return drift
+
+
+# A float sum kept by adding and subtracting: allow for rounding, never for a lost item.
+SUM_TOLERANCE = 1e-6
+
+
+def _consensus_drift(task_ids) -> list[Drift]:
+    try:
+        results = apps.get_model("work", "ConsensusResult")
+    except LookupError:
+        return []
+    actual = {
+        r["task_id"]: (r["items"], r["total"] or 0.0, r["low"])
+        for r in _scope(results.objects.all(), task_ids)
+        .order_by()
+        .values("task_id")
+        .annotate(items=Count("id"), total=Sum("agreement"), low=Count("id", filter=Q(agreement__lt=LOW_AGREEMENT)))
+    }
+    stored = {t.task_id: (t.items, t.agreement_sum, t.low) for t in _scope(ConsensusTally.objects.all(), task_ids)}
+    drift = []
+    for task_id in sorted(set(actual) | set(stored)):
+        s_items, s_sum, s_low = stored.get(task_id, (0, 0.0, 0))
+        a_items, a_sum, a_low = actual.get(task_id, (0, 0.0, 0))
+        if s_items != a_items:
+            drift.append(Drift(task_id, None, "task", "consensus_items", s_items, a_items))
+        if s_low != a_low:
+            drift.append(Drift(task_id, None, "task", "consensus_low", s_low, a_low))
+        if abs(s_sum - a_sum) > SUM_TOLERANCE * max(1, a_items):
+            drift.append(Drift(task_id, None, "task", "consensus_sum", s_sum, a_sum))
     return drift
 
 
@@ -176,12 +211,14 @@ def rebuild(task_ids=None) -> list[Drift]:
 
 def _repair(drift: list[Drift]) -> None:
     by_assignment = defaultdict(dict)
-    status_fixes, throughput_fixes = [], set()
+    status_fixes, throughput_fixes, consensus_fixes = [], set(), set()
     for d in drift:
         if d.counter.startswith("status:"):
             status_fixes.append(d)
         elif d.counter == "throughput":
             throughput_fixes.add((d.task_id, d.assignment_id))
+        elif d.counter.startswith("consensus_"):
+            consensus_fixes.add(d.task_id)
         elif d.counter == "sent_back":
             ReviewTally.objects.update_or_create(
                 task_id=d.task_id, annotator_id=d.annotator_id, defaults={"sent_back": d.actual}
@@ -207,6 +244,24 @@ def _repair(drift: list[Drift]) -> None:
     StatusCount.objects.bulk_create(creates, batch_size=1000)
     if throughput_fixes:
         _rebuild_throughput(throughput_fixes)
+    if consensus_fixes:
+        _rebuild_consensus(consensus_fixes)
+
+
+def _rebuild_consensus(task_ids: set[int]) -> None:
+    results = apps.get_model("work", "ConsensusResult")
+    actual = {
+        r["task_id"]: r
+        for r in results.objects.filter(task_id__in=task_ids)
+        .order_by()
+        .values("task_id")
+        .annotate(items=Count("id"), total=Sum("agreement"), low=Count("id", filter=Q(agreement__lt=LOW_AGREEMENT)))
+    }
+    for task_id in task_ids:
+        r = actual.get(task_id, {"items": 0, "total": 0.0, "low": 0})
+        ConsensusTally.objects.update_or_create(
+            task_id=task_id, defaults={"items": r["items"], "agreement_sum": r["total"] or 0.0, "low": r["low"]}
+        )
 
 
 def _rebuild_throughput(pairs: set[tuple[int, int]]) -> None:

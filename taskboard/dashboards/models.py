@@ -48,3 +48,25 @@ class ReviewTally(models.Model):
 
     def __str__(self):
         return f"{self.task_id}/{self.annotator_id}: {self.approved} approved"
+
+
+class ConsensusTally(models.Model):
+    """A consensus task's scored items and the sum of their agreement, so the overall figure is one
+    row, not an average over one result per item. Kept by the receiver of `work.signals.consensus_scored`
+    in the transaction of the status change that scored (or unscored) an item.
+    """
+
+    task = models.OneToOneField("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="+")
+    items = models.IntegerField(default=0)
+    agreement_sum = models.FloatField(default=0)
+    low = models.IntegerField(default=0, help_text="Items under half agreement.")
+
+    class Meta:
+        verbose_name_plural = "consensus tallies"
+
+    def __str__(self):
+        return f"{self.task_id}: {self.items} scored"
+
+    @property
+    def agreement(self) -> float | None:
+        return self.agreement_sum / self.items if self.items else None

@@ -1,8 +1,9 @@
 """Permission-scoped reads for the dashboards, all from counters: never a count of task items.
 
 Every read here costs O(assignments + statuses + days), whatever the number of items:
-`Assignment.item_count`/`rework_count`/`issue_count` and `StatusCount` (kept by the core services)
-and `DailyThroughput` (kept by this app's receiver) are all it reads for progress.
+`Assignment.item_count`/`rework_count`/`issue_count` and `StatusCount` (kept by the core services),
+and `DailyThroughput`, `ReviewTally` and `ConsensusTally` (kept by this app's receivers) are all it
+reads for progress.
 """
 
 import datetime
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, F, FloatField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import F, FloatField, OuterRef, Subquery, Sum, Value
 from django.http import Http404
 from django.utils import timezone
 
@@ -25,7 +26,7 @@ from taskboard.annotation.models import (
     TaskType,
 )
 from taskboard.dashboards import forecast as fc
-from taskboard.dashboards.models import DailyThroughput, ReviewTally
+from taskboard.dashboards.models import ConsensusTally, DailyThroughput, ReviewTally
 from taskboard.projects.models import MANAGING_ROLES, Project
 
 User = get_user_model()
@@ -33,6 +34,7 @@ User = get_user_model()
 COUNTED_KINDS = (AssignmentKind.WORK, AssignmentKind.QUEUE)
 APPROVED = "approved"
 DISCARD = "discard"
+WORST_SHOWN = 5
 
 
 # --- access -----------------------------------------------------------------------------------
@@ -96,17 +98,18 @@ class Consensus:
 
 
 def consensus_summary(task: AnnotationTask) -> Consensus | None:
-    """The work app's per-item agreement, summed up in the database: the mean, how many items are
-    under half, and the five least agreed (not every scored item, as work.queries hands out)."""
+    """The task's agreement from its tally (one row), and the five least agreed items through the
+    (task, agreement, item) index: no aggregate over the per-item results."""
     if not task.is_consensus:
         return None
     results = _work_model("ConsensusResult")
-    if results is None:
+    tally = ConsensusTally.objects.filter(task=task).first()
+    if results is None or tally is None or not tally.items:
         return Consensus(0, None, 0)
-    scored = results.objects.filter(task=task)
-    agg = scored.aggregate(items=Count("id"), mean=Avg("agreement"), low=Count("id", filter=Q(agreement__lt=0.5)))
-    worst = list(scored.select_related("item").order_by("agreement", "item_id")[:5]) if agg["items"] else []
-    return Consensus(items=agg["items"], agreement=agg["mean"], low=agg["low"], worst=worst)
+    worst = list(
+        results.objects.filter(task=task).select_related("item").order_by("agreement", "item_id")[:WORST_SHOWN]
+    )
+    return Consensus(items=tally.items, agreement=tally.agreement, low=tally.low, worst=worst)
 
 
 # --- task numbers ---------------------------------------------------------------------------

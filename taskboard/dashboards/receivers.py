@@ -10,3 +10,7 @@ def on_task_item_status_changed(sender, *, task_item, old_status, new_status, by
 
 def on_items_sent_back(sender, *, task, annotator_ids, by=None, **kwargs):
     services.review_sent_back(task_id=task.pk, annotator_ids=annotator_ids)
+
+
+def on_consensus_scored(sender, *, task, item_id, old, new, **kwargs):
+    services.consensus_tally_add(task_id=task.pk, old=old, new=new)

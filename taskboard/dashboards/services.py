@@ -7,7 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from taskboard.annotation.models import ChangeKind, HoldingChange, TaskItem, TaskStatus, TaskType
-from taskboard.dashboards.models import DailyThroughput, ReviewTally
+from taskboard.dashboards.models import ConsensusTally, DailyThroughput, ReviewTally
 
 APPROVED = "approved"
 DISCARD = "discard"
@@ -103,3 +103,25 @@ def review_sent_back(*, task_id: int, annotator_ids) -> None:
             {"task_id": task_id, "annotator_id": annotator_id},
             {"approved": 0, "first_pass": 0, "discarded": 0, "sent_back": n},
         )
+
+
+LOW_AGREEMENT = 0.5
+
+
+def consensus_tally_add(*, task_id: int, old: float | None, new: float | None) -> None:
+    """An item's agreement appeared (old None), changed, or went away (new None)."""
+    if old == new:
+        return
+
+    def low(value):
+        return int(value is not None and value < LOW_AGREEMENT)
+
+    _upsert_add(
+        ConsensusTally._meta.db_table,
+        {"task_id": task_id},
+        {
+            "items": int(new is not None) - int(old is not None),
+            "agreement_sum": (new or 0.0) - (old or 0.0),
+            "low": low(new) - low(old),
+        },
+    )

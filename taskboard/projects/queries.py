@@ -279,17 +279,13 @@ def seconds_per_item(users, *, days: int = 30) -> dict[int, float]:
 
 
 def task_agreement(task) -> dict | None:
-    """Consensus agreement recorded by the work app: items agreed on and the mean share."""
-    try:
-        from taskboard.work.models import ConsensusResult
-    except ImportError:
-        return None
-    from django.db.models import Avg, Count
+    """Consensus agreement: items scored and the mean share, from the dashboards' tally (one row)."""
+    from taskboard.dashboards.models import ConsensusTally
 
-    row = ConsensusResult.objects.filter(task=task).aggregate(items=Count("id"), mean=Avg("agreement"))
-    if not row["items"]:
+    tally = ConsensusTally.objects.filter(task=task).first()
+    if tally is None or not tally.items:
         return {"items": 0, "percent": None}
-    return {"items": row["items"], "percent": round(100 * row["mean"])}
+    return {"items": tally.items, "percent": round(100 * tally.agreement)}
 
 
 def dataset_folders(dataset, *, limit: int = 500) -> list[str]:

@@ -70,6 +70,8 @@ class ConsensusResult(models.Model):
             models.UniqueConstraint(fields=["task", "item"], name="consensus_result_one_per_item"),
             models.CheckConstraint(condition=Q(agreement__gte=0, agreement__lte=1), name="consensus_agreement_0_1"),
         ]
+        # The least agreed first, page by page (keyset on agreement, item), without sorting the task's results.
+        indexes = [models.Index(fields=["task", "agreement", "item"], name="consensus_task_agreement")]
 
     def __str__(self):
         return f"{self.item_id}: {self.agreement:.0%} of {self.copies}"

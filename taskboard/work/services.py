@@ -181,8 +181,12 @@ def consensus_update(*, task: AnnotationTask, item_id: int) -> ConsensusResult |
             "status", "assignment__assignee_id"
         )
     )
+    scored = ConsensusResult.objects.filter(task=task, item_id=item_id)
+    old = scored.values_list("agreement", flat=True).first()
     if len(copies) < 2 or any(status is None for status, _ in copies):
-        ConsensusResult.objects.filter(task=task, item_id=item_id).delete()
+        if old is not None:
+            scored.delete()
+            signals.consensus_scored.send(sender=ConsensusResult, task=task, item_id=item_id, old=old, new=None)
         return None
     people = [assignee for _, assignee in copies]
     labels: dict[int, set[str]] = {person: set() for person in people}
@@ -201,6 +205,8 @@ def consensus_update(*, task: AnnotationTask, item_id: int) -> ConsensusResult |
             "computed_at": timezone.now(),
         },
     )
+    # The dashboards keep the task's sum and count of agreements from this, not by aggregating results.
+    signals.consensus_scored.send(sender=ConsensusResult, task=task, item_id=item_id, old=old, new=agreement)
     return result
 
 

@@ -6,3 +6,7 @@ from django.dispatch import Signal
 # Sent by `qa_reject` once the parent's copies are back with their annotators.
 # kwargs: task (the annotation task), annotator_ids (list[int]: one per copy sent back, the person it went to), by
 items_sent_back = Signal()
+
+# Sent by `consensus_update` when an item's agreement appeared, changed or went away.
+# kwargs: task (AnnotationTask), item_id (int), old (float | None), new (float | None)
+consensus_scored = Signal()

@@ -33,3 +33,81 @@ def test_agreement_shows_on_consensus_tasks_only(client, make_task, manager, ann
 
 def test_no_agreement_figure_without_consensus(make_task, annotator):
     assert queries.task_numbers(make_task(assignees=[annotator])).consensus is None
+
+
+def _scored_task(make_task, annotator, annotator2, recipe):
+    """Two consensus items on /highway-like folders: one agreed (car/car), one split (car/person)."""
+    task = make_task(
+        assignees=[annotator, annotator2], folder="/highway", consensus_percentage=100, consensus_assignees=2
+    )
+    car, person = Label.objects.get(recipe=recipe, name="car"), Label.objects.get(recipe=recipe, name="person")
+    rows = TaskItem.objects.filter(task=task, copy__gt=0).select_related("assignment", "item").order_by("item_id")
+    by_item = {}
+    for row in rows:
+        by_item.setdefault(row.item_id, []).append(row)
+    (a, b), (c, d) = list(by_item.values())[:2]
+    for row, label in ((a, car), (b, car), (c, car), (d, person)):
+        work.item_label_toggle(task_item=row, label=label, by=row.assignment.assignee)
+        services.item_status_set(
+            task=task, item=row.item, status="completed", by=row.assignment.assignee, copy=row.copy
+        )
+    return task, (a, b, c, d)
+
+
+def test_agreement_comes_from_a_tally_kept_with_the_status_changes(make_task, annotator, annotator2, recipe):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from taskboard.dashboards import counters
+    from taskboard.dashboards.models import ConsensusTally
+
+    task, (a, b, c, d) = _scored_task(make_task, annotator, annotator2, recipe)
+    tally = ConsensusTally.objects.get(task=task)
+    assert (tally.items, tally.agreement_sum, tally.low) == (2, pytest.approx(1.5), 0)
+    assert counters.find_drift([task.pk]) == []
+
+    with CaptureQueriesContext(connection) as run:
+        consensus = queries.task_numbers(task).consensus
+    assert consensus.items == 2 and consensus.agreement == pytest.approx(0.75)
+    results = [q["sql"] for q in run.captured_queries if "work_consensusresult" in q["sql"]]
+    # Only the five least agreed, by the index; no COUNT/AVG over one row per consensus item.
+    assert len(results) == 1 and "LIMIT 5" in results[0]
+    assert "COUNT(" not in results[0].upper() and "AVG(" not in results[0].upper()
+
+    # A cleared copy withdraws its item's agreement from the tally, in the same transaction.
+    services.item_status_clear(task=task, item=c.item, by=c.assignment.assignee, copy=c.copy)
+    tally.refresh_from_db()
+    assert (tally.items, tally.agreement_sum) == (1, pytest.approx(1.0))
+    assert queries.task_numbers(task).consensus.agreement == pytest.approx(1.0)
+    assert counters.find_drift([task.pk]) == []
+
+
+def test_drift_check_covers_the_consensus_tally(make_task, annotator, annotator2, recipe):
+    from taskboard.dashboards import counters
+    from taskboard.dashboards.models import ConsensusTally
+
+    task, _ = _scored_task(make_task, annotator, annotator2, recipe)
+    ConsensusTally.objects.filter(task=task).update(items=7, agreement_sum=0.1, low=3)
+    assert sorted(d.counter for d in counters.find_drift([task.pk])) == [
+        "consensus_items",
+        "consensus_low",
+        "consensus_sum",
+    ]
+    assert any(str(d) == f"task {task.pk} (task): consensus_items stored 7, actual 2" for d in counters.find_drift())
+    counters.rebuild([task.pk])
+    assert counters.find_drift() == []
+    ConsensusTally.objects.all().delete()
+    assert counters.find_drift() != []
+    counters.rebuild()
+    assert ConsensusTally.objects.get(task=task).items == 2
+
+
+def test_the_least_agreed_are_read_through_an_index(db):
+    from django.db import connection
+
+    from taskboard.work.models import ConsensusResult
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, ConsensusResult._meta.db_table)
+    indexed = [c["columns"] for c in constraints.values() if c["index"]]
+    assert ["task_id", "agreement", "item_id"] in indexed

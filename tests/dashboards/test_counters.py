@@ -109,9 +109,13 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
     def new_task():
         folder = next(folders)
         make_items(dataset, {folder: rng.randint(3, 15)})
-        pulling = rng.random() < 0.3
+        # The second task is always a consensus task, so every walk has one.
+        force_consensus = len(tasks) == 1
+        pulling = not force_consensus and rng.random() < 0.3
         extra = {"allocation": "pulling", "batch_size": 3, "max_batch_workload": 5} if pulling else {}
-        assignees = rng.sample(people, rng.randint(1, len(people)))
+        assignees = rng.sample(people, rng.randint(2 if force_consensus else 1, len(people)))
+        if not pulling and len(assignees) >= 2 and (force_consensus or rng.random() < 0.35):
+            extra = {"consensus_percentage": rng.choice([50, 100]), "consensus_assignees": 2}
         task = services.task_create(
             dataset=dataset,
             created_by=manager,
@@ -134,7 +138,27 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
                     due_at=in_days(2),
                 )
             )
-        return f"create {task.pk} pulling={pulling} qa={bool(qa_tasks) and qa_tasks[-1].parent_id == task.pk}"
+        consensus = "consensus_assignees" in extra
+        qa = bool(qa_tasks) and qa_tasks[-1].parent_id == task.pk
+        return f"create {task.pk} pulling={pulling} consensus={consensus} qa={qa}"
+
+    def label():
+        """A holder toggles a label on a consensus copy: agreement differs when the copies get a status."""
+        consensus = [t for t in tasks if t.is_consensus]
+        if not consensus:
+            return None
+        task = rng.choice(consensus)
+        rows = list(
+            TaskItem.objects.filter(task=task, copy__gt=0, assignment__kind=AssignmentKind.WORK).select_related(
+                "assignment__assignee", "task"
+            )
+        )
+        if not rows:
+            return None
+        row = rng.choice(rows)
+        chosen = rng.choice(list(task.recipe.labels.all()))
+        work.item_label_toggle(task_item=row, label=chosen, by=row.assignment.assignee)
+        return f"label {row.pk} {chosen.name}"
 
     def set_status():
         task = rng.choice(tasks)
@@ -228,6 +252,7 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
         return f"review {row.pk} {verdict}"
 
     ops = [set_status] * 6 + [clear_status] * 2 + [add_items, remove_items, reassign, redistribute, claim, claim]
+    ops += [label] * 2
     if reviewer is not None:
         ops += [review] * 4
     ops_done.append(new_task())
@@ -250,7 +275,8 @@ def test_no_drift_after_a_random_sequence(seed, dataset, recipe, manager, annota
     rng = random.Random(seed)
     done = _random_walk(rng, dataset=dataset, manager=manager, people=[annotator, annotator2, annotator3], steps=100)
     kinds = {d.split()[0] for d in done if d}
-    assert {"create", "set", "clear", "add", "remove", "claim"} <= kinds
+    assert {"create", "set", "clear", "add", "remove", "claim", "label"} <= kinds
+    assert any("consensus=True" in d for d in done if d)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
