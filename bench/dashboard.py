@@ -3,11 +3,16 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tb_dashbench .venv/bin/python bench/dashboard.py
     .venv/bin/python bench/dashboard.py                      # SQLite file /tmp/tb_dashbench.sqlite3, 100,000 items
 
-Builds (once; --rebuild to start over) a project with 10 annotators, a task over N items made by the
-core `task_create` (set-based INSERT … SELECT), a realistic spread of statuses over the last 14 days
-written set-based, then `rebuild_counters` to make the counters and the daily throughput right.
-A second task of 10,000 items is the yardstick. Each dashboard is fetched through the Django test
-client (`--requests` times, after a warm-up) and the same numbers are recounted with GROUP BY.
+Builds (once; --rebuild to start over) a project with 10 annotators and 2 reviewers, a task over N
+items made by the core `task_create` (set-based INSERT … SELECT) with 10% of its items as consensus
+items (two copies each), a realistic spread of statuses over the last 14 days written set-based, a QA
+task over the done items with verdicts (60% approved, 5% discarded, 5% sent back for rework: the
+parent copies cleared and flagged, one REWORK change record each), the consensus agreement of every
+item whose copies are all done, active time per item, then `rebuild_counters` to make the counters,
+the daily throughput, the QA tallies and the consensus tally right. A second task of 10,000 items is
+the yardstick. Each dashboard is fetched through the Django test client (`--requests` times, after a
+warm-up) and the same numbers (per status and assignment, sent back per annotator, agreement) are
+recounted with GROUP BY.
 """
 
 import argparse
@@ -37,21 +42,27 @@ import datetime  # noqa: E402
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.db.models import Sum  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from taskboard.accounts.models import User  # noqa: E402
 from taskboard.annotation import services  # noqa: E402
-from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem  # noqa: E402
+from taskboard.annotation.models import AnnotationTask, Assignment, HoldingChange, TaskItem  # noqa: E402
 from taskboard.dashboards import counters  # noqa: E402
+from taskboard.dashboards.models import ConsensusTally, ReviewTally  # noqa: E402
 from taskboard.datasets.models import Dataset, Item, Recipe  # noqa: E402
 from taskboard.datasets.selection import Selection  # noqa: E402
 from taskboard.projects.models import Membership, Project, Role  # noqa: E402
 
 PEOPLE = 10
+REVIEWERS = 2
 DAYS = 14
 PROJECT = "Dashboard bench"
+# Bumped when the data the bench builds changes, so an old bench database builds the new tasks.
+VERSION = 2
+CONSENSUS_PERCENTAGE = 10
 
 
 def log(msg):
@@ -67,7 +78,12 @@ def setup_people():
         user, _ = User.objects.get_or_create(email=f"bench-annotator{n}@example.com")
         Membership.objects.get_or_create(project=project, user=user, defaults={"role": Role.ANNOTATOR})
         people.append(user)
-    return project, manager, people
+    reviewers = []
+    for n in range(REVIEWERS):
+        user, _ = User.objects.get_or_create(email=f"bench-reviewer{n}@example.com")
+        Membership.objects.get_or_create(project=project, user=user, defaults={"role": Role.REVIEWER})
+        reviewers.append(user)
+    return project, manager, people, reviewers
 
 
 def insert_items(dataset, folder: str, n: int) -> None:
@@ -114,6 +130,82 @@ def spread_statuses(task) -> None:
             )
 
 
+def review(task, manager, reviewers) -> AnnotationTask:
+    """A QA task over the parent's done items, and its verdicts, set-based, as the QA loop leaves them:
+    65% judged (approved, 1 in 13 of them discarded), 5% sent back (the parent's copies cleared and
+    flagged for rework, one REWORK change record per copy, the QA row waiting), the rest to review."""
+    qa = services.task_create(
+        dataset=task.dataset,
+        created_by=manager,
+        name=f"{task.name}_qa",
+        task_type="qa",
+        parent=task,
+        assignees=reviewers,
+        due_at=timezone.now() + datetime.timedelta(days=10),
+        recipe=task.recipe,
+    )
+    table, assignments = TaskItem._meta.db_table, Assignment._meta.db_table
+    now = timezone.now()
+    work_ids = list(Assignment.objects.filter(task=task, kind="work").values_list("pk", flat=True))
+    marks = ", ".join(["%s"] * len(work_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = CASE WHEN (id * 31) %% 13 = 0 THEN 'discard' ELSE 'approved' END, "
+            f"status_by_id = (SELECT a.assignee_id FROM {assignments} a WHERE a.id = {table}.assignment_id), "
+            f"status_at = %s WHERE task_id = %s AND (id * 7) %% 100 < 65",
+            [now, qa.pk],
+        )
+        # Credited to whoever did the item in the parent (its first copy with a status), before rework.
+        cursor.execute(
+            f"INSERT INTO {ReviewTally._meta.db_table} (task_id, annotator_id, approved, first_pass, discarded, "
+            f"sent_back) SELECT p.task_id, p.status_by_id, "
+            f"SUM(CASE WHEN q.status = 'approved' THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN q.status = 'approved' THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN q.status = 'discard' THEN 1 ELSE 0 END), 0 "
+            f"FROM {table} q JOIN {table} p ON p.task_id = %s AND p.item_id = q.item_id AND p.copy <= 1 "
+            f"AND p.status_by_id IS NOT NULL WHERE q.task_id = %s AND q.status IS NOT NULL "
+            f"GROUP BY p.task_id, p.status_by_id",
+            [task.pk, qa.pk],
+        )
+        cursor.execute(
+            f"UPDATE {table} SET rework = %s, comment = 'bench: tighter box' "
+            f"WHERE task_id = %s AND status IS NULL AND (id * 7) %% 100 >= 95",
+            [True, qa.pk],
+        )
+        cursor.execute(
+            f"UPDATE {table} SET status = NULL, status_by_id = NULL, status_at = NULL, rework = %s, "
+            f"comment = 'bench: tighter box' WHERE task_id = %s AND assignment_id IN ({marks}) AND item_id IN "
+            f"(SELECT item_id FROM {table} WHERE task_id = %s AND rework = %s)",
+            [True, task.pk, *work_ids, qa.pk, True],
+        )
+        cursor.execute(
+            f"INSERT INTO {HoldingChange._meta.db_table} (task_id, item_id, kind, to_assignment_id, count, at, note) "
+            f"SELECT task_id, item_id, 'rework', assignment_id, 1, %s, 'bench: tighter box' FROM {table} "
+            f"WHERE task_id = %s AND rework = %s",
+            [now, task.pk, True],
+        )
+    return qa
+
+
+def score_consensus(task) -> None:
+    """The agreement of every consensus item whose copies all have a status (a quarter of them split)."""
+    from django.apps import apps
+
+    try:
+        results = apps.get_model("work", "ConsensusResult")
+    except LookupError:
+        return
+    empty = "'[]'::jsonb" if connection.vendor == "postgresql" else "'[]'"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {results._meta.db_table} (task_id, item_id, agreement, copies, majority, computed_at) "
+            f"SELECT task_id, item_id, CASE WHEN item_id %% 4 = 0 THEN 0.5 ELSE 1.0 END, COUNT(*), {empty}, %s "
+            f"FROM {TaskItem._meta.db_table} WHERE task_id = %s AND copy > 0 GROUP BY task_id, item_id "
+            f"HAVING COUNT(status) = COUNT(*)",
+            [timezone.now(), task.pk],
+        )
+
+
 def record_item_times(task) -> None:
     """Active time on every item that has a status (5 to 64 s), as the work view's heartbeats leave it."""
     from django.apps import apps
@@ -143,8 +235,8 @@ def record_item_times(task) -> None:
         )
 
 
-def build(size: int, project, manager, people) -> AnnotationTask:
-    name = f"bench-{size}"
+def build(size: int, project, manager, people, reviewers) -> AnnotationTask:
+    name = f"bench-{size}-v{VERSION}"
     task = AnnotationTask.objects.filter(project=project, name=name).first()
     if task is not None:
         return task
@@ -163,6 +255,8 @@ def build(size: int, project, manager, people) -> AnnotationTask:
         assignees=people,
         due_at=timezone.now() + datetime.timedelta(days=10),
         recipe=recipe,
+        consensus_percentage=CONSENSUS_PERCENTAGE,
+        consensus_assignees=2,
     )
     log(f"  task_create over {size:,} items in {time.perf_counter() - t0:.1f}s")
     # As if created three weeks ago, so the burn-down has history.
@@ -172,14 +266,19 @@ def build(size: int, project, manager, people) -> AnnotationTask:
         spread_statuses(task)
     log(f"  statuses spread in {time.perf_counter() - t0:.1f}s")
     t0 = time.perf_counter()
+    with transaction.atomic():
+        qa = review(task, manager, reviewers)
+        score_consensus(task)
+    log(f"  QA verdicts, rework and consensus agreement in {time.perf_counter() - t0:.1f}s")
+    t0 = time.perf_counter()
     record_item_times(task)
     log(f"  active time recorded in {time.perf_counter() - t0:.1f}s")
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {TaskItem._meta.db_table}")
-            cursor.execute("ANALYZE work_itemtime")
+            for table in (TaskItem, HoldingChange, "work_itemtime", "work_consensusresult"):
+                cursor.execute(f"ANALYZE {table if isinstance(table, str) else table._meta.db_table}")
     t0 = time.perf_counter()
-    drift = counters.rebuild([task.pk])
+    drift = counters.rebuild([task.pk, qa.pk])
     log(f"  rebuild_counters repaired {len(drift)} counters in {time.perf_counter() - t0:.1f}s")
     return AnnotationTask.objects.get(pk=task.pk)
 
@@ -212,14 +311,27 @@ def stats(ms: list[float]) -> tuple[float, float]:
 
 
 def recount(task_id: int):
-    """The same numbers the dashboard shows, counted from the rows."""
+    """The same numbers the dashboard shows, counted from the rows: per assignment and status, items
+    sent back per annotator (the REWORK records), and the consensus agreement."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT assignment_id, status, COUNT(*) FROM {TaskItem._meta.db_table} WHERE task_id = %s "
             f"GROUP BY assignment_id, status",
             [task_id],
         )
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+        cursor.execute(
+            f"SELECT to_assignment_id, COUNT(*) FROM {HoldingChange._meta.db_table} WHERE task_id = %s "
+            f"AND kind = 'rework' GROUP BY to_assignment_id",
+            [task_id],
+        )
+        rows += cursor.fetchall()
+        cursor.execute(
+            "SELECT COUNT(*), AVG(agreement), SUM(CASE WHEN agreement < 0.5 THEN 1 ELSE 0 END) "
+            "FROM work_consensusresult WHERE task_id = %s",
+            [task_id],
+        )
+        return rows + cursor.fetchall()
 
 
 def main():
@@ -240,13 +352,23 @@ def main():
             TaskItem.objects.filter(task_id__in=ids).delete()
             AnnotationTask.objects.filter(pk__in=ids).delete()
             project.delete()
-    project, manager, people = setup_people()
+    project, manager, people, reviewers = setup_people()
     log(f"building tasks of {args.small:,} and {size:,} items (once)")
-    small = build(args.small, project, manager, people)
-    big = build(size, project, manager, people)
+    small = build(args.small, project, manager, people, reviewers)
+    big = build(size, project, manager, people, reviewers)
 
-    drift = counters.find_drift([small.pk, big.pk])
+    family = [small.pk, big.pk, *AnnotationTask.objects.filter(parent__in=[small, big]).values_list("pk", flat=True)]
+    drift = counters.find_drift(family)
     log(f"drift check: {len(drift)} counters off")
+    for label, task in (("small", small), ("big", big)):
+        tallies = ReviewTally.objects.filter(task=task).aggregate(
+            approved=Sum("approved"), discarded=Sum("discarded"), sent_back=Sum("sent_back")
+        )
+        consensus = ConsensusTally.objects.filter(task=task).first()
+        log(
+            f"  {label}: QA approved {tallies['approved'] or 0:,}, discarded {tallies['discarded'] or 0:,}, "
+            f"sent back {tallies['sent_back'] or 0:,}; consensus items scored {consensus.items if consensus else 0:,}"
+        )
 
     client = Client()
     client.force_login(manager)
