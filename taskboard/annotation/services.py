@@ -250,8 +250,12 @@ def task_plan(
     metadata=None,
     description="",
     idempotency_key=None,
+    empty=False,
 ) -> _Plan:
-    """Check every rule of task creation without writing; the item count included."""
+    """Check every rule of task creation without writing; the item count included.
+
+    `empty`: the task starts with no items whatever the selection (a pipeline's task node, which
+    routing fills); every other rule still applies."""
     project = dataset.project
     errors: dict[str, str] = {}
 
@@ -373,7 +377,9 @@ def task_plan(
 
     items = None
     total = 0
-    if not errors or "selection" not in errors:
+    if empty:
+        selection, query = None, None
+    elif not errors or "selection" not in errors:
         try:
             qs = _select(dataset=dataset, selection=selection, query=query)
             if is_qa and parent is not None:
@@ -491,13 +497,14 @@ def _task_write(plan: _Plan, *, progress: Progress | None) -> AnnotationTask:
     counts: dict[int, int] = {}
     if pulling:
         queue = Assignment.objects.create(task=task, kind=AssignmentKind.QUEUE, created_at=now)
-        ranked, params = _ranked_sql(plan.items)
-        _insert_task_items(
-            task_id=task.pk,
-            select_sql=f"SELECT r.item_id, %s AS assignment_id, 0 AS copy, r.rn AS rank, %s AS in_queue "
-            f"FROM ({ranked}) r",
-            params=[queue.pk, True] + params,
-        )
+        if total:
+            ranked, params = _ranked_sql(plan.items)
+            _insert_task_items(
+                task_id=task.pk,
+                select_sql=f"SELECT r.item_id, %s AS assignment_id, 0 AS copy, r.rn AS rank, %s AS in_queue "
+                f"FROM ({ranked}) r",
+                params=[queue.pk, True] + params,
+            )
         counts[queue.pk] = total
     elif consensus:
         counts = _insert_consensus(task=task, plan=plan, worker_ids=worker_ids, loads=loads, now=now)

@@ -41,6 +41,7 @@ from taskboard.annotation.workload import WorkloadUnit, split_counts
 from taskboard.datasets import ids
 from taskboard.datasets.models import Dataset, Item, Recipe
 from taskboard.datasets.selection import Selection, folder_q, normalize_folder
+from taskboard.inputs import parse_pk
 from taskboard.pipelines.models import (
     TASK_KINDS,
     Connection,
@@ -546,30 +547,25 @@ def _existing_task(node: Node) -> AnnotationTask | None:
     return existing
 
 
-def _task_for_node(node: Node, by, item_ids: list[int]) -> AnnotationTask:
-    """Make the node's task with its first items (core tasks start with items; QA tasks may start empty)."""
+def _task_for_node(node: Node, by) -> AnnotationTask:
+    """Make the node's task, empty: routing fills it. Every rule of task creation is checked here."""
     from taskboard.annotation import services as core
 
-    existing = _existing_task(node)
-    if existing is not None:
-        return existing
     parent = None
     if node.kind == NodeKind.QA:
         upstream = _upstream(node)
         if upstream is None or upstream.task_id is None:
-            raise ValidationError({"source": f"QA node {node.name!r} needs an annotation node connected into it."})
+            raise ValidationError({"source": "A QA node needs an annotation node connected into it."})
         parent = upstream.task
     workload = [WorkloadUnit(w.assignee, w.load) for w in node.workload.select_related("assignee")]
     due_at = node.due_at or timezone.now() + datetime.timedelta(days=7)
-    if due_at <= timezone.now():
-        raise ValidationError({"due_at": f"The due date of node {node.name!r} has passed."})
     pulling = node.batch_size is not None
     return core.task_create(
         dataset=node.dataset,
         created_by=by,
         name=task_name_for(node),
-        # Only the routed items: later ones come in by routing, never by the task's own query.
-        selection=Selection(mode="list", item_ids=tuple(item_ids)),
+        # Routing decides what enters, never the task's own query.
+        empty=True,
         task_type=node.task_type,
         parent=parent,
         workload=None if pulling else workload,
@@ -587,6 +583,32 @@ def _task_for_node(node: Node, by, item_ids: list[int]) -> AnnotationTask:
         metadata={"pipeline": node.pipeline_id, "node": node.node_uid},
         description=f"Made by pipeline {node.pipeline.name!r}.",
     )
+
+
+# Task creation's fields, as the node names them.
+_TASK_FIELD_TO_NODE = {"assignees": "workload", "allowed_assignees": "workload", "parent": "source"}
+
+
+def _install_tasks(pipeline: Pipeline, by) -> None:
+    """Make or reuse each task node's task; refuse, naming the node, what a task cannot be made of."""
+    errors: dict = {}
+    for node in _ordered_task_nodes(pipeline):
+        node.pipeline = pipeline
+        task = node.task if node.task_id else None
+        try:
+            if task is None:
+                with transaction.atomic():
+                    task = _existing_task(node) or _task_for_node(node, by)
+                node.task = task
+                node.save(update_fields=["task"])
+        except ValidationError as e:
+            for field, messages in e.message_dict.items():
+                errors.setdefault(_TASK_FIELD_TO_NODE.get(field, field), f"{node.name}: {' '.join(messages)}")
+            continue
+        if task.is_closed:
+            errors.setdefault("task", f"{node.name}: its task {task.name!r} is closed; it takes no more items.")
+    if errors:
+        raise ValidationError(errors)
 
 
 def pipeline_problems(pipeline: Pipeline) -> dict:
@@ -645,13 +667,8 @@ def pipeline_install(*, pipeline: Pipeline, by) -> Pipeline:
     problems = pipeline_problems(pipeline)
     if problems:
         raise ValidationError(problems)
-    for node in _ordered_task_nodes(pipeline):
-        node.pipeline = pipeline
-        # A task is made when the node's first items arrive; one of the node's name is reused.
-        if node.task_id is None:
-            node.task = _existing_task(node)
-            if node.task is not None:
-                node.save(update_fields=["task"])
+    # Each task node's task now, with its rules checked: not at the first item that arrives.
+    _install_tasks(pipeline, by)
     pipeline.state = PipelineState.INSTALLED
     pipeline.installed_by = by
     pipeline.installed_at = timezone.now()
@@ -788,18 +805,16 @@ def _add_by_workload(node: Node, item_ids: list[int], *, by) -> None:
     if not ordered:
         return
     if node.task_id is None:
-        # Another connection of this run may have made it already.
-        node.task_id = Node.objects.filter(pk=node.pk).values_list("task_id", flat=True).first()
-    if node.task_id is None:
-        node.task = _task_for_node(node, by, ordered)
-        node.save(update_fields=["task"])
-        return
+        raise ValidationError(
+            {"task": f"{node.name} has no task (was it deleted?); pause and install the pipeline again to make one."}
+        )
     task = node.task
     units = list(node.workload.select_related("assignee").order_by("id"))
     if task.is_pulling or not units:
         core.task_add_items(
             task=task, selection=Selection(mode="list", item_ids=tuple(ordered)), by=by, to_queue=task.is_pulling
         )
+        _hand_out_batches(task)
         return
     held = dict(
         Assignment.objects.filter(
@@ -822,6 +837,16 @@ def _add_by_workload(node: Node, item_ids: list[int], *, by) -> None:
             by=by,
             workload=[WorkloadUnit(unit.assignee, 100)],
         )
+
+
+def _hand_out_batches(task: AnnotationTask) -> None:
+    """A pulling task hands each of its people a batch when their undone items are low, as at creation."""
+    from taskboard.annotation import services as core
+
+    if not task.is_pulling:
+        return
+    for entry in task.workload.select_related("assignee").order_by("id"):
+        core.pulling_claim(task=task, user=entry.assignee)
 
 
 def _reopen(task: AnnotationTask, item_ids: list[int]) -> None:
@@ -958,12 +983,11 @@ def _datetime_to_ms(value: datetime.datetime | None) -> float | None:
 
 
 def _parse_pk(value, kind: str) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+    pk = parse_pk(value)  # a plain id: "42" or 42
+    if pk is not None:
+        return pk
     if not isinstance(value, str):
         return None
-    if value.isdigit() and len(value) < 20:
-        return int(value)
     try:
         return ids.parse_api_id(value, kind)
     except (ValueError, KeyError):

@@ -85,7 +85,7 @@ def test_a_paused_pipeline_moves_nothing_and_catches_up_when_installed_again(
         core.item_status_set(task=annotate.task, item=bobs[2].item, status="discard", by=annotator)
     assert callbacks == []
     review.refresh_from_db()
-    assert review.task is None
+    assert not TaskItem.objects.filter(task=review.task).exists()
     assert not Move.objects.filter(from_node=annotate).exists()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -382,3 +382,78 @@ def test_a_dataset_node_folder_takes_its_subfolders_and_not_lookalike_folders(
     dirs = sorted(set(TaskItem.objects.filter(task=annotate.task).values_list("item__dir", flat=True)))
     assert dirs == ["/city", "/city/day"]
     assert result.added == 8
+
+
+def test_install_makes_every_task_node_s_task_before_any_item_arrives(
+    three_nodes, manager, annotator, annotator2, reviewer, django_capture_on_commit_callbacks
+):
+    pipeline, source, annotate, review = three_nodes
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pipeline_install(pipeline=pipeline, by=manager)
+    annotate.refresh_from_db()
+    review.refresh_from_db()
+    assert annotate.task.name == "Label and review · Annotate" and annotate.task.type == "annotation"
+    assert review.task.type == "qa" and review.task.parent_id == annotate.task_id and not review.task.qa_intake
+    assert not TaskItem.objects.filter(task__in=[annotate.task, review.task]).exists()
+    assert sorted(annotate.task.workload.values_list("assignee__email", "load")) == [
+        (annotator.email, 50),
+        (annotator2.email, 50),
+    ]
+    # Installing again after a pause reuses them.
+    services.pipeline_pause(pipeline=pipeline, by=manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pipeline_install(pipeline=pipeline, by=manager)
+    annotate.refresh_from_db()
+    assert annotate.task.name == "Label and review · Annotate"
+    from taskboard.annotation.models import AnnotationTask
+
+    assert AnnotationTask.objects.filter(project=pipeline.project).count() == 2
+
+
+def test_install_refuses_a_workload_person_who_left_the_project_and_makes_no_task(
+    three_nodes, manager, reviewer, django_capture_on_commit_callbacks
+):
+    from taskboard.annotation.models import AnnotationTask
+    from taskboard.projects.models import Membership
+
+    pipeline, source, annotate, review = three_nodes
+    Membership.objects.filter(project=pipeline.project, user=reviewer).delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        errors = refusal(lambda: services.pipeline_install(pipeline=pipeline, by=manager))
+    assert "Review" in errors["workload"] and reviewer.email in errors["workload"]
+    pipeline.refresh_from_db()
+    assert pipeline.state == PipelineState.CREATED
+    assert not AnnotationTask.objects.filter(project=pipeline.project).exists()
+
+
+def test_install_refuses_what_task_creation_refuses_naming_the_node(
+    three_nodes, manager, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    from taskboard.annotation import services as core_services
+    from taskboard.annotation.models import AnnotationTask
+
+    pipeline, source, annotate, review = three_nodes
+    real = core_services.task_create
+
+    def refuse_qa(**kwargs):
+        if kwargs["task_type"] == "qa":
+            raise ValidationError({"due_at": "The due date must be in the future."})
+        return real(**kwargs)
+
+    with mock.patch.object(core_services, "task_create", refuse_qa):
+        errors = refusal(lambda: services.pipeline_install(pipeline=pipeline, by=manager))
+    assert errors == {"due_at": "Review: The due date must be in the future."}
+    assert not AnnotationTask.objects.filter(project=pipeline.project).exists()
+
+
+def test_install_refuses_a_node_whose_task_was_closed(three_nodes, manager, django_capture_on_commit_callbacks):
+    pipeline, source, annotate, review = three_nodes
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pipeline_install(pipeline=pipeline, by=manager)
+    services.pipeline_pause(pipeline=pipeline, by=manager)
+    review.refresh_from_db()
+    core.task_close(task=review.task, by=manager)
+    errors = refusal(lambda: services.pipeline_install(pipeline=pipeline, by=manager))
+    assert "Review: its task" in errors["task"] and "closed" in errors["task"]
