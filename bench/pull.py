@@ -333,7 +333,7 @@ def claim_plan(task, user) -> str:
     captured: list[tuple[str, list]] = []
 
     def capture(execute, sql, params, many, context):
-        if "in_queue" in sql and sql.lstrip().upper().startswith("UPDATE"):
+        if "in_queue" in sql and sql.lstrip().upper().startswith(("UPDATE", "WITH")):
             captured.append((sql, params))
         return execute(sql, params, many, context)
 

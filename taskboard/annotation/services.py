@@ -685,18 +685,69 @@ def task_create_args(params: dict) -> dict:
 # --------------------------------------------------------------------------- pulling
 
 
-@transaction.atomic
+# The whole claim on PostgreSQL as ONE statement: the rule under the claimer's row lock, the next
+# rows of the queue (skipping rows another claim has locked), the move, both counters and the
+# change record. Every claimer must update the queue's counter row, so the time between that
+# update and the commit is what serialises claimers; one statement (in autocommit, its own
+# transaction) keeps it to the commit alone, and keeps Python out of the loop.
+PG_CLAIM_SQL = f"""
+WITH me AS (
+  SELECT a.id, a.item_count - COALESCE(
+    (SELECT SUM(s.count) FROM {StatusCount._meta.db_table} s WHERE s.assignment_id = a.id), 0) AS undone
+  FROM {Assignment._meta.db_table} a
+  WHERE a.task_id = %(task)s AND a.assignee_id = %(user)s AND a.kind = 'work' AND NOT a.removed
+  FOR NO KEY UPDATE
+), want AS (
+  -- Under the rule (undone <= max - batch) a whole batch always fits under max.
+  SELECT id FROM me WHERE undone <= %(max)s - %(batch)s
+), picked AS (
+  SELECT t.id FROM {TASK_ITEM_TABLE} t WHERE t.task_id = %(task)s AND t.in_queue AND EXISTS (SELECT 1 FROM want)
+  ORDER BY t.rank LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+), moved AS (
+  UPDATE {TASK_ITEM_TABLE} t SET assignment_id = (SELECT id FROM want), in_queue = false
+  WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND t.in_queue RETURNING t.item_id
+), queue AS (
+  SELECT id FROM {Assignment._meta.db_table} WHERE task_id = %(task)s AND kind = 'queue'
+), bump AS (
+  UPDATE {Assignment._meta.db_table} SET item_count = item_count + (SELECT count(*) FROM moved)
+  WHERE id = (SELECT id FROM want) AND EXISTS (SELECT 1 FROM moved)
+), drain AS (
+  UPDATE {Assignment._meta.db_table} SET item_count = item_count - (SELECT count(*) FROM moved)
+  WHERE id = (SELECT id FROM queue) AND EXISTS (SELECT 1 FROM moved)
+), record AS (
+  INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, at, note)
+  SELECT %(task)s, item_id, '{ChangeKind.CLAIM.value}', (SELECT id FROM queue), (SELECT id FROM want), 1, %(user)s,
+    now(), '' FROM moved
+)
+SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM moved)
+"""
+
+
 def pulling_claim(*, task, user) -> int:
     """Give `user` their next batch from the queue if their undone items are low; returns how many.
 
     The rule (DESIGN.md): refill when undone ≤ max_batch_workload − batch_size, never above
     max_batch_workload undone. Concurrent claimers never get the same item: PostgreSQL skips rows
     another claim has locked, SQLite's compare-and-set only moves rows still in the queue.
+    A claim changes no done count, so the task's state stays as it is.
     """
     if not task.is_pulling:
         raise ValidationError({"allocation": "Only pulling tasks hand out batches."})
     if not task.accepts_work:
         return 0
+    if connection.vendor == "postgresql":
+        params = {"task": task.pk, "user": user.pk, "batch": task.batch_size, "max": task.max_batch_workload}
+        with connection.cursor() as cursor:
+            cursor.execute(PG_CLAIM_SQL, params)
+            holders, moved = cursor.fetchone()
+        if holders:
+            return moved
+    # SQLite, and a first claim of an allowed assignee (their assignment is made here).
+    with transaction.atomic():
+        return _pulling_claim_orm(task=task, user=user)
+
+
+def _pulling_claim_orm(*, task, user) -> int:
     assignment = (
         Assignment.objects.select_for_update().filter(task=task, assignee=user, kind=AssignmentKind.WORK).first()
     )
@@ -747,7 +798,6 @@ def pulling_claim(*, task, user) -> int:
             for item_id in claimed
         ]
     )
-    _task_state_refresh(task)
     return n
 
 
@@ -755,7 +805,10 @@ def pulling_claim(*, task, user) -> int:
 
 
 def _lock_task(task) -> AnnotationTask:
-    return AnnotationTask.objects.select_for_update().get(pk=task.pk)
+    """The task's row lock: one change of its items at a time. NO KEY UPDATE, so inserts that only
+    reference the task (change records, from concurrent pulling claims) are not held up by it,
+    which would deadlock a claim holding the queue's counter against a status change waiting for it."""
+    return AnnotationTask.objects.select_for_update(no_key=True).get(pk=task.pk)
 
 
 def _require_not_closed(task, field: str) -> None:
@@ -941,7 +994,8 @@ def task_remove_items(*, task, selection: Selection, by) -> RemoveResult:
     # A QA row waiting for the rework of a removed item would wait forever, so it goes too (the
     # reject cleared its status). Parent first, then its QA tasks: the order every change locks in.
     if rework_item_ids:
-        qa_tasks = AnnotationTask.objects.select_for_update().filter(parent=task, type=TaskType.QA).order_by("pk")
+        qa_tasks = AnnotationTask.objects.select_for_update(no_key=True).filter(parent=task, type=TaskType.QA)
+        qa_tasks = qa_tasks.order_by("pk")
         for qa_task in qa_tasks:
             waiting = TaskItem.objects.filter(
                 task=qa_task, item_id__in=rework_item_ids, rework=True, status__isnull=True

@@ -247,8 +247,8 @@ def qa_reject(*, qa_task_item: TaskItem, comment: str, by) -> TaskItem:
         raise ValidationError({"comment": "Say what needs fixing."})
     # Parent first, then the QA task: the order every status change takes (the parent's change
     # runs the QA receivers), so a reject racing a completion cannot deadlock.
-    AnnotationTask.objects.select_for_update().get(pk=qa_task.parent_id)
-    AnnotationTask.objects.select_for_update().get(pk=qa_task.pk)
+    AnnotationTask.objects.select_for_update(no_key=True).get(pk=qa_task.parent_id)
+    AnnotationTask.objects.select_for_update(no_key=True).get(pk=qa_task.pk)
     qa_task_item = TaskItem.objects.select_for_update().select_related("assignment", "task").get(pk=qa_task_item.pk)
     if qa_task_item.rework:
         raise ValidationError({"status": "This item is already back with its annotator."})

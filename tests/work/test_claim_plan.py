@@ -37,7 +37,7 @@ def test_the_claim_query_uses_the_queue_index(dataset, recipe, manager, annotato
     captured = []
 
     def capture(execute, sql, params, many, context):
-        if "in_queue" in sql and sql.lstrip().upper().startswith("UPDATE"):
+        if "in_queue" in sql and sql.lstrip().upper().startswith(("UPDATE", "WITH")):
             captured.append((sql, params))
         return execute(sql, params, many, context)
 
