@@ -41,7 +41,6 @@ from taskboard.annotation.workload import WorkloadUnit, split_counts
 from taskboard.datasets import ids
 from taskboard.datasets.models import Dataset, Item, Recipe
 from taskboard.datasets.selection import Selection, folder_q, normalize_folder
-from taskboard.inputs import parse_pk
 from taskboard.pipelines.models import (
     TASK_KINDS,
     Connection,
@@ -983,11 +982,12 @@ def _datetime_to_ms(value: datetime.datetime | None) -> float | None:
 
 
 def _parse_pk(value, kind: str) -> int | None:
-    pk = parse_pk(value)  # a plain id: "42" or 42
-    if pk is not None:
-        return pk
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     if not isinstance(value, str):
         return None
+    if value.isdigit() and len(value) < 20:
+        return int(value)
     try:
         return ids.parse_api_id(value, kind)
     except (ValueError, KeyError):
