@@ -104,7 +104,11 @@ TEMPLATES = [
 
 def _database(url: str) -> dict:
     try:
-        config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0))
+        # Health checks: a persistent connection (DATABASE_CONN_MAX_AGE > 0) that the database dropped, as a
+        # PostgreSQL restart does, is replaced before the request uses it instead of failing it with a 500.
+        config = dj_database_url.parse(
+            url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0), conn_health_checks=True
+        )
     except ValueError as error:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL ({error}); got {url!r}.") from None
     if config["ENGINE"] not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
