@@ -912,8 +912,12 @@ def _work_assignments(*, task, users: list) -> list[Assignment]:
 
 @transaction.atomic
 def task_add_items(
-    *, task, selection: Selection, by, workload=None, assignees=None, to_queue=False, limit=None
+    *, task, selection: Selection, by, workload=None, assignees=None, to_queue=False, limit=None, within=None
 ) -> AddResult:
+    """Add the selected items not yet in the task, in one INSERT … SELECT.
+
+    `within` (a Q over items) narrows the selection further: a pipeline passes its dataset node's
+    folder and what has not entered yet, so no list of ids is ever built."""
     task = _lock_task(task)
     _require_not_closed(task, "selection")
     errors: dict[str, str] = {}
@@ -925,6 +929,8 @@ def task_add_items(
         qs = _select(dataset=task.dataset, selection=selection, query=None)
     except ValidationError as e:
         raise ValidationError({"selection": e.messages[0]}) from None
+    if within is not None:
+        qs = qs.filter(within)
     in_task = TaskItem.objects.filter(task=task).values("item_id")
     skipped = qs.filter(id__in=in_task).count()
     new_items = _ordered(qs.exclude(id__in=in_task), limit)

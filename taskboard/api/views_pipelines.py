@@ -168,12 +168,19 @@ def pipeline_execute(request, pipeline_id):
             if set(error.message_dict) == {"selection"}:
                 raise bad_request(f"batch.query: {' '.join(error.message_dict['selection'])}") from None
             raise
+        # A big batch runs as a job; the command follows the job's state and progress.
         command = ApiCommand.objects.create(
             type="PipelineBatchExecute",
             user=request.user,
             project=pipeline.project,
-            status=CommandStatus.SUCCESS,
-            spec={"pipelineId": api_id("pipeline", pipeline.pk), "added": result.added, "skipped": result.skipped},
+            job=result.job,
+            status=CommandStatus.IN_PROGRESS if result.job is not None else CommandStatus.SUCCESS,
+            spec={
+                "pipelineId": api_id("pipeline", pipeline.pk),
+                "added": result.added,
+                "skipped": result.skipped,
+                "entering": result.entering,
+            },
         )
         return command_json(command, request)
     execution = body.get("pipeline")

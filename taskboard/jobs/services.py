@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 # kind -> dotted path of `runner(*, job, progress) -> dict` (the job's result).
 RUNNERS = {
     "task_create": "taskboard.annotation.tasks.task_create_job_run",
+    "pipeline_run": "taskboard.pipelines.tasks.pipeline_run_job_run",
 }
 
 

@@ -119,3 +119,10 @@ def node_counts(nodes) -> dict[int, NodeCounts]:
             by_status=by_status,
         )
     return result
+
+
+def run_jobs(pipeline: Pipeline, *, limit: int = 5) -> list:
+    """The pipeline's recent big runs (jobs), newest first: the editor shows their progress and errors."""
+    from taskboard.jobs.models import Job
+
+    return list(Job.objects.filter(kind="pipeline_run", params__pipeline=pipeline.pk).order_by("-created_at")[:limit])

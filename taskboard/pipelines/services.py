@@ -23,10 +23,12 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from taskboard.annotation.models import (
@@ -39,8 +41,9 @@ from taskboard.annotation.models import (
 )
 from taskboard.annotation.workload import WorkloadUnit, split_counts
 from taskboard.datasets import ids
-from taskboard.datasets.models import Dataset, Item, Recipe
+from taskboard.datasets.models import Dataset, Recipe
 from taskboard.datasets.selection import Selection, folder_q, normalize_folder
+from taskboard.jobs.models import Job
 from taskboard.pipelines.models import (
     TASK_KINDS,
     Connection,
@@ -693,6 +696,9 @@ def pipeline_pause(*, pipeline: Pipeline, by) -> Pipeline:
 class RunResult:
     added: int
     skipped: int
+    # A big run goes through a job: nothing is added yet, `entering` items will be.
+    job: Job | None = None
+    entering: int = 0
 
 
 def _entry_nodes(pipeline: Pipeline) -> list[tuple[Node | None, Node]]:
@@ -711,64 +717,140 @@ def _entry_nodes(pipeline: Pipeline) -> list[tuple[Node | None, Node]]:
     return [(None, nodes[0])] if nodes else []
 
 
+def _entry_q(source: Node | None) -> Q:
+    """The items a dataset node lets in: its folder and subfolders ("/city" is not "/cityscape")."""
+    if source is None or not source.folder:
+        return Q()
+    return folder_q(source.folder, include_subfolders=True)
+
+
+@dataclass
+class _Entry:
+    source: Node | None
+    target: Node
+    within: Q
+    new: int
+    skipped: int
+
+
+def _entries_planned(pipeline: Pipeline, selection: Selection) -> list[_Entry]:
+    """What a run would add at each entry: counts only, in two COUNT queries per entry."""
+    from taskboard.datasets.selection import select_items
+
+    planned, refusal = [], None
+    for source, target in _entry_nodes(pipeline):
+        dataset = source.dataset if source is not None else target.dataset
+        if target.dataset_id != dataset.pk:
+            continue
+        if target.task_id is None:
+            raise ValidationError(
+                {"nodes": f"{target.name} has no task (was it deleted?); pause and install the pipeline again."}
+            )
+        try:
+            items = select_items(dataset=dataset, selection=selection)
+        except ValidationError as e:
+            # Listed items of another dataset belong to another entry.
+            if selection.mode != "list":
+                raise
+            refusal = refusal or e
+            continue
+        within = _entry_q(source)
+        items = items.filter(within)
+        in_task = TaskItem.objects.filter(task_id=target.task_id).values("item_id")
+        skipped = items.filter(id__in=in_task).count()
+        new = items.exclude(id__in=in_task).count()
+        planned.append(_Entry(source=source, target=target, within=within, new=new, skipped=skipped))
+    if not planned and refusal is not None:
+        raise refusal
+    return planned
+
+
 @transaction.atomic
 def pipeline_run(
-    *, pipeline: Pipeline, selection: Selection, by, job_id: str = "", dataset: Dataset | None = None
+    *, pipeline: Pipeline, selection: Selection, by, job_id: str = "", progress=None, in_job: bool = False
 ) -> RunResult:
     """Items of the selection enter at the dataset node: into the first task node's task, by its workload.
 
-    With `dataset`, only the entries of dataset nodes on that dataset are used (uploads)."""
-    from taskboard.datasets.selection import select_items
+    Set-based (INSERT … SELECT, never a list of ids); a run of TASK_JOB_THRESHOLD items or more is
+    handed to a job with progress unless this is that job (`in_job`)."""
+    from taskboard.jobs import services as job_services
 
     pipeline = Pipeline.objects.select_for_update().get(pk=pipeline.pk)
     if pipeline.state != PipelineState.INSTALLED:
         raise ValidationError({"state": "Install the pipeline before running items through it."})
-    entries = _entry_nodes(pipeline)
-    if not entries:
+    if not _entry_nodes(pipeline):
         raise ValidationError({"nodes": "The pipeline has no task node for items to enter."})
-    added = skipped = 0
-    now = timezone.now()
-    if dataset is not None:
-        entries = [(s, t) for s, t in entries if s is not None and s.dataset_id == dataset.pk]
-    for source, target in entries:
-        dataset = source.dataset if source is not None else target.dataset
-        items = select_items(dataset=dataset, selection=selection)
-        if source is not None and source.folder:
-            # "/city" takes "/city" and "/city/day", not "/cityscape".
-            items = items.filter(folder_q(source.folder, include_subfolders=True))
-        if target.dataset_id != dataset.pk:
-            continue
-        wanted = list(items.values_list("pk", flat=True))
-        already = set(
-            TaskItem.objects.filter(task_id=target.task_id, item_id__in=wanted).values_list("item_id", flat=True)
-        )
-        new_ids = [pk for pk in wanted if pk not in already]
-        skipped += len(wanted) - len(new_ids)
-        if not new_ids:
-            continue
-        _add_by_workload(target, new_ids, by=by)
-        target.refresh_from_db(fields=["task"])
-        Move.objects.bulk_create(
-            [
-                Move(
-                    pipeline=pipeline,
-                    item_id=pk,
-                    from_node=source,
-                    to_node=target,
-                    status="",
-                    status_at=now,
-                    job_id=job_id,
-                    by=by,
-                )
-                for pk in new_ids
-            ],
-            batch_size=1000,
-            ignore_conflicts=True,
-        )
-        added += len(new_ids)
-    if not added and not skipped:
+    planned = _entries_planned(pipeline, selection)
+    total = sum(e.new for e in planned)
+    skipped = sum(e.skipped for e in planned)
+    if not total and not skipped:
         raise ValidationError({"selection": "No items match."})
+    if total >= settings.TASK_JOB_THRESHOLD and not in_job:
+        job = job_services.job_create(
+            kind="pipeline_run",
+            params={"pipeline": pipeline.pk, "selection": selection.to_json(), "by": getattr(by, "pk", None)},
+            project=pipeline.project,
+            created_by=by,
+            total=total,
+        )
+        job_services.job_enqueue(job=job)
+        return RunResult(added=0, skipped=skipped, job=job, entering=total)
+    added = 0
+    if progress:
+        progress(0, total)
+    for entry in planned:
+        if not entry.new:
+            continue
+        added += _enter(
+            pipeline,
+            entry,
+            selection=selection,
+            by=by,
+            job_id=job_id,
+            progress=(lambda n, base=added: progress(base + n, total)) if progress else None,
+        )
     return RunResult(added=added, skipped=skipped)
+
+
+def _enter(pipeline: Pipeline, entry: _Entry, *, selection: Selection, by, job_id: str, progress=None) -> int:
+    """Add an entry's new items to its task by the node's workload and record a move for each, set-based."""
+    target = entry.target
+    # Locked before the rank is read: the rows above it are this entry's, whoever else adds items.
+    task = AnnotationTask.objects.select_for_update().get(pk=target.task_id)
+    offset = TaskItem.objects.filter(task=task).aggregate(m=Max("rank"))["m"] or 0
+    _add_by_workload(
+        target, selection=selection, within=entry.within, count=entry.new, by=by, progress=progress, task=task
+    )
+    return _record_moves(
+        pipeline=pipeline, source=entry.source, target=target, task=task, after_rank=offset, job_id=job_id, by=by
+    )
+
+
+def _record_moves(*, pipeline, source, target, task, after_rank: int, job_id: str, by) -> int:
+    """One entry move per item added to `task` above `after_rank`: INSERT … SELECT, replays ignored."""
+    ops = db_connection.ops
+    now = ops.adapt_datetimefield_value(timezone.now())
+    sql = (
+        f"INSERT INTO {Move._meta.db_table} "
+        "(pipeline_id, item_id, from_node_id, to_node_id, status, status_at, at, job_id, by_id) "
+        f"SELECT %s, ti.item_id, %s, %s, '', %s, %s, %s, %s FROM {TaskItem._meta.db_table} ti "
+        "WHERE ti.task_id = %s AND ti.rank > %s AND ti.copy = 0 "
+        "ON CONFLICT DO NOTHING"
+    )
+    params = [
+        pipeline.pk,
+        source.pk if source is not None else None,
+        target.pk,
+        now,
+        now,
+        job_id[:64],
+        getattr(by, "pk", None),
+        task.pk,
+        after_rank,
+    ]
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(cursor.rowcount, 0)
 
 
 def dataset_items_arrived(*, dataset: Dataset, item_ids: list[int], by=None) -> int:
@@ -785,7 +867,6 @@ def dataset_items_arrived(*, dataset: Dataset, item_ids: list[int], by=None) -> 
                 pipeline=pipeline,
                 selection=Selection(mode="list", item_ids=tuple(item_ids)),
                 by=by or pipeline.installed_by,
-                dataset=dataset,
             ).added
         except ValidationError:
             continue
@@ -795,25 +876,27 @@ def dataset_items_arrived(*, dataset: Dataset, item_ids: list[int], by=None) -> 
 # ---------------------------------------------------------------- routing
 
 
-def _add_by_workload(node: Node, item_ids: list[int], *, by) -> None:
-    """Add items to the node's task: to the pulling queue, or split by the node's workload,
-    balanced against what each person already holds there."""
+def _add_by_workload(
+    node: Node, *, selection: Selection, count: int, by, within: Q | None = None, progress=None, task=None
+) -> None:
+    """Add `count` new items (the selection, narrowed by `within`, not yet in the node's task): to
+    the pulling queue, or split by the node's workload balanced against what each person already
+    holds there, in (dir, name, id) order. One INSERT … SELECT per person."""
     from taskboard.annotation import services as core
 
-    ordered = list(Item.objects.filter(pk__in=item_ids).order_by("dir", "name", "id").values_list("pk", flat=True))
-    if not ordered:
+    if count <= 0:
         return
     if node.task_id is None:
         raise ValidationError(
             {"task": f"{node.name} has no task (was it deleted?); pause and install the pipeline again to make one."}
         )
-    task = node.task
+    task = task or node.task
     units = list(node.workload.select_related("assignee").order_by("id"))
     if task.is_pulling or not units:
-        core.task_add_items(
-            task=task, selection=Selection(mode="list", item_ids=tuple(ordered)), by=by, to_queue=task.is_pulling
-        )
+        core.task_add_items(task=task, selection=selection, within=within, by=by, to_queue=task.is_pulling)
         _hand_out_batches(task)
+        if progress:
+            progress(count)
         return
     held = dict(
         Assignment.objects.filter(
@@ -821,21 +904,25 @@ def _add_by_workload(node: Node, item_ids: list[int], *, by) -> None:
         ).values_list("assignee_id", "item_count")
     )
     current = [held.get(u.assignee_id, 0) for u in units]
-    targets = split_counts(sum(current) + len(ordered), [u.load for u in units])
+    targets = split_counts(sum(current) + count, [u.load for u in units])
     deficits = [max(0, t - c) for t, c in zip(targets, current, strict=True)]
-    counts = split_counts(len(ordered), deficits if sum(deficits) else [u.load for u in units])
-    start = 0
-    for unit, count in zip(units, counts, strict=True):
-        if not count:
+    counts = split_counts(count, deficits if sum(deficits) else [u.load for u in units])
+    done = 0
+    for unit, n in zip(units, counts, strict=True):
+        if not n:
             continue
-        chunk = tuple(ordered[start : start + count])
-        start += count
+        # Each call takes the first `n` items not in the task yet: the next contiguous run.
         core.task_add_items(
             task=task,
-            selection=Selection(mode="list", item_ids=chunk),
+            selection=selection,
+            within=within,
             by=by,
             workload=[WorkloadUnit(unit.assignee, 100)],
+            limit=n,
         )
+        done += n
+        if progress:
+            progress(done)
 
 
 def _hand_out_batches(task: AnnotationTask) -> None:
@@ -882,7 +969,7 @@ def _route(connection: Connection, rows: list[tuple[int, datetime.datetime]], *,
     )
     new_ids = [pk for pk in todo if pk not in in_task]
     if new_ids:
-        _add_by_workload(target, new_ids, by=by)
+        _add_by_workload(target, selection=Selection(mode="list", item_ids=tuple(new_ids)), count=len(new_ids), by=by)
     if in_task and connection.rework:
         _reopen(target.task, list(in_task))
     Move.objects.bulk_create(

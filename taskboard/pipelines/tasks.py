@@ -1,9 +1,12 @@
-"""Celery tasks: thin, take ids, safe to run twice (moves are unique per routing step)."""
+"""Celery tasks and job runners: thin, take ids, safe to run twice (moves are unique per routing step)."""
 
 import datetime
 
 from celery import shared_task
+from django.contrib.auth import get_user_model
+from django.urls import reverse
 
+from taskboard.datasets.selection import Selection
 from taskboard.pipelines import services
 from taskboard.pipelines.models import Pipeline
 
@@ -24,3 +27,24 @@ def pipeline_catch_up(self, *, pipeline_id: int) -> int:
     if pipeline is None:
         return 0
     return services.pipeline_catch_up(pipeline=pipeline, job_id=self.request.id or "")
+
+
+def pipeline_run_job_run(*, job, progress) -> dict:
+    """The "pipeline_run" job: a big run, through the same pipeline_run as a small one in the request."""
+    params = job.params
+    pipeline = Pipeline.objects.get(pk=params["pipeline"])
+    by = get_user_model().objects.filter(pk=params.get("by")).first() if params.get("by") else None
+    result = services.pipeline_run(
+        pipeline=pipeline,
+        selection=Selection.from_json(params["selection"]),
+        by=by,
+        job_id=f"job-{job.pk}",
+        progress=progress,
+        in_job=True,
+    )
+    return {
+        "added": result.added,
+        "skipped": result.skipped,
+        "url": reverse("pipelines:detail", args=[pipeline.pk]),
+        "label": f"Open pipeline {pipeline.name}",
+    }

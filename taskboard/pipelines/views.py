@@ -114,6 +114,7 @@ def _editor(request, pipeline, *, status=200, **forms):
         "run_form": forms.get("run_form") or RunForm(),
         "action_errors": forms.get("action_errors") or {},
         "notice": forms.get("notice", ""),
+        "run_jobs": queries.run_jobs(pipeline),
         "problems": services.pipeline_problems(pipeline) if pipeline.state != PipelineState.INSTALLED else {},
         "polling": pipeline.state == PipelineState.INSTALLED,
     }
@@ -289,7 +290,13 @@ def pipeline_run(request, pk):
         except ValidationError as e:
             _add_errors(form, e)
         else:
-            notice = f"{result.added} items entered the pipeline"
-            notice += f"; {result.skipped} were already in." if result.skipped else "."
+            if result.job is not None:
+                notice = f"{result.entering} items are entering the pipeline; the progress is below."
+            else:
+                notice = f"{result.added} items entered the pipeline"
+            if result.skipped:
+                notice = notice.rstrip(".") + f"; {result.skipped} were already in."
+            elif result.job is None:
+                notice += "."
             return _done(request, pipeline, notice=notice)
     return _editor(request, pipeline, run_form=form)

@@ -245,3 +245,27 @@ def test_malformed_pipeline_queries_are_400(created, body, field):
     response = user.post("/api/v1/pipelines/query", body)
     assert response.status_code == 400, response.content
     assert field in response.json()["message"]
+
+
+def test_a_big_batch_execution_is_a_command_that_follows_its_job(
+    created, dataset, recipe, project, items, settings, django_capture_on_commit_callbacks
+):
+    settings.TASK_JOB_THRESHOLD = 5
+    user, pipeline = created
+    node = task_node(dataset, recipe, project)
+    pipeline.update({"nodes": [node], "startNodes": [{"nodeId": node["id"], "type": "root"}]})
+    assert user.patch(f"/api/v1/pipelines/{pipeline['id']}", pipeline).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        assert user.post(f"/api/v1/pipelines/{pipeline['id']}/install", {}).status_code == 200
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = user.post(
+            f"/api/v1/pipelines/{pipeline['id']}/execute", {"batch": {"query": {"filter": {"dir": "/city/*"}}}}
+        )
+    assert response.status_code == 200, response.content
+    command = response.json()
+    assert command["status"] == "created" and command["spec"]["entering"] == 10
+    for callback in callbacks:
+        callback()
+    done = user.get(f"/api/v1/commands/{command['id']}").json()
+    assert (done["status"], done["progress"]) == ("success", 100)
+    assert Node.objects.get(pipeline__name="pipe").task.task_items.count() == 10

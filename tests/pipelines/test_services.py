@@ -457,3 +457,88 @@ def test_install_refuses_a_node_whose_task_was_closed(three_nodes, manager, djan
     core.task_close(task=review.task, by=manager)
     errors = refusal(lambda: services.pipeline_install(pipeline=pipeline, by=manager))
     assert "Review: its task" in errors["task"] and "closed" in errors["task"]
+
+
+def test_a_run_is_set_based_its_queries_do_not_grow_with_the_items(
+    three_nodes, manager, dataset, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import make_items
+
+    pipeline, source, annotate, review = three_nodes
+    make_items(dataset, {"/small": 10, "/big": 1500})
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pipeline_install(pipeline=pipeline, by=manager)
+
+    def run(folder):
+        with CaptureQueriesContext(connection) as queries:
+            result = services.pipeline_run(
+                pipeline=pipeline, selection=Selection(mode="folder", folder=folder), by=manager
+            )
+        return result, queries
+
+    small, small_queries = run("/small")
+    big, big_queries = run("/big")
+    assert (small.added, big.added) == (10, 1500)
+    assert len(big_queries) == len(small_queries)
+    # No statement carries the items as a list of ids.
+    assert max(sql["sql"].count("%s") + sql["sql"].count("?") for sql in big_queries.captured_queries) < 50
+    annotate.refresh_from_db()
+    assert TaskItem.objects.filter(task=annotate.task).count() == 1510
+    assert Move.objects.filter(from_node=source, to_node=annotate, status="").count() == 1510
+    # Balanced by the workload across both runs.
+    assert (
+        TaskItem.objects.filter(task=annotate.task, assignment__assignee=annotate.workload.first().assignee).count()
+        == 755
+    )
+
+
+def test_a_big_run_goes_through_a_job_with_progress(
+    three_nodes, manager, annotator, settings, django_capture_on_commit_callbacks
+):
+    from taskboard.jobs.models import Job, JobState
+
+    settings.TASK_JOB_THRESHOLD = 5
+    pipeline, source, annotate, review = three_nodes
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pipeline_install(pipeline=pipeline, by=manager)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        result = services.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
+    assert (result.added, result.entering) == (0, 6) and result.job is not None
+    annotate.refresh_from_db()
+    assert not TaskItem.objects.filter(task=annotate.task).exists()  # nothing in the request
+    job = Job.objects.get(pk=result.job.pk)
+    assert (job.kind, job.state, job.total) == ("pipeline_run", JobState.PENDING, 6)
+    for callback in callbacks:
+        callback()
+    job.refresh_from_db()
+    assert (job.state, job.done, job.total, job.result["added"]) == (JobState.SUCCEEDED, 6, 6, 6)
+    assert TaskItem.objects.filter(task=annotate.task).count() == 6
+    assert set(Move.objects.filter(to_node=annotate).values_list("job_id", flat=True)) == {f"job-{job.pk}"}
+    # Run twice (a retried job): nothing enters twice.
+    from taskboard.jobs import services as job_services
+
+    Job.objects.filter(pk=job.pk).update(state=JobState.PENDING)
+    job_services.job_run(job_id=job.pk)
+    assert TaskItem.objects.filter(task=annotate.task).count() == 6
+    assert Move.objects.filter(to_node=annotate).count() == 6
+
+
+def test_a_big_run_on_a_pipeline_paused_before_its_job_ran_fails_with_the_reason(
+    three_nodes, manager, settings, django_capture_on_commit_callbacks
+):
+    from taskboard.jobs.models import Job, JobState
+
+    settings.TASK_JOB_THRESHOLD = 5
+    pipeline, source, annotate, review = three_nodes
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pipeline_install(pipeline=pipeline, by=manager)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        result = services.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
+    services.pipeline_pause(pipeline=pipeline, by=manager)
+    for callback in callbacks:
+        callback()
+    job = Job.objects.get(pk=result.job.pk)
+    assert job.state == JobState.FAILED and "Install the pipeline" in job.error

@@ -156,3 +156,44 @@ def test_a_pipeline_is_deleted_only_when_not_installed(client, pipeline, project
     response = client.post(reverse("pipelines:delete", args=[pipeline.pk]), headers=HTMX)
     assert response.status_code == 204 and response["HX-Redirect"].endswith(f"?project={project.pk}")
     assert not Pipeline.objects.exists()
+
+
+def test_a_big_run_from_the_editor_shows_its_job_progress(
+    client, manager, annotator, dataset, recipe, items, settings, django_capture_on_commit_callbacks
+):
+    from taskboard.annotation.workload import WorkloadUnit
+    from taskboard.jobs.models import Job, JobState
+    from taskboard.pipelines import services
+
+    settings.TASK_JOB_THRESHOLD = 3
+    pipeline = services.pipeline_create(project=dataset.project, name="Big", by=manager)
+    street = services.node_add(
+        pipeline=pipeline, by=manager, kind="dataset", name="Street", column=0, row=0, dataset=dataset
+    )
+    annotate = services.node_add(
+        pipeline=pipeline,
+        by=manager,
+        kind="annotation",
+        name="Annotate",
+        column=1,
+        row=0,
+        dataset=dataset,
+        recipe=recipe,
+        workload=[WorkloadUnit(annotator, 100)],
+    )
+    services.connection_add(pipeline=pipeline, source=street, target=annotate, status="", by=manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pipeline_install(pipeline=pipeline, by=manager)
+    client.force_login(manager)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(reverse("pipelines:run", args=[pipeline.pk]), {"folder": ""}, headers=HTMX)
+    html = response.content.decode()
+    job = Job.objects.get(kind="pipeline_run")
+    assert "6 items are entering the pipeline" in html
+    assert f'id="job-{job.pk}"' in html and reverse("jobs:job-progress", args=[job.pk]) in html
+    for callback in callbacks:
+        callback()
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED
+    progress = client.get(reverse("jobs:job-progress", args=[job.pk])).content.decode()
+    assert "6 / 6" in progress and "Open pipeline Big" in progress
