@@ -15,6 +15,9 @@ class DashboardsConfig(AppConfig):
         work_signals.consensus_scored.connect(
             receivers.on_consensus_scored, dispatch_uid="dashboards.on_consensus_scored"
         )
+        work_signals.active_time_recorded.connect(
+            receivers.on_active_time_recorded, dispatch_uid="dashboards.on_active_time_recorded"
+        )
         work_signals.items_sent_back.connect(
             receivers.on_items_sent_back, dispatch_uid="dashboards.on_items_sent_back"
         )

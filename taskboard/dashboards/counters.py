@@ -3,9 +3,10 @@
 The services keep `Assignment.item_count`/`rework_count`/`issue_count` and `StatusCount` in the
 same transaction as every change; this is the audit that proves it, and the repair if it ever
 fails (a bug, a manual SQL edit). `DailyThroughput` is checked too: per assignment, its net sum
-must equal the items holding a done status; `ReviewTally.sent_back`: per annotator and task,
-the REWORK change records QA left (one per copy sent back); and `ConsensusTally`: per task, the
-work app's per-item agreement results (count, sum, how many under half).
+must equal the items holding a done status, and its active time the work view's per-item times;
+`ReviewTally.sent_back`: per annotator and task, the REWORK change records QA left (one per copy
+sent back); and `ConsensusTally`: per task, the work app's per-item agreement results (count, sum,
+how many under half).
 """
 
 from collections import defaultdict
@@ -28,7 +29,7 @@ from taskboard.annotation.models import (
     TaskType,
 )
 from taskboard.dashboards.models import ConsensusTally, DailyThroughput, ReviewTally
-from taskboard.dashboards.services import LOW_AGREEMENT
+from taskboard.dashboards.services import LOW_AGREEMENT, active_time_add, throughput_add
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class Drift:
     task_id: int
     assignment_id: int | None  # None: a counter of the task, or of a person without an assignment
     who: str
-    # item_count, rework_count, issue_count, status:<key>, throughput, sent_back, consensus_items/_sum/_low
+    # item_count, rework_count, issue_count, status:<key>, throughput, active_time, sent_back,
+    # consensus_items/_sum/_low
     counter: str
     stored: int
     actual: int
@@ -108,12 +110,26 @@ def _find_drift(task_ids) -> list[Drift]:
         "task_id", "key"
     ):
         done_keys[task_id].add(key)
-    throughput = dict(
+    throughput, daily_active = {}, {}
+    for assignment_id, n, seconds in (
         _scope(DailyThroughput.objects.all(), task_ids)
         .order_by()
         .values("assignment_id")
-        .annotate(n=Sum("done"))
-        .values_list("assignment_id", "n")
+        .annotate(n=Sum("done"), seconds=Sum("active_seconds"))
+        .values_list("assignment_id", "n", "seconds")
+    ):
+        throughput[assignment_id], daily_active[assignment_id] = n, seconds or 0.0
+    item_times = _work_model("ItemTime")
+    actual_active = (
+        dict(
+            _scope(item_times.objects.all(), task_ids)
+            .order_by()
+            .values("assignment_id")
+            .annotate(seconds=Sum("active_seconds"))
+            .values_list("assignment_id", "seconds")
+        )
+        if item_times
+        else {}
     )
 
     drift = []
@@ -138,6 +154,9 @@ def _find_drift(task_ids) -> list[Drift]:
         done = sum(n for key, n in actual.items() if key in done_keys[a.task_id])
         if (throughput.get(a.pk) or 0) != done:
             drift.append(Drift(a.task_id, a.pk, who, "throughput", throughput.get(a.pk) or 0, done))
+        stored_active, active = daily_active.get(a.pk, 0.0), actual_active.get(a.pk) or 0.0
+        if abs(stored_active - active) > SUM_TOLERANCE * max(1.0, active):
+            drift.append(Drift(a.task_id, a.pk, who, "active_time", round(stored_active, 3), round(active, 3)))
     drift += _sent_back_drift(task_ids, assignments)
     drift += _consensus_drift(task_ids)
     return drift
@@ -147,10 +166,16 @@ def _find_drift(task_ids) -> list[Drift]:
 SUM_TOLERANCE = 1e-6
 
 
-def _consensus_drift(task_ids) -> list[Drift]:
+def _work_model(name):
     try:
-        results = apps.get_model("work", "ConsensusResult")
+        return apps.get_model("work", name)
     except LookupError:
+        return None
+
+
+def _consensus_drift(task_ids) -> list[Drift]:
+    results = _work_model("ConsensusResult")
+    if results is None:
         return []
     actual = {
         r["task_id"]: (r["items"], r["total"] or 0.0, r["low"])
@@ -211,12 +236,14 @@ def rebuild(task_ids=None) -> list[Drift]:
 
 def _repair(drift: list[Drift]) -> None:
     by_assignment = defaultdict(dict)
-    status_fixes, throughput_fixes, consensus_fixes = [], set(), set()
+    status_fixes, throughput_fixes, active_fixes, consensus_fixes = [], set(), set(), set()
     for d in drift:
         if d.counter.startswith("status:"):
             status_fixes.append(d)
         elif d.counter == "throughput":
             throughput_fixes.add((d.task_id, d.assignment_id))
+        elif d.counter == "active_time":
+            active_fixes.add(d.assignment_id)
         elif d.counter.startswith("consensus_"):
             consensus_fixes.add(d.task_id)
         elif d.counter == "sent_back":
@@ -244,6 +271,8 @@ def _repair(drift: list[Drift]) -> None:
     StatusCount.objects.bulk_create(creates, batch_size=1000)
     if throughput_fixes:
         _rebuild_throughput(throughput_fixes)
+    if active_fixes:
+        _rebuild_active_time(active_fixes)
     if consensus_fixes:
         _rebuild_consensus(consensus_fixes)
 
@@ -264,10 +293,24 @@ def _rebuild_consensus(task_ids: set[int]) -> None:
         )
 
 
+def _rebuild_active_time(assignment_ids: set[int]) -> None:
+    """Each item's active time goes to the day its last beat came (the per-beat days are lost)."""
+    DailyThroughput.objects.filter(assignment_id__in=assignment_ids).update(active_seconds=0)
+    for r in (
+        _work_model("ItemTime")
+        .objects.filter(assignment_id__in=assignment_ids)
+        .order_by()
+        .values("task_id", "assignment_id", day=TruncDate("ended_at"))
+        .annotate(seconds=Sum("active_seconds"))
+    ):
+        active_time_add(task_id=r["task_id"], assignment_id=r["assignment_id"], day=r["day"], seconds=r["seconds"])
+
+
 def _rebuild_throughput(pairs: set[tuple[int, int]]) -> None:
-    """The net history is lost once it drifted; what is left is when each done item got its status."""
+    """The net history is lost once it drifted; what is left is when each done item got its status.
+    Only `done` is rewritten: the same rows keep the day's active time."""
     assignment_ids = {a for _, a in pairs}
-    DailyThroughput.objects.filter(assignment_id__in=assignment_ids).delete()
+    DailyThroughput.objects.filter(assignment_id__in=assignment_ids).update(done=0)
     done_keys = defaultdict(set)
     for task_id, key in (
         TaskStatus.objects.filter(task_id__in={t for t, _ in pairs}, is_done=True)
@@ -287,7 +330,5 @@ def _rebuild_throughput(pairs: set[tuple[int, int]]) -> None:
     merged = defaultdict(int)
     for task_id, assignment_id, day, n in rows:
         merged[(task_id, assignment_id, day)] += n
-    DailyThroughput.objects.bulk_create(
-        [DailyThroughput(task_id=t, assignment_id=a, day=d, done=n) for (t, a, d), n in merged.items()],
-        batch_size=1000,
-    )
+    for (task_id, assignment_id, day), n in merged.items():
+        throughput_add(task_id=task_id, assignment_id=assignment_id, day=day, done=n)

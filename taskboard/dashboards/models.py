@@ -4,16 +4,20 @@ from django.db import models
 
 
 class DailyThroughput(models.Model):
-    """Net items that got a done status per assignment and day (+1 when done, -1 when cleared).
+    """Net items that got a done status per assignment and day (+1 when done, -1 when cleared), and
+    the active time spent on the assignment's items that day.
 
-    Kept by a receiver of `task_item_status_changed` inside the service's transaction, so it
-    commits or rolls back with the change. Net, so a day may be negative after rework.
+    `done` is kept by a receiver of `task_item_status_changed` inside the service's transaction, so
+    it commits or rolls back with the change; net, so a day may be negative after rework.
+    `active_seconds` is kept by a receiver of `work.signals.active_time_recorded`, in the work
+    view's heartbeat transaction: the forecast's items per active hour come from these two.
     """
 
     task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="+")
     assignment = models.ForeignKey("annotation.Assignment", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     done = models.IntegerField(default=0)
+    active_seconds = models.FloatField(default=0, db_default=0)
 
     class Meta:
         ordering = ["task", "day", "assignment"]
@@ -23,7 +27,7 @@ class DailyThroughput(models.Model):
         indexes = [models.Index(fields=["task", "day"], name="throughput_task_day")]
 
     def __str__(self):
-        return f"{self.task_id}/{self.assignment_id} {self.day}: {self.done:+d}"
+        return f"{self.task_id}/{self.assignment_id} {self.day}: {self.done:+d}, {self.active_seconds:.0f} s"
 
 
 class ReviewTally(models.Model):

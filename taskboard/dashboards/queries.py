@@ -267,12 +267,16 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
     per_day: dict[datetime.date, int] = defaultdict(int)
     window_from = fc.window_start(now=now, created_at=timezone.localtime(task.created_at), days=window_days)
     recent_by_assignment: dict[int, int] = defaultdict(int)
-    for assignment_id, day, done in (
-        DailyThroughput.objects.filter(task=task).order_by().values_list("assignment_id", "day", "done")
+    active_by_assignment: dict[int, float] = defaultdict(float)
+    for assignment_id, day, done, seconds in (
+        DailyThroughput.objects.filter(task=task)
+        .order_by()
+        .values_list("assignment_id", "day", "done", "active_seconds")
     ):
         per_day[day] += done
         if day >= window_from.date():
             recent_by_assignment[assignment_id] += done
+            active_by_assignment[assignment_id] += seconds
 
     rows, per_status = [], defaultdict(int)
     for a in assignments:
@@ -307,6 +311,7 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
                     done_in_window=recent_by_assignment.get(a.pk, 0),
                     window_from=window_from,
                     created_at=a.created_at,
+                    active_seconds_in_window=active_by_assignment.get(a.pk, 0.0),
                 ),
             )
         )
@@ -342,6 +347,7 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
             done_in_window=sum(recent_by_assignment.values()),
             window_from=window_from,
             created_at=task.created_at,
+            active_seconds_in_window=sum(active_by_assignment.values()),
         ),
         consensus=consensus_summary(task),
     )
@@ -383,13 +389,13 @@ def project_tasks(project: Project, *, now=None, window_days: int = fc.DEFAULT_W
             done[task_id] += n
     earliest = (now - datetime.timedelta(days=window_days)).date()
     recent = defaultdict(list)
-    for task_id, day, n in (
+    for task_id, day, n, seconds in (
         DailyThroughput.objects.filter(task_id__in=ids, day__gte=earliest)
         .values("task_id", "day")
-        .annotate(n=Sum("done"))
-        .values_list("task_id", "day", "n")
+        .annotate(n=Sum("done"), seconds=Sum("active_seconds"))
+        .values_list("task_id", "day", "n", "seconds")
     ):
-        recent[task_id].append((day, n))
+        recent[task_id].append((day, n, seconds or 0.0))
     summaries = []
     for task in tasks:
         window_from = fc.window_start(now=now, created_at=timezone.localtime(task.created_at), days=window_days)
@@ -401,9 +407,10 @@ def project_tasks(project: Project, *, now=None, window_days: int = fc.DEFAULT_W
                     done=done[task.pk],
                     due_at=task.due_at,
                     now=now,
-                    done_in_window=sum(n for day, n in recent[task.pk] if day >= window_from.date()),
+                    done_in_window=sum(n for day, n, _ in recent[task.pk] if day >= window_from.date()),
                     window_from=window_from,
                     created_at=task.created_at,
+                    active_seconds_in_window=sum(s for day, _, s in recent[task.pk] if day >= window_from.date()),
                 ),
             )
         )

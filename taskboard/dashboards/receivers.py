@@ -1,5 +1,7 @@
 """Keeps the dashboards' own rows in step with status changes, inside the service's transaction."""
 
+from django.utils import timezone
+
 from taskboard.dashboards import services
 
 
@@ -14,3 +16,7 @@ def on_items_sent_back(sender, *, task, annotator_ids, by=None, **kwargs):
 
 def on_consensus_scored(sender, *, task, item_id, old, new, **kwargs):
     services.consensus_tally_add(task_id=task.pk, old=old, new=new)
+
+
+def on_active_time_recorded(sender, *, task_id, assignment_id, seconds, at, **kwargs):
+    services.active_time_add(task_id=task_id, assignment_id=assignment_id, day=timezone.localdate(at), seconds=seconds)

@@ -46,6 +46,15 @@ def throughput_add(*, task_id: int, assignment_id: int, day: datetime.date, done
         )
 
 
+def active_time_add(*, task_id: int, assignment_id: int, day: datetime.date, seconds: float) -> None:
+    if seconds > 0:
+        _upsert_add(
+            DailyThroughput._meta.db_table,
+            {"task_id": task_id, "assignment_id": assignment_id, "day": day},
+            {"done": 0, "active_seconds": float(seconds)},
+        )
+
+
 def throughput_record(*, task_item: TaskItem, old_status: str | None, new_status: str | None) -> None:
     """+1 on today's row when the item became done, -1 when it stopped being done."""
     if old_status == new_status:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 
 from django.db.models import Avg, Count, Q, Sum
@@ -20,7 +19,7 @@ from taskboard.annotation.models import (
 )
 from taskboard.datasets.models import Annotation
 from taskboard.projects.models import MANAGING_ROLES, Membership
-from taskboard.work.models import AssignmentTime, ConsensusResult, ItemTime
+from taskboard.work.models import AssignmentTime, ConsensusResult
 
 
 @dataclass
@@ -228,15 +227,6 @@ def active_seconds_by_assignee(task: AnnotationTask) -> dict[int, float]:
     """Active seconds per user id on the task's items (idle time excluded); one row per assignment."""
     rows = AssignmentTime.objects.filter(task=task).values("user_id").annotate(seconds=Sum("active_seconds"))
     return {row["user_id"]: row["seconds"] or 0.0 for row in rows}
-
-
-def pace_items_per_hour(user, since: datetime.datetime) -> float | None:
-    """Items the user gave a status to since `since`, per hour of active time; None until measured."""
-    seconds = ItemTime.objects.filter(user=user, ended_at__gte=since).aggregate(s=Sum("active_seconds"))["s"] or 0.0
-    if seconds < 60:
-        return None
-    done = TaskItem.objects.filter(status_by=user, status_at__gte=since).count()
-    return done * 3600.0 / seconds
 
 
 def consensus_summary(task: AnnotationTask) -> dict:

@@ -114,6 +114,11 @@ def item_time_beat(
     AssignmentTime.objects.filter(pk=total.pk).update(
         active_seconds=F("active_seconds") + seconds, items=F("items") + int(created), updated_at=now
     )
+    if seconds > 0:
+        # Per day too, for the forecast's active hours (the dashboards keep that row).
+        signals.active_time_recorded.send(
+            sender=ItemTime, task_id=task_item.task_id, assignment_id=task_item.assignment_id, seconds=seconds, at=now
+        )
     return row
 
 

@@ -10,3 +10,7 @@ items_sent_back = Signal()
 # Sent by `consensus_update` when an item's agreement appeared, changed or went away.
 # kwargs: task (AnnotationTask), item_id (int), old (float | None), new (float | None)
 consensus_scored = Signal()
+
+# Sent by `item_time_beat` with the active time a heartbeat added (after the server's caps).
+# kwargs: task_id, assignment_id (int), seconds (float, > 0), at (datetime of the beat)
+active_time_recorded = Signal()

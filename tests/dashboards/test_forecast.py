@@ -85,3 +85,50 @@ def test_window_start_never_before_creation():
 def test_trouble_sorts_first():
     states = [fc.DONE, fc.ON_TRACK, fc.OVERDUE, fc.EMPTY, fc.AT_RISK]
     assert sorted(states, key=fc.ORDER.get) == [fc.OVERDUE, fc.AT_RISK, fc.ON_TRACK, fc.EMPTY, fc.DONE]
+
+
+# --- the pace per active hour -----------------------------------------------------------------
+
+HOUR = 3600.0
+
+
+def test_pace_is_items_per_active_hour_times_active_hours_per_day():
+    # 40 done in 4 active hours over the 2-day window: 10 per active hour, 2 active hours a day.
+    f = make(done=40, done_in_window=40, active_seconds_in_window=4 * HOUR)
+    assert f.pace_per_hour == 10 and f.hours_per_day == 2 and f.pace_per_day == 20
+    # 60 left need 6 active hours, which at 2 a day take 3 days: due in five.
+    assert f.finish_at == NOW + 3 * DAY and f.state == fc.ON_TRACK and f.note == ""
+
+
+def test_few_active_hours_a_day_make_a_fast_worker_late():
+    # 30 an hour, but only 0.25 h a day lately: 90 left need 3 hours, i.e. 12 days; due in five.
+    f = make(done=10, done_in_window=15, active_seconds_in_window=0.5 * HOUR)
+    assert f.pace_per_hour == 30 and f.hours_per_day == 0.25
+    assert f.finish_at == NOW + 12 * DAY and f.state == fc.AT_RISK
+
+
+def test_items_done_without_active_time_fall_back_to_calendar_days():
+    f = make(done=40, done_in_window=40, active_seconds_in_window=0)
+    assert f.pace_per_hour is None and f.pace_per_day == 20 and f.note == fc.CALENDAR_NOTE
+    # A few seconds are not an hour's evidence either.
+    assert make(done=40, done_in_window=40, active_seconds_in_window=10).pace_per_hour is None
+
+
+def test_active_time_with_nothing_finished_is_no_pace():
+    f = make(done=0, done_in_window=0, active_seconds_in_window=3 * HOUR, created_at=NOW - 2 * DAY)
+    assert f.pace_per_hour is None and f.pace_per_day is None and f.state == fc.AT_RISK
+    new = make(done_in_window=0, active_seconds_in_window=HOUR, created_at=NOW - datetime.timedelta(hours=2))
+    assert new.state == fc.ON_TRACK and new.note == "no pace yet"
+
+
+def test_overdue_and_finished_with_active_time():
+    f = make(done=40, due_at=NOW - DAY, done_in_window=40, active_seconds_in_window=4 * HOUR)
+    assert f.state == fc.OVERDUE and f.finish_at == NOW + 3 * DAY and f.pace_per_hour == 10
+    assert make(done=100, done_in_window=100, active_seconds_in_window=HOUR).state == fc.DONE
+
+
+def test_a_window_under_a_day_counts_as_a_day_of_hours():
+    # Two active hours in the first three hours of a task: 2 h/day, not 16.
+    start = NOW - datetime.timedelta(hours=3)
+    f = make(done=20, done_in_window=20, active_seconds_in_window=2 * HOUR, window_from=start, created_at=start)
+    assert f.hours_per_day == 2 and f.pace_per_hour == 10 and f.pace_per_day == 20

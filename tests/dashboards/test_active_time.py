@@ -1,0 +1,67 @@
+"""The forecast's active hours: the work view's heartbeats kept per assignment and day."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from taskboard.annotation import services
+from taskboard.annotation.models import TaskItem
+from taskboard.dashboards import counters, queries
+from taskboard.dashboards.models import DailyThroughput
+from taskboard.work import services as work
+from tests.dashboards.conftest import held_items
+
+
+def _work_on(task, user, items, *, seconds_each, start):
+    """`user` spends `seconds_each` active seconds on each item (beats of 30 s), then completes it."""
+    now = start
+    for item in items:
+        row = TaskItem.objects.select_related("assignment", "task").get(task=task, item=item)
+        for _ in range(int(seconds_each // 30)):
+            now += datetime.timedelta(seconds=30)
+            work.item_time_beat(task_item=row, by=user, active_ms=30_000, now=now)
+        services.item_status_set(task=task, item=item, status="completed", by=user)
+    return now
+
+
+def test_heartbeats_feed_the_pace_per_active_hour(client, make_task, manager, annotator, annotator2):
+    task = make_task(assignees=[annotator, annotator2])
+    start = timezone.now() - datetime.timedelta(hours=1)
+    # Bob: 4 items at 90 s each (6 min); Carol: 2 items at 3 min each (6 min).
+    _work_on(task, annotator, held_items(task, annotator)[:4], seconds_each=90, start=start)
+    _work_on(task, annotator2, held_items(task, annotator2)[:2], seconds_each=180, start=start)
+    assert counters.find_drift([task.pk]) == []
+    seconds = dict(DailyThroughput.objects.filter(task=task).values_list("assignment__assignee_id", "active_seconds"))
+    assert seconds == {annotator.pk: 360.0, annotator2.pk: 360.0}
+
+    n = queries.task_numbers(task)
+    # 6 items in 12 active minutes: 30 per active hour, whatever the calendar.
+    assert n.forecast.pace_per_hour == pytest.approx(30)
+    bob, carol = sorted(n.rows, key=lambda r: r.label)
+    assert bob.forecast.pace_per_hour == pytest.approx(40) and carol.forecast.pace_per_hour == pytest.approx(20)
+    assert bob.forecast.hours_per_day == pytest.approx(0.1)  # 6 minutes over the one-day minimum
+    (summary,) = queries.project_tasks(task.project)
+    assert summary.forecast.pace_per_hour == pytest.approx(30)
+
+    client.force_login(manager)
+    page = client.get(reverse("dashboards:task", args=[task.pk])).content.decode()
+    assert "30.0 items per active hour" in page
+
+
+def test_drift_check_covers_the_daily_active_time(make_task, annotator):
+    task = make_task(assignees=[annotator])
+    _work_on(task, annotator, held_items(task, annotator)[:2], seconds_each=60, start=timezone.now())
+    DailyThroughput.objects.filter(task=task).update(active_seconds=5)
+    (drift,) = counters.find_drift([task.pk])
+    assert (drift.counter, drift.stored, drift.actual) == ("active_time", 5, 120)
+    counters.rebuild([task.pk])
+    assert counters.find_drift() == []
+    row = DailyThroughput.objects.get(task=task)
+    assert (row.done, row.active_seconds) == (2, 120)  # the repair keeps the day's done count
+    # And a throughput repair keeps the day's active time.
+    DailyThroughput.objects.filter(task=task).update(done=9)
+    counters.rebuild([task.pk])
+    row.refresh_from_db()
+    assert (row.done, row.active_seconds) == (2, 120)
