@@ -20,6 +20,7 @@ from django.core.files.base import ContentFile
 from django.core.validators import URLValidator
 from django.db import transaction
 
+from taskboard.datasets import signals
 from taskboard.datasets.models import Item
 
 MANIFEST_MAX_ROWS = 200_000
@@ -238,6 +239,8 @@ def items_import_manifest(*, dataset, file, by) -> ImportResult:
         if Item.join_filename(row["dir"], row["name"]) not in existing
     ]
     Item.objects.bulk_create(new, batch_size=1000)
+    if new:
+        signals.items_arrived.send(sender=Item, dataset=dataset, count=len(new), by=by)
     return ImportResult(created=len(new), skipped=len(rows) - len(new))
 
 
@@ -319,4 +322,6 @@ def items_upload(*, dataset, files, folder: str, by) -> list[Item]:
             for item in created:
                 item.file.delete(save=False)
             raise
+        # Pipelines whose dataset node watches this dataset take them in after the commit.
+        signals.items_arrived.send(sender=Item, dataset=dataset, count=len(created), by=by)
     return created

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 RUNNERS = {
     "task_create": "taskboard.annotation.tasks.task_create_job_run",
     "pipeline_run": "taskboard.pipelines.tasks.pipeline_run_job_run",
+    "pipeline_intake": "taskboard.pipelines.tasks.pipeline_intake_job_run",
 }
 
 

@@ -31,6 +31,9 @@ class Pipeline(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     installed_at = models.DateTimeField(null=True, blank=True)
+    # Set when first installed: items uploaded into a dataset node's folder from then on enter,
+    # including those that arrived while the pipeline was paused.
+    intake_since = models.DateTimeField(null=True, blank=True)
     # Kept for the API: Dataloop's pipeline settings, variables and other top-level keys, as sent.
     settings = models.JSONField(default=dict, blank=True)
     variables = models.JSONField(default=list, blank=True)

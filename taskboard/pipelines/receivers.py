@@ -1,9 +1,11 @@
-"""Status changes in a task start routing when an installed pipeline has a connection for them."""
+"""Status changes in a task start routing when an installed pipeline has a connection for them;
+new items of a dataset enter the installed pipelines whose dataset node watches it."""
 
 from django.db import transaction
 from django.dispatch import receiver
 
 from taskboard.annotation.signals import task_item_status_changed
+from taskboard.datasets.signals import items_arrived
 from taskboard.pipelines.models import Connection, PipelineState
 
 
@@ -21,3 +23,11 @@ def route_on_status(sender, task_item, old_status=None, new_status=None, by=None
     args = {"task_item_id": task_item.pk, "status": new_status, "status_at": task_item.status_at.isoformat()}
     # After commit: the job must see the status, and a rolled-back change must move nothing.
     transaction.on_commit(lambda: tasks.route_item.delay(**args))
+
+
+@receiver(items_arrived, dispatch_uid="pipelines.intake_on_arrival")
+def intake_on_arrival(sender, dataset, count=0, by=None, **kwargs):
+    from taskboard.pipelines import services
+
+    for pipeline in services.pipelines_watching(dataset).select_related("project"):
+        services.intake_enqueue(pipeline=pipeline, count=count, by=by)

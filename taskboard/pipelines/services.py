@@ -41,7 +41,7 @@ from taskboard.annotation.models import (
 )
 from taskboard.annotation.workload import WorkloadUnit, split_counts
 from taskboard.datasets import ids
-from taskboard.datasets.models import Dataset, Recipe
+from taskboard.datasets.models import Dataset, Item, Recipe
 from taskboard.datasets.selection import Selection, folder_q, normalize_folder
 from taskboard.jobs.models import Job
 from taskboard.pipelines.models import (
@@ -674,7 +674,9 @@ def pipeline_install(*, pipeline: Pipeline, by) -> Pipeline:
     pipeline.state = PipelineState.INSTALLED
     pipeline.installed_by = by
     pipeline.installed_at = timezone.now()
-    pipeline.save(update_fields=["state", "installed_by", "installed_at", "updated_at"])
+    # Uploads enter from the first install on (those made while paused enter at the next install).
+    pipeline.intake_since = pipeline.intake_since or pipeline.installed_at
+    pipeline.save(update_fields=["state", "installed_by", "installed_at", "intake_since", "updated_at"])
     pipeline_id = pipeline.pk
     transaction.on_commit(lambda: tasks.pipeline_catch_up.delay(pipeline_id=pipeline_id))
     given.refresh_from_db()
@@ -853,24 +855,78 @@ def _record_moves(*, pipeline, source, target, task, after_rank: int, job_id: st
         return max(cursor.rowcount, 0)
 
 
-def dataset_items_arrived(*, dataset: Dataset, item_ids: list[int], by=None) -> int:
-    """New uploads enter every installed pipeline whose dataset node watches this dataset.
+# ---------------------------------------------------------------- uploads
 
-    For the upload and import services to call after their commit."""
-    pipelines = Pipeline.objects.filter(
+
+def pipelines_watching(dataset: Dataset):
+    """Installed pipelines with a dataset node on `dataset`: where its new items enter."""
+    return Pipeline.objects.filter(
         state=PipelineState.INSTALLED, nodes__kind=NodeKind.DATASET, nodes__dataset=dataset
     ).distinct()
-    moved = 0
-    for pipeline in pipelines:
-        try:
-            moved += pipeline_run(
-                pipeline=pipeline,
-                selection=Selection(mode="list", item_ids=tuple(item_ids)),
-                by=by or pipeline.installed_by,
-            ).added
-        except ValidationError:
+
+
+def intake_enqueue(*, pipeline: Pipeline, count: int, by=None) -> Job | None:
+    """After the commit, take a dataset's new items into `pipeline`: a job with progress for a big
+    import, else a routing task. Either runs `pipeline_intake`, which is safe to run twice."""
+    from taskboard.jobs import services as job_services
+    from taskboard.pipelines import tasks
+
+    if count >= settings.TASK_JOB_THRESHOLD:
+        job = job_services.job_create(
+            kind="pipeline_intake",
+            params={"pipeline": pipeline.pk},
+            project=pipeline.project,
+            created_by=by,
+            total=count,
+        )
+        job_services.job_enqueue(job=job)
+        return job
+    pipeline_id = pipeline.pk
+    transaction.on_commit(lambda: tasks.pipeline_intake.delay(pipeline_id=pipeline_id))
+    return None
+
+
+def _intake_entries(pipeline: Pipeline) -> list[_Entry]:
+    """Per dataset node: the items uploaded into its folder since the pipeline was first installed
+    (and the node made) that have not entered yet, and how many of them are new to the task."""
+    planned = []
+    for source, target in _entry_nodes(pipeline):
+        if source is None or source.dataset_id != target.dataset_id or target.task_id is None:
             continue
-    return moved
+        since = max(pipeline.intake_since, source.created_at)
+        entered = Move.objects.filter(from_node=source, to_node=target, status="", item_id=OuterRef("pk"))
+        within = _entry_q(source) & Q(created_at__gte=since) & ~Q(Exists(entered))
+        items = Item.objects.filter(dataset_id=source.dataset_id).filter(within)
+        in_task = TaskItem.objects.filter(task_id=target.task_id).values("item_id")
+        new = items.exclude(id__in=in_task).count()
+        planned.append(_Entry(source=source, target=target, within=within, new=new, skipped=0))
+    return planned
+
+
+@transaction.atomic
+def pipeline_intake(*, pipeline: Pipeline, job_id: str = "", progress=None) -> int:
+    """New uploads (and those that arrived while paused) enter at the dataset nodes, set-based.
+    Nothing enters twice: an item with an entry move, or already in the task, is left alone."""
+    pipeline = Pipeline.objects.select_for_update().filter(pk=pipeline.pk, state=PipelineState.INSTALLED).first()
+    if pipeline is None or pipeline.intake_since is None:
+        return 0
+    planned = _intake_entries(pipeline)
+    total = sum(e.new for e in planned)
+    if progress:
+        progress(0, total)
+    added = 0
+    for entry in planned:
+        if not entry.new:
+            continue
+        added += _enter(
+            pipeline,
+            entry,
+            selection=Selection(mode="all"),
+            by=pipeline.installed_by,
+            job_id=job_id,
+            progress=(lambda n, base=added: progress(base + n, total)) if progress else None,
+        )
+    return added
 
 
 # ---------------------------------------------------------------- routing

@@ -22,6 +22,14 @@ def route_item(self, *, task_item_id: int, status: str, status_at: str) -> int:
 
 
 @shared_task(bind=True, acks_late=True)
+def pipeline_intake(self, *, pipeline_id: int) -> int:
+    pipeline = Pipeline.objects.filter(pk=pipeline_id).first()
+    if pipeline is None:
+        return 0
+    return services.pipeline_intake(pipeline=pipeline, job_id=self.request.id or "")
+
+
+@shared_task(bind=True, acks_late=True)
 def pipeline_catch_up(self, *, pipeline_id: int) -> int:
     pipeline = Pipeline.objects.filter(pk=pipeline_id).first()
     if pipeline is None:
@@ -45,6 +53,19 @@ def pipeline_run_job_run(*, job, progress) -> dict:
     return {
         "added": result.added,
         "skipped": result.skipped,
+        "url": reverse("pipelines:detail", args=[pipeline.pk]),
+        "label": f"Open pipeline {pipeline.name}",
+    }
+
+
+def pipeline_intake_job_run(*, job, progress) -> dict:
+    """The "pipeline_intake" job: a big import entering a pipeline, with progress."""
+    pipeline = Pipeline.objects.filter(pk=job.params["pipeline"]).first()
+    if pipeline is None:
+        return {"added": 0}
+    added = services.pipeline_intake(pipeline=pipeline, job_id=f"job-{job.pk}", progress=progress)
+    return {
+        "added": added,
         "url": reverse("pipelines:detail", args=[pipeline.pk]),
         "label": f"Open pipeline {pipeline.name}",
     }

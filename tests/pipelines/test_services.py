@@ -325,21 +325,103 @@ def test_due_dates_round_trip_through_milliseconds():
     assert at == datetime.datetime(2026, 12, 4, 0, 34, 1, 851750, tzinfo=datetime.UTC)
 
 
-def test_new_uploads_enter_installed_pipelines_at_their_dataset_node(
-    three_nodes, manager, annotator, annotator2, dataset, django_capture_on_commit_callbacks
-):
-    from tests.factories import make_items
+def png_upload(name):
+    import io
 
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (10, 200, 30)).save(buf, "PNG")
+    return SimpleUploadedFile(name, buf.getvalue(), content_type="image/png")
+
+
+def test_new_uploads_enter_installed_pipelines_at_their_dataset_node(
+    client, three_nodes, manager, annotator, annotator2, dataset, django_capture_on_commit_callbacks
+):
+    """Through the real upload and manifest import pages, after their commit."""
+    from django.urls import reverse
+
+    pipeline, source, annotate, review = three_nodes
+    services.node_update(node=source, by=manager, folder="/new")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pipeline_install(pipeline=pipeline, by=manager)
+    annotate.refresh_from_db()
+    client.force_login(manager)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(
+            reverse("datasets:upload", args=[dataset.pk]),
+            {"folder": "/new/day", "files": [png_upload("a.png"), png_upload("b.png")]},
+        )
+    assert response.status_code == 302
+    assert not TaskItem.objects.filter(task=annotate.task).exists()  # not before the commit
+    for callback in callbacks:
+        callback()
+    entered = TaskItem.objects.filter(task=annotate.task).select_related("item", "assignment__assignee")
+    assert sorted(r.item.filename for r in entered) == ["/new/day/a.png", "/new/day/b.png"]
+    assert sorted(r.assignment.assignee_id for r in entered) == sorted([annotator.pk, annotator2.pk])
+    assert Move.objects.filter(from_node=source, to_node=annotate, status="").count() == 2
+
+    manifest = "filename,url,metadata\n/new/c.jpg,https://example.com/c.jpg,\n/elsewhere/d.jpg,,\n"
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("datasets:import", args=[dataset.pk]), {"file": SimpleUploadedFile("m.csv", manifest.encode())}
+        )
+    assert response.status_code == 302
+    # Only the dataset node's folder enters; uploads before the install (the fixture's) do not.
+    assert TaskItem.objects.filter(task=annotate.task).count() == 3
+    assert TaskItem.objects.filter(task=annotate.task, item__filename="/new/c.jpg").exists()
+
+    # Replaying the intake moves nothing twice.
+    assert services.pipeline_intake(pipeline=pipeline) == 0
+    assert Move.objects.filter(from_node=source, to_node=annotate).count() == 3
+
+
+def test_a_big_import_enters_through_a_job_with_progress(
+    three_nodes, manager, dataset, settings, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from taskboard.datasets import services as dataset_services
+    from taskboard.jobs.models import Job, JobState
+
+    settings.TASK_JOB_THRESHOLD = 5
     pipeline, source, annotate, review = three_nodes
     with django_capture_on_commit_callbacks(execute=True):
         services.pipeline_install(pipeline=pipeline, by=manager)
-    new = make_items(dataset, {"/new": 2})
-    assert services.dataset_items_arrived(dataset=dataset, item_ids=[i.pk for i in new]) == 2
+    rows = "".join(f"/import/{i}.jpg,,\n" for i in range(8))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        dataset_services.items_import_manifest(
+            dataset=dataset, file=SimpleUploadedFile("m.csv", ("filename,url,metadata\n" + rows).encode()), by=manager
+        )
+    job = Job.objects.get(kind="pipeline_intake")
+    assert (job.state, job.total, job.params) == (JobState.PENDING, 8, {"pipeline": pipeline.pk})
+    for callback in callbacks:
+        callback()
+    job.refresh_from_db()
+    assert (job.state, job.done, job.result["added"]) == (JobState.SUCCEEDED, 8, 8)
     annotate.refresh_from_db()
-    assert TaskItem.objects.filter(task=annotate.task).count() == 2
+    assert TaskItem.objects.filter(task=annotate.task, item__dir="/import").count() == 8
+
+
+def test_uploads_enter_nothing_while_paused_or_before_the_first_install(
+    three_nodes, manager, dataset, django_capture_on_commit_callbacks
+):
+    from taskboard.datasets import services as dataset_services
+
+    pipeline, source, annotate, review = three_nodes
+    with django_capture_on_commit_callbacks(execute=True):
+        dataset_services.items_upload(dataset=dataset, files=[png_upload("early.png")], folder="/up", by=manager)
+        services.pipeline_install(pipeline=pipeline, by=manager)
     services.pipeline_pause(pipeline=pipeline, by=manager)
-    later = make_items(dataset, {"/later": 1})
-    assert services.dataset_items_arrived(dataset=dataset, item_ids=[later[0].pk]) == 0
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        dataset_services.items_upload(dataset=dataset, files=[png_upload("late.png")], folder="/up", by=manager)
+    assert callbacks == []  # a paused pipeline is not sent anything
+    annotate.refresh_from_db()
+    assert not TaskItem.objects.filter(task=annotate.task).exists()
 
 
 def test_editing_a_node_that_made_its_task_updates_the_task(
