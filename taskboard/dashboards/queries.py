@@ -112,6 +112,33 @@ def consensus_summary(task: AnnotationTask) -> Consensus | None:
     return Consensus(items=tally.items, agreement=tally.agreement, low=tally.low, worst=worst)
 
 
+# --- issues and rework, on both tasks --------------------------------------------------------
+
+
+def qa_open_issues(task: AnnotationTask) -> int:
+    """Open issues its QA tasks raised on an annotation task's items: their reviewers' counters
+    (one row per QA assignment), never a count of the flagged rows."""
+    return (
+        Assignment.objects.filter(task__parent_id=task.pk, task__type=TaskType.QA).aggregate(n=Sum("issue_count"))["n"]
+        or 0
+    )
+
+
+def issues_and_rework(task: AnnotationTask, assignments) -> tuple[int, int, dict[int, tuple[int, int]]]:
+    """(open issues, items out for rework, {assignment id: (issues, rework)}) for either side of the
+    QA loop, from the counters. A rejection is an issue in the QA task (the reviewer's
+    `issue_count`) and a copy out for rework in the annotation task (the annotator's `rework_count`)
+    until the annotator completes it again. So on an annotation task a person's open issues are
+    their items out for rework, and the task's are what its QA tasks hold open; on a QA task a
+    reviewer's items out for rework are the issues they raised and still wait for."""
+    if task.type == TaskType.QA:
+        rows = {a.pk: (a.issue_count, a.issue_count) for a in assignments}
+        issues = sum(a.issue_count for a in assignments)
+        return issues, issues, rows
+    rows = {a.pk: (a.rework_count, a.rework_count) for a in assignments}
+    return qa_open_issues(task), sum(a.rework_count for a in assignments), rows
+
+
 # --- task numbers ---------------------------------------------------------------------------
 
 
@@ -278,6 +305,7 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
             recent_by_assignment[assignment_id] += done
             active_by_assignment[assignment_id] += seconds
 
+    issues, rework, issues_by_assignment = issues_and_rework(task, assignments)
     rows, per_status = [], defaultdict(int)
     for a in assignments:
         counts = by_assignment.get(a.pk, {})
@@ -299,8 +327,8 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
                 assigned=a.item_count,
                 done=done,
                 discarded=counts.get(DISCARD, 0),
-                issues=a.issue_count,
-                rework=a.rework_count,
+                issues=issues_by_assignment[a.pk][0],
+                rework=issues_by_assignment[a.pk][1],
                 approval_rate=approval,
                 active_seconds=a.active_seconds,
                 forecast=fc.forecast(
@@ -335,8 +363,8 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
         with_status=sum(per_status.values()),
         statuses=[(s, per_status.get(s.key, 0)) for s in statuses],
         rows=rows,
-        issues=sum(a.issue_count for a in assignments),
-        rework=sum(a.rework_count for a in assignments),
+        issues=issues,
+        rework=rework,
         throughput=throughput,
         burndown=burndown,
         forecast=fc.forecast(

@@ -176,6 +176,7 @@ class TaskProgress:
     todo: int
     rows: list[AssigneeRow]
     issues: int
+    rework: int = 0
 
     @property
     def percent(self) -> int:
@@ -187,7 +188,10 @@ class TaskProgress:
 
 
 def task_progress(task: AnnotationTask) -> TaskProgress:
-    """Overall, per status and per assignment progress of one task, from the counters."""
+    """Overall, per status and per assignment progress of one task, from the counters; issues and
+    rework on either side of the QA loop as the dashboards count them."""
+    from taskboard.dashboards.queries import issues_and_rework
+
     statuses = list(TaskStatus.objects.filter(task=task))
     done_keys = {s.key for s in statuses if s.is_done}
     assignments = list(
@@ -198,6 +202,7 @@ def task_progress(task: AnnotationTask) -> TaskProgress:
         "assignment_id", "status", "count"
     ):
         counts[assignment_id][status] = count
+    issues, rework, issues_by_assignment = issues_and_rework(task, assignments)
     rows = []
     per_status: dict[str, int] = defaultdict(int)
     for a in assignments:
@@ -212,8 +217,8 @@ def task_progress(task: AnnotationTask) -> TaskProgress:
                 assigned=a.item_count,
                 done=sum(n for key, n in by_status.items() if key in done_keys),
                 discarded=by_status.get("discard", 0),
-                issues=a.issue_count,
-                rework=a.rework_count,
+                issues=issues_by_assignment[a.pk][0],
+                rework=issues_by_assignment[a.pk][1],
                 by_status=by_status,
             )
         )
@@ -226,7 +231,8 @@ def task_progress(task: AnnotationTask) -> TaskProgress:
         statuses=[(s, per_status.get(s.key, 0)) for s in statuses],
         todo=max(total - with_status, 0),
         rows=rows,
-        issues=sum(a.issue_count for a in assignments),
+        issues=issues,
+        rework=rework,
     )
 
 

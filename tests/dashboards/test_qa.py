@@ -131,3 +131,30 @@ def test_drift_check_covers_sent_back(make_task, manager, annotator, reviewer, r
     assert [d.counter for d in counters.find_drift([task.pk])] == ["sent_back"]
     counters.rebuild([task.pk])
     assert counters.find_drift() == []
+
+
+def test_issue_and_rework_counts_show_on_both_tasks(client, make_task, manager, annotator, reviewer, recipe):
+    from django.urls import reverse
+
+    task, item = _rejected_item(make_task, manager, annotator, reviewer, recipe)
+    qa = task.qa_tasks.get()
+    # The annotation task: the open issue its QA task raised, on the row of whoever holds the item.
+    numbers = queries.task_numbers(task)
+    (bob,) = numbers.rows
+    assert (numbers.issues, numbers.rework, bob.issues, bob.rework) == (1, 1, 1, 1)
+    # The QA task: the issue, and the item waiting for its rework.
+    numbers = queries.task_numbers(qa)
+    (rita,) = numbers.rows
+    assert (numbers.issues, numbers.rework, rita.issues, rita.rework) == (1, 1, 1, 1)
+
+    client.force_login(manager)
+    for t in (task, qa):
+        page = client.get(reverse("annotation:task-detail", args=[t.pk])).content.decode()
+        assert 'id="progress-issues">1 open issue<' in page and 'id="progress-rework">1 out for rework<' in page
+        dashboard = client.get(reverse("dashboards:task", args=[t.pk])).content.decode()
+        assert '<span class="kpi-value">1 · 1</span>' in dashboard
+
+    # The rework done, the issue closes on both sides.
+    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    assert (queries.task_numbers(task).issues, queries.task_numbers(qa).rework) == (0, 0)
+    assert counters.find_drift() == []
