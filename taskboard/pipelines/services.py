@@ -1072,11 +1072,12 @@ def item_route(*, task_item_id: int, status: str, status_at: datetime.datetime, 
 
 @transaction.atomic
 def pipeline_catch_up(*, pipeline: Pipeline, job_id: str = "") -> int:
-    """Route every item whose status has an outgoing connection and no move yet (after a pause)."""
+    """After an install: take in the uploads that arrived while paused, then route every item whose
+    status has an outgoing connection and no move yet."""
     pipeline = Pipeline.objects.select_for_update().filter(pk=pipeline.pk, state=PipelineState.INSTALLED).first()
     if pipeline is None:
         return 0
-    moved = 0
+    moved = pipeline_intake(pipeline=pipeline, job_id=job_id)
     connections = (
         Connection.objects.filter(pipeline=pipeline, source__task__isnull=False)
         .exclude(source__kind=NodeKind.DATASET)

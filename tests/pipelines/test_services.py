@@ -624,3 +624,29 @@ def test_a_big_run_on_a_pipeline_paused_before_its_job_ran_fails_with_the_reason
         callback()
     job = Job.objects.get(pk=result.job.pk)
     assert job.state == JobState.FAILED and "Install the pipeline" in job.error
+
+
+def test_uploads_made_while_paused_enter_when_installed_again(
+    three_nodes, manager, annotator, annotator2, reviewer, dataset, django_capture_on_commit_callbacks
+):
+    from taskboard.datasets import services as dataset_services
+
+    pipeline, source, annotate, review = three_nodes
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pipeline_install(pipeline=pipeline, by=manager)
+        dataset_services.items_upload(dataset=dataset, files=[png_upload("one.png")], folder="/up", by=manager)
+    services.pipeline_pause(pipeline=pipeline, by=manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        dataset_services.items_upload(
+            dataset=dataset, files=[png_upload("two.png"), png_upload("three.png")], folder="/up", by=manager
+        )
+    annotate.refresh_from_db()
+    assert list(TaskItem.objects.filter(task=annotate.task).values_list("item__name", flat=True)) == ["one.png"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pipeline_install(pipeline=pipeline, by=manager)
+    names = sorted(TaskItem.objects.filter(task=annotate.task).values_list("item__name", flat=True))
+    assert names == ["one.png", "three.png", "two.png"]
+    assert Move.objects.filter(from_node=source, to_node=annotate).count() == 3
+    # Catching up again takes nothing in twice.
+    assert services.pipeline_catch_up(pipeline=pipeline) == 0
