@@ -144,3 +144,38 @@ def test_demo_restores_a_changed_password(media):
     run_demo()
     user.refresh_from_db()
     assert user.check_password("demo")
+
+
+@pytest.mark.django_db
+def test_arrivals_are_new_frames_in_no_task_each_run_more(media):
+    from django.core.management.base import CommandError
+
+    run_demo()
+    before = snapshot()
+    out = io.StringIO()
+    call_command("demo", "--arrivals", "3", "--arrivals-folder", "/new/batch/", stdout=out)
+    assert "Added 3 new frames, in no task, to /new/batch." in out.getvalue()
+    arrived = Item.objects.filter(dir="/new/batch").order_by("name")
+    assert list(arrived.values_list("name", flat=True)) == [f"frame_0000{n}.png" for n in (1, 2, 3)]
+    assert all(item.metadata["area"] == "new" and item.metadata["conditions"] == "batch" for item in arrived)
+    assert not TaskItem.objects.filter(item__in=arrived).exists()
+    assert arrived.first().dataset.name == "street-scenes"
+    # Nothing else changed; a second run adds three more after them.
+    after = snapshot()
+    assert after["items"] == before["items"] + 3
+    assert {k: v for k, v in after.items() if k not in ("items", "item_ids")} == {
+        k: v for k, v in before.items() if k not in ("items", "item_ids")
+    }
+    call_command("demo", "--arrivals", "3", "--arrivals-folder", "/new/batch", stdout=io.StringIO())
+    again = Item.objects.filter(dir="/new/batch").order_by("name")
+    assert again.count() == 6 and again.last().name == "frame_00006.png"
+    for args in (
+        ["--arrivals", "10001"],
+        ["--arrivals", "-1"],
+        ["--arrivals", "2", "--arrivals-folder", "/highway"],
+        ["--arrivals", "2", "--arrivals-folder", "/"],
+        ["--arrivals", "2", "--arrivals-folder", "relative"],
+    ):
+        with pytest.raises(CommandError):
+            call_command("demo", *args, stdout=io.StringIO())
+    assert Item.objects.count() == after["items"] + 3

@@ -546,11 +546,42 @@ def assignment_list(request):
 @api_view(["GET", "PATCH", "PUT"])
 def assignment_detail(request, assignment_id):
     assignment = queries.assignment_get(request.user, assignment_id)
-    if request.method != "GET":
-        queries.require_manager(request.user, assignment.task.project)
-        # Assignments have no editable fields in Taskboard; the SDK's update() echoes its JSON.
-        json_body(request, required=False)
-    return assignment_json(assignment, request)
+    if request.method == "GET":
+        return assignment_json(assignment, request)
+    queries.require_manager(request.user, assignment.task.project)
+    return _assignment_update(request, assignment, json_body(request, required=False))
+
+
+def _assignment_update(request, assignment, body: dict) -> dict:
+    """dtlpy's Assignment.update() sends the whole entity (to_json: name, annotator, status, metadata,
+    id, url, task_id, dataset_id, projectId, _datasets). Values equal to what Taskboard answers are
+    accepted as they are; a new `annotator` is a reassign (its undone items go to that person, whose
+    assignment is answered); changing anything else is refused with 400 naming the fields."""
+    current = assignment_json(assignment, request)
+    known = {**current, "task_id": current["metadata"]["system"]["taskId"], "dataset_id": current["datasetId"]}
+    unsupported = []
+    for key, value in body.items():
+        if key == "annotator":
+            continue
+        if key in known:
+            if value != known[key]:
+                unsupported.append(key)
+        elif value not in (None, {}, []):  # dtlpy sends "_datasets": null
+            unsupported.append(key)
+    if unsupported:
+        raise bad_request(
+            f"{', '.join(sorted(unsupported))}: Taskboard cannot change this on an assignment "
+            "(its name, status and counts follow its task, person and items; it keeps no metadata). "
+            "Only annotator can be changed: it reassigns the undone items."
+        )
+    annotator = body.get("annotator", current["annotator"])
+    if not isinstance(annotator, str) or not annotator.strip():
+        raise bad_request("annotator: the email of the new assignee is required.")
+    if annotator.strip().lower() == current["annotator"]:
+        return current
+    to_user = users_by_email([annotator], field="annotator")[0]
+    new = services.assignment_reassign(assignment=assignment, to_user=to_user, by=request.user)
+    return assignment_json(new, request)
 
 
 def _managed_assignment(request, assignment_id, body):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db.models import F, FloatField, OuterRef, Subquery, Sum, Value
+from django.db.models import F, FloatField, OuterRef, Q, Subquery, Sum, Value
 from django.http import Http404
 from django.utils import timezone
 
@@ -110,6 +110,56 @@ def consensus_summary(task: AnnotationTask) -> Consensus | None:
         results.objects.filter(task=task).select_related("item").order_by("agreement", "item_id")[:WORST_SHOWN]
     )
     return Consensus(items=tally.items, agreement=tally.agreement, low=tally.low, worst=worst)
+
+
+# --- per-item agreement, page by page -------------------------------------------------------
+
+AGREEMENT_PAGE = 50
+
+
+@dataclass
+class AgreementPage:
+    results: list  # ConsensusResult rows, the least agreed first, with their item
+    after: str | None  # the cursor this page starts after (None: the first page)
+    next_after: str | None  # the cursor of the next page (None: this is the last)
+
+
+def agreement_cursor(result) -> str:
+    # repr() of a float reads back as the same float, so the next page starts exactly after it.
+    return f"{result.agreement!r}_{result.item_id}"
+
+
+def parse_agreement_cursor(text: str) -> tuple[float, int]:
+    """`<agreement>_<item id>` from a next-page link; ValueError for anything else."""
+    agreement, _, item_id = (text or "").partition("_")
+    if len(text) > 64 or not item_id.isdigit():
+        raise ValueError(text)
+    value = float(agreement)
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise ValueError(text)
+    return value, int(item_id)
+
+
+def agreement_page(task: AnnotationTask, *, after: tuple[float, int] | None = None, size: int | None = None):
+    """One page of the task's per-item agreement, the least agreed first, keyset-paged along the
+    (task, agreement, item) index: a page costs the same on the first page and the thousandth."""
+    size = size or AGREEMENT_PAGE
+    results = _work_model("ConsensusResult")
+    if results is None or not task.is_consensus:
+        return AgreementPage([], None, None)
+    rows = results.objects.filter(task=task)
+    if after is not None:
+        agreement, item_id = after
+        # The >= bound is redundant but lets the index start the scan there instead of filtering.
+        rows = rows.filter(Q(agreement__gte=agreement), Q(agreement__gt=agreement) | Q(item_id__gt=item_id))
+    page = list(rows.select_related("item").order_by("agreement", "item_id")[: size + 1])
+    more = len(page) > size
+    page = page[:size]
+    return AgreementPage(
+        results=page,
+        after=f"{after[0]!r}_{after[1]}" if after is not None else None,
+        next_after=agreement_cursor(page[-1]) if more else None,
+    )
 
 
 # --- issues and rework, on both tasks --------------------------------------------------------

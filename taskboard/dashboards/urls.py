@@ -9,4 +9,5 @@ urlpatterns = [
     path("projects/<int:project_id>/people/", views.people, name="people"),
     path("projects/<int:project_id>/people.csv", views.people_csv, name="people-csv"),
     path("tasks/<int:task_id>/", views.task_dashboard, name="task"),
+    path("tasks/<int:task_id>/agreement/", views.task_agreement, name="task-agreement"),
 ]

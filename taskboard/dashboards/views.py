@@ -3,7 +3,7 @@
 import functools
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -67,6 +67,30 @@ def task_dashboard(request, task_id):
         # The fragment of a finished task comes without a trigger: the final numbers swap in and polling ends.
         return render(request, "dashboards/task.html#live", context)
     return render(request, "dashboards/task.html", context)
+
+
+@require_GET
+@login_required
+def task_agreement(request, task_id):
+    """Every scored consensus item of the task with its agreement, the least agreed first, a page
+    at a time (`after`: the cursor of the page's last row); an htmx request gets just the list."""
+    task = queries.task_for_manager(request.user, task_id)
+    if not task.is_consensus:
+        raise Http404("This task has no consensus items.")
+    raw = request.GET.get("after")
+    try:
+        after = queries.parse_agreement_cursor(raw) if raw else None
+    except ValueError:
+        return HttpResponseBadRequest("after: not a position in this list; start from the first page.")
+    context = {
+        "task": task,
+        "project": task.project,
+        "page": queries.agreement_page(task, after=after),
+        "consensus": queries.consensus_summary(task),
+    }
+    if request.htmx:
+        return render(request, "dashboards/agreement.html#items", context)
+    return render(request, "dashboards/agreement.html", context)
 
 
 @require_GET

@@ -285,13 +285,15 @@ def seconds_per_item(users, *, days: int = 30) -> dict[int, float]:
 
 
 def task_agreement(task) -> dict | None:
-    """Consensus agreement: items scored and the mean share, from the dashboards' tally (one row)."""
+    """Consensus agreement: items scored and the mean share, from the dashboards' tally (one row),
+    and the first page of the per-item list (the least agreed first)."""
     from taskboard.dashboards.models import ConsensusTally
+    from taskboard.dashboards.queries import agreement_page
 
     tally = ConsensusTally.objects.filter(task=task).first()
     if tally is None or not tally.items:
-        return {"items": 0, "percent": None}
-    return {"items": tally.items, "percent": round(100 * tally.agreement)}
+        return {"items": 0, "percent": None, "page": None}
+    return {"items": tally.items, "percent": round(100 * tally.agreement), "page": agreement_page(task)}
 
 
 def dataset_folders(dataset, *, limit: int = 500) -> list[str]:

@@ -449,3 +449,65 @@ def test_workers_set_statuses_only_on_items_they_hold(api, people, dataset, reci
     assert response.json() == {}
     carols.refresh_from_db()
     assert carols.status is None
+
+
+def _statuses(task_name):
+    return list(TaskItem.objects.filter(task__name=task_name).order_by("pk").values_list("pk", "status", "status_by"))
+
+
+def _as_dtlpy_sends(assignment_json):
+    """What dtlpy's Assignment.update() PATCHes: attr.asdict of the entity (snake-case ids) + projectId."""
+    system = assignment_json["metadata"]["system"]
+    keys = ("name", "annotator", "status", "metadata", "id", "url")
+    return {
+        **{k: assignment_json[k] for k in keys},
+        "task_id": system["taskId"],
+        "dataset_id": system["datasetId"],
+        "_datasets": None,
+        "projectId": assignment_json["projectId"],
+    }
+
+
+def test_assignment_update_applies_annotator_and_refuses_what_taskboard_does_not_keep(
+    api, people, dataset, recipe, items, annotator3
+):
+    manager, bob, _ = people
+    user = api(manager)
+    tid = create(user, payload(dataset, recipe))["spec"]["createdTaskId"]
+    bobs = next(a for a in user.get("/api/v1/assignments", taskId=tid).json()["items"] if a["annotator"] == bob.email)
+    path = f"/api/v1/assignments/{bobs['id']}"
+    sent = _as_dtlpy_sends(user.get(path).json())
+    # The entity as fetched: nothing to change, answered as it is.
+    echoed = user.patch(path, sent)
+    assert echoed.status_code == 200, echoed.content
+    assert echoed.json() == user.get(path).json()
+    # Fields Taskboard derives or does not keep: 400 naming each, nothing changes.
+    before = _statuses("task-1")
+    for changes, named in (
+        ({"name": "renamed"}, ["name"]),
+        ({"status": "completed", "metadata": {"user": {"x": 1}}}, ["metadata", "status"]),
+        ({"task_id": api_id("task", 999)}, ["task_id"]),
+        ({"totalItems": 0}, ["totalItems"]),
+    ):
+        response = user.patch(path, {**sent, **changes})
+        assert response.status_code == 400, (changes, response.content)
+        message = response.json()["message"]
+        assert message.startswith(", ".join(named) + ":"), message
+    assert _statuses("task-1") == before
+    assert user.get(path).json()["annotator"] == bob.email
+    # A worker may not update at all.
+    assert api(bob).patch(path, {**sent, "annotator": annotator3.email}).status_code == 403
+    # A new annotator is a reassign: the undone items go to that person, whose assignment is answered.
+    done = TaskItem.objects.filter(task__name="task-1", assignment__assignee=bob).order_by("rank").first()
+    api(bob).post(
+        f"/api/v1/assignments/{bobs['id']}/items/{api_id('item', done.item_id)}/status",
+        {"operation": "create", "status": "completed"},
+    )
+    response = user.patch(path, {**sent, "annotator": annotator3.email.upper()})
+    assert response.status_code == 200, response.content
+    new = response.json()
+    assert new["annotator"] == annotator3.email and new["id"] != bobs["id"]
+    assert new["totalItems"] == bobs["totalItems"] - 1
+    assert user.get(path).json()["totalItems"] == 1
+    assert TaskItem.objects.get(pk=done.pk).assignment.assignee == bob
+    assert user.patch(path, {**sent, "annotator": "nobody@example.com"}).status_code == 400

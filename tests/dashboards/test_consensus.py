@@ -111,3 +111,79 @@ def test_the_least_agreed_are_read_through_an_index(db):
         constraints = connection.introspection.get_constraints(cursor, ConsensusResult._meta.db_table)
     indexed = [c["columns"] for c in constraints.values() if c["index"]]
     assert ["task_id", "agreement", "item_id"] in indexed
+
+
+def _results(task, agreements):
+    """Agreement results written directly for the task's consensus items, in item order."""
+    from taskboard.work.models import ConsensusResult
+
+    item_ids = sorted(set(TaskItem.objects.filter(task=task, copy__gt=0).values_list("item_id", flat=True)))
+    ConsensusResult.objects.filter(task=task).delete()
+    for item_id, agreement in zip(item_ids, agreements, strict=False):
+        ConsensusResult.objects.create(task=task, item_id=item_id, agreement=agreement, copies=2, majority=["car"])
+    return item_ids
+
+
+def test_per_item_agreement_pages_by_keyset_least_agreed_first(make_task, annotator, annotator2):
+    task = make_task(
+        assignees=[annotator, annotator2], folder="/highway", consensus_percentage=100, consensus_assignees=2
+    )
+    item_ids = _results(task, [1.0, 0.5, 2 / 3, 0.5, 1.0, 2 / 3])
+    order = sorted(zip([1.0, 0.5, 2 / 3, 0.5, 1.0, 2 / 3], item_ids, strict=True))
+    seen, after, pages = [], None, 0
+    while True:
+        page = queries.agreement_page(task, after=after, size=4)
+        seen += [(r.agreement, r.item_id) for r in page.results]
+        pages += 1
+        if page.next_after is None:
+            break
+        after = queries.parse_agreement_cursor(page.next_after)
+    assert seen == order and pages == 2  # every item once, ties by item, 2/3 read back exactly
+    assert queries.agreement_page(make_task(name="Plain", assignees=[annotator])).results == []
+
+
+@pytest.mark.parametrize("bad", ["x", "0.5", "0.5_", "2_1", "nan_1", "inf_3", "-1_2", "0.5_-1", "0.5_1" + "0" * 70])
+def test_a_bad_cursor_is_refused(bad):
+    with pytest.raises(ValueError):
+        queries.parse_agreement_cursor(bad)
+
+
+def test_agreement_list_on_the_task_page_and_its_own(client, make_task, manager, annotator, annotator2, monkeypatch):
+    import re
+
+    from taskboard.dashboards import counters
+    from taskboard.datasets.models import Item
+
+    task = make_task(
+        assignees=[annotator, annotator2], folder="/highway", consensus_percentage=100, consensus_assignees=2
+    )
+    item_ids = _results(task, [1.0, 0.5, 2 / 3])
+    counters.rebuild([task.pk])  # the tally, as the status changes would have kept it
+    names = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "filename"))
+    monkeypatch.setattr(queries, "AGREEMENT_PAGE", 2)
+    client.force_login(manager)
+
+    page = client.get(reverse("annotation:task-detail", args=[task.pk])).content.decode()
+    assert "<strong>72%</strong> over 3 consensus items" in page
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td class="num">(\d+%)</td>', page)
+    assert rows == [(names[item_ids[1]], "50%"), (names[item_ids[2]], "67%")]
+    (next_url,) = re.findall(r'href="([^"]+agreement/\?after=[^"]+)"', page)
+
+    fragment = client.get(next_url.replace("&amp;", "&"), headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    body = fragment.content.decode()
+    assert "<html" not in body and 'id="agreement-items"' in body
+    assert re.findall(r'<th scope="row">([^<]+)</th>', body) == [names[item_ids[0]]]
+    assert "Next items" not in body and "First page" in body
+
+    full = client.get(reverse("dashboards:task-agreement", args=[task.pk]))
+    assert full.status_code == 200 and "agreement per item" in full.content.decode()
+    assert client.get(reverse("dashboards:task-agreement", args=[task.pk]), {"after": "nan_1"}).status_code == 400
+    dashboard = client.get(reverse("dashboards:task", args=[task.pk])).content.decode()
+    assert reverse("dashboards:task-agreement", args=[task.pk]) in dashboard
+
+    client.force_login(annotator)
+    assert client.get(reverse("dashboards:task-agreement", args=[task.pk])).status_code == 404
+    client.force_login(manager)
+    plain = make_task(name="Plain", assignees=[annotator])
+    assert client.get(reverse("dashboards:task-agreement", args=[plain.pk])).status_code == 404

@@ -3,6 +3,10 @@
 Idempotent: every run converges on the same state. What exists is kept (tasks included, so
 work done in them survives a re-run); what is missing is made. Tasks are made through the
 same services the wizard and the API use, so the demo shows exactly what users would get.
+
+`--arrivals N` also adds N new street frames, in no task, to a folder of their own
+(`--arrivals-folder`, default /arrivals), each run N more: items that arrive after the tasks
+were made, for trying "add the unassigned items" (the dtlpy conformance run uses it).
 """
 
 import datetime
@@ -10,9 +14,10 @@ import io
 import time
 
 from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
@@ -21,7 +26,7 @@ from taskboard.accounts.models import User
 from taskboard.annotation import services
 from taskboard.annotation.models import AnnotationTask, TaskItem
 from taskboard.datasets.models import Annotation, Dataset, Item, Label, Recipe
-from taskboard.datasets.selection import Selection
+from taskboard.datasets.selection import Selection, normalize_folder
 from taskboard.projects.models import Membership, Project, Role
 
 PASSWORD = "demo"
@@ -68,7 +73,28 @@ IMAGE_SHAPES = ["box", "disc", "triangle"]
 class Command(BaseCommand):
     help = "Create (or complete) the demo project: users, datasets with items, recipes and two tasks under way."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--arrivals",
+            type=int,
+            default=0,
+            metavar="N",
+            help="also add N new street frames (1 to 10000), in no task, to --arrivals-folder",
+        )
+        parser.add_argument(
+            "--arrivals-folder", default="/arrivals", metavar="FOLDER", help="where arrivals go (default /arrivals)"
+        )
+
     def handle(self, *args, **options):
+        arrivals = options["arrivals"]
+        if arrivals and not 1 <= arrivals <= 10_000:
+            raise CommandError("--arrivals: give a number of frames from 1 to 10000.")
+        try:
+            arrivals_folder = normalize_folder(options["arrivals_folder"])
+        except ValidationError as error:
+            raise CommandError(f"--arrivals-folder: {' '.join(error.messages)}") from None
+        if arrivals and (arrivals_folder == "/" or arrivals_folder in STREET_FOLDERS):
+            raise CommandError("--arrivals-folder: choose a folder of their own, not / or a demo folder.")
         started = time.monotonic()
         with transaction.atomic():
             people = self.people()
@@ -82,6 +108,9 @@ class Command(BaseCommand):
             self.annotations(street, street_recipe, people["annotator3@example.com"])
         tasks = self.tasks(street, people)
         self.report(project, street, documents, tasks, time.monotonic() - started)
+        if arrivals:
+            made = self.arrivals(street, arrivals_folder, arrivals)
+            self.stdout.write(f"Added {len(made)} new frames, in no task, to {arrivals_folder}.")
 
     # People and the project
 
@@ -167,6 +196,36 @@ class Command(BaseCommand):
                     )
                 )
         self.add_missing(dataset, rows)
+
+    def arrivals(self, dataset, folder: str, count: int) -> list[Item]:
+        """`count` new frames in `folder`, numbered on from the ones already there."""
+        images = [self.image(colour, shape) for colour in IMAGE_COLOURS for shape in IMAGE_SHAPES]
+        scene = folder.strip("/").split("/")
+        have = set(Item.objects.filter(dataset=dataset, dir=folder).values_list("name", flat=True))
+        rows, n = [], len(have)
+        while len(rows) < count:
+            n += 1
+            name = f"frame_{n:05d}.png"
+            if name in have:
+                continue
+            rows.append(
+                Item(
+                    dataset=dataset,
+                    dir=folder,
+                    name=name,
+                    filename=Item.join_filename(folder, name),
+                    mimetype="image/png",
+                    file=images[n % len(images)],
+                    metadata={
+                        "camera": ("front", "rear")[n % 2],
+                        "area": scene[0],
+                        "conditions": scene[-1],
+                        "width": 64,
+                        "height": 48,
+                    },
+                )
+            )
+        return Item.objects.bulk_create(rows, batch_size=1000)
 
     def document_items(self, dataset) -> None:
         files = {kind: self.document(kind) for kind in ("invoice", "receipt", "letter")}
