@@ -16,12 +16,13 @@ from taskboard.annotation.models import (
     TaskStatus,
     WorkloadEntry,
 )
+from taskboard.dashboards.models import ConsensusTally, DailyThroughput, ReviewTally
 from taskboard.datasets.models import Annotation
 from taskboard.jobs.models import Job, JobState
 from tests.factories import UserFactory, in_days, make_items
 
 # Models whose admin this suite must see with a row in place (the foundation's apps).
-FOUNDATION_APPS = {"accounts", "projects", "datasets", "annotation", "jobs"}
+FOUNDATION_APPS = {"accounts", "projects", "datasets", "annotation", "jobs", "dashboards"}
 
 
 @pytest.fixture
@@ -76,6 +77,10 @@ def task_data(project, owner, manager, annotator, annotator2, dataset, recipe):
     Job.objects.create(
         kind="task_create", project=project, created_by=manager, state=JobState.RUNNING, done=5, total=10
     )
+    # The dashboards' counters, as the services would have kept them.
+    DailyThroughput.objects.create(task=task, assignment=bob, day=task.created_at.date(), done=3, active_seconds=95)
+    ReviewTally.objects.create(task=task, annotator=annotator, approved=2, first_pass=1, discarded=1, sent_back=1)
+    ConsensusTally.objects.create(task=task, items=2, agreement_sum=1.5, low=0)
     return task
 
 
@@ -264,3 +269,16 @@ def test_change_user_keeps_email_lowercase(admin_client, annotator):
     assert response.status_code == 302, response.context["adminform"].form.errors
     annotator.refresh_from_db()
     assert annotator.email == "bob.builder@example.com"
+
+
+def test_dashboard_counters_are_read_only(admin_client, task_data):
+    for model in (DailyThroughput, ReviewTally, ConsensusTally):
+        row = model.objects.get()
+        assert admin_client.get(admin_url(model, "add")).status_code == 403
+        page = admin_client.get(admin_url(model, "change", row.pk))
+        assert page.status_code == 200 and b'type="submit"' not in page.content.split(b'id="content-main"')[1]
+        assert admin_client.post(admin_url(model, "delete", row.pk), {"post": "yes"}).status_code == 403
+        assert model.objects.filter(pk=row.pk).exists()
+    listing = admin_client.get(admin_url(DailyThroughput, "changelist"), {"q": "bob@"}).content.decode()
+    assert "bob@example.com" in listing
+    assert "75%" in admin_client.get(admin_url(ConsensusTally, "changelist")).content.decode()
