@@ -4,10 +4,12 @@
 #   .ci/conformance.sh            # from the repository root
 #
 # Makes .ci/venv-dtlpy (git-ignored) with dtlpy==1.126.5 (kept out of requirements.txt: it is large),
-# starts Taskboard on 127.0.0.1:<free port> with a new SQLite database and `manage.py demo`, writes a
-# dtlpy cookie holding a token of manager@example.com, runs the seed script (the demo's names put in)
-# and the next ring of API calls through dtlpy, then checks Taskboard's database. Prints
-# "N passed, M failed" and exits non-zero on any failure.
+# starts Taskboard on 127.0.0.1:<free port> with a new SQLite database and `manage.py demo` (and a
+# TASK_JOB_THRESHOLD low enough that the seed's whole-dataset tasks are made by jobs, whose commands
+# dtlpy polls), writes a dtlpy cookie holding a token of manager@example.com (the assignees' tokens go
+# to the status steps: only the holder of an item sets its status), runs the seed script (the demo's
+# names put in) and the next ring of API calls through dtlpy, then checks Taskboard's database and
+# that dtlpy polled GET /commands/{id}. Prints "N passed, M failed" and exits non-zero on any failure.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -70,7 +72,11 @@ fi
 "$PYTHON" manage.py demo >"$WORK/demo.log" 2>&1 || { cat "$WORK/demo.log"; exit 1; }
 
 PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$PYTHON" manage.py runserver "127.0.0.1:$PORT" --noreload >"$WORK/server.log" 2>&1 &
+# The demo's 2,000 items stay under the default 5,000: lower it for the server only, so the seed's
+# whole-dataset tasks are made by jobs (command "created", then "success") and dtlpy waits on them,
+# while its 1,333-item task is still made in the request.
+export TB_TASK_JOB_THRESHOLD="${CONFORMANCE_TASK_JOB_THRESHOLD:-1500}"
+TASK_JOB_THRESHOLD="$TB_TASK_JOB_THRESHOLD" "$PYTHON" manage.py runserver "127.0.0.1:$PORT" --noreload >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
     if "$PYTHON" -c "import urllib.request, sys
@@ -85,8 +91,16 @@ done
 
 export TB_URL="http://127.0.0.1:$PORT"
 export TB_TOKEN="$("$PYTHON" manage.py issue_token manager@example.com --days 1 --note conformance)"
+# Only the assignee holding an item sets or clears its status: the status steps run as them.
+TB_TOKENS="{"
+for who in annotator1 annotator2 annotator3 reviewer; do
+    token="$("$PYTHON" manage.py issue_token "$who@example.com" --days 1 --note conformance)"
+    TB_TOKENS="$TB_TOKENS\"$who@example.com\": \"$token\", "
+done
+export TB_TOKENS="${TB_TOKENS%, }}"
 export TB_PREP="$(CONFORMANCE_MODE=prepare "$PYTHON" manage.py shell --no-imports < .ci/conformance_state.py)"
 export TB_OUT="$WORK/made.json"
+export TB_PYTHON="$PYTHON" TB_ROOT="$ROOT"  # for `manage.py demo --arrivals` during the seed
 export TB_PASSWORD="${TB_PASSWORD:-demo}"
 export DATALOOP_PATH="$WORK/dataloop"
 export SEED_FILE
@@ -110,6 +124,15 @@ if grep -q '" 50[0-9] ' "$WORK/server.log"; then
     SERVER_5XX=1
 else
     SERVER_5XX=0
+fi
+
+# Every job-made task's command answered "created" first; dtlpy must have polled each until "success".
+JOB_TASKS=$(sed -n 's/^INFO job-made tasks: \([0-9]*\)$/\1/p' "$WORK/state.log")
+POLLS=$(grep -c '"GET /api/v1/commands/[0-9a-f]* HTTP' "$WORK/server.log" || true)
+if [ -n "$JOB_TASKS" ] && [ "$JOB_TASKS" -gt 0 ] && [ "$POLLS" -ge "$JOB_TASKS" ]; then
+    echo "PASS server: dtlpy polled GET /commands/{id} $POLLS times for $JOB_TASKS job-made tasks" | tee -a "$WORK/state.log"
+else
+    echo "FAIL server: dtlpy polled GET /commands/{id} ${POLLS:-0} times for ${JOB_TASKS:-0} job-made tasks" | tee -a "$WORK/state.log"
 fi
 
 PASSED=$(cat "$WORK/dtlpy.log" "$WORK/state.log" | grep -c '^PASS' || true)

@@ -4,19 +4,28 @@ CONFORMANCE_MODE=prepare prints the demo's names as JSON for the seed (folder, r
 CONFORMANCE_MODE=check reads what the dtlpy run made (TB_OUT) and asserts on the database.
 """
 
+import fnmatch
 import json
 import os
 from pathlib import Path
 
-from django.db.models import Count
+from django.db.models import Count, F
 
-from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem, WorkloadEntry
+from taskboard.annotation.models import (
+    AnnotationTask,
+    Assignment,
+    AssignmentKind,
+    TaskItem,
+    TaskStatus,
+    WorkloadEntry,
+)
 from taskboard.api.ids import api_id, parse_api_id
 from taskboard.api.models import ApiCommand
 from taskboard.datasets.models import Dataset, Item
 from taskboard.pipelines.models import Node, Pipeline
 
 MANAGER, A1, A2, A3 = (f"{who}@example.com" for who in ("manager", "annotator1", "annotator2", "annotator3"))
+REVIEWER = "reviewer@example.com"
 dataset = Dataset.objects.select_related("project").get(project__name="Demo", name="street-scenes")
 mode = os.environ.get("CONFORMANCE_MODE", "check")
 
@@ -62,11 +71,15 @@ def equal_split(counts, total, people):
     return sorted(counts) == sorted(people) and sum(values) == total and max(values) - min(values) <= 1
 
 
-all_items = Item.objects.filter(dataset=dataset).count()
+# Items that arrived (manage.py demo --arrivals) just before the seed's "add unassigned items" step:
+# the tasks made before it never saw them.
+arrival_pks = [parse_api_id(i, "item") for i in made.get("arrivals", [])]
+all_items = Item.objects.filter(dataset=dataset).exclude(pk__in=arrival_pks).count()
+everything = Item.objects.filter(dataset=dataset).count()
 
 # 1. From a filter (annotated = false), split equally between two annotators.
 t1 = task(1)
-not_annotated = Item.objects.filter(dataset=dataset, annotated=False).count()
+not_annotated = Item.objects.filter(dataset=dataset, annotated=False).exclude(pk__in=arrival_pks).count()
 check("task 1 exists", t1 is not None)
 if t1:
     counts = work_counts(t1)
@@ -143,7 +156,16 @@ if t4:
     check("pulling settings 10 / 15", (t4.batch_size, t4.max_batch_workload) == (10, 15))
     counts = work_counts(t4)
     pulled = 10 if made.get("pulling_refilled") else 0
-    check("each allowed assignee started with one batch of 10", counts == {A1: 10 + pulled, A2: 10}, counts)
+    arrived = dict(
+        TaskItem.objects.filter(task=t4, item_id__in=arrival_pks)
+        .values_list("assignment__assignee__email")
+        .annotate(n=Count("id"))
+    )
+    check(
+        "each allowed assignee started with one batch of 10 (plus the arrivals added for them)",
+        counts == {A1: 10 + pulled + arrived.get(A1, 0), A2: 10 + arrived.get(A2, 0)},
+        (counts, arrived),
+    )
     queue = Assignment.objects.filter(task=t4, kind=AssignmentKind.QUEUE).first()
     check(
         "the rest waits in the hidden queue",
@@ -153,10 +175,11 @@ if t4:
     if made.get("pulling_refilled"):
         refilled = Assignment.objects.get(pk=parse_api_id(made["pulling_refilled"], "assignment"))
         undone = TaskItem.objects.filter(assignment=refilled, status__isnull=True).count()
+        held = made["pulling_held_before"]
         check(
-            "after 5 done, annotator1 pulled a second batch: 20 held, 15 undone (the maximum)",
-            (refilled.item_count, undone) == (20, 15),
-            (refilled.item_count, undone),
+            "down to 5 undone, annotator1 pulled a second batch of 10: 15 undone (the maximum)",
+            (refilled.item_count, undone) == (held + 10, 15),
+            (refilled.item_count, undone, held),
         )
     item_pk = parse_api_id(prep["item_id"], "item")
     check(
@@ -165,12 +188,17 @@ if t4:
     )
     adds = list(ApiCommand.objects.filter(type="AddToTask", spec__addToTaskId=api_id("task", t4.pk)).order_by("pk"))
     check("both add_items calls answered with a command", len(adds) == 2, len(adds))
-    unassigned_before = 0  # every item was in some task when the seed added "unassigned" items
     if len(adds) == 2:
         check(
-            "add by filter added the unassigned items",
-            adds[0].spec.get("addedItemsCount") == unassigned_before,
-            adds[0].spec,
+            f"add by filter added the {len(arrival_pks)} unassigned items (the arrivals, in no task before)",
+            len(arrival_pks) > 0 and adds[0].spec.get("addedItemsCount") == len(arrival_pks),
+            (adds[0].spec.get("addedItemsCount"), len(arrival_pks)),
+        )
+        in_t4 = TaskItem.objects.filter(task=t4, item_id__in=arrival_pks, assignment__kind=AssignmentKind.WORK)
+        check(
+            "the arrivals are in the pulling task, split between annotator1 and annotator2",
+            in_t4.count() == len(arrival_pks) and set(arrived) == {A1, A2},
+            (in_t4.count(), arrived),
         )
         check(
             "add by item id skipped the item already in the task",
@@ -183,13 +211,17 @@ t5 = task(5)
 check("consensus task exists", t5 is not None and t5.consensus_assignees == 2 and t5.consensus_percentage == 100)
 if t5:
     copies = TaskItem.objects.filter(task=t5, copy__gt=0)
-    check("every item has 2 consensus copies", copies.count() == 2 * all_items, (copies.count(), all_items))
+    check(
+        "every item (arrivals included) has 2 consensus copies",
+        copies.count() == 2 * everything,
+        (copies.count(), everything),
+    )
     per_item = copies.values("item_id").annotate(people=Count("assignment__assignee", distinct=True))
     check("the two copies of an item go to different people", all(r["people"] == 2 for r in per_item))
     originals = Assignment.objects.filter(task=t5, kind=AssignmentKind.CONSENSUS).first()
     check(
         "the originals sit in the hidden consensus assignment",
-        originals is not None and originals.item_count == all_items,
+        originals is not None and originals.item_count == everything,
     )
 
 # 7. The pipeline's task node, where the SDK put it.
@@ -214,6 +246,114 @@ if pipeline:
             pipeline.state == "paused" and node.task_id is not None,
             (pipeline.state, node.task_id),
         )
+
+# 8. Only the assignee holding an item sets or clears its status: the manager's tries changed nothing.
+check(
+    "no status anywhere was set by the manager",
+    not TaskItem.objects.filter(status_by__email=MANAGER).exists(),
+    TaskItem.objects.filter(status_by__email=MANAGER).count(),
+)
+not_holder = TaskItem.objects.filter(status__isnull=False).exclude(status_by=F("assignment__assignee"))
+check("every status was set by the item's holder", not not_holder.exists(), not_holder.count())
+if made.get("manager_refused_item") and t3:
+    row = TaskItem.objects.filter(task=t3, item_id=parse_api_id(made["manager_refused_item"], "item")).first()
+    check("task 3: the item the manager was refused on has no status", row and row.status is None)
+
+# 9. Listing with filename globs and metadata filters: what dtlpy listed is what the database holds.
+listed = made.get("listed") or {}
+rows = list(Item.objects.filter(dataset=dataset).values_list("filename", "dir", "name", "metadata", "annotated"))
+in_tasks = set(Item.objects.filter(dataset=dataset, task_items__isnull=False).values_list("filename", flat=True))
+expected = {
+    "glob_star": [f for f, d, _n, _m, _a in rows if d == "/suburb/rain"],
+    "glob_recursive": [f for f, _d, _n, _m, _a in rows if f.startswith("/suburb/")],
+    "glob_name": [f for f, d, n, _m, _a in rows if d == "/city/night" and fnmatch.fnmatchcase(n, "frame_0001*.png")],
+    "metadata_area": [f for f, _d, _n, m, _a in rows if m.get("area") == f"arrivals-{tag}"],
+    "metadata_camera": [f for f, d, _n, m, _a in rows if d == "/city/night" and m.get("camera") == "front"],
+    "annotated": [f for f, _d, _n, _m, a in rows if a],
+    "in_no_task": [f for f, _d, _n, _m, _a in rows if f not in in_tasks],
+}
+check("dtlpy drove every listing filter", sorted(listed) == sorted(expected), sorted(listed))
+for key, filenames in expected.items():
+    got = listed.get(key)
+    check(
+        f"items.list({key}) lists exactly the matching items",
+        got == sorted(filenames),
+        (len(got or []), len(filenames)),
+    )
+
+# 10. A filename-glob task with a limit; assignment.update() with a new annotator reassigned it.
+glob_task = AnnotationTask.objects.filter(project=dataset.project, name=f"seed-{tag}-glob").first()
+check("the glob task exists", glob_task is not None)
+if glob_task:
+    held = list(TaskItem.objects.filter(task=glob_task).values_list("item__filename", flat=True))
+    first = list(
+        Item.objects.filter(dataset=dataset, filename__startswith="/suburb/")
+        .order_by("dir", "name", "id")
+        .values_list("filename", flat=True)[:25]
+    )
+    check("limit=25: the first 25 items under /suburb/ in (dir, name, id) order", sorted(held) == sorted(first))
+    counts = work_counts(glob_task)
+    check(
+        "assignment.update(annotator): annotator2 holds the 20 undone, annotator3 the 5 done",
+        counts == {A2: 20, A3: 5},
+        counts,
+    )
+    done = TaskItem.objects.filter(
+        task=glob_task, item_id__in=[parse_api_id(i, "item") for i in made.get("glob_done", [])]
+    )
+    check(
+        "the 5 annotator3 completed stay with them, completed by them",
+        done.count() == 5
+        and all(r.status == "completed" and r.status_by.email == A3 == r.assignment.assignee.email for r in done),
+    )
+
+# 11. Custom statuses (available_actions), a metadata filter, the reviewer's QA, add_items(limit=3).
+custom = AnnotationTask.objects.filter(project=dataset.project, name=f"seed-{tag}-custom").first()
+check("the custom-status task exists", custom is not None)
+if custom:
+    keys = sorted(TaskStatus.objects.filter(task=custom).values_list("key", flat=True))
+    check("its statuses are exactly accepted and needs-fix", keys == ["accepted", "needs-fix"], keys)
+    front = Item.objects.filter(dataset=dataset, dir="/city/night", metadata__camera="front")
+    rows = TaskItem.objects.filter(task=custom)
+    check(
+        "it holds the /city/night items with metadata.camera == front, plus 3 from /highway",
+        set(rows.exclude(item__dir="/highway").values_list("item_id", flat=True))
+        == set(front.values_list("pk", flat=True))
+        and rows.filter(item__dir="/highway").count() == 3,
+        (rows.count(), front.count()),
+    )
+    if made.get("custom_added"):
+        first3 = list(Item.objects.filter(dataset=dataset, dir="/highway").order_by("dir", "name", "id")[:3])
+        got = sorted(rows.filter(item__dir="/highway").values_list("item_id", flat=True))
+        check("add_items(limit=3) added the first 3 /highway items", got == sorted(i.pk for i in first3))
+    for item_id, status in (made.get("custom_statuses") or {}).items():
+        row = rows.filter(item_id=parse_api_id(item_id, "item")).select_related("assignment__assignee").first()
+        check(
+            f"custom status {status} stored, set by its holder",
+            row and row.status == status and row.status_by_id == row.assignment.assignee_id,
+        )
+    custom_qa = AnnotationTask.objects.filter(parent=custom).first()
+    check(
+        "the reviewer's QA task over it holds the 2 items with a status",
+        custom_qa and custom_qa.task_items.count() == 2,
+    )
+    if custom_qa and made.get("custom_qa_approved"):
+        row = TaskItem.objects.filter(task=custom_qa, item_id=parse_api_id(made["custom_qa_approved"], "item")).first()
+        check(
+            "the reviewer holds it and approved the item",
+            row and row.status == "approved" and row.status_by.email == REVIEWER == row.assignment.assignee.email,
+        )
+
+# 12. Tasks over TASK_JOB_THRESHOLD items were made by jobs, whose commands dtlpy polled.
+job_commands = ApiCommand.objects.filter(type="CreateTask", job__isnull=False).select_related("job")
+threshold = int(os.environ.get("TB_TASK_JOB_THRESHOLD") or 0)
+if threshold:
+    check(
+        f"task creations of {threshold}+ items ran as jobs",
+        job_commands.exists() and all(c.job.state == "succeeded" for c in job_commands),
+        [(c.pk, c.job.state) for c in job_commands],
+    )
+print(f"INFO job-made tasks: {job_commands.count()}", flush=True)
 
 failed = results.count(False)
 print(f"state: {len(results) - failed} passed, {failed} failed", flush=True)

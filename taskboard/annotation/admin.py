@@ -149,7 +149,9 @@ class TaskItemAdmin(LargeTableAdmin):
     list_select_related = ("task", "item", "assignment__assignee", "status_by")
     list_filter = (TaskItemStatusFilter, "in_queue", "rework")
     search_fields = ("item__filename", "=task__name")
-    raw_id_fields = ("task", "item", "assignment", "status_by")
+    raw_id_fields = ("task", "item", "assignment")
+    # Only the item's holder sets a status, through the service that keeps the counters.
+    readonly_fields = ("status", "status_by", "status_at")
 
     @admin.display(description="holder", ordering="assignment__assignee__email")
     def assignee(self, task_item):

@@ -22,8 +22,12 @@ def role_in(user, project) -> str | None:
     return Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
 
 
+def manages(user, project) -> bool:
+    return role_in(user, project) in MANAGING_ROLES
+
+
 def require_manager(user, project) -> None:
-    if role_in(user, project) not in MANAGING_ROLES:
+    if not manages(user, project):
         raise ApiError(403, "Only the project's owners and managers may do this.")
 
 

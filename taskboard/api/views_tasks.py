@@ -670,15 +670,26 @@ def task_items_status(request, task_id):
             "item_id", "copy"
         )
     )
-    updated = {}
+    updated, not_held = {}, []
     for item in items:
         try:
             with transaction.atomic():
                 _apply_status(task, item, operation, status, request.user, copy=held.get(item.pk))
-        except (ValidationError, PermissionDenied, ApiError):
-            # One item's refusal (not held, task locked) must not fail the others; dtlpy logs the missing ids.
+        except PermissionDenied:
+            not_held.append(pks[item.pk])
+            continue
+        except (ValidationError, ApiError):
+            # One item's refusal (task locked) must not fail the others; dtlpy logs the missing ids.
             continue
         updated[pks[item.pk]] = item
+    if not_held and not updated and queries.manages(request.user, task.project):
+        # Only the holder sets a status. A manager sees every item, so is told so (403); a worker
+        # does not see other people's items, which stay skipped as if absent (nothing leaks).
+        raise ApiError(
+            403,
+            "Only the assignee holding an item can set or clear its status; "
+            f"{request.user.email} holds none of: {', '.join(not_held[:10])}.",
+        )
     refs = item_refs([i.pk for i in updated.values()])
     return {
         iid: item_json(item, request, refs=refs.get(item.pk, []), project_pk=task.project_id)

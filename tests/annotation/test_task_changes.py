@@ -58,12 +58,69 @@ def test_status_must_be_one_of_the_tasks(task, annotator):
     assert "status" in e.value.message_dict
 
 
-def test_only_the_holder_or_a_manager_sets_a_status(task, annotator, annotator2, manager):
+def _status_snapshot(task):
+    rows = TaskItem.objects.filter(task=task).order_by("pk").values_list("pk", "status", "status_by_id", "status_at")
+    counts = StatusCount.objects.filter(assignment__task=task).order_by("pk").values_list("pk", "count")
+    return list(rows), list(counts), AnnotationTask.objects.get(pk=task.pk).state
+
+
+def test_only_the_holder_sets_a_status(task, annotator, annotator2, manager, owner):
     row = mine(task, annotator)[0]
-    with pytest.raises(PermissionDenied):
-        services.item_status_set(task=task, item=row.item, status="completed", by=annotator2)
-    services.item_status_set(task=task, item=row.item, status="completed", by=manager)
-    assert TaskItem.objects.get(pk=row.pk).status_by == manager
+    before = _status_snapshot(task)
+    for outsider in (annotator2, manager, owner):
+        with pytest.raises(PermissionDenied, match="Only the assignee holding this item"):
+            services.item_status_set(task=task, item=row.item, status="completed", by=outsider)
+        with pytest.raises(PermissionDenied):
+            services.item_status_set(task=task, item=row.item, status="completed", by=outsider, copy=row.copy)
+    assert _status_snapshot(task) == before
+    services.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    assert TaskItem.objects.get(pk=row.pk).status_by == annotator
+
+
+def test_a_manager_cannot_clear_the_holders_status(task, annotator, manager, django_user_model):
+    row = mine(task, annotator)[0]
+    services.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    superuser = django_user_model.objects.create_superuser(email="root@example.com", password="x")
+    before = _status_snapshot(task)
+    for outsider in (manager, superuser):
+        with pytest.raises(PermissionDenied):
+            services.item_status_clear(task=task, item=row.item, by=outsider)
+        with pytest.raises(PermissionDenied):
+            services.item_status_set(task=task, item=row.item, status="discard", by=outsider)
+    assert _status_snapshot(task) == before
+    assert TaskItem.objects.get(pk=row.pk).status == "completed"
+    services.item_status_clear(task=task, item=row.item, by=annotator)
+    assert TaskItem.objects.get(pk=row.pk).status is None
+    assert_counters(task)
+
+
+def test_nobody_sets_a_status_on_a_queued_item(dataset, items, manager, annotator):
+    pulling = services.task_create(
+        dataset=dataset,
+        created_by=manager,
+        name="pull",
+        due_at=in_days(7),
+        selection=Selection(mode="folder", folder="/city"),
+        allocation="pulling",
+        assignees=[annotator],
+        batch_size=3,
+        max_batch_workload=5,
+    )
+    queued = TaskItem.objects.filter(task=pulling, in_queue=True).select_related("item").first()
+    for anyone in (manager, annotator):
+        with pytest.raises(PermissionDenied):
+            services.item_status_set(task=pulling, item=queued.item, status="completed", by=anyone, copy=queued.copy)
+    assert TaskItem.objects.get(pk=queued.pk).status is None
+
+
+def test_statuses_stop_at_the_due_date_of_a_locked_task(task, annotator):
+    row = mine(task, annotator)[0]
+    AnnotationTask.objects.filter(pk=task.pk).update(lock_after_due=True, due_at=in_days(-1))
+    task.refresh_from_db()
+    with pytest.raises(ValidationError) as e:
+        services.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    assert "status" in e.value.message_dict
+    assert TaskItem.objects.get(pk=row.pk).status is None
 
 
 def test_closed_or_locked_task_accepts_no_work(task, annotator, manager):

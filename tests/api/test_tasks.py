@@ -455,6 +455,45 @@ def _statuses(task_name):
     return list(TaskItem.objects.filter(task__name=task_name).order_by("pk").values_list("pk", "status", "status_by"))
 
 
+def test_a_manager_may_not_set_or_clear_an_assignees_status_on_the_task_route(api, people, dataset, recipe, items):
+    manager, bob, _ = people
+    tid = create(api(manager), payload(dataset, recipe))["spec"]["createdTaskId"]
+    bobs = TaskItem.objects.filter(task__name="task-1", assignment__assignee=bob).order_by("rank")[:2]
+    ids = [api_id("item", row.item_id) for row in bobs]
+    path = f"/api/v1/assignments/items/tasks/{tid}/status"
+    done = api(bob).post(path, {"itemIds": ids[:1], "statusPayload": {"operation": "create", "status": "completed"}})
+    assert done.status_code == 200 and set(done.json()) == set(ids[:1])
+    before = _statuses("task-1")
+    for operation in ("create", "delete"):
+        body = {"itemIds": ids, "statusPayload": {"operation": operation, "status": "completed"}}
+        response = api(manager).post(path, body)
+        assert response.status_code == 403, response.content
+        message = response.json()["message"]
+        assert "Only the assignee" in message and manager.email in message and ids[0] in message
+    assert _statuses("task-1") == before
+
+
+def test_a_manager_may_not_set_or_clear_an_assignees_status_on_the_assignment_route(
+    api, people, dataset, recipe, items
+):
+    manager, bob, _ = people
+    create(api(manager), payload(dataset, recipe))
+    row = TaskItem.objects.filter(task__name="task-1", assignment__assignee=bob).first()
+    path = f"/api/v1/assignments/{api_id('assignment', row.assignment_id)}/items/{api_id('item', row.item_id)}/status"
+    response = api(manager).post(path, {"operation": "create", "status": "completed"})
+    assert response.status_code == 403, response.content
+    assert "Only the assignee" in response.json()["message"]
+    row.refresh_from_db()
+    assert row.status is None
+    assert api(bob).post(path, {"operation": "create", "status": "discard"}).status_code == 200
+    before = _statuses("task-1")
+    response = api(manager).post(path, {"operation": "delete", "status": "discard"})
+    assert response.status_code == 403, response.content
+    assert _statuses("task-1") == before
+    row.refresh_from_db()
+    assert (row.status, row.status_by) == ("discard", bob)
+
+
 def _as_dtlpy_sends(assignment_json):
     """What dtlpy's Assignment.update() PATCHes: attr.asdict of the entity (snake-case ids) + projectId."""
     system = assignment_json["metadata"]["system"]

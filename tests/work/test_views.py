@@ -107,6 +107,33 @@ def test_managers_and_owner_see_an_assignment_but_cannot_label(client, task_and_
     assert not Annotation.objects.exists()
 
 
+@pytest.mark.parametrize("who", ["manager", "owner"])
+def test_managers_and_owner_cannot_set_or_clear_a_status_on_the_work_page(
+    client, task_and_assignments, annotator, who, request
+):
+    from django.contrib.messages import get_messages
+
+    from taskboard.annotation import services as core
+    from taskboard.annotation.models import StatusCount
+
+    task, (mine, _) = task_and_assignments
+    first, second = mine.task_items.select_related("item").order_by("rank")[:2]
+    core.item_status_set(task=task, item=second.item, status="completed", by=annotator)
+
+    def snapshot():
+        rows = list(task.task_items.order_by("pk").values_list("pk", "status", "status_by", "status_at"))
+        return rows, list(StatusCount.objects.filter(assignment__task=task).order_by("pk").values_list("count"))
+
+    before = snapshot()
+    client.force_login(request.getfixturevalue(who))
+    for row, status in ((first, "completed"), (second, "__clear__")):
+        response = client.post(reverse("work:item-status", args=[mine.pk, row.pk]), {"status": status})
+        assert response.status_code == 302
+        texts = [str(m) for m in get_messages(response.wsgi_request)]
+        assert "Only the person this item is assigned to can set its status." in texts
+    assert snapshot() == before
+
+
 def test_choosing_a_label_creates_an_annotation_and_marks_the_item(client, task_and_assignments, annotator):
     task, (mine, _) = task_and_assignments
     first = mine.task_items.order_by("rank").first()
