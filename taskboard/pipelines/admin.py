@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from taskboard.pipelines.models import Connection, Move, Node, NodeWorkload, Pipeline
+from taskboard.pipelines.models import Connection, FailedStep, Move, Node, NodeWorkload, Pipeline
 
 
 class NodeInline(admin.TabularInline):
@@ -62,3 +62,13 @@ class MoveAdmin(admin.ModelAdmin):
     raw_id_fields = ("pipeline", "item", "from_node", "to_node", "by")
     date_hierarchy = "at"
     show_full_result_count = False
+
+
+@admin.register(FailedStep)
+class FailedStepAdmin(admin.ModelAdmin):
+    list_display = ("last_failed_at", "pipeline", "from_node", "to_node", "status", "attempts", "transient", "error")
+    list_filter = ("transient", "status")
+    list_select_related = ("pipeline", "from_node", "to_node")
+    search_fields = ("pipeline__name", "to_node__name", "error", "job_id")
+    raw_id_fields = ("pipeline", "from_node", "to_node", "item")
+    date_hierarchy = "last_failed_at"

@@ -192,3 +192,37 @@ class Move(models.Model):
 
     def __str__(self):
         return f"item {self.item_id}: {self.from_node_id} → {self.to_node_id} ({self.status or 'entered'})"
+
+
+class FailedStep(models.Model):
+    """A routing step that could not be made, with the reason a manager can act on.
+
+    One row per step (from node, to node, status). The items it holds up are those the catch-up
+    would still move (a status with an outgoing connection and no move; for a dataset node, new
+    uploads that have not entered), so a retry after fixing the cause moves each of them once.
+    The row goes when a retry or a later routing leaves nothing waiting there.
+    """
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="failed_steps")
+    # Null for the entry of a pipeline without a dataset node.
+    from_node = models.ForeignKey(Node, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    to_node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="failed_steps")
+    status = models.CharField(max_length=50, blank=True)
+    # The last item that failed to move (routing by status moves one item at a time).
+    item = models.ForeignKey("datasets.Item", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    error = models.TextField()
+    # The database was busy or unreachable after the automatic retries, as opposed to a rule.
+    transient = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=1)
+    first_failed_at = models.DateTimeField(default=timezone.now)
+    last_failed_at = models.DateTimeField(default=timezone.now)
+    job_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-last_failed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "from_node", "to_node", "status"], name="failed_step_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.from_node_id} → {self.to_node_id} ({self.status or 'entry'}): {self.error[:60]}"

@@ -126,3 +126,20 @@ def run_jobs(pipeline: Pipeline, *, limit: int = 5) -> list:
     from taskboard.jobs.models import Job
 
     return list(Job.objects.filter(kind="pipeline_run", params__pipeline=pipeline.pk).order_by("-created_at")[:limit])
+
+
+def failed_steps(pipeline: Pipeline) -> list:
+    """The pipeline's failed routing steps, newest first, each with `waiting`: the items it holds up
+    now (capped), so the editor can say what a retry would move."""
+    from taskboard.pipelines import services
+    from taskboard.pipelines.models import FailedStep
+
+    steps = list(
+        FailedStep.objects.filter(pipeline=pipeline).select_related(
+            "pipeline", "from_node", "to_node", "to_node__task", "from_node__task", "item"
+        )
+    )
+    for step in steps:
+        step.waiting = services.step_waiting(step)
+        step.waiting_capped = step.waiting >= services.WAITING_CAP
+    return steps

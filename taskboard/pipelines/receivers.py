@@ -18,11 +18,11 @@ def route_on_status(sender, task_item, old_status=None, new_status=None, by=None
     ).exists()
     if not routed:
         return
-    from taskboard.pipelines import tasks
+    from taskboard.pipelines import services, tasks
 
     args = {"task_item_id": task_item.pk, "status": new_status, "status_at": task_item.status_at.isoformat()}
     # After commit: the job must see the status, and a rolled-back change must move nothing.
-    transaction.on_commit(lambda: tasks.route_item.delay(**args))
+    transaction.on_commit(lambda: services.send_routing(tasks.route_item, kind="route", **args))
 
 
 @receiver(items_arrived, dispatch_uid="pipelines.intake_on_arrival")

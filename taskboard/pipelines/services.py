@@ -18,6 +18,7 @@ Rules (documented here because the editor, the API and the tests all lean on the
 import contextlib
 import datetime
 import json
+import logging
 import math
 import uuid
 from collections import defaultdict
@@ -26,10 +27,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
-from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
 from taskboard.annotation.models import (
     DEFAULT_ANNOTATION_STATUSES,
@@ -47,6 +49,7 @@ from taskboard.jobs.models import Job
 from taskboard.pipelines.models import (
     TASK_KINDS,
     Connection,
+    FailedStep,
     Move,
     Node,
     NodeKind,
@@ -55,6 +58,8 @@ from taskboard.pipelines.models import (
     PipelineState,
 )
 from taskboard.projects.models import WORKING_ROLES, Membership
+
+logger = logging.getLogger(__name__)
 
 NODE_WIDTH, NODE_HEIGHT = 200, 87  # dtlpy's NODE_SIZE: grid positions become x/y through it
 ROUTE_BATCH = 2000
@@ -678,7 +683,7 @@ def pipeline_install(*, pipeline: Pipeline, by) -> Pipeline:
     pipeline.intake_since = pipeline.intake_since or pipeline.installed_at
     pipeline.save(update_fields=["state", "installed_by", "installed_at", "intake_since", "updated_at"])
     pipeline_id = pipeline.pk
-    transaction.on_commit(lambda: tasks.pipeline_catch_up.delay(pipeline_id=pipeline_id))
+    transaction.on_commit(lambda: send_routing(tasks.pipeline_catch_up, kind="catch_up", pipeline_id=pipeline_id))
     given.refresh_from_db()
     return given
 
@@ -882,23 +887,27 @@ def intake_enqueue(*, pipeline: Pipeline, count: int, by=None) -> Job | None:
         job_services.job_enqueue(job=job)
         return job
     pipeline_id = pipeline.pk
-    transaction.on_commit(lambda: tasks.pipeline_intake.delay(pipeline_id=pipeline_id))
+    transaction.on_commit(lambda: send_routing(tasks.pipeline_intake, kind="intake", pipeline_id=pipeline_id))
     return None
 
 
-def _intake_entries(pipeline: Pipeline) -> list[_Entry]:
+def _intake_entries(pipeline: Pipeline, *, count: bool = True) -> list[_Entry]:
     """Per dataset node: the items uploaded into its folder since the pipeline was first installed
     (and the node made) that have not entered yet, and how many of them are new to the task."""
     planned = []
+    if pipeline.intake_since is None:
+        return planned
     for source, target in _entry_nodes(pipeline):
         if source is None or source.dataset_id != target.dataset_id or target.task_id is None:
             continue
         since = max(pipeline.intake_since, source.created_at)
         entered = Move.objects.filter(from_node=source, to_node=target, status="", item_id=OuterRef("pk"))
         within = _entry_q(source) & Q(created_at__gte=since) & ~Q(Exists(entered))
-        items = Item.objects.filter(dataset_id=source.dataset_id).filter(within)
-        in_task = TaskItem.objects.filter(task_id=target.task_id).values("item_id")
-        new = items.exclude(id__in=in_task).count()
+        new = 0
+        if count:
+            items = Item.objects.filter(dataset_id=source.dataset_id).filter(within)
+            in_task = TaskItem.objects.filter(task_id=target.task_id).values("item_id")
+            new = items.exclude(id__in=in_task).count()
         planned.append(_Entry(source=source, target=target, within=within, new=new, skipped=0))
     return planned
 
@@ -916,16 +925,33 @@ def pipeline_intake(*, pipeline: Pipeline, job_id: str = "", progress=None) -> i
         progress(0, total)
     added = 0
     for entry in planned:
-        if not entry.new:
-            continue
-        added += _enter(
-            pipeline,
-            entry,
-            selection=Selection(mode="all"),
-            by=pipeline.installed_by,
-            job_id=job_id,
-            progress=(lambda n, base=added: progress(base + n, total)) if progress else None,
-        )
+        if entry.new:
+            try:
+                with transaction.atomic():
+                    added += _enter(
+                        pipeline,
+                        entry,
+                        selection=Selection(mode="all"),
+                        by=pipeline.installed_by,
+                        job_id=job_id,
+                        progress=(lambda n, base=added: progress(base + n, total)) if progress else None,
+                    )
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as exc:
+                if not isinstance(exc, ValidationError):
+                    logger.exception("pipeline %s: new items could not enter %s", pipeline.pk, entry.target.pk)
+                step_failed(
+                    pipeline_id=pipeline.pk,
+                    from_node_id=entry.source.pk,
+                    to_node_id=entry.target.pk,
+                    status="",
+                    error=f"New items could not enter {entry.target.name}: {failure_reason(exc)}",
+                    job_id=job_id,
+                )
+                continue
+        # Everything new entered (or nothing was waiting): an earlier failure here is over.
+        FailedStep.objects.filter(pipeline=pipeline, from_node=entry.source, to_node=entry.target, status="").delete()
     return added
 
 
@@ -1050,7 +1076,11 @@ def _route(connection: Connection, rows: list[tuple[int, datetime.datetime]], *,
 
 @transaction.atomic
 def item_route(*, task_item_id: int, status: str, status_at: datetime.datetime, job_id: str = "") -> int:
-    """The routing job for one status change. Safe to run twice; a superseded change moves nothing."""
+    """The routing job for one status change. Safe to run twice; a superseded change moves nothing.
+
+    A step that cannot be made (a workload person left, the next task was closed) is recorded as
+    a FailedStep with its reason and the other connections still route; the database being busy
+    is raised, for the Celery task to retry."""
     row = TaskItem.objects.filter(pk=task_item_id).first()
     if row is None or row.status != status or row.status_at != status_at:
         return 0
@@ -1066,14 +1096,31 @@ def item_route(*, task_item_id: int, status: str, status_at: datetime.datetime, 
             pipeline=pipeline, source__task_id=row.task_id, status=status
         ).select_related("source", "target", "target__task")
         for connection in connections:
-            moved += _route(connection, [(row.item_id, row.status_at)], by=pipeline.installed_by, job_id=job_id)
+            rows = [(row.item_id, row.status_at)]
+            moved += _route_step(connection, rows, by=pipeline.installed_by, job_id=job_id, item_id=row.item_id) or 0
     return moved
+
+
+def _waiting_rows(connection: Connection):
+    """The source task's rows with the connection's status and no move along it yet."""
+    return TaskItem.objects.filter(task_id=connection.source.task_id, status=connection.status).exclude(
+        Exists(
+            Move.objects.filter(
+                from_node_id=connection.source_id,
+                to_node_id=connection.target_id,
+                status=connection.status,
+                item_id=OuterRef("item_id"),
+                status_at=OuterRef("status_at"),
+            )
+        )
+    )
 
 
 @transaction.atomic
 def pipeline_catch_up(*, pipeline: Pipeline, job_id: str = "") -> int:
-    """After an install: take in the uploads that arrived while paused, then route every item whose
-    status has an outgoing connection and no move yet."""
+    """After an install or a retry: take in the uploads that arrived while paused, then route every
+    item whose status has an outgoing connection and no move yet. A step that fails is recorded and
+    the others go on."""
     pipeline = Pipeline.objects.select_for_update().filter(pk=pipeline.pk, state=PipelineState.INSTALLED).first()
     if pipeline is None:
         return 0
@@ -1085,29 +1132,196 @@ def pipeline_catch_up(*, pipeline: Pipeline, job_id: str = "") -> int:
         .order_by("id")
     )
     for connection in connections:
-        pending = (
-            TaskItem.objects.filter(task_id=connection.source.task_id, status=connection.status)
-            .exclude(
-                Exists(
-                    Move.objects.filter(
-                        from_node=connection.source,
-                        to_node=connection.target,
-                        status=connection.status,
-                        item_id=OuterRef("item_id"),
-                        status_at=OuterRef("status_at"),
-                    )
-                )
-            )
-            .order_by("item_id")
-            .values_list("item_id", "status_at")
-        )
+        pending = _waiting_rows(connection).order_by("item_id").values_list("item_id", "status_at")
         rows = list(pending[:ROUTE_BATCH])
         while rows:
-            moved += _route(connection, rows, by=pipeline.installed_by, job_id=job_id)
+            routed = _route_step(connection, rows, by=pipeline.installed_by, job_id=job_id)
+            if routed is None:
+                break  # recorded; the next retry starts again from the first waiting item
+            moved += routed
             if len(rows) < ROUTE_BATCH:
                 break
             rows = list(pending.filter(item_id__gt=rows[-1][0])[:ROUTE_BATCH])
+    # Steps whose items all moved (or no longer wait: a status changed, a connection went) are done.
+    for step in FailedStep.objects.filter(pipeline=pipeline).select_related("from_node", "to_node"):
+        if not step_waiting(step, cap=1):
+            step.delete()
     return moved
+
+
+# ---------------------------------------------------------------- failed steps
+
+# The database was busy (a lock, a deadlock, a serialization failure) or away: worth retrying.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+WAITING_CAP = 10_000
+
+
+def failure_reason(exc: BaseException, *, tries: int | None = None) -> str:
+    """What a manager can act on: the rule that refused the move, or what went wrong."""
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    if isinstance(exc, RoutingNotQueued):
+        return f"{exc} Nothing moved; press Retry once the queue is back."
+    if isinstance(exc, TRANSIENT_ERRORS):
+        tried = f" after {tries} tries" if tries else ""
+        return (
+            f"The database was busy or unreachable ({exc.__class__.__name__}){tried}. "
+            "Press Retry, or install the pipeline again."
+        )
+    return f"Something went wrong ({exc.__class__.__name__}); the log has the details. Press Retry once it is fixed."
+
+
+def step_failed(
+    *,
+    pipeline_id: int,
+    from_node_id: int | None,
+    to_node_id: int,
+    status: str,
+    error: str,
+    item_id: int | None = None,
+    job_id: str = "",
+    transient: bool = False,
+) -> None:
+    """Record (or count again) a failed routing step. Never raises: recording must not hide the cause."""
+    now = timezone.now()
+    key = {"pipeline_id": pipeline_id, "from_node_id": from_node_id, "to_node_id": to_node_id, "status": status}
+    fields = {"error": error[:2000], "job_id": (job_id or "")[:64], "transient": transient, "last_failed_at": now}
+    if item_id is not None:
+        fields["item_id"] = item_id
+    try:
+        with transaction.atomic():
+            if not FailedStep.objects.filter(**key).update(attempts=F("attempts") + 1, **fields):
+                try:
+                    with transaction.atomic():
+                        FailedStep.objects.create(**key, first_failed_at=now, **fields)
+                except IntegrityError:
+                    # Recorded meanwhile by another worker, or a node was deleted.
+                    FailedStep.objects.filter(**key).update(attempts=F("attempts") + 1, **fields)
+    except Exception:
+        logger.exception("pipeline %s: the failed step %s could not be recorded", pipeline_id, key)
+
+
+def step_waiting(step: FailedStep, *, cap: int = WAITING_CAP) -> int:
+    """How many items the step holds up now (at most `cap`)."""
+    source, target = step.from_node, step.to_node
+    if target is None:
+        return 0
+    if source is None:
+        return 0
+    if source.kind == NodeKind.DATASET:
+        entries = _intake_entries(step.pipeline, count=False)
+        entry = next((e for e in entries if e.target.pk == target.pk and e.source.pk == source.pk), None)
+        if entry is None:
+            return 0
+        waiting = Item.objects.filter(dataset_id=target.dataset_id).filter(entry.within)
+        waiting = waiting.exclude(id__in=TaskItem.objects.filter(task_id=target.task_id).values("item_id"))
+        return waiting.values("pk")[:cap].count()
+    connection = Connection.objects.filter(source=source, target=target, status=step.status).first()
+    if connection is None or source.task_id is None:
+        return 0
+    return _waiting_rows(connection).values("pk")[:cap].count()
+
+
+def _clear_if_done(*, pipeline_id: int, source: Node | None, target: Node, status: str, waiting) -> None:
+    steps = FailedStep.objects.filter(pipeline_id=pipeline_id, from_node=source, to_node=target, status=status)
+    if steps.exists() and not waiting().exists():
+        steps.delete()
+
+
+def _route_step(connection: Connection, rows, *, by, job_id: str, item_id: int | None = None) -> int | None:
+    """One connection's moves in a savepoint: a refusal is recorded as a failed step (None is
+    returned) and the rest of the routing goes on; the database being busy is raised, to retry."""
+    try:
+        with transaction.atomic():
+            moved = _route(connection, rows, by=by, job_id=job_id)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:
+        if not isinstance(exc, ValidationError):
+            logger.exception("pipeline %s: routing along connection %s failed", connection.pipeline_id, connection.pk)
+        step_failed(
+            pipeline_id=connection.pipeline_id,
+            from_node_id=connection.source_id,
+            to_node_id=connection.target_id,
+            status=connection.status,
+            error=f"Could not move into {connection.target.name}: {failure_reason(exc)}",
+            item_id=item_id,
+            job_id=job_id,
+        )
+        return None
+    _clear_if_done(
+        pipeline_id=connection.pipeline_id,
+        source=connection.source,
+        target=connection.target,
+        status=connection.status,
+        waiting=lambda: _waiting_rows(connection),
+    )
+    return moved
+
+
+def routing_job_failed(*, kind: str, kwargs: dict, exc: BaseException, tries: int | None = None, job_id: str = ""):
+    """A routing task gave up (the retries ran out, or the broker could not take it): record the
+    steps it was to make, so the manager sees them and can retry."""
+    error = failure_reason(exc, tries=tries)
+    transient = isinstance(exc, (*TRANSIENT_ERRORS, RoutingNotQueued))
+    steps: list[tuple[int, int | None, int, str, int | None]] = []
+    if kind == "route":
+        row = TaskItem.objects.filter(pk=kwargs.get("task_item_id")).first()
+        if row is not None:
+            for c in Connection.objects.filter(
+                source__task_id=row.task_id, status=kwargs.get("status"), pipeline__state=PipelineState.INSTALLED
+            ):
+                steps.append((c.pipeline_id, c.source_id, c.target_id, c.status, row.item_id))
+    else:
+        pipeline = Pipeline.objects.filter(pk=kwargs.get("pipeline_id")).first()
+        if pipeline is not None:
+            for source, target in _entry_nodes(pipeline):
+                if source is not None:
+                    steps.append((pipeline.pk, source.pk, target.pk, "", None))
+            if kind == "catch_up":
+                for c in pipeline.connections.exclude(source__kind=NodeKind.DATASET):
+                    steps.append((pipeline.pk, c.source_id, c.target_id, c.status, None))
+    for pipeline_id, from_id, to_id, status, item_id in steps:
+        step_failed(
+            pipeline_id=pipeline_id,
+            from_node_id=from_id,
+            to_node_id=to_id,
+            status=status,
+            error=error,
+            item_id=item_id,
+            job_id=job_id,
+            transient=transient,
+        )
+
+
+def send_routing(task, *, kind: str, **kwargs) -> None:
+    """Hand a routing task to Celery (after the commit). A broker that cannot be reached does not
+    fail the request that made the change: the steps are recorded as failed, for a retry."""
+    try:
+        task.delay(**kwargs)
+    except (KombuError, OSError) as exc:
+        logger.warning("pipelines: the broker is unreachable; %s %s recorded as failed", kind, kwargs)
+        routing_job_failed(kind=kind, kwargs=kwargs, exc=RoutingNotQueued(exc))
+
+
+class RoutingNotQueued(Exception):
+    def __init__(self, cause: BaseException):
+        super().__init__(f"The job queue could not be reached ({cause.__class__.__name__}).")
+
+
+@transaction.atomic
+def pipeline_retry(*, pipeline: Pipeline, by) -> int:
+    """Re-run what is stuck, after the cause is fixed: the catch-up moves every waiting item once
+    (moves are unique per routing step). Returns how many failed steps there were."""
+    from taskboard.pipelines import tasks
+
+    pipeline = Pipeline.objects.select_for_update().get(pk=pipeline.pk)
+    if pipeline.state != PipelineState.INSTALLED:
+        raise ValidationError({"state": "Install the pipeline to retry: installing moves everything that waits."})
+    failed = FailedStep.objects.filter(pipeline=pipeline).count()
+    pipeline_id = pipeline.pk
+    transaction.on_commit(lambda: send_routing(tasks.pipeline_catch_up, kind="catch_up", pipeline_id=pipeline_id))
+    return failed
 
 
 # ---------------------------------------------------------------- Dataloop JSON

@@ -1,8 +1,9 @@
 """Celery tasks and job runners: thin, take ids, safe to run twice (moves are unique per routing step)."""
 
 import datetime
+import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
@@ -10,8 +11,39 @@ from taskboard.datasets.selection import Selection
 from taskboard.pipelines import services
 from taskboard.pipelines.models import Pipeline
 
+logger = logging.getLogger(__name__)
 
-@shared_task(bind=True, acks_late=True)
+# A busy database is retried this many times, waiting about 2, 4, 8, 16, 32 s (jittered).
+ROUTING_MAX_RETRIES = 5
+
+
+class RoutingTask(Task):
+    """Routing work. The database being busy or away (a lock, a deadlock, a dropped connection) is
+    retried with exponential backoff; what still fails is recorded as failed steps with the
+    reason, listed per node in the pipeline editor with a Retry. A rule that refuses a move is
+    recorded by the services at once: retrying would not help until the manager fixes it."""
+
+    abstract = True
+    acks_late = True
+    autoretry_for = services.TRANSIENT_ERRORS
+    max_retries = ROUTING_MAX_RETRIES
+    retry_backoff = 2
+    retry_backoff_max = 300
+    retry_jitter = True
+    # Which steps a give-up is recorded against: "route", "intake" or "catch_up".
+    routing_kind = ""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        logger.error("routing task %s (%s) gave up: %r", self.name, task_id, exc)
+        try:
+            services.routing_job_failed(
+                kind=self.routing_kind, kwargs=kwargs, exc=exc, tries=self.request.retries + 1, job_id=task_id or ""
+            )
+        except Exception:
+            logger.exception("routing task %s: its failure could not be recorded", task_id)
+
+
+@shared_task(bind=True, base=RoutingTask, routing_kind="route")
 def route_item(self, *, task_item_id: int, status: str, status_at: str) -> int:
     return services.item_route(
         task_item_id=task_item_id,
@@ -21,7 +53,7 @@ def route_item(self, *, task_item_id: int, status: str, status_at: str) -> int:
     )
 
 
-@shared_task(bind=True, acks_late=True)
+@shared_task(bind=True, base=RoutingTask, routing_kind="intake")
 def pipeline_intake(self, *, pipeline_id: int) -> int:
     pipeline = Pipeline.objects.filter(pk=pipeline_id).first()
     if pipeline is None:
@@ -29,7 +61,7 @@ def pipeline_intake(self, *, pipeline_id: int) -> int:
     return services.pipeline_intake(pipeline=pipeline, job_id=self.request.id or "")
 
 
-@shared_task(bind=True, acks_late=True)
+@shared_task(bind=True, base=RoutingTask, routing_kind="catch_up")
 def pipeline_catch_up(self, *, pipeline_id: int) -> int:
     pipeline = Pipeline.objects.filter(pk=pipeline_id).first()
     if pipeline is None:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/install/", views.pipeline_install, name="install"),
     path("<int:pk>/pause/", views.pipeline_pause, name="pause"),
     path("<int:pk>/run/", views.pipeline_run, name="run"),
+    path("<int:pk>/retry/", views.pipeline_retry, name="retry"),
     path("<int:pk>/delete/", views.pipeline_delete, name="delete"),
     path("<int:pk>/nodes/add/", views.node_add, name="node-add"),
     path("<int:pk>/nodes/<int:node_pk>/edit/", views.node_edit, name="node-edit"),

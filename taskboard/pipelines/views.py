@@ -29,12 +29,13 @@ def _add_errors(form, error: ValidationError) -> None:
                 form.add_error(None, f"{label}: {message}")
 
 
-def _grid(nodes, connections, counts) -> dict:
+def _grid(nodes, connections, counts, failed=None) -> dict:
     """Positions in pixels for the SVG: nodes on their cells, connections as curves with labels."""
+    failed = failed or {}
     boxes = {}
     for node in nodes:
         x, y = PAD + max(node.column, 0) * CELL_W, PAD + max(node.row, 0) * CELL_H
-        boxes[node.pk] = {"node": node, "x": x, "y": y, "counts": counts.get(node.pk)}
+        boxes[node.pk] = {"node": node, "x": x, "y": y, "counts": counts.get(node.pk), "failed": failed.get(node.pk)}
     arrows = []
     for c in connections:
         s, t = boxes.get(c.source_id), boxes.get(c.target_id)
@@ -83,8 +84,13 @@ def _editor(request, pipeline, *, status=200, **forms):
     )
     connections = list(pipeline.connections.select_related("source", "target"))
     counts = queries.node_counts(nodes)
+    failed_steps = queries.failed_steps(pipeline)
+    failed_into: dict[int, int] = {}
+    for step in failed_steps:
+        failed_into[step.to_node_id] = failed_into.get(step.to_node_id, 0) + 1
     for node in nodes:
         node.counts = counts.get(node.pk)
+        node.failed = failed_into.get(node.pk, 0)
     edit_node = forms.get("edit_node")
     if edit_node is None and request.GET.get("node", "").isdigit():
         edit_node = next((n for n in nodes if n.pk == int(request.GET["node"])), None)
@@ -96,7 +102,8 @@ def _editor(request, pipeline, *, status=200, **forms):
         "pipeline": pipeline,
         "nodes": nodes,
         "connections": connections,
-        "grid": _grid(nodes, connections, counts),
+        "grid": _grid(nodes, connections, counts, failed_into),
+        "failed_steps": failed_steps,
         "node_form": forms.get("node_form")
         or NodeForm(
             project=pipeline.project,
@@ -300,3 +307,19 @@ def pipeline_run(request, pk):
                 notice += "."
             return _done(request, pipeline, notice=notice)
     return _editor(request, pipeline, run_form=form)
+
+
+@login_required
+@require_POST
+def pipeline_retry(request, pk):
+    pipeline = queries.pipeline_for_manager(request.user, pk)
+    try:
+        failed = services.pipeline_retry(pipeline=pipeline, by=request.user)
+    except ValidationError as e:
+        return _editor(request, pipeline, action_errors=e.message_dict)
+    if failed:
+        steps = f"{failed} failed step{'s' if failed != 1 else ''}"
+        notice = f"Retrying {steps}: what can move now moves once; what still fails stays listed with its reason."
+    else:
+        notice = "Nothing had failed; everything waiting is routed again."
+    return _done(request, pipeline, notice=notice)
