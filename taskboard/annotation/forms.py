@@ -9,6 +9,7 @@ import json
 import re
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from taskboard.annotation.models import (
@@ -22,6 +23,7 @@ from taskboard.annotation.models import (
     TaskType,
 )
 from taskboard.datasets.selection import Selection
+from taskboard.inputs import IdChoiceField, IdsChoiceField
 from taskboard.projects import queries
 
 ITEM_MODES = [
@@ -48,14 +50,45 @@ def user_label(user) -> str:
     return user.email
 
 
-class UserChoiceField(forms.ModelChoiceField):
+class UserChoiceField(IdChoiceField):
     def label_from_instance(self, obj):
         return user_label(obj)
 
 
-class UsersChoiceField(forms.ModelMultipleChoiceField):
+class UsersChoiceField(IdsChoiceField):
     def label_from_instance(self, obj):
         return user_label(obj)
+
+
+class ShareField(forms.IntegerField):
+    """A workload share in percent. Text far longer than a share is refused before int() reads it
+    (int() of more than 4300 digits raises)."""
+
+    widget = forms.NumberInput(attrs={"inputmode": "numeric", "class": "load", "size": 4})
+
+    def to_python(self, value):
+        if isinstance(value, str) and len(value.strip()) > 20:
+            raise ValidationError("A share is a whole number from 1 to 100.", code="invalid")
+        return super().to_python(value)
+
+
+def typed_load_sum(form) -> int:
+    """The shares typed for the ticked assignees, added up for the live sum beside the workload editor.
+
+    Each share is read by its own field; one the field refuses counts as 0 (its error shows beside it).
+    """
+    if not form.is_bound:
+        return 0
+    total = 0
+    for user_id in form.data.getlist("assignees"):
+        field = form.fields.get(f"load_{user_id}")
+        if field is None:
+            continue
+        try:
+            total += field.clean(form.data.get(f"load_{user_id}")) or 0
+        except ValidationError:
+            continue
+    return total
 
 
 class DueAtField(forms.DateTimeField):
@@ -115,7 +148,7 @@ class ItemsForm(forms.Form):
         label="Annotation",
         widget=forms.RadioSelect,
     )
-    status_task = forms.ModelChoiceField(
+    status_task = IdChoiceField(
         required=False, queryset=AnnotationTask.objects.none(), label="Task", empty_label="Choose a task"
     )
     task_status = forms.ChoiceField(required=False, label="Status there", initial="any")
@@ -245,7 +278,7 @@ class TypeForm(forms.Form):
         label="Task type",
         error_messages={"required": "Pick a task type."},
     )
-    parent = forms.ModelChoiceField(
+    parent = IdChoiceField(
         required=False, queryset=AnnotationTask.objects.none(), label="Task to review", empty_label="Choose a task"
     )
     qa_intake = forms.BooleanField(
@@ -331,7 +364,7 @@ class PeopleForm(forms.Form):
     )
     due_at = DueAtField(label="Due date and time")
     priority = forms.TypedChoiceField(choices=Priority.choices, coerce=int, initial=Priority.MEDIUM, label="Priority")
-    recipe = forms.ModelChoiceField(queryset=None, label="Recipe", empty_label=None)
+    recipe = IdChoiceField(queryset=None, label="Recipe", empty_label=None)
     owner = UserChoiceField(queryset=None, label="Owner", empty_label=None)
     name = forms.CharField(max_length=200, label="Task name", error_messages={"required": "Give the task a name."})
     lock_after_due = forms.BooleanField(required=False, label="Lock the task after its due date")
@@ -348,11 +381,7 @@ class PeopleForm(forms.Form):
         if kind == "pulling":
             self.fields["assignees"].label = "Allowed assignees"
         for member in self.members:
-            self.fields[f"load_{member.pk}"] = forms.IntegerField(
-                required=False,
-                label=f"Share of {member.email} (%)",
-                widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "load", "size": 4}),
-            )
+            self.fields[f"load_{member.pk}"] = ShareField(required=False, label=f"Share of {member.email} (%)")
 
     def load_field(self, member):
         return self[f"load_{member.pk}"]
@@ -432,7 +461,7 @@ class RemoveItemsForm(ItemsForm):
         self.task = task
 
 
-class AssignmentChoiceField(forms.ModelChoiceField):
+class AssignmentChoiceField(IdChoiceField):
     def label_from_instance(self, obj):
         return f"{obj.assignee.email} ({obj.item_count} items)"
 
@@ -469,11 +498,7 @@ class RedistributeForm(forms.Form):
         self.fields["assignees"].queryset = queries.working_members(task.project)
         self.members = list(queries.working_members(task.project))
         for member in self.members:
-            self.fields[f"load_{member.pk}"] = forms.IntegerField(
-                required=False,
-                label=f"Share of {member.email} (%)",
-                widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "load", "size": 4}),
-            )
+            self.fields[f"load_{member.pk}"] = ShareField(required=False, label=f"Share of {member.email} (%)")
 
     member_rows = PeopleForm.member_rows
     load_field = PeopleForm.load_field

@@ -26,6 +26,7 @@ from taskboard.annotation import forms
 from taskboard.annotation.models import AnnotationTask, Priority, TaskItem, TaskType
 from taskboard.annotation.workload import WorkloadUnit, equal_loads, split_counts
 from taskboard.datasets.selection import Selection
+from taskboard.inputs import parse_pk
 from taskboard.jobs import services as job_services
 from taskboard.jobs.models import Job, JobState
 from taskboard.projects import queries
@@ -259,10 +260,10 @@ def _prune_drafts(request):
 @login_required
 def wizard_start(request):
     """Starts a draft for a dataset, optionally seeded by the item browser or the task page."""
-    dataset_id = request.GET.get("dataset", "")
-    if not dataset_id.isdigit():
+    dataset_id = parse_pk(request.GET.get("dataset", ""))
+    if dataset_id is None:
         raise Http404("No such dataset.")
-    dataset = queries.dataset_for_manager(request.user, int(dataset_id))
+    dataset = queries.dataset_for_manager(request.user, dataset_id)
     _prune_drafts(request)
     wid = uuid.uuid4().hex
     state = {"dataset": dataset.pk, "data": {}, "task_id": None, "job_id": None, "started": timezone.now().timestamp()}
@@ -281,8 +282,9 @@ def wizard_start(request):
     else:
         # The default choice, stored so the live count shows from the first view.
         state["data"]["items"] = {"mode": ["folder"], "folder": ["/"], "include_subfolders": ["on"]}
-    if request.GET.get("type") == "qa" and request.GET.get("parent", "").isdigit():
-        state["data"]["type"] = {"kind": ["qa"], "parent": [request.GET["parent"]], "qa_intake": ["on"]}
+    parent_id = parse_pk(request.GET.get("parent", ""))
+    if request.GET.get("type") == "qa" and parent_id is not None:
+        state["data"]["type"] = {"kind": ["qa"], "parent": [str(parent_id)], "qa_intake": ["on"]}
         if not mode:
             # Every item with a status in the parent; the items step can narrow them.
             state["data"]["items"] = {"mode": ["all"]}
@@ -319,14 +321,7 @@ def _kind(built) -> str:
 
 
 def _load_sum(form) -> int:
-    if not form.is_bound:
-        return 0
-    total = 0
-    for user_id in form.data.getlist("assignees"):
-        value = form.data.get(f"load_{user_id}", "")
-        if str(value).strip().lstrip("-").isdigit():
-            total += int(value)
-    return total
+    return forms.typed_load_sum(form)
 
 
 @login_required

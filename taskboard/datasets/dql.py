@@ -52,6 +52,8 @@ MAX_CONDITIONS = 900
 MAX_IN_VALUES = 500_000  # dtlpy lists every id of a dataset; the request size limit bites first
 MAX_EXPANDED_VALUES = 1000  # $in lists that become one condition per value (globs, metadata, refs)
 MAX_PAGE_SIZE = 1000
+# Past this the offset (page × pageSize) would outgrow what a database takes in OFFSET; no listing is that long.
+MAX_PAGE = 1_000_000
 MAX_STRING = 2000
 
 OPERATORS = frozenset({"$eq", "$ne", "$gt", "$lt", "$gte", "$lte", "$in", "$nin", "$exists", "$match"})
@@ -737,8 +739,8 @@ def dql_sort_and_page(body: Any) -> tuple[list[str], int, int, int | None]:
     if not isinstance(body, dict):
         raise DQLError(f"A query must be an object, got {_type_name(body)}.")
     page = body.get("page", 0)
-    if isinstance(page, bool) or not isinstance(page, int) or page < 0:
-        raise DQLError("Field 'page' must be a whole number ≥ 0.")
+    if isinstance(page, bool) or not isinstance(page, int) or not 0 <= page <= MAX_PAGE:
+        raise DQLError(f"Field 'page' must be a whole number from 0 to {MAX_PAGE}.")
     page_size = body.get("pageSize", MAX_PAGE_SIZE)
     if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise DQLError(f"Field 'pageSize' must be a whole number from 1 to {MAX_PAGE_SIZE}.")

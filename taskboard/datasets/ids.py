@@ -11,6 +11,8 @@ ids still sort by primary key.
 
 import re
 
+from taskboard.inputs import MAX_ID
+
 _HEX24 = re.compile(r"^[0-9a-f]{24}$")
 _DIGITS = re.compile(r"^[0-9]{1,20}$")
 _PK_DIGITS = 22  # the 88 bits after the tag byte
@@ -58,27 +60,34 @@ def api_id_kind(value: str) -> str | None:
 
 
 def parse_api_id(value: str, kind: str = "item") -> int:
-    """The primary key in a 24-hex id of `kind`; ValueError for anything else."""
+    """The primary key in a 24-hex id of `kind`; ValueError for anything else.
+
+    The 88 bits after the tag can spell more than a bigint holds: such an id names no row, and is refused
+    here rather than reaching SQLite as an integer it cannot bind.
+    """
     if not isinstance(value, str) or not _HEX24.match(value.lower()):
         raise ValueError(f"{value!r} is not a 24-hex id.")
     if int(value[:2], 16) != KIND_TAGS[kind]:
         raise ValueError(f"{value!r} is not a {kind} id.")
-    return int(value[2:], 16)
+    pk = int(value[2:], 16)
+    if pk > MAX_ID:
+        raise ValueError(f"{value!r} is not a {kind} id.")
+    return pk
 
 
 def parse_item_id(value) -> int:
     """An item id as the API or a form gives it: a 24-hex string, or a plain integer
-    (an int, or a string of at most 20 digits)."""
+    (an int, or a string of at most 20 digits) from 1 to the largest bigint."""
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not an item id.")
     if isinstance(value, int):
-        if value < 1:
-            raise ValueError(f"{value!r} is not an item id.")
+        if not 1 <= value <= MAX_ID:
+            raise ValueError(f"{str(value)[:30]!r} is not an item id.")
         return value
     if isinstance(value, str):
         text = value.strip()
         if len(text) == 24:
             return parse_api_id(text, "item")
-        if _DIGITS.match(text) and int(text) >= 1:
+        if _DIGITS.match(text) and 1 <= int(text) <= MAX_ID:
             return int(text)
-    raise ValueError(f"{value!r} is not an item id.")
+    raise ValueError(f"{str(value)[:30]!r} is not an item id.")

@@ -10,6 +10,7 @@ from django.http import Http404
 
 from taskboard.annotation.models import Assignment, AssignmentKind, StatusCount, TaskStatus
 from taskboard.datasets.models import Dataset, Recipe
+from taskboard.inputs import parse_pk
 from taskboard.pipelines.models import Connection, Node, Pipeline
 from taskboard.projects.models import MANAGING_ROLES, WORKING_ROLES, Project
 
@@ -24,7 +25,8 @@ def managed_projects(user) -> QuerySet[Project]:
 
 
 def project_for_manager(user, pk) -> Project:
-    project = managed_projects(user).filter(pk=pk).first() if str(pk).isdigit() else None
+    pk = parse_pk(pk)
+    project = managed_projects(user).filter(pk=pk).first() if pk is not None else None
     if project is None:
         raise Http404("No such project.")
     return project

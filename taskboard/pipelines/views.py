@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from taskboard.inputs import parse_pk
 from taskboard.pipelines import queries, services
 from taskboard.pipelines.forms import ConnectionForm, NodeForm, PipelineForm, RunForm
 from taskboard.pipelines.models import NodeKind, PipelineState
@@ -92,8 +93,9 @@ def _editor(request, pipeline, *, status=200, **forms):
         node.counts = counts.get(node.pk)
         node.failed = failed_into.get(node.pk, 0)
     edit_node = forms.get("edit_node")
-    if edit_node is None and request.GET.get("node", "").isdigit():
-        edit_node = next((n for n in nodes if n.pk == int(request.GET["node"])), None)
+    node_id = parse_pk(request.GET.get("node", ""))
+    if edit_node is None and node_id is not None:
+        edit_node = next((n for n in nodes if n.pk == node_id), None)
     edit_form = forms.get("edit_form")
     if edit_node is not None and edit_form is None:
         edit_form = NodeForm(project=pipeline.project, initial=NodeForm.initial_for(edit_node), prefix="edit")

@@ -17,6 +17,9 @@ from taskboard.api.ids import api_id
 from tests.factories import DatasetFactory, ItemFactory, RecipeFactory
 from tests.trust.state import count_rows
 
+# An id past 64 bits, and a number past what int() reads (4300 digits).
+BIG_ID = "9" * 30
+HUGE_NUMBER = "9" * 5000
 FAR_MS = int((timezone.now() + datetime.timedelta(days=30)).timestamp() * 1000)
 PAST_MS = int((timezone.now() - datetime.timedelta(days=1)).timestamp() * 1000)
 
@@ -78,6 +81,27 @@ DEEP_RAW = ['{"$and": [' * n + '{"dir": "/city"}' + "]}" * n for n in (1000, 500
 
 def _is_refused(response) -> bool:
     return 400 <= response.status_code < 500
+
+
+class _ServerError(Exception):
+    pass
+
+
+def _isolated(call):
+    """The response of `call()`; a 5xx is rolled back to a savepoint, so on PostgreSQL the error it hit
+    (a DataError aborts the transaction) does not fail every later case too."""
+    from django.db import transaction
+
+    box = []
+    try:
+        with transaction.atomic():
+            response = call()
+            if response.status_code >= 500:
+                box.append(response)
+                raise _ServerError
+            return response
+    except _ServerError:
+        return box[0]
 
 
 # ------------------------------------------------------------------ API: task creation
@@ -393,6 +417,10 @@ def test_api_item_queries_refuse_bad_dql(world, foreign, client):
         {"filter": {"dir": "/city"}, "page": -1},
         {"filter": {"dir": "/city"}, "pageSize": 0},
         {"filter": {"dir": "/city"}, "pageSize": 10**9},
+        {"filter": {"dir": "/city"}, "page": 10**16},  # × pageSize: an OFFSET past a bigint
+        {"filter": {"dir": "/city"}, "page": 10**30},
+        {"filter": {"id": {"$in": [10**30]}}},  # past 64 bits: SQLite cannot bind it in IN (…)
+        {"filter": {"id": {"$in": ["00" + "f" * 22]}}},  # a 24-hex id whose key no bigint holds
         {"filter": {"dir": "/city"}, "pageSize": "x"},
         {"filter": {"dir": "/city"}, "page": "x"},
         {"filter": {"dir": "/city"}, "sort": {"password": "ascending"}},
@@ -537,6 +565,7 @@ def _wizard_cases(world, foreign, annotator2, reviewer, other_manager):
         cases.append(("items", "items", {"mode": "list", "items": text}))
     for text in ["", "not json", "[]", "5", '"x"', "{", '{"filter": 5}'] + [json.dumps(f) for f in BAD_DQL] + DEEP_RAW:
         cases.append(("items", "dql", {"mode": "filter", "dql": text}))
+    cases.append(("items", "dql", {"mode": "filter", "dql": json.dumps({"id": {"$in": [int(BIG_ID)]}})}))
     cases.append(("items", "annotated", {"mode": "annotated", "annotated": "perhaps"}))
     for value in ["", "999999", str(foreign["task"].pk), "x"]:
         cases.append(("items", "status_task", {"mode": "task_status", "status_task": value}))
@@ -562,7 +591,17 @@ def _wizard_cases(world, foreign, annotator2, reviewer, other_manager):
     for per_item in ["", "0", "1", "-2", "x"]:
         cases.append(("type", "consensus_assignees", {"kind": "consensus", "consensus_assignees": per_item}))
     # (A reviewer is a working member: DESIGN lets reviewers and annotators be assigned.)
-    for assignees in [[], [""], ["x"], [str(other_manager.pk)], ["999999"], ["-1"], [str(world["owner"].pk) + "0"]]:
+    for assignees in [
+        [],
+        [""],
+        ["x"],
+        [str(other_manager.pk)],
+        ["999999"],
+        ["-1"],
+        [str(world["owner"].pk) + "0"],
+        [BIG_ID],  # past 64 bits: SQLite cannot bind it in the IN (…) of the choice check
+        [str(bob), BIG_ID],
+    ]:
         cases.append(("people", "assignees", {"assignees": assignees}))
     past = (timezone.localtime() - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     for due in [
@@ -595,6 +634,7 @@ def _wizard_cases(world, foreign, annotator2, reviewer, other_manager):
         ((50, 49), "split"),
         ((60, 60), "split"),
         ((None, 100), f"load_{bob}"),
+        ((HUGE_NUMBER, 50), f"load_{bob}"),  # int() refuses more than 4300 digits
     ]:
         data = dict(two)
         data[f"load_{bob}"] = "" if loads[0] is None else str(loads[0])
@@ -605,6 +645,7 @@ def _wizard_cases(world, foreign, annotator2, reviewer, other_manager):
 
 
 def test_the_wizard_names_every_bad_field(world, foreign, client, wizard, annotator2, reviewer, other_manager):
+    client.raise_request_exception = False  # a 5xx is counted in the FIGURE line, not raised
     steps = _valid_steps(world)
     # The valid draft first: every step answers without errors.
     for step, data in steps.items():
@@ -685,6 +726,111 @@ def test_the_wizard_accepts_the_boundaries(world, client, wizard, annotator2, an
     response = client.post(f"/tasks/new/{wizard}/create/")
     assert AnnotationTask.objects.filter(name="Fresh wizard task").exists(), response.content[:500]
     print(f"FIGURE bad_input_wizard_boundaries values={len(good)} accepted={len(good)}")
+
+
+# ------------------------------------------------------------------ numbers past what a page form reads
+
+
+def _shows_error(html: str, name: str) -> bool:
+    """The field's error beside it: the wizard and task pages' err-<name> box, or Django's own error list."""
+    if field_errors(html).get(name):
+        return True
+    return bool(re.search(rf'<ul class="errorlist" id="id_{re.escape(name)}_error">', html))
+
+
+def test_page_forms_refuse_oversized_ids_and_numbers(world, client, wizard, annotator2):
+    """Ids past 64 bits (SQLite cannot bind them) and numbers past 4300 digits (int() refuses them) in the
+    wizard, the task page's forms and the pipeline pages: the field's error, or 404 for a page's own id."""
+    client.raise_request_exception = False  # a 5xx is counted in the FIGURE line, not raised
+    bob, carol = world["annotator"].pk, annotator2.pk
+    task, pipeline = world["task"].pk, world["pipeline"].pk
+    steps = _valid_steps(world)
+    two = {"assignees": [str(bob), str(carol)], "split": "custom", f"load_{carol}": "50"}
+    people = [
+        ("assignees", {"assignees": [BIG_ID]}),
+        ("assignees", {"assignees": [str(bob), BIG_ID]}),
+        (f"load_{bob}", {**two, f"load_{bob}": HUGE_NUMBER}),
+    ]
+    cases = []  # (what must answer: a field name or "404", method, url, data)
+    for field, overrides in people:
+        for url in (f"/tasks/new/{wizard}/people/validate/", f"/tasks/new/{wizard}/people/"):
+            cases.append((field, "post", url, {**steps["people"], **overrides}))
+    dql = {**steps["items"], "mode": "filter", "dql": json.dumps({"id": {"$in": [int(BIG_ID)]}})}
+    for url in (f"/tasks/new/{wizard}/items/validate/", f"/tasks/new/{wizard}/items/"):
+        cases.append(("dql", "post", url, dql))
+    assignment = world["assignment"].pk
+    cases += [
+        (
+            f"load_{bob}",
+            "post",
+            f"/tasks/{task}/redistribute/",
+            {"assignment": assignment, **two, f"load_{bob}": HUGE_NUMBER},
+        ),
+        ("assignees", "post", f"/tasks/{task}/redistribute/", {"assignment": assignment, "assignees": [BIG_ID]}),
+        ("assignees", "post", f"/tasks/{task}/add-items/", {"mode": "all", "assignees": [BIG_ID]}),
+        ("assignees", "post", f"/tasks/{task}/add-items/validate/", {"mode": "all", "assignees": [BIG_ID]}),
+    ]
+    # Ids in query strings: a digit Python's int() does not read ("²"), or too many digits.
+    for value in ["\u00b2", HUGE_NUMBER]:
+        cases.append(("404", "get", f"/tasks/new/?dataset={value}", None))
+    for value in ["\u00b2", BIG_ID, HUGE_NUMBER]:
+        cases.append(("404", "get", f"/pipelines/?project={value}", None))
+        cases.append(("404", "post", f"/pipelines/?project={value}", {"name": "New pipeline"}))
+    # Which node the editor opens: one that is no node of the pipeline opens none.
+    for value in ["\u00b2", HUGE_NUMBER]:
+        cases.append(("200", "get", f"/pipelines/{pipeline}/?node={value}", None))
+    before = count_rows()
+    problems = []
+    server_errors = rejected = 0
+    for expected, method, url, data in cases:
+        call = getattr(client, method)
+        response = _isolated(lambda call=call, url=url, data=data: call(url, data) if data is not None else call(url))
+        if response.status_code >= 500:
+            server_errors += 1
+        html = response.content.decode(errors="replace")
+        if expected.isdigit():
+            ok = response.status_code == int(expected)
+        else:
+            ok = response.status_code == 200 and _shows_error(html, expected)
+        if ok:
+            rejected += 1
+        else:
+            problems.append(f"{method} {url[:70]} {str(data)[:80]}: {response.status_code}, wanted {expected}")
+        for step, data in steps.items():  # the draft back to its good answers
+            client.post(f"/tasks/new/{wizard}/{step}/validate/", data)
+    after = count_rows()
+    print(f"FIGURE bad_input_pages values={len(cases)} rejected={rejected} server_errors={server_errors}")
+    assert not problems, "\n".join(problems)
+    assert after == before, "a page wrote rows for bad input"
+
+
+def test_oversized_ids_in_urls_are_not_found(world, client):
+    """Every route with an <int:…> id, given a 30-digit one: 404 (on SQLite the lookup must not reach a bind)."""
+    from django.urls import reverse
+
+    from tests.trust.routes import ROUTES, walk
+
+    client.raise_request_exception = False
+    client.force_login(world["owner"])
+    problems, tried = [], 0
+    for name, pattern in walk():
+        ints = re.findall(r"<int:(\w+)>", pattern)
+        if not ints:
+            continue
+        route = ROUTES.get(name)  # a route the access matrix does not know yet is still tried
+        kwargs = route.kwargs(world) if route else {}
+        kwargs.update({key: int(BIG_ID) for key in ints})
+        if set(re.findall(r"<(?:\w+:)?(\w+)>", pattern)) - set(kwargs):
+            continue  # another converter this test cannot fill
+        url = reverse(name, kwargs=kwargs)
+        for method in route.calls if route else ("GET", "POST"):
+            tried += 1
+            response = _isolated(lambda method=method, url=url: getattr(client, method.lower())(url))
+            if response.status_code != 404 and not (route is None and response.status_code == 405):
+                problems.append(f"{method} {url}: {response.status_code}")
+    print(f"FIGURE bad_input_url_ids values={tried} refused={tried - len(problems)}")
+    assert tried >= 30
+    assert not problems, "\n".join(problems)
 
 
 # ------------------------------------------------------------------ manifests
