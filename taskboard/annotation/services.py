@@ -39,9 +39,13 @@ from taskboard.annotation.models import (
 from taskboard.annotation.workload import WorkloadUnit, boundaries, split_counts, workload_build
 from taskboard.datasets import selection as selection_module
 from taskboard.datasets.selection import Selection
+from taskboard.inputs import MAX_WHOLE
 from taskboard.projects.models import Membership
 
 Progress = Callable[[int, int], None]
+
+# A limit past every integer column would reach the database as a LIMIT it refuses.
+LIMIT_MESSAGE = f"The limit is a whole number from 1 to {MAX_WHOLE:,}."
 
 TASK_ITEM_TABLE = TaskItem._meta.db_table
 CHANGE_TABLE = HoldingChange._meta.db_table
@@ -366,7 +370,7 @@ def task_plan(
                     errors["consensus_assignees"] = f"From 2 to the number of assignees ({len(workload)})."
 
     if limit is not None:
-        _check_whole(limit, "limit", errors, 1, None, "The limit is a whole number of at least 1.")
+        _check_whole(limit, "limit", errors, 1, MAX_WHOLE, LIMIT_MESSAGE)
     if metadata is not None and not isinstance(metadata, dict):
         errors["metadata"] = "Metadata must be a JSON object."
     statuses_norm = _normalize_statuses(statuses, task_type, errors)
@@ -380,7 +384,8 @@ def task_plan(
             qs = _select(dataset=dataset, selection=selection, query=query)
             if is_qa and parent is not None:
                 qs = qs.filter(id__in=TaskItem.objects.filter(task=parent, status__isnull=False).values("item_id"))
-            items = _ordered(qs, limit if isinstance(limit, int) and limit >= 1 else None)
+            # A refused limit is not run: past a bigint it is an error of the database, not an answer.
+            items = _ordered(qs, limit if "limit" not in errors else None)
             total = items.count()
             if total == 0 and not is_qa:
                 errors["selection"] = "No items match this selection."
@@ -923,7 +928,7 @@ def task_add_items(
     _require_not_closed(task, "selection")
     errors: dict[str, str] = {}
     if limit is not None:
-        _check_whole(limit, "limit", errors, 1, None, "The limit is a whole number of at least 1.")
+        _check_whole(limit, "limit", errors, 1, MAX_WHOLE, LIMIT_MESSAGE)
     if errors:
         raise ValidationError(errors)
     try:

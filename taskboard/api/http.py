@@ -15,6 +15,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from taskboard.api.auth import TokenError, token_user
+from taskboard.inputs import json_problem
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ def _bearer(request) -> str | None:
 
 
 def json_body(request, *, required: bool = True) -> dict:
+    """The request's JSON object. Every text the API takes passes here: one holding NUL, or a number that is
+    NaN or Infinity (Python's json reads both), is refused naming where it is, before any view reads it."""
     if not request.body:
         if required:
             raise bad_request("A JSON body is required.")
@@ -100,7 +103,21 @@ def json_body(request, *, required: bool = True) -> dict:
         raise bad_request("The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise bad_request("The body must be a JSON object.")
+    problem = json_problem(body)
+    if problem:
+        raise bad_request(problem)
     return body
+
+
+def _url_problem(request, kwargs) -> str | None:
+    """NUL in the path's values or the query string: PostgreSQL refuses it in any lookup."""
+    for name, value in kwargs.items():
+        if isinstance(value, str) and "\x00" in value:
+            return f"{name}: text may not contain NUL (\\u0000) characters."
+    for name, values in request.GET.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            return f"{name.replace(chr(0), '')}: text may not contain NUL (\\u0000) characters."
+    return None
 
 
 def _csrf_failure(request):
@@ -112,6 +129,9 @@ def _csrf_failure(request):
 
 def run_guarded(request, view, *args, **kwargs):
     dql_error = _dql_error_class()
+    problem = _url_problem(request, kwargs)
+    if problem:
+        return error_response(400, problem)
     try:
         response = view(request, *args, **kwargs)
     except ApiError as error:

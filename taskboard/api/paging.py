@@ -3,6 +3,7 @@
 import math
 
 from taskboard.api.http import bad_request
+from taskboard.datasets.dql import MAX_PAGE
 
 MAX_PAGE_SIZE = 1000
 
@@ -10,8 +11,8 @@ MAX_PAGE_SIZE = 1000
 def page_params(body: dict, *, default_size: int = 1000) -> tuple[int, int]:
     page = body.get("page", 0)
     size = body.get("pageSize", default_size)
-    if isinstance(page, bool) or not isinstance(page, int) or page < 0:
-        raise bad_request("page must be a whole number ≥ 0.")
+    if isinstance(page, bool) or not isinstance(page, int) or not 0 <= page <= MAX_PAGE:
+        raise bad_request(f"page must be a whole number from 0 to {MAX_PAGE}.")
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
         raise bad_request(f"pageSize must be a whole number from 1 to {MAX_PAGE_SIZE}.")
     return page, size

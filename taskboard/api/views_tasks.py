@@ -16,7 +16,7 @@ from taskboard.api import queries
 from taskboard.api.http import ApiError, api_view, bad_request, json_body, not_found
 from taskboard.api.ids import api_id, parse_command_id, parse_id
 from taskboard.api.models import ApiCommand, ApiTaskInfo, CommandStatus
-from taskboard.api.paging import page_params, paged
+from taskboard.api.paging import MAX_PAGE, MAX_PAGE_SIZE, page_params, paged
 from taskboard.api.serializers import (
     assignment_json,
     assignments_json,
@@ -126,7 +126,9 @@ def parse_priority(value) -> int:
 def _int_or_none(value, field: str):
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise bad_request(f"{field}: expected a whole number.")
+    if value != int(value):
         raise bad_request(f"{field}: expected a whole number.")
     return int(value)
 
@@ -146,9 +148,25 @@ def parse_actions(value) -> list[dict] | None:
         if key in seen:
             raise bad_request(f"availableActions: {key!r} is listed twice.")
         seen.add(key)
-        color = entry.get("color") or "#607d8b"
-        statuses.append({"key": key, "label": entry.get("displayName") or key, "color": color[:7], "is_done": True})
+        label, color = entry.get("displayName"), entry.get("color")
+        label = key if label in (None, "") else label
+        color = "#607d8b" if color in (None, "") else color
+        if not isinstance(label, str) or len(label) > 100:
+            raise bad_request("availableActions: displayName must be a string of at most 100 characters.")
+        if not isinstance(color, str):
+            raise bad_request("availableActions: color must be a string such as #607d8b.")
+        statuses.append({"key": key, "label": label, "color": color[:7], "is_done": True})
     return statuses
+
+
+def _description(body: dict) -> str | None:
+    """`description` as dtlpy sends it: a string, or {"content": string}; None when absent."""
+    description = body.get("description")
+    if isinstance(description, dict):
+        description = description.get("content")
+    if description is not None and not isinstance(description, str):
+        raise bad_request("description: expected a string (or {content: string}).")
+    return description
 
 
 def _command(request, *, type: str, project, spec: dict, job=None) -> dict:
@@ -247,9 +265,7 @@ def _task_create_args(request, body: dict) -> tuple[dict, str, dict, float]:
     limit = _int_or_none(body.get("limit"), "limit")
     if limit is not None and limit < 1:
         raise bad_request("limit: must be at least 1.")
-    description = body.get("description")
-    if isinstance(description, dict):
-        description = description.get("content")
+    description = _description(body)
 
     args = {
         "dataset": dataset,
@@ -273,7 +289,7 @@ def _task_create_args(request, body: dict) -> tuple[dict, str, dict, float]:
         "statuses": parse_actions(body.get("availableActions")),
         "limit": limit,
         "metadata": user_metadata,
-        "description": description if isinstance(description, str) else "",
+        "description": description or "",
     }
     return args, raw_query, project, due_ms
 
@@ -394,22 +410,21 @@ def _task_update_fields(task, body) -> dict:
         if not isinstance(body["name"], str) or not body["name"].strip():
             raise bad_request("name: must be a non-empty string.")
         fields["name"] = body["name"].strip()
-    if body.get("taskOwner") and body["taskOwner"].strip().lower() != task.owner.email:
-        fields["owner"] = users_by_email([body["taskOwner"]], field="taskOwner")[0]
+    owner = body.get("taskOwner")
+    if owner not in (None, ""):
+        if not isinstance(owner, str):
+            raise bad_request("taskOwner: expected an email.")
+        if task.owner is None or owner.strip().lower() != task.owner.email:
+            fields["owner"] = users_by_email([owner], field="taskOwner")[0]
     if "dueDate" in body and body["dueDate"] is not None:
         due_at = parse_due(body["dueDate"])
         if abs((due_at - task.due_at).total_seconds()) >= 0.001:
             fields["due_at"] = due_at
     if "priority" in body and body["priority"] is not None and body["priority"] != task.priority:
         fields["priority"] = parse_priority(body["priority"])
-    if "description" in body:
-        description = body["description"]
-        if isinstance(description, dict):
-            description = description.get("content")
-        if description is not None and description != task.description:
-            if not isinstance(description, str):
-                raise bad_request("description: expected a string.")
-            fields["description"] = description
+    description = _description(body)
+    if description is not None and description != task.description:
+        fields["description"] = description
     return fields
 
 
@@ -535,8 +550,8 @@ def assignment_list(request):
         page = int(request.GET.get("pageOffset", 0))
     except ValueError:
         raise bad_request("pageSize and pageOffset must be whole numbers.") from None
-    if not 1 <= size <= 1000 or page < 0:
-        raise bad_request("pageSize must be 1 to 1000 and pageOffset ≥ 0.")
+    if not 1 <= size <= MAX_PAGE_SIZE or not 0 <= page <= MAX_PAGE:
+        raise bad_request(f"pageSize must be 1 to {MAX_PAGE_SIZE} and pageOffset 0 to {MAX_PAGE}.")
     assignments = assignments.order_by("pk")
     total = assignments.count()
     rows = list(assignments[page * size : (page + 1) * size])

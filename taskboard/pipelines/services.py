@@ -45,6 +45,7 @@ from taskboard.annotation.workload import WorkloadUnit, split_counts
 from taskboard.datasets import ids
 from taskboard.datasets.models import Dataset, Item, Recipe
 from taskboard.datasets.selection import Selection, folder_q, normalize_folder
+from taskboard.inputs import parse_pk
 from taskboard.jobs.models import Job
 from taskboard.pipelines.models import (
     TASK_KINDS,
@@ -1340,12 +1341,11 @@ def _datetime_to_ms(value: datetime.datetime | None) -> float | None:
 
 
 def _parse_pk(value, kind: str) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+    pk = parse_pk(value)  # a plain id: "42" or 42
+    if pk is not None:
+        return pk
     if not isinstance(value, str):
         return None
-    if value.isdigit() and len(value) < 20:
-        return int(value)
     try:
         return ids.parse_api_id(value, kind)
     except (ValueError, KeyError):

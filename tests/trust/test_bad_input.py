@@ -136,6 +136,19 @@ def _set(path, value):
 _DELETE = object()
 
 
+def _raw(literal: str) -> str:
+    """A value sent as a JSON literal that json.dumps would not write (NaN, Infinity, 1e999)."""
+    return f"@@raw:{literal}@@"
+
+
+def _encode(body) -> str:
+    return re.sub(r'"@@raw:([^@]*)@@"', r"\1", json.dumps(body))
+
+
+# Numbers no field takes: past every integer column, not finite, or floats where whole numbers go.
+OVERSIZED = [1e20, 10**30, 2**63, -(10**30), _raw("NaN"), _raw("Infinity"), _raw("-Infinity"), _raw("1e999")]
+
+
 def _api_task_cases(world, foreign):
     """(field named in the message, mutation) pairs."""
     cases = []
@@ -144,13 +157,14 @@ def _api_task_cases(world, foreign):
     cases.append(("name", _set("name", "Secret-Street-Task")))  # taken
     cases.append(("name", _set("name", "x" * 201)))
     cases.append(("name", _set("name", "x" * 100_000)))
+    cases.append(("name", _set("name", "Fresh\x00task")))  # PostgreSQL refuses NUL in text
     for value in [_DELETE, None, "", 5, "zz", "0" * 24, api_id("dataset", 999_999), foreign["dataset_id"], "../1"]:
         cases.append(("dataset", _set("datasetId", value)))
     for value in [_DELETE, "", 7, "nope", foreign["project_id"], api_id("project", 999_999)]:
         cases.append(("project", _set("projectId", value)))
-    for value in ["tomorrow", -1, 0, PAST_MS, 1e300, True, [], {}, "2030-01-01", 10**30, -(10**30)]:
+    for value in ["tomorrow", -1, 0, PAST_MS, 1e300, True, [], {}, "2030-01-01", 10**30, -(10**30), *OVERSIZED]:
         cases.append(("due", _set("dueDate", value)))
-    for value in [0, 4, -1, "high", True, 2.5, None, [], 10**20]:
+    for value in [0, 4, -1, "high", True, 2.5, None, [], 10**20, *OVERSIZED]:
         cases.append(("priority", _set("priority", value)))
     bob = "bob@example.com"
     for value in [
@@ -175,6 +189,9 @@ def _api_task_cases(world, foreign):
         [{"assigneeId": bob, "load": 10**20}],
         [{"assigneeId": f"u{i}@example.com", "load": 1} for i in range(100)],
         [{"assigneeId": bob, "load": 100}] * 1000,
+        [{"assigneeId": bob, "load": _raw("NaN")}],
+        [{"assigneeId": bob, "load": 1e20}],
+        [{"assigneeId": "bob\x00@example.com", "load": 100}],
     ]:
         cases.append(("workload", _set("workload", value)))
     cases.append(("workload", _set("workload", _DELETE)))
@@ -192,6 +209,10 @@ def _api_task_cases(world, foreign):
         (None, 15, "batch"),
         (True, 15, "batch"),
         (10**9, 2 * 10**9, "batch"),
+        (10**30, 2 * 10**30, "batch"),
+        (1e20, 2e20, "batch"),
+        (_raw("NaN"), 15, "batch"),
+        (10, _raw("Infinity"), "max"),
     ]:
         mutation = _set("metadata", {"system": {"batchSize": size, "maxBatchWorkload": most}})
         cases.append((field, mutation))
@@ -204,6 +225,10 @@ def _api_task_cases(world, foreign):
         (50, 5, "consensus"),  # more copies than assignees
         (50.5, 2, "consensus"),
         (10**20, 2, "consensus"),
+        (10**30, 2, "consensus"),
+        (1e20, 2, "consensus"),
+        (50, 10**30, "consensus"),
+        (_raw("NaN"), 2, "consensus"),
     ]:
         cases.append(
             (field, _set("metadata", {"system": {"consensusPercentage": pct, "consensusAssignees": per_item}}))
@@ -217,6 +242,12 @@ def _api_task_cases(world, foreign):
     # (An empty list or object reads as "no metadata", as dtlpy may send.)
     for value in ["x", 5, {"system": "x"}, {"system": 5}]:
         cases.append(("metadata", _set("metadata", value)))
+    # JSON no table stores: NUL in a value or a key, NaN (jsonb refuses them; the API must first).
+    for value in [{"user": {"k": "a\x00"}}, {"k\x00": 1}, {"user": {"x": _raw("NaN")}}, {"user": [_raw("Infinity")]}]:
+        cases.append(("metadata", _set("metadata", value)))
+    for value in [5, [], "a\x00", {"content": 5}, {"content": "a\x00"}]:
+        cases.append(("description", _set("description", value)))
+    cases.append(("checkIfExist", _set("checkIfExist", {"query": {"filter": {"name": "a\x00"}}})))
     for value in [_DELETE, "not json", "[]", "5", "'x'", 5, [], json.dumps({"resource": "annotations"})]:
         cases.append(("query", _set("query", value)))
     cases.append(("query", _set("query", json.dumps({"filter": []}))))
@@ -238,11 +269,26 @@ def _api_task_cases(world, foreign):
     cases.append(("task not found", _set("spec", {"type": "qa", "parentTaskId": foreign["task_id"]})))
     for value in [foreign["recipe_id"], "zz", 5, api_id("recipe", 999_999)]:
         cases.append(("recipe", _set("recipeId", value)))
-    for value in ["nobody@example.com", "mallory@example.com", 5, ["bob@example.com"]]:
+    for value in ["nobody@example.com", "mallory@example.com", 5, ["bob@example.com"], "bob\x00@example.com"]:
         cases.append(("owner", _set("taskOwner", value)))
-    for value in [[], "x", [{"action": ""}], [{"action": "done"}, {"action": "done"}], [5], {"action": "x"}]:
+    for value in [
+        [],
+        "x",
+        [{"action": ""}],
+        [{"action": "done"}, {"action": "done"}],
+        [5],
+        {"action": "x"},
+        [{"action": "x", "color": 5}],
+        [{"action": "x", "color": []}],
+        [{"action": "x", "color": {"hex": "#fff"}}],
+        [{"action": "x", "displayName": 5}],
+        [{"action": "x", "displayName": "y" * 101}],
+        [{"action": "x" * 51}],
+        [{"action": "done\x00"}],
+        [{"action": "x", "displayName": "a\x00"}],
+    ]:
         cases.append(("availableActions", _set("availableActions", value)))
-    for value in [0, -1, "x", 1.5, True]:
+    for value in [0, -1, "x", 1.5, True, *OVERSIZED]:
         cases.append(("limit", _set("limit", value)))
     for value in [["mallory@example.com"], "bob@example.com", [5], ["nobody@example.com"]]:
         cases.append(
@@ -301,6 +347,7 @@ def _message_names(response, field: str) -> bool:
 def test_api_task_creation_refuses_every_bad_value(world, foreign, client):
     from taskboard.api.auth import token_issue
 
+    client.raise_request_exception = False  # a 5xx is counted in the FIGURE line, not raised
     headers = {"authorization": f"Bearer {token_issue(user=world['manager'])}"}
     cases = _api_task_cases(world, foreign)
     problems = []
@@ -310,8 +357,10 @@ def test_api_task_creation_refuses_every_bad_value(world, foreign, client):
         base["name"] = f"Fresh task {n}"  # one wrongly accepted case must not mask the next as a duplicate
         body = mutate(base)
         before = count_rows()
-        response = client.post(
-            "/api/v1/annotationtasks", json.dumps(body), content_type="application/json", headers=headers
+        response = _isolated(
+            lambda body=body: client.post(
+                "/api/v1/annotationtasks", _encode(body), content_type="application/json", headers=headers
+            )
         )
         after = count_rows()
         if response.status_code >= 500:
@@ -399,6 +448,51 @@ def test_api_task_creation_accepts_the_boundaries(world, client, annotator2, ann
         passed += 1
     assert AnnotationTask.objects.filter(name__startswith="Boundary").count() == len(good)
     print(f"FIGURE bad_input_api_boundaries values={len(good)} accepted={passed}")
+
+
+# ------------------------------------------------------------------ API: task update
+
+
+def _task_state(task) -> dict:
+    return AnnotationTask.objects.filter(pk=task.pk).values(
+        "name", "owner_id", "due_at", "priority", "description", "state"
+    )[0]
+
+
+def test_api_task_update_refuses_every_bad_value(world, client):
+    from taskboard.api.auth import token_issue
+
+    client.raise_request_exception = False  # a 5xx is counted in the FIGURE line, not raised
+    headers = {"authorization": f"Bearer {token_issue(user=world['manager'])}"}
+    task = world["task"]
+    url = f"/api/v1/annotationtasks/{api_id('task', task.pk)}"
+    cases = []  # (field named in the message, body)
+    for value in [5, True, [], {}, ["bob@example.com"], "nobody@example.com", "mallory@example.com", "a\x00"]:
+        cases.append(("owner", {"taskOwner": value}))
+    for value in ["", "   ", 5, [], "x" * 201, "x" * 100_000, "Renamed\x00"]:
+        cases.append(("name", {"name": value}))
+    for value in ["tomorrow", PAST_MS, True, [], 1e300, *OVERSIZED]:
+        cases.append(("due", {"dueDate": value}))
+    for value in [0, 4, "high", [1], 2.5, *OVERSIZED]:
+        cases.append(("priority", {"priority": value}))
+    for value in [5, [], {"content": 5}, "a\x00", {"content": "a\x00"}]:
+        cases.append(("description", {"description": value}))
+    before, state = count_rows(), _task_state(task)
+    problems = []
+    server_errors = rejected = 0
+    for field, body in cases:
+        response = _isolated(
+            lambda body=body: client.patch(url, _encode(body), content_type="application/json", headers=headers)
+        )
+        if response.status_code >= 500:
+            server_errors += 1
+        if _is_refused(response):
+            rejected += 1
+        if not (_is_refused(response) and _message_names(response, field)) or _task_state(task) != state:
+            problems.append(f"{field}: {response.status_code} {response.content[:160]!r} body={_encode(body)[:100]}")
+    print(f"FIGURE bad_input_api_task_update values={len(cases)} rejected={rejected} server_errors={server_errors}")
+    assert not problems, "\n".join(problems)
+    assert count_rows() == before
 
 
 # ------------------------------------------------------------------ API: item queries and addToTask
