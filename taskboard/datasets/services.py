@@ -22,6 +22,7 @@ from django.db import transaction
 
 from taskboard.datasets import signals
 from taskboard.datasets.models import Item
+from taskboard.inputs import json_problem
 
 MANIFEST_MAX_ROWS = 200_000
 METADATA_MAX_BYTES = 64 * 1024
@@ -131,6 +132,10 @@ def _check_row(row: dict, kind: str) -> tuple[str | None, dict]:
     """(error, cleaned) for one manifest row."""
     if "_error" in row:
         return row["_error"], {}
+    # A JSON line's escaped NUL or NaN in its url or metadata (the filename's own check names control characters).
+    problem = json_problem({key: value for key, value in row.items() if key != "filename"})
+    if problem:
+        return problem.rstrip("."), {}
     if kind == "jsonl":
         extra = set(row) - {"filename", "url", "metadata"}
         if extra:
@@ -164,6 +169,9 @@ def _check_row(row: dict, kind: str) -> tuple[str | None, dict]:
         metadata = {}
     if not isinstance(metadata, dict):
         return "metadata must be a JSON object", {}
+    problem = json_problem(metadata, "metadata")  # a CSV cell's JSON: NUL or NaN, which jsonb refuses
+    if problem:
+        return problem.rstrip("."), {}
     if len(json.dumps(metadata)) > METADATA_MAX_BYTES:
         return f"metadata larger than {METADATA_MAX_BYTES:,} bytes", {}
     return None, {"dir": dir_, "name": name, "url": url, "metadata": metadata}
