@@ -1201,6 +1201,19 @@ def task_update(*, task, by, **fields) -> AnnotationTask:
             in_use = TaskItem.objects.filter(task=task, status__in=dropped).values_list("status", flat=True)[:1]
             if dropped and list(in_use):
                 errors["statuses"] = f"Status “{in_use[0]}” is in use and cannot be removed."
+            # Done-ness is counted when an item gets its status (throughput per day, task state, QA
+            # intake): flipping it under items that hold the status would leave those counts wrong.
+            was_done = dict(TaskStatus.objects.filter(task=task).values_list("key", "is_done"))
+            flipped = [s["key"] for s in statuses if s["key"] in was_done and was_done[s["key"]] != s["is_done"]]
+            held = (
+                StatusCount.objects.filter(assignment__task=task, status__in=flipped, count__gt=0)
+                .order_by("status")
+                .values_list("status", flat=True)[:1]
+            )
+            if flipped and "statuses" not in errors and list(held):
+                errors["statuses"] = (
+                    f"Status “{held[0]}” is in use: whether it counts as done cannot change while items have it."
+                )
     if errors:
         raise ValidationError(errors)
     task.save()

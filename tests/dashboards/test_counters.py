@@ -88,6 +88,35 @@ def test_check_reports_drift_and_rebuild_repairs_it(make_task, annotator, annota
     assert "No drift" in capsys.readouterr().out
 
 
+def _statuses(task, **is_done):
+    return [
+        {"key": s.key, "label": s.label, "color": s.color, "is_done": is_done.get(s.key, s.is_done)}
+        for s in task.statuses.all()
+    ]
+
+
+def test_a_status_in_use_keeps_whether_it_counts_as_done(make_task, annotator):
+    task = make_task(assignees=[annotator])
+    item = held_items(task, annotator)[0]
+    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    with pytest.raises(ValidationError) as error:
+        services.task_update(task=task, by=annotator, statuses=_statuses(task, completed=False))
+    assert "statuses" in error.value.message_dict
+    assert "“completed” is in use" in error.value.message_dict["statuses"][0]
+    assert task.statuses.get(key="completed").is_done  # nothing written
+    assert_no_drift()  # (without the rule: throughput stored 1, actual 0)
+    # A status no item holds may change, and a custom one may be added not counting as done.
+    statuses = _statuses(task, discard=False) + [{"key": "unsure", "label": "Unsure", "is_done": False}]
+    services.task_update(task=task, by=annotator, statuses=statuses)
+    assert not task.statuses.get(key="discard").is_done
+    services.item_status_set(task=task, item=item, status="unsure", by=annotator)
+    assert_no_drift()
+    # Once nobody holds it any more, it may change again.
+    services.item_status_set(task=task, item=item, status="discard", by=annotator)
+    services.task_update(task=task, by=annotator, statuses=_statuses(task, completed=False))
+    assert_no_drift()
+
+
 def test_rebuild_creates_missing_status_rows(make_task, annotator):
     task = make_task(assignees=[annotator])
     item = held_items(task, annotator)[0]
@@ -106,15 +135,16 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
     folders = iter(f"/batch{n}" for n in range(1000))
     tasks, qa_tasks = [], []
 
-    def new_task():
+    def new_task(kind=None):
+        """A task of `kind` (plain, pulling or consensus), or of a random one."""
         folder = next(folders)
         make_items(dataset, {folder: rng.randint(3, 15)})
-        # The second task is always a consensus task, so every walk has one.
-        force_consensus = len(tasks) == 1
-        pulling = not force_consensus and rng.random() < 0.3
+        if kind is None:
+            kind = "pulling" if rng.random() < 0.3 else ("consensus" if rng.random() < 0.35 else "plain")
+        pulling = kind == "pulling"
         extra = {"allocation": "pulling", "batch_size": 3, "max_batch_workload": 5} if pulling else {}
-        assignees = rng.sample(people, rng.randint(2 if force_consensus else 1, len(people)))
-        if not pulling and len(assignees) >= 2 and (force_consensus or rng.random() < 0.35):
+        assignees = rng.sample(people, rng.randint(2 if kind == "consensus" else 1, len(people)))
+        if kind == "consensus":
             extra = {"consensus_percentage": rng.choice([50, 100]), "consensus_assignees": 2}
         task = services.task_create(
             dataset=dataset,
@@ -126,7 +156,7 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
             **extra,
         )
         tasks.append(task)
-        if reviewer is not None and not pulling and rng.random() < 0.6:
+        if reviewer is not None and not pulling and (len(tasks) == 1 or rng.random() < 0.6):
             qa_tasks.append(
                 services.task_create(
                     dataset=dataset,
@@ -170,7 +200,7 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
         if not rows:
             return None
         row = rng.choice(rows)
-        status = rng.choice(["completed", "discard"])
+        status = rng.choice(list(task.statuses.values_list("key", flat=True)))
         services.item_status_set(task=task, item=row.item, status=status, by=row.assignment.assignee, copy=row.copy)
         return f"set {row.pk} {status}"
 
@@ -224,6 +254,25 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
         )
         return f"redistribute {a.pk}"
 
+    def edit_statuses():
+        """The manager edits the statuses: flips whether one counts as done, adds or drops a custom one."""
+        task = rng.choice(tasks)
+        statuses = _statuses(task)
+        change = rng.choice(["flip", "flip", "add", "drop"])
+        if change == "flip":
+            chosen = rng.choice(statuses)
+            chosen["is_done"] = not chosen["is_done"]
+        elif change == "add":
+            statuses.append({"key": f"custom{rng.randint(1, 3)}", "label": "Custom", "is_done": rng.random() < 0.5})
+            statuses = list({s["key"]: s for s in statuses}.values())
+        else:
+            customs = [s for s in statuses if s["key"].startswith("custom")]
+            if not customs:
+                return None
+            statuses.remove(rng.choice(customs))
+        services.task_update(task=task, by=manager, statuses=statuses)
+        return f"statuses {task.pk} {change} " + ",".join(f"{s['key']}={int(s['is_done'])}" for s in statuses)
+
     def claim():
         pulling = [t for t in tasks if t.is_pulling]
         if not pulling:
@@ -252,10 +301,11 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
         return f"review {row.pk} {verdict}"
 
     ops = [set_status] * 6 + [clear_status] * 2 + [add_items, remove_items, reassign, redistribute, claim, claim]
-    ops += [label] * 2
+    ops += [label] * 2 + [edit_statuses] * 2
     if reviewer is not None:
         ops += [review] * 4
-    ops_done.append(new_task())
+    # Every walk has a plain task (with a QA task when there is a reviewer), a pulling and a consensus one.
+    ops_done += [new_task("plain"), new_task("pulling"), new_task("consensus")]
     for _ in range(steps):
         op = new_task if rng.random() < 0.05 else rng.choice(ops)
         try:
@@ -275,7 +325,7 @@ def test_no_drift_after_a_random_sequence(seed, dataset, recipe, manager, annota
     rng = random.Random(seed)
     done = _random_walk(rng, dataset=dataset, manager=manager, people=[annotator, annotator2, annotator3], steps=100)
     kinds = {d.split()[0] for d in done if d}
-    assert {"create", "set", "clear", "add", "remove", "claim", "label"} <= kinds
+    assert {"create", "set", "clear", "add", "remove", "claim", "label", "statuses"} <= kinds
     assert any("consensus=True" in d for d in done if d)
 
 
