@@ -873,18 +873,25 @@ EXPORT_COLUMNS = [
 
 @login_required
 def task_export(request, pk):
+    from taskboard.dashboards.queries import agreement_of_item
+
     task = queries.task_for_manager(request.user, pk)
+    columns, rows = list(EXPORT_COLUMNS), TaskItem.objects.filter(task=task)
+    agreement = agreement_of_item() if task.is_consensus else None
+    if agreement is not None:
+        # Consensus tasks: the item's agreement (0..1) on each of its rows, empty until every copy has a status.
+        columns.append(("agreement", "agreement"))
+        rows = rows.annotate(agreement=agreement)
     rows = (
-        TaskItem.objects.filter(task=task)
-        .order_by("rank", "copy", "id")
-        .values_list(*[source for _, source in EXPORT_COLUMNS])
-        .iterator(chunk_size=2000)
+        rows.order_by("rank", "copy", "id").values_list(*[source for _, source in columns]).iterator(chunk_size=2000)
     )
     writer = csv.writer(_Echo())
 
     def lines():
-        yield writer.writerow([name for name, _ in EXPORT_COLUMNS])
+        yield writer.writerow([name for name, _ in columns])
         for row in rows:
+            if agreement is not None and row[-1] is not None:
+                row = (*row[:-1], round(row[-1], 4))
             yield writer.writerow([_cell(value) for value in row])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")

@@ -162,6 +162,18 @@ def agreement_page(task: AnnotationTask, *, after: tuple[float, int] | None = No
     )
 
 
+def agreement_of_item():
+    """A subquery for TaskItem rows: their item's agreement in their task once every copy has a
+    status (None before), one lookup on the (task, item) unique index per row; None without the work app."""
+    results = _work_model("ConsensusResult")
+    if results is None:
+        return None
+    return Subquery(
+        results.objects.filter(task_id=OuterRef("task_id"), item_id=OuterRef("item_id")).values("agreement")[:1],
+        output_field=FloatField(),
+    )
+
+
 # --- issues and rework, on both tasks --------------------------------------------------------
 
 

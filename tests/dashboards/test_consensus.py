@@ -187,3 +187,26 @@ def test_agreement_list_on_the_task_page_and_its_own(client, make_task, manager,
     client.force_login(manager)
     plain = make_task(name="Plain", assignees=[annotator])
     assert client.get(reverse("dashboards:task-agreement", args=[plain.pk])).status_code == 404
+
+
+def test_task_csv_export_has_an_agreement_column_on_consensus_tasks(
+    client, make_task, manager, annotator, annotator2, recipe
+):
+    import csv
+    import io
+
+    task, (a, b, c, d) = _scored_task(make_task, annotator, annotator2, recipe)
+    client.force_login(manager)
+
+    def export(t):
+        response = client.get(reverse("annotation:task-export", args=[t.pk]))
+        return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+    rows = export(task)
+    by_item = {}
+    for row in rows:
+        by_item.setdefault(int(row["item_id"]), set()).add(row["agreement"])
+    assert by_item[a.item_id] == {"1.0"} and by_item[c.item_id] == {"0.5"}  # originals and copies alike
+    unscored = set(by_item) - {a.item_id, c.item_id}
+    assert unscored and all(by_item[i] == {""} for i in unscored)
+    assert "agreement" not in export(make_task(name="Plain", assignees=[annotator]))[0]
