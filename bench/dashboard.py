@@ -130,11 +130,18 @@ def spread_statuses(task) -> None:
             )
 
 
-def review(task, manager, reviewers) -> AnnotationTask:
-    """A QA task over the parent's done items, and its verdicts, set-based, as the QA loop leaves them:
-    65% judged (approved, 1 in 13 of them discarded), 5% sent back (the parent's copies cleared and
-    flagged for rework, one REWORK change record per copy, the QA row waiting), the rest to review."""
-    qa = services.task_create(
+def analyze() -> None:
+    """Fresh statistics after bulk writes: without them PostgreSQL plans the QA joins below as nested
+    loops over a million rows each."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for table in (TaskItem, HoldingChange, "work_itemtime", "work_consensusresult"):
+                cursor.execute(f"ANALYZE {table if isinstance(table, str) else table._meta.db_table}")
+
+
+def make_qa(task, manager, reviewers) -> AnnotationTask:
+    """The QA task over the parent's items with a status (the core's set-based creation)."""
+    return services.task_create(
         dataset=task.dataset,
         created_by=manager,
         name=f"{task.name}_qa",
@@ -144,6 +151,12 @@ def review(task, manager, reviewers) -> AnnotationTask:
         due_at=timezone.now() + datetime.timedelta(days=10),
         recipe=task.recipe,
     )
+
+
+def review(task, qa) -> None:
+    """The QA task's verdicts, set-based, as the QA loop leaves them: 65% judged (approved, 1 in 13 of
+    them discarded), 5% sent back (the parent's copies cleared and flagged for rework, one REWORK
+    change record per copy, the QA row waiting), the rest to review."""
     table, assignments = TaskItem._meta.db_table, Assignment._meta.db_table
     now = timezone.now()
     work_ids = list(Assignment.objects.filter(task=task, kind="work").values_list("pk", flat=True))
@@ -184,7 +197,6 @@ def review(task, manager, reviewers) -> AnnotationTask:
             f"WHERE task_id = %s AND rework = %s",
             [now, task.pk, True],
         )
-    return qa
 
 
 def score_consensus(task) -> None:
@@ -238,8 +250,12 @@ def record_item_times(task) -> None:
 def build(size: int, project, manager, people, reviewers) -> AnnotationTask:
     name = f"bench-{size}-v{VERSION}"
     task = AnnotationTask.objects.filter(project=project, name=name).first()
-    if task is not None:
+    if task is not None and task.qa_tasks.exists():
         return task
+    if task is not None:  # a build that was cut short: start that task again
+        family = [task.pk, *task.qa_tasks.values_list("pk", flat=True)]
+        TaskItem.objects.filter(task_id__in=family).delete()
+        AnnotationTask.objects.filter(pk__in=family).delete()
     dataset, _ = Dataset.objects.get_or_create(project=project, name=f"bench-{size}")
     recipe, _ = Recipe.objects.get_or_create(dataset=dataset, name="default", defaults={"is_default": True})
     t0 = time.perf_counter()
@@ -266,17 +282,17 @@ def build(size: int, project, manager, people, reviewers) -> AnnotationTask:
         spread_statuses(task)
     log(f"  statuses spread in {time.perf_counter() - t0:.1f}s")
     t0 = time.perf_counter()
+    analyze()
+    qa = make_qa(task, manager, reviewers)
+    analyze()
     with transaction.atomic():
-        qa = review(task, manager, reviewers)
+        review(task, qa)
         score_consensus(task)
     log(f"  QA verdicts, rework and consensus agreement in {time.perf_counter() - t0:.1f}s")
     t0 = time.perf_counter()
     record_item_times(task)
     log(f"  active time recorded in {time.perf_counter() - t0:.1f}s")
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for table in (TaskItem, HoldingChange, "work_itemtime", "work_consensusresult"):
-                cursor.execute(f"ANALYZE {table if isinstance(table, str) else table._meta.db_table}")
+    analyze()
     t0 = time.perf_counter()
     drift = counters.rebuild([task.pk, qa.pk])
     log(f"  rebuild_counters repaired {len(drift)} counters in {time.perf_counter() - t0:.1f}s")
