@@ -174,6 +174,7 @@ ROUTES: dict[str, Route] = {
     "annotation:task-close": Route("page", "object", kwargs=_task, calls={"POST": _empty}),
     "annotation:task-export": Route("page", "object", kwargs=_task),
     "dashboards:task": Route("page", "object", kwargs=lambda w: {"task_id": w["task"].pk}),
+    "dashboards:task-agreement": Route("page", "object", kwargs=lambda w: {"task_id": w["task"].pk}),
     "api:task-detail": Route(
         "api",
         "object",
@@ -253,6 +254,7 @@ ROUTES: dict[str, Route] = {
     "pipelines:detail": Route("page", "object", kwargs=lambda w: {"pk": w["pipeline"].pk}),
     "pipelines:install": Route("page", "object", kwargs=lambda w: {"pk": w["pipeline"].pk}, calls={"POST": _empty}),
     "pipelines:pause": Route("page", "object", kwargs=lambda w: {"pk": w["pipeline"].pk}, calls={"POST": _empty}),
+    "pipelines:retry": Route("page", "object", kwargs=lambda w: {"pk": w["pipeline"].pk}, calls={"POST": _empty}),
     "pipelines:run": Route("page", "object", kwargs=lambda w: {"pk": w["pipeline"].pk}, calls={"POST": _empty}),
     "pipelines:delete": Route("page", "object", kwargs=lambda w: {"pk": w["pipeline"].pk}, calls={"POST": _empty}),
     "pipelines:node-add": Route(
