@@ -42,8 +42,7 @@ django.setup()
 import datetime  # noqa: E402
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections, transaction  # noqa: E402
-from django.db.models import F, Sum  # noqa: E402
+from django.db import connection, connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from taskboard.accounts.models import User  # noqa: E402
@@ -52,7 +51,6 @@ from taskboard.annotation.models import (  # noqa: E402
     AnnotationTask,
     Assignment,
     AssignmentKind,
-    HoldingChange,
     StatusCount,
     TaskItem,
 )
@@ -90,7 +88,7 @@ def build(n: int, processes: int):
     project = Project.objects.create(name="Pull bench")
     manager = User.objects.create_user("bench-manager@example.com", "pw")
     Membership.objects.create(project=project, user=manager, role=Role.MANAGER)
-    people = [User.objects.create_user(f"puller{i}@example.com", "pw") for i in range(6 * processes)]
+    people = [User.objects.create_user(f"puller{i}@example.com", "pw") for i in range(2 * processes)]
     Membership.objects.bulk_create(Membership(project=project, user=u, role=Role.ANNOTATOR) for u in people)
     dataset = Dataset.objects.create(project=project, name="queue")
     recipe = Recipe.objects.create(dataset=dataset, name="default", is_default=True)
@@ -126,7 +124,7 @@ def build(n: int, processes: int):
     StatusCount.objects.bulk_create(
         StatusCount(assignment=a, status=key, count=0) for a in extra for key in ("completed", "discard")
     )
-    groups = [people[i * processes : (i + 1) * processes] for i in range(6)]
+    groups = [people[i * processes : (i + 1) * processes] for i in range(2)]
     return task, groups
 
 
@@ -166,106 +164,6 @@ RAW_SQL = (
 )
 
 
-# A candidate for the service: the whole claim (rule, pick, move, both counters, the change record)
-# as one statement, one round trip and one short transaction. Offered to the core service.
-ONE_STATEMENT_SQL = f"""
-WITH me AS (
-  SELECT a.id, a.item_count - COALESCE(
-    (SELECT SUM(s.count) FROM {StatusCount._meta.db_table} s WHERE s.assignment_id = a.id), 0) AS undone
-  FROM {Assignment._meta.db_table} a
-  WHERE a.task_id = %(task)s AND a.assignee_id = %(user)s AND a.kind = 'work' AND NOT a.removed
-  FOR UPDATE
-), want AS (
-  -- Under the rule (undone <= max - batch) a whole batch always fits under max.
-  SELECT id FROM me WHERE undone <= %(max)s - %(batch)s
-), picked AS (
-  SELECT t.id FROM {TI} t WHERE t.task_id = %(task)s AND t.in_queue AND EXISTS (SELECT 1 FROM want)
-  ORDER BY t.rank LIMIT %(batch)s FOR UPDATE SKIP LOCKED
-), moved AS (
-  UPDATE {TI} t SET assignment_id = (SELECT id FROM want), in_queue = false
-  WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) RETURNING t.item_id
-), queue AS (
-  SELECT id FROM {Assignment._meta.db_table} WHERE task_id = %(task)s AND kind = 'queue'
-), bump AS (
-  UPDATE {Assignment._meta.db_table} SET item_count = item_count + (SELECT count(*) FROM moved)
-  WHERE id = (SELECT id FROM want) AND EXISTS (SELECT 1 FROM moved)
-), drain AS (
-  UPDATE {Assignment._meta.db_table} SET item_count = item_count - (SELECT count(*) FROM moved)
-  WHERE id = (SELECT id FROM queue) AND EXISTS (SELECT 1 FROM moved)
-), record AS (
-  INSERT INTO {HoldingChange._meta.db_table}
-    (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, at, note)
-  SELECT %(task)s, item_id, 'claim', (SELECT id FROM queue), (SELECT id FROM want), 1, %(user)s, now(), ''
-  FROM moved
-)
-SELECT count(*) FROM moved
-"""
-
-
-def one_statement_autocommit(task_id: int, user_id: int) -> int:
-    """The same statement as its own transaction: one round trip, the commit waiting for the flush."""
-    with connection.cursor() as cursor:
-        cursor.execute(ONE_STATEMENT_SQL, {"task": task_id, "user": user_id, "batch": BATCH, "max": MAX_WORKLOAD})
-        return cursor.fetchone()[0]
-
-
-def one_statement_claim(task_id: int, user_id: int) -> int:
-    """How the service could claim on PostgreSQL: one statement, and a commit that does not wait
-    for the WAL flush. The queue's counter row is the one lock every claimer needs; not waiting for
-    the disk while holding it is what lets claims overlap. A crash may forget the last claims,
-    counters and rows together, and those items simply wait in the queue again."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit = off")
-        cursor.execute(ONE_STATEMENT_SQL, {"task": task_id, "user": user_id, "batch": BATCH, "max": MAX_WORKLOAD})
-        return cursor.fetchone()[0]
-
-
-def reordered_claim(task, user, *, asynchronous: bool) -> int:
-    """The service's claim with the smallest changes that shorten the hot lock: every claimer
-    must update the queue's counter row, so that update goes last, right before the commit; the
-    task-state refresh is dropped (a claim cannot change how many items are done); optionally the
-    commit does not wait for the WAL flush. A proposal for the core service, measured here."""
-    with transaction.atomic():
-        if asynchronous:
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-        assignment = Assignment.objects.select_for_update().get(
-            task=task, assignee=user, kind=AssignmentKind.WORK, removed=False
-        )
-        with_status = StatusCount.objects.filter(assignment=assignment).aggregate(n=Sum("count"))["n"] or 0
-        undone = assignment.item_count - with_status
-        if undone > task.max_batch_workload - task.batch_size:
-            return 0
-        want = min(task.batch_size, task.max_batch_workload - undone)
-        queue_id = Assignment.objects.filter(task=task, kind=AssignmentKind.QUEUE).values_list("pk", flat=True).first()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {TI} SET assignment_id = %s, in_queue = false WHERE id IN (SELECT id FROM {TI} "
-                f"WHERE task_id = %s AND in_queue ORDER BY rank LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING item_id",
-                [assignment.pk, task.pk, want],
-            )
-            claimed = [row[0] for row in cursor.fetchall()]
-        if not claimed:
-            return 0
-        n = len(claimed)
-        Assignment.objects.filter(pk=assignment.pk).update(item_count=F("item_count") + n)
-        now = timezone.now()
-        HoldingChange.objects.bulk_create(
-            HoldingChange(
-                task=task,
-                item_id=i,
-                kind="claim",
-                from_assignment_id=queue_id,
-                to_assignment=assignment,
-                by=user,
-                at=now,
-            )
-            for i in claimed
-        )
-        Assignment.objects.filter(pk=queue_id).update(item_count=F("item_count") - n)
-        return n
-
-
 def worker(mode: str, task_id: int, user_id: int, start_at: float, seconds: float, out) -> None:
     connections.close_all()  # never share the parent's socket
     task = AnnotationTask.objects.get(pk=task_id)
@@ -281,14 +179,6 @@ def worker(mode: str, task_id: int, user_id: int, start_at: float, seconds: floa
         t0 = time.perf_counter()
         if mode == "service":
             n = services.pulling_claim(task=task, user=user)
-        elif mode == "reordered":
-            n = reordered_claim(task, user, asynchronous=False)
-        elif mode == "reordered-async":
-            n = reordered_claim(task, user, asynchronous=True)
-        elif mode == "one-statement-autocommit":
-            n = one_statement_autocommit(task_id, user_id)
-        elif mode == "one-statement":
-            n = one_statement_claim(task_id, user_id)
         else:
             with connection.cursor() as cursor:
                 cursor.execute(RAW_SQL, [assignment.pk, task_id])
@@ -368,9 +258,6 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--processes", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument(
-        "--candidate", action="store_true", help="also time proposals for the service (reordered, one statement)"
-    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("bench/pull.py measures PostgreSQL's SKIP LOCKED; set DATABASE_URL=postgres://…/tb_pullbench")
@@ -379,15 +266,10 @@ def main() -> None:
         f"{args.seconds:.0f}s per phase"
     )
     reset_database()
-    task, (service_people, raw_people, *candidates) = build(args.items, args.processes)
+    task, (service_people, raw_people) = build(args.items, args.processes)
     plan = claim_plan(task, service_people[0])
     log("claim query plan (service):\n  " + plan.replace("\n", "\n  "))
     results = [phase("service", task, service_people, args.seconds), phase("raw", task, raw_people, args.seconds)]
-    if args.candidate:
-        for mode, people in zip(
-            ["reordered", "reordered-async", "one-statement", "one-statement-autocommit"], candidates, strict=True
-        ):
-            results.append(phase(mode, task, people, args.seconds))
     log("")
     log(f"{'loop':<25} {'claims':>8} {'items':>9} {'claims/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'empty':>6}")
     for r in results:

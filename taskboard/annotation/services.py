@@ -690,7 +690,11 @@ def task_create_args(params: dict) -> dict:
 # rows of the queue (skipping rows another claim has locked), the move, both counters and the
 # change record. Every claimer must update the queue's counter row, so the time between that
 # update and the commit is what serialises claimers; one statement (in autocommit, its own
-# transaction) keeps it to the commit alone, and keeps Python out of the loop.
+# transaction) keeps it to the commit alone, and keeps Python out of the loop. When the claim is
+# its own transaction, its commit does not wait for the WAL flush either: a crash can forget only
+# the last moment's claims, rows and counters together, whose items simply wait in the queue
+# again, and any later ordinary commit (a status, anyone's) flushes them first, the WAL being
+# written in order. Inside a larger transaction (a status change's refill) nothing is relaxed.
 PG_CLAIM_SQL = f"""
 WITH me AS (
   SELECT a.id, a.item_count - COALESCE(
@@ -719,8 +723,10 @@ WITH me AS (
   INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, at, note)
   SELECT %(task)s, item_id, '{ChangeKind.CLAIM.value}', (SELECT id FROM queue), (SELECT id FROM want), 1, %(user)s,
     now(), '' FROM moved
+), quick AS (
+  SELECT set_config('synchronous_commit', 'off', true) WHERE %(own_transaction)s
 )
-SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM moved)
+SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM moved), (SELECT count(*) FROM quick)
 """
 
 
@@ -737,10 +743,16 @@ def pulling_claim(*, task, user) -> int:
     if not task.accepts_work:
         return 0
     if connection.vendor == "postgresql":
-        params = {"task": task.pk, "user": user.pk, "batch": task.batch_size, "max": task.max_batch_workload}
+        params = {
+            "task": task.pk,
+            "user": user.pk,
+            "batch": task.batch_size,
+            "max": task.max_batch_workload,
+            "own_transaction": not connection.in_atomic_block,
+        }
         with connection.cursor() as cursor:
             cursor.execute(PG_CLAIM_SQL, params)
-            holders, moved = cursor.fetchone()
+            holders, moved, _ = cursor.fetchone()
         if holders:
             return moved
     # SQLite, and a first claim of an allowed assignee (their assignment is made here).
