@@ -39,7 +39,17 @@ class AssignmentInline(AssignmentCountsMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ("assignee", "kind", "removed", "item_count", "done", "rework_count", "issue_count", "created_at")
+    fields = (
+        "assignee",
+        "kind",
+        "removed",
+        "item_count",
+        "claimed_count",
+        "done",
+        "rework_count",
+        "issue_count",
+        "created_at",
+    )
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -115,12 +125,23 @@ class StatusCountInline(admin.TabularInline):
 
 @admin.register(Assignment)
 class AssignmentAdmin(AssignmentCountsMixin, admin.ModelAdmin):
-    list_display = ("id", "task", "assignee", "kind", "removed", "item_count", "done", "rework_count", "issue_count")
+    list_display = (
+        "id",
+        "task",
+        "assignee",
+        "kind",
+        "removed",
+        "item_count",
+        "claimed_count",
+        "done",
+        "rework_count",
+        "issue_count",
+    )
     list_select_related = ("task", "assignee")
     list_filter = ("kind", "removed", "task__state")
     search_fields = ("task__name", "assignee__email")
     raw_id_fields = ("task", "assignee")
-    readonly_fields = ("item_count", "rework_count", "issue_count", "created_at")
+    readonly_fields = ("item_count", "claimed_count", "rework_count", "issue_count", "created_at")
     inlines = (StatusCountInline,)
 
     def get_queryset(self, request):

@@ -4,6 +4,8 @@ Counters (`Assignment.item_count`, `StatusCount`) are changed in the same transa
 as the rows they count, so progress pages never count task items.
 """
 
+from collections import defaultdict
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -190,7 +192,11 @@ class Assignment(models.Model):
     kind = models.CharField(max_length=20, choices=AssignmentKind.choices, default=AssignmentKind.WORK)
     # Kept, zeroed, for analytics when its person leaves the task (Dataloop's markForDeletion).
     removed = models.BooleanField(default=False)
+    # A pulling queue's item_count is what was put in it; a work assignment's claimed_count is what
+    # it took out of the queue. Claims write only the claimer's row: one row every claimer updated
+    # (the queue's) would serialise them all. See HELD_ITEMS and settle_queue.
     item_count = models.PositiveIntegerField(default=0)
+    claimed_count = models.PositiveIntegerField(default=0)
     rework_count = models.PositiveIntegerField(default=0)
     issue_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
@@ -219,6 +225,26 @@ class Assignment(models.Model):
     @property
     def is_hidden(self) -> bool:
         return self.kind != AssignmentKind.WORK
+
+
+# Summed over a task's assignments, the task's items: the queue's intake less what was claimed
+# from it, plus what each work assignment holds.
+HELD_ITEMS = F("item_count") - F("claimed_count")
+
+
+def settle_queue(assignments):
+    """Set each pulling queue's item_count in `assignments` (in memory) to the items still queued:
+    its intake less the claimed_count of its task's work assignments in the same list, which must
+    hold all of them. Returns the list."""
+    claimed = defaultdict(int)
+    for a in assignments:
+        if a.kind == AssignmentKind.WORK:
+            claimed[a.task_id] += a.claimed_count
+    for a in assignments:
+        if a.kind == AssignmentKind.QUEUE and not getattr(a, "queue_settled", False):
+            a.item_count -= claimed[a.task_id]
+            a.queue_settled = True
+    return assignments
 
 
 class StatusCount(models.Model):

@@ -23,6 +23,7 @@ from taskboard.annotation.models import (
     BATCH_SIZE_MIN,
     DEFAULT_ANNOTATION_STATUSES,
     DEFAULT_QA_STATUSES,
+    HELD_ITEMS,
     Allocation,
     AnnotationTask,
     Assignment,
@@ -687,14 +688,10 @@ def task_create_args(params: dict) -> dict:
 
 
 # The whole claim on PostgreSQL as ONE statement: the rule under the claimer's row lock, the next
-# rows of the queue (skipping rows another claim has locked), the move, both counters and the
-# change record. Every claimer must update the queue's counter row, so the time between that
-# update and the commit is what serialises claimers; one statement (in autocommit, its own
-# transaction) keeps it to the commit alone, and keeps Python out of the loop. When the claim is
-# its own transaction, its commit does not wait for the WAL flush either: a crash can forget only
-# the last moment's claims, rows and counters together, whose items simply wait in the queue
-# again, and any later ordinary commit (a status, anyone's) flushes them first, the WAL being
-# written in order. Inside a larger transaction (a status change's refill) nothing is relaxed.
+# rows of the queue (skipping rows another claim has locked), the move, the claimer's counters
+# and the change record. It writes no row that another claimer writes (the queue's intake count
+# stays; claimed_count says what left it), so claimers never wait for each other, and one
+# statement keeps Python out of the loop.
 PG_CLAIM_SQL = f"""
 WITH me AS (
   SELECT a.id, a.item_count - COALESCE(
@@ -714,19 +711,15 @@ WITH me AS (
 ), queue AS (
   SELECT id FROM {Assignment._meta.db_table} WHERE task_id = %(task)s AND kind = 'queue'
 ), bump AS (
-  UPDATE {Assignment._meta.db_table} SET item_count = item_count + (SELECT count(*) FROM moved)
+  UPDATE {Assignment._meta.db_table} SET item_count = item_count + (SELECT count(*) FROM moved),
+    claimed_count = claimed_count + (SELECT count(*) FROM moved)
   WHERE id = (SELECT id FROM want) AND EXISTS (SELECT 1 FROM moved)
-), drain AS (
-  UPDATE {Assignment._meta.db_table} SET item_count = item_count - (SELECT count(*) FROM moved)
-  WHERE id = (SELECT id FROM queue) AND EXISTS (SELECT 1 FROM moved)
 ), record AS (
   INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, at, note)
   SELECT %(task)s, item_id, '{ChangeKind.CLAIM.value}', (SELECT id FROM queue), (SELECT id FROM want), 1, %(user)s,
     now(), '' FROM moved
-), quick AS (
-  SELECT set_config('synchronous_commit', 'off', true) WHERE %(own_transaction)s
 )
-SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM moved), (SELECT count(*) FROM quick)
+SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM moved)
 """
 
 
@@ -743,16 +736,10 @@ def pulling_claim(*, task, user) -> int:
     if not task.accepts_work:
         return 0
     if connection.vendor == "postgresql":
-        params = {
-            "task": task.pk,
-            "user": user.pk,
-            "batch": task.batch_size,
-            "max": task.max_batch_workload,
-            "own_transaction": not connection.in_atomic_block,
-        }
+        params = {"task": task.pk, "user": user.pk, "batch": task.batch_size, "max": task.max_batch_workload}
         with connection.cursor() as cursor:
             cursor.execute(PG_CLAIM_SQL, params)
-            holders, moved, _ = cursor.fetchone()
+            holders, moved = cursor.fetchone()
         if holders:
             return moved
     # SQLite, and a first claim of an allowed assignee (their assignment is made here).
@@ -794,8 +781,9 @@ def _pulling_claim_orm(*, task, user) -> int:
     if not claimed:
         return 0
     n = len(claimed)
-    Assignment.objects.filter(pk=assignment.pk).update(item_count=F("item_count") + n)
-    Assignment.objects.filter(pk=queue.pk).update(item_count=F("item_count") - n)
+    Assignment.objects.filter(pk=assignment.pk).update(
+        item_count=F("item_count") + n, claimed_count=F("claimed_count") + n
+    )
     now = timezone.now()
     HoldingChange.objects.bulk_create(
         [
@@ -832,7 +820,7 @@ def _require_not_closed(task, field: str) -> None:
 def _task_state_refresh(task) -> None:
     """Completed when every worked item (hidden consensus originals aside) has a final status."""
     work = Assignment.objects.filter(task_id=task.pk).exclude(kind=AssignmentKind.CONSENSUS)
-    agg = work.aggregate(items=Sum("item_count"), issues=Sum("issue_count"))
+    agg = work.aggregate(items=Sum(HELD_ITEMS), issues=Sum("issue_count"))
     items = agg["items"] or 0
     done_keys = list(TaskStatus.objects.filter(task_id=task.pk, is_done=True).values_list("key", flat=True))
     done = StatusCount.objects.filter(assignment__in=work, status__in=done_keys).aggregate(n=Sum("count"))["n"] or 0

@@ -4,7 +4,15 @@ dates are ISO 8601 (due dates: epoch milliseconds, as the SDK sends them)."""
 import json
 from collections import defaultdict
 
-from taskboard.annotation.models import Assignment, AssignmentKind, StatusCount, TaskItem, TaskStatus, WorkloadEntry
+from taskboard.annotation.models import (
+    Assignment,
+    AssignmentKind,
+    StatusCount,
+    TaskItem,
+    TaskStatus,
+    WorkloadEntry,
+    settle_queue,
+)
 from taskboard.api.ids import api_id, command_api_id
 from taskboard.api.models import ApiTaskInfo
 
@@ -155,7 +163,9 @@ def tasks_json(tasks, request=None) -> list[dict]:
     tasks = list(tasks)
     pks = [t.pk for t in tasks]
     assignments = defaultdict(list)
-    all_assignments = list(Assignment.objects.filter(task_id__in=pks).select_related("assignee").order_by("pk"))
+    all_assignments = settle_queue(
+        list(Assignment.objects.filter(task_id__in=pks).select_related("assignee").order_by("pk"))
+    )
     for a in all_assignments:
         assignments[a.task_id].append(a)
     counts = _status_totals(a.pk for a in all_assignments)

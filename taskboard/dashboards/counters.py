@@ -132,6 +132,20 @@ def _find_drift(task_ids) -> list[Drift]:
         else {}
     )
 
+    # What each work assignment took from its pulling queue, by the claim records; a queue's
+    # item_count is its intake, what is still queued plus all of that.
+    claims = dict(
+        _scope(HoldingChange.objects.filter(kind=ChangeKind.CLAIM, to_assignment__isnull=False), task_ids)
+        .order_by()
+        .values("to_assignment_id")
+        .annotate(n=Sum("count"))
+        .values_list("to_assignment_id", "n")
+    )
+    claimed_in_task = defaultdict(int)
+    for a in assignments:
+        if a.kind == AssignmentKind.WORK:
+            claimed_in_task[a.task_id] += claims.get(a.pk, 0)
+
     drift = []
     for a in assignments:
         who = a.assignee.email if a.assignee_id else a.get_kind_display()
@@ -139,8 +153,10 @@ def _find_drift(task_ids) -> list[Drift]:
         # A flagged row is rework waiting with its annotator on an annotation task, and the
         # issue that QA raised on a QA task (see work.services.qa_reject).
         is_qa = a.task.type == TaskType.QA
+        is_queue = a.kind == AssignmentKind.QUEUE
         expected = {
-            "item_count": rows,
+            "item_count": rows + (claimed_in_task[a.task_id] if is_queue else 0),
+            "claimed_count": claims.get(a.pk, 0) if a.kind == AssignmentKind.WORK else 0,
             "rework_count": 0 if is_qa else flagged,
             "issue_count": flagged if is_qa else 0,
         }

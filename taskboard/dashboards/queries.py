@@ -17,6 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from taskboard.annotation.models import (
+    HELD_ITEMS,
     AnnotationTask,
     Assignment,
     AssignmentKind,
@@ -24,6 +25,7 @@ from taskboard.annotation.models import (
     TaskState,
     TaskStatus,
     TaskType,
+    settle_queue,
 )
 from taskboard.dashboards import forecast as fc
 from taskboard.dashboards.models import ConsensusTally, DailyThroughput, ReviewTally
@@ -299,6 +301,7 @@ def _assignments_with_counts(task: AnnotationTask):
             "kind",
             "removed",
             "item_count",
+            "claimed_count",
             "rework_count",
             "issue_count",
             "created_at",
@@ -316,7 +319,22 @@ def _assignments_with_counts(task: AnnotationTask):
     assignments: dict[int, Assignment] = {}
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     tallies: dict[int, ReviewTally] = {}
-    for pk, kind, removed, items, rework, issues, created, user_id, email, status, count, *verdicts, seconds in rows:
+    for (
+        pk,
+        kind,
+        removed,
+        items,
+        claimed,
+        rework,
+        issues,
+        created,
+        user_id,
+        email,
+        status,
+        count,
+        *verdicts,
+        seconds,
+    ) in rows:
         if pk not in assignments:
             assignments[pk] = Assignment(
                 pk=pk,
@@ -324,6 +342,7 @@ def _assignments_with_counts(task: AnnotationTask):
                 kind=kind,
                 removed=removed,
                 item_count=items,
+                claimed_count=claimed,
                 rework_count=rework,
                 issue_count=issues,
                 created_at=created,
@@ -341,7 +360,7 @@ def _assignments_with_counts(task: AnnotationTask):
                 )
         if status is not None:
             counts[pk][status] = count
-    return list(assignments.values()), counts, tallies
+    return settle_queue(list(assignments.values())), counts, tallies
 
 
 def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAULT_WINDOW_DAYS) -> TaskNumbers:
@@ -460,7 +479,7 @@ def project_tasks(project: Project, *, now=None, window_days: int = fc.DEFAULT_W
     totals = dict(
         Assignment.objects.filter(task_id__in=ids, kind__in=COUNTED_KINDS)
         .values("task_id")
-        .annotate(n=Sum("item_count"))
+        .annotate(n=Sum(HELD_ITEMS))
         .values_list("task_id", "n")
     )
     done_keys = defaultdict(set)

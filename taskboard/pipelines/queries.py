@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
-from taskboard.annotation.models import Assignment, AssignmentKind, StatusCount, TaskStatus
+from taskboard.annotation.models import HELD_ITEMS, Assignment, AssignmentKind, StatusCount, TaskStatus
 from taskboard.datasets.models import Dataset, Recipe
 from taskboard.inputs import parse_pk
 from taskboard.pipelines.models import Connection, Node, Pipeline
@@ -97,8 +97,10 @@ def node_counts(nodes) -> dict[int, NodeCounts]:
     if not task_ids:
         return {}
     totals: dict[int, int] = defaultdict(int)
-    for task_id, count in Assignment.objects.filter(task_id__in=task_ids, kind__in=COUNTED_KINDS).values_list(
-        "task_id", "item_count"
+    for task_id, count in (
+        Assignment.objects.filter(task_id__in=task_ids, kind__in=COUNTED_KINDS)
+        .annotate(held=HELD_ITEMS)
+        .values_list("task_id", "held")
     ):
         totals[task_id] += count
     statuses: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))

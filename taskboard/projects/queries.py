@@ -12,6 +12,7 @@ from django.db.models import Exists, OuterRef, QuerySet, Sum
 from django.http import Http404
 
 from taskboard.annotation.models import (
+    HELD_ITEMS,
     AnnotationTask,
     Assignment,
     AssignmentKind,
@@ -19,6 +20,7 @@ from taskboard.annotation.models import (
     TaskItem,
     TaskState,
     TaskStatus,
+    settle_queue,
 )
 from taskboard.datasets.models import Dataset
 from taskboard.projects.models import MANAGING_ROLES, WORKING_ROLES, Membership, Project
@@ -121,7 +123,7 @@ def tasks_progress(task_ids) -> dict[int, tuple[int, int]]:
     totals = dict(
         Assignment.objects.filter(task_id__in=task_ids, kind__in=COUNTED_KINDS)
         .values("task_id")
-        .annotate(total=Sum("item_count"))
+        .annotate(total=Sum(HELD_ITEMS))
         .values_list("task_id", "total")
     )
     done = dict(
@@ -194,8 +196,12 @@ def task_progress(task: AnnotationTask) -> TaskProgress:
 
     statuses = list(TaskStatus.objects.filter(task=task))
     done_keys = {s.key for s in statuses if s.is_done}
-    assignments = list(
-        Assignment.objects.filter(task=task, kind__in=COUNTED_KINDS).select_related("assignee").order_by("kind", "id")
+    assignments = settle_queue(
+        list(
+            Assignment.objects.filter(task=task, kind__in=COUNTED_KINDS)
+            .select_related("assignee")
+            .order_by("kind", "id")
+        )
     )
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for assignment_id, status, count in StatusCount.objects.filter(assignment__in=assignments).values_list(

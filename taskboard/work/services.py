@@ -11,7 +11,7 @@ from collections import Counter
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from taskboard.annotation.models import (
@@ -138,10 +138,12 @@ def pulling_may_pull(assignment: Assignment) -> bool:
 
 
 def pulling_queue_size(task: AnnotationTask) -> int:
-    return (
-        Assignment.objects.filter(task=task, kind=AssignmentKind.QUEUE).values_list("item_count", flat=True).first()
-        or 0
+    """Items still queued: the queue's intake less what its claimers took (claims never write the
+    queue's row)."""
+    counts = Assignment.objects.filter(task=task, kind__in=[AssignmentKind.QUEUE, AssignmentKind.WORK]).aggregate(
+        intake=Sum("item_count", filter=Q(kind=AssignmentKind.QUEUE)), claimed=Sum("claimed_count")
     )
+    return max(0, (counts["intake"] or 0) - (counts["claimed"] or 0))
 
 
 @transaction.atomic

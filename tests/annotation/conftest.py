@@ -1,6 +1,6 @@
 import pytest
 
-from taskboard.annotation.models import Assignment, StatusCount, TaskItem
+from taskboard.annotation.models import Assignment, AssignmentKind, HoldingChange, StatusCount, TaskItem, settle_queue
 from tests.factories import in_days, make_items
 
 
@@ -21,9 +21,11 @@ def team(annotator, annotator2, annotator3):
 
 
 def assert_counters(task):
-    """Every counter equals a recount of the rows it counts."""
-    for a in Assignment.objects.filter(task=task):
+    """Every counter equals a recount of the rows it counts (a queue's, once its claims are taken off)."""
+    for a in settle_queue(list(Assignment.objects.filter(task=task))):
         assert a.item_count == TaskItem.objects.filter(assignment=a).count(), a
+        claims = HoldingChange.objects.filter(kind="claim", to_assignment=a).count()
+        assert a.claimed_count == (claims if a.kind == AssignmentKind.WORK else 0), a
         for sc in StatusCount.objects.filter(assignment=a):
             assert sc.count == TaskItem.objects.filter(assignment=a, status=sc.status).count(), sc
     assert not TaskItem.objects.filter(task=task).exclude(assignment__task=task).exists()

@@ -5,7 +5,6 @@ from taskboard.annotation import services, signals
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
-    AssignmentKind,
     HoldingChange,
     StatusCount,
     TaskItem,
@@ -15,6 +14,7 @@ from taskboard.annotation.models import (
 )
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.datasets.selection import Selection
+from taskboard.work.services import pulling_queue_size
 from tests.annotation.conftest import assert_counters
 from tests.factories import in_days, make_items
 
@@ -200,7 +200,7 @@ def test_add_items_into_the_pulling_queue(dataset, items, manager, annotator):
     )
     result = services.task_add_items(task=task, selection=Selection(mode="all"), by=manager, to_queue=True)
     assert result.added == 10
-    assert Assignment.objects.get(task=task, kind=AssignmentKind.QUEUE).item_count == 25
+    assert pulling_queue_size(task) == 25
     assert_counters(task)
 
 

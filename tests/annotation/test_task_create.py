@@ -17,6 +17,7 @@ from taskboard.annotation.models import (
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.datasets.models import Item
 from taskboard.datasets.selection import Selection
+from taskboard.work.services import pulling_queue_size
 from tests.annotation.conftest import assert_counters
 from tests.factories import DatasetFactory, RecipeFactory, in_days, make_items
 
@@ -349,8 +350,10 @@ def test_pulling_gives_each_person_a_batch_and_queues_the_rest(dataset, items, m
     )
     for u in team:
         assert Assignment.objects.get(task=task, assignee=u).item_count == 4
+    # The queue's count is its intake; claims are counted on the claimers' rows.
     queue = Assignment.objects.get(task=task, kind=AssignmentKind.QUEUE)
-    assert queue.item_count == 18
+    assert queue.item_count == 30 and pulling_queue_size(task) == 18
+    assert [Assignment.objects.get(task=task, assignee=u).claimed_count for u in team] == [4, 4, 4]
     assert TaskItem.objects.filter(task=task, in_queue=True).count() == 18
     # Batches come in (dir, name, id) order.
     assert held(task)["bob@example.com"] == [f"/city/day/img{i:05d}.jpg" for i in range(4)]

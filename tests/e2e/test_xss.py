@@ -70,7 +70,7 @@ from taskboard.datasets.models import Annotation, Item
 from taskboard.datasets.selection import Selection
 from taskboard.jobs import services as job_services
 from taskboard.pipelines import services as pipeline_services
-from taskboard.pipelines.models import NodeKind
+from taskboard.pipelines.models import FailedStep, NodeKind
 from taskboard.projects.models import Role
 from taskboard.work import services as work_services
 from tests.factories import (
@@ -392,8 +392,15 @@ def build_world() -> World:
             )
         return p, work, first
 
-    o["pipeline_live"], _, _ = pipeline(1, install=True)
+    o["pipeline_live"], live_work, _ = pipeline(1, install=True)
     o["pipeline"], o["node"], o["connection"] = pipeline(2, install=False)
+    # A failed move: its reason quotes names people chose (a node, a person), shown in the editor.
+    FailedStep.objects.create(
+        pipeline=o["pipeline_live"],
+        to_node=live_work,
+        status="",
+        error="Could not add items: " + c.value("failed move reason", "polyglot"),
+    )
 
     # Jobs: one failed with a hostile error, one done naming a task, one running (its page polls).
     failed = job_services.job_create(kind="task_create", params={}, project=project, created_by=manager, total=10)
@@ -797,6 +804,8 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
                 poll=3 if t.is_open else 0,
             )
             m(reverse("dashboards:task", args=[t.pk]), route="dashboards:task", poll=5 if t is task else 0)
+        # Every scored consensus item's agreement, with the filenames and labels people chose.
+        m(reverse("dashboards:task-agreement", args=[consensus.pk]), route="dashboards:task-agreement")
         for name in ("task-add-items", "task-remove-items", "task-reassign", "task-redistribute", "task-close"):
             page = m(url[f"annotation:{name}"], route=f"annotation:{name}")
         page = m(url["annotation:task-add-items"])
