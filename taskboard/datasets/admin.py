@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.core.paginator import Paginator
+from django.db import models
 from django.utils.functional import cached_property
 
 from taskboard.datasets.models import Annotation, Dataset, Item, Label, Recipe
@@ -89,6 +90,8 @@ class ItemAdmin(LargeTableAdmin):
     search_fields = ("filename",)
     raw_id_fields = ("dataset",)
     readonly_fields = ("filename", "created_at")
+    # A URL typed without a scheme is https (Django 6's default, and what the manifest import accepts).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Annotation)
