@@ -391,8 +391,9 @@ def holding_check(db: LoadDB) -> dict[str, int]:
     - claimed_twice: an item of the pulling task that two claims handed out;
     - claim_mismatch: a claimed item that is not where its claim put it (nothing else moves items here);
     - queue_mismatch: a row whose `in_queue` flag disagrees with sitting in the queue assignment;
-    - count_drift / status_drift: assignments whose item_count, or StatusCount rows whose count,
-      differ from the rows they count (counters change in the same transaction as the rows).
+    - count_drift / status_drift: assignments whose item_count (a queue's: its intake) or
+      claimed_count, or StatusCount rows whose count, differ from the rows they count (counters
+      change in the same transaction as the rows).
     """
     task = db.seed["pulling_task_id"]
     tasks = [task, db.seed["split_task_id"]]
@@ -423,9 +424,19 @@ def holding_check(db: LoadDB) -> dict[str, int]:
                 f"WHERE t.task_id = %s AND t.in_queue <> (a.kind = 'queue')",
                 [task],
             ),
+            # A queue's item_count is its intake: the rows still queued plus what its task's work
+            # assignments claimed (claimed_count, which must match the claim records).
             "count_drift": one(
                 f"SELECT count(*) FROM {ASSIGNMENT} a WHERE a.task_id = ANY(%s) AND a.item_count <> "
-                f"(SELECT count(*) FROM {TASK_ITEM} t WHERE t.assignment_id = a.id)",
+                f"(SELECT count(*) FROM {TASK_ITEM} t WHERE t.assignment_id = a.id) + CASE WHEN a.kind = 'queue' "
+                f"THEN (SELECT coalesce(sum(w.claimed_count), 0) FROM {ASSIGNMENT} w "
+                f"WHERE w.task_id = a.task_id AND w.kind = 'work') ELSE 0 END",
+                [tasks],
+            )
+            + one(
+                f"SELECT count(*) FROM {ASSIGNMENT} a WHERE a.task_id = ANY(%s) AND a.kind = 'work' AND "
+                f"a.claimed_count <> (SELECT count(*) FROM {CHANGE} c WHERE c.kind = 'claim' "
+                f"AND c.to_assignment_id = a.id)",
                 [tasks],
             ),
             "status_drift": one(
