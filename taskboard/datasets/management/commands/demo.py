@@ -172,60 +172,44 @@ class Command(BaseCommand):
         images = [self.image(colour, shape) for colour in IMAGE_COLOURS for shape in IMAGE_SHAPES]
         rows, n = [], 0
         for folder, count in STREET_FOLDERS.items():
-            scene = folder.strip("/").split("/")
             for i in range(count):
                 n += 1
-                name = f"frame_{i + 1:05d}.png"
-                rows.append(
-                    Item(
-                        dataset=dataset,
-                        dir=folder,
-                        name=name,
-                        filename=Item.join_filename(folder, name),
-                        mimetype="image/png",
-                        file=images[n % len(images)],
-                        # Every third frame was labelled before the demo's tasks began.
-                        annotated=n % 3 == 0,
-                        metadata={
-                            "camera": ("front", "rear")[n % 2],
-                            "area": scene[0],
-                            "conditions": scene[-1],
-                            "width": 64,
-                            "height": 48,
-                        },
-                    )
-                )
+                # Every third frame was labelled before the demo's tasks began.
+                rows.append(self.frame(dataset, folder, i + 1, images[n % len(images)], n, annotated=n % 3 == 0))
         self.add_missing(dataset, rows)
 
     def arrivals(self, dataset, folder: str, count: int) -> list[Item]:
         """`count` new frames in `folder`, numbered on from the ones already there."""
         images = [self.image(colour, shape) for colour in IMAGE_COLOURS for shape in IMAGE_SHAPES]
-        scene = folder.strip("/").split("/")
         have = set(Item.objects.filter(dataset=dataset, dir=folder).values_list("name", flat=True))
         rows, n = [], len(have)
         while len(rows) < count:
             n += 1
-            name = f"frame_{n:05d}.png"
-            if name in have:
-                continue
-            rows.append(
-                Item(
-                    dataset=dataset,
-                    dir=folder,
-                    name=name,
-                    filename=Item.join_filename(folder, name),
-                    mimetype="image/png",
-                    file=images[n % len(images)],
-                    metadata={
-                        "camera": ("front", "rear")[n % 2],
-                        "area": scene[0],
-                        "conditions": scene[-1],
-                        "width": 64,
-                        "height": 48,
-                    },
-                )
-            )
+            if f"frame_{n:05d}.png" not in have:
+                rows.append(self.frame(dataset, folder, n, images[n % len(images)], n))
         return Item.objects.bulk_create(rows, batch_size=1000)
+
+    @staticmethod
+    def frame(dataset, folder: str, number: int, image, n: int, *, annotated: bool = False) -> Item:
+        """Street frame `number` of `folder`, its camera alternating with `n`."""
+        scene = folder.strip("/").split("/")
+        name = f"frame_{number:05d}.png"
+        return Item(
+            dataset=dataset,
+            dir=folder,
+            name=name,
+            filename=Item.join_filename(folder, name),
+            mimetype="image/png",
+            file=image,
+            annotated=annotated,
+            metadata={
+                "camera": ("front", "rear")[n % 2],
+                "area": scene[0],
+                "conditions": scene[-1],
+                "width": 64,
+                "height": 48,
+            },
+        )
 
     def document_items(self, dataset) -> None:
         files = {kind: self.document(kind) for kind in ("invoice", "receipt", "letter")}
