@@ -32,6 +32,10 @@ class AssignmentCountsMixin:
         return assignment.done
 
 
+# Kept by the services ("done" from the status counts): shown, never edited here.
+ASSIGNMENT_COUNTERS = ("item_count", "claimed_count", "done", "rework_count", "issue_count")
+
+
 class AssignmentInline(AssignmentCountsMixin, admin.TabularInline):
     """The task's assignments with their kept counters; changes go through the services, not here."""
 
@@ -39,17 +43,7 @@ class AssignmentInline(AssignmentCountsMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = (
-        "assignee",
-        "kind",
-        "removed",
-        "item_count",
-        "claimed_count",
-        "done",
-        "rework_count",
-        "issue_count",
-        "created_at",
-    )
+    fields = ("assignee", "kind", "removed", *ASSIGNMENT_COUNTERS, "created_at")
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -125,18 +119,7 @@ class StatusCountInline(admin.TabularInline):
 
 @admin.register(Assignment)
 class AssignmentAdmin(AssignmentCountsMixin, admin.ModelAdmin):
-    list_display = (
-        "id",
-        "task",
-        "assignee",
-        "kind",
-        "removed",
-        "item_count",
-        "claimed_count",
-        "done",
-        "rework_count",
-        "issue_count",
-    )
+    list_display = ("id", "task", "assignee", "kind", "removed", *ASSIGNMENT_COUNTERS)
     list_select_related = ("task", "assignee")
     list_filter = ("kind", "removed", "task__state")
     search_fields = ("task__name", "assignee__email")
