@@ -14,6 +14,7 @@ from taskboard.annotation import services as core
 from taskboard.annotation.models import Assignment, TaskItem
 from taskboard.datasets.models import Annotation, Item
 from taskboard.datasets.selection import Selection
+from taskboard.work.services import pulling_queue_size
 from tests.factories import in_days, make_items
 
 pytestmark = pytest.mark.e2e
@@ -226,8 +227,13 @@ def test_a_pulling_annotators_batch_refills(
     screenshot(page, "work-pull-refilled")
     for _ in range(3):
         press(page, "c")
-    # 2 undone again: refilled to 5, and once the queue is dry "get more" has nothing to give.
-    assert Assignment.objects.get(pk=assignment.pk).item_count >= 6
+    # 2 undone again: the queue's last 3 came in (5 undone), and with the queue dry "get more"
+    # has nothing to give.
+    expect(page.locator("#count-remaining")).to_have_text("5")
+    assert Assignment.objects.get(pk=assignment.pk).item_count == 9
+    assert pulling_queue_size(task) == 0
+    expect(page.get_by_role("button", name="Get more items")).to_be_disabled()
+    expect(page.locator(".get-more")).to_contain_text("0 waiting in the queue")
 
 
 def test_active_time_is_sent_only_while_the_person_is_active(
