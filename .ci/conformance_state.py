@@ -23,6 +23,7 @@ from taskboard.api.ids import api_id, parse_api_id
 from taskboard.api.models import ApiCommand
 from taskboard.datasets.models import Dataset, Item
 from taskboard.pipelines.models import Node, Pipeline
+from taskboard.work.services import pulling_queue_size
 
 MANAGER, A1, A2, A3 = (f"{who}@example.com" for who in ("manager", "annotator1", "annotator2", "annotator3"))
 REVIEWER = "reviewer@example.com"
@@ -167,10 +168,11 @@ if t4:
         (counts, arrived),
     )
     queue = Assignment.objects.filter(task=t4, kind=AssignmentKind.QUEUE).first()
+    waiting = TaskItem.objects.filter(task=t4, in_queue=True).count()
     check(
-        "the rest waits in the hidden queue",
-        queue is not None and queue.item_count == all_items - 20 - pulled,
-        queue and queue.item_count,
+        "the rest waits in the hidden queue (and its counter says so)",
+        queue is not None and waiting == pulling_queue_size(t4) == all_items - 20 - pulled,
+        (waiting, pulling_queue_size(t4)),
     )
     if made.get("pulling_refilled"):
         refilled = Assignment.objects.get(pk=parse_api_id(made["pulling_refilled"], "assignment"))
