@@ -35,7 +35,7 @@ test: $(STAMP)
 
 # The same suite on PostgreSQL, with a real Celery worker for the job tests (needs Redis).
 test-pg: $(STAMP)
-	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(BROKER_URL) $(BIN)/python -m pytest -q -rfE --durations=10 --create-db -m "not heavy and not load" $(PYTEST_ARGS)
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(BROKER_URL) $(BIN)/python -m pytest -q -rfE -n 2 --durations=10 --create-db -m "not heavy and not load" $(PYTEST_ARGS)
 
 # Real faults at full size (worker kills, broker outages), then load with a PostgreSQL restart.
 test-heavy: $(STAMP)
