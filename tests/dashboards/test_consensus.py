@@ -9,20 +9,7 @@ from taskboard.work import services as work
 
 
 def test_agreement_shows_on_consensus_tasks_only(client, make_task, manager, annotator, annotator2, recipe):
-    task = make_task(
-        assignees=[annotator, annotator2], folder="/highway", consensus_percentage=100, consensus_assignees=2
-    )
-    car, person = Label.objects.get(recipe=recipe, name="car"), Label.objects.get(recipe=recipe, name="person")
-    rows = TaskItem.objects.filter(task=task, copy__gt=0).select_related("assignment", "item").order_by("item_id")
-    by_item = {}
-    for row in rows:
-        by_item.setdefault(row.item_id, []).append(row)
-    (a, b), (c, d) = list(by_item.values())[:2]
-    for row, label in ((a, car), (b, car), (c, car), (d, person)):
-        work.item_label_toggle(task_item=row, label=label, by=row.assignment.assignee)
-        services.item_status_set(
-            task=task, item=row.item, status="completed", by=row.assignment.assignee, copy=row.copy
-        )
+    task, _ = _scored_task(make_task, annotator, annotator2, recipe)
     consensus = queries.task_numbers(task).consensus
     assert consensus.items == 2 and consensus.agreement == pytest.approx(0.75) and consensus.low == 0
     client.force_login(manager)
