@@ -241,6 +241,10 @@ def start_gunicorn(db: LoadDB, label: str, workers: int = 4, threads: int = 4, *
             "60",
             "--graceful-timeout",
             "5",
+            # gthread's default keep-alive is 2 s, inside the managers' 1-3 s think time: the server
+            # closing an idle connection as the client reuses it showed as a status-0 failure.
+            "--keep-alive",
+            "30",
             "--access-logfile",
             str(access_log),
             "--error-logfile",
