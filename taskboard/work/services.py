@@ -296,8 +296,13 @@ def qa_reject(*, qa_task_item: TaskItem, comment: str, by) -> TaskItem:
                 by=by,
                 note=comment,
             )
-        TaskItem.objects.filter(pk=parent.pk).update(rework=True, comment=comment)
-        Assignment.objects.filter(pk=home.pk).update(rework_count=F("rework_count") + 1)
+        if parent.rework:
+            # Already back for another QA task's reject: one fix answers both, so the annotator
+            # reads both comments and the rework counter counts the item once.
+            TaskItem.objects.filter(pk=parent.pk).update(comment=f"{parent.comment}\n\n{comment}")
+        else:
+            TaskItem.objects.filter(pk=parent.pk).update(rework=True, comment=comment)
+            Assignment.objects.filter(pk=home.pk).update(rework_count=F("rework_count") + 1)
         sent_to.append(home.assignee_id)
     TaskItem.objects.filter(pk=qa_task_item.pk).update(rework=True, comment=comment)
     Assignment.objects.filter(pk=qa_task_item.assignment_id).update(issue_count=F("issue_count") + 1)

@@ -16,6 +16,7 @@ from taskboard.annotation.models import (
     TaskItem,
 )
 from taskboard.annotation.workload import WorkloadUnit
+from taskboard.dashboards import counters
 from taskboard.datasets.models import Annotation
 from taskboard.datasets.selection import Selection
 from taskboard.work import queries, services
@@ -247,6 +248,40 @@ def test_reject_sends_the_item_back_to_its_annotator_for_rework(qa_setup, annota
     assert TaskItem.objects.get(pk=qa_item.pk).status == "approved"
     history = queries.item_history(parent.item, task=qa)
     assert {c.kind for c in history} >= {ChangeKind.REWORK, ChangeKind.RETURN}
+
+
+def test_two_qa_tasks_rejecting_one_item_send_it_back_once(
+    qa_setup, dataset, manager, annotator, annotator3, reviewer
+):
+    task, qa, done = qa_setup
+    second_qa = core.task_create(
+        dataset=dataset,
+        created_by=manager,
+        name="Second look",
+        task_type="qa",
+        parent=task,
+        assignees=[annotator3],
+        due_at=in_days(3),
+    )
+    first = next(r for r in rows(work(qa, reviewer)) if r.item_id == done[0].item_id)
+    second = next(r for r in rows(work(second_qa, annotator3)) if r.item_id == done[0].item_id)
+    services.qa_reject(qa_task_item=first, comment="Missed the bike", by=reviewer)
+    services.qa_reject(qa_task_item=second, comment="Box too loose", by=annotator3)
+
+    parent = TaskItem.objects.get(pk=done[0].pk)
+    assert parent.rework and parent.comment == "Missed the bike\n\nBox too loose"
+    assert work(task, annotator).rework_count == 1
+    assert work(qa, reviewer).issue_count == 1 and work(second_qa, annotator3).issue_count == 1
+    assert counters.find_drift([task.pk, qa.pk, second_qa.pk]) == []
+
+    # One fix answers both reviewers: each gets the item back to look at again.
+    complete(parent, annotator)
+    assert work(task, annotator).rework_count == 0
+    for row in (first, second):
+        row.refresh_from_db()
+        assert not row.rework and row.status is None
+    assert work(qa, reviewer).issue_count == 0 and work(second_qa, annotator3).issue_count == 0
+    assert counters.find_drift([task.pk, qa.pk, second_qa.pk]) == []
 
 
 def test_reject_needs_a_comment_and_the_reviewer(qa_setup, reviewer, annotator):
