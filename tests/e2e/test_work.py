@@ -57,7 +57,14 @@ def browser_page(browser_page):
     return browser_page
 
 
+def shortcuts_ready(page):
+    # work.js is deferred: it runs before DOMContentLoaded, and a key pressed before that reaches
+    # no listener (seen under a loaded CI machine).
+    page.wait_for_load_state("domcontentloaded")
+
+
 def press(page, key):
+    shortcuts_ready(page)
     with page.expect_navigation():
         page.keyboard.press(key)
 
@@ -155,6 +162,7 @@ def test_reviewer_rejects_the_annotator_fixes_the_reviewer_approves(
     page.get_by_role("link", name="Labels_qa").first.click()
     expect(page.locator(".item-name")).to_have_text(items[0].item.filename)
     expect(page.locator(".label-list")).to_contain_text("car")
+    shortcuts_ready(page)
     page.keyboard.press("r")
     expect(page.locator("#reject-comment")).to_be_focused()
     page.keyboard.type("The person on the left is not labelled")
