@@ -99,11 +99,56 @@ def _ordered(qs, limit: int | None):
     return qs.order_by()
 
 
-def _ranked_sql(qs) -> tuple[str, list]:
-    """SQL yielding (item_id, rn): the queryset's items numbered 1… in (dir, name, id) order."""
+def _ranked_sql(qs, *, after=None, upto=None, offset: int = 0) -> tuple[str, list]:
+    """SQL yielding (item_id, rn): the queryset's items numbered 1… in (dir, name, id) order.
+
+    With `after`/`upto` (a `(dir, name, id)` key) only the items past `after` and up to `upto`, numbered
+    from `offset + 1`: one run of a selection inserted in several statements."""
     inner, params = qs.values("id", "dir", "name").query.sql_with_params()
-    sql = f"SELECT s.id AS item_id, row_number() OVER (ORDER BY s.dir, s.name, s.id) AS rn FROM ({inner}) s"
-    return sql, list(params)
+    params = list(params)
+    where = []
+    if after is not None:
+        where.append("(s.dir, s.name, s.id) > (%s, %s, %s)")
+        params += list(after)
+    if upto is not None:
+        where.append("(s.dir, s.name, s.id) <= (%s, %s, %s)")
+        params += list(upto)
+    sql = (
+        f"SELECT s.id AS item_id, {int(offset)} + row_number() OVER (ORDER BY s.dir, s.name, s.id) AS rn "
+        f"FROM ({inner}) s"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql, params
+
+
+# A job's selection goes in runs of this many rows (at most PROGRESS_RUNS of them) so that its
+# progress bar moves while the rows go in; the task is still written in one transaction.
+PROGRESS_RUN_ROWS = 50_000
+PROGRESS_RUNS = 20
+
+
+def _ranked_runs(qs, total: int, progress: Progress | None):
+    """(ranked SQL, params, rows before this run) for each run of the selection, in rank order.
+
+    One run, the plain `_ranked_sql`, unless a job is watching a selection larger than a run."""
+    if progress is None or total <= PROGRESS_RUN_ROWS:
+        yield (*_ranked_sql(qs), 0)
+        return
+    step = max(PROGRESS_RUN_ROWS, -(-total // PROGRESS_RUNS))
+    inner, params = qs.values("id", "dir", "name").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT b.dir, b.name, b.id FROM (SELECT s.dir, s.name, s.id, "
+            f"row_number() OVER (ORDER BY s.dir, s.name, s.id) AS rn FROM ({inner}) s) b "
+            f"WHERE b.rn %% %s = 0 ORDER BY b.rn",
+            [*params, step],
+        )
+        keys = [tuple(row) for row in cursor.fetchall()]
+    after = None
+    for run, upto in enumerate([*keys, None]):
+        yield (*_ranked_sql(qs, after=after, upto=upto, offset=run * step), run * step)
+        after = upto
 
 
 def _case_by_boundaries(column: str, bounds: list[int], assignment_ids: list[int]) -> tuple[str, list]:
@@ -500,31 +545,33 @@ def _task_write(plan: _Plan, *, progress: Progress | None) -> AnnotationTask:
     if pulling:
         queue = Assignment.objects.create(task=task, kind=AssignmentKind.QUEUE, created_at=now)
         if total:
-            ranked, params = _ranked_sql(plan.items)
-            _insert_task_items(
-                task_id=task.pk,
-                select_sql=f"SELECT r.item_id, %s AS assignment_id, 0 AS copy, r.rn AS rank, %s AS in_queue "
-                f"FROM ({ranked}) r",
-                params=[queue.pk, True] + params,
-            )
+            for ranked, params, before in _ranked_runs(plan.items, total, progress):
+                inserted = _insert_task_items(
+                    task_id=task.pk,
+                    select_sql=f"SELECT r.item_id, %s AS assignment_id, 0 AS copy, r.rn AS rank, %s AS in_queue "
+                    f"FROM ({ranked}) r",
+                    params=[queue.pk, True] + params,
+                )
+                _rows_progress(progress, before + inserted, total)
         counts[queue.pk] = total
     elif consensus:
-        counts = _insert_consensus(task=task, plan=plan, worker_ids=worker_ids, loads=loads, now=now)
+        counts = _insert_consensus(
+            task=task, plan=plan, worker_ids=worker_ids, loads=loads, now=now, progress=progress
+        )
     elif total:
         split = split_counts(total, loads)
-        ranked, params = _ranked_sql(plan.items)
         case, case_params = _case_by_boundaries("r.rn", boundaries(split), worker_ids)
-        _insert_task_items(
-            task_id=task.pk,
-            select_sql=f"SELECT r.item_id, {case} AS assignment_id, 0 AS copy, r.rn AS rank, %s AS in_queue "
-            f"FROM ({ranked}) r",
-            params=case_params + [False] + params,
-        )
+        for ranked, params, before in _ranked_runs(plan.items, total, progress):
+            inserted = _insert_task_items(
+                task_id=task.pk,
+                select_sql=f"SELECT r.item_id, {case} AS assignment_id, 0 AS copy, r.rn AS rank, %s AS in_queue "
+                f"FROM ({ranked}) r",
+                params=case_params + [False] + params,
+            )
+            _rows_progress(progress, before + inserted, total)
         counts = dict(zip(worker_ids, split, strict=True))
 
-    if progress:
-        # The rows are in; counters and records are small next to them.
-        progress(total * 9 // 10, total)
+    _rows_progress(progress, total, total)
     for assignment_id, count in counts.items():
         if count:
             Assignment.objects.filter(pk=assignment_id).update(item_count=count)
@@ -552,12 +599,22 @@ def _task_write(plan: _Plan, *, progress: Progress | None) -> AnnotationTask:
     return task
 
 
-def _insert_consensus(*, task, plan: _Plan, worker_ids: list[int], loads: list[int], now) -> dict[int, int]:
+def _rows_progress(progress: Progress | None, rows: int, total: int) -> None:
+    """The rows are nine tenths of the work; counters and records, small next to them, the rest."""
+    if progress:
+        progress(min(rows, total) * 9 // 10, total)
+
+
+def _insert_consensus(
+    *, task, plan: _Plan, worker_ids: list[int], loads: list[int], now, progress: Progress | None
+) -> dict[int, int]:
     """Originals of consensus items to a hidden assignment (copy 0), copies 1..k rotated over people."""
     total = plan.total
     chosen = total * plan.consensus_percentage // 100
     k = plan.consensus_assignees
     n = len(worker_ids)
+    # Ranked by a hash over the whole selection, these rows cannot go in runs: progress per statement.
+    all_rows = max(1, total + chosen * k)
     pool = Assignment.objects.create(task=task, kind=AssignmentKind.CONSENSUS, created_at=now)
     ranked, params = _ranked_sql(plan.items)
     hashed = (
@@ -577,6 +634,7 @@ def _insert_consensus(*, task, plan: _Plan, worker_ids: list[int], loads: list[i
             f"(SELECT h.item_id, h.rn, row_number() OVER (ORDER BY h.rn) AS nr FROM ({hashed}) h WHERE h.hr > %s) o",
             params=case_params + [False] + hparams + [chosen],
         )
+        _rows_progress(progress, rest * total // all_rows, total)
         for assignment_id, count in zip(worker_ids, split, strict=True):
             counts[assignment_id] += count
     if chosen:
@@ -586,6 +644,7 @@ def _insert_consensus(*, task, plan: _Plan, worker_ids: list[int], loads: list[i
             f"FROM ({hashed}) h WHERE h.hr <= %s",
             params=[pool.pk, False] + hparams + [chosen],
         )
+        _rows_progress(progress, total * total // all_rows, total)
         copies = " UNION ALL ".join(f"SELECT {j} AS c" for j in range(1, k + 1))
         whens = " ".join(f"WHEN {i} THEN {int(a)}" for i, a in enumerate(worker_ids))
         _insert_task_items(

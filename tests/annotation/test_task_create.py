@@ -451,3 +451,65 @@ def test_qa_needs_an_annotation_parent(dataset, items, manager, reviewer):
     with pytest.raises(ValidationError) as e:
         create(dataset, manager, name="q", task_type="qa", parent=None, assignees=[reviewer])
     assert "parent" in e.value.message_dict
+
+
+# --- a watched creation (a job) inserts its rows in runs ---------------------------------------------
+
+
+def layout(task):
+    """(rank, item, holder, queued) of every row: what a creation decided, whatever the task's ids."""
+    rows = TaskItem.objects.filter(task=task).select_related("assignment__assignee").order_by("rank", "copy")
+    return [
+        (r.rank, r.item_id, r.assignment.assignee.email if r.assignment.assignee_id else r.assignment.kind, r.in_queue)
+        for r in rows
+    ]
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        {"selection": Selection(mode="all")},
+        {"selection": Selection(mode="folder", folder="/city")},
+        {"selection": Selection(mode="all"), "allocation": "pulling", "batch_size": 3, "max_batch_workload": 6},
+        {"selection": Selection(mode="all"), "workload": [60, 30, 10]},
+    ],
+    ids=["split", "folder", "pulling", "workload"],
+)
+def test_a_watched_creation_goes_in_runs_and_decides_the_same(dataset, items, manager, team, monkeypatch, choice):
+    monkeypatch.setattr(services, "PROGRESS_RUN_ROWS", 4)
+    choice = dict(choice)
+    loads = choice.pop("workload", None)
+    people = {"workload": [WorkloadUnit(u, n) for u, n in zip(team, loads, strict=True)]} if loads else {}
+    people = people or {"assignees": team}
+    seen = []
+    watched = create(
+        dataset, manager, name="watched", progress=lambda done, total: seen.append(done), **choice, **people
+    )
+    plain = create(dataset, manager, name="plain", **choice, **people)
+
+    assert layout(watched) == layout(plain) and len(layout(watched)) == watched_total(watched)
+    assert_counters(watched)
+    total = watched_total(watched)
+    # Runs of 4 rows: the bar moves through the rows (nine tenths of the work), then finishes.
+    assert seen == sorted(seen) and seen[0] == 0 and seen[-1] == total
+    assert len(set(seen)) >= total // 4
+
+
+def watched_total(task):
+    return TaskItem.objects.filter(task=task).count()
+
+
+def test_a_watched_consensus_creation_reports_each_statement(dataset, items, manager, team):
+    seen = []
+    task = create(
+        dataset,
+        manager,
+        selection=Selection(mode="all"),
+        assignees=team,
+        consensus_percentage=50,
+        consensus_assignees=2,
+        progress=lambda done, total: seen.append(done),
+    )
+    # 15 split rows, 15 originals, 30 copies: 60 rows in three statements, then the counters.
+    assert seen == [0, 15 * 30 // 60 * 9 // 10, 30 * 30 // 60 * 9 // 10, 27, 30]
+    assert_counters(task)
