@@ -106,13 +106,15 @@ def _ranked_sql(qs, *, after=None, upto=None, offset: int = 0) -> tuple[str, lis
     from `offset + 1`: one run of a selection inserted in several statements."""
     inner, params = qs.values("id", "dir", "name").query.sql_with_params()
     params = list(params)
+    # The plain bounds on `dir` beside the row comparisons let PostgreSQL walk the (dataset, dir,
+    # name, id) index for one run instead of scanning and sorting the whole selection for each.
     where = []
     if after is not None:
-        where.append("(s.dir, s.name, s.id) > (%s, %s, %s)")
-        params += list(after)
+        where.append("s.dir >= %s AND (s.dir, s.name, s.id) > (%s, %s, %s)")
+        params += [after[0], *after]
     if upto is not None:
-        where.append("(s.dir, s.name, s.id) <= (%s, %s, %s)")
-        params += list(upto)
+        where.append("s.dir <= %s AND (s.dir, s.name, s.id) <= (%s, %s, %s)")
+        params += [upto[0], *upto]
     sql = (
         f"SELECT s.id AS item_id, {int(offset)} + row_number() OVER (ORDER BY s.dir, s.name, s.id) AS rn "
         f"FROM ({inner}) s"
