@@ -106,7 +106,7 @@ class ProgressWriter:
     (SQLite has one writer at a time).
     """
 
-    def __init__(self, job: Job, *, min_interval: float = 0.5):
+    def __init__(self, job: Job, *, min_interval: float = 0.2):
         self.job_id = job.pk
         self.done, self.total = job.done, job.total
         self.min_interval = min_interval
@@ -137,10 +137,16 @@ class ProgressWriter:
             self._beater.start()
 
     def _beat(self) -> None:
+        # The beat also carries the latest figure, so one the throttle held back is seen soon.
         while not self._stop.wait(settings.JOB_HEARTBEAT_SECONDS):
             self._execute(
-                "UPDATE jobs_job SET heartbeat_at = now() WHERE id = %s AND state = 'running'", (self.job_id,)
+                "UPDATE jobs_job SET heartbeat_at = now(), done = GREATEST(done, %s) "
+                "WHERE id = %s AND state = 'running'",
+                (self._shown_done(), self.job_id),
             )
+
+    def _shown_done(self) -> int:
+        return min(self.done, self.total) if self.total else 0
 
     def _execute(self, sql: str, params: tuple) -> None:
         with self._lock:
@@ -161,7 +167,7 @@ class ProgressWriter:
         self._last = now
         self._execute(
             "UPDATE jobs_job SET done = %s, total = %s, heartbeat_at = now() WHERE id = %s AND state = 'running'",
-            (min(done, self.total) if self.total else 0, self.total, self.job_id),
+            (self._shown_done(), self.total, self.job_id),
         )
 
     def close(self) -> None:

@@ -207,6 +207,37 @@ def test_postgres_progress_is_visible_while_the_work_is_uncommitted(project, man
         assert seen == 40
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_progress_held_back_by_the_throttle_is_carried_by_the_heartbeat(project, manager, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("out-of-band progress is PostgreSQL's")
+    import time
+
+    import psycopg
+
+    settings.JOB_HEARTBEAT_SECONDS = 0.1
+    job = Job.objects.create(
+        kind="task_create", project=project, created_by=manager, total=100, state=JobState.RUNNING
+    )
+    s = connection.settings_dict
+    writer = job_services.ProgressWriter(job, min_interval=0)
+    try:
+        writer(10, 100)
+        writer.min_interval = 3600
+        writer(40, 100)  # throttled: too soon after the last write
+        with psycopg.connect(
+            dbname=s["NAME"], user=s["USER"], host=s["HOST"], port=s["PORT"], autocommit=True
+        ) as other:
+            deadline, seen = time.monotonic() + 5, None
+            while time.monotonic() < deadline and seen != 40:
+                time.sleep(0.05)
+                seen = other.execute("SELECT done FROM jobs_job WHERE id = %s", (job.pk,)).fetchone()[0]
+        assert seen == 40
+    finally:
+        writer.close()
+
+
 def test_a_broker_that_is_down_leaves_the_job_queued_and_recovery_sends_it_later(
     dataset, items, manager, annotator, small_threshold, monkeypatch, django_capture_on_commit_callbacks
 ):
