@@ -374,8 +374,8 @@ class PeopleForm(forms.Form):
         self.project = project
         self.kind = kind
         self.consensus_assignees = consensus_assignees
-        self.members = list(queries.working_members(project))
-        self.fields["assignees"].queryset = queries.working_members(project)
+        self.members = list(queries.assignable_users(project))
+        self.fields["assignees"].queryset = queries.assignable_users(project)
         self.fields["recipe"].queryset = dataset.recipes.all()
         self.fields["owner"].queryset = queries.project_members(project)
         if kind == "pulling":
@@ -439,7 +439,7 @@ class AddItemsForm(ItemsForm):
     def __init__(self, *args, task, **kwargs):
         super().__init__(*args, dataset=task.dataset, **kwargs)
         self.task = task
-        self.fields["assignees"].queryset = queries.working_members(task.project)
+        self.fields["assignees"].queryset = queries.assignable_users(task.project)
         if not task.is_pulling:
             del self.fields["to_queue"]
 
@@ -473,7 +473,7 @@ class ReassignForm(forms.Form):
     def __init__(self, *args, task, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["assignment"].queryset = task_work_assignments(task)
-        self.fields["to_user"].queryset = queries.working_members(task.project)
+        self.fields["to_user"].queryset = queries.assignable_users(task.project)
 
     def clean(self):
         data = super().clean()
@@ -495,8 +495,8 @@ class RedistributeForm(forms.Form):
     def __init__(self, *args, task, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["assignment"].queryset = task_work_assignments(task)
-        self.fields["assignees"].queryset = queries.working_members(task.project)
-        self.members = list(queries.working_members(task.project))
+        self.fields["assignees"].queryset = queries.assignable_users(task.project)
+        self.members = list(queries.assignable_users(task.project))
         for member in self.members:
             self.fields[f"load_{member.pk}"] = ShareField(required=False, label=f"Share of {member.email} (%)")
 

@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from taskboard.projects.access import AssignmentQuerySet, TaskQuerySet
+
 
 class TaskType(models.TextChoices):
     ANNOTATION = "annotation", "Annotation"
@@ -79,6 +81,8 @@ class AnnotationTask(models.Model):
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -200,6 +204,8 @@ class Assignment(models.Model):
     rework_count = models.PositiveIntegerField(default=0)
     issue_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AssignmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["task", "id"]

@@ -23,8 +23,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from taskboard.annotation import forms
+from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import AnnotationTask, Priority, TaskItem, TaskType
 from taskboard.annotation.workload import WorkloadUnit, equal_loads, split_counts
+from taskboard.datasets import queries as dataset_queries
 from taskboard.datasets.selection import Selection
 from taskboard.inputs import parse_pk
 from taskboard.jobs import services as job_services
@@ -95,7 +97,7 @@ def _load_wizard(request, wid):
     state = request.session.get(_session_key(wid))
     if not state:
         raise Http404("This task draft has expired; start again from the dataset.")
-    dataset = queries.dataset_for_manager(request.user, state["dataset"])
+    dataset = dataset_queries.dataset_for_manager(request.user, state["dataset"])
     return state, dataset
 
 
@@ -263,7 +265,7 @@ def wizard_start(request):
     dataset_id = parse_pk(request.GET.get("dataset", ""))
     if dataset_id is None:
         raise Http404("No such dataset.")
-    dataset = queries.dataset_for_manager(request.user, dataset_id)
+    dataset = dataset_queries.dataset_for_manager(request.user, dataset_id)
     _prune_drafts(request)
     wid = uuid.uuid4().hex
     state = {"dataset": dataset.pk, "data": {}, "task_id": None, "job_id": None, "started": timezone.now().timestamp()}
@@ -641,7 +643,7 @@ def wizard_retry(request, wid):
 
 @login_required
 def task_detail(request, pk):
-    task = queries.task_for_manager(request.user, pk)
+    task = annotation_queries.task_for_manager(request.user, pk)
     context = {
         "task": task,
         "project": task.project,
@@ -702,7 +704,7 @@ def _action_page(request, task, template, form, **extra):
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_add_items(request, pk):
-    task = queries.task_for_manager(request.user, pk)
+    task = annotation_queries.task_for_manager(request.user, pk)
     if task.is_closed:
         return _closed(request, task)
     form = forms.AddItemsForm(_posted(request), task=task)
@@ -727,7 +729,7 @@ def task_add_items(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_remove_items(request, pk):
-    task = queries.task_for_manager(request.user, pk)
+    task = annotation_queries.task_for_manager(request.user, pk)
     if task.is_closed:
         return _closed(request, task)
     form = forms.RemoveItemsForm(_posted(request), task=task)
@@ -752,7 +754,7 @@ def task_items_validate(request, pk, action):
     """As-you-type check of the add/remove items forms, with the live count of matching items."""
     if action not in ITEM_ACTION_FORMS:
         raise Http404("No such action.")
-    task = queries.task_for_manager(request.user, pk)
+    task = annotation_queries.task_for_manager(request.user, pk)
     form = ITEM_ACTION_FORMS[action](request.POST, task=task)
     count = None
     form.is_valid()
@@ -773,7 +775,7 @@ def task_items_validate(request, pk, action):
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_reassign(request, pk):
-    task = queries.task_for_manager(request.user, pk)
+    task = annotation_queries.task_for_manager(request.user, pk)
     if task.is_closed:
         return _closed(request, task)
     initial = {"assignment": request.GET.get("assignment")} if request.method == "GET" else None
@@ -798,7 +800,7 @@ def task_reassign(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_redistribute(request, pk):
-    task = queries.task_for_manager(request.user, pk)
+    task = annotation_queries.task_for_manager(request.user, pk)
     if task.is_closed:
         return _closed(request, task)
     initial = {"assignment": request.GET.get("assignment"), "split": "equal"} if request.method == "GET" else None
@@ -826,7 +828,7 @@ def task_redistribute(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_close(request, pk):
-    task = queries.task_for_manager(request.user, pk)
+    task = annotation_queries.task_for_manager(request.user, pk)
     form = forms.CloseForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -875,7 +877,7 @@ EXPORT_COLUMNS = [
 def task_export(request, pk):
     from taskboard.dashboards.queries import agreement_of_item
 
-    task = queries.task_for_manager(request.user, pk)
+    task = annotation_queries.task_for_manager(request.user, pk)
     columns, rows = list(EXPORT_COLUMNS), TaskItem.objects.filter(task=task)
     agreement = agreement_of_item() if task.is_consensus else None
     if agreement is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
-from taskboard.projects.models import WORKING_ROLES, Membership
+from taskboard.projects.queries import assignable_users
 
 
 @dataclass(frozen=True)
@@ -78,14 +78,12 @@ def workload_build(
         seen.add(unit.user.pk)
         if not isinstance(unit.load, int) or isinstance(unit.load, bool) or not 1 <= unit.load <= 100:
             raise ValidationError({load_field: "Each load is a whole number from 1 to 100."})
-    if sum(unit.load for unit in workload) != 100:
-        raise ValidationError({load_field: "Loads must add up to exactly 100."})
-    workers = set(
-        Membership.objects.filter(project=project, user_id__in=seen, role__in=WORKING_ROLES).values_list(
-            "user_id", flat=True
-        )
-    )
+    total = sum(unit.load for unit in workload)
+    if total != 100:
+        raise ValidationError({load_field: f"Loads must add up to exactly 100 (they add up to {total})."})
+    workers = set(assignable_users(project).filter(pk__in=seen).values_list("pk", flat=True))
     outsiders = [unit.user.email for unit in workload if unit.user.pk not in workers]
     if outsiders:
-        raise ValidationError({field: f"Not a member of this project who can work: {', '.join(outsiders)}."})
+        # Deactivated accounts are refused here too: they would hold work nobody does.
+        raise ValidationError({field: f"Not an active member of this project who can work: {', '.join(outsiders)}."})
     return workload

@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from taskboard.projects.access import CommandQuerySet
+
 
 class TokenKind(models.TextChoices):
     ID = "id", "ID token"
@@ -58,6 +60,8 @@ class ApiCommand(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CommandQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,108 +1,80 @@
-"""Permission-scoped reads for the API: a user sees only the projects they belong to,
-and anything else answers 404. Annotators and reviewers see only their own assignments."""
+"""The API's getters: thin wrappers over the access policy (`taskboard.projects.access`) that answer
+the API's own 404 (a JSON `{"message": …}`) for anything the user may not see, and 403 where the
+user may see an object but not manage it."""
 
-from django.db.models import Q
+from django.db.models import QuerySet
 
-from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind
+from taskboard.annotation.models import AnnotationTask, Assignment
 from taskboard.api.http import ApiError, not_found
-from taskboard.api.ids import parse_id
+from taskboard.api.ids import parse_command_id, parse_id
+from taskboard.api.models import ApiCommand
 from taskboard.datasets.models import Dataset, Item
-from taskboard.projects.models import MANAGING_ROLES, Membership, Project
+from taskboard.pipelines.models import Pipeline
+from taskboard.projects.access import can_manage, role_of
+from taskboard.projects.models import Project
 
 
-def projects_for(user):
-    if user.is_superuser:
-        return Project.objects.all()
-    return Project.objects.filter(memberships__user=user)
-
-
-def role_in(user, project) -> str | None:
-    if user.is_superuser:
-        return "owner"
-    return Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
-
-
-def manages(user, project) -> bool:
-    return role_in(user, project) in MANAGING_ROLES
+def _one(queryset: QuerySet, api_id, kind: str, message: str):
+    pk = parse_id(api_id, kind)
+    found = queryset.filter(pk=pk).first() if pk is not None else None
+    if found is None:
+        raise not_found(message)
+    return found
 
 
 def require_manager(user, project) -> None:
-    if not manages(user, project):
+    if not can_manage(user, project):
         raise ApiError(403, "Only the project's owners and managers may do this.")
 
 
+def role_in(user, project) -> str | None:
+    return role_of(user, project)
+
+
 def project_get(user, api_id: str) -> Project:
-    pk = parse_id(api_id, "project")
-    project = projects_for(user).filter(pk=pk).first() if pk is not None else None
-    if project is None:
-        raise not_found("Project not found.")
-    return project
-
-
-def datasets_for(user):
-    return Dataset.objects.filter(project__in=projects_for(user))
+    return _one(Project.objects.visible_to(user), api_id, "project", "Project not found.")
 
 
 def dataset_get(user, api_id: str) -> Dataset:
-    pk = parse_id(api_id, "dataset")
-    dataset = datasets_for(user).select_related("project").filter(pk=pk).first() if pk is not None else None
-    if dataset is None:
-        raise not_found("Dataset not found.")
-    return dataset
+    return _one(Dataset.objects.visible_to(user).select_related("project"), api_id, "dataset", "Dataset not found.")
 
 
 def item_get(user, api_id: str) -> Item:
-    pk = parse_id(api_id, "item")
-    item = (
-        Item.objects.filter(dataset__in=datasets_for(user)).select_related("dataset").filter(pk=pk).first()
-        if pk is not None
-        else None
-    )
-    if item is None:
-        raise not_found("Item not found.")
-    return item
-
-
-def tasks_for(user):
-    if user.is_superuser:
-        return AnnotationTask.objects.all()
-    managed = Membership.objects.filter(user=user, role__in=MANAGING_ROLES).values("project_id")
-    # Workers see the tasks they hold an assignment in.
-    return AnnotationTask.objects.filter(
-        Q(project_id__in=managed) | Q(pk__in=Assignment.objects.filter(assignee=user).values("task_id"))
-    )
+    items = Item.objects.visible_to(user).select_related("dataset")
+    return _one(items, api_id, "item", "Item not found.")
 
 
 def task_get(user, api_id: str) -> AnnotationTask:
-    pk = parse_id(api_id, "task")
-    task = (
-        tasks_for(user).select_related("project", "dataset", "recipe", "owner", "created_by").filter(pk=pk).first()
-        if pk is not None
-        else None
+    tasks = AnnotationTask.objects.visible_to(user).select_related(
+        "project", "dataset", "recipe", "owner", "created_by"
     )
-    if task is None:
-        raise not_found("Annotation task not found.")
+    return _one(tasks, api_id, "task", "Annotation task not found.")
+
+
+def task_get_managed(user, api_id: str) -> AnnotationTask:
+    """A task the user may change: 404 when they cannot see it, 403 when they see it but do not manage it."""
+    task = task_get(user, api_id)
+    require_manager(user, task.project)
     return task
 
 
-def assignments_for(user):
-    base = Assignment.objects.filter(kind=AssignmentKind.WORK)
-    if user.is_superuser:
-        return base
-    managed = Membership.objects.filter(user=user, role__in=MANAGING_ROLES).values("project_id")
-    return base.filter(Q(task__project_id__in=managed) | Q(assignee=user))
-
-
 def assignment_get(user, api_id: str) -> Assignment:
-    pk = parse_id(api_id, "assignment")
-    assignment = (
-        assignments_for(user)
-        .select_related("task", "task__project", "task__dataset", "assignee")
-        .filter(pk=pk)
-        .first()
-        if pk is not None
-        else None
+    assignments = Assignment.objects.visible_to(user).select_related(
+        "task", "task__project", "task__dataset", "assignee"
     )
-    if assignment is None:
-        raise not_found("Assignment not found.")
-    return assignment
+    return _one(assignments, api_id, "assignment", "Assignment not found.")
+
+
+def pipeline_get(user, api_id: str) -> Pipeline:
+    return _one(Pipeline.objects.managed_by(user).select_related("project"), api_id, "pipeline", "Pipeline not found.")
+
+
+def command_get(user, api_id: str) -> ApiCommand:
+    try:
+        pk = parse_command_id(api_id)
+    except ValueError:
+        raise not_found("Command not found.") from None
+    command = ApiCommand.objects.visible_to(user).select_related("job").filter(pk=pk).first()
+    if command is None:
+        raise not_found("Command not found.")
+    return command

@@ -8,37 +8,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from taskboard.api import queries
-from taskboard.api.http import ApiError, api_view, bad_request, json_body, not_found
+from taskboard.api.http import ApiError, api_view, bad_request, json_body
 from taskboard.api.ids import api_id, command_api_id, parse_id
 from taskboard.api.models import ApiCommand, CommandStatus
 from taskboard.api.paging import page_params, paged
 from taskboard.api.serializers import command_json, iso
 from taskboard.api.simple_filter import filter_q, ops
 from taskboard.datasets.selection import Selection
+from taskboard.pipelines.models import Pipeline
 
 
 def _services():
     from taskboard.pipelines import services
 
     return services
-
-
-def _pipelines_for(user):
-    from taskboard.pipelines.models import Pipeline
-    from taskboard.projects.models import MANAGING_ROLES
-
-    # Pipelines are the managers' (their JSON names every worker's workload), as in the web editor.
-    if user.is_superuser:
-        return Pipeline.objects.all()
-    return Pipeline.objects.filter(project__memberships__user=user, project__memberships__role__in=MANAGING_ROLES)
-
-
-def _pipeline_get(user, pipeline_id):
-    pk = parse_id(pipeline_id, "pipeline")
-    pipeline = _pipelines_for(user).select_related("project").filter(pk=pk).first() if pk is not None else None
-    if pipeline is None:
-        raise not_found("Pipeline not found.")
-    return pipeline
 
 
 def _json(pipeline, request):
@@ -86,7 +69,7 @@ PIPELINE_FIELDS = {
 def pipeline_query(request):
     body = json_body(request)
     page, size = page_params(body, default_size=500)
-    pipelines = _pipelines_for(request.user)
+    pipelines = Pipeline.objects.managed_by(request.user)
     context = body.get("context") or {}
     if not isinstance(context, dict):
         raise bad_request('context: an object such as {"projects": ["<project id>"]}.')
@@ -106,7 +89,7 @@ def pipeline_query(request):
 
 @api_view(["GET", "PATCH", "PUT", "DELETE"])
 def pipeline_detail(request, pipeline_id):
-    pipeline = _pipeline_get(request.user, pipeline_id)
+    pipeline = queries.pipeline_get(request.user, pipeline_id)
     if request.method == "GET":
         return _json(pipeline, request)
     queries.require_manager(request.user, pipeline.project)
@@ -122,7 +105,7 @@ def pipeline_detail(request, pipeline_id):
 
 @api_view(["POST"])
 def pipeline_install(request, pipeline_id):
-    pipeline = _pipeline_get(request.user, pipeline_id)
+    pipeline = queries.pipeline_get(request.user, pipeline_id)
     queries.require_manager(request.user, pipeline.project)
     json_body(request, required=False)
     pipeline = _services().pipeline_install(pipeline=pipeline, by=request.user) or pipeline
@@ -131,7 +114,7 @@ def pipeline_install(request, pipeline_id):
 
 @api_view(["POST"])
 def pipeline_uninstall(request, pipeline_id):
-    pipeline = _pipeline_get(request.user, pipeline_id)
+    pipeline = queries.pipeline_get(request.user, pipeline_id)
     queries.require_manager(request.user, pipeline.project)
     json_body(request, required=False)
     pipeline = _services().pipeline_pause(pipeline=pipeline, by=request.user) or pipeline
@@ -142,7 +125,7 @@ def pipeline_uninstall(request, pipeline_id):
 def pipeline_execute(request, pipeline_id):
     """Run one item (`{"pipeline": {"input": {"item": I}}}`) or a DQL batch (`{"batch": {"query": …}}`)
     into the pipeline's entry task."""
-    pipeline = _pipeline_get(request.user, pipeline_id)
+    pipeline = queries.pipeline_get(request.user, pipeline_id)
     queries.require_manager(request.user, pipeline.project)
     body = json_body(request)
     batch = body.get("batch")

@@ -1,8 +1,7 @@
 """Projects, datasets and items."""
 
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count
 
-from taskboard.annotation.models import TaskItem
 from taskboard.api import queries
 from taskboard.api.http import api_view, bad_request, json_body, not_found
 from taskboard.api.ids import parse_id
@@ -10,12 +9,13 @@ from taskboard.api.paging import page_params, paged
 from taskboard.api.serializers import dataset_json, item_json, items_json, project_json
 from taskboard.api.simple_filter import filter_q, ops
 from taskboard.datasets import dql
-from taskboard.projects.models import MANAGING_ROLES
+from taskboard.datasets.models import Dataset, Item
+from taskboard.projects.models import Project
 
 
 @api_view(["GET"])
 def project_by_name(request, name):
-    projects = list(queries.projects_for(request.user).filter(name=name))
+    projects = list(Project.objects.visible_to(request.user).filter(name=name))
     if not projects:
         raise not_found(f"Project not found. Name: '{name}'")
     return [project_json(p, request, role=queries.role_in(request.user, p)) for p in projects]
@@ -54,7 +54,7 @@ DATASET_FIELDS = {
 def dataset_query(request):
     body = json_body(request)
     page, size = page_params(body)
-    datasets = queries.datasets_for(request.user).select_related("project")
+    datasets = Dataset.objects.visible_to(request.user).select_related("project")
     context = body.get("context") or {}
     if not isinstance(context, dict):
         raise bad_request("context must be an object.")
@@ -74,14 +74,6 @@ def dataset_detail(request, dataset_id):
     return dataset_json(queries.dataset_get(request.user, dataset_id), request)
 
 
-def _visible_items(user, dataset):
-    items = dataset.items.all()
-    if queries.role_in(user, dataset.project) not in MANAGING_ROLES:
-        # Workers see only the items they hold.
-        items = items.filter(Exists(TaskItem.objects.filter(item=OuterRef("pk"), assignment__assignee=user)))
-    return items
-
-
 @api_view(["POST"])
 def item_query(request, dataset_id):
     dataset = queries.dataset_get(request.user, dataset_id)
@@ -90,7 +82,11 @@ def item_query(request, dataset_id):
     if resource != "items":
         raise bad_request(f"resource {resource!r} is not supported here (items only).")
     order_by, page, size, _after = dql.dql_sort_and_page(body)
-    matched = _visible_items(request.user, dataset).filter(dql.dql_to_q(body.get("filter") or {}, dataset=dataset))
+    matched = (
+        Item.objects.visible_to(request.user)
+        .filter(dataset=dataset)
+        .filter(dql.dql_to_q(body.get("filter") or {}, dataset=dataset))
+    )
     total = matched.count()
     rows = list(matched.order_by(*order_by)[page * size : (page + 1) * size + 1])
     has_next = len(rows) > size
@@ -103,6 +99,4 @@ def item_query(request, dataset_id):
 @api_view(["GET"])
 def item_detail(request, item_id):
     item = queries.item_get(request.user, item_id)
-    if not _visible_items(request.user, item.dataset).filter(pk=item.pk).exists():
-        raise not_found("Item not found.")
     return item_json(item, request, project_pk=item.dataset.project_id)

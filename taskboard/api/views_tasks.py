@@ -10,11 +10,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from taskboard.annotation.models import Assignment, TaskItem, TaskStatus, TaskType
+from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem, TaskStatus, TaskType
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api import queries
 from taskboard.api.http import ApiError, api_view, bad_request, json_body, not_found
-from taskboard.api.ids import api_id, parse_command_id, parse_id
+from taskboard.api.ids import api_id, parse_id
 from taskboard.api.models import ApiCommand, ApiTaskInfo, CommandStatus
 from taskboard.api.paging import MAX_PAGE, MAX_PAGE_SIZE, page_params, paged
 from taskboard.api.serializers import (
@@ -29,6 +29,7 @@ from taskboard.api.serializers import (
 from taskboard.api.simple_filter import filter_q, ops
 from taskboard.datasets.models import Item, Recipe
 from taskboard.datasets.selection import Selection
+from taskboard.projects.access import can_manage
 
 # ------------------------------------------------------------------ parsing helpers
 
@@ -306,7 +307,11 @@ def _existing_task(request, body, project):
             raise bad_request("checkIfExist.query: not valid JSON.") from None
     if not isinstance(query, dict):
         raise bad_request("checkIfExist.query: expected a task query.")
-    tasks = queries.tasks_for(request.user).filter(project=project).filter(filter_q(query.get("filter"), TASK_FIELDS))
+    tasks = (
+        AnnotationTask.objects.visible_to(request.user)
+        .filter(project=project)
+        .filter(filter_q(query.get("filter"), TASK_FIELDS))
+    )
     return tasks.order_by("pk").first()
 
 
@@ -389,7 +394,7 @@ TASK_FIELDS = {
 def task_query(request):
     body = json_body(request)
     page, size = page_params(body, default_size=500)
-    tasks = queries.tasks_for(request.user)
+    tasks = AnnotationTask.objects.visible_to(request.user)
     context = body.get("context") or {}
     if not isinstance(context, dict):
         raise bad_request("context must be an object.")
@@ -535,7 +540,7 @@ def _query_list(request, name) -> list[str]:
 
 @api_view(["GET"])
 def assignment_list(request):
-    assignments = queries.assignments_for(request.user).select_related("task", "assignee")
+    assignments = Assignment.objects.visible_to(request.user).select_related("task", "assignee")
     projects = _query_list(request, "projects")
     if projects:
         assignments = assignments.filter(task__project_id__in=[_id_list("project")(p) for p in projects])
@@ -697,7 +702,7 @@ def task_items_status(request, task_id):
             # One item's refusal (task locked) must not fail the others; dtlpy logs the missing ids.
             continue
         updated[pks[item.pk]] = item
-    if not_held and not updated and queries.manages(request.user, task.project):
+    if not_held and not updated and can_manage(request.user, task.project):
         # Only the holder sets a status. A manager sees every item, so is told so (403); a worker
         # does not see other people's items, which stay skipped as if absent (nothing leaks).
         raise ApiError(
@@ -732,17 +737,7 @@ def assignment_item_status(request, assignment_id, item_id):
 
 @api_view(["GET"])
 def command_detail(request, command_id):
-    try:
-        pk = parse_command_id(command_id)
-    except ValueError:
-        raise not_found("Command not found.") from None
-    command = ApiCommand.objects.select_related("job").filter(pk=pk).first()
-    if command is None:
-        raise not_found("Command not found.")
-    if command.user_id != request.user.pk and not (
-        command.project_id and queries.projects_for(request.user).filter(pk=command.project_id).exists()
-    ):
-        raise not_found("Command not found.")
+    command = queries.command_get(request.user, command_id)
     data = command_json(command, request)
     if command.job_id and data["status"] == "success" and data["spec"].get("createdTaskId"):
         _remember_payload(command, data["spec"]["createdTaskId"])

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db.models import F, FloatField, OuterRef, Q, Subquery, Sum, Value
-from django.http import Http404
 from django.utils import timezone
 
 from taskboard.annotation.models import (
@@ -29,7 +28,7 @@ from taskboard.annotation.models import (
 )
 from taskboard.dashboards import forecast as fc
 from taskboard.dashboards.models import ConsensusTally, DailyThroughput, ReviewTally
-from taskboard.projects.models import MANAGING_ROLES, Project
+from taskboard.projects.models import Project
 
 User = get_user_model()
 # The assignments whose items make up a task's total: consensus originals are bookkeeping.
@@ -37,32 +36,6 @@ COUNTED_KINDS = (AssignmentKind.WORK, AssignmentKind.QUEUE)
 APPROVED = "approved"
 DISCARD = "discard"
 WORST_SHOWN = 5
-
-
-# --- access -----------------------------------------------------------------------------------
-
-
-def project_for_manager(user, pk) -> Project:
-    """A project the user owns or manages; anyone else (annotators, reviewers, strangers) gets 404."""
-    if not user.is_authenticated:
-        raise Http404("No such project.")
-    project = Project.objects.filter(pk=pk, memberships__user=user, memberships__role__in=MANAGING_ROLES).first()
-    if project is None:
-        raise Http404("No such project.")
-    return project
-
-
-def task_for_manager(user, pk) -> AnnotationTask:
-    if not user.is_authenticated:
-        raise Http404("No such task.")
-    task = (
-        AnnotationTask.objects.select_related("project", "owner")
-        .filter(pk=pk, project__memberships__user=user, project__memberships__role__in=MANAGING_ROLES)
-        .first()
-    )
-    if task is None:
-        raise Http404("No such task.")
-    return task
 
 
 # --- the work app's numbers (active time, agreement); nothing shown while it keeps none ---------

@@ -9,8 +9,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
+from taskboard.annotation import queries as annotation_queries
 from taskboard.dashboards import charts, queries
 from taskboard.dashboards.csv_export import to_csv
+from taskboard.projects import queries as project_queries
 
 
 def _stop_polling_when_gone(view):
@@ -33,7 +35,7 @@ def _stop_polling_when_gone(view):
 @login_required
 @_stop_polling_when_gone
 def project_dashboard(request, project_id):
-    project = queries.project_for_manager(request.user, project_id)
+    project = project_queries.project_for_manager(request.user, project_id)
     summaries = queries.project_tasks(project)
     live = any(s.task.is_open and s.forecast.remaining for s in summaries)
     context = {"project": project, "summaries": summaries, "live": live}
@@ -46,7 +48,7 @@ def project_dashboard(request, project_id):
 @login_required
 @_stop_polling_when_gone
 def task_dashboard(request, task_id):
-    task = queries.task_for_manager(request.user, task_id)
+    task = annotation_queries.task_for_manager(request.user, task_id)
     numbers = queries.task_numbers(task)
     start = timezone.localtime(task.created_at).date()
     context = {
@@ -74,7 +76,7 @@ def task_dashboard(request, task_id):
 def task_agreement(request, task_id):
     """Every scored consensus item of the task with its agreement, the least agreed first, a page
     at a time (`after`: the cursor of the page's last row); an htmx request gets just the list."""
-    task = queries.task_for_manager(request.user, task_id)
+    task = annotation_queries.task_for_manager(request.user, task_id)
     if not task.is_consensus:
         raise Http404("This task has no consensus items.")
     raw = request.GET.get("after")
@@ -96,14 +98,14 @@ def task_agreement(request, task_id):
 @require_GET
 @login_required
 def people(request, project_id):
-    project = queries.project_for_manager(request.user, project_id)
+    project = project_queries.project_for_manager(request.user, project_id)
     return render(request, "dashboards/people.html", {"project": project, "cards": queries.people_scorecards(project)})
 
 
 @require_GET
 @login_required
 def people_csv(request, project_id):
-    project = queries.project_for_manager(request.user, project_id)
+    project = project_queries.project_for_manager(request.user, project_id)
     header = [
         "email",
         "assigned",

@@ -3,12 +3,16 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from taskboard.projects.access import DatasetQuerySet, ItemQuerySet
+
 
 class Dataset(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="datasets")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DatasetQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -76,6 +80,8 @@ class Item(models.Model):
     url = models.URLField(max_length=2000, blank=True)
     annotated = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["dir", "name", "id"]

@@ -1,43 +1,23 @@
 """Permission-scoped reads of datasets and items.
 
-A user who is not a member of the dataset's project gets 404, never 403; the item browser
-is for owners and managers, so annotators and reviewers get 404 there too.
+Access is the policy's (`taskboard.projects.access`): the item browser is for owners and managers,
+so annotators, reviewers and strangers get 404 there.
 """
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.http import Http404
+from django.db.models import Count, Q, QuerySet
 
 from taskboard.datasets.models import Dataset, Item
-from taskboard.projects.models import MANAGING_ROLES, Membership
+from taskboard.inputs import parse_pk
+from taskboard.projects.access import get_or_404
 
 PAGE_SIZE = 50
 
 
-def _datasets_for(user, roles=None) -> QuerySet[Dataset]:
-    if not user.is_authenticated:
-        return Dataset.objects.none()
-    members = Q(project__memberships__user=user)
-    if roles is not None:
-        members &= Q(project__memberships__role__in=roles)
-    return Dataset.objects.filter(members).select_related("project").distinct()
-
-
-def dataset_for_user(user, pk) -> Dataset:
-    """A dataset of a project the user is a member of (any role)."""
-    dataset = _datasets_for(user).filter(pk=pk).first()
-    if dataset is None:
-        raise Http404("No such dataset.")
-    return dataset
-
-
 def dataset_for_manager(user, pk) -> Dataset:
-    """A dataset of a project the user owns or manages; everyone else gets 404."""
-    dataset = _datasets_for(user, MANAGING_ROLES).filter(pk=pk).first()
-    if dataset is None:
-        raise Http404("No such dataset.")
-    return dataset
+    """A dataset of a project the user owns or manages (the item browser, upload, import); else 404."""
+    return get_or_404(Dataset.objects.managed_by(user).select_related("project"), pk, "dataset")
 
 
 def datasets_of_project(project) -> QuerySet[Dataset]:
@@ -45,20 +25,9 @@ def datasets_of_project(project) -> QuerySet[Dataset]:
     return Dataset.objects.filter(project=project).annotate(item_count=Count("items")).order_by("name")
 
 
-def item_for_user(user, dataset_pk, item_pk) -> Item:
-    """An item the user may see: managers any item of their datasets; annotators and
-    reviewers only items an assignment of theirs holds."""
-    from taskboard.annotation.models import TaskItem
-
-    dataset = dataset_for_user(user, dataset_pk)
-    items = Item.objects.filter(pk=item_pk, dataset=dataset)
-    manages = Membership.objects.filter(user=user, project_id=dataset.project_id, role__in=MANAGING_ROLES).exists()
-    if not manages:
-        items = items.filter(Exists(TaskItem.objects.filter(item=OuterRef("pk"), assignment__assignee=user)))
-    item = items.first()
-    if item is None:
-        raise Http404("No such item.")
-    return item
+def item_for_viewer(user, dataset_pk, item_pk) -> Item:
+    """An item the user may see (managers: any of their datasets; others: what their work holds); else 404."""
+    return get_or_404(Item.objects.visible_to(user).filter(dataset_id=parse_pk(dataset_pk)), item_pk, "item")
 
 
 # ---------------------------------------------------------------- folder tree

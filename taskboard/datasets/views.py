@@ -180,7 +180,7 @@ def import_manifest(request, pk):
 @require_GET
 def item_file(request, pk, item_pk):
     """An item's stored file for project members: images inline, anything else as a download."""
-    item = queries.item_for_user(request.user, pk, item_pk)
+    item = queries.item_for_viewer(request.user, pk, item_pk)
     if not item.file:
         raise Http404("This item has no stored file.")
     inline = item.is_image and item.mimetype in {m for m, _ in services.IMAGE_FORMATS.values()}

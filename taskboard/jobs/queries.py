@@ -1,23 +1,8 @@
-from django.db.models import Q
-from django.http import Http404
-
 from taskboard.jobs.models import Job
+from taskboard.projects.access import get_or_404
 
 
-def jobs_for_user(*, user):
-    """Jobs the user started, and jobs of projects they own or manage (a job names tasks and selections
-    that annotators and reviewers of the project may not see)."""
-    if user.is_superuser:
-        return Job.objects.all()
-    from taskboard.projects.models import MANAGING_ROLES
-
-    return Job.objects.filter(
-        Q(created_by=user) | Q(project__memberships__user=user, project__memberships__role__in=MANAGING_ROLES)
-    ).distinct()
-
-
-def job_get_for_user(*, user, pk: int) -> Job:
-    job = jobs_for_user(user=user).filter(pk=pk).first()
-    if job is None:
-        raise Http404("No such job.")
-    return job
+def job_for_viewer(user, pk) -> Job:
+    """A job its starter or the managers of its project may watch (a job names tasks and selections that
+    annotators and reviewers may not see); anyone else gets 404."""
+    return get_or_404(Job.objects.visible_to(user), pk, "job")

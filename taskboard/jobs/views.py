@@ -6,12 +6,12 @@ from taskboard.jobs import queries, services
 
 @login_required
 def job_detail(request, pk: int):
-    job = queries.job_get_for_user(user=request.user, pk=pk)
+    job = queries.job_for_viewer(request.user, pk)
     return render(request, "jobs/job_detail.html", {"job": job})
 
 
 @login_required
 def job_progress(request, pk: int):
     """The progress fragment; it polls itself every 2 s until the job finishes."""
-    job = services.job_watched(job=queries.job_get_for_user(user=request.user, pk=pk))
+    job = services.job_watched(job=queries.job_for_viewer(request.user, pk))
     return render(request, "jobs/_job_progress_partial.html", {"job": job})

@@ -8,6 +8,7 @@ from django.utils import timezone
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.pipelines import queries
 from taskboard.pipelines.models import NodeKind
+from taskboard.projects import queries as project_queries
 
 WORKLOAD_ROWS = 4
 
@@ -49,8 +50,8 @@ class NodeForm(forms.Form):
         self.fields["dataset"].queryset = queries.project_datasets(project)
         self.fields["recipe"].queryset = queries.project_recipes(project)
         self.fields["recipe"].label_from_instance = lambda r: f"{r.dataset.name} · {r.name}"
-        self.fields["owner"].queryset = queries.project_members(project)
-        workers = queries.project_workers(project)
+        self.fields["owner"].queryset = project_queries.project_members(project)
+        workers = project_queries.assignable_users(project)
         for i in range(1, WORKLOAD_ROWS + 1):
             self.fields[f"assignee_{i}"] = forms.ModelChoiceField(
                 queryset=workers, required=False, label=f"Person {i}"

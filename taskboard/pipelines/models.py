@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from taskboard.projects.access import PipelineQuerySet
+
 
 class PipelineState(models.TextChoices):
     CREATED = "created", "Created"
@@ -40,6 +42,8 @@ class Pipeline(models.Model):
     extra = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PipelineQuerySet.as_manager()
 
     class Meta:
         ordering = ["project", "name"]

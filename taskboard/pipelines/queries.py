@@ -4,46 +4,28 @@ everyone else gets 404. Node counts come from the task counters, never from task
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from taskboard.annotation.models import HELD_ITEMS, Assignment, AssignmentKind, StatusCount, TaskStatus
 from taskboard.datasets.models import Dataset, Recipe
-from taskboard.inputs import parse_pk
 from taskboard.pipelines.models import Connection, Node, Pipeline
-from taskboard.projects.models import MANAGING_ROLES, WORKING_ROLES, Project
+from taskboard.projects.access import get_or_404
+from taskboard.projects.models import Project
 
 # Consensus originals are bookkeeping; queue and work assignments hold the task's items.
 COUNTED_KINDS = (AssignmentKind.WORK, AssignmentKind.QUEUE)
 
 
-def managed_projects(user) -> QuerySet[Project]:
-    if not user.is_authenticated:
-        return Project.objects.none()
-    return Project.objects.filter(memberships__user=user, memberships__role__in=MANAGING_ROLES).distinct()
-
-
-def project_for_manager(user, pk) -> Project:
-    pk = parse_pk(pk)
-    project = managed_projects(user).filter(pk=pk).first() if pk is not None else None
-    if project is None:
-        raise Http404("No such project.")
-    return project
-
-
 def pipelines_for_manager(user, project: Project | None = None) -> QuerySet[Pipeline]:
-    pipelines = Pipeline.objects.filter(project__in=managed_projects(user)).select_related("project")
+    pipelines = Pipeline.objects.managed_by(user).select_related("project")
     if project is not None:
         pipelines = pipelines.filter(project=project)
     return pipelines.annotate(node_count=Count("nodes", distinct=True)).order_by("project__name", "name")
 
 
 def pipeline_for_manager(user, pk) -> Pipeline:
-    pipeline = Pipeline.objects.filter(pk=pk, project__in=managed_projects(user)).select_related("project").first()
-    if pipeline is None:
-        raise Http404("No such pipeline.")
-    return pipeline
+    return get_or_404(Pipeline.objects.managed_by(user).select_related("project"), pk, "pipeline")
 
 
 def node_of(pipeline: Pipeline, pk) -> Node:
@@ -66,19 +48,6 @@ def project_datasets(project) -> QuerySet[Dataset]:
 
 def project_recipes(project) -> QuerySet[Recipe]:
     return Recipe.objects.filter(dataset__project=project).select_related("dataset").order_by("dataset__name", "name")
-
-
-def project_members(project) -> QuerySet:
-    return get_user_model().objects.filter(memberships__project=project, is_active=True).order_by("email").distinct()
-
-
-def project_workers(project) -> QuerySet:
-    return (
-        get_user_model()
-        .objects.filter(memberships__project=project, memberships__role__in=WORKING_ROLES, is_active=True)
-        .order_by("email")
-        .distinct()
-    )
 
 
 @dataclass

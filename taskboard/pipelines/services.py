@@ -41,7 +41,7 @@ from taskboard.annotation.models import (
     AssignmentKind,
     TaskItem,
 )
-from taskboard.annotation.workload import WorkloadUnit, split_counts
+from taskboard.annotation.workload import WorkloadUnit, split_counts, workload_build
 from taskboard.datasets import ids
 from taskboard.datasets.models import Dataset, Item, Recipe
 from taskboard.datasets.selection import Selection, folder_q, normalize_folder
@@ -58,7 +58,7 @@ from taskboard.pipelines.models import (
     Pipeline,
     PipelineState,
 )
-from taskboard.projects.models import WORKING_ROLES, Membership
+from taskboard.projects.access import role_of
 
 logger = logging.getLogger(__name__)
 
@@ -143,35 +143,11 @@ def _clean_statuses(statuses, errors: dict, field: str = "statuses") -> list[dic
 
 
 def _clean_workload(*, project, workload, errors: dict, field: str = "workload") -> list[WorkloadUnit]:
-    workload = list(workload or [])
-    if not workload:
-        errors[field] = "A task node needs a workload: at least one person."
+    try:
+        return workload_build(project=project, workload=list(workload or []), assignees=None, field=field)
+    except ValidationError as e:
+        errors[field] = next(iter(e.message_dict.values()))[0]
         return []
-    seen = set()
-    for unit in workload:
-        if unit.user is None or getattr(unit.user, "pk", None) is None:
-            errors[field] = "Unknown person in the workload."
-            return []
-        if unit.user.pk in seen:
-            errors[field] = f"{unit.user.email} is listed twice."
-            return []
-        seen.add(unit.user.pk)
-        if not isinstance(unit.load, int) or isinstance(unit.load, bool) or not 1 <= unit.load <= 100:
-            errors[field] = "Each load is a whole number from 1 to 100."
-            return []
-    if sum(unit.load for unit in workload) != 100:
-        errors[field] = f"Loads must add up to exactly 100 (they add up to {sum(u.load for u in workload)})."
-        return []
-    workers = set(
-        Membership.objects.filter(project=project, user_id__in=seen, role__in=WORKING_ROLES).values_list(
-            "user_id", flat=True
-        )
-    )
-    outsiders = [unit.user.email for unit in workload if unit.user.pk not in workers]
-    if outsiders:
-        errors[field] = f"Not a member of this project who can work: {', '.join(outsiders)}."
-        return []
-    return workload
 
 
 def _clean_node(*, pipeline: Pipeline, fields: dict, errors: dict, prefix: str = "") -> dict:
@@ -220,7 +196,7 @@ def _clean_node(*, pipeline: Pipeline, fields: dict, errors: dict, prefix: str =
     owner = fields.get("owner")
     if owner is None:
         errors[prefix + "owner"] = "A task node needs an owner."
-    elif not Membership.objects.filter(project=project, user=owner).exists():
+    elif role_of(owner, project) is None:
         errors[prefix + "owner"] = f"{owner.email} is not a member of this project."
     out["workload"] = _clean_workload(
         project=project, workload=fields.get("workload"), errors=errors, field=prefix + "workload"

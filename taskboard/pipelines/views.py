@@ -14,6 +14,8 @@ from taskboard.inputs import parse_pk
 from taskboard.pipelines import queries, services
 from taskboard.pipelines.forms import ConnectionForm, NodeForm, PipelineForm, RunForm
 from taskboard.pipelines.models import NodeKind, PipelineState
+from taskboard.projects import queries as project_queries
+from taskboard.projects.models import Project
 
 CELL_W, CELL_H = 300, 150
 NODE_W, NODE_H = 200, 104
@@ -143,7 +145,7 @@ def _done(request, pipeline, notice: str = "", node=None):
 @login_required
 def pipeline_list(request):
     project_id = request.GET.get("project")
-    project = queries.project_for_manager(request.user, project_id) if project_id else None
+    project = project_queries.project_for_manager(request.user, project_id) if project_id else None
     form = PipelineForm()
     if request.method == "POST":
         if project is None:
@@ -166,7 +168,7 @@ def pipeline_list(request):
         "pipelines/pipeline_list.html",
         {
             "project": project,
-            "projects": queries.managed_projects(request.user).order_by("name"),
+            "projects": Project.objects.managed_by(request.user).order_by("name"),
             "pipelines": queries.pipelines_for_manager(request.user, project),
             "form": form,
         },

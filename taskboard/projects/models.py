@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from taskboard.projects.access import ProjectQuerySet
+
 
 class Project(models.Model):
     name = models.CharField(max_length=200, unique=True)
@@ -9,6 +11,8 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProjectQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -8,8 +8,8 @@ existence does not leak. Progress comes from the counters the services keep
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, QuerySet, Sum
-from django.http import Http404
 
 from taskboard.annotation.models import (
     HELD_ITEMS,
@@ -22,17 +22,19 @@ from taskboard.annotation.models import (
     TaskStatus,
     settle_queue,
 )
-from taskboard.datasets.models import Dataset
-from taskboard.projects.models import MANAGING_ROLES, WORKING_ROLES, Membership, Project
+from taskboard.projects.access import get_or_404, working_member_filter
+from taskboard.projects.models import Membership, Project
 
 # The assignments whose items make up a task's total: consensus originals are bookkeeping.
 COUNTED_KINDS = (AssignmentKind.WORK, AssignmentKind.QUEUE)
 
 
-def projects_for_user(user) -> QuerySet[Project]:
-    if not user.is_authenticated:
-        return Project.objects.none()
-    return Project.objects.filter(memberships__user=user).distinct()
+def project_for_member(user, pk) -> Project:
+    return get_or_404(Project.objects.visible_to(user), pk, "project")
+
+
+def project_for_manager(user, pk) -> Project:
+    return get_or_404(Project.objects.managed_by(user), pk, "project")
 
 
 def membership_of(user, project) -> Membership | None:
@@ -41,74 +43,18 @@ def membership_of(user, project) -> Membership | None:
     return Membership.objects.filter(user=user, project=project).first()
 
 
-def project_for_user(user, pk) -> Project:
-    project = projects_for_user(user).filter(pk=pk).first()
-    if project is None:
-        raise Http404("No such project.")
-    return project
-
-
-def project_for_manager(user, pk) -> tuple[Project, Membership]:
-    project = project_for_user(user, pk)
-    membership = membership_of(user, project)
-    if membership is None or membership.role not in MANAGING_ROLES:
-        raise Http404("No such project.")
-    return project, membership
-
-
-def dataset_for_manager(user, pk) -> Dataset:
-    """A dataset of a project the user manages; anyone else gets 404."""
-    dataset = (
-        Dataset.objects.select_related("project")
-        .filter(pk=pk, project__memberships__user=user, project__memberships__role__in=MANAGING_ROLES)
-        .first()
-        if user.is_authenticated
-        else None
-    )
-    if dataset is None:
-        raise Http404("No such dataset.")
-    return dataset
-
-
-def task_for_manager(user, pk) -> AnnotationTask:
-    task = (
-        AnnotationTask.objects.select_related("project", "dataset", "recipe", "owner", "parent", "created_by")
-        .filter(pk=pk, project__memberships__user=user, project__memberships__role__in=MANAGING_ROLES)
-        .first()
-        if user.is_authenticated
-        else None
-    )
-    if task is None:
-        raise Http404("No such task.")
-    return task
-
-
-def working_members(project) -> QuerySet:
-    """Members who may hold assignments, as users."""
-    from django.contrib.auth import get_user_model
-
-    return (
-        get_user_model()
-        .objects.filter(memberships__project=project, memberships__role__in=WORKING_ROLES, is_active=True)
-        .order_by("email")
-    )
+def assignable_users(project) -> QuerySet:
+    """Who may hold assignments in the project: active members with a working role."""
+    return get_user_model().objects.filter(working_member_filter(project)).distinct().order_by("email")
 
 
 def project_members(project) -> QuerySet:
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.filter(memberships__project=project, is_active=True).order_by("email")
+    return get_user_model().objects.filter(memberships__project=project, is_active=True).distinct().order_by("email")
 
 
 def tasks_for_project(project, user) -> QuerySet[AnnotationTask]:
-    """Managers see every task; people who work see only the tasks they hold an assignment in."""
-    membership = membership_of(user, project)
-    tasks = AnnotationTask.objects.filter(project=project).select_related("dataset", "owner")
-    if membership is None:
-        return tasks.none()
-    if membership.role in MANAGING_ROLES:
-        return tasks
-    return tasks.filter(assignments__assignee=user, assignments__removed=False).distinct()
+    """The project's tasks the user may see: all of them for managers, their own work's for the others."""
+    return AnnotationTask.objects.visible_to(user).filter(project=project).select_related("dataset", "owner")
 
 
 def _done_status_filter():

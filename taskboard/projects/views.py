@@ -4,7 +4,7 @@ from django.shortcuts import render
 
 from taskboard.annotation.models import TaskState
 from taskboard.projects import queries
-from taskboard.projects.models import MANAGING_ROLES, Membership
+from taskboard.projects.models import Membership
 
 
 @login_required
@@ -15,7 +15,7 @@ def home(request):
         .annotate(dataset_count=Count("project__datasets", distinct=True))
         .order_by("project__name")
     )
-    works = any(m.role not in MANAGING_ROLES for m in memberships)
+    works = any(not m.can_manage for m in memberships)
     return render(
         request,
         "projects/home.html",
@@ -25,9 +25,9 @@ def home(request):
 
 @login_required
 def project_detail(request, pk):
-    project = queries.project_for_user(request.user, pk)
+    project = queries.project_for_member(request.user, pk)
     membership = queries.membership_of(request.user, project)
-    can_manage = membership.role in MANAGING_ROLES
+    can_manage = membership.can_manage
     tasks = queries.with_progress(queries.tasks_for_project(project, request.user).order_by("state", "due_at"))
     if can_manage:
         forecasts = queries.task_forecasts(project)

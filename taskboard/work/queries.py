@@ -18,7 +18,6 @@ from taskboard.annotation.models import (
     TaskType,
 )
 from taskboard.datasets.models import Annotation
-from taskboard.projects.models import MANAGING_ROLES, Membership
 from taskboard.work.models import AssignmentTime, ConsensusResult
 
 
@@ -68,12 +67,9 @@ def my_work(*, user) -> list[AssignmentProgress]:
     """The user's assignments across projects, the most urgent first:
     unfinished before finished, overdue first, then the nearest due date, then the highest priority."""
     assignments = (
-        Assignment.objects.filter(
-            assignee=user,
-            kind=AssignmentKind.WORK,
-            removed=False,
-            task__project__memberships__user=user,
-        )
+        # The user's own live work: managers see others' assignments too, but "my work" is one's own.
+        Assignment.objects.visible_to(user)
+        .filter(assignee=user, removed=False)
         .select_related("task", "task__project", "task__parent")
         .prefetch_related("status_counts", "task__statuses")
     )
@@ -86,26 +82,6 @@ def my_work(*, user) -> list[AssignmentProgress]:
         return (finished, task.due_at >= now, task.due_at, -task.priority, task.pk)
 
     return sorted(rows, key=urgency)
-
-
-def can_manage_project(user, project_id: int) -> bool:
-    return Membership.objects.filter(project_id=project_id, user=user, role__in=MANAGING_ROLES).exists()
-
-
-def assignment_for_user(*, user, assignment_id: int) -> Assignment:
-    """The assignee and the project's managers and owner see an assignment; everyone else gets 404."""
-    try:
-        assignment = Assignment.objects.select_related("task", "task__project", "task__recipe", "assignee").get(
-            pk=assignment_id, kind=AssignmentKind.WORK
-        )
-    except Assignment.DoesNotExist:
-        raise Http404 from None
-    is_holder = assignment.assignee_id == user.pk and not assignment.removed
-    if is_holder and Membership.objects.filter(project_id=assignment.task.project_id, user=user).exists():
-        return assignment
-    if can_manage_project(user, assignment.task.project_id):
-        return assignment
-    raise Http404
 
 
 def _ordered(assignment: Assignment):

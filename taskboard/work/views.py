@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskType
 from taskboard.datasets.models import Label
 from taskboard.work import queries, services
@@ -58,7 +59,7 @@ def my_work(request):
 @require_GET
 @login_required
 def work_view(request, assignment_id: int, task_item_id: int | None = None):
-    assignment = queries.assignment_for_user(user=request.user, assignment_id=assignment_id)
+    assignment = annotation_queries.assignment_for_viewer(request.user, assignment_id)
     task = assignment.task
     if task_item_id is None:
         task_item = queries.first_open_item(assignment)
@@ -108,7 +109,7 @@ def work_view(request, assignment_id: int, task_item_id: int | None = None):
 
 
 def _load(request, assignment_id: int, task_item_id: int):
-    assignment = queries.assignment_for_user(user=request.user, assignment_id=assignment_id)
+    assignment = annotation_queries.assignment_for_viewer(request.user, assignment_id)
     task_item = queries.task_item_in_assignment(assignment=assignment, task_item_id=task_item_id)
     task_item.assignment = assignment
     task_item.task = assignment.task
@@ -200,7 +201,7 @@ def item_beat(request, assignment_id: int, task_item_id: int):
 @require_POST
 @login_required
 def get_more(request, assignment_id: int):
-    assignment = queries.assignment_for_user(user=request.user, assignment_id=assignment_id)
+    assignment = annotation_queries.assignment_for_viewer(request.user, assignment_id)
     try:
         claimed = services.pulling_get_more(assignment=assignment, by=request.user)
     except ValidationError as error:

@@ -215,7 +215,7 @@ def test_pipeline_names_are_unique_in_a_project(pipeline, project, manager):
     [
         ({"workload": "sum90"}, "workload", "add up to exactly 100"),
         ({"workload": []}, "workload", "at least one person"),
-        ({"workload": "outsider"}, "workload", "Not a member"),
+        ({"workload": "outsider"}, "workload", "Not an active member"),
         ({"recipe": "other"}, "recipe", "not one of the node's dataset"),
         ({"column": None}, "column", "grid position"),
         ({"name": ""}, "name", "needs a name"),

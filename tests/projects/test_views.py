@@ -102,11 +102,11 @@ def test_progress_comes_from_the_counters(task, annotator):
     assert (row.assigned, row.done, row.discarded, row.remaining) == (5, 1, 1, 4)
 
 
-def test_project_for_user_raises_404_for_non_members(other_manager, project):
+def test_project_for_member_raises_404_for_non_members(other_manager, project):
     from django.http import Http404
 
     with pytest.raises(Http404):
-        queries.project_for_user(other_manager, project.pk)
+        queries.project_for_member(other_manager, project.pk)
     assert queries.membership_of(other_manager, project) is None
 
 

@@ -1,6 +1,7 @@
 """A world to attack: project Street with a task, its assignment, a job and a pipeline; and the people
 who must not get at them (anonymous, carol the unassigned annotator, rita the reviewer, mallory who
-manages another project, oscar who owns another project, stan the staff user with no membership)."""
+manages another project, oscar who owns another project, stan the staff user with no membership,
+root the superuser with no membership: superusers use the admin site and get nothing extra here)."""
 
 import uuid
 
@@ -10,6 +11,7 @@ from django.core.cache import cache
 from taskboard.annotation import services
 from taskboard.annotation.models import Assignment
 from taskboard.annotation.workload import WorkloadUnit
+from taskboard.api.models import ApiCommand
 from taskboard.datasets.selection import Selection
 from taskboard.jobs.services import job_create
 from taskboard.pipelines import services as pipeline_services
@@ -41,8 +43,13 @@ def staff(db):
 
 
 @pytest.fixture
+def root(db):
+    return UserFactory(email="root@example.com", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
 def world(
-    project, owner, manager, annotator, annotator2, reviewer, other_manager, other_owner, staff, dataset, recipe
+    project, owner, manager, annotator, annotator2, reviewer, other_manager, other_owner, staff, root, dataset, recipe
 ):
     items = make_items(dataset, {"/city/day": 6, "/city/night": 4})
     task = services.task_create(
@@ -72,6 +79,10 @@ def world(
         workload=[WorkloadUnit(annotator, 100)],
     )
     connection = pipeline_services.connection_add(pipeline=pipeline, source=source, target=node, status="", by=manager)
+    # An API command of the manager's: it names the task and its people, so only they and the managers read it.
+    command = ApiCommand.objects.create(
+        type="CreateTask", user=manager, project=project, spec={"createTaskPayload": {"name": "Secret-Street-Task"}}
+    )
     return {
         "project": project,
         "dataset": dataset,
@@ -85,6 +96,7 @@ def world(
         "pipeline": pipeline,
         "node": node,
         "connection": connection,
+        "command": command,
         "owner": owner,
         "manager": manager,
         "annotator": annotator,

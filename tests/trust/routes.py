@@ -237,7 +237,7 @@ ROUTES: dict[str, Route] = {
         },
         calls={"POST": lambda w: {"operation": "create", "status": "completed"}},
     ),
-    "api:command-detail": Route("api", "object", kwargs=lambda w: {"command_id": command_api_id(w["job"].pk)}),
+    "api:command-detail": Route("api", "object", kwargs=lambda w: {"command_id": command_api_id(w["command"].pk)}),
     "work:assignment": Route("page", "object", kwargs=lambda w: {"assignment_id": w["assignment"].pk}),
     "work:get-more": Route(
         "page", "object", kwargs=lambda w: {"assignment_id": w["assignment"].pk}, calls={"POST": _empty}

@@ -15,7 +15,7 @@ from tests.trust.state import diff, snapshot
 
 # Strings that only Street's members may see.
 SECRETS = ["Secret-Street-Task", "Secret-Pipeline", "street-scenes", "olivia@example.com", "bob@example.com"]
-OUTSIDERS = ["mallory", "oscar", "stan"]
+OUTSIDERS = ["mallory", "oscar", "stan", "root"]
 MEMBERS_BELOW_MANAGER = ["carol", "rita"]
 
 
@@ -42,7 +42,7 @@ def call(client: Client, method: str, url: str, route, body: dict | None):
 
 
 @pytest.fixture
-def actors(world, annotator2, reviewer, other_manager, other_owner, staff):
+def actors(world, annotator2, reviewer, other_manager, other_owner, staff, root):
     def make(user):
         client = Client()
         if user is not None:
@@ -56,6 +56,7 @@ def actors(world, annotator2, reviewer, other_manager, other_owner, staff):
         "mallory": make(other_manager),
         "oscar": make(other_owner),
         "stan": make(staff),
+        "root": make(root),
     }
 
 
