@@ -30,7 +30,7 @@ from taskboard.accounts.models import User  # noqa: E402
 from taskboard.annotation import services  # noqa: E402
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem  # noqa: E402
 from taskboard.datasets.models import Dataset, Recipe  # noqa: E402
-from taskboard.datasets.selection import Selection, select_items  # noqa: E402
+from taskboard.annotation.selection import Selection, select_items  # noqa: E402
 from taskboard.projects.models import Membership, Project, Role  # noqa: E402
 
 PER_FOLDER = 1000

@@ -53,7 +53,7 @@ from taskboard.annotation.models import AnnotationTask, Assignment, HoldingChang
 from taskboard.dashboards import counters  # noqa: E402
 from taskboard.dashboards.models import ConsensusTally, ReviewTally  # noqa: E402
 from taskboard.datasets.models import Dataset, Item, Recipe  # noqa: E402
-from taskboard.datasets.selection import Selection  # noqa: E402
+from taskboard.annotation.selection import Selection  # noqa: E402
 from taskboard.projects.models import Membership, Project, Role  # noqa: E402
 
 PEOPLE = 10

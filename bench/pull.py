@@ -55,7 +55,7 @@ from taskboard.annotation.models import (  # noqa: E402
     TaskItem,
 )
 from taskboard.datasets.models import Dataset, Item, Recipe  # noqa: E402
-from taskboard.datasets.selection import Selection  # noqa: E402
+from taskboard.annotation.selection import Selection  # noqa: E402
 from taskboard.projects.models import Membership, Project, Role  # noqa: E402
 
 TI = TaskItem._meta.db_table

@@ -10,8 +10,8 @@ urlpatterns = [
     path("work/", include("taskboard.work.urls")),
     path("dashboards/", include("taskboard.dashboards.urls")),
     path("pipelines/", include("taskboard.pipelines.urls")),
-    path("datasets/", include("taskboard.datasets.urls")),
-    path("tasks/", include("taskboard.annotation.urls")),
+    path("", include("taskboard.datasets.urls")),
+    path("", include("taskboard.annotation.urls")),
     # Dataloop's auth endpoints live at the site root (the SDK's gate_url).
     path("", include("taskboard.api.root_urls")),
     path("", include("taskboard.projects.urls")),

@@ -6,8 +6,8 @@ import pytest
 
 from taskboard.annotation import services
 from taskboard.annotation.models import AnnotationTask
+from taskboard.annotation.selection import Selection
 from taskboard.celery import app
-from taskboard.datasets.selection import Selection
 from taskboard.jobs.models import Job, JobState
 from tests.factories import in_days, make_items
 

@@ -22,7 +22,7 @@ from taskboard.annotation.models import (
     TaskStatus,
     TaskType,
 )
-from taskboard.datasets.selection import Selection
+from taskboard.annotation.selection import Selection
 from taskboard.inputs import IdChoiceField, IdsChoiceField
 from taskboard.projects import queries
 

@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
+from taskboard.annotation import selection as selection_module
 from taskboard.annotation import signals
 from taskboard.annotation.models import (
     BATCH_SIZE_MAX,
@@ -37,9 +38,8 @@ from taskboard.annotation.models import (
     TaskType,
     WorkloadEntry,
 )
+from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit, boundaries, split_counts, workload_build
-from taskboard.datasets import selection as selection_module
-from taskboard.datasets.selection import Selection
 from taskboard.inputs import MAX_WHOLE
 from taskboard.projects.models import Membership
 

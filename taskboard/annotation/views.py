@@ -25,9 +25,9 @@ from django_htmx.http import HttpResponseClientRedirect
 from taskboard.annotation import forms
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import AnnotationTask, Priority, TaskItem, TaskType
+from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit, equal_loads, split_counts
 from taskboard.datasets import queries as dataset_queries
-from taskboard.datasets.selection import Selection
 from taskboard.inputs import parse_pk
 from taskboard.jobs import services as job_services
 from taskboard.jobs.models import Job, JobState
@@ -80,7 +80,7 @@ def _services():
 
 
 def select_items(*, dataset, selection):
-    from taskboard.datasets.selection import select_items as select
+    from taskboard.annotation.selection import select_items as select
 
     return select(dataset=dataset, selection=selection)
 

@@ -76,7 +76,7 @@ def _is_duplicate(error: ValidationError) -> bool:
 
 def _dql_error_class():
     try:
-        from taskboard.datasets.dql import DQLError
+        from taskboard.annotation.dql import DQLError
     except ImportError:  # the DQL module is not there yet
         return ()
     return DQLError

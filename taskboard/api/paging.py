@@ -2,8 +2,8 @@
 
 import math
 
+from taskboard.annotation.dql import MAX_PAGE
 from taskboard.api.http import bad_request
-from taskboard.datasets.dql import MAX_PAGE
 
 MAX_PAGE_SIZE = 1000
 

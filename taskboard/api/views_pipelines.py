@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from taskboard.annotation.selection import Selection
 from taskboard.api import queries
 from taskboard.api.http import ApiError, api_view, bad_request, json_body
 from taskboard.api.ids import api_id, command_api_id, parse_id
@@ -14,7 +15,6 @@ from taskboard.api.models import ApiCommand, CommandStatus
 from taskboard.api.paging import page_params, paged
 from taskboard.api.serializers import command_json, iso
 from taskboard.api.simple_filter import filter_q, ops
-from taskboard.datasets.selection import Selection
 from taskboard.pipelines.models import Pipeline
 
 

@@ -2,13 +2,13 @@
 
 from django.db.models import Count
 
+from taskboard.annotation import dql
 from taskboard.api import queries
 from taskboard.api.http import api_view, bad_request, json_body, not_found
 from taskboard.api.ids import parse_id
 from taskboard.api.paging import page_params, paged
 from taskboard.api.serializers import dataset_json, item_json, items_json, project_json
 from taskboard.api.simple_filter import filter_q, ops
-from taskboard.datasets import dql
 from taskboard.datasets.models import Dataset, Item
 from taskboard.projects.models import Project
 

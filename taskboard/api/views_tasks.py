@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem, TaskStatus, TaskType
+from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api import queries
 from taskboard.api.http import ApiError, api_view, bad_request, json_body, not_found
@@ -28,7 +29,6 @@ from taskboard.api.serializers import (
 )
 from taskboard.api.simple_filter import filter_q, ops
 from taskboard.datasets.models import Item, Recipe
-from taskboard.datasets.selection import Selection
 from taskboard.projects.access import can_manage
 
 # ------------------------------------------------------------------ parsing helpers

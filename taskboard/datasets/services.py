@@ -21,6 +21,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 
 from taskboard.datasets import signals
+from taskboard.datasets.folders import normalize_folder
 from taskboard.datasets.models import Item
 from taskboard.inputs import json_problem
 
@@ -278,8 +279,6 @@ def _upload_name(raw: str) -> str:
 
 def items_upload(*, dataset, files, folder: str, by) -> list[Item]:
     """Store uploaded files as items in `folder`; all or nothing."""
-    from taskboard.datasets.selection import normalize_folder
-
     try:
         folder = normalize_folder(folder or "/")
     except ValidationError:

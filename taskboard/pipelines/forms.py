@@ -162,7 +162,7 @@ class RunForm(forms.Form):
     )
 
     def selection(self):
-        from taskboard.datasets.selection import Selection
+        from taskboard.annotation.selection import Selection
 
         folder = (self.cleaned_data.get("folder") or "").strip()
         if folder:

@@ -41,10 +41,11 @@ from taskboard.annotation.models import (
     AssignmentKind,
     TaskItem,
 )
+from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit, split_counts, workload_build
 from taskboard.datasets import ids
+from taskboard.datasets.folders import folder_q, normalize_folder
 from taskboard.datasets.models import Dataset, Item, Recipe
-from taskboard.datasets.selection import Selection, folder_q, normalize_folder
 from taskboard.inputs import parse_pk
 from taskboard.jobs.models import Job
 from taskboard.pipelines.models import (
@@ -719,7 +720,7 @@ class _Entry:
 
 def _entries_planned(pipeline: Pipeline, selection: Selection) -> list[_Entry]:
     """What a run would add at each entry: counts only, in two COUNT queries per entry."""
-    from taskboard.datasets.selection import select_items
+    from taskboard.annotation.selection import select_items
 
     planned, refusal = [], None
     for source, target in _entry_nodes(pipeline):

@@ -7,7 +7,7 @@ from celery import Task, shared_task
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from taskboard.datasets.selection import Selection
+from taskboard.annotation.selection import Selection
 from taskboard.pipelines import services
 from taskboard.pipelines.models import Pipeline
 

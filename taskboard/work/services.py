@@ -352,7 +352,7 @@ def qa_rework_done(*, parent_item: TaskItem, by) -> list[TaskItem]:
 def qa_intake(*, parent_item: TaskItem, by) -> int:
     """A parent item got a status: QA tasks that take items in as they come get it, each into the
     reviewer with the least undone work for their share (or their queue, when pulling)."""
-    from taskboard.datasets.selection import Selection
+    from taskboard.annotation.selection import Selection
 
     added = 0
     qa_tasks = AnnotationTask.objects.filter(

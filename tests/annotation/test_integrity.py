@@ -5,7 +5,7 @@ from django.db import IntegrityError, connection, transaction
 
 from taskboard.annotation import services
 from taskboard.annotation.models import Assignment, TaskItem
-from taskboard.datasets.selection import Selection
+from taskboard.annotation.selection import Selection
 from tests.factories import DatasetFactory, RecipeFactory, in_days, make_items
 
 COLUMNS = "(task_id, item_id, assignment_id, copy, rank, in_queue, rework, comment)"

@@ -8,7 +8,7 @@ from django.db import connection, connections
 
 from taskboard.annotation import services
 from taskboard.annotation.models import Assignment, AssignmentKind, HoldingChange, TaskItem
-from taskboard.datasets.selection import Selection
+from taskboard.annotation.selection import Selection
 from taskboard.projects.models import Role
 from taskboard.work.services import pulling_queue_size
 from tests.annotation.conftest import assert_counters

@@ -12,8 +12,8 @@ from taskboard.annotation.models import (
     TaskStatus,
     WorkloadEntry,
 )
+from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
-from taskboard.datasets.selection import Selection
 from taskboard.work.services import pulling_queue_size
 from tests.annotation.conftest import assert_counters
 from tests.factories import in_days, make_items

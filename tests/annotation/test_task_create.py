@@ -14,9 +14,9 @@ from taskboard.annotation.models import (
     TaskStatus,
     WorkloadEntry,
 )
+from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.datasets.models import Item
-from taskboard.datasets.selection import Selection
 from taskboard.work.services import pulling_queue_size
 from tests.annotation.conftest import assert_counters
 from tests.factories import DatasetFactory, RecipeFactory, in_days, make_items

@@ -12,7 +12,7 @@ def items(dataset, recipe):
 
 @pytest.fixture
 def task(dataset, recipe, items, manager, annotator, annotator2):
-    from taskboard.datasets.selection import Selection
+    from taskboard.annotation.selection import Selection
 
     return services.task_create(
         dataset=dataset,

@@ -232,8 +232,8 @@ def test_a_completed_task_keeps_its_actions_and_polls_slowly(client, manager, ta
 
 
 def test_a_closed_task_refuses_item_and_assignment_changes(client, manager, task, annotator, annotator3):
+    from taskboard.annotation.selection import Selection
     from taskboard.annotation.workload import WorkloadUnit
-    from taskboard.datasets.selection import Selection
 
     services.task_close(task=task, by=manager)
     before = sorted(TaskItem.objects.filter(task=task).values_list("item_id", "assignment_id"))

@@ -1,6 +1,6 @@
 import pytest
 
-from taskboard.datasets.selection import Selection
+from taskboard.annotation.selection import Selection
 from tests.factories import in_days, make_items
 
 

@@ -8,10 +8,10 @@ from django.core.management import CommandError, call_command
 
 from taskboard.annotation import services
 from taskboard.annotation.models import Assignment, AssignmentKind, StatusCount, TaskItem
+from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.dashboards import counters
 from taskboard.dashboards.models import DailyThroughput
-from taskboard.datasets.selection import Selection
 from taskboard.work import services as work
 from tests.dashboards.conftest import held_items
 from tests.factories import in_days, make_items

@@ -8,8 +8,8 @@ from django.db import connection, connections
 
 from taskboard.annotation import services
 from taskboard.annotation.models import TaskItem
+from taskboard.annotation.selection import Selection
 from taskboard.dashboards import counters
-from taskboard.datasets.selection import Selection
 from taskboard.projects.models import Role
 from tests.factories import (
     DatasetFactory,

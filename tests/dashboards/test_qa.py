@@ -74,7 +74,7 @@ def _rejected_item(make_task, manager, annotator, reviewer, recipe):
 
 
 def test_removing_an_item_out_for_rework_keeps_counters(make_task, manager, annotator, reviewer, recipe):
-    from taskboard.datasets.selection import Selection
+    from taskboard.annotation.selection import Selection
 
     task, item = _rejected_item(make_task, manager, annotator, reviewer, recipe)
     result = services.task_remove_items(task=task, selection=Selection(mode="list", item_ids=(item.pk,)), by=manager)

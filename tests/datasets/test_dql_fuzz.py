@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from taskboard.datasets.dql import FIELDS, OPERATORS, DQLError, dql_items
+from taskboard.annotation.dql import FIELDS, OPERATORS, DQLError, dql_items
 
 FIELD_NAMES = [*FIELDS, "metadata.user.batch", "metadata.a.b.c", "created_by__password", "$where", "name__regex", "x"]
 OPERATOR_KEYS = [*sorted(OPERATORS), "$regex", "id", "type", "metadata", "status"]

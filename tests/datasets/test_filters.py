@@ -3,8 +3,8 @@ import json
 
 from django.http import QueryDict
 
-from taskboard.datasets.filters import ItemFilter, itemfilter_to_selection, selection_query_params
-from taskboard.datasets.selection import Selection, select_items
+from taskboard.annotation.filters import ItemFilter, itemfilter_to_selection, selection_query_params
+from taskboard.annotation.selection import Selection, select_items
 from tests.datasets.helpers import make_task
 from tests.factories import make_items
 

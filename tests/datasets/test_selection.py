@@ -1,9 +1,9 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from taskboard.annotation.selection import Selection, select_items
 from taskboard.datasets.ids import item_api_id
 from taskboard.datasets.models import Item
-from taskboard.datasets.selection import Selection, select_items
 from tests.datasets.helpers import make_task
 from tests.factories import DatasetFactory, make_items
 

@@ -178,7 +178,7 @@ def test_upload_refuses_a_relative_folder(dataset, manager):
 def test_import_page_reports_and_redirects(client, manager, dataset):
     client.force_login(manager)
     r = client.post(
-        reverse("datasets:import", args=[dataset.pk]),
+        reverse("annotation:dataset-import", args=[dataset.pk]),
         {"file": manifest("m.jsonl", '{"filename": "/a.jpg"}\n')},
     )
     assert r.status_code == 302
@@ -188,7 +188,7 @@ def test_import_page_reports_and_redirects(client, manager, dataset):
 def test_import_page_shows_row_errors(client, manager, dataset):
     client.force_login(manager)
     r = client.post(
-        reverse("datasets:import", args=[dataset.pk]),
+        reverse("annotation:dataset-import", args=[dataset.pk]),
         {"file": manifest("m.csv", "filename\nbad.jpg\n")},
     )
     assert r.status_code == 200
@@ -199,13 +199,13 @@ def test_import_page_shows_row_errors(client, manager, dataset):
 def test_upload_page_and_file_download(client, manager, annotator, other_manager, dataset, recipe):
     client.force_login(manager)
     r = client.post(
-        reverse("datasets:upload", args=[dataset.pk]),
+        reverse("annotation:dataset-upload", args=[dataset.pk]),
         {"folder": "/up", "files": [SimpleUploadedFile("a.png", png_bytes()), SimpleUploadedFile("x.html", b"<b>")]},
     )
     assert r.status_code == 302
     png = Item.objects.get(name="a.png")
     html = Item.objects.get(name="x.html")
-    r = client.get(reverse("datasets:browse", args=[dataset.pk]))
+    r = client.get(reverse("annotation:dataset-browse", args=[dataset.pk]))
     assert f'loading="lazy" src="{reverse("datasets:item-file", args=[dataset.pk, png.pk])}"' in r.content.decode()
     r = client.get(reverse("datasets:item-file", args=[dataset.pk, png.pk]))
     assert r["Content-Type"] == "image/png" and "attachment" not in r.get("Content-Disposition", "")
@@ -221,4 +221,4 @@ def test_upload_page_and_file_download(client, manager, annotator, other_manager
     assert client.get(reverse("datasets:item-file", args=[dataset.pk, html.pk])).status_code == 404
     client.force_login(other_manager)
     assert client.get(reverse("datasets:item-file", args=[dataset.pk, png.pk])).status_code == 404
-    assert client.post(reverse("datasets:upload", args=[dataset.pk]), {"folder": "/"}).status_code == 404
+    assert client.post(reverse("annotation:dataset-upload", args=[dataset.pk]), {"folder": "/"}).status_code == 404

@@ -4,9 +4,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.urls import reverse
 
+from taskboard.annotation.selection import Selection, select_items
 from taskboard.datasets.ids import parse_api_id
 from taskboard.datasets.models import Item
-from taskboard.datasets.selection import Selection, select_items
 from tests.datasets.helpers import make_task
 from tests.factories import DatasetFactory, make_items
 
@@ -17,7 +17,7 @@ def items(dataset):
 
 
 def url(dataset, **params):
-    base = reverse("datasets:browse", args=[dataset.pk])
+    base = reverse("annotation:dataset-browse", args=[dataset.pk])
     if params:
         from urllib.parse import urlencode
 
@@ -53,8 +53,8 @@ def test_owner_sees_the_browser(client, owner, dataset, items):
 def test_others_get_404(client, request, persona, dataset, items):
     client.force_login(request.getfixturevalue(persona))
     assert client.get(url(dataset)).status_code == 404
-    assert client.get(reverse("datasets:to-wizard", args=[dataset.pk]) + "?pick=all").status_code == 404
-    assert client.post(reverse("datasets:import", args=[dataset.pk])).status_code == 404
+    assert client.get(reverse("annotation:dataset-to-wizard", args=[dataset.pk]) + "?pick=all").status_code == 404
+    assert client.post(reverse("annotation:dataset-import", args=[dataset.pk])).status_code == 404
 
 
 def test_anonymous_is_sent_to_sign_in(client, dataset):
@@ -118,7 +118,7 @@ def test_keyset_pages_cover_everything_once(client, manager, dataset, items):
 def test_ticked_items_go_to_the_wizard_as_a_list(client, manager, dataset, items):
     client.force_login(manager)
     picked = [items[0].pk, items[5].pk]
-    r = client.post(reverse("datasets:to-wizard", args=[dataset.pk]), {"pick": "checked", "item": picked})
+    r = client.post(reverse("annotation:dataset-to-wizard", args=[dataset.pk]), {"pick": "checked", "item": picked})
     assert r.status_code == 302
     target = urlparse(r["Location"])
     assert target.path == "/tasks/new/"
@@ -130,7 +130,9 @@ def test_ticked_items_go_to_the_wizard_as_a_list(client, manager, dataset, items
 def test_ticked_items_of_another_dataset_are_refused(client, manager, dataset, items):
     other = make_items(DatasetFactory(project=dataset.project, name="b"), {"/x": 1})
     client.force_login(manager)
-    r = client.post(reverse("datasets:to-wizard", args=[dataset.pk]), {"pick": "checked", "item": [other[0].pk]})
+    r = client.post(
+        reverse("annotation:dataset-to-wizard", args=[dataset.pk]), {"pick": "checked", "item": [other[0].pk]}
+    )
     assert r.status_code == 302 and "/datasets/" in r["Location"]
 
 
@@ -138,11 +140,11 @@ def test_too_many_ticks_are_sent_back_with_a_message(client, manager, dataset):
     many = make_items(dataset, {"/many": 301})
     client.force_login(manager)
     r = client.post(
-        reverse("datasets:to-wizard", args=[dataset.pk]),
+        reverse("annotation:dataset-to-wizard", args=[dataset.pk]),
         {"pick": "checked", "item": [i.pk for i in many], "folder": "/many", "submitted": "1"},
         follow=True,
     )
-    assert r.redirect_chain[-1][0].startswith(reverse("datasets:browse", args=[dataset.pk]) + "?")
+    assert r.redirect_chain[-1][0].startswith(reverse("annotation:dataset-browse", args=[dataset.pk]) + "?")
     assert "folder=%2Fmany" in r.redirect_chain[-1][0]
     assert "301 items are ticked" in r.content.decode()
 
@@ -152,7 +154,7 @@ def test_all_matching_goes_to_the_wizard_as_the_same_query(client, manager, data
     client.force_login(manager)
     params = {"folder": "/city", "subfolders": "on", "unassigned": "on", "submitted": "1"}
     browsed = client.get(url(dataset, **params)).context["page"].total
-    r = client.get(reverse("datasets:to-wizard", args=[dataset.pk]), {**params, "pick": "all"})
+    r = client.get(reverse("annotation:dataset-to-wizard", args=[dataset.pk]), {**params, "pick": "all"})
     query = parse_qs(urlparse(r["Location"]).query)
     assert query["mode"] == ["filter"]
     dql = json.loads(query["dql"][0])
@@ -162,7 +164,7 @@ def test_all_matching_goes_to_the_wizard_as_the_same_query(client, manager, data
 def test_a_single_folder_goes_as_folder_mode(client, manager, dataset, items):
     client.force_login(manager)
     r = client.get(
-        reverse("datasets:to-wizard", args=[dataset.pk]),
+        reverse("annotation:dataset-to-wizard", args=[dataset.pk]),
         {"folder": "/city", "subfolders": "on", "submitted": "1", "pick": "all"},
     )
     query = parse_qs(urlparse(r["Location"]).query)
@@ -174,7 +176,7 @@ def test_status_in_a_task_goes_as_refs_match(client, manager, dataset, recipe, i
     client.force_login(manager)
     params = {"task": task.pk, "status": "any", "annotated": "no", "submitted": "1"}
     browsed = client.get(url(dataset, **params)).context["page"].total
-    r = client.get(reverse("datasets:to-wizard", args=[dataset.pk]), {**params, "pick": "all"})
+    r = client.get(reverse("annotation:dataset-to-wizard", args=[dataset.pk]), {**params, "pick": "all"})
     dql = json.loads(parse_qs(urlparse(r["Location"]).query)["dql"][0])
     match = dql["$and"][1]["metadata.system.refs"]["$match"]
     assert parse_api_id(match["id"], "task") == task.pk

@@ -1,10 +1,10 @@
 """DQL and selections as the task services use them (the services embed the item SQL)."""
 
 from taskboard.annotation import services
+from taskboard.annotation.dql import dql_items
 from taskboard.annotation.models import TaskItem
-from taskboard.datasets.dql import dql_items
+from taskboard.annotation.selection import Selection
 from taskboard.datasets.ids import item_api_id, task_api_id
-from taskboard.datasets.selection import Selection
 from tests.factories import in_days, make_items
 
 

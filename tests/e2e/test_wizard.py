@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from taskboard.annotation import services
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem
-from taskboard.datasets.selection import Selection
+from taskboard.annotation.selection import Selection
 from tests.factories import in_days, make_items
 
 pytestmark = pytest.mark.e2e

@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 
 from taskboard.annotation import services as core
 from taskboard.annotation.models import Assignment, TaskItem
+from taskboard.annotation.selection import Selection
 from taskboard.datasets.models import Annotation, Item
-from taskboard.datasets.selection import Selection
 from taskboard.work.services import pulling_queue_size
 from tests.factories import in_days, make_items
 

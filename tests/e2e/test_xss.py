@@ -61,13 +61,13 @@ from PIL import Image
 
 from taskboard.annotation import services as core
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem, TaskType
+from taskboard.annotation.selection import Selection
 from taskboard.annotation.views import SESSION_PREFIX
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api.auth import token_issue
 from taskboard.api.ids import api_id
 from taskboard.datasets import services as dataset_services
 from taskboard.datasets.models import Annotation, Item
-from taskboard.datasets.selection import Selection
 from taskboard.jobs import services as job_services
 from taskboard.pipelines import services as pipeline_services
 from taskboard.pipelines.models import FailedStep, NodeKind
@@ -766,11 +766,19 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
         m(url["dashboards:project"], route="dashboards:project", poll=5)
         m(url["dashboards:people"], route="dashboards:people")
         manager.download(url["dashboards:people-csv"], route="dashboards:people-csv", expect_type="text/csv")
-        m(url["datasets:browse"], route="datasets:browse")
+        m(url["annotation:dataset-browse"], route="annotation:dataset-browse")
         in_folder = "?" + urlencode({"subfolders": "on", "folder": o["image_item"].dir})
-        m(url["datasets:browse"] + in_folder, route="datasets:browse")
-        m(url["datasets:browse"] + "?" + urlencode({"name": PAYLOADS["attr_dq"], "meta_key": PAYLOADS["svg"]}))
-        m(url["datasets:to-wizard"] + in_folder + "&pick=all", route="datasets:to-wizard", expect_path="/items/")
+        m(url["annotation:dataset-browse"] + in_folder, route="annotation:dataset-browse")
+        m(
+            url["annotation:dataset-browse"]
+            + "?"
+            + urlencode({"name": PAYLOADS["attr_dq"], "meta_key": PAYLOADS["svg"]})
+        )
+        m(
+            url["annotation:dataset-to-wizard"] + in_folder + "&pick=all",
+            route="annotation:dataset-to-wizard",
+            expect_path="/items/",
+        )
         manager.download(
             reverse("datasets:item-file", args=[o["dataset"].pk, o["image_item"].pk]),
             route="datasets:item-file",
@@ -840,8 +848,8 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
         hx(url["dashboards:project"], route="dashboards:project")
         hx(reverse("dashboards:task", args=[task.pk]), route="dashboards:task")
         hx(reverse("dashboards:task", args=[consensus.pk]), route="dashboards:task")
-        hx(url["datasets:browse"], route="datasets:browse")
-        hx(url["datasets:browse"] + in_folder, route="datasets:browse")
+        hx(url["annotation:dataset-browse"], route="annotation:dataset-browse")
+        hx(url["annotation:dataset-browse"] + in_folder, route="annotation:dataset-browse")
         for job in (o["job"], o["job_ok"], o["job_running"]):
             hx(reverse("jobs:job-progress", args=[job.pk]), route="jobs:job-progress")
         hx(reverse("annotation:wizard-job", args=[wids["failed"]]), route="annotation:wizard-job")

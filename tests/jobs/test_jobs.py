@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from taskboard.annotation import services, signals
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem
-from taskboard.datasets.selection import Selection
+from taskboard.annotation.selection import Selection
 from taskboard.jobs import services as job_services
 from taskboard.jobs.models import Job, JobState
 from tests.factories import in_days, make_items

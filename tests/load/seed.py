@@ -29,8 +29,8 @@ from django.utils import timezone  # noqa: E402
 from taskboard.accounts.models import User  # noqa: E402
 from taskboard.annotation import services  # noqa: E402
 from taskboard.annotation.models import Assignment, AssignmentKind  # noqa: E402
+from taskboard.annotation.selection import Selection  # noqa: E402
 from taskboard.datasets.models import Dataset, Item, Label, Recipe  # noqa: E402
-from taskboard.datasets.selection import Selection  # noqa: E402
 from taskboard.projects.models import Membership, Project, Role  # noqa: E402
 
 ANNOTATORS = 50

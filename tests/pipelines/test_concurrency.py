@@ -7,7 +7,7 @@ from django.db import connection, connections
 
 from taskboard.annotation import services as core
 from taskboard.annotation.models import TaskItem
-from taskboard.datasets.selection import Selection
+from taskboard.annotation.selection import Selection
 from taskboard.pipelines import services
 from taskboard.pipelines.models import Move, Pipeline, PipelineState
 

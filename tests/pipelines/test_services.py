@@ -5,8 +5,8 @@ from django.core.exceptions import ValidationError
 
 from taskboard.annotation import services as core
 from taskboard.annotation.models import TaskItem
+from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
-from taskboard.datasets.selection import Selection
 from taskboard.pipelines import services, tasks
 from taskboard.pipelines.models import Move, NodeKind, PipelineState
 from tests.factories import DatasetFactory, RecipeFactory, UserFactory, in_days
@@ -351,7 +351,7 @@ def test_new_uploads_enter_installed_pipelines_at_their_dataset_node(
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post(
-            reverse("datasets:upload", args=[dataset.pk]),
+            reverse("annotation:dataset-upload", args=[dataset.pk]),
             {"folder": "/new/day", "files": [png_upload("a.png"), png_upload("b.png")]},
         )
     assert response.status_code == 302
@@ -368,7 +368,8 @@ def test_new_uploads_enter_installed_pipelines_at_their_dataset_node(
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            reverse("datasets:import", args=[dataset.pk]), {"file": SimpleUploadedFile("m.csv", manifest.encode())}
+            reverse("annotation:dataset-import", args=[dataset.pk]),
+            {"file": SimpleUploadedFile("m.csv", manifest.encode())},
         )
     assert response.status_code == 302
     # Only the dataset node's folder enters; uploads before the install (the fixture's) do not.

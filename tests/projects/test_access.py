@@ -6,11 +6,11 @@ import pytest
 
 from taskboard.annotation import services
 from taskboard.annotation.models import AnnotationTask, Assignment
+from taskboard.annotation.selection import Selection
 from taskboard.api.auth import token_issue
 from taskboard.api.ids import api_id, command_api_id
 from taskboard.api.models import ApiCommand
 from taskboard.datasets.models import Dataset, Item
-from taskboard.datasets.selection import Selection
 from taskboard.jobs.services import job_create
 from taskboard.projects.access import can_manage, role_of
 from taskboard.projects.models import Project

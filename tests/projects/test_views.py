@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from taskboard.annotation import services
 from taskboard.annotation.models import Assignment
-from taskboard.datasets.selection import Selection
+from taskboard.annotation.selection import Selection
 from taskboard.projects import queries
 from tests.factories import in_days, make_items
 

@@ -10,9 +10,9 @@ from django.core.cache import cache
 
 from taskboard.annotation import services
 from taskboard.annotation.models import Assignment
+from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api.models import ApiCommand
-from taskboard.datasets.selection import Selection
 from taskboard.jobs.services import job_create
 from taskboard.pipelines import services as pipeline_services
 from taskboard.pipelines.models import NodeKind

@@ -126,15 +126,19 @@ ROUTES: dict[str, Route] = {
     "dashboards:people": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
     "dashboards:people-csv": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
     # ---- dataset and items
-    "datasets:browse": Route("page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}),
-    "datasets:to-wizard": Route(
+    "annotation:dataset-browse": Route("page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}),
+    "annotation:dataset-to-wizard": Route(
         "page",
         "object",
         kwargs=lambda w: {"pk": w["dataset"].pk},
         calls={"GET": None, "POST": lambda w: {"item_ids": [str(w["item"].pk)]}},
     ),
-    "datasets:upload": Route("page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}, calls={"POST": _empty}),
-    "datasets:import": Route("page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}, calls={"POST": _empty}),
+    "annotation:dataset-upload": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}, calls={"POST": _empty}
+    ),
+    "annotation:dataset-import": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}, calls={"POST": _empty}
+    ),
     "datasets:item-file": Route("page", "object", kwargs=lambda w: {"pk": w["dataset"].pk, "item_pk": w["item"].pk}),
     # Workers' SDK reads the dataset; the item query shows them only the items they hold (tested for leaks).
     "api:dataset-detail": Route(

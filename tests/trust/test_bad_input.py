@@ -304,9 +304,9 @@ def _api_task_cases(world, foreign):
 def foreign(world, other_owner):
     """Objects of Oscar's project: ids a Street manager must not be able to use."""
     from taskboard.annotation import services
+    from taskboard.annotation.selection import Selection
     from taskboard.annotation.workload import WorkloadUnit
     from taskboard.datasets.models import Dataset
-    from taskboard.datasets.selection import Selection
     from tests.factories import in_days, make_items
 
     dataset = Dataset.objects.get(name="oscar-data")
@@ -1000,7 +1000,7 @@ def test_manifests_that_are_empty_huge_misencoded_or_binary_import_nothing(world
 def test_formula_cells_are_defused_in_csv_exports(world, client, dataset):
     """A filename or e-mail starting with = + - @ must not run as a formula when the export is opened."""
     from taskboard.annotation import services
-    from taskboard.datasets.selection import Selection
+    from taskboard.annotation.selection import Selection
     from tests.factories import in_days
 
     for n, prefix in enumerate(["=", "+", "-", "@", "\t=", "\r="]):

@@ -19,12 +19,12 @@ from django.urls import reverse
 
 from taskboard.annotation import services
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem
+from taskboard.annotation.selection import Selection
 from taskboard.api.auth import token_issue
 from taskboard.api.ids import api_id
 from taskboard.celery import app
 from taskboard.dashboards import counters
 from taskboard.datasets.models import Item
-from taskboard.datasets.selection import Selection
 from taskboard.jobs.models import Job, JobState
 from tests.celery_worker import start_worker
 from tests.factories import DatasetFactory, RecipeFactory, in_days

@@ -42,7 +42,13 @@ def test_every_html_page_carries_the_policy(client, world, admin_user):
         assert client.get(url)["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, url
     pages = []
     client.force_login(world["owner"])
-    for name in ["projects:home", "projects:detail", "annotation:task-detail", "datasets:browse", "pipelines:detail"]:
+    for name in [
+        "projects:home",
+        "projects:detail",
+        "annotation:task-detail",
+        "annotation:dataset-browse",
+        "pipelines:detail",
+    ]:
         pages.append(url_of(name, ROUTES[name], world))
     seen = 0
     for url in pages:

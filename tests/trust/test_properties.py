@@ -9,9 +9,9 @@ from django.db.models import Q
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from taskboard.annotation.dql import DQLError, dql_to_q
 from taskboard.annotation.forms import PeopleForm, TypeForm
 from taskboard.annotation.workload import WorkloadUnit, boundaries, equal_loads, split_counts, workload_build
-from taskboard.datasets.dql import DQLError, dql_to_q
 
 FIXTURES_OK = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]

@@ -18,8 +18,8 @@ from collections import Counter
 def build(*, users: int, items: int, batch_size: int = 3, max_batch_workload: int = 5, suffix: str = ""):
     from taskboard.accounts.models import User
     from taskboard.annotation import services as core
+    from taskboard.annotation.selection import Selection
     from taskboard.datasets.models import Dataset, Label, Recipe
-    from taskboard.datasets.selection import Selection
     from taskboard.projects.models import Membership, Project, Role
     from tests.factories import in_days, make_items
 

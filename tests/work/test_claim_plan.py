@@ -6,7 +6,7 @@ from django.db import connection
 
 from taskboard.annotation import services as core
 from taskboard.annotation.models import Assignment, StatusCount, TaskItem
-from taskboard.datasets.selection import Selection
+from taskboard.annotation.selection import Selection
 from tests.factories import in_days, make_items
 
 

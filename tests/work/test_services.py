@@ -15,10 +15,10 @@ from taskboard.annotation.models import (
     StatusCount,
     TaskItem,
 )
+from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.dashboards import counters
 from taskboard.datasets.models import Annotation
-from taskboard.datasets.selection import Selection
 from taskboard.work import queries, services
 from taskboard.work.models import ConsensusResult
 from tests.factories import in_days, make_items

@@ -215,7 +215,7 @@ def test_a_manager_viewing_records_no_time(client, task_and_assignments, manager
 @pytest.fixture
 def live_task(dataset, recipe, manager, annotator, annotator2):
     from taskboard.annotation import services as core
-    from taskboard.datasets.selection import Selection
+    from taskboard.annotation.selection import Selection
     from tests.factories import in_days
 
     make_items(dataset, {"/city": 6})
@@ -317,7 +317,7 @@ def test_other_kinds_show_a_file_preview_and_their_metadata(client, task_and_ass
 def test_consensus_copy_page_shows_only_the_holders_labels(client, dataset, recipe, manager, annotator, annotator2):
     from taskboard.annotation import services as core
     from taskboard.annotation.models import Assignment, TaskItem
-    from taskboard.datasets.selection import Selection
+    from taskboard.annotation.selection import Selection
     from tests.factories import in_days
 
     make_items(dataset, {"/c": 2})
@@ -348,7 +348,7 @@ def test_consensus_copy_page_shows_only_the_holders_labels(client, dataset, reci
 def test_get_more_button_follows_the_rule(client, dataset, recipe, manager, annotator, annotator2):
     from taskboard.annotation import services as core
     from taskboard.annotation.models import Assignment
-    from taskboard.datasets.selection import Selection
+    from taskboard.annotation.selection import Selection
     from tests.factories import in_days
 
     make_items(dataset, {"/q": 30})

@@ -25,8 +25,9 @@ from PIL import Image, ImageDraw
 from taskboard.accounts.models import User
 from taskboard.annotation import services
 from taskboard.annotation.models import AnnotationTask, TaskItem
+from taskboard.annotation.selection import Selection
+from taskboard.datasets.folders import normalize_folder
 from taskboard.datasets.models import Annotation, Dataset, Item, Label, Recipe
-from taskboard.datasets.selection import Selection, normalize_folder
 from taskboard.projects.models import Membership, Project, Role
 
 PASSWORD = "demo"

@@ -10,6 +10,12 @@ from typing import Any, Literal
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 
+from taskboard.annotation.dql import DQLError, dql_to_q, in_values
+from taskboard.annotation.models import AnnotationTask, TaskItem
+from taskboard.datasets.folders import folder_q
+from taskboard.datasets.ids import parse_item_id
+from taskboard.datasets.models import Item
+
 Mode = Literal["folder", "annotated", "task_status", "unassigned", "list", "all", "filter"]
 
 
@@ -48,34 +54,7 @@ def _selection_error(message: str) -> ValidationError:
     return ValidationError({"selection": message})
 
 
-def normalize_folder(folder: str | None) -> str:
-    """An absolute `dir`: "/a/b/" becomes "/a/b", "" becomes "/"; relative paths and ".." are refused."""
-    text = (folder or "").strip()
-    if not text:
-        return "/"
-    if not text.startswith("/") or "\x00" in text or len(text) > 1000:
-        raise _selection_error(f"Folder {text[:100]!r} must be an absolute path such as /city/day.")
-    parts = [p for p in text.split("/") if p]
-    if any(p in (".", "..") for p in parts):
-        raise _selection_error("A folder cannot contain '.' or '..'.")
-    return "/" + "/".join(parts)
-
-
-def folder_q(folder: str, include_subfolders: bool):
-    folder = normalize_folder(folder)
-    if not include_subfolders:
-        return Q(dir=folder)
-    if folder == "/":
-        return Q()
-    # "/a" + "/" so that "/ab" is not taken for a subfolder of "/a".
-    from taskboard.datasets.dql import prefix_q
-
-    return Q(dir=folder) | prefix_q("dir", folder + "/")
-
-
 def _task_status_q(*, dataset, selection: Selection):
-    from taskboard.annotation.models import AnnotationTask, TaskItem
-
     if selection.task_id is None:
         raise _selection_error("Choose a task.")
     task = AnnotationTask.objects.filter(pk=selection.task_id, dataset=dataset).first()
@@ -93,10 +72,6 @@ def _task_status_q(*, dataset, selection: Selection):
 
 
 def _list_q(*, dataset, selection: Selection):
-    from taskboard.datasets.dql import in_values
-    from taskboard.datasets.ids import parse_item_id
-    from taskboard.datasets.models import Item
-
     if not selection.item_ids and not selection.filenames:
         raise _selection_error("List at least one item id or filename.")
     try:
@@ -127,9 +102,6 @@ def select_items(*, dataset, selection: Selection):
     a task of another dataset, ids not in this dataset, a DQL filter the allow-list refuses.
     An empty result is not an error here; services decide whether "no items match" is.
     """
-    from taskboard.datasets.dql import DQLError, dql_to_q
-    from taskboard.datasets.models import Item
-
     mode = selection.mode
     if mode == "all":
         q = Q()
@@ -142,8 +114,6 @@ def select_items(*, dataset, selection: Selection):
     elif mode == "task_status":
         q = _task_status_q(dataset=dataset, selection=selection)
     elif mode == "unassigned":
-        from taskboard.annotation.models import TaskItem
-
         q = ~Q(Exists(TaskItem.objects.filter(item=OuterRef("pk"))))
     elif mode == "list":
         q = _list_q(dataset=dataset, selection=selection)

@@ -13,9 +13,10 @@ import django_filters
 from django import forms
 
 from taskboard.annotation.models import AnnotationTask, TaskStatus
+from taskboard.annotation.selection import Selection, select_items
+from taskboard.datasets.folders import normalize_folder
 from taskboard.datasets.ids import task_api_id
 from taskboard.datasets.models import Item, Label
-from taskboard.datasets.selection import Selection, normalize_folder, select_items
 
 YES_NO = [("yes", "Annotated"), ("no", "Not annotated")]
 _METADATA_PATH = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+){0,9}$")

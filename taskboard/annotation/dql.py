@@ -39,10 +39,11 @@ from django.db.models.fields.json import (
     KeyTransformLt,
     KeyTransformLte,
 )
-from django.db.models.functions import Left
-from django.db.models.lookups import Exact
 
+from taskboard.annotation.models import TaskItem
+from taskboard.datasets.folders import prefix_q
 from taskboard.datasets.ids import api_id_kind, parse_api_id, parse_item_id
+from taskboard.datasets.models import Annotation, Item
 
 MAX_DEPTH = 10
 MAX_CLAUSES = 1000
@@ -167,15 +168,6 @@ def in_values(column: str, values: list) -> Q:
         sql = "SELECT unnest(%s::bigint[])" if ints else "SELECT unnest(%s::text[])"
         return Q(**{f"{column}__in": RawSQL(sql, [values])})
     return Q(**{f"{column}__in": RawSQL("SELECT value FROM json_each(%s)", [json.dumps(values)])})
-
-
-def prefix_q(column: str, prefix: str) -> Q:
-    """`column` starts with `prefix`, case-sensitively on every database.
-
-    SQLite's LIKE ignores ASCII case, so "/City/" would match "/city/x": the LIKE keeps
-    PostgreSQL's index scan and the LEFT() comparison makes the match exact.
-    """
-    return Q(**{f"{column}__startswith": prefix}) & Q(Exact(Left(column, len(prefix)), prefix))
 
 
 # Each wildcard can multiply the work of a backtracking matcher (SQLite runs Python's
@@ -312,8 +304,6 @@ class _Label:
     ops = frozenset({"$eq", "$ne", "$in", "$nin", "$exists"})
 
     def _has(self, **lookups) -> Q:
-        from taskboard.datasets.models import Annotation
-
         return Q(Exists(Annotation.objects.filter(item=OuterRef("pk"), **lookups)))
 
     def eq(self, field, value):
@@ -431,8 +421,6 @@ class _Metadata:
 
 
 def _task_items():
-    from taskboard.annotation.models import TaskItem
-
     return TaskItem.objects.filter(item=OuterRef("pk"))
 
 
@@ -723,8 +711,6 @@ def _conditions(q: Q) -> int:
 
 def dql_items(query: Any, *, dataset):
     """The dataset's items matching a DQL filter or body, unordered."""
-    from taskboard.datasets.models import Item
-
     return Item.objects.filter(dataset=dataset).filter(dql_to_q(query, dataset=dataset)).order_by()
 
 
