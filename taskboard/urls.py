@@ -8,13 +8,12 @@ urlpatterns = [
     path("api/v1/", include("taskboard.api.urls")),
     path("jobs/", include("taskboard.jobs.urls")),
     path("work/", include("taskboard.work.urls")),
-    path("dashboards/", include("taskboard.dashboards.urls")),
     path("pipelines/", include("taskboard.pipelines.urls")),
     path("", include("taskboard.datasets.urls")),
     path("", include("taskboard.annotation.urls")),
     # Dataloop's auth endpoints live at the site root (the SDK's gate_url).
     path("", include("taskboard.api.root_urls")),
-    path("", include("taskboard.projects.urls")),
+    path("", include("taskboard.dashboards.urls")),
 ]
 
 if settings.DEBUG:

@@ -1,6 +1,11 @@
 """Reads of tasks and assignments, scoped by the access policy (`taskboard.projects.access`)."""
 
-from taskboard.annotation.models import AnnotationTask, Assignment
+import datetime
+
+from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
+
+from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem, TaskState
 from taskboard.projects.access import get_or_404
 
 
@@ -18,3 +23,31 @@ def assignment_for_viewer(user, pk) -> Assignment:
         "task", "task__project", "task__recipe", "assignee"
     )
     return get_or_404(assignments, pk, "assignment")
+
+
+def tasks_of_project(project, user) -> QuerySet[AnnotationTask]:
+    """The project's tasks the user may see: all of them for managers, their own work's for the others."""
+    return AnnotationTask.objects.visible_to(user).filter(project=project).select_related("dataset", "owner")
+
+
+def items_in_other_open_tasks(items: QuerySet, *, exclude_task=None) -> int:
+    """How many of these items some open task already holds (a warning on the wizard's review)."""
+    rows = TaskItem.objects.filter(item__in=items.values("pk"), task__state=TaskState.OPEN)
+    if exclude_task is not None:
+        rows = rows.exclude(task=exclude_task)
+    return rows.values("item_id").distinct().count()
+
+
+def seconds_per_item(users, *, days: int = 30) -> dict[int, float]:
+    """Each person's measured pace (active seconds per item) over their recent work; absent when unknown.
+
+    Read through the assignments' `item_times` (the work view's records of active time per item)."""
+    since = timezone.now() - datetime.timedelta(days=days)
+    rows = (
+        Assignment.objects.filter(
+            assignee__in=[u.pk for u in users], item_times__ended_at__gte=since, item_times__active_seconds__gt=0
+        )
+        .values("assignee_id")
+        .annotate(seconds=Sum("item_times__active_seconds"), items=Count("item_times"))
+    )
+    return {row["assignee_id"]: row["seconds"] / row["items"] for row in rows if row["items"]}

@@ -11,7 +11,7 @@ def task_create_job_run(*, job, progress) -> dict:
     args["idempotency_key"] = args.get("idempotency_key") or f"job-{job.pk}"
     task = services.task_create(progress=progress, **args)
     try:
-        url = reverse("annotation:task-detail", args=[task.pk])
+        url = reverse("dashboards:task-detail", args=[task.pk])
     except NoReverseMatch:
         url = ""
     return {"task_id": task.pk, "task_name": task.name, "task_url": url}

@@ -4,7 +4,6 @@ Wizard state lives in the session under a wizard id; the id is also the idempote
 task is created with, so a double click, a resubmit or a second tab all land on one task.
 """
 
-import csv
 import datetime
 import uuid
 
@@ -12,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
@@ -22,16 +21,15 @@ from django.utils.datastructures import MultiValueDict
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from taskboard.annotation import forms
+from taskboard.annotation import forms, progress
 from taskboard.annotation import queries as annotation_queries
-from taskboard.annotation.models import AnnotationTask, Priority, TaskItem, TaskType
+from taskboard.annotation.models import AnnotationTask, Priority, TaskType
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit, equal_loads, split_counts
 from taskboard.datasets import queries as dataset_queries
 from taskboard.inputs import parse_pk
 from taskboard.jobs import services as job_services
 from taskboard.jobs.models import Job, JobState
-from taskboard.projects import queries
 
 JOB_PROGRESS_PARTIAL = "jobs/_job_progress_partial.html"
 STEPS = ["items", "type", "people", "review"]
@@ -306,7 +304,7 @@ def _render_step(request, wid, state, dataset, step, built, *, status=200):
         "form": built.get(step),
         "count": count,
         "kind": _kind(built),
-        "folders": queries.dataset_folders(dataset) if step == "items" else [],
+        "folders": dataset_queries.dataset_folders(dataset) if step == "items" else [],
         "next_step": STEPS[STEPS.index(step) + 1] if step != "review" else None,
         "prev_step": STEPS[STEPS.index(step) - 1] if step != "items" else None,
     }
@@ -333,7 +331,7 @@ def wizard_step(request, wid, step):
         raise Http404("No such step.")
     state, dataset = _load_wizard(request, wid)
     if state.get("task_id"):
-        return redirect("annotation:task-detail", state["task_id"])
+        return redirect("dashboards:task-detail", state["task_id"])
     if step == "review":
         return wizard_review(request, wid, state, dataset)
     if request.method == "POST":
@@ -400,7 +398,7 @@ def wizard_validate(request, wid, step):
 
 
 def _pace(users) -> dict[int, float]:
-    return queries.seconds_per_item(users)
+    return annotation_queries.seconds_per_item(users)
 
 
 def wizard_review(request, wid, state, dataset):
@@ -478,7 +476,7 @@ def _summary(request, state, dataset, built) -> dict:
         "queued": queued,
         "consensus_copies": copies if kind == "consensus" else 0,
         # A QA task's items are in its parent by definition; only other tasks are worth a warning.
-        "in_other_tasks": queries.items_in_other_open_tasks(
+        "in_other_tasks": annotation_queries.items_in_other_open_tasks(
             matched, exclude_task=type_.cleaned_data.get("parent") if kind == "qa" else None
         )
         if count
@@ -541,7 +539,7 @@ def wizard_create(request, wid):
     state, dataset = _load_wizard(request, wid)
     existing = _task_by_key(dataset, wid)
     if existing is not None:
-        return _go(request, reverse("annotation:task-detail", args=[existing.pk]))
+        return _go(request, reverse("dashboards:task-detail", args=[existing.pk]))
     if state.get("job_id"):
         return _go(request, reverse("annotation:wizard-job", args=[wid]))
     step, built = _first_invalid_step(request, state, dataset)
@@ -556,12 +554,12 @@ def wizard_create(request, wid):
         existing = _task_by_key(dataset, wid)
         if existing is None:
             raise
-        return _go(request, reverse("annotation:task-detail", args=[existing.pk]))
+        return _go(request, reverse("dashboards:task-detail", args=[existing.pk]))
     if result.task is not None:
         state["task_id"] = result.task.pk
         _save_wizard(request, wid, state)
         messages.success(request, f"Task “{result.task.name}” created.")
-        return _go(request, reverse("annotation:task-detail", args=[result.task.pk]))
+        return _go(request, reverse("dashboards:task-detail", args=[result.task.pk]))
     state["job_id"] = result.job.pk
     _save_wizard(request, wid, state)
     return _go(request, reverse("annotation:wizard-job", args=[wid]))
@@ -600,7 +598,7 @@ def wizard_job(request, wid):
     if task is not None and (job is None or job.state == JobState.SUCCEEDED):
         state["task_id"] = task.pk
         _save_wizard(request, wid, state)
-        return _go(request, reverse("annotation:task-detail", args=[task.pk]))
+        return _go(request, reverse("dashboards:task-detail", args=[task.pk]))
     if job is None:
         return redirect(_step_url(wid, "review"))
     context = {"wid": wid, "job": job, "dataset": dataset, "project": dataset.project, "job_partial": _job_partial()}
@@ -641,23 +639,6 @@ def wizard_retry(request, wid):
 # ---------------------------------------------------------------- task page
 
 
-@login_required
-def task_detail(request, pk):
-    task = annotation_queries.task_for_manager(request.user, pk)
-    context = {
-        "task": task,
-        "project": task.project,
-        "progress": queries.task_progress(task),
-        "forecast": queries.task_forecast(task) if task.is_open else None,
-    }
-    if request.htmx and request.GET.get("part") == "progress":
-        return render(request, "annotation/task_detail.html#progress", context)
-    context["changes"] = task.changes.select_related("by", "from_assignment__assignee", "to_assignment__assignee")[:15]
-    context["qa_tasks"] = list(task.qa_tasks.all()) if task.type == TaskType.ANNOTATION else []
-    context["agreement"] = queries.task_agreement(task) if task.is_consensus else None
-    return render(request, "annotation/task_detail.html", context)
-
-
 ACTION_TEXT = {
     "task_add_items.html": ("Add items", "Add items"),
     "task_remove_items.html": ("Remove items", "Remove items"),
@@ -679,7 +660,7 @@ def _closed(request, task):
     """A closed task's item and assignment actions lead back to its page, with the reason (the
     services refuse them too)."""
     messages.error(request, "This task is closed; its items and assignments no longer change.")
-    return _go(request, reverse("annotation:task-detail", args=[task.pk]))
+    return _go(request, reverse("dashboards:task-detail", args=[task.pk]))
 
 
 def _action_page(request, task, template, form, **extra):
@@ -688,7 +669,7 @@ def _action_page(request, task, template, form, **extra):
         "task": task,
         "project": task.project,
         "form": form,
-        "folders": queries.dataset_folders(task.dataset) if "folder" in form.fields else [],
+        "folders": dataset_queries.dataset_folders(task.dataset) if "folder" in form.fields else [],
         "action_title": title,
         "submit_label": submit,
         "danger": template == "task_close.html",
@@ -722,7 +703,7 @@ def task_add_items(request, pk):
         else:
             skipped = f" {result.skipped} were already in the task." if result.skipped else ""
             messages.success(request, f"Added {result.added} item{'s' if result.added != 1 else ''}.{skipped}")
-            return _go(request, reverse("annotation:task-detail", args=[task.pk]))
+            return _go(request, reverse("dashboards:task-detail", args=[task.pk]))
     return _action_page(request, task, "task_add_items.html", form)
 
 
@@ -741,7 +722,7 @@ def task_remove_items(request, pk):
         else:
             kept = f" {result.kept} with a status were kept." if result.kept else ""
             messages.success(request, f"Removed {result.removed} item{'s' if result.removed != 1 else ''}.{kept}")
-            return _go(request, reverse("annotation:task-detail", args=[task.pk]))
+            return _go(request, reverse("dashboards:task-detail", args=[task.pk]))
     return _action_page(request, task, "task_remove_items.html", form)
 
 
@@ -793,7 +774,7 @@ def task_reassign(request, pk):
                 f"Undone items of {form.cleaned_data['assignment'].assignee.email} moved to "
                 f"{form.cleaned_data['to_user'].email}.",
             )
-            return _go(request, reverse("annotation:task-detail", args=[task.pk]))
+            return _go(request, reverse("dashboards:task-detail", args=[task.pk]))
     return _action_page(request, task, "task_reassign.html", form)
 
 
@@ -821,7 +802,7 @@ def task_redistribute(request, pk):
             messages.success(
                 request, f"Undone items of {form.cleaned_data['assignment'].assignee.email} redistributed."
             )
-            return _go(request, reverse("annotation:task-detail", args=[task.pk]))
+            return _go(request, reverse("dashboards:task-detail", args=[task.pk]))
     return _action_page(request, task, "task_redistribute.html", form, load_sum=_load_sum(form))
 
 
@@ -837,66 +818,5 @@ def task_close(request, pk):
             _add_errors(form, exc, default="confirm")
         else:
             messages.success(request, f"Task “{task.name}” closed.")
-            return _go(request, reverse("annotation:task-detail", args=[task.pk]))
-    return _action_page(request, task, "task_close.html", form, progress=queries.task_progress(task))
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime.datetime):
-        return value.isoformat()
-    text = str(value)
-    # A leading quote keeps spreadsheets from running a filename or a comment as a formula.
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-EXPORT_COLUMNS = [
-    ("item_id", "item_id"),
-    ("filename", "item__filename"),
-    ("copy", "copy"),
-    ("assignee", "assignment__assignee__email"),
-    ("assignment_kind", "assignment__kind"),
-    ("status", "status"),
-    ("status_by", "status_by__email"),
-    ("status_at", "status_at"),
-    ("rework", "rework"),
-    ("comment", "comment"),
-]
-
-
-@login_required
-def task_export(request, pk):
-    from taskboard.dashboards.queries import agreement_of_item
-
-    task = annotation_queries.task_for_manager(request.user, pk)
-    columns, rows = list(EXPORT_COLUMNS), TaskItem.objects.filter(task=task)
-    agreement = agreement_of_item() if task.is_consensus else None
-    if agreement is not None:
-        # Consensus tasks: the item's agreement (0..1) on each of its rows, empty until every copy has a status.
-        columns.append(("agreement", "agreement"))
-        rows = rows.annotate(agreement=agreement)
-    rows = (
-        rows.order_by("rank", "copy", "id").values_list(*[source for _, source in columns]).iterator(chunk_size=2000)
-    )
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield writer.writerow([name for name, _ in columns])
-        for row in rows:
-            if agreement is not None and row[-1] is not None:
-                row = (*row[:-1], round(row[-1], 4))
-            yield writer.writerow([_cell(value) for value in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    safe_name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in task.name)[:80] or "task"
-    response["Content-Disposition"] = f'attachment; filename="{safe_name}-items.csv"'
-    return response
+            return _go(request, reverse("dashboards:task-detail", args=[task.pk]))
+    return _action_page(request, task, "task_close.html", form, progress=progress.task_progress(task))

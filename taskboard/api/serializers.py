@@ -4,15 +4,8 @@ dates are ISO 8601 (due dates: epoch milliseconds, as the SDK sends them)."""
 import json
 from collections import defaultdict
 
-from taskboard.annotation.models import (
-    Assignment,
-    AssignmentKind,
-    StatusCount,
-    TaskItem,
-    TaskStatus,
-    WorkloadEntry,
-    settle_queue,
-)
+from taskboard.annotation.models import Assignment, AssignmentKind, TaskItem, TaskStatus, WorkloadEntry
+from taskboard.annotation.progress import assignments_progress, tasks_progress
 from taskboard.api.ids import api_id, command_api_id
 from taskboard.api.models import ApiTaskInfo
 
@@ -149,26 +142,14 @@ def items_json(items, request=None, *, project_pk=None) -> list[dict]:
     return [item_json(item, request, refs=refs.get(item.pk, []), project_pk=project_pk) for item in items]
 
 
-def _status_totals(assignment_ids) -> dict[int, dict[str, int]]:
-    totals: dict[int, dict[str, int]] = defaultdict(dict)
-    for assignment_id, status, count in StatusCount.objects.filter(
-        assignment_id__in=list(assignment_ids), count__gt=0
-    ).values_list("assignment_id", "status", "count"):
-        totals[assignment_id][status] = count
-    return totals
-
-
 def tasks_json(tasks, request=None) -> list[dict]:
     """Task JSON for many tasks with a fixed number of queries."""
     tasks = list(tasks)
     pks = [t.pk for t in tasks]
     assignments = defaultdict(list)
-    all_assignments = settle_queue(
-        list(Assignment.objects.filter(task_id__in=pks).select_related("assignee").order_by("pk"))
-    )
-    for a in all_assignments:
+    for a in Assignment.objects.filter(task_id__in=pks).order_by("pk"):
         assignments[a.task_id].append(a)
-    counts = _status_totals(a.pk for a in all_assignments)
+    progress = tasks_progress(tasks)
     statuses = defaultdict(list)
     for s in TaskStatus.objects.filter(task_id__in=pks).order_by("task_id", "position", "key"):
         statuses[s.task_id].append(s)
@@ -177,7 +158,7 @@ def tasks_json(tasks, request=None) -> list[dict]:
         workload[w.task_id].append(w)
     infos = {i.task_id: i for i in ApiTaskInfo.objects.filter(task_id__in=pks)}
     return [
-        _task_json(t, request, assignments[t.pk], counts, statuses[t.pk], workload[t.pk], infos.get(t.pk))
+        _task_json(t, request, assignments[t.pk], progress[t.pk], statuses[t.pk], workload[t.pk], infos.get(t.pk))
         for t in tasks
     ]
 
@@ -186,16 +167,11 @@ def task_json(task, request=None) -> dict:
     return tasks_json([task], request)[0]
 
 
-def _task_json(task, request, assignments, counts, statuses, workload, info) -> dict:
+def _task_json(task, request, assignments, progress, statuses, workload, info) -> dict:
     tid = api_id("task", task.pk)
     work = [a for a in assignments if a.kind == AssignmentKind.WORK]
-    item_status: dict[str, int] = defaultdict(int)
-    for a in assignments:
-        for status, count in counts.get(a.pk, {}).items():
-            item_status[status] += count
-    total = sum(a.item_count for a in assignments)
-    done_keys = {s.key for s in statuses if s.is_done}
-    done = sum(count for status, count in item_status.items() if status in done_keys)
+    # Dataloop counts a consensus task's originals beside their copies.
+    originals = sum(a.item_count for a in assignments if a.kind == AssignmentKind.CONSENSUS)
     system: dict = {}
     allowed = [w.assignee.email for w in workload]
     if task.is_pulling:
@@ -257,12 +233,12 @@ def _task_json(task, request, assignments, counts, statuses, workload, info) -> 
         "query": query,
         "spec": spec,
         "metadata": metadata,
-        "progress": round(100 * done / total) if total else 0,
-        "totalItems": total,
-        "itemStatus": dict(item_status),
+        "progress": round(100 * progress.done / progress.total) if progress.total else 0,
+        "totalItems": progress.total + originals,
+        "itemStatus": {status: n for status, n in progress.by_status.items() if n},
         "annotationStatus": {},
-        "issues": sum(a.issue_count for a in assignments),
-        "forReview": sum(a.rework_count for a in assignments),
+        "issues": progress.issues,
+        "forReview": progress.rework,
         "availableActions": [{"action": s.key, "displayName": s.label, "color": s.color} for s in statuses],
         "allocation": task.allocation,
         "url": _url(request, f"annotationtasks/{tid}"),
@@ -273,15 +249,15 @@ def _task_json(task, request, assignments, counts, statuses, workload, info) -> 
 
 def assignments_json(assignments, request=None) -> list[dict]:
     assignments = list(assignments)
-    counts = _status_totals(a.pk for a in assignments)
-    return [_assignment_json(a, request, counts.get(a.pk, {})) for a in assignments]
+    progress = assignments_progress(assignments)
+    return [_assignment_json(a, request, progress[a.pk]) for a in assignments]
 
 
 def assignment_json(assignment, request=None) -> dict:
     return assignments_json([assignment], request)[0]
 
 
-def _assignment_json(a, request, counts) -> dict:
+def _assignment_json(a, request, progress) -> dict:
     aid = api_id("assignment", a.pk)
     task = a.task
     email = a.assignee.email if a.assignee_id else None
@@ -292,20 +268,20 @@ def _assignment_json(a, request, counts) -> dict:
     }
     if a.removed:
         system["markForDeletion"] = True
-    done = sum(counts.values())
+    counts = {status: n for status, n in progress.by_status.items() if n}
     return {
         "id": aid,
         "name": f"{task.name} ({email or a.get_kind_display()})",
         "annotator": email,
-        "status": "completed" if a.item_count and done >= a.item_count else "open",
+        "status": "completed" if progress.total and progress.with_status >= progress.total else "open",
         "projectId": api_id("project", task.project_id),
         "datasetId": api_id("dataset", task.dataset_id),
         "metadata": {"system": system},
         "totalItems": a.item_count,
         "itemStatus": counts,
         "annotationStatus": {},
-        "issues": a.issue_count,
-        "forReview": a.rework_count,
+        "issues": progress.issues,
+        "forReview": progress.rework,
         "url": _url(request, f"assignments/{aid}"),
         "createdAt": iso(a.created_at),
         "updatedAt": iso(a.created_at),

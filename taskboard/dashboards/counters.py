@@ -13,7 +13,6 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.apps import apps
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
@@ -30,6 +29,7 @@ from taskboard.annotation.models import (
 )
 from taskboard.dashboards.models import ConsensusTally, DailyThroughput, ReviewTally
 from taskboard.dashboards.services import LOW_AGREEMENT, active_time_add, throughput_add
+from taskboard.work.models import ConsensusResult, ItemTime
 
 
 @dataclass(frozen=True)
@@ -119,17 +119,12 @@ def _find_drift(task_ids) -> list[Drift]:
         .values_list("assignment_id", "n", "seconds")
     ):
         throughput[assignment_id], daily_active[assignment_id] = n, seconds or 0.0
-    item_times = _work_model("ItemTime")
-    actual_active = (
-        dict(
-            _scope(item_times.objects.all(), task_ids)
-            .order_by()
-            .values("assignment_id")
-            .annotate(seconds=Sum("active_seconds"))
-            .values_list("assignment_id", "seconds")
-        )
-        if item_times
-        else {}
+    actual_active = dict(
+        _scope(ItemTime.objects.all(), task_ids)
+        .order_by()
+        .values("assignment_id")
+        .annotate(seconds=Sum("active_seconds"))
+        .values_list("assignment_id", "seconds")
     )
 
     # What each work assignment took from its pulling queue, by the claim records; a queue's
@@ -182,20 +177,10 @@ def _find_drift(task_ids) -> list[Drift]:
 SUM_TOLERANCE = 1e-6
 
 
-def _work_model(name):
-    try:
-        return apps.get_model("work", name)
-    except LookupError:
-        return None
-
-
 def _consensus_drift(task_ids) -> list[Drift]:
-    results = _work_model("ConsensusResult")
-    if results is None:
-        return []
     actual = {
         r["task_id"]: (r["items"], r["total"] or 0.0, r["low"])
-        for r in _scope(results.objects.all(), task_ids)
+        for r in _scope(ConsensusResult.objects.all(), task_ids)
         .order_by()
         .values("task_id")
         .annotate(items=Count("id"), total=Sum("agreement"), low=Count("id", filter=Q(agreement__lt=LOW_AGREEMENT)))
@@ -294,10 +279,9 @@ def _repair(drift: list[Drift]) -> None:
 
 
 def _rebuild_consensus(task_ids: set[int]) -> None:
-    results = apps.get_model("work", "ConsensusResult")
     actual = {
         r["task_id"]: r
-        for r in results.objects.filter(task_id__in=task_ids)
+        for r in ConsensusResult.objects.filter(task_id__in=task_ids)
         .order_by()
         .values("task_id")
         .annotate(items=Count("id"), total=Sum("agreement"), low=Count("id", filter=Q(agreement__lt=LOW_AGREEMENT)))
@@ -313,8 +297,7 @@ def _rebuild_active_time(assignment_ids: set[int]) -> None:
     """Each item's active time goes to the day its last beat came (the per-beat days are lost)."""
     DailyThroughput.objects.filter(assignment_id__in=assignment_ids).update(active_seconds=0)
     for r in (
-        _work_model("ItemTime")
-        .objects.filter(assignment_id__in=assignment_ids)
+        ItemTime.objects.filter(assignment_id__in=assignment_ids)
         .order_by()
         .values("task_id", "assignment_id", day=TruncDate("ended_at"))
         .annotate(seconds=Sum("active_seconds"))

@@ -10,13 +10,10 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.apps import apps
-from django.contrib.auth import get_user_model
-from django.db.models import F, FloatField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import FloatField, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from taskboard.annotation.models import (
-    HELD_ITEMS,
     AnnotationTask,
     Assignment,
     AssignmentKind,
@@ -24,39 +21,26 @@ from taskboard.annotation.models import (
     TaskState,
     TaskStatus,
     TaskType,
-    settle_queue,
 )
+from taskboard.annotation.progress import Progress, task_progress, tasks_progress
 from taskboard.dashboards import forecast as fc
 from taskboard.dashboards.models import ConsensusTally, DailyThroughput, ReviewTally
 from taskboard.projects.models import Project
+from taskboard.work.models import AssignmentTime, ConsensusResult
 
-User = get_user_model()
-# The assignments whose items make up a task's total: consensus originals are bookkeeping.
-COUNTED_KINDS = (AssignmentKind.WORK, AssignmentKind.QUEUE)
 APPROVED = "approved"
-DISCARD = "discard"
 WORST_SHOWN = 5
 
 
-# --- the work app's numbers (active time, agreement); nothing shown while it keeps none ---------
-
-
-def _work_model(name):
-    try:
-        return apps.get_model("work", name)
-    except LookupError:
-        return None
+# --- the work app's numbers: active time and agreement ------------------------------------------
 
 
 def active_seconds_by_user_in_tasks(task_ids) -> dict[int, float]:
     """{user_id: active seconds} over these tasks, from the work view's per-assignment totals
     (one row per assignment, kept by its heartbeat)."""
-    totals = _work_model("AssignmentTime")
-    if totals is None:
-        return {}
     return {
         user_id: float(seconds or 0)
-        for user_id, seconds in totals.objects.filter(task_id__in=list(task_ids))
+        for user_id, seconds in AssignmentTime.objects.filter(task_id__in=list(task_ids))
         .order_by()
         .values("user_id")
         .annotate(s=Sum("active_seconds"))
@@ -77,12 +61,11 @@ def consensus_summary(task: AnnotationTask) -> Consensus | None:
     (task, agreement, item) index: no aggregate over the per-item results."""
     if not task.is_consensus:
         return None
-    results = _work_model("ConsensusResult")
     tally = ConsensusTally.objects.filter(task=task).first()
-    if results is None or tally is None or not tally.items:
+    if tally is None or not tally.items:
         return Consensus(0, None, 0)
     worst = list(
-        results.objects.filter(task=task).select_related("item").order_by("agreement", "item_id")[:WORST_SHOWN]
+        ConsensusResult.objects.filter(task=task).select_related("item").order_by("agreement", "item_id")[:WORST_SHOWN]
     )
     return Consensus(items=tally.items, agreement=tally.agreement, low=tally.low, worst=worst)
 
@@ -119,10 +102,9 @@ def agreement_page(task: AnnotationTask, *, after: tuple[float, int] | None = No
     """One page of the task's per-item agreement, the least agreed first, keyset-paged along the
     (task, agreement, item) index: a page costs the same on the first page and the thousandth."""
     size = size or AGREEMENT_PAGE
-    results = _work_model("ConsensusResult")
-    if results is None or not task.is_consensus:
+    if not task.is_consensus:
         return AgreementPage([], None, None)
-    rows = results.objects.filter(task=task)
+    rows = ConsensusResult.objects.filter(task=task)
     if after is not None:
         agreement, item_id = after
         # The >= bound is redundant but lets the index start the scan there instead of filtering.
@@ -139,41 +121,22 @@ def agreement_page(task: AnnotationTask, *, after: tuple[float, int] | None = No
 
 def agreement_of_item():
     """A subquery for TaskItem rows: their item's agreement in their task once every copy has a
-    status (None before), one lookup on the (task, item) unique index per row; None without the work app."""
-    results = _work_model("ConsensusResult")
-    if results is None:
-        return None
+    status (None before), one lookup on the (task, item) unique index per row."""
     return Subquery(
-        results.objects.filter(task_id=OuterRef("task_id"), item_id=OuterRef("item_id")).values("agreement")[:1],
+        ConsensusResult.objects.filter(task_id=OuterRef("task_id"), item_id=OuterRef("item_id")).values("agreement")[
+            :1
+        ],
         output_field=FloatField(),
     )
 
 
-# --- issues and rework, on both tasks --------------------------------------------------------
-
-
-def qa_open_issues(task: AnnotationTask) -> int:
-    """Open issues its QA tasks raised on an annotation task's items: their reviewers' counters
-    (one row per QA assignment), never a count of the flagged rows."""
-    return (
-        Assignment.objects.filter(task__parent_id=task.pk, task__type=TaskType.QA).aggregate(n=Sum("issue_count"))["n"]
-        or 0
-    )
-
-
-def issues_and_rework(task: AnnotationTask, assignments) -> tuple[int, int, dict[int, tuple[int, int]]]:
-    """(open issues, items out for rework, {assignment id: (issues, rework)}) for either side of the
-    QA loop, from the counters. A rejection is an issue in the QA task (the reviewer's
-    `issue_count`) and a copy out for rework in the annotation task (the annotator's `rework_count`)
-    until the annotator completes it again. So on an annotation task a person's open issues are
-    their items out for rework, and the task's are what its QA tasks hold open; on a QA task a
-    reviewer's items out for rework are the issues they raised and still wait for."""
-    if task.type == TaskType.QA:
-        rows = {a.pk: (a.issue_count, a.issue_count) for a in assignments}
-        issues = sum(a.issue_count for a in assignments)
-        return issues, issues, rows
-    rows = {a.pk: (a.rework_count, a.rework_count) for a in assignments}
-    return qa_open_issues(task), sum(a.rework_count for a in assignments), rows
+def task_agreement(task: AnnotationTask) -> dict:
+    """Consensus agreement for the task page: items scored and the mean share, from the tally (one
+    row), and the first page of the per-item list (the least agreed first)."""
+    tally = ConsensusTally.objects.filter(task=task).first()
+    if tally is None or not tally.items:
+        return {"items": 0, "percent": None, "page": None}
+    return {"items": tally.items, "percent": round(100 * tally.agreement), "page": agreement_page(task)}
 
 
 # --- task numbers ---------------------------------------------------------------------------
@@ -184,29 +147,50 @@ def _rate(numerator: int, denominator: int) -> float | None:
 
 
 @dataclass
-class AssigneeRow:
-    assignment: Assignment
-    assigned: int = 0
-    done: int = 0
-    discarded: int = 0
-    issues: int = 0
-    rework: int = 0
+class PersonNumbers:
+    """One assignment's row on the task dashboard: its progress (from the read model) and what the
+    dashboards add to it: QA approval, active time and a forecast."""
+
+    progress: Progress
     approval_rate: float | None = None
     active_seconds: float | None = None
     forecast: fc.Forecast | None = None
 
     @property
-    def remaining(self) -> int:
-        return max(self.assigned - self.done, 0)
-
-    @property
-    def percent(self) -> int:
-        return int(100 * self.done / self.assigned) if self.assigned else 0
+    def assignment(self) -> Assignment:
+        return self.progress.assignment
 
     @property
     def label(self) -> str:
-        a = self.assignment
-        return a.assignee.email if a.assignee_id else a.get_kind_display()
+        return self.progress.label
+
+    @property
+    def assigned(self) -> int:
+        return self.progress.total
+
+    @property
+    def done(self) -> int:
+        return self.progress.done
+
+    @property
+    def discarded(self) -> int:
+        return self.progress.discarded
+
+    @property
+    def remaining(self) -> int:
+        return self.progress.remaining
+
+    @property
+    def issues(self) -> int:
+        return self.progress.issues
+
+    @property
+    def rework(self) -> int:
+        return self.progress.rework
+
+    @property
+    def percent(self) -> int:
+        return self.progress.percent
 
     @property
     def seconds_per_item(self) -> float | None:
@@ -216,21 +200,40 @@ class AssigneeRow:
 @dataclass
 class TaskNumbers:
     task: AnnotationTask
-    total: int
-    done: int
-    with_status: int
-    statuses: list[tuple[TaskStatus, int]]
-    rows: list[AssigneeRow]
-    issues: int
-    rework: int
+    progress: Progress
+    rows: list[PersonNumbers]
     throughput: list[tuple[datetime.date, int]]  # every day from creation to today
     forecast: fc.Forecast
     consensus: Consensus | None = None
     burndown: list[tuple[datetime.date, int]] = field(default_factory=list)
 
     @property
+    def total(self) -> int:
+        return self.progress.total
+
+    @property
+    def done(self) -> int:
+        return self.progress.done
+
+    @property
+    def with_status(self) -> int:
+        return self.progress.with_status
+
+    @property
     def todo(self) -> int:
-        return max(self.total - self.with_status, 0)
+        return self.progress.todo
+
+    @property
+    def statuses(self):
+        return self.progress.statuses
+
+    @property
+    def issues(self) -> int:
+        return self.progress.issues
+
+    @property
+    def rework(self) -> int:
+        return self.progress.rework
 
     @property
     def percent(self) -> int:
@@ -246,103 +249,10 @@ def _days(start: datetime.date, end: datetime.date) -> list[datetime.date]:
     return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
 
 
-def _assignments_with_counts(task: AnnotationTask):
-    """The task's counted assignments with their assignee, status counts and QA tally, in one
-    round trip: under load every query costs a wait for the database, not just its plan."""
-
-    def tally(column):
-        return Subquery(
-            ReviewTally.objects.filter(task_id=OuterRef("task_id"), annotator_id=OuterRef("assignee_id")).values(
-                column
-            )[:1]
-        )
-
-    # The work view's running total per assignment, joined in when the work app keeps one.
-    active = F("active_time__active_seconds") if _work_model("AssignmentTime") else Value(None, FloatField())
-    rows = (
-        Assignment.objects.filter(task=task, kind__in=COUNTED_KINDS)
-        .annotate(
-            approved=tally("approved"),
-            first_pass=tally("first_pass"),
-            discarded=tally("discarded"),
-            sent_back=tally("sent_back"),
-            active_seconds=active,
-        )
-        .order_by("-kind", "id")
-        .values_list(
-            "id",
-            "kind",
-            "removed",
-            "item_count",
-            "claimed_count",
-            "rework_count",
-            "issue_count",
-            "created_at",
-            "assignee_id",
-            "assignee__email",
-            "status_counts__status",
-            "status_counts__count",
-            "approved",
-            "first_pass",
-            "discarded",
-            "sent_back",
-            "active_seconds",
-        )
-    )
-    assignments: dict[int, Assignment] = {}
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
-    tallies: dict[int, ReviewTally] = {}
-    for (
-        pk,
-        kind,
-        removed,
-        items,
-        claimed,
-        rework,
-        issues,
-        created,
-        user_id,
-        email,
-        status,
-        count,
-        *verdicts,
-        seconds,
-    ) in rows:
-        if pk not in assignments:
-            assignments[pk] = Assignment(
-                pk=pk,
-                task=task,
-                kind=kind,
-                removed=removed,
-                item_count=items,
-                claimed_count=claimed,
-                rework_count=rework,
-                issue_count=issues,
-                created_at=created,
-                assignee=User(pk=user_id, email=email) if user_id else None,
-            )
-            assignments[pk].active_seconds = seconds
-            if verdicts[0] is not None:
-                tallies[user_id] = ReviewTally(
-                    task=task,
-                    annotator_id=user_id,
-                    approved=verdicts[0],
-                    first_pass=verdicts[1],
-                    discarded=verdicts[2],
-                    sent_back=verdicts[3],
-                )
-        if status is not None:
-            counts[pk][status] = count
-    return settle_queue(list(assignments.values())), counts, tallies
-
-
 def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAULT_WINDOW_DAYS) -> TaskNumbers:
     now = timezone.localtime(now or timezone.now())
     today = now.date()
-    # Ordered on its own columns: the model's ordering starts with the task and would join it.
-    statuses = list(TaskStatus.objects.filter(task=task).order_by("position", "key"))
-    done_keys = {s.key for s in statuses if s.is_done}
-    assignments, by_assignment, tallies = _assignments_with_counts(task)
+    progress = task_progress(task)
 
     # Net finished per day and per assignment: O(days x assignments) rows.
     per_day: dict[datetime.date, int] = defaultdict(int)
@@ -358,36 +268,27 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
         if day >= window_from.date():
             recent_by_assignment[assignment_id] += done
             active_by_assignment[assignment_id] += seconds
+    tallies = {t.annotator_id: t for t in ReviewTally.objects.filter(task=task)}
+    active_total = dict(AssignmentTime.objects.filter(task=task).values_list("assignment_id", "active_seconds"))
 
-    issues, rework, issues_by_assignment = issues_and_rework(task, assignments)
-    rows, per_status = [], defaultdict(int)
-    for a in assignments:
-        counts = by_assignment.get(a.pk, {})
-        for key, n in counts.items():
-            per_status[key] += n
-        if a.removed and not a.item_count:
-            continue
-        done = sum(n for key, n in counts.items() if key in done_keys)
+    rows = []
+    for row in progress.rows:
+        a = row.assignment
         if task.type == TaskType.QA:
             # Rejections wait in the QA assignment as rework: they were reviewed and not approved.
-            approval = _rate(counts.get(APPROVED, 0), sum(counts.values()) + a.rework_count)
+            approval = _rate(row.by_status.get(APPROVED, 0), row.with_status + a.rework_count)
         else:
             # A tally exists once QA has judged something; before that there is no rate to show.
             tally = tallies.get(a.assignee_id)
             approval = _rate(tally.approved, tally.approved + tally.discarded + tally.sent_back) if tally else None
         rows.append(
-            AssigneeRow(
-                assignment=a,
-                assigned=a.item_count,
-                done=done,
-                discarded=counts.get(DISCARD, 0),
-                issues=issues_by_assignment[a.pk][0],
-                rework=issues_by_assignment[a.pk][1],
+            PersonNumbers(
+                progress=row,
                 approval_rate=approval,
-                active_seconds=a.active_seconds,
+                active_seconds=active_total.get(a.pk),
                 forecast=fc.forecast(
-                    total=a.item_count,
-                    done=done,
+                    total=row.total,
+                    done=row.done,
                     due_at=task.due_at,
                     now=now,
                     done_in_window=recent_by_assignment.get(a.pk, 0),
@@ -398,32 +299,24 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
             )
         )
 
-    total = sum(a.item_count for a in assignments)
-    done = sum(n for key, n in per_status.items() if key in done_keys)
     start = min(timezone.localtime(task.created_at).date(), min(per_day, default=today))
-    days = _days(start, today)
-    throughput = [(d, per_day.get(d, 0)) for d in days]
+    throughput = [(d, per_day.get(d, 0)) for d in _days(start, today)]
     # Remaining at the end of each day, anchored on today's counters (items added or removed
     # later shift the whole line rather than bend it).
-    burndown, remaining = [], total - done
+    burndown, remaining = [], progress.remaining
     for d, n in reversed(throughput):
         burndown.append((d, remaining))
         remaining += n
     burndown.reverse()
     return TaskNumbers(
         task=task,
-        total=total,
-        done=done,
-        with_status=sum(per_status.values()),
-        statuses=[(s, per_status.get(s.key, 0)) for s in statuses],
+        progress=progress,
         rows=rows,
-        issues=issues,
-        rework=rework,
         throughput=throughput,
         burndown=burndown,
         forecast=fc.forecast(
-            total=total,
-            done=done,
+            total=progress.total,
+            done=progress.done,
             due_at=task.due_at,
             now=now,
             done_in_window=sum(recent_by_assignment.values()),
@@ -449,26 +342,7 @@ def project_tasks(project: Project, *, now=None, window_days: int = fc.DEFAULT_W
     now = timezone.localtime(now or timezone.now())
     tasks = list(AnnotationTask.objects.filter(project=project).select_related("owner"))
     ids = [t.pk for t in tasks]
-    totals = dict(
-        Assignment.objects.filter(task_id__in=ids, kind__in=COUNTED_KINDS)
-        .values("task_id")
-        .annotate(n=Sum(HELD_ITEMS))
-        .values_list("task_id", "n")
-    )
-    done_keys = defaultdict(set)
-    for task_id, key in (
-        TaskStatus.objects.filter(task_id__in=ids, is_done=True).order_by().values_list("task_id", "key")
-    ):
-        done_keys[task_id].add(key)
-    done = defaultdict(int)
-    for task_id, status, n in (
-        StatusCount.objects.filter(assignment__task_id__in=ids, assignment__kind__in=COUNTED_KINDS)
-        .values("assignment__task_id", "status")
-        .annotate(n=Sum("count"))
-        .values_list("assignment__task_id", "status", "n")
-    ):
-        if status in done_keys[task_id]:
-            done[task_id] += n
+    progress = tasks_progress(tasks)
     earliest = (now - datetime.timedelta(days=window_days)).date()
     recent = defaultdict(list)
     for task_id, day, n, seconds in (
@@ -485,8 +359,8 @@ def project_tasks(project: Project, *, now=None, window_days: int = fc.DEFAULT_W
             TaskSummary(
                 task=task,
                 forecast=fc.forecast(
-                    total=totals.get(task.pk) or 0,
-                    done=done[task.pk],
+                    total=progress[task.pk].total,
+                    done=progress[task.pk].done,
                     due_at=task.due_at,
                     now=now,
                     done_in_window=sum(n for day, n, _ in recent[task.pk] if day >= window_from.date()),

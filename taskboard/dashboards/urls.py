@@ -5,9 +5,13 @@ from taskboard.dashboards import views
 app_name = "dashboards"
 
 urlpatterns = [
-    path("projects/<int:project_id>/", views.project_dashboard, name="project"),
-    path("projects/<int:project_id>/people/", views.people, name="people"),
-    path("projects/<int:project_id>/people.csv", views.people_csv, name="people-csv"),
-    path("tasks/<int:task_id>/", views.task_dashboard, name="task"),
-    path("tasks/<int:task_id>/agreement/", views.task_agreement, name="task-agreement"),
+    path("", views.home, name="home"),
+    path("projects/<int:pk>/", views.project_detail, name="project-detail"),
+    path("tasks/<int:pk>/", views.task_detail, name="task-detail"),
+    path("tasks/<int:pk>/export.csv", views.task_export, name="task-export"),
+    path("dashboards/projects/<int:project_id>/", views.project_dashboard, name="project"),
+    path("dashboards/projects/<int:project_id>/people/", views.people, name="people"),
+    path("dashboards/projects/<int:project_id>/people.csv", views.people_csv, name="people-csv"),
+    path("dashboards/tasks/<int:task_id>/", views.task_dashboard, name="task"),
+    path("dashboards/tasks/<int:task_id>/agreement/", views.task_agreement, name="task-agreement"),
 ]

@@ -1,18 +1,24 @@
-"""Dashboards for the people who manage a project: thin views over `queries`."""
+"""The pages that show how the work moves: home, the project page, the task page, the dashboards.
+Thin views over `queries` and the progress read model (`taskboard.annotation.progress`)."""
 
 import functools
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.db.models import Count
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
+from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
+from taskboard.annotation.models import TaskItem, TaskState, TaskType
 from taskboard.dashboards import charts, queries
-from taskboard.dashboards.csv_export import to_csv
+from taskboard.dashboards.csv_export import csv_lines, to_csv
 from taskboard.projects import queries as project_queries
+from taskboard.projects.models import Membership
+from taskboard.work import queries as work_queries
 
 
 def _stop_polling_when_gone(view):
@@ -29,6 +35,108 @@ def _stop_polling_when_gone(view):
             raise
 
     return wrapper
+
+
+@login_required
+def home(request):
+    memberships = (
+        Membership.objects.filter(user=request.user)
+        .select_related("project")
+        .annotate(dataset_count=Count("project__datasets", distinct=True))
+        .order_by("project__name")
+    )
+    open_work = [row for row in work_queries.my_work(user=request.user) if row.assignment.task.is_open]
+    return render(
+        request,
+        "dashboards/home.html",
+        {
+            "memberships": memberships,
+            "works": any(not m.can_manage for m in memberships),
+            "assignments": open_work,
+        },
+    )
+
+
+@login_required
+def project_detail(request, pk):
+    project = project_queries.project_for_member(request.user, pk)
+    membership = project_queries.membership_of(request.user, project)
+    can_manage = membership.can_manage
+    tasks = list(annotation_queries.tasks_of_project(project, request.user).order_by("state", "due_at"))
+    progress = task_progress.tasks_progress(tasks)
+    forecasts = {s.task.pk: s.forecast for s in queries.project_tasks(project)} if can_manage else {}
+    for task in tasks:
+        task.progress = progress[task.pk]
+        task.forecast = forecasts.get(task.pk)
+    datasets = project.datasets.annotate(item_count=Count("items")) if can_manage else project.datasets.none()
+    return render(
+        request,
+        "dashboards/project_detail.html",
+        {
+            "project": project,
+            "membership": membership,
+            "can_manage": can_manage,
+            "datasets": datasets,
+            "open_tasks": [t for t in tasks if t.state == TaskState.OPEN],
+            "closed_tasks": [t for t in tasks if t.state != TaskState.OPEN],
+            "members": project.memberships.select_related("user").order_by("role", "user__email")
+            if can_manage
+            else [],
+        },
+    )
+
+
+@login_required
+def task_detail(request, pk):
+    task = annotation_queries.task_for_manager(request.user, pk)
+    context = {
+        "task": task,
+        "project": task.project,
+        "progress": task_progress.task_progress(task),
+        "forecast": queries.task_numbers(task).forecast if task.is_open else None,
+    }
+    if request.htmx and request.GET.get("part") == "progress":
+        return render(request, "dashboards/task_detail.html#progress", context)
+    context["changes"] = task.changes.select_related("by", "from_assignment__assignee", "to_assignment__assignee")[:15]
+    context["qa_tasks"] = list(task.qa_tasks.all()) if task.type == TaskType.ANNOTATION else []
+    context["agreement"] = queries.task_agreement(task) if task.is_consensus else None
+    return render(request, "dashboards/task_detail.html", context)
+
+
+EXPORT_COLUMNS = [
+    ("item_id", "item_id"),
+    ("filename", "item__filename"),
+    ("copy", "copy"),
+    ("assignee", "assignment__assignee__email"),
+    ("assignment_kind", "assignment__kind"),
+    ("status", "status"),
+    ("status_by", "status_by__email"),
+    ("status_at", "status_at"),
+    ("rework", "rework"),
+    ("comment", "comment"),
+]
+
+
+@login_required
+def task_export(request, pk):
+    """Every item row of the task as CSV, streamed; consensus tasks add each item's agreement (0..1),
+    empty until every copy has a status."""
+    task = annotation_queries.task_for_manager(request.user, pk)
+    columns, rows = list(EXPORT_COLUMNS), TaskItem.objects.filter(task=task)
+    if task.is_consensus:
+        columns.append(("agreement", "agreement"))
+        rows = rows.annotate(agreement=queries.agreement_of_item())
+    rows = (
+        rows.order_by("rank", "copy", "id").values_list(*[source for _, source in columns]).iterator(chunk_size=2000)
+    )
+    if task.is_consensus:
+        rows = ((*row[:-1], round(row[-1], 4) if row[-1] is not None else None) for row in rows)
+    response = StreamingHttpResponse(
+        csv_lines([name for name, _ in columns], rows), content_type="text/csv; charset=utf-8"
+    )
+    safe_name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in task.name)[:80] or "task"
+    response["Content-Disposition"] = f'attachment; filename="{safe_name}-items.csv"'
+    return response
 
 
 @require_GET

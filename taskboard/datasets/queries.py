@@ -33,6 +33,16 @@ def item_for_viewer(user, dataset_pk, item_pk) -> Item:
 # ---------------------------------------------------------------- folder tree
 
 
+def dataset_folders(dataset, *, limit: int = 500) -> list[str]:
+    """Folders of a dataset with their parents, for the folder pickers (capped: a hint, not a listing)."""
+    folders = set()
+    for path in Item.objects.filter(dataset=dataset).order_by("dir").values_list("dir", flat=True).distinct()[:limit]:
+        parts = path.strip("/").split("/") if path != "/" else []
+        for i in range(len(parts) + 1):
+            folders.add("/" + "/".join(parts[:i]))
+    return sorted(folders)
+
+
 @dataclass
 class Folder:
     path: str

@@ -2,68 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from django.db.models import Avg, Count, Q, Sum
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 
-from taskboard.annotation.models import (
-    AnnotationTask,
-    Assignment,
-    AssignmentKind,
-    HoldingChange,
-    StatusCount,
-    TaskItem,
-    TaskType,
-)
+from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, HoldingChange, TaskItem, TaskType
+from taskboard.annotation.progress import Progress, assignments_progress
 from taskboard.datasets.models import Annotation
-from taskboard.work.models import AssignmentTime, ConsensusResult
 
 
-@dataclass
-class AssignmentProgress:
-    assignment: Assignment
-    done: int
-    remaining: int
-    by_status: dict[str, int]
-
-    @property
-    def task(self) -> AnnotationTask:
-        return self.assignment.task
-
-    @property
-    def percent(self) -> int:
-        total = self.assignment.item_count
-        return round(100 * self.done / total) if total else 0
-
-
-def done_keys(task: AnnotationTask) -> set[str]:
-    return {s.key for s in task.statuses.all() if s.is_done}
-
-
-def assignment_progress(assignment: Assignment) -> AssignmentProgress:
-    """Done and remaining from the counters, never by counting task items."""
-    by_status = {c.status: c.count for c in assignment.status_counts.all()}
-    keys = done_keys(assignment.task)
-    done = sum(n for key, n in by_status.items() if key in keys)
-    return AssignmentProgress(
-        assignment=assignment, done=done, remaining=max(assignment.item_count - done, 0), by_status=by_status
-    )
-
-
-def assignment_undone(assignment: Assignment) -> int:
-    keys = done_keys(assignment.task)
-    done = StatusCount.objects.filter(assignment=assignment, status__in=keys).aggregate(n=Sum("count"))["n"] or 0
-    return max(assignment.item_count - done, 0)
-
-
-def assignment_without_status(assignment: Assignment) -> int:
-    with_status = StatusCount.objects.filter(assignment=assignment).aggregate(n=Sum("count"))["n"] or 0
-    return max(assignment.item_count - with_status, 0)
-
-
-def my_work(*, user) -> list[AssignmentProgress]:
+def my_work(*, user) -> list[Progress]:
     """The user's assignments across projects, the most urgent first:
     unfinished before finished, overdue first, then the nearest due date, then the highest priority."""
     assignments = (
@@ -71,13 +19,12 @@ def my_work(*, user) -> list[AssignmentProgress]:
         Assignment.objects.visible_to(user)
         .filter(assignee=user, removed=False)
         .select_related("task", "task__project", "task__parent")
-        .prefetch_related("status_counts", "task__statuses")
     )
-    rows = [assignment_progress(a) for a in assignments]
+    rows = list(assignments_progress(assignments).values())
     now = timezone.now()
 
-    def urgency(row: AssignmentProgress):
-        task = row.task
+    def urgency(row: Progress):
+        task = row.assignment.task
         finished = not task.is_open or row.remaining == 0
         return (finished, task.due_at >= now, task.due_at, -task.priority, task.pk)
 
@@ -188,29 +135,3 @@ def item_history(item, *, task: AnnotationTask | None = None, limit: int = 50) -
     if task is not None:
         changes = changes.filter(Q(task=task) | Q(task__parent=task) | Q(task_id=task.parent_id))
     return list(changes.order_by("-at", "-id")[:limit])
-
-
-def task_counts(task: AnnotationTask) -> dict[str, int]:
-    """Open issues (QA side) and items out for rework (annotation side), from the counters."""
-    own = Assignment.objects.filter(task=task).aggregate(issues=Sum("issue_count"), rework=Sum("rework_count"))
-    return {"issues": own["issues"] or 0, "rework": own["rework"] or 0}
-
-
-# --- For the dashboards -------------------------------------------------------------------------------
-
-
-def active_seconds_by_assignee(task: AnnotationTask) -> dict[int, float]:
-    """Active seconds per user id on the task's items (idle time excluded); one row per assignment."""
-    rows = AssignmentTime.objects.filter(task=task).values("user_id").annotate(seconds=Sum("active_seconds"))
-    return {row["user_id"]: row["seconds"] or 0.0 for row in rows}
-
-
-def consensus_summary(task: AnnotationTask) -> dict:
-    """Per-item agreement and the task's overall figure (the mean), for the task page and dashboards."""
-    results = ConsensusResult.objects.filter(task=task)
-    overall = results.aggregate(mean=Avg("agreement"), n=Count("id"))
-    return {
-        "overall": overall["mean"],
-        "items_scored": overall["n"],
-        "items": list(results.select_related("item").order_by("agreement", "item_id")[:500]),
-    }

@@ -23,8 +23,9 @@ from taskboard.annotation.models import (
     TaskItem,
     TaskType,
 )
+from taskboard.annotation.progress import assignment_progress
 from taskboard.datasets.models import Annotation, Item, Label
-from taskboard.work import queries, signals
+from taskboard.work import signals
 from taskboard.work.models import AssignmentTime, ConsensusResult, ItemTime
 
 # The browser beats every 15 s while the person is active; one beat never counts for more than this.
@@ -134,7 +135,7 @@ def pulling_may_pull(assignment: Assignment) -> bool:
     task = assignment.task
     if not task.is_pulling or not task.accepts_work or assignment.kind != AssignmentKind.WORK or assignment.removed:
         return False
-    return queries.assignment_without_status(assignment) <= task.max_batch_workload - task.batch_size
+    return assignment_progress(assignment).todo <= task.max_batch_workload - task.batch_size
 
 
 def pulling_queue_size(task: AnnotationTask) -> int:
@@ -389,6 +390,6 @@ def _least_loaded_reviewer(qa_task: AnnotationTask):
         return None
 
     def weight(a: Assignment):
-        return (queries.assignment_undone(a) / loads.get(a.assignee_id, 1), a.pk)
+        return (assignment_progress(a).remaining / loads.get(a.assignee_id, 1), a.pk)
 
     return min(assignments, key=weight).assignee

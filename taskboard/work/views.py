@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskType
 from taskboard.datasets.models import Label
@@ -68,7 +69,7 @@ def work_view(request, assignment_id: int, task_item_id: int | None = None):
     else:
         task_item = queries.task_item_in_assignment(assignment=assignment, task_item_id=task_item_id)
 
-    progress = queries.assignment_progress(assignment)
+    progress = task_progress.assignment_progress(assignment)
     statuses = list(task.statuses.all())
     shortcuts = _status_shortcuts(statuses)
     for status in statuses:
@@ -82,7 +83,7 @@ def work_view(request, assignment_id: int, task_item_id: int | None = None):
         "is_holder": is_holder,
         "can_work": is_holder and task.accepts_work,
         "is_qa": task.type == TaskType.QA,
-        "task_counts": queries.task_counts(task),
+        "task_progress": task_progress.tasks_progress([task])[task.pk],
         "may_pull": is_holder and services.pulling_may_pull(assignment) and services.pulling_queue_size(task) > 0,
         "queue_size": services.pulling_queue_size(task) if task.is_pulling else 0,
         "task_item": task_item,

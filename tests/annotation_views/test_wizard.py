@@ -245,7 +245,7 @@ def test_create_makes_one_task_even_when_posted_twice(client, dataset, recipe, i
     fill(client, wid, dataset, recipe, manager, people=people_data(annotator, annotator2))
     first = client.post(reverse("annotation:wizard-create", args=[wid]))
     task = AnnotationTask.objects.get()
-    assert first["Location"] == reverse("annotation:task-detail", args=[task.pk])
+    assert first["Location"] == reverse("dashboards:task-detail", args=[task.pk])
     second = client.post(reverse("annotation:wizard-create", args=[wid]))
     assert second["Location"] == first["Location"]
     third = client.post(reverse("annotation:wizard-create", args=[wid]), headers=HX)
@@ -373,8 +373,8 @@ def test_create_with_a_job_shows_progress_then_lands_on_the_task(
     task = AnnotationTask.objects.get()
     assert task.idempotency_key == wid
     polled = client.get(job_url, headers=HX)
-    assert polled["HX-Redirect"] == reverse("annotation:task-detail", args=[task.pk])
-    assert client.get(job_url)["Location"] == reverse("annotation:task-detail", args=[task.pk])
+    assert polled["HX-Redirect"] == reverse("dashboards:task-detail", args=[task.pk])
+    assert client.get(job_url)["Location"] == reverse("dashboards:task-detail", args=[task.pk])
 
 
 @pytest.mark.parametrize("step", ["items", "type", "people", "review"])

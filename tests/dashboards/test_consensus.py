@@ -150,7 +150,7 @@ def test_agreement_list_on_the_task_page_and_its_own(client, make_task, manager,
     monkeypatch.setattr(queries, "AGREEMENT_PAGE", 2)
     client.force_login(manager)
 
-    page = client.get(reverse("annotation:task-detail", args=[task.pk])).content.decode()
+    page = client.get(reverse("dashboards:task-detail", args=[task.pk])).content.decode()
     assert "<strong>72%</strong> over 3 consensus items" in page
     rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td class="num">(\d+%)</td>', page)
     assert rows == [(names[item_ids[1]], "50%"), (names[item_ids[2]], "67%")]
@@ -186,7 +186,7 @@ def test_task_csv_export_has_an_agreement_column_on_consensus_tasks(
     client.force_login(manager)
 
     def export(t):
-        response = client.get(reverse("annotation:task-export", args=[t.pk]))
+        response = client.get(reverse("dashboards:task-export", args=[t.pk]))
         return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
 
     rows = export(task)

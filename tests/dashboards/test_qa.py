@@ -149,7 +149,7 @@ def test_issue_and_rework_counts_show_on_both_tasks(client, make_task, manager, 
 
     client.force_login(manager)
     for t in (task, qa):
-        page = client.get(reverse("annotation:task-detail", args=[t.pk])).content.decode()
+        page = client.get(reverse("dashboards:task-detail", args=[t.pk])).content.decode()
         assert 'id="progress-issues">1 open issue<' in page and 'id="progress-rework">1 out for rework<' in page
         dashboard = client.get(reverse("dashboards:task", args=[t.pk])).content.decode()
         assert '<span class="kpi-value">1 · 1</span>' in dashboard

@@ -66,6 +66,7 @@ from taskboard.annotation.views import SESSION_PREFIX
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api.auth import token_issue
 from taskboard.api.ids import api_id
+from taskboard.api.models import ApiCommand
 from taskboard.datasets import services as dataset_services
 from taskboard.datasets.models import Annotation, Item
 from taskboard.jobs import services as job_services
@@ -340,6 +341,7 @@ def build_world() -> World:
     response = api.post("/api/v1/annotationtasks", body, content_type="application/json")
     assert response.status_code == 200, response.content
     o["api_task_name"] = body["name"]
+    o["command"] = ApiCommand.objects.filter(user=manager).latest("pk")
 
     # Pipelines: one installed and run (counts, tasks it made), one being edited (its forms).
     def pipeline(n, *, install):
@@ -413,7 +415,7 @@ def build_world() -> World:
         result={
             "task_id": task.pk,
             "task_name": task.name,
-            "task_url": reverse("annotation:task-detail", args=[task.pk]),
+            "task_url": reverse("dashboards:task-detail", args=[task.pk]),
         },
     )
     # No service writes annotation data (the API takes no annotations): set it on one the work service made.
@@ -753,14 +755,14 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
     try:
         # ---- everyone's lists
         for persona in (manager, bob, rita):
-            persona.visit(url["projects:home"], route="projects:home")
+            persona.visit(url["dashboards:home"], route="dashboards:home")
             persona.visit(url["work:my-work"], route="work:my-work")
         people["anonymous"].visit(reverse("accounts:login") + "?" + urlencode({"next": PAYLOADS["jsurl"]}))
         people["anonymous"].visit(reverse("accounts:login") + "?" + urlencode({"next": "/" + PAYLOADS["svg"]}))
 
         # ---- the manager's pages
         m = manager.visit
-        m(url["projects:detail"], route="projects:detail")
+        m(url["dashboards:project-detail"], route="dashboards:project-detail")
         m(url["pipelines:list"], route="pipelines:list")
         m(reverse("pipelines:list") + f"?project={o['project'].pk}")
         m(url["dashboards:project"], route="dashboards:project", poll=5)
@@ -807,8 +809,8 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
         for t in (task, qa, consensus):
             t.refresh_from_db()
             m(
-                reverse("annotation:task-detail", args=[t.pk]),
-                route="annotation:task-detail",
+                reverse("dashboards:task-detail", args=[t.pk]),
+                route="dashboards:task-detail",
                 poll=3 if t.is_open else 0,
             )
             m(reverse("dashboards:task", args=[t.pk]), route="dashboards:task", poll=5 if t is task else 0)
@@ -823,7 +825,7 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
         tally.partials += len(set(manager.check(page, "add items, typed")["swaps"]))
         m(url["annotation:task-reassign"] + f"?assignment={o['assignment'].pk}")
         m(url["annotation:task-redistribute"] + f"?assignment={o['assignment'].pk}")
-        manager.download(url["annotation:task-export"], route="annotation:task-export", expect_type="text/csv")
+        manager.download(url["dashboards:task-export"], route="dashboards:task-export", expect_type="text/csv")
         for job in (o["job"], o["job_ok"], o["job_running"]):
             poll = 2 if job is o["job_running"] else 0
             m(reverse("jobs:job-detail", args=[job.pk]), route="jobs:job-detail", poll=poll)
@@ -844,7 +846,7 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
 
         # ---- partials fetched directly, as htmx asks for them
         hx = manager.fetch_partial
-        hx(reverse("annotation:task-detail", args=[task.pk]) + "?part=progress", route="annotation:task-detail")
+        hx(reverse("dashboards:task-detail", args=[task.pk]) + "?part=progress", route="dashboards:task-detail")
         hx(url["dashboards:project"], route="dashboards:project")
         hx(reverse("dashboards:task", args=[task.pk]), route="dashboards:task")
         hx(reverse("dashboards:task", args=[consensus.pk]), route="dashboards:task")

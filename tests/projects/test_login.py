@@ -4,7 +4,7 @@ from django.urls import reverse
 def test_sign_in_with_email_and_password_lands_on_home(client, manager):
     response = client.post(reverse("accounts:login"), {"username": "ALICE@example.com", "password": "pw"})
     assert response.status_code == 302
-    assert response["Location"] == reverse("projects:home")
+    assert response["Location"] == reverse("dashboards:home")
 
 
 def test_wrong_password_shows_the_error(client, manager):
@@ -14,7 +14,7 @@ def test_wrong_password_shows_the_error(client, manager):
 
 
 def test_next_keeps_same_site_paths(client, manager, project):
-    path = reverse("projects:detail", args=[project.pk])
+    path = reverse("dashboards:project-detail", args=[project.pk])
     response = client.post(
         reverse("accounts:login") + f"?next={path}", {"username": "alice@example.com", "password": "pw", "next": path}
     )
@@ -26,7 +26,7 @@ def test_next_refuses_other_sites(client, manager):
         response = client.post(
             reverse("accounts:login"), {"username": "alice@example.com", "password": "pw", "next": bad}
         )
-        assert response["Location"] == reverse("projects:home"), bad
+        assert response["Location"] == reverse("dashboards:home"), bad
         client.logout()
 
 

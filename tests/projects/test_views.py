@@ -1,9 +1,10 @@
 import pytest
 from django.urls import reverse
 
-from taskboard.annotation import services
+from taskboard.annotation import progress, services
 from taskboard.annotation.models import Assignment
 from taskboard.annotation.selection import Selection
+from taskboard.datasets import queries as dataset_queries
 from taskboard.projects import queries
 from tests.factories import in_days, make_items
 
@@ -33,7 +34,7 @@ def test_home_requires_sign_in(client, db):
 
 def test_home_lists_only_my_projects(client, manager, other_manager, project):
     client.force_login(manager)
-    response = client.get(reverse("projects:home"))
+    response = client.get(reverse("dashboards:home"))
     assert response.status_code == 200
     assert b"Street" in response.content
     assert b"Elsewhere" not in response.content
@@ -56,7 +57,7 @@ def test_project_page_shows_datasets_tasks_and_progress(client, manager, project
     item = a.task_items.order_by("rank").first().item
     services.item_status_set(task=task, item=item, status="completed", by=annotator)
     client.force_login(manager)
-    response = client.get(reverse("projects:detail", args=[project.pk]))
+    response = client.get(reverse("dashboards:project-detail", args=[project.pk]))
     body = response.content.decode()
     assert response.status_code == 200
     assert "street-scenes" in body and f'href="/datasets/{dataset.pk}/"' in body
@@ -68,7 +69,7 @@ def test_project_page_shows_datasets_tasks_and_progress(client, manager, project
 def test_project_page_marks_overdue_tasks(client, manager, project, task):
     type(task).objects.filter(pk=task.pk).update(due_at=in_days(-1))
     client.force_login(manager)
-    body = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+    body = client.get(reverse("dashboards:project-detail", args=[project.pk])).content.decode()
     assert "Overdue" in body
 
 
@@ -76,30 +77,34 @@ def test_project_page_shows_an_annotator_only_their_tasks_without_manager_links(
     client, annotator, annotator3, project, dataset, task
 ):
     client.force_login(annotator3)
-    body = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+    body = client.get(reverse("dashboards:project-detail", args=[project.pk])).content.decode()
     assert "Day shift" not in body
     assert "/tasks/new/" not in body
     client.force_login(annotator)
-    body = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+    body = client.get(reverse("dashboards:project-detail", args=[project.pk])).content.decode()
     assert "Day shift" in body
     assert f"/tasks/{task.pk}/" not in body
 
 
 def test_project_page_is_404_for_non_members(client, other_manager, project):
     client.force_login(other_manager)
-    assert client.get(reverse("projects:detail", args=[project.pk])).status_code == 404
-    assert client.get(reverse("projects:detail", args=[999999])).status_code == 404
+    assert client.get(reverse("dashboards:project-detail", args=[project.pk])).status_code == 404
+    assert client.get(reverse("dashboards:project-detail", args=[999999])).status_code == 404
 
 
 def test_progress_comes_from_the_counters(task, annotator):
-    assert queries.tasks_progress([task.pk]) == {task.pk: (0, 10)}
+    before = progress.tasks_progress([task])[task.pk]
+    assert (before.done, before.total) == (0, 10)
     item = Assignment.objects.get(task=task, assignee=annotator).task_items.first().item
     services.item_status_set(task=task, item=item, status="discard", by=annotator)
-    assert queries.tasks_progress([task.pk]) == {task.pk: (1, 10)}
-    progress = queries.task_progress(task)
-    assert (progress.done, progress.total, progress.todo) == (1, 10, 9)
-    row = next(r for r in progress.rows if r.assignment.assignee_id == annotator.pk)
-    assert (row.assigned, row.done, row.discarded, row.remaining) == (5, 1, 1, 4)
+    after = progress.tasks_progress([task])[task.pk]
+    assert (after.done, after.total) == (1, 10)
+    one = progress.task_progress(task)
+    assert (one.done, one.total, one.todo) == (1, 10, 9)
+    row = next(r for r in one.rows if r.assignment.assignee_id == annotator.pk)
+    assert (row.total, row.done, row.discarded, row.remaining) == (5, 1, 1, 4)
+    mine = progress.assignment_progress(row.assignment)
+    assert (mine.total, mine.done, mine.todo) == (5, 1, 4)
 
 
 def test_project_for_member_raises_404_for_non_members(other_manager, project):
@@ -111,7 +116,7 @@ def test_project_for_member_raises_404_for_non_members(other_manager, project):
 
 
 def test_dataset_folders_include_parents(dataset, items):
-    assert queries.dataset_folders(dataset) == ["/", "/city", "/city/day", "/highway"]
+    assert dataset_queries.dataset_folders(dataset) == ["/", "/city", "/city/day", "/highway"]
 
 
 def test_project_page_marks_tasks_at_risk(client, manager, project, task):
@@ -122,5 +127,5 @@ def test_project_page_marks_tasks_at_risk(client, manager, project, task):
     # Created two days ago with nothing done: no pace, so at risk.
     type(task).objects.filter(pk=task.pk).update(created_at=timezone.now() - datetime.timedelta(days=2))
     client.force_login(manager)
-    body = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+    body = client.get(reverse("dashboards:project-detail", args=[project.pk])).content.decode()
     assert "At risk" in body

@@ -83,7 +83,7 @@ ROUTES: dict[str, Route] = {
     "api-login": Route("public", "public", calls={"GET": None}),
     "api:unknown": Route("api", "public", kwargs=lambda w: {}, calls={"GET": None}),
     # ---- lists: the user's own things only
-    "projects:home": Route("page", "list"),
+    "dashboards:home": Route("page", "list"),
     "work:my-work": Route("page", "list"),
     "pipelines:list": Route("page", "list"),
     "api:users-me": Route("api", "list"),
@@ -117,7 +117,9 @@ ROUTES: dict[str, Route] = {
         calls={"POST": lambda w: {"mode": "all"}},
     ),
     # ---- project
-    "projects:detail": Route("page", "object", kwargs=lambda w: {"pk": w["project"].pk}, member_readable=True),
+    "dashboards:project-detail": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["project"].pk}, member_readable=True
+    ),
     "api:project-detail": Route(
         "api", "object", kwargs=lambda w: {"project_id": A("project", w["project"].pk)}, member_readable=True
     ),
@@ -153,7 +155,7 @@ ROUTES: dict[str, Route] = {
     ),
     "api:item-detail": Route("api", "object", kwargs=lambda w: {"item_id": A("item", w["item"].pk)}),
     # ---- task
-    "annotation:task-detail": Route("page", "object", kwargs=_task),
+    "dashboards:task-detail": Route("page", "object", kwargs=_task),
     "annotation:task-add-items": Route(
         "page", "object", kwargs=_task, calls={"GET": None, "POST": lambda w: {"mode": "all", "to_queue": "on"}}
     ),
@@ -176,7 +178,7 @@ ROUTES: dict[str, Route] = {
         calls={"GET": None, "POST": lambda w: {"assignment": w["assignment"].pk, "workload": "x"}},
     ),
     "annotation:task-close": Route("page", "object", kwargs=_task, calls={"POST": _empty}),
-    "annotation:task-export": Route("page", "object", kwargs=_task),
+    "dashboards:task-export": Route("page", "object", kwargs=_task),
     "dashboards:task": Route("page", "object", kwargs=lambda w: {"task_id": w["task"].pk}),
     "dashboards:task-agreement": Route("page", "object", kwargs=lambda w: {"task_id": w["task"].pk}),
     "api:task-detail": Route(

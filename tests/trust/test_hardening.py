@@ -43,9 +43,9 @@ def test_every_html_page_carries_the_policy(client, world, admin_user):
     pages = []
     client.force_login(world["owner"])
     for name in [
-        "projects:home",
-        "projects:detail",
-        "annotation:task-detail",
+        "dashboards:home",
+        "dashboards:project-detail",
+        "dashboards:task-detail",
         "annotation:dataset-browse",
         "pipelines:detail",
     ]:
@@ -180,7 +180,7 @@ def test_login_never_redirects_off_site(client, owner, next_url):
 
 
 def test_login_follows_a_same_site_next(client, owner, project):
-    target = reverse("projects:detail", args=[project.pk])
+    target = reverse("dashboards:project-detail", args=[project.pk])
     response = client.post(reverse("accounts:login"), {"username": owner.email, "password": "pw", "next": target})
     assert response["Location"] == target
 

@@ -1,0 +1,261 @@
+"""How far tasks and assignments have got: the one read model of progress.
+
+Everything is read from the counters the services keep in the same transaction as each change
+(`Assignment.item_count`/`claimed_count`/`rework_count`/`issue_count` and `StatusCount`), never by
+counting task items, so a page costs the same at ten items and at ten million. The task page, the
+dashboards, pipeline node counts, the API, my work and the admin all read `Progress` from here.
+
+The rules (docs/progress.md):
+- A task's items are those its work assignments hold plus those still waiting in its pulling
+  queue (the queue's intake less what was claimed from it). Consensus originals are bookkeeping:
+  a consensus task's items are its copies.
+- An item is done when its status counts as done in its task; "to do" is an item with no status.
+- Issues and rework are the two sides of the QA loop: on an annotation task, a person's open issues
+  are their items out for rework and the task's are what its QA tasks hold open; on a QA task, a
+  reviewer's issues are the rejections still waiting for their rework.
+- An assignment whose person was taken off the task is shown while it still holds items.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db.models import Sum
+
+from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, StatusCount, TaskStatus, TaskType
+
+# The assignments whose items make up a task: work assignments and the pulling queue.
+COUNTED_KINDS = (AssignmentKind.WORK, AssignmentKind.QUEUE)
+DISCARD = "discard"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Progress of one task or one assignment.
+
+    A task's `rows` hold its assignments' progress (each with its `assignment`), and its `statuses`
+    every status of the task with how many items have it."""
+
+    total: int = 0
+    done: int = 0
+    by_status: Mapping[str, int] = field(default_factory=dict)
+    issues: int = 0
+    rework: int = 0
+    assignment: Assignment | None = None
+    rows: tuple[Progress, ...] = ()
+    statuses: tuple[tuple[TaskStatus, int], ...] = ()
+
+    @property
+    def with_status(self) -> int:
+        return sum(self.by_status.values())
+
+    @property
+    def todo(self) -> int:
+        """Items with no status yet."""
+        return max(self.total - self.with_status, 0)
+
+    @property
+    def in_work(self) -> int:
+        """Items with a status that does not count as done."""
+        return max(self.with_status - self.done, 0)
+
+    @property
+    def remaining(self) -> int:
+        return max(self.total - self.done, 0)
+
+    @property
+    def discarded(self) -> int:
+        return self.by_status.get(DISCARD, 0)
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def is_finished(self) -> bool:
+        return bool(self.total) and self.done >= self.total
+
+    @property
+    def task(self) -> AnnotationTask | None:
+        """An assignment's task."""
+        return self.assignment.task if self.assignment is not None else None
+
+    @property
+    def label(self) -> str:
+        """Who a row is: the assignee's email, or the hidden pool's name."""
+        a = self.assignment
+        if a is None:
+            return ""
+        return a.assignee.email if a.assignee_id else a.get_kind_display()
+
+
+@dataclass
+class _Counts:
+    """One assignment's counters as read, before they become a Progress."""
+
+    assignment: Assignment
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+def _done_keys(task_ids: Iterable[int]) -> dict[int, set[str]]:
+    keys: dict[int, set[str]] = defaultdict(set)
+    for task_id, key in (
+        TaskStatus.objects.filter(task_id__in=task_ids, is_done=True).order_by().values_list("task_id", "key")
+    ):
+        keys[task_id].add(key)
+    return keys
+
+
+def _counted_assignments(tasks: Mapping[int, AnnotationTask]) -> dict[int, list[_Counts]]:
+    """{task id: its counted assignments with their status counts}, in one query; a pulling queue's
+    item_count is settled to what is still queued (its intake less the claims)."""
+    user_model = get_user_model()
+    rows = (
+        Assignment.objects.filter(task_id__in=list(tasks), kind__in=COUNTED_KINDS)
+        .order_by("task_id", "-kind", "id")
+        .values_list(
+            "id",
+            "task_id",
+            "kind",
+            "removed",
+            "item_count",
+            "claimed_count",
+            "rework_count",
+            "issue_count",
+            "created_at",
+            "assignee_id",
+            "assignee__email",
+            "status_counts__status",
+            "status_counts__count",
+        )
+    )
+    by_id: dict[int, _Counts] = {}
+    for pk, task_id, kind, removed, items, claimed, rework, issues, created, user_id, email, status, n in rows:
+        counts = by_id.get(pk)
+        if counts is None:
+            assignment = Assignment(
+                pk=pk,
+                task_id=task_id,
+                kind=kind,
+                removed=removed,
+                item_count=items,
+                claimed_count=claimed,
+                rework_count=rework,
+                issue_count=issues,
+                created_at=created,
+                assignee=user_model(pk=user_id, email=email) if user_id else None,
+            )
+            assignment.task = tasks[task_id]
+            counts = by_id[pk] = _Counts(assignment)
+        if status is not None:
+            counts.by_status[status] = n
+    per_task: dict[int, list[_Counts]] = defaultdict(list)
+    claimed_from_queue: dict[int, int] = defaultdict(int)
+    for counts in by_id.values():
+        a = counts.assignment
+        per_task[a.task_id].append(counts)
+        if a.kind == AssignmentKind.WORK:
+            claimed_from_queue[a.task_id] += a.claimed_count
+    for counts in by_id.values():
+        a = counts.assignment
+        if a.kind == AssignmentKind.QUEUE:
+            a.item_count -= claimed_from_queue[a.task_id]
+    return per_task
+
+
+def _qa_open_issues(annotation_task_ids: list[int]) -> dict[int, int]:
+    """Open issues the QA tasks of these annotation tasks raised: their reviewers' issue counters."""
+    if not annotation_task_ids:
+        return {}
+    return dict(
+        Assignment.objects.filter(task__parent_id__in=annotation_task_ids, task__type=TaskType.QA)
+        .values("task__parent_id")
+        .annotate(n=Sum("issue_count"))
+        .values_list("task__parent_id", "n")
+    )
+
+
+def _assignment_progress(counts: _Counts, done_keys: set[str], *, is_qa: bool) -> Progress:
+    a = counts.assignment
+    # On either side of the QA loop a person's open issues are the items out for rework they hold.
+    loop = a.issue_count if is_qa else a.rework_count
+    return Progress(
+        total=a.item_count,
+        done=sum(n for key, n in counts.by_status.items() if key in done_keys),
+        by_status=dict(counts.by_status),
+        issues=loop,
+        rework=loop,
+        assignment=a,
+    )
+
+
+def _task_progress(
+    task: AnnotationTask, assignments: list[_Counts], done_keys: set[str], qa_issues: int, statuses=None
+) -> Progress:
+    is_qa = task.type == TaskType.QA
+    rows = [_assignment_progress(c, done_keys, is_qa=is_qa) for c in assignments]
+    by_status: dict[str, int] = defaultdict(int)
+    for row in rows:
+        for key, n in row.by_status.items():
+            by_status[key] += n
+    rework = sum(row.rework for row in rows)
+    return Progress(
+        total=sum(row.total for row in rows),
+        done=sum(row.done for row in rows),
+        by_status=dict(by_status),
+        issues=rework if is_qa else qa_issues,
+        rework=rework,
+        rows=tuple(row for row in rows if not (row.assignment.removed and not row.total)),
+        statuses=tuple((s, by_status.get(s.key, 0)) for s in statuses) if statuses is not None else (),
+    )
+
+
+def tasks_progress(tasks: Iterable[AnnotationTask]) -> dict[int, Progress]:
+    """{task id: Progress} for many tasks in three queries, whatever their number and size."""
+    by_id = {task.pk: task for task in tasks}
+    if not by_id:
+        return {}
+    done_keys = _done_keys(by_id)
+    assignments = _counted_assignments(by_id)
+    qa_issues = _qa_open_issues([pk for pk, t in by_id.items() if t.type == TaskType.ANNOTATION])
+    return {
+        pk: _task_progress(task, assignments.get(pk, []), done_keys.get(pk, set()), qa_issues.get(pk) or 0)
+        for pk, task in by_id.items()
+    }
+
+
+def task_progress(task: AnnotationTask) -> Progress:
+    """One task's progress with a row per assignment and a count per status."""
+    statuses = list(TaskStatus.objects.filter(task=task).order_by("position", "key"))
+    done_keys = {s.key for s in statuses if s.is_done}
+    assignments = _counted_assignments({task.pk: task}).get(task.pk, [])
+    qa_issues = _qa_open_issues([task.pk]).get(task.pk) or 0 if task.type == TaskType.ANNOTATION else 0
+    return _task_progress(task, assignments, done_keys, qa_issues, statuses)
+
+
+def assignments_progress(assignments: Iterable[Assignment]) -> dict[int, Progress]:
+    """{assignment id: Progress} for these assignments (their `task` loaded), in two queries."""
+    assignments = list(assignments)
+    if not assignments:
+        return {}
+    done_keys = _done_keys({a.task_id for a in assignments})
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    for assignment_id, status, n in (
+        StatusCount.objects.filter(assignment__in=[a.pk for a in assignments])
+        .order_by()
+        .values_list("assignment_id", "status", "count")
+    ):
+        counts[assignment_id][status] = n
+    return {
+        a.pk: _assignment_progress(
+            _Counts(a, counts.get(a.pk, {})), done_keys.get(a.task_id, set()), is_qa=a.task.type == TaskType.QA
+        )
+        for a in assignments
+    }
+
+
+def assignment_progress(assignment: Assignment) -> Progress:
+    return assignments_progress([assignment])[assignment.pk]
