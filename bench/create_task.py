@@ -27,10 +27,12 @@ from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from taskboard.accounts.models import User  # noqa: E402
-from taskboard.annotation import services  # noqa: E402
+from taskboard.annotation.creation import task_create  # noqa: E402
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem  # noqa: E402
-from taskboard.datasets.models import Dataset, Recipe  # noqa: E402
+from taskboard.annotation.rows import ranked_sql  # noqa: E402
 from taskboard.annotation.selection import Selection, select_items  # noqa: E402
+from taskboard.annotation.spec import TaskSpec, equal_people  # noqa: E402
+from taskboard.datasets.models import Dataset, Recipe  # noqa: E402
 from taskboard.projects.models import Membership, Project, Role  # noqa: E402
 
 PER_FOLDER = 1000
@@ -100,7 +102,7 @@ def checkpoint():
 def floor(dataset) -> float:
     """The same ranked SELECT into a table with the task item's columns and only a bigint primary key."""
     qs = select_items(dataset=dataset, selection=Selection(mode="all")).order_by()
-    ranked, params = services._ranked_sql(qs)
+    ranked, params = ranked_sql(qs)
     pk = "bigserial PRIMARY KEY" if connection.vendor == "postgresql" else "INTEGER PRIMARY KEY AUTOINCREMENT"
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_floor")
@@ -130,15 +132,14 @@ def create(dataset, people, run: int = 0, progress=None) -> tuple[float, Annotat
     manager, a1, a2 = people
     checkpoint()
     started, cpu = time.perf_counter(), time.process_time()
-    task = services.task_create(
-        dataset=dataset,
-        created_by=manager,
+    spec = TaskSpec(
+        dataset_id=dataset.pk,
         name=f"bench {dataset.name} {run}",
         due_at=timezone.now() + timezone.timedelta(days=7),
         selection=Selection(mode="all"),
-        assignees=[a1, a2],
-        progress=progress,
+        people=equal_people([a1.pk, a2.pk]),
     )
+    task = task_create(spec=spec, by=manager, progress=progress)
     return time.perf_counter() - started, task, time.process_time() - cpu
 
 

@@ -48,12 +48,13 @@ from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from taskboard.accounts.models import User  # noqa: E402
-from taskboard.annotation import services  # noqa: E402
+from taskboard.annotation.creation import task_create  # noqa: E402
 from taskboard.annotation.models import AnnotationTask, Assignment, HoldingChange, TaskItem  # noqa: E402
+from taskboard.annotation.selection import Selection  # noqa: E402
+from taskboard.annotation.spec import Consensus, TaskSpec, equal_people  # noqa: E402
 from taskboard.dashboards import counters  # noqa: E402
 from taskboard.dashboards.models import ConsensusTally, ReviewTally  # noqa: E402
 from taskboard.datasets.models import Dataset, Item, Recipe  # noqa: E402
-from taskboard.annotation.selection import Selection  # noqa: E402
 from taskboard.projects.models import Membership, Project, Role  # noqa: E402
 
 PEOPLE = 10
@@ -141,16 +142,16 @@ def analyze() -> None:
 
 def make_qa(task, manager, reviewers) -> AnnotationTask:
     """The QA task over the parent's items with a status (the core's set-based creation)."""
-    return services.task_create(
-        dataset=task.dataset,
-        created_by=manager,
+    spec = TaskSpec(
+        dataset_id=task.dataset_id,
         name=f"{task.name}_qa",
-        task_type="qa",
-        parent=task,
-        assignees=reviewers,
+        type="qa",
+        parent_id=task.pk,
+        people=equal_people(u.pk for u in reviewers),
         due_at=timezone.now() + datetime.timedelta(days=10),
-        recipe=task.recipe,
+        recipe_id=task.recipe_id,
     )
+    return task_create(spec=spec, by=manager)
 
 
 def review(task, qa) -> None:
@@ -263,17 +264,16 @@ def build(size: int, project, manager, people, reviewers) -> AnnotationTask:
         insert_items(dataset, "/bench", size)
     log(f"  {size:,} items in {time.perf_counter() - t0:.1f}s")
     t0 = time.perf_counter()
-    task = services.task_create(
-        dataset=dataset,
-        created_by=manager,
+    spec = TaskSpec(
+        dataset_id=dataset.pk,
         name=name,
         selection=Selection(mode="all"),
-        assignees=people,
+        people=equal_people(u.pk for u in people),
         due_at=timezone.now() + datetime.timedelta(days=10),
-        recipe=recipe,
-        consensus_percentage=CONSENSUS_PERCENTAGE,
-        consensus_assignees=2,
+        recipe_id=recipe.pk,
+        consensus=Consensus(percentage=CONSENSUS_PERCENTAGE, assignees=2),
     )
+    task = task_create(spec=spec, by=manager)
     log(f"  task_create over {size:,} items in {time.perf_counter() - t0:.1f}s")
     # As if created three weeks ago, so the burn-down has history.
     AnnotationTask.objects.filter(pk=task.pk).update(created_at=timezone.now() - datetime.timedelta(days=21))

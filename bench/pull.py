@@ -7,7 +7,7 @@ PostgreSQL only (SKIP LOCKED is what is measured). Builds, fresh on every run, o
 `INSERT … SELECT generate_series`, the task by the core `task_create`. Then, in the same run:
 
 1. service: P processes (default 20, each its own connection) call
-   `taskboard.annotation.services.pulling_claim` for `--seconds`;
+   `taskboard.annotation.pulling.pulling_claim` for `--seconds`;
 2. raw: P processes run `UPDATE … WHERE id IN (SELECT … ORDER BY rank LIMIT 10 FOR UPDATE SKIP LOCKED)`
    against the same queue for the same time.
 
@@ -46,7 +46,7 @@ from django.db import connection, connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from taskboard.accounts.models import User  # noqa: E402
-from taskboard.annotation import services  # noqa: E402
+from taskboard.annotation.creation import task_create  # noqa: E402
 from taskboard.annotation.models import (  # noqa: E402
     AnnotationTask,
     Assignment,
@@ -54,8 +54,10 @@ from taskboard.annotation.models import (  # noqa: E402
     StatusCount,
     TaskItem,
 )
-from taskboard.datasets.models import Dataset, Item, Recipe  # noqa: E402
+from taskboard.annotation.pulling import pulling_claim  # noqa: E402
 from taskboard.annotation.selection import Selection  # noqa: E402
+from taskboard.annotation.spec import Pulling, TaskSpec, equal_people  # noqa: E402
+from taskboard.datasets.models import Dataset, Item, Recipe  # noqa: E402
 from taskboard.projects.models import Membership, Project, Role  # noqa: E402
 
 TI = TaskItem._meta.db_table
@@ -103,18 +105,16 @@ def build(n: int, processes: int):
         )
     log(f"  {n:,} items in {time.perf_counter() - t0:.1f}s")
     t0 = time.perf_counter()
-    task = services.task_create(
-        dataset=dataset,
-        created_by=manager,
+    spec = TaskSpec(
+        dataset_id=dataset.pk,
         name="Pull",
         selection=Selection(mode="all"),
-        assignees=people[:processes],
+        people=equal_people(u.pk for u in people[:processes]),
         due_at=timezone.now() + datetime.timedelta(days=10),
-        recipe=recipe,
-        allocation="pulling",
-        batch_size=BATCH,
-        max_batch_workload=MAX_WORKLOAD,
+        recipe_id=recipe.pk,
+        pulling=Pulling(batch_size=BATCH, max_batch_workload=MAX_WORKLOAD),
     )
+    task = task_create(spec=spec, by=manager)
     queued = TaskItem.objects.filter(task=task, in_queue=True).count()
     log(f"  pulling task_create in {time.perf_counter() - t0:.1f}s: {queued:,} queued")
     # The other loops only need somewhere to put what they claim: plain work assignments.
@@ -178,7 +178,7 @@ def worker(mode: str, task_id: int, user_id: int, start_at: float, seconds: floa
     while time.time() < deadline:
         t0 = time.perf_counter()
         if mode == "service":
-            n = services.pulling_claim(task=task, user=user)
+            n = pulling_claim(task=task, user=user)
         else:
             with connection.cursor() as cursor:
                 cursor.execute(RAW_SQL, [assignment.pk, task_id])
@@ -230,7 +230,7 @@ def claim_plan(task, user) -> str:
     assignment = Assignment.objects.get(task=task, assignee=user)
     mark_done(assignment.pk, user.pk)
     with connection.execute_wrapper(capture):
-        services.pulling_claim(task=task, user=user)
+        pulling_claim(task=task, user=user)
     sql, params = captured[0]
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql, params)

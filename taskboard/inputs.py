@@ -33,6 +33,18 @@ def parse_pk(value) -> int | None:
     return None
 
 
+def text_problem(text: str) -> str | None:
+    """What no column can store in a text: NUL (PostgreSQL refuses it) or a lone surrogate (not
+    Unicode that UTF-8 can encode: JSON's "\\ud800" decodes to one)."""
+    if "\x00" in text:
+        return "Text may not contain NUL (\\u0000) characters."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Text may not contain lone surrogates (\\ud800 to \\udfff): they are not valid Unicode."
+    return None
+
+
 def json_problem(value, path: str = "") -> str | None:
     """The first thing in decoded JSON that no table can store, as "where: what", or None.
 
@@ -42,8 +54,9 @@ def json_problem(value, path: str = "") -> str | None:
     while stack:
         where, node = stack.pop()
         if isinstance(node, str):
-            if "\x00" in node:
-                return f"{where or 'body'}: text may not contain NUL (\\u0000) characters."
+            problem = text_problem(node)
+            if problem:
+                return f"{where or 'body'}: {problem[0].lower()}{problem[1:]}"
         elif isinstance(node, float):
             if not math.isfinite(node):
                 return f"{where or 'body'}: numbers must be finite (not NaN or Infinity)."
@@ -51,8 +64,8 @@ def json_problem(value, path: str = "") -> str | None:
             children = []
             for key, child in node.items():
                 name = f"{where}.{key}" if where else str(key)
-                if isinstance(key, str) and "\x00" in key:
-                    return f"{name!r}: a key may not contain NUL (\\u0000) characters."
+                if isinstance(key, str) and text_problem(key):
+                    return f"{name!r}: a key may not contain NUL (\\u0000) characters or lone surrogates."
                 children.append((name, child))
             stack.extend(reversed(children))
         elif isinstance(node, list):

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "taskboard.dashboards",
     "taskboard.pipelines",
     "taskboard.api",
+    "taskboard.demo",
 ]
 
 MIDDLEWARE = [

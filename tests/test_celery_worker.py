@@ -4,12 +4,11 @@ import time
 
 import pytest
 
-from taskboard.annotation import services
 from taskboard.annotation.models import AnnotationTask
 from taskboard.annotation.selection import Selection
 from taskboard.celery import app
 from taskboard.jobs.models import Job, JobState
-from tests.factories import in_days, make_items
+from tests.factories import in_days, make_items, start_task
 
 pytestmark = pytest.mark.celery_worker
 
@@ -26,7 +25,7 @@ def test_a_large_task_is_created_by_a_job_on_the_worker(
     settings.TASK_JOB_THRESHOLD = 10
     make_items(dataset, {"/city/day": 25, "/highway": 5})
 
-    creation = services.task_create_start(
+    creation = start_task(
         dataset=dataset,
         created_by=manager,
         name="Made on the worker",

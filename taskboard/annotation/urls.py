@@ -1,18 +1,18 @@
 from django.urls import path, re_path
 
-from taskboard.annotation import views, views_browse
+from taskboard.annotation import views, views_browse, views_wizard
 
 app_name = "annotation"
 
 WID = r"(?P<wid>[0-9a-f]{32})"
 
 urlpatterns = [
-    path("tasks/new/", views.wizard_start, name="wizard-start"),
-    re_path(rf"^tasks/new/{WID}/create/$", views.wizard_create, name="wizard-create"),
-    re_path(rf"^tasks/new/{WID}/job/$", views.wizard_job, name="wizard-job"),
-    re_path(rf"^tasks/new/{WID}/retry/$", views.wizard_retry, name="wizard-retry"),
-    re_path(rf"^tasks/new/{WID}/(?P<step>[a-z]+)/$", views.wizard_step, name="wizard-step"),
-    re_path(rf"^tasks/new/{WID}/(?P<step>[a-z]+)/validate/$", views.wizard_validate, name="wizard-validate"),
+    path("tasks/new/", views_wizard.wizard_start, name="wizard-start"),
+    re_path(rf"^tasks/new/{WID}/create/$", views_wizard.wizard_create, name="wizard-create"),
+    re_path(rf"^tasks/new/{WID}/job/$", views_wizard.wizard_job, name="wizard-job"),
+    re_path(rf"^tasks/new/{WID}/retry/$", views_wizard.wizard_retry, name="wizard-retry"),
+    re_path(rf"^tasks/new/{WID}/(?P<step>[a-z]+)/$", views_wizard.wizard_step, name="wizard-step"),
+    re_path(rf"^tasks/new/{WID}/(?P<step>[a-z]+)/validate/$", views_wizard.wizard_validate, name="wizard-validate"),
     path("tasks/<int:pk>/add-items/", views.task_add_items, name="task-add-items"),
     path("tasks/<int:pk>/remove-items/", views.task_remove_items, name="task-remove-items"),
     path("tasks/<int:pk>/<slug:action>/validate/", views.task_items_validate, name="task-items-validate"),

@@ -28,10 +28,15 @@ def equal_loads(n: int) -> list[int]:
 def split_counts(total: int, loads: list[int]) -> list[int]:
     """Split `total` items by percentage loads with the largest-remainder method.
 
-    Ties in the remainder go to the earlier assignee; the counts always add up to `total`.
+    Ties in the remainder go to the earlier assignee; the counts always add up to `total`. Equal
+    loads (100 // n each, the first 100 % n one more: what an equal split records) split the items
+    evenly: the counts differ by at most one (300 items to 3 people: 100/100/100, not 102/99/99).
     """
     if not loads:
         return []
+    if list(loads) == equal_loads(len(loads)):
+        base, extra = divmod(total, len(loads))
+        return [base + 1 if i < extra else base for i in range(len(loads))]
     weight = sum(loads)
     counts = [total * load // weight for load in loads]
     remainders = [total * load % weight for load in loads]

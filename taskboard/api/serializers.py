@@ -7,7 +7,7 @@ from collections import defaultdict
 from taskboard.annotation.models import Assignment, AssignmentKind, TaskItem, TaskStatus, WorkloadEntry
 from taskboard.annotation.progress import assignments_progress, tasks_progress
 from taskboard.api.ids import api_id, command_api_id
-from taskboard.api.models import ApiTaskInfo
+from taskboard.api.models import ApiCommand, ApiTaskInfo
 
 
 def iso(value) -> str | None:
@@ -156,11 +156,35 @@ def tasks_json(tasks, request=None) -> list[dict]:
     workload = defaultdict(list)
     for w in WorkloadEntry.objects.filter(task_id__in=pks).select_related("assignee").order_by("pk"):
         workload[w.task_id].append(w)
-    infos = {i.task_id: i for i in ApiTaskInfo.objects.filter(task_id__in=pks)}
+    infos = _task_infos(pks)
     return [
         _task_json(t, request, assignments[t.pk], progress[t.pk], statuses[t.pk], workload[t.pk], infos.get(t.pk))
         for t in tasks
     ]
+
+
+def _task_infos(task_pks: list[int]) -> dict[int, ApiTaskInfo]:
+    """What Dataloop clients sent for these tasks, to echo back. A task a job made has no row of its
+    own: its echo is read from the payload its command kept (reads never write)."""
+    infos = {i.task_id: i for i in ApiTaskInfo.objects.filter(task_id__in=task_pks)}
+    missing = [pk for pk in task_pks if pk not in infos]
+    if missing:
+        for command in ApiCommand.objects.filter(
+            type="CreateTask", job__result__task_id__in=missing, job__state="succeeded"
+        ).select_related("job"):
+            payload = command.spec.get("createTaskPayload") or {}
+            due = payload.get("dueDate")
+            task_pk = command.job.result["task_id"]
+            infos.setdefault(
+                task_pk,
+                ApiTaskInfo(
+                    task_id=task_pk,
+                    query_text=payload.get("query") if isinstance(payload.get("query"), str) else "",
+                    due_ms=float(due) if isinstance(due, int | float) and not isinstance(due, bool) else None,
+                    available_actions=payload.get("availableActions") or [],
+                ),
+            )
+    return infos
 
 
 def task_json(task, request=None) -> dict:

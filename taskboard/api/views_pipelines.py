@@ -15,17 +15,12 @@ from taskboard.api.models import ApiCommand, CommandStatus
 from taskboard.api.paging import page_params, paged
 from taskboard.api.serializers import command_json, iso
 from taskboard.api.simple_filter import filter_q, ops
+from taskboard.pipelines import dataloop, editing, running
 from taskboard.pipelines.models import Pipeline
 
 
-def _services():
-    from taskboard.pipelines import services
-
-    return services
-
-
 def _json(pipeline, request):
-    data = _services().pipeline_to_dataloop_json(pipeline)
+    data = dataloop.pipeline_to_dataloop_json(pipeline)
     data.setdefault("id", api_id("pipeline", pipeline.pk))
     data.setdefault("url", request.build_absolute_uri(f"/api/v1/pipelines/{data['id']}"))
     return data
@@ -40,14 +35,13 @@ def pipeline_collection(request):
         raise bad_request("projectId: required.")
     project = queries.project_get(request.user, body["projectId"])
     queries.require_manager(request.user, project)
-    services = _services()
     description = body.get("description") if isinstance(body.get("description"), str) else ""
     with transaction.atomic():
-        pipeline = services.pipeline_create(
+        pipeline = editing.pipeline_create(
             project=project, name=body["name"].strip(), by=request.user, description=description
         )
         if any(body.get(key) for key in ("nodes", "connections", "settings", "variables", "startNodes")):
-            pipeline = services.pipeline_save_from_dataloop_json(pipeline=pipeline, data=body, by=request.user)
+            pipeline = dataloop.pipeline_save_from_dataloop_json(pipeline=pipeline, data=body, by=request.user)
     return _json(pipeline, request)
 
 
@@ -94,12 +88,12 @@ def pipeline_detail(request, pipeline_id):
         return _json(pipeline, request)
     queries.require_manager(request.user, pipeline.project)
     if request.method == "DELETE":
-        _services().pipeline_delete(pipeline=pipeline, by=request.user)
+        editing.pipeline_delete(pipeline=pipeline, by=request.user)
         return {"id": pipeline_id, "deleted": True}
     body = json_body(request)
     if body.get("projectId") is not None and parse_id(body["projectId"], "project") != pipeline.project_id:
         raise bad_request("projectId: a pipeline cannot move to another project.")
-    pipeline = _services().pipeline_save_from_dataloop_json(pipeline=pipeline, data=body, by=request.user)
+    pipeline = dataloop.pipeline_save_from_dataloop_json(pipeline=pipeline, data=body, by=request.user)
     return _json(pipeline, request)
 
 
@@ -108,7 +102,7 @@ def pipeline_install(request, pipeline_id):
     pipeline = queries.pipeline_get(request.user, pipeline_id)
     queries.require_manager(request.user, pipeline.project)
     json_body(request, required=False)
-    pipeline = _services().pipeline_install(pipeline=pipeline, by=request.user) or pipeline
+    pipeline = running.pipeline_install(pipeline=pipeline, by=request.user) or pipeline
     return _json(pipeline, request)
 
 
@@ -117,7 +111,7 @@ def pipeline_uninstall(request, pipeline_id):
     pipeline = queries.pipeline_get(request.user, pipeline_id)
     queries.require_manager(request.user, pipeline.project)
     json_body(request, required=False)
-    pipeline = _services().pipeline_pause(pipeline=pipeline, by=request.user) or pipeline
+    pipeline = running.pipeline_pause(pipeline=pipeline, by=request.user) or pipeline
     return _json(pipeline, request)
 
 
@@ -144,7 +138,7 @@ def pipeline_execute(request, pipeline_id):
             raise bad_request("batch.query: a DQL query is required.")
         filt = query.get("filter") if isinstance(query.get("filter"), dict) else query
         try:
-            result = _services().pipeline_run(
+            result = running.pipeline_run(
                 pipeline=pipeline, selection=Selection(mode="filter", dql=filt), by=request.user
             )
         except ValidationError as error:
@@ -178,7 +172,7 @@ def pipeline_execute(request, pipeline_id):
     if not isinstance(item_value, str):
         raise bad_request("pipeline.input.item: an item id (a string) is required.")
     item = queries.item_get(request.user, item_value)
-    result = _services().pipeline_run(
+    result = running.pipeline_run(
         pipeline=pipeline, selection=Selection(mode="list", item_ids=(item.pk,)), by=request.user
     )
     status = "success" if result.added else "skipped"

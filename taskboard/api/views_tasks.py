@@ -10,13 +10,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from taskboard.annotation import moves
+from taskboard.annotation import services as task_services
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem, TaskStatus, TaskType
 from taskboard.annotation.selection import Selection
+from taskboard.annotation.spec import Consensus, Load, Pulling, TaskSpec, equal_people, statuses_from
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api import queries
+from taskboard.api import services as api_services
 from taskboard.api.http import ApiError, api_view, bad_request, json_body, not_found
 from taskboard.api.ids import api_id, parse_id
-from taskboard.api.models import ApiCommand, ApiTaskInfo, CommandStatus
 from taskboard.api.paging import MAX_PAGE, MAX_PAGE_SIZE, page_params, paged
 from taskboard.api.serializers import (
     assignment_json,
@@ -28,22 +31,11 @@ from taskboard.api.serializers import (
     tasks_json,
 )
 from taskboard.api.simple_filter import filter_q, ops
-from taskboard.datasets.models import Item, Recipe
+from taskboard.datasets.models import Item
 from taskboard.projects.access import can_manage
+from taskboard.work import flow
 
 # ------------------------------------------------------------------ parsing helpers
-
-
-class _Services:
-    """The core services, imported on first use (the module arrives with the core app)."""
-
-    def __getattr__(self, name):
-        from taskboard.annotation import services as module
-
-        return getattr(module, name)
-
-
-services = _Services()
 
 
 def parse_query(body: dict, *, required: bool = True) -> tuple[str | None, dict | None]:
@@ -82,7 +74,7 @@ def users_by_email(emails, *, field: str) -> list:
     if not isinstance(emails, list) or not all(isinstance(e, str) and e for e in emails):
         raise bad_request(f"{field}: expected a list of emails.")
     wanted = [e.strip().lower() for e in emails]
-    found = {u.email: u for u in get_user_model().objects.filter(email__in=wanted)}
+    found = {u.email: u for u in get_user_model().objects.filter(email__in=set(wanted))}
     missing = [e for e in wanted if e not in found]
     if missing:
         raise bad_request(f"{field}: unknown user {', '.join(missing)}.")
@@ -90,6 +82,8 @@ def users_by_email(emails, *, field: str) -> list:
 
 
 def parse_workload(value, *, field: str = "workload") -> list[WorkloadUnit]:
+    """Dataloop's workload ([{assigneeId: email, load: n}]) as people and shares; their rules (1 to 100,
+    adding up to 100, no one twice, active members) are the task spec's."""
     if not isinstance(value, list):
         raise bad_request(f"{field}: expected a list of {{assigneeId, load}}.")
     emails, loads = [], []
@@ -103,8 +97,6 @@ def parse_workload(value, *, field: str = "workload") -> list[WorkloadUnit]:
             raise bad_request(f"{field}: loads are whole numbers.")
         emails.append(unit["assigneeId"])
         loads.append(int(load))
-    if len({e.strip().lower() for e in emails}) != len(emails):
-        raise bad_request(f"{field}: an assignee is listed twice.")
     users = users_by_email(emails, field=field)
     return [WorkloadUnit(user, load) for user, load in zip(users, loads, strict=True)]
 
@@ -118,12 +110,6 @@ def parse_due(value, *, field: str = "dueDate") -> datetime.datetime:
         raise bad_request(f"{field}: out of range.") from None
 
 
-def parse_priority(value) -> int:
-    if isinstance(value, bool) or value not in (1, 2, 3):
-        raise bad_request("priority: must be 1 (low), 2 (medium) or 3 (high).")
-    return int(value)
-
-
 def _int_or_none(value, field: str):
     if value is None:
         return None
@@ -135,28 +121,17 @@ def _int_or_none(value, field: str):
 
 
 def parse_actions(value) -> list[dict] | None:
+    """Dataloop's availableActions ([{action, displayName, color}]) as the task's statuses; their rules
+    (names, lengths, how many) are the task spec's."""
     if value is None:
         return None
-    if not isinstance(value, list) or not value:
-        raise bad_request("availableActions: expected a non-empty list.")
-    statuses, seen = [], set()
+    if not isinstance(value, list):
+        raise bad_request("availableActions: expected a list.")
+    statuses = []
     for entry in value:
         if not isinstance(entry, dict):
             raise bad_request("availableActions: each entry is an object with an action.")
-        key = entry.get("action")
-        if not isinstance(key, str) or not key.strip():
-            raise bad_request("availableActions: action must be a non-empty string.")
-        if key in seen:
-            raise bad_request(f"availableActions: {key!r} is listed twice.")
-        seen.add(key)
-        label, color = entry.get("displayName"), entry.get("color")
-        label = key if label in (None, "") else label
-        color = "#607d8b" if color in (None, "") else color
-        if not isinstance(label, str) or len(label) > 100:
-            raise bad_request("availableActions: displayName must be a string of at most 100 characters.")
-        if not isinstance(color, str):
-            raise bad_request("availableActions: color must be a string such as #607d8b.")
-        statuses.append({"key": key, "label": label, "color": color[:7], "is_done": True})
+        statuses.append({"key": entry.get("action"), "label": entry.get("displayName"), "color": entry.get("color")})
     return statuses
 
 
@@ -170,25 +145,19 @@ def _description(body: dict) -> str | None:
     return description
 
 
-def _command(request, *, type: str, project, spec: dict, job=None) -> dict:
-    command = ApiCommand.objects.create(
-        type=type,
-        user=request.user,
-        project=project,
-        job=job,
-        status=CommandStatus.IN_PROGRESS if job is not None else CommandStatus.SUCCESS,
-        spec=spec,
-    )
+def _command(request, *, type: str, project, operation) -> dict:
+    """Run the domain operation and record its command, in one transaction."""
+    command = api_services.command_run(user=request.user, type=type, project=project, operation=operation)
     return command_json(command, request)
 
 
 # ------------------------------------------------------------------ tasks
 
 
-def _task_create_args(request, body: dict) -> tuple[dict, str, dict, float]:
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise bad_request("name: required.")
+def _task_spec(request, body: dict) -> tuple[TaskSpec, str | None, object, float]:
+    """(the task spec, the query string as sent, the project, the due date in ms) for Dataloop's create
+    body. This reads Dataloop's wire format (ids, emails, epoch milliseconds, metadata.system); every
+    rule of the task itself is the spec's, so the API and the wizard refuse alike."""
     for key in ("datasetId", "projectId"):
         if not isinstance(body.get(key), str) or not body.get(key):
             raise bad_request(f"{key}: required.")
@@ -211,15 +180,12 @@ def _task_create_args(request, body: dict) -> tuple[dict, str, dict, float]:
         if not isinstance(parent_id, str):
             raise bad_request("spec.parentTaskId: a QA task needs its annotation task.")
         parent = queries.task_get(request.user, parent_id)
-        if parent.dataset_id != dataset.pk:
-            raise bad_request("spec.parentTaskId: the parent task is on another dataset.")
 
-    recipe = None
+    recipe_id = None
     if body.get("recipeId") is not None:
-        recipe_pk = parse_id(body["recipeId"], "recipe")
-        recipe = Recipe.objects.filter(dataset=dataset, pk=recipe_pk).first() if recipe_pk else None
-        if recipe is None:
-            raise bad_request("recipeId: not a recipe of this dataset.")
+        recipe_id = parse_id(body["recipeId"], "recipe")
+        if recipe_id is None:
+            raise bad_request("recipeId: not a recipe id.")
 
     if "dueDate" in body and body["dueDate"] is not None:
         due_ms = body["dueDate"]
@@ -227,7 +193,6 @@ def _task_create_args(request, body: dict) -> tuple[dict, str, dict, float]:
     else:
         due_at = timezone.now() + datetime.timedelta(days=7)
         due_ms = due_at.timestamp() * 1000
-    priority = parse_priority(body.get("priority", 2))
 
     owner = None
     if body.get("taskOwner"):
@@ -248,51 +213,42 @@ def _task_create_args(request, body: dict) -> tuple[dict, str, dict, float]:
     copies = _int_or_none(system.get("consensusAssignees"), "consensusAssignees")
     pulling = batch_size is not None or max_batch is not None
     consensus = percentage is not None or copies is not None
-    if pulling and consensus:
-        raise bad_request("Consensus can not work as a pulling task.")
-    if pulling and (batch_size is None or max_batch is None):
-        raise bad_request("batchSize: pulling needs both batchSize and maxBatchWorkload.")
-    assignees = None
+    allowed = None
     if system.get("allowedAssignees") is not None:
-        assignees = users_by_email(system["allowedAssignees"], field="allowedAssignees")
-    if pulling:
-        if assignees is None:
-            assignees = [unit.user for unit in workload or []]
-        workload = None
-    elif workload is not None:
-        assignees = None
-    elif assignees is None and task_type == TaskType.ANNOTATION:
-        raise bad_request("workload: give assignees (workload) or pulling settings.")
-    limit = _int_or_none(body.get("limit"), "limit")
-    if limit is not None and limit < 1:
-        raise bad_request("limit: must be at least 1.")
-    description = _description(body)
+        allowed = users_by_email(system["allowedAssignees"], field="allowedAssignees")
+    if pulling or (allowed is not None and workload is None):
+        people = equal_people(u.pk for u in (allowed if allowed is not None else [w.user for w in workload or []]))
+    else:
+        people = tuple(Load(user_id=w.user.pk, share=w.load) for w in workload or [])
+    task_spec = TaskSpec(
+        dataset_id=dataset.pk,
+        name=body.get("name"),
+        type=task_type,
+        parent_id=parent.pk if parent is not None else None,
+        selection=selection_of(parsed),
+        query=parsed,
+        limit=_int_or_none(body.get("limit"), "limit"),
+        people=people,
+        pulling=Pulling(batch_size=batch_size, max_batch_workload=max_batch) if pulling else None,
+        consensus=Consensus(percentage=percentage, assignees=copies) if consensus else None,
+        due_at=due_at,
+        priority=body.get("priority", 2),
+        recipe_id=recipe_id,
+        owner_id=owner.pk if owner is not None else None,
+        statuses=_statuses_or_none(parse_actions(body.get("availableActions"))),
+        metadata=user_metadata,
+        description=_description(body) or "",
+    )
+    return task_spec, raw_query, project, due_ms
 
-    args = {
-        "dataset": dataset,
-        "created_by": request.user,
-        "name": name.strip(),
-        "selection": selection_of(parsed),
-        "query": parsed,
-        "task_type": task_type,
-        "parent": parent,
-        "workload": workload,
-        "assignees": assignees,
-        "due_at": due_at,
-        "priority": priority,
-        "recipe": recipe,
-        "owner": owner,
-        "allocation": "pulling" if pulling else "distribution",
-        "batch_size": batch_size,
-        "max_batch_workload": max_batch,
-        "consensus_percentage": percentage if consensus else None,
-        "consensus_assignees": copies if consensus else None,
-        "statuses": parse_actions(body.get("availableActions")),
-        "limit": limit,
-        "metadata": user_metadata,
-        "description": description or "",
-    }
-    return args, raw_query, project, due_ms
+
+def _statuses_or_none(raw):
+    if raw is None:
+        return None
+    try:
+        return statuses_from(raw)
+    except ValidationError as error:
+        raise bad_request(f"availableActions: {error.message_dict['statuses'][0]}") from None
 
 
 def _existing_task(request, body, project):
@@ -318,32 +274,14 @@ def _existing_task(request, body, project):
 @api_view(["POST"])
 def task_collection(request):
     body = json_body(request)
-    args, raw_query, project, due_ms = _task_create_args(request, body)
+    task_spec, raw_query, project, due_ms = _task_spec(request, body)
     existing = _existing_task(request, body, project)
     if existing is not None:
         return task_json(existing, request)
-    with transaction.atomic():
-        creation = services.task_create_start(**args)
-        task = creation.task
-        if task is not None:
-            ApiTaskInfo.objects.update_or_create(
-                task=task,
-                defaults={
-                    "query_text": raw_query,
-                    "due_ms": float(due_ms),
-                    "available_actions": body.get("availableActions") or [],
-                },
-            )
-        return _command(
-            request,
-            type="CreateTask",
-            project=project,
-            job=creation.job if task is None else None,
-            spec={
-                "createTaskPayload": body,
-                "createdTaskId": api_id("task", task.pk) if task is not None else None,
-            },
-        )
+    command = api_services.task_create(
+        spec=task_spec, by=request.user, payload=body, query_text=raw_query, due_ms=due_ms
+    )
+    return command_json(command, request)
 
 
 def _id_list(kind):
@@ -412,9 +350,7 @@ def task_query(request):
 def _task_update_fields(task, body) -> dict:
     fields = {}
     if "name" in body and body["name"] != task.name:
-        if not isinstance(body["name"], str) or not body["name"].strip():
-            raise bad_request("name: must be a non-empty string.")
-        fields["name"] = body["name"].strip()
+        fields["name"] = body["name"]
     owner = body.get("taskOwner")
     if owner not in (None, ""):
         if not isinstance(owner, str):
@@ -426,7 +362,7 @@ def _task_update_fields(task, body) -> dict:
         if abs((due_at - task.due_at).total_seconds()) >= 0.001:
             fields["due_at"] = due_at
     if "priority" in body and body["priority"] is not None and body["priority"] != task.priority:
-        fields["priority"] = parse_priority(body["priority"])
+        fields["priority"] = body["priority"]
     description = _description(body)
     if description is not None and description != task.description:
         fields["description"] = description
@@ -442,18 +378,21 @@ def task_detail(request, task_id):
     if request.method == "DELETE":
         json_body(request, required=False)
         tid = api_id("task", task.pk)
-        project = task.project
-        services.task_delete(task=task, by=request.user)
-        return _command(request, type="DeleteTask", project=project, spec={"deleteTaskId": tid})
+
+        def delete():
+            task_services.task_delete(task=task, by=request.user)
+            return {"deleteTaskId": tid}
+
+        return _command(request, type="DeleteTask", project=task.project, operation=delete)
     body = json_body(request)
     fields = _task_update_fields(task, body)
     with transaction.atomic():
         if fields:
-            task = services.task_update(task=task, by=request.user, **fields)
+            task = task_services.task_update(task=task, by=request.user, **fields)
         if "due_at" in fields:
-            ApiTaskInfo.objects.update_or_create(task=task, defaults={"due_ms": float(body["dueDate"])})
+            api_services.task_info_keep(task=task, due_ms=body["dueDate"])
         if body.get("status") in ("completed", "completed with issues") and task.state == "open":
-            services.task_close(task=task, by=request.user)
+            task_services.task_close(task=task, by=request.user)
     task = queries.task_get(request.user, api_id("task", task.pk))
     return task_json(task, request)
 
@@ -473,40 +412,34 @@ def task_add_items(request, task_id):
     _raw, parsed = parse_query(body)
     workload = parse_workload(body["workload"]) if body.get("workload") else None
     limit = _int_or_none(body.get("limit"), "limit")
-    if limit is not None and limit < 1:
-        raise bad_request("limit: must be at least 1.")
     to_queue = workload is None and task.is_pulling
     if workload is None and not to_queue and task.type == TaskType.ANNOTATION:
         raise bad_request("workload: give assignees for the added items.")
-    try:
-        result = services.task_add_items(
-            task=task,
-            selection=selection_of(parsed),
-            by=request.user,
-            workload=workload,
-            to_queue=to_queue,
-            limit=limit,
-        )
-    except ValidationError as error:
-        # Dataloop answers an add that matches nothing with a finished command, not an error.
-        if getattr(error, "error_dict", None) and set(error.message_dict) == {"selection"}:
-            if "No items match" in " ".join(error.message_dict["selection"]):
-                result = services.AddResult(added=0, skipped=0)
-            else:
+
+    def add():
+        try:
+            result = moves.task_add_items(
+                task=task,
+                selection=selection_of(parsed),
+                by=request.user,
+                workload=workload,
+                to_queue=to_queue,
+                limit=limit,
+            )
+        except ValidationError as error:
+            # Dataloop answers an add that matches nothing with a finished command, not an error.
+            messages = error.message_dict if getattr(error, "error_dict", None) else {}
+            if set(messages) != {"selection"} or "No items match" not in " ".join(messages["selection"]):
                 raise
-        else:
-            raise
-    return _command(
-        request,
-        type="AddToTask",
-        project=task.project,
-        spec={
+            result = moves.AddResult(added=0, skipped=0)
+        return {
             "addToTaskPayload": body,
             "addToTaskId": api_id("task", task.pk),
             "addedItemsCount": result.added,
             "skippedItemsCount": result.skipped,
-        },
-    )
+        }
+
+    return _command(request, type="AddToTask", project=task.project, operation=add)
 
 
 @api_view(["POST"])
@@ -514,18 +447,17 @@ def task_remove_items(request, task_id):
     task = _managed_task(request, task_id)
     body = json_body(request)
     _raw, parsed = parse_query(body)
-    result = services.task_remove_items(task=task, selection=selection_of(parsed), by=request.user)
-    return _command(
-        request,
-        type="RemoveFromTask",
-        project=task.project,
-        spec={
+
+    def remove():
+        result = moves.task_remove_items(task=task, selection=selection_of(parsed), by=request.user)
+        return {
             "removeFromTaskId": api_id("task", task.pk),
             "removeFromTaskPayload": body,
             "removeItemsCount": result.removed,
             "totalItemsCount": result.removed + result.kept,
-        },
-    )
+        }
+
+    return _command(request, type="RemoveFromTask", project=task.project, operation=remove)
 
 
 # ------------------------------------------------------------------ assignments
@@ -600,7 +532,7 @@ def _assignment_update(request, assignment, body: dict) -> dict:
     if annotator.strip().lower() == current["annotator"]:
         return current
     to_user = users_by_email([annotator], field="annotator")[0]
-    new = services.assignment_reassign(assignment=assignment, to_user=to_user, by=request.user)
+    new = moves.assignment_reassign(assignment=assignment, to_user=to_user, by=request.user)
     return assignment_json(new, request)
 
 
@@ -619,13 +551,12 @@ def assignment_reassign(request, assignment_id):
     if not isinstance(body.get("annotator"), str):
         raise bad_request("annotator: the email of the new assignee is required.")
     to_user = users_by_email([body["annotator"]], field="annotator")[0]
-    new = services.assignment_reassign(assignment=assignment, to_user=to_user, by=request.user)
-    return _command(
-        request,
-        type="Reassign",
-        project=assignment.task.project,
-        spec={"toAssignment": api_id("assignment", new.pk), "fromAssignment": api_id("assignment", assignment.pk)},
-    )
+
+    def reassign():
+        new = moves.assignment_reassign(assignment=assignment, to_user=to_user, by=request.user)
+        return {"toAssignment": api_id("assignment", new.pk), "fromAssignment": api_id("assignment", assignment.pk)}
+
+    return _command(request, type="Reassign", project=assignment.task.project, operation=reassign)
 
 
 @api_view(["POST"])
@@ -633,13 +564,12 @@ def assignment_redistribute(request, assignment_id):
     body = json_body(request)
     assignment = _managed_assignment(request, assignment_id, body)
     workload = parse_workload(body.get("workload"))
-    result = services.assignment_redistribute(assignment=assignment, workload=workload, by=request.user)
-    return _command(
-        request,
-        type="Redistribute",
-        project=assignment.task.project,
-        spec={"workload": body["workload"], "assignments": [api_id("assignment", a.pk) for a in result]},
-    )
+
+    def redistribute():
+        result = moves.assignment_redistribute(assignment=assignment, workload=workload, by=request.user)
+        return {"workload": body["workload"], "assignments": [api_id("assignment", a.pk) for a in result]}
+
+    return _command(request, type="Redistribute", project=assignment.task.project, operation=redistribute)
 
 
 # ------------------------------------------------------------------ statuses
@@ -662,8 +592,8 @@ def _check_status(task, status):
 
 def _apply_status(task, item, operation, status, by, copy=None):
     if operation == "create":
-        return services.item_status_set(task=task, item=item, status=status, by=by, copy=copy)
-    return services.item_status_clear(task=task, item=item, by=by, copy=copy)
+        return flow.item_status_set(task=task, item=item, status=status, by=by, copy=copy)
+    return flow.item_status_clear(task=task, item=item, by=by, copy=copy)
 
 
 @api_view(["POST"])
@@ -737,25 +667,4 @@ def assignment_item_status(request, assignment_id, item_id):
 
 @api_view(["GET"])
 def command_detail(request, command_id):
-    command = queries.command_get(request.user, command_id)
-    data = command_json(command, request)
-    if command.job_id and data["status"] == "success" and data["spec"].get("createdTaskId"):
-        _remember_payload(command, data["spec"]["createdTaskId"])
-    return data
-
-
-def _remember_payload(command, task_api_id):
-    """A task made by a job echoes the SDK's query string and due date too, like one made in the request."""
-    payload = command.spec.get("createTaskPayload") or {}
-    task_pk = parse_id(task_api_id, "task")
-    due = payload.get("dueDate")
-    if task_pk is None or ApiTaskInfo.objects.filter(task_id=task_pk).exists():
-        return
-    ApiTaskInfo.objects.get_or_create(
-        task_id=task_pk,
-        defaults={
-            "query_text": payload.get("query") if isinstance(payload.get("query"), str) else "",
-            "due_ms": float(due) if isinstance(due, int | float) and not isinstance(due, bool) else None,
-            "available_actions": payload.get("availableActions") or [],
-        },
-    )
+    return command_json(queries.command_get(request.user, command_id), request)

@@ -17,23 +17,17 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from kombu.exceptions import KombuError
 
+from taskboard.jobs import tasks
 from taskboard.jobs.models import Job, JobState
+from taskboard.jobs.registry import runner_for
 
 logger = logging.getLogger(__name__)
 
-# kind -> dotted path of `runner(*, job, progress) -> dict` (the job's result).
-RUNNERS = {
-    "task_create": "taskboard.annotation.tasks.task_create_job_run",
-    "pipeline_run": "taskboard.pipelines.tasks.pipeline_run_job_run",
-    "pipeline_intake": "taskboard.pipelines.tasks.pipeline_intake_job_run",
-}
-
 
 def job_create(*, kind: str, params: dict, project=None, created_by=None, total: int = 0) -> Job:
-    if kind not in RUNNERS:
+    if runner_for(kind) is None:
         raise ValidationError({"kind": f"Unknown job kind “{kind}”."})
     return Job.objects.create(kind=kind, params=params, project=project, created_by=created_by, total=total)
 
@@ -51,8 +45,6 @@ UNSENT_GRACE = timedelta(seconds=5)
 
 
 def _send(job_id: int) -> None:
-    from taskboard.jobs import tasks
-
     Job.objects.filter(pk=job_id, state=JobState.PENDING).update(enqueued_at=timezone.now())
     try:
         tasks.run_job.delay(job_id)
@@ -189,7 +181,9 @@ def job_run(*, job_id: int) -> Job | None:
     job = job_start(job_id=job_id)
     if job is None:
         return Job.objects.filter(pk=job_id).first()
-    runner = import_string(RUNNERS[job.kind])
+    runner = runner_for(job.kind)
+    if runner is None:
+        return job_fail(job=job, error=f"This server cannot run jobs of the kind “{job.kind}”.")
     writer = ProgressWriter(job)
     try:
         with transaction.atomic():

@@ -5,4 +5,5 @@ class PipelinesConfig(AppConfig):
     name = "taskboard.pipelines"
 
     def ready(self):
-        from taskboard.pipelines import receivers  # noqa: F401
+        # Registers this app's job runners and its one receiver: uploads entering installed pipelines.
+        from taskboard.pipelines import receivers, tasks  # noqa: F401

@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from taskboard.annotation.workload import WorkloadUnit
-from taskboard.pipelines import queries
+from taskboard.pipelines import editing, queries
 from taskboard.pipelines.models import NodeKind
 from taskboard.projects import queries as project_queries
 
@@ -140,15 +140,13 @@ class ConnectionForm(forms.Form):
     rework = forms.BooleanField(required=False, label="Rework (may lead back)")
 
     def __init__(self, *args, pipeline, **kwargs):
-        from taskboard.pipelines import services
-
         super().__init__(*args, **kwargs)
         nodes = pipeline.nodes.order_by("column", "row", "id")
         self.fields["source"].queryset = nodes
         self.fields["target"].queryset = nodes
         keys = []
         for node in nodes:
-            for key in services.node_status_keys(node):
+            for key in editing.node_status_keys(node):
                 if key and key not in keys:
                     keys.append(key)
         self.fields["status"].choices = [("", "any item (from a dataset node)")] + [(k, k) for k in keys]

@@ -1,13 +1,14 @@
 """Permission-scoped reads for the pipeline pages: managers and owners of the project only;
 everyone else gets 404. Node counts come from the task counters, never from task items."""
 
-
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from taskboard.annotation.progress import Progress, tasks_progress
 from taskboard.datasets.models import Dataset, Recipe
-from taskboard.pipelines.models import Connection, Node, Pipeline
+from taskboard.jobs.models import Job
+from taskboard.pipelines import routing
+from taskboard.pipelines.models import Connection, FailedStep, Node, Pipeline
 from taskboard.projects.access import get_or_404
 from taskboard.projects.models import Project
 
@@ -54,23 +55,18 @@ def node_counts(nodes) -> dict[int, Progress]:
 
 def run_jobs(pipeline: Pipeline, *, limit: int = 5) -> list:
     """The pipeline's recent big runs (jobs), newest first: the editor shows their progress and errors."""
-    from taskboard.jobs.models import Job
-
     return list(Job.objects.filter(kind="pipeline_run", params__pipeline=pipeline.pk).order_by("-created_at")[:limit])
 
 
 def failed_steps(pipeline: Pipeline) -> list:
     """The pipeline's failed routing steps, newest first, each with `waiting`: the items it holds up
     now (capped), so the editor can say what a retry would move."""
-    from taskboard.pipelines import services
-    from taskboard.pipelines.models import FailedStep
-
     steps = list(
         FailedStep.objects.filter(pipeline=pipeline).select_related(
             "pipeline", "from_node", "to_node", "to_node__task", "from_node__task", "item"
         )
     )
     for step in steps:
-        step.waiting = services.step_waiting(step)
-        step.waiting_capped = step.waiting >= services.WAITING_CAP
+        step.waiting = routing.step_waiting(step)
+        step.waiting_capped = step.waiting >= routing.WAITING_CAP
     return steps

@@ -1,4 +1,7 @@
-"""Celery tasks and job runners: thin, take ids, safe to run twice (moves are unique per routing step)."""
+"""Celery tasks and job runners: thin, take ids, safe to run twice (moves are unique per routing step).
+
+`routing` and `running` import this module to enqueue its tasks, and it imports them: the app's
+ready() imports this module first, so both are whole before RoutingTask reads routing's errors."""
 
 import datetime
 import logging
@@ -8,7 +11,8 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from taskboard.annotation.selection import Selection
-from taskboard.pipelines import services
+from taskboard.jobs.registry import job_runner
+from taskboard.pipelines import routing, running
 from taskboard.pipelines.models import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -25,7 +29,7 @@ class RoutingTask(Task):
 
     abstract = True
     acks_late = True
-    autoretry_for = services.TRANSIENT_ERRORS
+    autoretry_for = routing.TRANSIENT_ERRORS
     max_retries = ROUTING_MAX_RETRIES
     retry_backoff = 2
     retry_backoff_max = 300
@@ -36,7 +40,7 @@ class RoutingTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         logger.error("routing task %s (%s) gave up: %r", self.name, task_id, exc)
         try:
-            services.routing_job_failed(
+            routing.routing_job_failed(
                 kind=self.routing_kind, kwargs=kwargs, exc=exc, tries=self.request.retries + 1, job_id=task_id or ""
             )
         except Exception:
@@ -45,7 +49,7 @@ class RoutingTask(Task):
 
 @shared_task(bind=True, base=RoutingTask, routing_kind="route")
 def route_item(self, *, task_item_id: int, status: str, status_at: str) -> int:
-    return services.item_route(
+    return routing.item_route(
         task_item_id=task_item_id,
         status=status,
         status_at=datetime.datetime.fromisoformat(status_at),
@@ -58,7 +62,7 @@ def pipeline_intake(self, *, pipeline_id: int) -> int:
     pipeline = Pipeline.objects.filter(pk=pipeline_id).first()
     if pipeline is None:
         return 0
-    return services.pipeline_intake(pipeline=pipeline, job_id=self.request.id or "")
+    return running.pipeline_intake(pipeline=pipeline, job_id=self.request.id or "")
 
 
 @shared_task(bind=True, base=RoutingTask, routing_kind="catch_up")
@@ -66,15 +70,16 @@ def pipeline_catch_up(self, *, pipeline_id: int) -> int:
     pipeline = Pipeline.objects.filter(pk=pipeline_id).first()
     if pipeline is None:
         return 0
-    return services.pipeline_catch_up(pipeline=pipeline, job_id=self.request.id or "")
+    return running.pipeline_catch_up(pipeline=pipeline, job_id=self.request.id or "")
 
 
+@job_runner("pipeline_run")
 def pipeline_run_job_run(*, job, progress) -> dict:
     """The "pipeline_run" job: a big run, through the same pipeline_run as a small one in the request."""
     params = job.params
     pipeline = Pipeline.objects.get(pk=params["pipeline"])
     by = get_user_model().objects.filter(pk=params.get("by")).first() if params.get("by") else None
-    result = services.pipeline_run(
+    result = running.pipeline_run(
         pipeline=pipeline,
         selection=Selection.from_json(params["selection"]),
         by=by,
@@ -90,12 +95,13 @@ def pipeline_run_job_run(*, job, progress) -> dict:
     }
 
 
+@job_runner("pipeline_intake")
 def pipeline_intake_job_run(*, job, progress) -> dict:
     """The "pipeline_intake" job: a big import entering a pipeline, with progress."""
     pipeline = Pipeline.objects.filter(pk=job.params["pipeline"]).first()
     if pipeline is None:
         return {"added": 0}
-    added = services.pipeline_intake(pipeline=pipeline, job_id=f"job-{job.pk}", progress=progress)
+    added = running.pipeline_intake(pipeline=pipeline, job_id=f"job-{job.pk}", progress=progress)
     return {
         "added": added,
         "url": reverse("pipelines:detail", args=[pipeline.pk]),

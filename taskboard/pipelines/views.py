@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from taskboard.inputs import parse_pk
-from taskboard.pipelines import queries, services
+from taskboard.pipelines import editing, queries, running
 from taskboard.pipelines.forms import ConnectionForm, NodeForm, PipelineForm, RunForm
 from taskboard.pipelines.models import NodeKind, PipelineState
 from taskboard.projects import queries as project_queries
@@ -126,7 +126,7 @@ def _editor(request, pipeline, *, status=200, **forms):
         "action_errors": forms.get("action_errors") or {},
         "notice": forms.get("notice", ""),
         "run_jobs": queries.run_jobs(pipeline),
-        "problems": services.pipeline_problems(pipeline) if pipeline.state != PipelineState.INSTALLED else {},
+        "problems": running.pipeline_problems(pipeline) if pipeline.state != PipelineState.INSTALLED else {},
         "polling": pipeline.state == PipelineState.INSTALLED,
     }
     template = "pipelines/pipeline_detail.html"
@@ -153,7 +153,7 @@ def pipeline_list(request):
         form = PipelineForm(request.POST)
         if form.is_valid():
             try:
-                pipeline = services.pipeline_create(
+                pipeline = editing.pipeline_create(
                     project=project,
                     name=form.cleaned_data["name"],
                     description=form.cleaned_data["description"],
@@ -188,7 +188,7 @@ def node_add(request, pk):
     form = NodeForm(request.POST, project=pipeline.project, prefix="add")
     if form.is_valid():
         try:
-            node = services.node_add(pipeline=pipeline, by=request.user, **form.service_kwargs())
+            node = editing.node_add(pipeline=pipeline, by=request.user, **form.service_kwargs())
         except ValidationError as e:
             _add_errors(form, e)
         else:
@@ -204,7 +204,7 @@ def node_edit(request, pk, node_pk):
     form = NodeForm(request.POST, project=pipeline.project, prefix="edit")
     if form.is_valid():
         try:
-            services.node_update(node=node, by=request.user, **form.service_kwargs())
+            editing.node_update(node=node, by=request.user, **form.service_kwargs())
         except ValidationError as e:
             _add_errors(form, e)
         else:
@@ -218,7 +218,7 @@ def node_delete(request, pk, node_pk):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     node = queries.node_of(pipeline, node_pk)
     try:
-        services.node_delete(node=node, by=request.user)
+        editing.node_delete(node=node, by=request.user)
     except ValidationError as e:
         return _editor(request, pipeline, action_errors=e.message_dict)
     return _done(request, pipeline, notice=f"Deleted {node.name}.")
@@ -231,7 +231,7 @@ def connection_add(request, pk):
     form = ConnectionForm(request.POST, pipeline=pipeline)
     if form.is_valid():
         try:
-            services.connection_add(pipeline=pipeline, by=request.user, **form.cleaned_data)
+            editing.connection_add(pipeline=pipeline, by=request.user, **form.cleaned_data)
         except ValidationError as e:
             _add_errors(form, e)
         else:
@@ -245,7 +245,7 @@ def connection_delete(request, pk, connection_pk):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     connection = queries.connection_of(pipeline, connection_pk)
     try:
-        services.connection_delete(connection=connection, by=request.user)
+        editing.connection_delete(connection=connection, by=request.user)
     except ValidationError as e:
         return _editor(request, pipeline, action_errors=e.message_dict)
     return _done(request, pipeline, notice="Connection deleted.")
@@ -256,7 +256,7 @@ def connection_delete(request, pk, connection_pk):
 def pipeline_install(request, pk):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     try:
-        services.pipeline_install(pipeline=pipeline, by=request.user)
+        running.pipeline_install(pipeline=pipeline, by=request.user)
     except ValidationError as e:
         return _editor(request, pipeline, action_errors=e.message_dict)
     return _done(request, pipeline, notice="Installed: items move as they get statuses.")
@@ -267,7 +267,7 @@ def pipeline_install(request, pk):
 def pipeline_pause(request, pk):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     try:
-        services.pipeline_pause(pipeline=pipeline, by=request.user)
+        running.pipeline_pause(pipeline=pipeline, by=request.user)
     except ValidationError as e:
         return _editor(request, pipeline, action_errors=e.message_dict)
     return _done(request, pipeline, notice="Paused: nothing moves until you install it again.")
@@ -279,7 +279,7 @@ def pipeline_delete(request, pk):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     project_id = pipeline.project_id
     try:
-        services.pipeline_delete(pipeline=pipeline, by=request.user)
+        editing.pipeline_delete(pipeline=pipeline, by=request.user)
     except ValidationError as e:
         return _editor(request, pipeline, action_errors=e.message_dict)
     url = reverse("pipelines:list") + f"?project={project_id}"
@@ -297,7 +297,7 @@ def pipeline_run(request, pk):
     form = RunForm(request.POST)
     if form.is_valid():
         try:
-            result = services.pipeline_run(pipeline=pipeline, selection=form.selection(), by=request.user)
+            result = running.pipeline_run(pipeline=pipeline, selection=form.selection(), by=request.user)
         except ValidationError as e:
             _add_errors(form, e)
         else:
@@ -318,7 +318,7 @@ def pipeline_run(request, pk):
 def pipeline_retry(request, pk):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     try:
-        failed = services.pipeline_retry(pipeline=pipeline, by=request.user)
+        failed = running.pipeline_retry(pipeline=pipeline, by=request.user)
     except ValidationError as e:
         return _editor(request, pipeline, action_errors=e.message_dict)
     if failed:

@@ -4,6 +4,3 @@ from django.apps import AppConfig
 class WorkConfig(AppConfig):
     name = "taskboard.work"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self):
-        from taskboard.work import receivers  # noqa: F401

@@ -14,7 +14,7 @@ from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskType
 from taskboard.datasets.models import Label
-from taskboard.work import queries, services
+from taskboard.work import flow, queries, services
 from taskboard.work.forms import CLEAR, BeatForm, LabelForm, RejectForm, StatusForm
 
 # Letters the work view keeps for itself: next, previous, reject, get more.
@@ -133,14 +133,12 @@ def item_status(request, assignment_id: int, task_item_id: int):
     if task.type == TaskType.QA and task_item.rework:
         messages.error(request, "This item is with its annotator for rework; it comes back here when fixed.")
         return redirect(_item_url(task_item))
-    from taskboard.annotation import services as core
-
     status = form.cleaned_data["status"]
     try:
         if status == CLEAR:
-            core.item_status_clear(task=task, item=task_item.item, by=request.user, copy=task_item.copy)
+            flow.item_status_clear(task=task, item=task_item.item, by=request.user, copy=task_item.copy)
             return redirect(_item_url(task_item))
-        core.item_status_set(task=task, item=task_item.item, status=status, by=request.user, copy=task_item.copy)
+        flow.item_status_set(task=task, item=task_item.item, status=status, by=request.user, copy=task_item.copy)
     except ValidationError as error:
         _errors(request, error)
         return redirect(_item_url(task_item))
@@ -179,7 +177,7 @@ def item_reject(request, assignment_id: int, task_item_id: int):
         messages.error(request, form.errors["comment"][0])
         return redirect(_item_url(task_item))
     try:
-        services.qa_reject(qa_task_item=task_item, comment=form.cleaned_data["comment"], by=request.user)
+        flow.item_reject(qa_task_item=task_item, comment=form.cleaned_data["comment"], by=request.user)
     except ValidationError as error:
         _errors(request, error)
         return redirect(_item_url(task_item))

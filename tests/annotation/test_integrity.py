@@ -3,17 +3,17 @@
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from taskboard.annotation import services
 from taskboard.annotation.models import Assignment, TaskItem
 from taskboard.annotation.selection import Selection
-from tests.factories import DatasetFactory, RecipeFactory, in_days, make_items
+from taskboard.work import flow
+from tests.factories import DatasetFactory, RecipeFactory, create_task, in_days, make_items
 
 COLUMNS = "(task_id, item_id, assignment_id, copy, rank, in_queue, rework, comment)"
 
 
 @pytest.fixture
 def task(dataset, items, manager, annotator):
-    return services.task_create(
+    return create_task(
         dataset=dataset,
         created_by=manager,
         name="t",
@@ -48,7 +48,7 @@ def test_a_dangling_raw_row_is_refused(project, task, items, manager, annotator,
     elif broken == "assignment":
         assignment_id = 10**9
     elif broken == "foreign_assignment":
-        other = services.task_create(
+        other = create_task(
             dataset=task.dataset,
             created_by=manager,
             name="t2",
@@ -85,7 +85,7 @@ def test_postgres_refuses_raw_deletes_of_referenced_rows(task, table):
 
 
 def test_orm_deletes_still_work(task, items, annotator):
-    services.item_status_set(task=task, item=items[0], status="completed", by=annotator)
+    flow.item_status_set(task=task, item=items[0], status="completed", by=annotator)
     items[1].delete()
     assert not TaskItem.objects.filter(item_id=items[1].pk).exists()
     task.dataset.delete()

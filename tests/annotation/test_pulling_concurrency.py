@@ -6,10 +6,11 @@ from collections import Counter
 import pytest
 from django.db import connection, connections
 
-from taskboard.annotation import services
+from taskboard.annotation import pulling
 from taskboard.annotation.models import Assignment, AssignmentKind, HoldingChange, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.projects.models import Role
+from taskboard.work import flow
 from taskboard.work.services import pulling_queue_size
 from tests.annotation.conftest import assert_counters
 from tests.factories import (
@@ -18,6 +19,7 @@ from tests.factories import (
     ProjectFactory,
     RecipeFactory,
     UserFactory,
+    create_task,
     in_days,
     make_items,
 )
@@ -40,7 +42,7 @@ def test_twenty_concurrent_claimers_never_get_the_same_item():
     dataset = DatasetFactory(project=project, name="d")
     RecipeFactory(dataset=dataset)
     make_items(dataset, {"/q": 400})
-    task = services.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=manager,
         name="race",
@@ -58,10 +60,10 @@ def test_twenty_concurrent_claimers_never_get_the_same_item():
         try:
             barrier.wait()
             for _ in range(ROUNDS):
-                services.pulling_claim(task=task, user=user)
+                pulling.pulling_claim(task=task, user=user)
                 undone = TaskItem.objects.filter(task=task, assignment__assignee=user, status__isnull=True)
                 for row in list(undone.select_related("item")):
-                    services.item_status_set(task=task, item=row.item, status="completed", by=user)
+                    flow.item_status_set(task=task, item=row.item, status="completed", by=user)
         except Exception as exc:  # surfaced below
             errors.append(repr(exc))
         finally:

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from taskboard.annotation import services, signals
+from taskboard.annotation import moves, services, signals
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
@@ -14,14 +14,15 @@ from taskboard.annotation.models import (
 )
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
+from taskboard.work import flow
 from taskboard.work.services import pulling_queue_size
 from tests.annotation.conftest import assert_counters
-from tests.factories import in_days, make_items
+from tests.factories import create_task, in_days, make_items
 
 
 @pytest.fixture
 def task(dataset, items, manager, annotator, annotator2):
-    return services.task_create(
+    return create_task(
         dataset=dataset,
         created_by=manager,
         name="t1",
@@ -40,13 +41,13 @@ def mine(task, user):
 
 def test_status_set_and_clear_keep_counters_and_record_who(task, annotator):
     row = mine(task, annotator)[0]
-    got = services.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    got = flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
     assert got.status == "completed" and got.status_by == annotator and got.status_at is not None
     assert StatusCount.objects.get(assignment=row.assignment, status="completed").count == 1
-    services.item_status_set(task=task, item=row.item, status="discard", by=annotator)
+    flow.item_status_set(task=task, item=row.item, status="discard", by=annotator)
     assert StatusCount.objects.get(assignment=row.assignment, status="completed").count == 0
     assert StatusCount.objects.get(assignment=row.assignment, status="discard").count == 1
-    cleared = services.item_status_clear(task=task, item=row.item, by=annotator)
+    cleared = flow.item_status_clear(task=task, item=row.item, by=annotator)
     assert cleared.status is None and cleared.status_by is None
     assert_counters(task)
 
@@ -54,7 +55,7 @@ def test_status_set_and_clear_keep_counters_and_record_who(task, annotator):
 def test_status_must_be_one_of_the_tasks(task, annotator):
     row = mine(task, annotator)[0]
     with pytest.raises(ValidationError) as e:
-        services.item_status_set(task=task, item=row.item, status="approved", by=annotator)
+        flow.item_status_set(task=task, item=row.item, status="approved", by=annotator)
     assert "status" in e.value.message_dict
 
 
@@ -69,33 +70,33 @@ def test_only_the_holder_sets_a_status(task, annotator, annotator2, manager, own
     before = _status_snapshot(task)
     for outsider in (annotator2, manager, owner):
         with pytest.raises(PermissionDenied, match="Only the assignee holding this item"):
-            services.item_status_set(task=task, item=row.item, status="completed", by=outsider)
+            flow.item_status_set(task=task, item=row.item, status="completed", by=outsider)
         with pytest.raises(PermissionDenied):
-            services.item_status_set(task=task, item=row.item, status="completed", by=outsider, copy=row.copy)
+            flow.item_status_set(task=task, item=row.item, status="completed", by=outsider, copy=row.copy)
     assert _status_snapshot(task) == before
-    services.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
     assert TaskItem.objects.get(pk=row.pk).status_by == annotator
 
 
 def test_a_manager_cannot_clear_the_holders_status(task, annotator, manager, django_user_model):
     row = mine(task, annotator)[0]
-    services.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
     superuser = django_user_model.objects.create_superuser(email="root@example.com", password="x")
     before = _status_snapshot(task)
     for outsider in (manager, superuser):
         with pytest.raises(PermissionDenied):
-            services.item_status_clear(task=task, item=row.item, by=outsider)
+            flow.item_status_clear(task=task, item=row.item, by=outsider)
         with pytest.raises(PermissionDenied):
-            services.item_status_set(task=task, item=row.item, status="discard", by=outsider)
+            flow.item_status_set(task=task, item=row.item, status="discard", by=outsider)
     assert _status_snapshot(task) == before
     assert TaskItem.objects.get(pk=row.pk).status == "completed"
-    services.item_status_clear(task=task, item=row.item, by=annotator)
+    flow.item_status_clear(task=task, item=row.item, by=annotator)
     assert TaskItem.objects.get(pk=row.pk).status is None
     assert_counters(task)
 
 
 def test_nobody_sets_a_status_on_a_queued_item(dataset, items, manager, annotator):
-    pulling = services.task_create(
+    pulling = create_task(
         dataset=dataset,
         created_by=manager,
         name="pull",
@@ -109,7 +110,7 @@ def test_nobody_sets_a_status_on_a_queued_item(dataset, items, manager, annotato
     queued = TaskItem.objects.filter(task=pulling, in_queue=True).select_related("item").first()
     for anyone in (manager, annotator):
         with pytest.raises(PermissionDenied):
-            services.item_status_set(task=pulling, item=queued.item, status="completed", by=anyone, copy=queued.copy)
+            flow.item_status_set(task=pulling, item=queued.item, status="completed", by=anyone, copy=queued.copy)
     assert TaskItem.objects.get(pk=queued.pk).status is None
 
 
@@ -118,7 +119,7 @@ def test_statuses_stop_at_the_due_date_of_a_locked_task(task, annotator):
     AnnotationTask.objects.filter(pk=task.pk).update(lock_after_due=True, due_at=in_days(-1))
     task.refresh_from_db()
     with pytest.raises(ValidationError) as e:
-        services.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+        flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
     assert "status" in e.value.message_dict
     assert TaskItem.objects.get(pk=row.pk).status is None
 
@@ -128,21 +129,21 @@ def test_closed_or_locked_task_accepts_no_work(task, annotator, manager):
     services.task_close(task=task, by=manager)
     task.refresh_from_db()
     with pytest.raises(ValidationError) as e:
-        services.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+        flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
     assert "status" in e.value.message_dict
 
 
 def test_task_completes_and_reopens(task, annotator, annotator2):
     rows = mine(task, annotator) + mine(task, annotator2)
     for row in rows:
-        services.item_status_set(task=task, item=row.item, status="completed", by=row.assignment.assignee)
+        flow.item_status_set(task=task, item=row.item, status="completed", by=row.assignment.assignee)
     task.refresh_from_db()
     assert task.state == TaskState.COMPLETED
-    services.item_status_clear(task=task, item=rows[0].item, by=annotator)
+    flow.item_status_clear(task=task, item=rows[0].item, by=annotator)
     task.refresh_from_db()
     assert task.state == TaskState.OPEN
     Assignment.objects.filter(task=task, assignee=annotator).update(issue_count=1)
-    services.item_status_set(task=task, item=rows[0].item, status="discard", by=annotator)
+    flow.item_status_set(task=task, item=rows[0].item, status="discard", by=annotator)
     task.refresh_from_db()
     assert task.state == TaskState.COMPLETED_WITH_ISSUES
 
@@ -156,8 +157,8 @@ def test_status_change_sends_the_signal_inside_the_transaction(task, annotator):
     signals.task_item_status_changed.connect(receiver)
     try:
         row = mine(task, annotator)[0]
-        services.item_status_set(task=task, item=row.item, status="completed", by=annotator)
-        services.item_status_clear(task=task, item=row.item, by=annotator)
+        flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+        flow.item_status_clear(task=task, item=row.item, by=annotator)
     finally:
         signals.task_item_status_changed.disconnect(receiver)
     assert seen == [(row.pk, None, "completed", annotator), (row.pk, "completed", None, annotator)]
@@ -167,19 +168,19 @@ def test_status_change_sends_the_signal_inside_the_transaction(task, annotator):
 
 
 def test_add_items_skips_items_already_in_the_task(task, manager, annotator, annotator3):
-    result = services.task_add_items(task=task, selection=Selection(mode="all"), by=manager, assignees=[annotator3])
+    result = moves.task_add_items(task=task, selection=Selection(mode="all"), by=manager, assignees=[annotator3])
     assert (result.added, result.skipped) == (10, 20)
     assert Assignment.objects.get(task=task, assignee=annotator3).item_count == 10
     ranks = list(TaskItem.objects.filter(task=task).order_by("rank").values_list("rank", flat=True))
     assert ranks == list(range(1, 31))
-    again = services.task_add_items(task=task, selection=Selection(mode="all"), by=manager, assignees=[annotator])
+    again = moves.task_add_items(task=task, selection=Selection(mode="all"), by=manager, assignees=[annotator])
     assert (again.added, again.skipped) == (0, 30)
     assert HoldingChange.objects.filter(task=task, kind="add").count() == 1
     assert_counters(task)
 
 
 def test_add_items_uses_the_task_workload_by_default(task, manager, annotator, annotator2):
-    result = services.task_add_items(task=task, selection=Selection(mode="folder", folder="/highway"), by=manager)
+    result = moves.task_add_items(task=task, selection=Selection(mode="folder", folder="/highway"), by=manager)
     assert result.added == 10
     assert Assignment.objects.get(task=task, assignee=annotator).item_count == 15
     assert Assignment.objects.get(task=task, assignee=annotator2).item_count == 15
@@ -187,7 +188,7 @@ def test_add_items_uses_the_task_workload_by_default(task, manager, annotator, a
 
 
 def test_add_items_into_the_pulling_queue(dataset, items, manager, annotator):
-    task = services.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=manager,
         name="p",
@@ -198,7 +199,7 @@ def test_add_items_into_the_pulling_queue(dataset, items, manager, annotator):
         batch_size=5,
         max_batch_workload=8,
     )
-    result = services.task_add_items(task=task, selection=Selection(mode="all"), by=manager, to_queue=True)
+    result = moves.task_add_items(task=task, selection=Selection(mode="all"), by=manager, to_queue=True)
     assert result.added == 10
     assert pulling_queue_size(task) == 25
     assert_counters(task)
@@ -206,10 +207,10 @@ def test_add_items_into_the_pulling_queue(dataset, items, manager, annotator):
 
 def test_add_items_reopens_a_completed_task(task, manager, annotator, annotator2):
     for row in mine(task, annotator) + mine(task, annotator2):
-        services.item_status_set(task=task, item=row.item, status="completed", by=row.assignment.assignee)
+        flow.item_status_set(task=task, item=row.item, status="completed", by=row.assignment.assignee)
     task.refresh_from_db()
     assert task.state == TaskState.COMPLETED
-    services.task_add_items(task=task, selection=Selection(mode="all"), by=manager, limit=1)
+    moves.task_add_items(task=task, selection=Selection(mode="all"), by=manager, limit=1)
     task.refresh_from_db()
     assert task.state == TaskState.OPEN
     assert TaskItem.objects.filter(task=task).count() == 21
@@ -218,8 +219,8 @@ def test_add_items_reopens_a_completed_task(task, manager, annotator, annotator2
 def test_remove_items_keeps_items_with_a_status(task, manager, annotator):
     done = mine(task, annotator)[:3]
     for row in done:
-        services.item_status_set(task=task, item=row.item, status="completed", by=annotator)
-    result = services.task_remove_items(task=task, selection=Selection(mode="folder", folder="/city/day"), by=manager)
+        flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    result = moves.task_remove_items(task=task, selection=Selection(mode="folder", folder="/city/day"), by=manager)
     assert (result.removed, result.kept) == (7, 3)
     assert set(TaskItem.objects.filter(task=task, item__dir="/city/day").values_list("pk", flat=True)) == {
         r.pk for r in done
@@ -233,9 +234,9 @@ def test_remove_items_keeps_items_with_a_status(task, manager, annotator):
 
 def test_reassign_moves_only_undone_items(task, manager, annotator, annotator3):
     rows = mine(task, annotator)
-    services.item_status_set(task=task, item=rows[0].item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=rows[0].item, status="completed", by=annotator)
     source = Assignment.objects.get(task=task, assignee=annotator)
-    target = services.assignment_reassign(assignment=source, to_user=annotator3, by=manager)
+    target = moves.assignment_reassign(assignment=source, to_user=annotator3, by=manager)
     assert target.assignee == annotator3 and target.item_count == 9
     assert [r.pk for r in mine(task, annotator)] == [rows[0].pk]
     assert HoldingChange.objects.filter(task=task, kind="reassign").count() == 9
@@ -246,16 +247,16 @@ def test_reassign_moves_only_undone_items(task, manager, annotator, annotator3):
 def test_reassign_refuses_outsiders_and_the_same_person(task, manager, annotator, other_manager):
     source = Assignment.objects.get(task=task, assignee=annotator)
     with pytest.raises(ValidationError):
-        services.assignment_reassign(assignment=source, to_user=other_manager, by=manager)
+        moves.assignment_reassign(assignment=source, to_user=other_manager, by=manager)
     with pytest.raises(ValidationError):
-        services.assignment_reassign(assignment=source, to_user=annotator, by=manager)
+        moves.assignment_reassign(assignment=source, to_user=annotator, by=manager)
 
 
 def test_redistribute_splits_undone_items_by_workload(task, manager, annotator, annotator2, annotator3):
     rows = mine(task, annotator)
-    services.item_status_set(task=task, item=rows[-1].item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=rows[-1].item, status="completed", by=annotator)
     source = Assignment.objects.get(task=task, assignee=annotator)
-    result = services.assignment_redistribute(
+    result = moves.assignment_redistribute(
         assignment=source,
         workload=[WorkloadUnit(annotator2, 50), WorkloadUnit(annotator3, 50)],
         by=manager,
@@ -272,7 +273,7 @@ def test_redistribute_splits_undone_items_by_workload(task, manager, annotator, 
 
 def test_redistribute_may_keep_a_share_for_the_same_person(task, manager, annotator, annotator2):
     source = Assignment.objects.get(task=task, assignee=annotator)
-    services.assignment_redistribute(
+    moves.assignment_redistribute(
         assignment=source, workload=[WorkloadUnit(annotator, 50), WorkloadUnit(annotator2, 50)], by=manager
     )
     assert Assignment.objects.get(task=task, assignee=annotator).item_count == 5
@@ -283,7 +284,7 @@ def test_redistribute_may_keep_a_share_for_the_same_person(task, manager, annota
 def test_redistribute_rejects_bad_workloads(task, manager, annotator, annotator2):
     source = Assignment.objects.get(task=task, assignee=annotator)
     with pytest.raises(ValidationError) as e:
-        services.assignment_redistribute(
+        moves.assignment_redistribute(
             assignment=source, workload=[WorkloadUnit(annotator, 50), WorkloadUnit(annotator2, 40)], by=manager
         )
     assert "workload" in e.value.message_dict
@@ -309,7 +310,7 @@ def test_update_checks_fields(task, manager, other_manager):
 
 def test_update_statuses_refuses_dropping_one_in_use(task, manager, annotator):
     row = mine(task, annotator)[0]
-    services.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
     with pytest.raises(ValidationError) as e:
         services.task_update(task=task, by=manager, statuses=[{"key": "discard"}])
     assert "statuses" in e.value.message_dict
@@ -320,8 +321,8 @@ def test_update_statuses_refuses_dropping_one_in_use(task, manager, annotator):
 
 def test_delete_removes_the_task_and_its_qa_tasks(task, manager, annotator, reviewer):
     row = mine(task, annotator)[0]
-    services.item_status_set(task=task, item=row.item, status="completed", by=annotator)
-    qa = services.task_create(
+    flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    qa = create_task(
         dataset=task.dataset,
         created_by=manager,
         name="",
@@ -349,14 +350,14 @@ def test_orm_deletes_cascade_through_task_items(dataset, task, manager, annotato
 
 def test_add_items_splits_equally_when_the_task_workload_no_longer_adds_up(task, manager, annotator, annotator2):
     WorkloadEntry.objects.filter(task=task, assignee=annotator).update(load=80)
-    result = services.task_add_items(task=task, selection=Selection(mode="folder", folder="/highway"), by=manager)
+    result = moves.task_add_items(task=task, selection=Selection(mode="folder", folder="/highway"), by=manager)
     assert result.added == 10
     assert Assignment.objects.get(task=task, assignee=annotator).item_count == 15
     assert_counters(task)
 
 
 def test_add_items_needs_people_when_the_task_has_none(dataset, items, manager, annotator):
-    task = services.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=manager,
         name="p",
@@ -366,5 +367,5 @@ def test_add_items_needs_people_when_the_task_has_none(dataset, items, manager, 
     )
     WorkloadEntry.objects.filter(task=task).delete()
     with pytest.raises(ValidationError) as e:
-        services.task_add_items(task=task, selection=Selection(mode="all"), by=manager)
+        moves.task_add_items(task=task, selection=Selection(mode="all"), by=manager)
     assert "assignees" in e.value.message_dict

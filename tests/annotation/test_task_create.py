@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from taskboard.annotation import services
+from taskboard.annotation import pulling, rows, services
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
@@ -17,15 +17,16 @@ from taskboard.annotation.models import (
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.datasets.models import Item
+from taskboard.work import flow
 from taskboard.work.services import pulling_queue_size
 from tests.annotation.conftest import assert_counters
-from tests.factories import DatasetFactory, RecipeFactory, in_days, make_items
+from tests.factories import DatasetFactory, RecipeFactory, create_task, in_days, make_items
 
 
 def create(dataset, by, **kw):
     kw.setdefault("name", "t1")
     kw.setdefault("due_at", in_days(7))
-    return services.task_create(dataset=dataset, created_by=by, **kw)
+    return create_task(dataset=dataset, created_by=by, **kw)
 
 
 def held(task):
@@ -126,7 +127,7 @@ def test_unassigned_and_status_in_another_task(dataset, items, manager, annotato
     first = create(dataset, manager, selection=Selection(mode="folder", folder="/city/day"), assignees=[annotator])
     rest = create(dataset, manager, name="t2", selection=Selection(mode="unassigned"), assignees=[annotator])
     assert TaskItem.objects.filter(task=rest).count() == 20
-    services.item_status_set(task=first, item=items[0], status="completed", by=annotator)
+    flow.item_status_set(task=first, item=items[0], status="completed", by=annotator)
     again = create(
         dataset,
         manager,
@@ -166,7 +167,6 @@ def test_limit_takes_the_first_items_in_folder_order(dataset, items, manager, an
         ({"allocation": "pulling", "batch_size": 10, "max_batch_workload": 21}, "max_batch_workload"),
         ({"allocation": "pulling", "batch_size": 10}, "max_batch_workload"),
         ({"allocation": "pulling", "max_batch_workload": 15}, "batch_size"),
-        ({"batch_size": 10, "max_batch_workload": 15}, "batch_size"),
         ({"consensus_percentage": 101, "consensus_assignees": 2}, "consensus_percentage"),
         ({"consensus_percentage": -1, "consensus_assignees": 2}, "consensus_percentage"),
         ({"consensus_percentage": 50, "consensus_assignees": 1}, "consensus_assignees"),
@@ -371,14 +371,14 @@ def test_pulling_refills_only_when_low_and_never_above_the_maximum(dataset, item
         batch_size=4,
         max_batch_workload=6,
     )
-    assert services.pulling_claim(task=task, user=annotator) == 0  # 4 undone > 6 - 4
+    assert pulling.pulling_claim(task=task, user=annotator) == 0  # 4 undone > 6 - 4
     mine = list(TaskItem.objects.filter(task=task, assignment__assignee=annotator).order_by("rank"))
-    services.item_status_set(task=task, item=mine[0].item, status="completed", by=annotator)
-    services.item_status_set(task=task, item=mine[1].item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=mine[0].item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=mine[1].item, status="completed", by=annotator)
     # 2 undone ≤ 2: refill, up to 6 undone (the work app's status hook may have claimed already).
-    assert services.pulling_claim(task=task, user=annotator) in (0, 4)
+    assert pulling.pulling_claim(task=task, user=annotator) in (0, 4)
     assert Assignment.objects.get(task=task, assignee=annotator).item_count == 8
-    assert services.pulling_claim(task=task, user=annotator) == 0
+    assert pulling.pulling_claim(task=task, user=annotator) == 0
     assert_counters(task)
 
 
@@ -394,11 +394,11 @@ def test_a_closed_task_hands_out_nothing(dataset, items, manager, annotator):
     )
     services.task_close(task=task, by=manager)
     task.refresh_from_db()
-    assert services.pulling_claim(task=task, user=annotator) == 0
+    assert pulling.pulling_claim(task=task, user=annotator) == 0
     AnnotationTask.objects.filter(pk=task.pk).update(closed_at=None)
     task.refresh_from_db()
     # 4 undone ≤ 8 - 4: an open task refills at once.
-    assert services.pulling_claim(task=task, user=annotator) == 4
+    assert pulling.pulling_claim(task=task, user=annotator) == 4
 
 
 def test_outsider_cannot_claim(dataset, items, manager, annotator, annotator2):
@@ -412,7 +412,7 @@ def test_outsider_cannot_claim(dataset, items, manager, annotator, annotator2):
         max_batch_workload=6,
     )
     with pytest.raises(ValidationError):
-        services.pulling_claim(task=task, user=annotator2)
+        pulling.pulling_claim(task=task, user=annotator2)
 
 
 # ---------------------------------------------------------------- QA
@@ -421,8 +421,8 @@ def test_outsider_cannot_claim(dataset, items, manager, annotator, annotator2):
 def test_qa_task_holds_exactly_the_parent_items_with_a_status(dataset, items, manager, annotator, reviewer):
     parent = create(dataset, manager, selection=Selection(mode="all"), assignees=[annotator])
     for item in items[:4]:
-        services.item_status_set(task=parent, item=item, status="completed", by=annotator)
-    services.item_status_set(task=parent, item=items[4], status="discard", by=annotator)
+        flow.item_status_set(task=parent, item=item, status="completed", by=annotator)
+    flow.item_status_set(task=parent, item=items[4], status="discard", by=annotator)
     qa = create(dataset, manager, name="", task_type="qa", parent=parent, assignees=[reviewer])
     assert qa.name == "t1_qa"
     assert qa.owner == parent.created_by and qa.recipe == parent.recipe
@@ -476,7 +476,7 @@ def layout(task):
     ids=["split", "folder", "pulling", "workload"],
 )
 def test_a_watched_creation_goes_in_runs_and_decides_the_same(dataset, items, manager, team, monkeypatch, choice):
-    monkeypatch.setattr(services, "PROGRESS_RUN_ROWS", 4)
+    monkeypatch.setattr(rows, "PROGRESS_RUN_ROWS", 4)
     choice = dict(choice)
     loads = choice.pop("workload", None)
     people = {"workload": [WorkloadUnit(u, n) for u, n in zip(team, loads, strict=True)]} if loads else {}

@@ -1,7 +1,6 @@
 import pytest
 
-from taskboard.annotation import services
-from tests.factories import in_days, make_items
+from tests.factories import create_task, in_days, make_items
 
 
 @pytest.fixture
@@ -14,7 +13,7 @@ def items(dataset, recipe):
 def task(dataset, recipe, items, manager, annotator, annotator2):
     from taskboard.annotation.selection import Selection
 
-    return services.task_create(
+    return create_task(
         dataset=dataset,
         created_by=manager,
         name="Day shift",

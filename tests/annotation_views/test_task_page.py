@@ -3,9 +3,10 @@ import io
 
 from django.urls import reverse
 
-from taskboard.annotation import services
+from taskboard.annotation import moves, services
 from taskboard.annotation.models import AnnotationTask, Assignment, HoldingChange, TaskItem, TaskState
 from taskboard.datasets.models import Item
+from taskboard.work import flow
 
 HX = {"HX-Request": "true"}
 
@@ -21,8 +22,8 @@ def action(name, task):
 def test_task_page_shows_progress_per_status_and_assignee(client, manager, task, annotator):
     a = Assignment.objects.get(task=task, assignee=annotator)
     first, second = list(a.task_items.order_by("rank")[:2])
-    services.item_status_set(task=task, item=first.item, status="completed", by=annotator)
-    services.item_status_set(task=task, item=second.item, status="discard", by=annotator)
+    flow.item_status_set(task=task, item=first.item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=second.item, status="discard", by=annotator)
     client.force_login(manager)
     response = client.get(detail(task))
     body = response.content.decode()
@@ -86,7 +87,7 @@ def test_add_items_refuses_bad_input_and_writes_nothing(client, manager, task):
 def test_remove_items_keeps_items_with_a_status(client, manager, task, annotator):
     a = Assignment.objects.get(task=task, assignee=annotator)
     done = a.task_items.order_by("rank").first()
-    services.item_status_set(task=task, item=done.item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=done.item, status="completed", by=annotator)
     client.force_login(manager)
     response = client.post(action("remove-items", task), {"mode": "folder", "folder": "/city/day"})
     assert response.status_code == 302
@@ -145,9 +146,7 @@ def test_close_needs_confirmation(client, manager, task):
 def test_export_streams_csv_with_formula_cells_neutralised(client, manager, task, dataset, annotator):
     Item.objects.filter(dataset=dataset, dir="/city/day", name="img00000.jpg").update(filename="=HYPERLINK(1)")
     a = Assignment.objects.get(task=task, assignee=annotator)
-    services.item_status_set(
-        task=task, item=a.task_items.order_by("rank").first().item, status="completed", by=annotator
-    )
+    flow.item_status_set(task=task, item=a.task_items.order_by("rank").first().item, status="completed", by=annotator)
     client.force_login(manager)
     response = client.get(reverse("dashboards:task-export", args=[task.pk]))
     assert response.status_code == 200 and response.streaming
@@ -210,7 +209,7 @@ def test_task_page_shows_the_forecast(client, manager, task):
 
 def _complete_everything(task):
     for row in TaskItem.objects.filter(task=task).select_related("item", "assignment__assignee"):
-        services.item_status_set(task=task, item=row.item, status="completed", by=row.assignment.assignee)
+        flow.item_status_set(task=task, item=row.item, status="completed", by=row.assignment.assignee)
     task.refresh_from_db()
     assert task.state == TaskState.COMPLETED
 
@@ -246,12 +245,10 @@ def test_a_closed_task_refuses_item_and_assignment_changes(client, manager, task
         response = client.post(action(name, task), {"mode": "all", "assignment": bob.pk, "to_user": annotator3.pk})
         assert response.status_code == 302 and response.url == detail(task), name
     refusals = [
-        lambda: services.task_add_items(
-            task=task, selection=Selection(mode="all"), by=manager, assignees=[annotator3]
-        ),
-        lambda: services.task_remove_items(task=task, selection=Selection(mode="all"), by=manager),
-        lambda: services.assignment_reassign(assignment=bob, to_user=annotator3, by=manager),
-        lambda: services.assignment_redistribute(assignment=bob, workload=[WorkloadUnit(annotator3, 100)], by=manager),
+        lambda: moves.task_add_items(task=task, selection=Selection(mode="all"), by=manager, assignees=[annotator3]),
+        lambda: moves.task_remove_items(task=task, selection=Selection(mode="all"), by=manager),
+        lambda: moves.assignment_reassign(assignment=bob, to_user=annotator3, by=manager),
+        lambda: moves.assignment_redistribute(assignment=bob, workload=[WorkloadUnit(annotator3, 100)], by=manager),
     ]
     for refuse in refusals:
         try:

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem
+from taskboard.work import flow
 from tests.factories import in_days
 
 HX = {"HX-Request": "true"}
@@ -298,11 +299,10 @@ def test_create_consensus_task_from_a_list(client, dataset, recipe, items, manag
 
 
 def test_create_qa_task_from_the_task_page_link(client, dataset, recipe, items, manager, annotator, reviewer, task):
-    from taskboard.annotation import services
 
     a = Assignment.objects.get(task=task, assignee=annotator)
     for ti in a.task_items.all()[:3]:
-        services.item_status_set(task=task, item=ti.item, status="completed", by=annotator)
+        flow.item_status_set(task=task, item=ti.item, status="completed", by=annotator)
     client.force_login(manager)
     wid = start(client, dataset, type="qa", parent=task.pk)
     body = client.get(step_url(wid, "items")).content.decode()
@@ -329,7 +329,7 @@ def test_service_errors_show_beside_their_field_and_write_nothing(
 ):
     from django.core.exceptions import ValidationError
 
-    from taskboard.annotation import services
+    from taskboard.annotation import creation
 
     client.force_login(manager)
     wid = start(client, dataset)
@@ -338,7 +338,7 @@ def test_service_errors_show_beside_their_field_and_write_nothing(
     def refuse(**kwargs):
         raise ValidationError({"due_at": "The due date must lie in the future (service)."})
 
-    monkeypatch.setattr(services, "task_create_start", refuse)
+    monkeypatch.setattr(creation, "task_create_start", refuse)
     response = client.post(reverse("annotation:wizard-create", args=[wid]))
     body = response.content.decode()
     assert response.status_code == 200
@@ -429,7 +429,7 @@ def test_a_failed_job_offers_a_retry_with_the_same_answers(
 
 
 def test_old_drafts_are_pruned_from_the_session(client, dataset, manager):
-    from taskboard.annotation.views import MAX_DRAFTS
+    from taskboard.annotation.wizard import MAX_DRAFTS
 
     client.force_login(manager)
     first = start(client, dataset)

@@ -4,6 +4,8 @@ import pytest
 from django.db import transaction
 
 from taskboard.api.ids import api_id
+from taskboard.pipelines import editing
+from tests.factories import create_task
 
 pytestmark = pytest.mark.django_db
 
@@ -86,15 +88,13 @@ def paths(task_id, assignment_id, item_id, dataset_id, pipeline_id):
 
 
 def test_bad_bodies_never_cause_a_server_error(client, bearer, manager, annotator, annotator2, dataset, recipe, items):
-    from taskboard.annotation import services
-    from taskboard.pipelines import services as pipeline_services
     from tests.factories import in_days
 
-    task = services.task_create(
+    task = create_task(
         dataset=dataset, created_by=manager, name="t", due_at=in_days(5), assignees=[annotator, annotator2]
     )
     assignment = task.assignments.filter(assignee=annotator).first()
-    pipeline = pipeline_services.pipeline_create(project=dataset.project, name="p", by=manager)
+    pipeline = editing.pipeline_create(project=dataset.project, name="p", by=manager)
     headers = bearer(manager)
     client.raise_request_exception = False
     problems = []

@@ -1,6 +1,7 @@
 import pytest
 
 from taskboard.api.ids import api_id
+from tests.factories import create_task
 
 pytestmark = pytest.mark.django_db
 
@@ -133,11 +134,10 @@ def test_annotators_see_only_items_they_hold(api, annotator, dataset, items):
 
 
 def test_an_item_page_costs_the_same_queries_at_any_size(api, manager, dataset, recipe):
-    from taskboard.annotation import services
     from tests.factories import in_days, make_items
 
     make_items(dataset, {"/big": 120})
-    services.task_create(dataset=dataset, created_by=manager, name="t", due_at=in_days(5), assignees=[manager])
+    create_task(dataset=dataset, created_by=manager, name="t", due_at=in_days(5), assignees=[manager])
     user = api(manager)
     path = f"/api/v1/datasets/{api_id('dataset', dataset.pk)}/query"
     user.get("/api/v1/users/me")  # the token's first use writes last_used once

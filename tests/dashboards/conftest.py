@@ -1,7 +1,7 @@
 import pytest
 
 from taskboard.annotation.selection import Selection
-from tests.factories import in_days, make_items
+from tests.factories import create_task, in_days, make_items
 
 
 @pytest.fixture
@@ -11,10 +11,9 @@ def items(dataset):
 
 @pytest.fixture
 def make_task(dataset, recipe, manager, items):
-    from taskboard.annotation import services
 
     def _make(name="Cars", *, assignees, folder="/city", due_days=3, **kwargs):
-        return services.task_create(
+        return create_task(
             dataset=dataset,
             created_by=manager,
             name=name,

@@ -6,10 +6,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from taskboard.annotation import services
 from taskboard.annotation.models import TaskItem
 from taskboard.dashboards import counters, queries
 from taskboard.dashboards.models import DailyThroughput
+from taskboard.work import flow
 from taskboard.work import services as work
 from tests.dashboards.conftest import held_items
 
@@ -22,7 +22,7 @@ def _work_on(task, user, items, *, seconds_each, start):
         for _ in range(int(seconds_each // 30)):
             now += datetime.timedelta(seconds=30)
             work.item_time_beat(task_item=row, by=user, active_ms=30_000, now=now)
-        services.item_status_set(task=task, item=item, status="completed", by=user)
+        flow.item_status_set(task=task, item=item, status="completed", by=user)
     return now
 
 

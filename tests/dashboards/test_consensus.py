@@ -1,10 +1,10 @@
 import pytest
 from django.urls import reverse
 
-from taskboard.annotation import services
 from taskboard.annotation.models import TaskItem
 from taskboard.dashboards import queries
 from taskboard.datasets.models import Label
+from taskboard.work import flow
 from taskboard.work import services as work
 
 
@@ -35,9 +35,7 @@ def _scored_task(make_task, annotator, annotator2, recipe):
     (a, b), (c, d) = list(by_item.values())[:2]
     for row, label in ((a, car), (b, car), (c, car), (d, person)):
         work.item_label_toggle(task_item=row, label=label, by=row.assignment.assignee)
-        services.item_status_set(
-            task=task, item=row.item, status="completed", by=row.assignment.assignee, copy=row.copy
-        )
+        flow.item_status_set(task=task, item=row.item, status="completed", by=row.assignment.assignee, copy=row.copy)
     return task, (a, b, c, d)
 
 
@@ -62,7 +60,7 @@ def test_agreement_comes_from_a_tally_kept_with_the_status_changes(make_task, an
     assert "COUNT(" not in results[0].upper() and "AVG(" not in results[0].upper()
 
     # A cleared copy withdraws its item's agreement from the tally, in the same transaction.
-    services.item_status_clear(task=task, item=c.item, by=c.assignment.assignee, copy=c.copy)
+    flow.item_status_clear(task=task, item=c.item, by=c.assignment.assignee, copy=c.copy)
     tally.refresh_from_db()
     assert (tally.items, tally.agreement_sum) == (1, pytest.approx(1.0))
     assert queries.task_numbers(task).consensus.agreement == pytest.approx(1.0)

@@ -6,15 +6,17 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from taskboard.annotation import services
+from taskboard.annotation import moves, services
 from taskboard.annotation.models import Assignment, AssignmentKind, StatusCount, TaskItem
+from taskboard.annotation.pulling import pulling_claim
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.dashboards import counters
 from taskboard.dashboards.models import DailyThroughput
+from taskboard.work import flow
 from taskboard.work import services as work
 from tests.dashboards.conftest import held_items
-from tests.factories import in_days, make_items
+from tests.factories import create_task, in_days, make_items
 
 
 def assert_no_drift():
@@ -26,25 +28,25 @@ def test_counters_after_each_operation(make_task, manager, annotator, annotator2
     task = make_task(assignees=[annotator, annotator2])
     assert_no_drift()
     item = held_items(task, annotator)[0]
-    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=item, status="completed", by=annotator)
     assert_no_drift()
-    services.item_status_set(task=task, item=item, status="discard", by=annotator)
+    flow.item_status_set(task=task, item=item, status="discard", by=annotator)
     assert_no_drift()
-    services.item_status_clear(task=task, item=item, by=annotator)
+    flow.item_status_clear(task=task, item=item, by=annotator)
     assert_no_drift()
-    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=item, status="completed", by=annotator)
     make_items(dataset, {"/city/dawn": 4})
-    services.task_add_items(
+    moves.task_add_items(
         task=task, selection=Selection(mode="folder", folder="/city/dawn"), by=manager, assignees=[annotator3]
     )
     assert_no_drift()
-    services.task_remove_items(task=task, selection=Selection(mode="folder", folder="/city/dawn"), by=manager)
+    moves.task_remove_items(task=task, selection=Selection(mode="folder", folder="/city/dawn"), by=manager)
     assert_no_drift()
     bob = Assignment.objects.get(task=task, assignee=annotator)
-    services.assignment_reassign(assignment=bob, to_user=annotator3, by=manager)
+    moves.assignment_reassign(assignment=bob, to_user=annotator3, by=manager)
     assert_no_drift()
     carol = Assignment.objects.get(task=task, assignee=annotator2)
-    services.assignment_redistribute(
+    moves.assignment_redistribute(
         assignment=carol, workload=[WorkloadUnit(annotator, 50), WorkloadUnit(annotator3, 50)], by=manager
     )
     assert_no_drift()
@@ -53,18 +55,18 @@ def test_counters_after_each_operation(make_task, manager, annotator, annotator2
 def test_throughput_follows_status_changes(make_task, annotator, annotator2):
     task = make_task(assignees=[annotator])
     a, b = held_items(task, annotator)[:2]
-    services.item_status_set(task=task, item=a, status="completed", by=annotator)
-    services.item_status_set(task=task, item=b, status="completed", by=annotator)
-    services.item_status_set(task=task, item=b, status="discard", by=annotator)  # done to done: no change
+    flow.item_status_set(task=task, item=a, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=b, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=b, status="discard", by=annotator)  # done to done: no change
     assert list(DailyThroughput.objects.filter(task=task).values_list("done", flat=True)) == [2]
-    services.item_status_clear(task=task, item=a, by=annotator)
+    flow.item_status_clear(task=task, item=a, by=annotator)
     assert list(DailyThroughput.objects.filter(task=task).values_list("done", flat=True)) == [1]
 
 
 def test_check_reports_drift_and_rebuild_repairs_it(make_task, annotator, annotator2, capsys):
     task = make_task(assignees=[annotator, annotator2])
     item = held_items(task, annotator)[0]
-    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=item, status="completed", by=annotator)
     bob = Assignment.objects.get(task=task, assignee=annotator)
     Assignment.objects.filter(pk=bob.pk).update(item_count=99, rework_count=3)
     StatusCount.objects.filter(assignment=bob, status="completed").update(count=7)
@@ -98,7 +100,7 @@ def _statuses(task, **is_done):
 def test_a_status_in_use_keeps_whether_it_counts_as_done(make_task, annotator):
     task = make_task(assignees=[annotator])
     item = held_items(task, annotator)[0]
-    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=item, status="completed", by=annotator)
     with pytest.raises(ValidationError) as error:
         services.task_update(task=task, by=annotator, statuses=_statuses(task, completed=False))
     assert "statuses" in error.value.message_dict
@@ -109,10 +111,10 @@ def test_a_status_in_use_keeps_whether_it_counts_as_done(make_task, annotator):
     statuses = _statuses(task, discard=False) + [{"key": "unsure", "label": "Unsure", "is_done": False}]
     services.task_update(task=task, by=annotator, statuses=statuses)
     assert not task.statuses.get(key="discard").is_done
-    services.item_status_set(task=task, item=item, status="unsure", by=annotator)
+    flow.item_status_set(task=task, item=item, status="unsure", by=annotator)
     assert_no_drift()
     # Once nobody holds it any more, it may change again.
-    services.item_status_set(task=task, item=item, status="discard", by=annotator)
+    flow.item_status_set(task=task, item=item, status="discard", by=annotator)
     services.task_update(task=task, by=annotator, statuses=_statuses(task, completed=False))
     assert_no_drift()
 
@@ -120,7 +122,7 @@ def test_a_status_in_use_keeps_whether_it_counts_as_done(make_task, annotator):
 def test_rebuild_creates_missing_status_rows(make_task, annotator):
     task = make_task(assignees=[annotator])
     item = held_items(task, annotator)[0]
-    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=item, status="completed", by=annotator)
     StatusCount.objects.filter(assignment__task=task).delete()
     assert [d.counter for d in counters.find_drift([task.pk])] == ["status:completed"]
     counters.rebuild([task.pk])
@@ -146,7 +148,7 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
         assignees = rng.sample(people, rng.randint(2 if kind == "consensus" else 1, len(people)))
         if kind == "consensus":
             extra = {"consensus_percentage": rng.choice([50, 100]), "consensus_assignees": 2}
-        task = services.task_create(
+        task = create_task(
             dataset=dataset,
             created_by=manager,
             name=f"walk {len(tasks)}",
@@ -158,7 +160,7 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
         tasks.append(task)
         if reviewer is not None and not pulling and (len(tasks) == 1 or rng.random() < 0.6):
             qa_tasks.append(
-                services.task_create(
+                create_task(
                     dataset=dataset,
                     created_by=manager,
                     name=f"{task.name}_qa",
@@ -201,7 +203,7 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
             return None
         row = rng.choice(rows)
         status = rng.choice(list(task.statuses.values_list("key", flat=True)))
-        services.item_status_set(task=task, item=row.item, status=status, by=row.assignment.assignee, copy=row.copy)
+        flow.item_status_set(task=task, item=row.item, status=status, by=row.assignment.assignee, copy=row.copy)
         return f"set {row.pk} {status}"
 
     def clear_status():
@@ -212,7 +214,7 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
         if not rows:
             return None
         row = rng.choice(rows)
-        services.item_status_clear(task=task, item=row.item, by=row.assignment.assignee, copy=row.copy)
+        flow.item_status_clear(task=task, item=row.item, by=row.assignment.assignee, copy=row.copy)
         return f"clear {row.pk}"
 
     def add_items():
@@ -220,7 +222,7 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
         folder = next(folders)
         make_items(dataset, {folder: rng.randint(1, 8)})
         kwargs = {} if task.is_pulling else {"assignees": rng.sample(people, rng.randint(1, len(people)))}
-        services.task_add_items(task=task, selection=Selection(mode="folder", folder=folder), by=manager, **kwargs)
+        moves.task_add_items(task=task, selection=Selection(mode="folder", folder=folder), by=manager, **kwargs)
         return f"add {task.pk} {folder}"
 
     def remove_items():
@@ -229,7 +231,7 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
         if not rows:
             return None
         ids = tuple(rng.sample(rows, min(len(rows), rng.randint(1, 4))))
-        services.task_remove_items(task=task, selection=Selection(mode="list", item_ids=ids), by=manager)
+        moves.task_remove_items(task=task, selection=Selection(mode="list", item_ids=ids), by=manager)
         return f"remove {task.pk} {ids}"
 
     def reassign():
@@ -239,7 +241,7 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
             return None
         a = rng.choice(work)
         others = [p for p in people if p.pk != a.assignee_id]
-        services.assignment_reassign(assignment=a, to_user=rng.choice(others), by=manager)
+        moves.assignment_reassign(assignment=a, to_user=rng.choice(others), by=manager)
         return f"reassign {a.pk}"
 
     def redistribute():
@@ -249,7 +251,7 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
             return None
         a = rng.choice(work)
         pair = rng.sample(people, 2)
-        services.assignment_redistribute(
+        moves.assignment_redistribute(
             assignment=a, workload=[WorkloadUnit(pair[0], 60), WorkloadUnit(pair[1], 40)], by=manager
         )
         return f"redistribute {a.pk}"
@@ -274,12 +276,12 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
         return f"statuses {task.pk} {change} " + ",".join(f"{s['key']}={int(s['is_done'])}" for s in statuses)
 
     def claim():
-        pulling = [t for t in tasks if t.is_pulling]
-        if not pulling:
+        pulling_tasks = [t for t in tasks if t.is_pulling]
+        if not pulling_tasks:
             return None
-        task = rng.choice(pulling)
+        task = rng.choice(pulling_tasks)
         user = rng.choice(people)
-        n = services.pulling_claim(task=task, user=user)
+        n = pulling_claim(task=task, user=user)
         return f"claim {task.pk} {user.email} {n}"
 
     def review():
@@ -295,9 +297,9 @@ def _random_walk(rng, *, dataset, manager, people, steps, reviewer=None):
         row = rng.choice(waiting)
         verdict = rng.choice(["approved", "discard", "reject", "reject"])
         if verdict == "reject":
-            work.qa_reject(qa_task_item=row, comment="tighter box", by=reviewer)
+            flow.item_reject(qa_task_item=row, comment="tighter box", by=reviewer)
         else:
-            services.item_status_set(task=row.task, item=row.item, status=verdict, by=reviewer)
+            flow.item_status_set(task=row.task, item=row.item, status=verdict, by=reviewer)
         return f"review {row.pk} {verdict}"
 
     ops = [set_status] * 6 + [clear_status] * 2 + [add_items, remove_items, reassign, redistribute, claim, claim]

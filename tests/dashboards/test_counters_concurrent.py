@@ -6,17 +6,19 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from taskboard.annotation import services
+from taskboard.annotation import pulling
 from taskboard.annotation.models import TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.dashboards import counters
 from taskboard.projects.models import Role
+from taskboard.work import flow
 from tests.factories import (
     DatasetFactory,
     MembershipFactory,
     ProjectFactory,
     RecipeFactory,
     UserFactory,
+    create_task,
     in_days,
     make_items,
 )
@@ -38,7 +40,7 @@ def test_drift_check_during_live_work_finds_nothing():
     dataset = DatasetFactory(project=project, name="d")
     RecipeFactory(dataset=dataset)
     make_items(dataset, {"/a": 120, "/b": 120})
-    spread = services.task_create(
+    spread = create_task(
         dataset=dataset,
         created_by=manager,
         name="spread",
@@ -46,7 +48,7 @@ def test_drift_check_during_live_work_finds_nothing():
         selection=Selection(mode="folder", folder="/a"),
         assignees=people,
     )
-    pulled = services.task_create(
+    pulled = create_task(
         dataset=dataset,
         created_by=manager,
         name="pulled",
@@ -64,13 +66,13 @@ def test_drift_check_during_live_work_finds_nothing():
         try:
             for task in (spread, pulled):
                 if task.is_pulling:
-                    services.pulling_claim(task=task, user=user)
+                    pulling.pulling_claim(task=task, user=user)
                 rows = TaskItem.objects.filter(task=task, assignment__assignee=user, status__isnull=True)
                 for n, row in enumerate(list(rows.select_related("item"))[:25]):
                     status = "discard" if n % 5 == 0 else "completed"
-                    services.item_status_set(task=task, item=row.item, status=status, by=user)
+                    flow.item_status_set(task=task, item=row.item, status=status, by=user)
                     if n % 7 == 0:
-                        services.item_status_clear(task=task, item=row.item, by=user)
+                        flow.item_status_clear(task=task, item=row.item, by=user)
         except Exception as exc:  # surfaced below
             errors.append(repr(exc))
         finally:

@@ -2,13 +2,13 @@
 
 import pytest
 
-from taskboard.annotation import services
+from taskboard.annotation import moves
 from taskboard.annotation.models import TaskItem
 from taskboard.dashboards import counters, queries
 from taskboard.dashboards.models import ReviewTally
-from taskboard.work import services as work
+from taskboard.work import flow
 from tests.dashboards.conftest import held_items
-from tests.factories import in_days
+from tests.factories import create_task, in_days
 
 
 def qa_row(qa, item):
@@ -17,7 +17,7 @@ def qa_row(qa, item):
 
 def test_verdicts_are_credited_to_the_annotator(make_task, manager, annotator, reviewer, recipe):
     task = make_task(assignees=[annotator], folder="/highway")
-    qa = services.task_create(
+    qa = create_task(
         dataset=task.dataset,
         created_by=manager,
         name="Cars_qa",
@@ -29,19 +29,19 @@ def test_verdicts_are_credited_to_the_annotator(make_task, manager, annotator, r
     )
     one, two, three = held_items(task, annotator)[:3]
     for item in (one, two, three):
-        services.item_status_set(task=task, item=item, status="completed", by=annotator)
+        flow.item_status_set(task=task, item=item, status="completed", by=annotator)
     assert TaskItem.objects.filter(task=qa).count() == 3  # taken in as they got a status
 
-    services.item_status_set(task=qa, item=one, status="approved", by=reviewer)
-    work.qa_reject(qa_task_item=qa_row(qa, two), comment="box too loose", by=reviewer)
+    flow.item_status_set(task=qa, item=one, status="approved", by=reviewer)
+    flow.item_reject(qa_task_item=qa_row(qa, two), comment="box too loose", by=reviewer)
     assert counters.find_drift() == []
     numbers = queries.task_numbers(task)
     assert numbers.rework == 1
     assert queries.task_numbers(qa).issues == 1
 
-    services.item_status_set(task=task, item=two, status="completed", by=annotator)  # rework done
-    services.item_status_set(task=qa, item=two, status="approved", by=reviewer)
-    services.item_status_set(task=qa, item=three, status="discard", by=reviewer)
+    flow.item_status_set(task=task, item=two, status="completed", by=annotator)  # rework done
+    flow.item_status_set(task=qa, item=two, status="approved", by=reviewer)
+    flow.item_status_set(task=qa, item=three, status="discard", by=reviewer)
     assert counters.find_drift() == []
 
     tally = ReviewTally.objects.get(task=task, annotator=annotator)
@@ -56,7 +56,7 @@ def test_verdicts_are_credited_to_the_annotator(make_task, manager, annotator, r
 
 def _rejected_item(make_task, manager, annotator, reviewer, recipe):
     task = make_task(assignees=[annotator], folder="/highway")
-    qa = services.task_create(
+    qa = create_task(
         dataset=task.dataset,
         created_by=manager,
         name="Cars_qa",
@@ -67,8 +67,8 @@ def _rejected_item(make_task, manager, annotator, reviewer, recipe):
         recipe=recipe,
     )
     item = held_items(task, annotator)[0]
-    services.item_status_set(task=task, item=item, status="completed", by=annotator)
-    work.qa_reject(qa_task_item=qa_row(qa, item), comment="again", by=reviewer)
+    flow.item_status_set(task=task, item=item, status="completed", by=annotator)
+    flow.item_reject(qa_task_item=qa_row(qa, item), comment="again", by=reviewer)
     assert counters.find_drift() == []
     return task, item
 
@@ -77,7 +77,7 @@ def test_removing_an_item_out_for_rework_keeps_counters(make_task, manager, anno
     from taskboard.annotation.selection import Selection
 
     task, item = _rejected_item(make_task, manager, annotator, reviewer, recipe)
-    result = services.task_remove_items(task=task, selection=Selection(mode="list", item_ids=(item.pk,)), by=manager)
+    result = moves.task_remove_items(task=task, selection=Selection(mode="list", item_ids=(item.pk,)), by=manager)
     assert (result.removed, result.kept) == (1, 0)
     assert counters.find_drift() == []
     # The QA row that waited for this rework is gone with it, and its issue with it.
@@ -90,7 +90,7 @@ def test_reassigning_rework_moves_its_counter(make_task, manager, annotator, ann
     from taskboard.annotation.models import Assignment
 
     task, item = _rejected_item(make_task, manager, annotator, reviewer, recipe)
-    services.assignment_reassign(
+    moves.assignment_reassign(
         assignment=Assignment.objects.get(task=task, assignee=annotator), to_user=annotator2, by=manager
     )
     assert counters.find_drift() == []
@@ -155,6 +155,6 @@ def test_issue_and_rework_counts_show_on_both_tasks(client, make_task, manager, 
         assert '<span class="kpi-value">1 · 1</span>' in dashboard
 
     # The rework done, the issue closes on both sides.
-    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=item, status="completed", by=annotator)
     assert (queries.task_numbers(task).issues, queries.task_numbers(qa).rework) == (0, 0)
     assert counters.find_drift() == []

@@ -8,9 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from taskboard.annotation import services
 from taskboard.annotation.models import AnnotationTask
 from taskboard.projects.models import Role
+from taskboard.work import flow
 from tests.dashboards.conftest import held_items
 from tests.factories import MembershipFactory, UserFactory
 
@@ -52,7 +52,7 @@ def test_anonymous_is_sent_to_sign_in(client, task):
 
 def test_task_dashboard_shows_counts_and_polls_while_open(client, manager, task, annotator):
     for item in held_items(task, annotator)[:3]:
-        services.item_status_set(task=task, item=item, status="completed", by=annotator)
+        flow.item_status_set(task=task, item=item, status="completed", by=annotator)
     client.force_login(manager)
     page = client.get(reverse("dashboards:task", args=[task.pk])).content.decode()
     assert '<span id="done-count">3</span> / <span id="total-count">18</span>' in page
@@ -68,7 +68,7 @@ def test_task_dashboard_shows_counts_and_polls_while_open(client, manager, task,
 def test_polling_stops_when_every_item_is_done(client, manager, task, annotator, annotator2):
     for user in (annotator, annotator2):
         for item in held_items(task, user):
-            services.item_status_set(task=task, item=item, status="completed", by=user)
+            flow.item_status_set(task=task, item=item, status="completed", by=user)
     client.force_login(manager)
     fragment = client.get(reverse("dashboards:task", args=[task.pk]), headers=HX).content.decode()
     assert "hx-trigger" not in fragment and 'data-polling="off"' in fragment
@@ -80,7 +80,7 @@ def test_task_dashboard_query_count_does_not_grow_with_items(client, manager, ma
     big = make_task("big", assignees=[annotator, annotator2], folder="/")
     for t in (small, big):
         for item in held_items(t, annotator)[:2]:
-            services.item_status_set(task=t, item=item, status="completed", by=annotator)
+            flow.item_status_set(task=t, item=item, status="completed", by=annotator)
     client.force_login(manager)
     counts = []
     for t in (small, big):
@@ -106,7 +106,7 @@ def test_people_csv_cannot_run_formulas(client, project, manager, make_task, ann
     MembershipFactory(project=project, user=sneaky, role=Role.ANNOTATOR)
     task = make_task(assignees=[annotator, sneaky])
     item = held_items(task, sneaky)[0]
-    services.item_status_set(task=task, item=item, status="completed", by=sneaky)
+    flow.item_status_set(task=task, item=item, status="completed", by=sneaky)
     client.force_login(manager)
     response = client.get(reverse("dashboards:people-csv", args=[project.pk]))
     assert response["Content-Type"].startswith("text/csv")
@@ -119,7 +119,7 @@ def test_people_csv_cannot_run_formulas(client, project, manager, make_task, ann
 
 
 def test_people_page_lists_annotators(client, manager, task, annotator):
-    services.item_status_set(task=task, item=held_items(task, annotator)[0], status="completed", by=annotator)
+    flow.item_status_set(task=task, item=held_items(task, annotator)[0], status="completed", by=annotator)
     client.force_login(manager)
     page = client.get(reverse("dashboards:people", args=[task.project_id])).content.decode()
     assert "bob@example.com" in page and "carol@example.com" in page
@@ -138,7 +138,7 @@ def test_active_time_per_item_comes_from_the_work_views_heartbeats(client, manag
             task_item=rows[item.pk], by=annotator, active_ms=seconds * 1000, now=t0 + datetime.timedelta(seconds=at)
         )
     for item in (one, two):
-        services.item_status_set(task=task, item=item, status="completed", by=annotator)
+        flow.item_status_set(task=task, item=item, status="completed", by=annotator)
     client.force_login(manager)
     page = client.get(reverse("dashboards:task", args=[task.pk])).content.decode()
     assert ">40 s<" in page
@@ -153,7 +153,7 @@ def test_project_table_polls_while_work_is_left_and_stops_after(client, manager,
     assert fragment.lstrip().startswith('<div id="project-tasks"') and 'hx-trigger="every 5s"' in fragment
     for user in (annotator, annotator2):
         for item in held_items(task, user):
-            services.item_status_set(task=task, item=item, status="completed", by=user)
+            flow.item_status_set(task=task, item=item, status="completed", by=user)
     fragment = client.get(url, headers=HX).content.decode()
     assert "hx-trigger" not in fragment and "18 / 18" in fragment
 
@@ -189,6 +189,6 @@ def test_project_tasks_sort_overdue_then_at_risk_then_on_track_then_finished(mak
     AnnotationTask.objects.filter(pk=stalled.pk).update(created_at=timezone.now() - datetime.timedelta(days=3))
     AnnotationTask.objects.filter(pk=late.pk).update(due_at=timezone.now() - datetime.timedelta(minutes=5))
     for item in held_items(done, annotator):
-        services.item_status_set(task=done, item=item, status="completed", by=annotator)
+        flow.item_status_set(task=done, item=item, status="completed", by=annotator)
     order = [(s.task.name, s.forecast.state) for s in queries.project_tasks(project)]
     assert order == [("late", "overdue"), ("stalled", "at_risk"), ("fresh", "on_track"), ("done", "done")]

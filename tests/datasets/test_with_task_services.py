@@ -1,17 +1,17 @@
 """DQL and selections as the task services use them (the services embed the item SQL)."""
 
-from taskboard.annotation import services
 from taskboard.annotation.dql import dql_items
 from taskboard.annotation.models import TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.datasets.ids import item_api_id, task_api_id
-from tests.factories import in_days, make_items
+from taskboard.work import flow
+from tests.factories import create_task, in_days, make_items
 
 
 def test_a_task_from_a_long_id_list_as_dtlpy_sends_it(dataset, recipe, manager, annotator, annotator2):
     items = make_items(dataset, {"/a": 700, "/b": 50})
     ids = [item_api_id(i.pk) for i in items[:650]]
-    task = services.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=manager,
         name="from list",
@@ -24,7 +24,7 @@ def test_a_task_from_a_long_id_list_as_dtlpy_sends_it(dataset, recipe, manager, 
 
 def test_unassigned_and_qa_refs_after_a_task(dataset, recipe, manager, annotator):
     make_items(dataset, {"/a": 10, "/b": 5})
-    task = services.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=manager,
         name="folder a",
@@ -35,7 +35,7 @@ def test_unassigned_and_qa_refs_after_a_task(dataset, recipe, manager, annotator
     assert dql_items({"metadata.system.refs": []}, dataset=dataset).count() == 5
     assert dql_items({"metadata.system.refs.id": {"$in": [task_api_id(task.pk)]}}, dataset=dataset).count() == 10
     item = TaskItem.objects.filter(task=task).select_related("item").first().item
-    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=item, status="completed", by=annotator)
     qa = {
         "metadata.system.refs": {
             "$match": {"id": task_api_id(task.pk), "type": "task", "metadata": {"status": {"$exists": True}}}

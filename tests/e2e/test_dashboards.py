@@ -4,10 +4,10 @@ the numbers change in place (htmx polling, no reload) and the polling stops once
 import pytest
 from playwright.sync_api import expect
 
-from taskboard.annotation import services as core
 from taskboard.annotation.models import TaskItem
 from taskboard.annotation.selection import Selection
-from tests.factories import in_days, make_items
+from taskboard.work import flow
+from tests.factories import create_task, in_days, make_items
 
 pytestmark = pytest.mark.e2e
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def task(transactional_db, project, dataset, recipe, manager, annotator):
     make_items(dataset, {"/city": 6})
-    return core.task_create(
+    return create_task(
         dataset=dataset,
         created_by=manager,
         name="Cars at night",
@@ -29,7 +29,7 @@ def task(transactional_db, project, dataset, recipe, manager, annotator):
 def complete(task, user, n):
     rows = TaskItem.objects.filter(task=task, status__isnull=True).select_related("item").order_by("rank")[:n]
     for row in list(rows):
-        core.item_status_set(task=task, item=row.item, status="completed", by=user)
+        flow.item_status_set(task=task, item=row.item, status="completed", by=user)
 
 
 def test_dashboard_updates_live_while_an_annotator_works(browser_page, login_as, screenshot, task, manager, annotator):

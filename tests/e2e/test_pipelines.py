@@ -8,6 +8,7 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from taskboard.annotation.models import TaskItem
+from taskboard.pipelines import editing
 from taskboard.pipelines.models import Node, Pipeline
 from tests.factories import make_items
 
@@ -107,15 +108,14 @@ def test_a_rework_connection_is_drawn_as_a_curve_back(
     browser_page, login_as, screenshot, street, manager, annotator, reviewer, recipe
 ):
     from taskboard.annotation.workload import WorkloadUnit
-    from taskboard.pipelines import services
     from taskboard.pipelines.models import NodeKind
 
-    pipeline = services.pipeline_create(project=street.project, name="With rework", by=manager)
+    pipeline = editing.pipeline_create(project=street.project, name="With rework", by=manager)
     common = {"pipeline": pipeline, "by": manager, "dataset": street, "recipe": recipe, "row": 0}
-    annotate = services.node_add(
+    annotate = editing.node_add(
         kind=NodeKind.ANNOTATION, name="Annotate", column=0, workload=[WorkloadUnit(annotator, 100)], **common
     )
-    review = services.node_add(
+    review = editing.node_add(
         kind=NodeKind.QA,
         name="Review",
         column=1,
@@ -123,8 +123,8 @@ def test_a_rework_connection_is_drawn_as_a_curve_back(
         statuses=[{"key": "approved"}, {"key": "discard"}, {"key": "rework"}],
         **common,
     )
-    services.connection_add(pipeline=pipeline, source=annotate, target=review, status="completed", by=manager)
-    services.connection_add(pipeline=pipeline, source=review, target=annotate, status="rework", by=manager)
+    editing.connection_add(pipeline=pipeline, source=annotate, target=review, status="completed", by=manager)
+    editing.connection_add(pipeline=pipeline, source=review, target=annotate, status="rework", by=manager)
     page = login_as(browser_page, manager)
     page.goto(f"/pipelines/{pipeline.pk}/")
     expect(page.locator("svg path.edge")).to_have_count(2)

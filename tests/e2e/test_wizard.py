@@ -8,10 +8,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from taskboard.annotation import services
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem
 from taskboard.annotation.selection import Selection
-from tests.factories import in_days, make_items
+from taskboard.work import flow
+from tests.factories import create_task, in_days, make_items
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,7 @@ def street(transactional_db, project, dataset, recipe, manager, annotator, annot
 
 
 def existing_task(dataset, manager, annotator, annotator2, name="Day shift"):
-    return services.task_create(
+    return create_task(
         dataset=dataset,
         created_by=manager,
         name=name,
@@ -102,7 +102,7 @@ def test_task_page_progress_updates_live(browser_page, login_as, street, manager
     page.goto(f"/tasks/{task.pk}/")
     expect(page.locator("#progress-done")).to_have_text("0")
     item = Assignment.objects.get(task=task, assignee=annotator).task_items.order_by("rank").first().item
-    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=item, status="completed", by=annotator)
     expect(page.locator("#progress-done")).to_have_text("1", timeout=8000)
 
 
@@ -172,7 +172,7 @@ def test_manager_creates_a_qa_task_from_a_task(
 ):
     task = existing_task(street, manager, annotator, annotator2)
     for ti in Assignment.objects.get(task=task, assignee=annotator).task_items.order_by("rank")[:3]:
-        services.item_status_set(task=task, item=ti.item, status="completed", by=annotator)
+        flow.item_status_set(task=task, item=ti.item, status="completed", by=annotator)
     page = login_as(browser_page, manager)
     page.goto(f"/tasks/{task.pk}/")
     page.get_by_role("link", name="Create QA task").click()
@@ -262,7 +262,7 @@ def test_annotator_gets_404_on_the_wizard_and_sees_only_their_assignments(
     browser_page, login_as, screenshot, street, manager, annotator, annotator2, annotator3
 ):
     task = existing_task(street, manager, annotator, annotator2)
-    services.task_create(
+    create_task(
         dataset=street,
         created_by=manager,
         name="Dave only",

@@ -10,12 +10,12 @@ from django.core.files.base import ContentFile
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
-from taskboard.annotation import services as core
 from taskboard.annotation.models import Assignment, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.datasets.models import Annotation, Item
+from taskboard.work import flow
 from taskboard.work.services import pulling_queue_size
-from tests.factories import in_days, make_items
+from tests.factories import create_task, in_days, make_items
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +72,7 @@ def press(page, key):
 def test_annotator_labels_and_completes_items_with_the_keyboard(
     browser_page, login_as, screenshot, street, manager, annotator
 ):
-    task = core.task_create(
+    task = create_task(
         dataset=street,
         created_by=manager,
         name="Day shift",
@@ -130,7 +130,7 @@ def test_annotator_labels_and_completes_items_with_the_keyboard(
 def test_reviewer_rejects_the_annotator_fixes_the_reviewer_approves(
     browser_page, login_as, screenshot, street, manager, annotator, reviewer
 ):
-    task = core.task_create(
+    task = create_task(
         dataset=street,
         created_by=manager,
         name="Labels",
@@ -144,8 +144,8 @@ def test_reviewer_rejects_the_annotator_fixes_the_reviewer_approves(
         Annotation.objects.create(
             item_id=task_item.item_id, task=task, label=car, label_name="car", created_by=annotator
         )
-        core.item_status_set(task=task, item=task_item.item, status="completed", by=annotator)
-    qa = core.task_create(
+        flow.item_status_set(task=task, item=task_item.item, status="completed", by=annotator)
+    qa = create_task(
         dataset=street,
         created_by=manager,
         name="",
@@ -211,7 +211,7 @@ def test_reviewer_rejects_the_annotator_fixes_the_reviewer_approves(
 def test_a_pulling_annotators_batch_refills(
     browser_page, login_as, screenshot, street, manager, annotator, annotator2
 ):
-    task = core.task_create(
+    task = create_task(
         dataset=street,
         created_by=manager,
         name="Pull",
@@ -250,7 +250,7 @@ def test_active_time_is_sent_only_while_the_person_is_active(
     """Heartbeats every 15 s while there was input in the last minute, none after (a fake clock)."""
     from taskboard.work.models import ItemTime
 
-    task = core.task_create(
+    task = create_task(
         dataset=street,
         created_by=manager,
         name="Timed",

@@ -59,10 +59,9 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from taskboard.annotation import services as core
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem, TaskType
 from taskboard.annotation.selection import Selection
-from taskboard.annotation.views import SESSION_PREFIX
+from taskboard.annotation.wizard import SESSION_PREFIX
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api.auth import token_issue
 from taskboard.api.ids import api_id
@@ -70,9 +69,10 @@ from taskboard.api.models import ApiCommand
 from taskboard.datasets import services as dataset_services
 from taskboard.datasets.models import Annotation, Item
 from taskboard.jobs import services as job_services
-from taskboard.pipelines import services as pipeline_services
+from taskboard.pipelines import editing, running
 from taskboard.pipelines.models import FailedStep, NodeKind
 from taskboard.projects.models import Role
+from taskboard.work import flow
 from taskboard.work import services as work_services
 from tests.factories import (
     DatasetFactory,
@@ -81,6 +81,7 @@ from tests.factories import (
     ProjectFactory,
     RecipeFactory,
     UserFactory,
+    create_task,
     in_days,
 )
 from tests.trust.routes import ROUTES, url_of
@@ -259,7 +260,7 @@ def build_world() -> World:
         },
     ]
     c.used.add("colour")
-    o["task"] = task = core.task_create(
+    o["task"] = task = create_task(
         dataset=dataset,
         created_by=manager,
         name=c.value("task name", "script", limit=200),
@@ -275,12 +276,12 @@ def build_world() -> World:
     for ti in bobs[:4]:
         for label in labels:
             work_services.item_label_toggle(task_item=ti, label=label, by=bob)
-        core.item_status_set(task=task, item=ti.item, status=done_key, by=bob)
+        flow.item_status_set(task=task, item=ti.item, status=done_key, by=bob)
         work_services.item_time_beat(task_item=ti, by=bob, active_ms=5000)
-    core.item_status_set(task=task, item=bobs[4].item, status=open_key, by=bob)
+    flow.item_status_set(task=task, item=bobs[4].item, status=open_key, by=bob)
 
     # QA of it: the reviewer rejects one item with a comment and approves another.
-    o["qa_task"] = qa = core.task_create(
+    o["qa_task"] = qa = create_task(
         dataset=dataset,
         created_by=manager,
         task_type=TaskType.QA,
@@ -296,17 +297,15 @@ def build_world() -> World:
     )
     qa_assignment = Assignment.objects.get(task=qa, assignee=rita)
     qa_items = list(qa_assignment.task_items.order_by("rank").select_related("item", "assignment"))
-    rejected = work_services.qa_reject(
-        qa_task_item=qa_items[0], comment=c.formula("QA reject comment", "textarea"), by=rita
-    )
-    core.item_status_set(task=qa, item=qa_items[1].item, status="approved", by=rita)
+    rejected = flow.item_reject(qa_task_item=qa_items[0], comment=c.formula("QA reject comment", "textarea"), by=rita)
+    flow.item_status_set(task=qa, item=qa_items[1].item, status="approved", by=rita)
     o["qa_assignment"], o["qa_item"] = qa_assignment, rejected
     o["assignment"] = assignment
     o["task_item"] = TaskItem.objects.get(task=task, item_id=rejected.item_id, assignment__kind=AssignmentKind.WORK)
     assert o["task_item"].rework and o["task_item"].assignment_id == assignment.pk
 
     # Consensus: two annotators label one item, which scores its agreement (majority label names).
-    o["consensus_task"] = consensus = core.task_create(
+    o["consensus_task"] = consensus = create_task(
         dataset=dataset,
         created_by=manager,
         name=c.value("consensus task name", "attr_uq", limit=200),
@@ -319,7 +318,7 @@ def build_world() -> World:
     for person_ in (bob, carol):
         ti = TaskItem.objects.filter(task=consensus, assignment__assignee=person_, copy__gt=0).order_by("rank").first()
         work_services.item_label_toggle(task_item=ti, label=labels[0], by=person_)
-        core.item_status_set(task=consensus, item=ti.item, status="completed", by=person_, copy=ti.copy)
+        flow.item_status_set(task=consensus, item=ti.item, status="completed", by=person_, copy=ti.copy)
     o["consensus_assignment"] = Assignment.objects.get(task=consensus, assignee=bob)
 
     # A task made through the Dataloop API: its command and the actions it was sent.
@@ -345,13 +344,13 @@ def build_world() -> World:
 
     # Pipelines: one installed and run (counts, tasks it made), one being edited (its forms).
     def pipeline(n, *, install):
-        p = pipeline_services.pipeline_create(
+        p = editing.pipeline_create(
             project=project,
             name=c.value(f"pipeline {n} name", limit=200),
             description=c.value(f"pipeline {n} description"),
             by=manager,
         )
-        source = pipeline_services.node_add(
+        source = editing.node_add(
             pipeline=p,
             by=manager,
             kind=NodeKind.DATASET,
@@ -362,7 +361,7 @@ def build_world() -> World:
             folder=consensus_folder,
         )
         node_key = c.value(f"pipeline {n} node status key", "img", limit=50)
-        work = pipeline_services.node_add(
+        work = editing.node_add(
             pipeline=p,
             by=manager,
             kind=NodeKind.ANNOTATION,
@@ -374,7 +373,7 @@ def build_world() -> World:
             workload=[WorkloadUnit(bob, 100)],
             statuses=[{"key": node_key, "label": c.value(f"pipeline {n} node status label", limit=100)}],
         )
-        review = pipeline_services.node_add(
+        review = editing.node_add(
             pipeline=p,
             by=manager,
             kind=NodeKind.QA,
@@ -385,13 +384,11 @@ def build_world() -> World:
             recipe=recipe,
             workload=[WorkloadUnit(rita, 100)],
         )
-        first = pipeline_services.connection_add(pipeline=p, source=source, target=work, status="", by=manager)
-        pipeline_services.connection_add(pipeline=p, source=work, target=review, status=node_key, by=manager)
+        first = editing.connection_add(pipeline=p, source=source, target=work, status="", by=manager)
+        editing.connection_add(pipeline=p, source=work, target=review, status=node_key, by=manager)
         if install:
-            pipeline_services.pipeline_install(pipeline=p, by=manager)
-            pipeline_services.pipeline_run(
-                pipeline=p, selection=Selection(mode="folder", folder=consensus_folder), by=manager
-            )
+            running.pipeline_install(pipeline=p, by=manager)
+            running.pipeline_run(pipeline=p, selection=Selection(mode="folder", folder=consensus_folder), by=manager)
         return p, work, first
 
     o["pipeline_live"], live_work, _ = pipeline(1, install=True)
@@ -423,8 +420,8 @@ def build_world() -> World:
     Annotation.objects.filter(pk=o["annotation"].pk).update(
         data={c.value("annotation data key"): c.value("annotation data value")}
     )
-    running = job_services.job_create(kind="task_create", params={}, project=project, created_by=manager, total=10)
-    o["job_running"] = job_services.job_start(job_id=running.pk)
+    running_job = job_services.job_create(kind="task_create", params={}, project=project, created_by=manager, total=10)
+    o["job_running"] = job_services.job_start(job_id=running_job.pk)
     return w
 
 

@@ -1,16 +1,18 @@
 import datetime
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from taskboard.annotation import services, signals
+from taskboard.annotation import creation
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem
 from taskboard.annotation.selection import Selection
+from taskboard.annotation.spec import TaskSpec
 from taskboard.jobs import services as job_services
 from taskboard.jobs.models import Job, JobState
-from tests.factories import in_days, make_items
+from tests.factories import create_task, in_days, make_items, start_task
 
 
 @pytest.fixture
@@ -25,7 +27,7 @@ def small_threshold(settings):
 
 
 def start(dataset, manager, people, name="big", **kw):
-    return services.task_create_start(
+    return start_task(
         dataset=dataset,
         created_by=manager,
         name=name,
@@ -82,16 +84,15 @@ def test_the_job_is_enqueued_only_after_the_commit(
 def test_a_job_killed_half_way_leaves_no_task(
     dataset, items, manager, annotator, small_threshold, django_capture_on_commit_callbacks
 ):
-    def killer(sender, **kwargs):
+    def killer(**kwargs):
         assert TaskItem.objects.exists()  # the rows were written…
         raise RuntimeError("worker lost")
 
-    signals.task_items_added.connect(killer)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            result = start(dataset, manager, [annotator])
-    finally:
-        signals.task_items_added.disconnect(killer)
+    with (
+        mock.patch.object(creation, "ensure_status_counts", side_effect=killer),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        result = start(dataset, manager, [annotator])
     job = Job.objects.get(pk=result.job.pk)
     assert job.state == JobState.FAILED
     assert "went wrong" in job.error
@@ -118,7 +119,9 @@ def test_a_rerun_after_a_crash_past_the_commit_finds_the_task(
         result = start(dataset, manager, [annotator])
     job = result.job
     # The worker committed the task and died before marking the job.
-    services.task_create(**services.task_create_args({**job.params, "idempotency_key": f"job-{job.pk}"}))
+    creation.task_create(
+        spec=TaskSpec.from_json({**job.params["spec"], "idempotency_key": f"job-{job.pk}"}), by=manager
+    )
     Job.objects.filter(pk=job.pk).update(
         state=JobState.RUNNING, attempts=1, heartbeat_at=timezone.now() - datetime.timedelta(hours=1)
     )
@@ -148,7 +151,7 @@ def test_a_job_whose_input_went_bad_fails_with_a_readable_error(
     with django_capture_on_commit_callbacks(execute=False):
         result = start(dataset, manager, [annotator])
     # Someone took the name meanwhile.
-    services.task_create(dataset=dataset, created_by=manager, name="big", due_at=in_days(1), assignees=[annotator])
+    create_task(dataset=dataset, created_by=manager, name="big", due_at=in_days(1), assignees=[annotator])
     job = job_services.job_run(job_id=result.job.pk)
     assert job.state == JobState.FAILED
     assert job.error.startswith("name:")
@@ -158,9 +161,7 @@ def test_validation_happens_before_the_job_is_made(dataset, items, manager, anno
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError):
-        services.task_create_start(
-            dataset=dataset, created_by=manager, name="x", due_at=in_days(-1), assignees=[annotator]
-        )
+        start_task(dataset=dataset, created_by=manager, name="x", due_at=in_days(-1), assignees=[annotator])
     assert not Job.objects.exists()
 
 

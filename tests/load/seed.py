@@ -5,7 +5,7 @@
 Makes project "Load" with a manager and a second manager, 50 annotators, a dataset of 30,000 items
 (25,000 in /pull, 5,000 in /split), a pulling task over /pull (batch 10, at most 20 undone, the
 DESIGN limits) and an annotation task over /split split equally among the annotators, both made by
-`taskboard.annotation.services.task_create` (set-based inserts). Items and users are bulk-created; every
+`taskboard.annotation.creation.task_create` (set-based inserts). Items and users are bulk-created; every
 user shares one password hash (hashing it 52 times would cost ~40 s of PBKDF2 here). Writes what the
 locustfile and the checks need (emails, password, ids) to OUT.json.
 """
@@ -27,11 +27,11 @@ from django.db import transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from taskboard.accounts.models import User  # noqa: E402
-from taskboard.annotation import services  # noqa: E402
 from taskboard.annotation.models import Assignment, AssignmentKind  # noqa: E402
 from taskboard.annotation.selection import Selection  # noqa: E402
 from taskboard.datasets.models import Dataset, Item, Label, Recipe  # noqa: E402
 from taskboard.projects.models import Membership, Project, Role  # noqa: E402
+from tests.factories import create_task  # noqa: E402
 
 ANNOTATORS = 50
 PULL_ITEMS = 25_000
@@ -81,7 +81,7 @@ def main(out: str, password: str) -> None:
         _items(dataset, "/pull", PULL_ITEMS)
         _items(dataset, "/split", SPLIT_ITEMS)
     due = timezone.now() + datetime.timedelta(days=7)
-    pulling = services.task_create(
+    pulling = create_task(
         dataset=dataset,
         created_by=managers[0],
         name="Pull under load",
@@ -92,7 +92,7 @@ def main(out: str, password: str) -> None:
         batch_size=BATCH_SIZE,
         max_batch_workload=MAX_BATCH_WORKLOAD,
     )
-    split = services.task_create(
+    split = create_task(
         dataset=dataset,
         created_by=managers[0],
         name="Split under load",

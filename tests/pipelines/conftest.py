@@ -1,7 +1,7 @@
 import pytest
 
 from taskboard.annotation.workload import WorkloadUnit
-from taskboard.pipelines import services
+from taskboard.pipelines import editing
 from taskboard.pipelines.models import NodeKind
 from tests.factories import make_items
 
@@ -14,11 +14,11 @@ def items(dataset):
 @pytest.fixture
 def three_nodes(project, manager, annotator, annotator2, reviewer, dataset, recipe, items):
     """dataset → annotation (bob 50, carol 50) —completed→ QA (rita 100)."""
-    pipeline = services.pipeline_create(project=project, name="Label and review", by=manager)
-    source = services.node_add(
+    pipeline = editing.pipeline_create(project=project, name="Label and review", by=manager)
+    source = editing.node_add(
         pipeline=pipeline, by=manager, kind=NodeKind.DATASET, name="Street", column=0, row=0, dataset=dataset
     )
-    annotate = services.node_add(
+    annotate = editing.node_add(
         pipeline=pipeline,
         by=manager,
         kind=NodeKind.ANNOTATION,
@@ -29,7 +29,7 @@ def three_nodes(project, manager, annotator, annotator2, reviewer, dataset, reci
         recipe=recipe,
         workload=[WorkloadUnit(annotator, 50), WorkloadUnit(annotator2, 50)],
     )
-    review = services.node_add(
+    review = editing.node_add(
         pipeline=pipeline,
         by=manager,
         kind=NodeKind.QA,
@@ -40,6 +40,6 @@ def three_nodes(project, manager, annotator, annotator2, reviewer, dataset, reci
         recipe=recipe,
         workload=[WorkloadUnit(reviewer, 100)],
     )
-    services.connection_add(pipeline=pipeline, source=source, target=annotate, status="", by=manager)
-    services.connection_add(pipeline=pipeline, source=annotate, target=review, status="completed", by=manager)
+    editing.connection_add(pipeline=pipeline, source=source, target=annotate, status="", by=manager)
+    editing.connection_add(pipeline=pipeline, source=annotate, target=review, status="completed", by=manager)
     return pipeline, source, annotate, review

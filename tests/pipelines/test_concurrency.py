@@ -5,11 +5,11 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from taskboard.annotation import services as core
 from taskboard.annotation.models import TaskItem
 from taskboard.annotation.selection import Selection
-from taskboard.pipelines import services
+from taskboard.pipelines import routing, running
 from taskboard.pipelines.models import Move, Pipeline, PipelineState
+from taskboard.work import flow
 
 COPIES = 8
 
@@ -20,12 +20,12 @@ def test_concurrent_copies_of_a_routing_job_move_the_item_once(three_nodes, mana
     if connection.vendor != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL")
     pipeline, source, annotate, review = three_nodes
-    services.pipeline_install(pipeline=pipeline, by=manager)
-    services.pipeline_run(pipeline=pipeline, selection=Selection(mode="all"), by=manager)
+    running.pipeline_install(pipeline=pipeline, by=manager)
+    running.pipeline_run(pipeline=pipeline, selection=Selection(mode="all"), by=manager)
     annotate.refresh_from_db()
     row = TaskItem.objects.filter(task=annotate.task, assignment__assignee=annotator).order_by("rank").first()
-    services.pipeline_pause(pipeline=pipeline, by=manager)
-    row = core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+    running.pipeline_pause(pipeline=pipeline, by=manager)
+    row = flow.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
     # Installed again without the catch-up, so only the racing jobs can move the item.
     Pipeline.objects.filter(pk=pipeline.pk).update(state=PipelineState.INSTALLED)
 
@@ -35,7 +35,7 @@ def test_concurrent_copies_of_a_routing_job_move_the_item_once(three_nodes, mana
     def job():
         try:
             barrier.wait()
-            moved.append(services.item_route(task_item_id=row.pk, status="completed", status_at=row.status_at))
+            moved.append(routing.item_route(task_item_id=row.pk, status="completed", status_at=row.status_at))
         except Exception as e:  # collected and asserted below
             errors.append(e)
         finally:

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from taskboard.datasets.ids import api_id
-from taskboard.pipelines import services
+from taskboard.pipelines import dataloop, editing
 from taskboard.pipelines.models import Connection, NodeKind
 
 
@@ -63,7 +63,7 @@ def task_node(dataset, recipe, owner, assignee, **metadata):
 
 @pytest.fixture
 def pipeline(project, manager):
-    return services.pipeline_create(project=project, name="pipeline-faas-example-dataset", by=manager)
+    return editing.pipeline_create(project=project, name="pipeline-faas-example-dataset", by=manager)
 
 
 @pytest.fixture
@@ -86,27 +86,27 @@ def seed_json(pipeline, dataset, recipe, manager, annotator):
 
 def test_the_seed_task_node_survives_save_and_to_json(pipeline, seed_json, manager, annotator, recipe):
     sent = copy.deepcopy(seed_json)
-    services.pipeline_save_from_dataloop_json(pipeline=pipeline, data=sent, by=manager)
+    dataloop.pipeline_save_from_dataloop_json(pipeline=pipeline, data=sent, by=manager)
     node = pipeline.nodes.get()
     assert (node.kind, node.name, node.column, node.row) == (NodeKind.ANNOTATION, "My Task", 2, 1)
     assert node.recipe == recipe and node.owner == manager
     assert [(w.assignee, w.load) for w in node.workload.all()] == [(annotator, 100)]
     assert node.due_at.year == 2030
-    back = services.pipeline_to_dataloop_json(pipeline)
+    back = dataloop.pipeline_to_dataloop_json(pipeline)
     assert back["nodes"] == seed_json["nodes"]
     assert back["startNodes"] == seed_json["startNodes"]
     assert back["compositionId"] is None
     assert (back["name"], back["status"], back["connections"]) == (pipeline.name, "Created", [])
     # Saving what came back changes nothing.
-    services.pipeline_save_from_dataloop_json(pipeline=pipeline, data=back, by=manager)
-    assert services.pipeline_to_dataloop_json(pipeline)["nodes"] == seed_json["nodes"]
+    dataloop.pipeline_save_from_dataloop_json(pipeline=pipeline, data=back, by=manager)
+    assert dataloop.pipeline_to_dataloop_json(pipeline)["nodes"] == seed_json["nodes"]
     assert pipeline.nodes.get().pk == node.pk
 
 
 def test_an_editor_move_rewrites_the_position_and_keeps_the_rest(pipeline, seed_json, manager):
-    services.pipeline_save_from_dataloop_json(pipeline=pipeline, data=seed_json, by=manager)
-    services.node_move(node=pipeline.nodes.get(), column=3, row=2, by=manager)
-    node = services.pipeline_to_dataloop_json(pipeline)["nodes"][0]
+    dataloop.pipeline_save_from_dataloop_json(pipeline=pipeline, data=seed_json, by=manager)
+    editing.node_move(node=pipeline.nodes.get(), column=3, row=2, by=manager)
+    node = dataloop.pipeline_to_dataloop_json(pipeline)["nodes"][0]
     assert node["metadata"]["position"] == {"x": 1120.0, "y": 348.0, "z": 0}
     assert node["outputs"] == seed_json["nodes"][0]["outputs"]
     assert node["metadata"]["dueDate"] == seed_json["nodes"][0]["metadata"]["dueDate"]
@@ -145,11 +145,11 @@ def test_a_three_node_pipeline_round_trips_with_its_connections(
             "condition": '{"$and": [{"dir": "/city"}]}',
         },
     ]
-    services.pipeline_save_from_dataloop_json(pipeline=pipeline, data=seed_json, by=manager)
+    dataloop.pipeline_save_from_dataloop_json(pipeline=pipeline, data=seed_json, by=manager)
     conn = Connection.objects.get(status="completed")
     assert (conn.source.name, conn.target.name, conn.condition) == ("My Task", "Review", {"$and": [{"dir": "/city"}]})
     assert Connection.objects.get(status="").source.kind == NodeKind.DATASET
-    back = services.pipeline_to_dataloop_json(pipeline)
+    back = dataloop.pipeline_to_dataloop_json(pipeline)
     assert back["nodes"] == seed_json["nodes"]
     assert back["connections"][1] == seed_json["connections"][1]
     assert back["connections"][0]["src"] == seed_json["connections"][0]["src"]
@@ -157,7 +157,7 @@ def test_a_three_node_pipeline_round_trips_with_its_connections(
 
 def errors_for(pipeline, data, manager) -> dict:
     with pytest.raises(ValidationError) as error:
-        services.pipeline_save_from_dataloop_json(pipeline=pipeline, data=data, by=manager)
+        dataloop.pipeline_save_from_dataloop_json(pipeline=pipeline, data=data, by=manager)
     return {k: v[0] for k, v in error.value.message_dict.items()}
 
 
@@ -222,9 +222,9 @@ def test_the_json_dtlpy_itself_made_round_trips(project, dataset, recipe, manage
     ):
         text = text.replace(f'"{placeholder}"', json.dumps(value))
     data = json.loads(text)
-    pipeline = services.pipeline_create(project=project, name="p", by=manager)
-    services.pipeline_save_from_dataloop_json(pipeline=pipeline, data=data, by=manager)
-    back = services.pipeline_to_dataloop_json(pipeline)
+    pipeline = editing.pipeline_create(project=project, name="p", by=manager)
+    dataloop.pipeline_save_from_dataloop_json(pipeline=pipeline, data=data, by=manager)
+    back = dataloop.pipeline_to_dataloop_json(pipeline)
     assert back["nodes"] == data["nodes"]
     assert back["connections"] == data["connections"]
     assert back["startNodes"] == data["startNodes"]

@@ -11,9 +11,11 @@ from kombu.exceptions import OperationalError as BrokerDown
 from taskboard.annotation import services as core
 from taskboard.annotation.models import TaskItem
 from taskboard.annotation.workload import WorkloadUnit
-from taskboard.pipelines import services, tasks
+from taskboard.pipelines import editing, routing, tasks
+from taskboard.pipelines import running as pipeline_running
 from taskboard.pipelines.models import FailedStep, Move, NodeKind
 from taskboard.projects.models import Membership, Role
+from taskboard.work import flow
 from tests.pipelines.test_services import ALL, held_by, refusal
 
 HTMX = {"HX-Request": "true"}
@@ -23,8 +25,8 @@ HTMX = {"HX-Request": "true"}
 def running(three_nodes, manager, django_capture_on_commit_callbacks):
     pipeline, source, annotate, review = three_nodes
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
-    services.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
+        pipeline_running.pipeline_install(pipeline=pipeline, by=manager)
+    pipeline_running.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
     annotate.refresh_from_db()
     review.refresh_from_db()
     return pipeline, source, annotate, review
@@ -32,7 +34,7 @@ def running(three_nodes, manager, django_capture_on_commit_callbacks):
 
 def complete(task, row, by, capture):
     with capture(execute=True):
-        return core.item_status_set(task=task, item=row.item, status="completed", by=by)
+        return flow.item_status_set(task=task, item=row.item, status="completed", by=by)
 
 
 def test_a_move_refused_by_a_rule_is_recorded_and_a_retry_after_the_fix_moves_it_once(
@@ -51,23 +53,23 @@ def test_a_move_refused_by_a_rule_is_recorded_and_a_retry_after_the_fix_moves_it
     step = FailedStep.objects.get(pipeline=pipeline)
     assert (step.from_node, step.to_node, step.status, step.item_id) == (annotate, review, "completed", row.item_id)
     assert "Could not move into Review" in step.error and reviewer.email in step.error
-    assert not step.transient and services.step_waiting(step) == 1
+    assert not step.transient and routing.step_waiting(step) == 1
 
     # Retrying before the fix records the failure again; nothing moves.
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_retry(pipeline=pipeline, by=manager)
+        pipeline_running.pipeline_retry(pipeline=pipeline, by=manager)
     step.refresh_from_db()
     assert step.attempts == 2 and not TaskItem.objects.filter(task=review.task).exists()
 
     Membership.objects.create(project=project, user=reviewer, role=role)
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.pipeline_retry(pipeline=pipeline, by=manager) == 1
+        assert pipeline_running.pipeline_retry(pipeline=pipeline, by=manager) == 1
     assert [r.item_id for r in held_by(review.task, reviewer)] == [row.item_id]
     assert Move.objects.filter(from_node=annotate, to_node=review, item_id=row.item_id).count() == 1
     assert not FailedStep.objects.filter(pipeline=pipeline).exists()
     # Retrying (or replaying the routing job) again moves nothing twice.
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_retry(pipeline=pipeline, by=manager)
+        pipeline_running.pipeline_retry(pipeline=pipeline, by=manager)
     tasks.route_item.apply(
         kwargs={"task_item_id": row.pk, "status": "completed", "status_at": row.status_at.isoformat()}
     )
@@ -79,8 +81,8 @@ def test_one_failing_connection_does_not_stop_the_others(
     running, project, manager, annotator, annotator2, reviewer, dataset, recipe, django_capture_on_commit_callbacks
 ):
     pipeline, source, annotate, review = running
-    services.pipeline_pause(pipeline=pipeline, by=manager)
-    archive = services.node_add(
+    pipeline_running.pipeline_pause(pipeline=pipeline, by=manager)
+    archive = editing.node_add(
         pipeline=pipeline,
         by=manager,
         kind=NodeKind.ANNOTATION,
@@ -91,9 +93,9 @@ def test_one_failing_connection_does_not_stop_the_others(
         recipe=recipe,
         workload=[WorkloadUnit(annotator2, 100)],
     )
-    services.connection_add(pipeline=pipeline, source=annotate, target=archive, status="completed", by=manager)
+    editing.connection_add(pipeline=pipeline, source=annotate, target=archive, status="completed", by=manager)
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
+        pipeline_running.pipeline_install(pipeline=pipeline, by=manager)
     Membership.objects.filter(project=project, user=reviewer).delete()
     row = complete(annotate.task, held_by(annotate.task, annotator)[0], annotator, django_capture_on_commit_callbacks)
     archive.refresh_from_db()
@@ -106,10 +108,10 @@ def test_a_busy_database_is_retried_with_backoff_and_then_moves(
 ):
     pipeline, source, annotate, review = running
     with django_capture_on_commit_callbacks(execute=False):
-        row = core.item_status_set(
+        row = flow.item_status_set(
             task=annotate.task, item=held_by(annotate.task, annotator)[0].item, status="completed", by=annotator
         )
-    real, calls = services._route, []
+    real, calls = routing._route, []
 
     def flaky(*args, **kwargs):
         calls.append(1)
@@ -118,7 +120,7 @@ def test_a_busy_database_is_retried_with_backoff_and_then_moves(
         return real(*args, **kwargs)
 
     kwargs = {"task_item_id": row.pk, "status": "completed", "status_at": row.status_at.isoformat()}
-    with mock.patch.object(services, "_route", flaky):
+    with mock.patch.object(routing, "_route", flaky):
         tasks.route_item.apply(kwargs=kwargs)
     assert len(calls) == 3
     assert [r.item_id for r in held_by(review.task, reviewer)] == [row.item_id]
@@ -131,11 +133,11 @@ def test_a_database_that_stays_busy_is_recorded_after_the_retries(
 ):
     pipeline, source, annotate, review = running
     with django_capture_on_commit_callbacks(execute=False):
-        row = core.item_status_set(
+        row = flow.item_status_set(
             task=annotate.task, item=held_by(annotate.task, annotator)[0].item, status="completed", by=annotator
         )
     kwargs = {"task_item_id": row.pk, "status": "completed", "status_at": row.status_at.isoformat()}
-    with mock.patch.object(services, "_route", side_effect=OperationalError("database is locked")) as route:
+    with mock.patch.object(routing, "_route", side_effect=OperationalError("database is locked")) as route:
         tasks.route_item.apply(kwargs=kwargs)
     assert route.call_count == tasks.ROUTING_MAX_RETRIES + 1
     step = FailedStep.objects.get()
@@ -154,7 +156,7 @@ def test_a_broker_that_cannot_take_the_job_is_recorded_not_a_failed_request(
     step = FailedStep.objects.get()
     assert step.transient and "job queue could not be reached" in step.error
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_retry(pipeline=pipeline, by=manager)
+        pipeline_running.pipeline_retry(pipeline=pipeline, by=manager)
     assert [r.item_id for r in held_by(review.task, reviewer)] == [row.item_id]
     assert not FailedStep.objects.exists()
 
@@ -172,13 +174,16 @@ def test_uploads_that_cannot_enter_are_recorded_on_the_entry(
     step = FailedStep.objects.get()
     assert (step.from_node, step.to_node, step.status) == (source, annotate, "")
     assert "New items could not enter Annotate" in step.error and "closed" in step.error
-    assert services.step_waiting(step) == 1
+    assert routing.step_waiting(step) == 1
 
 
 def test_retry_needs_an_installed_pipeline(running, manager):
     pipeline = running[0]
-    services.pipeline_pause(pipeline=pipeline, by=manager)
-    assert "Install the pipeline" in refusal(lambda: services.pipeline_retry(pipeline=pipeline, by=manager))["state"]
+    pipeline_running.pipeline_pause(pipeline=pipeline, by=manager)
+    assert (
+        "Install the pipeline"
+        in refusal(lambda: pipeline_running.pipeline_retry(pipeline=pipeline, by=manager))["state"]
+    )
 
 
 def test_the_editor_lists_failed_moves_per_node_and_retries_them(

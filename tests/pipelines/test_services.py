@@ -7,8 +7,9 @@ from taskboard.annotation import services as core
 from taskboard.annotation.models import TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
-from taskboard.pipelines import services, tasks
+from taskboard.pipelines import editing, routing, running, tasks
 from taskboard.pipelines.models import Move, NodeKind, PipelineState
+from taskboard.work import flow
 from tests.factories import DatasetFactory, RecipeFactory, UserFactory, in_days
 
 ALL = Selection(mode="all")
@@ -20,8 +21,8 @@ def held_by(task, user):
 
 def install_and_run(pipeline, manager, capture):
     with capture(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
-    return services.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
+        running.pipeline_install(pipeline=pipeline, by=manager)
+    return running.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
 
 
 def test_run_puts_items_into_the_first_task_by_its_workload(
@@ -31,12 +32,12 @@ def test_run_puts_items_into_the_first_task_by_its_workload(
     result = install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
     annotate.refresh_from_db()
     assert result.added == 6
-    assert annotate.task.name == "Label and review · Annotate"
+    assert annotate.task.name == "Annotate (Label and review)"
     assert len(held_by(annotate.task, annotator)) == 3
     assert len(held_by(annotate.task, annotator2)) == 3
     assert Move.objects.filter(from_node=source, to_node=annotate, status="").count() == 6
     # Running again adds nothing: the items are already in.
-    again = services.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
+    again = running.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
     assert (again.added, again.skipped) == (0, 6)
 
 
@@ -49,7 +50,7 @@ def test_completed_items_move_into_qa_and_discarded_ones_go_nowhere(
     bobs, carols = held_by(annotate.task, annotator), held_by(annotate.task, annotator2)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        core.item_status_set(task=annotate.task, item=bobs[0].item, status="completed", by=annotator)
+        flow.item_status_set(task=annotate.task, item=bobs[0].item, status="completed", by=annotator)
     assert len(callbacks) == 1  # the routing job is enqueued only after the commit
     review.refresh_from_db()
     assert review.task.type == "qa" and review.task.parent_id == annotate.task_id
@@ -59,14 +60,14 @@ def test_completed_items_move_into_qa_and_discarded_ones_go_nowhere(
     assert move.job_id
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        core.item_status_set(task=annotate.task, item=carols[0].item, status="discard", by=annotator2)
+        flow.item_status_set(task=annotate.task, item=carols[0].item, status="discard", by=annotator2)
     assert callbacks == []
     assert TaskItem.objects.filter(task=review.task).count() == 1
     assert Move.objects.filter(from_node=annotate).count() == 1
 
     # Later completions join the QA task, which already exists.
     with django_capture_on_commit_callbacks(execute=True):
-        core.item_status_set(task=annotate.task, item=carols[1].item, status="completed", by=annotator2)
+        flow.item_status_set(task=annotate.task, item=carols[1].item, status="completed", by=annotator2)
     assert TaskItem.objects.filter(task=review.task).count() == 2
 
 
@@ -77,25 +78,25 @@ def test_a_paused_pipeline_moves_nothing_and_catches_up_when_installed_again(
     install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
     annotate.refresh_from_db()
     bobs = held_by(annotate.task, annotator)
-    services.pipeline_pause(pipeline=pipeline, by=manager)
+    running.pipeline_pause(pipeline=pipeline, by=manager)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         for row in bobs[:2]:
-            core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
-        core.item_status_set(task=annotate.task, item=bobs[2].item, status="discard", by=annotator)
+            flow.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+        flow.item_status_set(task=annotate.task, item=bobs[2].item, status="discard", by=annotator)
     assert callbacks == []
     review.refresh_from_db()
     assert not TaskItem.objects.filter(task=review.task).exists()
     assert not Move.objects.filter(from_node=annotate).exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        pipeline = services.pipeline_install(pipeline=pipeline, by=manager)
+        pipeline = running.pipeline_install(pipeline=pipeline, by=manager)
     assert pipeline.state == PipelineState.INSTALLED
     review.refresh_from_db()
     assert sorted(r.item_id for r in held_by(review.task, reviewer)) == sorted(r.item_id for r in bobs[:2])
     assert Move.objects.filter(from_node=annotate, to_node=review).count() == 2
     # Catching up again finds nothing left to move.
-    assert services.pipeline_catch_up(pipeline=pipeline) == 0
+    assert running.pipeline_catch_up(pipeline=pipeline) == 0
 
 
 def test_a_job_enqueued_before_a_pause_moves_nothing(
@@ -106,8 +107,8 @@ def test_a_job_enqueued_before_a_pause_moves_nothing(
     annotate.refresh_from_db()
     row = held_by(annotate.task, annotator)[0]
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
-    services.pipeline_pause(pipeline=pipeline, by=manager)
+        flow.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+    running.pipeline_pause(pipeline=pipeline, by=manager)
     for callback in callbacks:
         callback()
     assert not Move.objects.filter(from_node=annotate).exists()
@@ -121,31 +122,31 @@ def test_a_replayed_routing_job_moves_nothing_twice(
     annotate.refresh_from_db()
     row = held_by(annotate.task, annotator)[0]
     with django_capture_on_commit_callbacks(execute=True):
-        row = core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+        row = flow.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
     kwargs = {"task_item_id": row.pk, "status": "completed", "status_at": row.status_at.isoformat()}
     tasks.route_item.apply(kwargs=kwargs)
     tasks.route_item.apply(kwargs=kwargs)
-    assert services.item_route(task_item_id=row.pk, status="completed", status_at=row.status_at) == 0
+    assert routing.item_route(task_item_id=row.pk, status="completed", status_at=row.status_at) == 0
     review.refresh_from_db()
     assert TaskItem.objects.filter(task=review.task).count() == 1
     assert Move.objects.filter(from_node=annotate, item=row.item).count() == 1
     # A job for a status the item no longer has moves nothing.
-    assert services.item_route(task_item_id=row.pk, status="discard", status_at=row.status_at) == 0
+    assert routing.item_route(task_item_id=row.pk, status="discard", status_at=row.status_at) == 0
 
 
 def test_items_routed_one_at_a_time_follow_the_workload(
     three_nodes, manager, annotator, annotator2, reviewer, django_capture_on_commit_callbacks
 ):
     pipeline, source, annotate, review = three_nodes
-    services.node_update(node=review, by=manager, workload=[WorkloadUnit(reviewer, 50), WorkloadUnit(manager, 50)])
+    editing.node_update(node=review, by=manager, workload=[WorkloadUnit(reviewer, 50), WorkloadUnit(manager, 50)])
     install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
     annotate.refresh_from_db()
     for row in held_by(annotate.task, annotator):
         with django_capture_on_commit_callbacks(execute=True):
-            core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+            flow.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
     for row in held_by(annotate.task, annotator2)[:1]:
         with django_capture_on_commit_callbacks(execute=True):
-            core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator2)
+            flow.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator2)
     review.refresh_from_db()
     assert (len(held_by(review.task, reviewer)), len(held_by(review.task, manager))) == (2, 2)
 
@@ -154,26 +155,26 @@ def test_a_rework_connection_sends_items_back_to_do_again(
     three_nodes, manager, annotator, reviewer, django_capture_on_commit_callbacks
 ):
     pipeline, source, annotate, review = three_nodes
-    services.node_update(
+    editing.node_update(
         node=review,
         by=manager,
         statuses=[{"key": "approved"}, {"key": "discard"}, {"key": "rework", "is_done": True}],
     )
-    back = services.connection_add(pipeline=pipeline, source=review, target=annotate, status="rework", by=manager)
+    back = editing.connection_add(pipeline=pipeline, source=review, target=annotate, status="rework", by=manager)
     assert back.rework
     install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
     annotate.refresh_from_db()
     row = held_by(annotate.task, annotator)[0]
     with django_capture_on_commit_callbacks(execute=True):
-        core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+        flow.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
     review.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
-        core.item_status_set(task=review.task, item=row.item, status="rework", by=reviewer)
+        flow.item_status_set(task=review.task, item=row.item, status="rework", by=reviewer)
     row.refresh_from_db()
     assert row.status is None
     # Completed again, it goes to review again: a new routing step.
     with django_capture_on_commit_callbacks(execute=True):
-        core.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
+        flow.item_status_set(task=annotate.task, item=row.item, status="completed", by=annotator)
     assert Move.objects.filter(from_node=annotate, item=row.item).count() == 2
 
 
@@ -196,7 +197,7 @@ def node_kwargs(dataset_, recipe_, worker, /, **overrides):
 
 @pytest.fixture
 def pipeline(project, manager):
-    return services.pipeline_create(project=project, name="P", by=manager)
+    return editing.pipeline_create(project=project, name="P", by=manager)
 
 
 def refusal(call) -> dict:
@@ -206,8 +207,8 @@ def refusal(call) -> dict:
 
 
 def test_pipeline_names_are_unique_in_a_project(pipeline, project, manager):
-    assert "name" in refusal(lambda: services.pipeline_create(project=project, name="P", by=manager))
-    assert "name" in refusal(lambda: services.pipeline_create(project=project, name=" ", by=manager))
+    assert "name" in refusal(lambda: editing.pipeline_create(project=project, name="P", by=manager))
+    assert "name" in refusal(lambda: editing.pipeline_create(project=project, name=" ", by=manager))
 
 
 @pytest.mark.parametrize(
@@ -235,29 +236,27 @@ def test_invalid_nodes_are_refused_with_their_reason(
     if overrides.get("recipe") == "other":
         overrides["recipe"] = RecipeFactory(dataset=DatasetFactory(project=dataset.project))
     errors = refusal(
-        lambda: services.node_add(
-            pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator, **overrides)
-        )
+        lambda: editing.node_add(pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator, **overrides))
     )
     assert words in errors[field]
     assert not pipeline.nodes.exists()
 
 
 def test_a_node_cannot_sit_on_another(pipeline, manager, dataset, recipe, annotator):
-    services.node_add(pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator))
+    editing.node_add(pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator))
     errors = refusal(
-        lambda: services.node_add(pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator, name="B"))
+        lambda: editing.node_add(pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator, name="B"))
     )
     assert "column 1, row 0" in errors["column"]
 
 
 def test_invalid_connections_are_refused_with_their_reason(three_nodes, manager, dataset, recipe, annotator):
     pipeline, source, annotate, review = three_nodes
-    annotate2 = services.node_add(
+    annotate2 = editing.node_add(
         pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator, name="Annotate 2", row=1)
     )
     other = DatasetFactory(project=dataset.project)
-    elsewhere = services.node_add(
+    elsewhere = editing.node_add(
         pipeline=pipeline,
         by=manager,
         **node_kwargs(other, RecipeFactory(dataset=other), annotator, name="Elsewhere", row=2),
@@ -275,7 +274,7 @@ def test_invalid_connections_are_refused_with_their_reason(three_nodes, manager,
     ]
     for (a, b, status), field, words in cases:
         errors = refusal(
-            lambda a=a, b=b, status=status: services.connection_add(
+            lambda a=a, b=b, status=status: editing.connection_add(
                 pipeline=pipeline, source=a, target=b, status=status, by=manager
             )
         )
@@ -286,42 +285,42 @@ def test_invalid_connections_are_refused_with_their_reason(three_nodes, manager,
 def test_an_installed_pipeline_must_be_paused_before_editing(three_nodes, manager, django_capture_on_commit_callbacks):
     pipeline, source, annotate, review = three_nodes
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
-    errors = refusal(lambda: services.node_move(node=review, column=3, row=1, by=manager))
+        running.pipeline_install(pipeline=pipeline, by=manager)
+    errors = refusal(lambda: editing.node_move(node=review, column=3, row=1, by=manager))
     assert "Pause" in errors["state"]
-    services.pipeline_pause(pipeline=pipeline, by=manager)
-    assert "Only an installed" in refusal(lambda: services.pipeline_pause(pipeline=pipeline, by=manager))["state"]
-    services.node_move(node=review, column=3, row=1, by=manager)
+    running.pipeline_pause(pipeline=pipeline, by=manager)
+    assert "Only an installed" in refusal(lambda: running.pipeline_pause(pipeline=pipeline, by=manager))["state"]
+    editing.node_move(node=review, column=3, row=1, by=manager)
 
 
 def test_install_refuses_a_qa_node_without_an_annotation_node_before_it(pipeline, manager, dataset, recipe, reviewer):
-    services.node_add(
+    editing.node_add(
         pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, reviewer, kind=NodeKind.QA, name="QA")
     )
-    errors = refusal(lambda: services.pipeline_install(pipeline=pipeline, by=manager))
+    errors = refusal(lambda: running.pipeline_install(pipeline=pipeline, by=manager))
     assert "QA: A QA node needs an annotation node" in errors["source"]
 
 
 def test_install_refuses_a_past_due_date(pipeline, manager, dataset, recipe, annotator):
-    services.node_add(pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator, due_at=in_days(1)))
+    editing.node_add(pipeline=pipeline, by=manager, **node_kwargs(dataset, recipe, annotator, due_at=in_days(1)))
     pipeline.nodes.update(due_at=in_days(-1))
-    errors = refusal(lambda: services.pipeline_install(pipeline=pipeline, by=manager))
+    errors = refusal(lambda: running.pipeline_install(pipeline=pipeline, by=manager))
     assert "due date has passed" in errors["due_at"]
 
 
 def test_run_needs_an_installed_pipeline(three_nodes, manager):
     pipeline = three_nodes[0]
-    assert "state" in refusal(lambda: services.pipeline_run(pipeline=pipeline, selection=ALL, by=manager))
+    assert "state" in refusal(lambda: running.pipeline_run(pipeline=pipeline, selection=ALL, by=manager))
 
 
 def test_positions_convert_to_dataloop_coordinates_and_back():
-    assert services.position_to_xy(2, 1) == {"x": 780.0, "y": 217.5, "z": 0}
-    assert services.xy_to_position(780.0, 217.5) == (2, 1)
-    assert services.xy_to_position(100, 87) == (0, 0)
+    assert editing.position_to_xy(2, 1) == {"x": 780.0, "y": 217.5, "z": 0}
+    assert editing.xy_to_position(780.0, 217.5) == (2, 1)
+    assert editing.xy_to_position(100, 87) == (0, 0)
 
 
 def test_due_dates_round_trip_through_milliseconds():
-    at = services._ms_to_datetime(1796344441851.75)
+    at = editing.ms_to_datetime(1796344441851.75)
     assert at == datetime.datetime(2026, 12, 4, 0, 34, 1, 851750, tzinfo=datetime.UTC)
 
 
@@ -343,9 +342,9 @@ def test_new_uploads_enter_installed_pipelines_at_their_dataset_node(
     from django.urls import reverse
 
     pipeline, source, annotate, review = three_nodes
-    services.node_update(node=source, by=manager, folder="/new")
+    editing.node_update(node=source, by=manager, folder="/new")
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
+        running.pipeline_install(pipeline=pipeline, by=manager)
     annotate.refresh_from_db()
     client.force_login(manager)
 
@@ -377,7 +376,7 @@ def test_new_uploads_enter_installed_pipelines_at_their_dataset_node(
     assert TaskItem.objects.filter(task=annotate.task, item__filename="/new/c.jpg").exists()
 
     # Replaying the intake moves nothing twice.
-    assert services.pipeline_intake(pipeline=pipeline) == 0
+    assert running.pipeline_intake(pipeline=pipeline) == 0
     assert Move.objects.filter(from_node=source, to_node=annotate).count() == 3
 
 
@@ -392,7 +391,7 @@ def test_a_big_import_enters_through_a_job_with_progress(
     settings.TASK_JOB_THRESHOLD = 5
     pipeline, source, annotate, review = three_nodes
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
+        running.pipeline_install(pipeline=pipeline, by=manager)
     rows = "".join(f"/import/{i}.jpg,,\n" for i in range(8))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         dataset_services.items_import_manifest(
@@ -416,8 +415,8 @@ def test_uploads_enter_nothing_while_paused_or_before_the_first_install(
     pipeline, source, annotate, review = three_nodes
     with django_capture_on_commit_callbacks(execute=True):
         dataset_services.items_upload(dataset=dataset, files=[png_upload("early.png")], folder="/up", by=manager)
-        services.pipeline_install(pipeline=pipeline, by=manager)
-    services.pipeline_pause(pipeline=pipeline, by=manager)
+        running.pipeline_install(pipeline=pipeline, by=manager)
+    running.pipeline_pause(pipeline=pipeline, by=manager)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         dataset_services.items_upload(dataset=dataset, files=[png_upload("late.png")], folder="/up", by=manager)
     assert callbacks == []  # a paused pipeline is not sent anything
@@ -430,17 +429,17 @@ def test_editing_a_node_that_made_its_task_updates_the_task(
 ):
     pipeline, source, annotate, review = three_nodes
     install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
-    services.pipeline_pause(pipeline=pipeline, by=manager)
+    running.pipeline_pause(pipeline=pipeline, by=manager)
     annotate.refresh_from_db()
     due = in_days(3)
-    services.node_update(node=annotate, by=manager, priority=3, owner=owner, due_at=due)
+    editing.node_update(node=annotate, by=manager, priority=3, owner=owner, due_at=due)
     annotate.task.refresh_from_db()
     assert (annotate.task.priority, annotate.task.owner, annotate.task.due_at) == (3, owner, due)
 
 
 def test_a_pulling_node_queues_its_items(three_nodes, manager, annotator, django_capture_on_commit_callbacks):
     pipeline, source, annotate, review = three_nodes
-    services.node_update(node=annotate, by=manager, batch_size=3, max_batch_workload=5)
+    editing.node_update(node=annotate, by=manager, batch_size=3, max_batch_workload=5)
     install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
     annotate.refresh_from_db()
     assert annotate.task.is_pulling
@@ -454,11 +453,9 @@ def test_a_dataset_node_folder_takes_its_subfolders_and_not_lookalike_folders(
     from tests.factories import make_items
 
     pipeline, source, annotate, review = three_nodes
-    services.node_update(node=source, by=manager, folder="/city/")
+    editing.node_update(node=source, by=manager, folder="/city/")
     assert source.folder == "/city"
-    assert (
-        "absolute path" in refusal(lambda: services.node_update(node=source, by=manager, folder="/a/../b"))["folder"]
-    )
+    assert "absolute path" in refusal(lambda: editing.node_update(node=source, by=manager, folder="/a/../b"))["folder"]
     make_items(dataset, {"/city/day": 2, "/cityscape": 3, "/city_old": 1})
     result = install_and_run(pipeline, manager, django_capture_on_commit_callbacks)
     annotate.refresh_from_db()
@@ -472,10 +469,10 @@ def test_install_makes_every_task_node_s_task_before_any_item_arrives(
 ):
     pipeline, source, annotate, review = three_nodes
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
+        running.pipeline_install(pipeline=pipeline, by=manager)
     annotate.refresh_from_db()
     review.refresh_from_db()
-    assert annotate.task.name == "Label and review · Annotate" and annotate.task.type == "annotation"
+    assert annotate.task.name == "Annotate (Label and review)" and annotate.task.type == "annotation"
     assert review.task.type == "qa" and review.task.parent_id == annotate.task_id and not review.task.qa_intake
     assert not TaskItem.objects.filter(task__in=[annotate.task, review.task]).exists()
     assert sorted(annotate.task.workload.values_list("assignee__email", "load")) == [
@@ -483,11 +480,11 @@ def test_install_makes_every_task_node_s_task_before_any_item_arrives(
         (annotator2.email, 50),
     ]
     # Installing again after a pause reuses them.
-    services.pipeline_pause(pipeline=pipeline, by=manager)
+    running.pipeline_pause(pipeline=pipeline, by=manager)
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
+        running.pipeline_install(pipeline=pipeline, by=manager)
     annotate.refresh_from_db()
-    assert annotate.task.name == "Label and review · Annotate"
+    assert annotate.task.name == "Annotate (Label and review)"
     from taskboard.annotation.models import AnnotationTask
 
     assert AnnotationTask.objects.filter(project=pipeline.project).count() == 2
@@ -502,7 +499,7 @@ def test_install_refuses_a_workload_person_who_left_the_project_and_makes_no_tas
     pipeline, source, annotate, review = three_nodes
     Membership.objects.filter(project=pipeline.project, user=reviewer).delete()
     with django_capture_on_commit_callbacks(execute=True):
-        errors = refusal(lambda: services.pipeline_install(pipeline=pipeline, by=manager))
+        errors = refusal(lambda: running.pipeline_install(pipeline=pipeline, by=manager))
     assert "Review" in errors["workload"] and reviewer.email in errors["workload"]
     pipeline.refresh_from_db()
     assert pipeline.state == PipelineState.CREATED
@@ -514,19 +511,18 @@ def test_install_refuses_what_task_creation_refuses_naming_the_node(
 ):
     from unittest import mock
 
-    from taskboard.annotation import services as core_services
     from taskboard.annotation.models import AnnotationTask
 
     pipeline, source, annotate, review = three_nodes
-    real = core_services.task_create
+    real = running.task_create
 
-    def refuse_qa(**kwargs):
-        if kwargs["task_type"] == "qa":
+    def refuse_qa(*, spec, by):
+        if spec.type == "qa":
             raise ValidationError({"due_at": "The due date must be in the future."})
-        return real(**kwargs)
+        return real(spec=spec, by=by)
 
-    with mock.patch.object(core_services, "task_create", refuse_qa):
-        errors = refusal(lambda: services.pipeline_install(pipeline=pipeline, by=manager))
+    with mock.patch.object(running, "task_create", refuse_qa):
+        errors = refusal(lambda: running.pipeline_install(pipeline=pipeline, by=manager))
     assert errors == {"due_at": "Review: The due date must be in the future."}
     assert not AnnotationTask.objects.filter(project=pipeline.project).exists()
 
@@ -534,11 +530,11 @@ def test_install_refuses_what_task_creation_refuses_naming_the_node(
 def test_install_refuses_a_node_whose_task_was_closed(three_nodes, manager, django_capture_on_commit_callbacks):
     pipeline, source, annotate, review = three_nodes
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
-    services.pipeline_pause(pipeline=pipeline, by=manager)
+        running.pipeline_install(pipeline=pipeline, by=manager)
+    running.pipeline_pause(pipeline=pipeline, by=manager)
     review.refresh_from_db()
     core.task_close(task=review.task, by=manager)
-    errors = refusal(lambda: services.pipeline_install(pipeline=pipeline, by=manager))
+    errors = refusal(lambda: running.pipeline_install(pipeline=pipeline, by=manager))
     assert "Review: its task" in errors["task"] and "closed" in errors["task"]
 
 
@@ -553,11 +549,11 @@ def test_a_run_is_set_based_its_queries_do_not_grow_with_the_items(
     pipeline, source, annotate, review = three_nodes
     make_items(dataset, {"/small": 10, "/big": 1500})
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
+        running.pipeline_install(pipeline=pipeline, by=manager)
 
     def run(folder):
         with CaptureQueriesContext(connection) as queries:
-            result = services.pipeline_run(
+            result = running.pipeline_run(
                 pipeline=pipeline, selection=Selection(mode="folder", folder=folder), by=manager
             )
         return result, queries
@@ -586,9 +582,9 @@ def test_a_big_run_goes_through_a_job_with_progress(
     settings.TASK_JOB_THRESHOLD = 5
     pipeline, source, annotate, review = three_nodes
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
+        running.pipeline_install(pipeline=pipeline, by=manager)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        result = services.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
+        result = running.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
     assert (result.added, result.entering) == (0, 6) and result.job is not None
     annotate.refresh_from_db()
     assert not TaskItem.objects.filter(task=annotate.task).exists()  # nothing in the request
@@ -617,10 +613,10 @@ def test_a_big_run_on_a_pipeline_paused_before_its_job_ran_fails_with_the_reason
     settings.TASK_JOB_THRESHOLD = 5
     pipeline, source, annotate, review = three_nodes
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
+        running.pipeline_install(pipeline=pipeline, by=manager)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        result = services.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
-    services.pipeline_pause(pipeline=pipeline, by=manager)
+        result = running.pipeline_run(pipeline=pipeline, selection=ALL, by=manager)
+    running.pipeline_pause(pipeline=pipeline, by=manager)
     for callback in callbacks:
         callback()
     job = Job.objects.get(pk=result.job.pk)
@@ -634,9 +630,9 @@ def test_uploads_made_while_paused_enter_when_installed_again(
 
     pipeline, source, annotate, review = three_nodes
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
+        running.pipeline_install(pipeline=pipeline, by=manager)
         dataset_services.items_upload(dataset=dataset, files=[png_upload("one.png")], folder="/up", by=manager)
-    services.pipeline_pause(pipeline=pipeline, by=manager)
+    running.pipeline_pause(pipeline=pipeline, by=manager)
     with django_capture_on_commit_callbacks(execute=True):
         dataset_services.items_upload(
             dataset=dataset, files=[png_upload("two.png"), png_upload("three.png")], folder="/up", by=manager
@@ -645,9 +641,9 @@ def test_uploads_made_while_paused_enter_when_installed_again(
     assert list(TaskItem.objects.filter(task=annotate.task).values_list("item__name", flat=True)) == ["one.png"]
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
+        running.pipeline_install(pipeline=pipeline, by=manager)
     names = sorted(TaskItem.objects.filter(task=annotate.task).values_list("item__name", flat=True))
     assert names == ["one.png", "three.png", "two.png"]
     assert Move.objects.filter(from_node=source, to_node=annotate).count() == 3
     # Catching up again takes nothing in twice.
-    assert services.pipeline_catch_up(pipeline=pipeline) == 0
+    assert running.pipeline_catch_up(pipeline=pipeline) == 0

@@ -1,6 +1,7 @@
 import pytest
 from django.urls import reverse
 
+from taskboard.pipelines import editing, running
 from taskboard.pipelines.models import Connection, Node, Pipeline, PipelineState
 
 HTMX = {"HX-Request": "true"}
@@ -163,14 +164,13 @@ def test_a_big_run_from_the_editor_shows_its_job_progress(
 ):
     from taskboard.annotation.workload import WorkloadUnit
     from taskboard.jobs.models import Job, JobState
-    from taskboard.pipelines import services
 
     settings.TASK_JOB_THRESHOLD = 3
-    pipeline = services.pipeline_create(project=dataset.project, name="Big", by=manager)
-    street = services.node_add(
+    pipeline = editing.pipeline_create(project=dataset.project, name="Big", by=manager)
+    street = editing.node_add(
         pipeline=pipeline, by=manager, kind="dataset", name="Street", column=0, row=0, dataset=dataset
     )
-    annotate = services.node_add(
+    annotate = editing.node_add(
         pipeline=pipeline,
         by=manager,
         kind="annotation",
@@ -181,9 +181,9 @@ def test_a_big_run_from_the_editor_shows_its_job_progress(
         recipe=recipe,
         workload=[WorkloadUnit(annotator, 100)],
     )
-    services.connection_add(pipeline=pipeline, source=street, target=annotate, status="", by=manager)
+    editing.connection_add(pipeline=pipeline, source=street, target=annotate, status="", by=manager)
     with django_capture_on_commit_callbacks(execute=True):
-        services.pipeline_install(pipeline=pipeline, by=manager)
+        running.pipeline_install(pipeline=pipeline, by=manager)
     client.force_login(manager)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post(reverse("pipelines:run", args=[pipeline.pk]), {"folder": ""}, headers=HTMX)

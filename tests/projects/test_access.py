@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from taskboard.annotation import services
 from taskboard.annotation.models import AnnotationTask, Assignment
 from taskboard.annotation.selection import Selection
 from taskboard.api.auth import token_issue
@@ -14,13 +13,13 @@ from taskboard.datasets.models import Dataset, Item
 from taskboard.jobs.services import job_create
 from taskboard.projects.access import can_manage, role_of
 from taskboard.projects.models import Project
-from tests.factories import UserFactory, in_days, make_items
+from tests.factories import UserFactory, create_task, in_days, make_items
 
 
 @pytest.fixture
 def task(dataset, recipe, manager, annotator, annotator2):
     make_items(dataset, {"/a": 4})
-    return services.task_create(
+    return create_task(
         dataset=dataset,
         created_by=manager,
         name="t",

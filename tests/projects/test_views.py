@@ -1,12 +1,13 @@
 import pytest
 from django.urls import reverse
 
-from taskboard.annotation import progress, services
+from taskboard.annotation import progress
 from taskboard.annotation.models import Assignment
 from taskboard.annotation.selection import Selection
 from taskboard.datasets import queries as dataset_queries
 from taskboard.projects import queries
-from tests.factories import in_days, make_items
+from taskboard.work import flow
+from tests.factories import create_task, in_days, make_items
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def items(dataset, recipe):
 
 @pytest.fixture
 def task(dataset, items, manager, annotator, annotator2):
-    return services.task_create(
+    return create_task(
         dataset=dataset,
         created_by=manager,
         name="Day shift",
@@ -55,7 +56,7 @@ def test_home_shows_an_annotators_own_assignments_and_my_work(client, task, anno
 def test_project_page_shows_datasets_tasks_and_progress(client, manager, project, dataset, task, annotator):
     a = Assignment.objects.get(task=task, assignee=annotator)
     item = a.task_items.order_by("rank").first().item
-    services.item_status_set(task=task, item=item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=item, status="completed", by=annotator)
     client.force_login(manager)
     response = client.get(reverse("dashboards:project-detail", args=[project.pk]))
     body = response.content.decode()
@@ -96,7 +97,7 @@ def test_progress_comes_from_the_counters(task, annotator):
     before = progress.tasks_progress([task])[task.pk]
     assert (before.done, before.total) == (0, 10)
     item = Assignment.objects.get(task=task, assignee=annotator).task_items.first().item
-    services.item_status_set(task=task, item=item, status="discard", by=annotator)
+    flow.item_status_set(task=task, item=item, status="discard", by=annotator)
     after = progress.tasks_progress([task])[task.pk]
     assert (after.done, after.total) == (1, 10)
     one = progress.task_progress(task)

@@ -8,16 +8,23 @@ import uuid
 import pytest
 from django.core.cache import cache
 
-from taskboard.annotation import services
 from taskboard.annotation.models import Assignment
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api.models import ApiCommand
 from taskboard.jobs.services import job_create
-from taskboard.pipelines import services as pipeline_services
+from taskboard.pipelines import editing
 from taskboard.pipelines.models import NodeKind
 from taskboard.projects.models import Role
-from tests.factories import DatasetFactory, MembershipFactory, ProjectFactory, UserFactory, in_days, make_items
+from tests.factories import (
+    DatasetFactory,
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+    create_task,
+    in_days,
+    make_items,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +59,7 @@ def world(
     project, owner, manager, annotator, annotator2, reviewer, other_manager, other_owner, staff, root, dataset, recipe
 ):
     items = make_items(dataset, {"/city/day": 6, "/city/night": 4})
-    task = services.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=manager,
         name="Secret-Street-Task",
@@ -63,11 +70,11 @@ def world(
     assignment = Assignment.objects.get(task=task, assignee=annotator)
     task_item = assignment.task_items.order_by("pk").first()
     job = job_create(kind="task_create", params={}, project=project, created_by=manager, total=10)
-    pipeline = pipeline_services.pipeline_create(project=project, name="Secret-Pipeline", by=manager)
-    source = pipeline_services.node_add(
+    pipeline = editing.pipeline_create(project=project, name="Secret-Pipeline", by=manager)
+    source = editing.node_add(
         pipeline=pipeline, by=manager, kind=NodeKind.DATASET, name="Src", column=0, row=0, dataset=dataset
     )
-    node = pipeline_services.node_add(
+    node = editing.node_add(
         pipeline=pipeline,
         by=manager,
         kind=NodeKind.ANNOTATION,
@@ -78,7 +85,7 @@ def world(
         recipe=recipe,
         workload=[WorkloadUnit(annotator, 100)],
     )
-    connection = pipeline_services.connection_add(pipeline=pipeline, source=source, target=node, status="", by=manager)
+    connection = editing.connection_add(pipeline=pipeline, source=source, target=node, status="", by=manager)
     # An API command of the manager's: it names the task and its people, so only they and the managers read it.
     command = ApiCommand.objects.create(
         type="CreateTask", user=manager, project=project, spec={"createTaskPayload": {"name": "Secret-Street-Task"}}

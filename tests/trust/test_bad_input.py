@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from taskboard.annotation.models import AnnotationTask
 from taskboard.api.ids import api_id
-from tests.factories import DatasetFactory, ItemFactory, RecipeFactory
+from tests.factories import DatasetFactory, ItemFactory, RecipeFactory, create_task
 from tests.trust.state import count_rows
 
 # An id past 64 bits, and a number past what int() reads (4300 digits).
@@ -303,7 +303,6 @@ def _api_task_cases(world, foreign):
 @pytest.fixture
 def foreign(world, other_owner):
     """Objects of Oscar's project: ids a Street manager must not be able to use."""
-    from taskboard.annotation import services
     from taskboard.annotation.selection import Selection
     from taskboard.annotation.workload import WorkloadUnit
     from taskboard.datasets.models import Dataset
@@ -312,7 +311,7 @@ def foreign(world, other_owner):
     dataset = Dataset.objects.get(name="oscar-data")
     recipe = RecipeFactory(dataset=dataset)
     items = make_items(dataset, {"/city/day": 3})
-    task = services.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=other_owner,
         name="Oscar task",
@@ -999,7 +998,6 @@ def test_manifests_that_are_empty_huge_misencoded_or_binary_import_nothing(world
 
 def test_formula_cells_are_defused_in_csv_exports(world, client, dataset):
     """A filename or e-mail starting with = + - @ must not run as a formula when the export is opened."""
-    from taskboard.annotation import services
     from taskboard.annotation.selection import Selection
     from tests.factories import in_days
 
@@ -1007,7 +1005,7 @@ def test_formula_cells_are_defused_in_csv_exports(world, client, dataset):
         ItemFactory(
             dataset=dataset, dir="/f", name=f"{prefix}HYPERLINK(1){n}.jpg", filename=f"/f/{prefix}HYPERLINK(1){n}.jpg"
         )
-    task = services.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=world["manager"],
         name="=cmd|' /C calc'!A0",

@@ -17,7 +17,6 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from taskboard.annotation import services
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.api.auth import token_issue
@@ -27,7 +26,7 @@ from taskboard.dashboards import counters
 from taskboard.datasets.models import Item
 from taskboard.jobs.models import Job, JobState
 from tests.celery_worker import start_worker
-from tests.factories import DatasetFactory, RecipeFactory, in_days
+from tests.factories import DatasetFactory, RecipeFactory, in_days, start_task
 
 pytestmark = [pytest.mark.heavy, pytest.mark.celery_worker]
 
@@ -81,7 +80,7 @@ def big(pg, dataset, recipe):
 
 
 def start_creation(dataset, manager, people, name):
-    creation = services.task_create_start(
+    creation = start_task(
         dataset=dataset,
         created_by=manager,
         name=name,

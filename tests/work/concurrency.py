@@ -17,11 +17,10 @@ from collections import Counter
 
 def build(*, users: int, items: int, batch_size: int = 3, max_batch_workload: int = 5, suffix: str = ""):
     from taskboard.accounts.models import User
-    from taskboard.annotation import services as core
     from taskboard.annotation.selection import Selection
     from taskboard.datasets.models import Dataset, Label, Recipe
     from taskboard.projects.models import Membership, Project, Role
-    from tests.factories import in_days, make_items
+    from tests.factories import create_task, in_days, make_items
 
     project = Project.objects.create(name=f"Concurrency{suffix}")
     manager = User.objects.create_user(f"boss{suffix}@example.com", "pw")
@@ -32,7 +31,7 @@ def build(*, users: int, items: int, batch_size: int = 3, max_batch_workload: in
     recipe = Recipe.objects.create(dataset=dataset, name="default", is_default=True)
     Label.objects.create(recipe=recipe, name="thing")
     make_items(dataset, {"/pile": items})
-    task = core.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=manager,
         name="Race",
@@ -51,8 +50,9 @@ def run(task, people, *, time_limit: float = 120.0) -> dict:
     for more until the queue is empty. Returns what each one saw and what the database holds."""
     from django.db import connection
 
-    from taskboard.annotation import services as core
+    from taskboard.annotation import pulling
     from taskboard.annotation.models import Assignment, AssignmentKind, ChangeKind, HoldingChange, TaskItem
+    from taskboard.work import flow
 
     barrier = threading.Barrier(len(people))
     seen: dict[int, set[int]] = {u.pk: set() for u in people}
@@ -74,9 +74,9 @@ def run(task, people, *, time_limit: float = 120.0) -> dict:
                 seen[user.pk].update(t.item_id for t in held)
                 if held:
                     for t in held:
-                        core.item_status_set(task=task, item=t.item, status="completed", by=user)
+                        flow.item_status_set(task=task, item=t.item, status="completed", by=user)
                     continue
-                if core.pulling_claim(task=task, user=user) == 0 and queue_left() == 0:
+                if pulling.pulling_claim(task=task, user=user) == 0 and queue_left() == 0:
                     return
         except Exception as error:  # noqa: BLE001 - reported, the test fails on any
             errors.append(f"{user.email}: {type(error).__name__}: {error}")

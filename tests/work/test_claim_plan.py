@@ -4,10 +4,10 @@ with a million rows the difference is 800 claims/s against 11 (issue 4, §8)."""
 import pytest
 from django.db import connection
 
-from taskboard.annotation import services as core
+from taskboard.annotation import pulling
 from taskboard.annotation.models import Assignment, StatusCount, TaskItem
 from taskboard.annotation.selection import Selection
-from tests.factories import in_days, make_items
+from tests.factories import create_task, in_days, make_items
 
 
 @pytest.mark.postgres
@@ -15,7 +15,7 @@ def test_the_claim_query_uses_the_queue_index(dataset, recipe, manager, annotato
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL plans only.")
     make_items(dataset, {"/q": 20_000})
-    task = core.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=manager,
         name="Plan",
@@ -42,7 +42,7 @@ def test_the_claim_query_uses_the_queue_index(dataset, recipe, manager, annotato
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(capture):
-        assert core.pulling_claim(task=task, user=annotator) == 10
+        assert pulling.pulling_claim(task=task, user=annotator) == 10
     assert captured, "the claim ran no UPDATE over queued rows"
     sql, params = captured[0]
     with connection.cursor() as cursor:

@@ -3,7 +3,7 @@ import pytest
 from taskboard.annotation.models import Assignment, AssignmentKind, ChangeKind, HoldingChange, TaskItem
 from taskboard.dashboards import queries as dashboard_queries
 from taskboard.datasets.models import Annotation
-from taskboard.work import queries, services
+from taskboard.work import consensus, queries, services
 from taskboard.work.models import AssignmentTime, ConsensusResult, ItemTime
 from tests.factories import make_items
 from tests.work.helpers import build_task
@@ -11,8 +11,8 @@ from tests.work.helpers import build_task
 
 def test_consensus_score_is_the_share_of_the_majority_label_set():
     sets = [frozenset({"car"}), frozenset({"car"}), frozenset({"car", "person"})]
-    assert services.consensus_score(sets) == (pytest.approx(2 / 3), ["car"])
-    assert services.consensus_score([frozenset(), frozenset()]) == (1.0, [])
+    assert consensus.consensus_score(sets) == (pytest.approx(2 / 3), ["car"])
+    assert consensus.consensus_score([frozenset(), frozenset()]) == (1.0, [])
 
 
 def _consensus_task(dataset, recipe, manager, people):
@@ -46,16 +46,16 @@ def test_agreement_is_stored_once_every_copy_has_a_status(dataset, recipe, manag
     copies = list(TaskItem.objects.filter(task=task, item=item).order_by("copy"))
     for copy in copies[:2]:
         TaskItem.objects.filter(pk=copy.pk).update(status="completed")
-    assert services.consensus_update(task=task, item_id=item.pk) is None
+    assert consensus.consensus_update(task=task, item_id=item.pk) is None
     TaskItem.objects.filter(pk=copies[2].pk).update(status="completed")
-    result = services.consensus_update(task=task, item_id=item.pk)
+    result = consensus.consensus_update(task=task, item_id=item.pk)
     assert result.agreement == pytest.approx(2 / 3) and result.copies == 3 and result.majority == ["car"]
     # Clearing one copy withdraws the figure until it is set again.
     TaskItem.objects.filter(pk=copies[0].pk).update(status=None)
-    services.consensus_update(task=task, item_id=item.pk)
+    consensus.consensus_update(task=task, item_id=item.pk)
     assert not ConsensusResult.objects.exists()
     TaskItem.objects.filter(pk=copies[0].pk).update(status="completed")
-    services.consensus_update(task=task, item_id=item.pk)
+    consensus.consensus_update(task=task, item_id=item.pk)
     ConsensusResult.objects.create(task=task, item=items[1], agreement=1.0, copies=3)
     assert sorted(ConsensusResult.objects.filter(task=task).values_list("agreement", flat=True)) == [
         pytest.approx(2 / 3),

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from taskboard.annotation import moves, pulling
 from taskboard.annotation import services as core
 from taskboard.annotation.models import (
     Assignment,
@@ -19,11 +20,11 @@ from taskboard.annotation.progress import assignment_progress, tasks_progress
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.dashboards import counters
-from taskboard.datasets.models import Annotation
 from taskboard.dashboards import queries as dashboard_queries
-from taskboard.work import queries, services
+from taskboard.datasets.models import Annotation
+from taskboard.work import flow, queries, services
 from taskboard.work.models import ConsensusResult
-from tests.factories import in_days, make_items
+from tests.factories import create_task, in_days, make_items
 
 ALL = Selection(mode="all")
 
@@ -37,7 +38,7 @@ def work(task, user):
 
 
 def complete(task_item, user, status="completed"):
-    return core.item_status_set(task=task_item.task, item=task_item.item, status=status, by=user, copy=task_item.copy)
+    return flow.item_status_set(task=task_item.task, item=task_item.item, status=status, by=user, copy=task_item.copy)
 
 
 # --- pulling -------------------------------------------------------------------------------------------
@@ -46,7 +47,7 @@ def complete(task_item, user, status="completed"):
 @pytest.fixture
 def pulling_task(dataset, recipe, manager, annotator, annotator2):
     make_items(dataset, {"/q": 40})
-    return core.task_create(
+    return create_task(
         dataset=dataset,
         created_by=manager,
         name="Pull",
@@ -78,7 +79,7 @@ def test_get_more_is_refused_past_max_batch_workload(pulling_task, annotator):
         services.pulling_get_more(assignment=mine, by=annotator)
     assert "assignment" in error.value.message_dict
     # The primitive itself refuses too, whoever calls it.
-    assert core.pulling_claim(task=pulling_task, user=annotator) == 0
+    assert pulling.pulling_claim(task=pulling_task, user=annotator) == 0
     assert work(pulling_task, annotator).item_count == 5
 
 
@@ -103,7 +104,7 @@ def test_only_the_assignee_gets_more(pulling_task, annotator, annotator2):
 @pytest.fixture
 def task(dataset, recipe, manager, annotator, annotator2):
     make_items(dataset, {"/city": 6})
-    return core.task_create(
+    return create_task(
         dataset=dataset,
         created_by=manager,
         name="Boxes",
@@ -138,12 +139,12 @@ def test_no_status_on_a_closed_or_locked_task(task, annotator, manager):
     complete(mine, annotator)
     core.task_close(task=task, by=manager)
     with pytest.raises(ValidationError):
-        core.item_status_clear(task=task, item=mine.item, by=annotator)
+        flow.item_status_clear(task=task, item=mine.item, by=annotator)
 
 
 def test_custom_statuses_count(dataset, recipe, manager, annotator):
     make_items(dataset, {"/x": 3})
-    task = core.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=manager,
         name="Custom",
@@ -169,7 +170,7 @@ def test_consensus_agreement_is_computed_when_every_copy_has_a_status(
     dataset, recipe, manager, annotator, annotator2, annotator3
 ):
     make_items(dataset, {"/c": 2})
-    task = core.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=manager,
         name="Agree",
@@ -209,7 +210,7 @@ def qa_setup(task, dataset, manager, annotator, reviewer):
     done = sorted(rows(work(task, annotator)), key=lambda r: r.rank)
     complete(done[0], annotator)
     complete(done[1], annotator)
-    qa = core.task_create(
+    qa = create_task(
         dataset=dataset,
         created_by=manager,
         name="",
@@ -225,7 +226,7 @@ def test_reject_sends_the_item_back_to_its_annotator_for_rework(qa_setup, annota
     task, qa, done = qa_setup
     qa_item = sorted(rows(work(qa, reviewer)), key=lambda r: r.rank)[0]
     assert qa_item.item_id == done[0].item_id
-    services.qa_reject(qa_task_item=qa_item, comment="Missed the bike", by=reviewer)
+    flow.item_reject(qa_task_item=qa_item, comment="Missed the bike", by=reviewer)
 
     parent = TaskItem.objects.get(pk=done[0].pk)
     assert (parent.status, parent.rework, parent.comment) == (None, True, "Missed the bike")
@@ -258,7 +259,7 @@ def test_two_qa_tasks_rejecting_one_item_send_it_back_once(
     qa_setup, dataset, manager, annotator, annotator3, reviewer
 ):
     task, qa, done = qa_setup
-    second_qa = core.task_create(
+    second_qa = create_task(
         dataset=dataset,
         created_by=manager,
         name="Second look",
@@ -269,8 +270,8 @@ def test_two_qa_tasks_rejecting_one_item_send_it_back_once(
     )
     first = next(r for r in rows(work(qa, reviewer)) if r.item_id == done[0].item_id)
     second = next(r for r in rows(work(second_qa, annotator3)) if r.item_id == done[0].item_id)
-    services.qa_reject(qa_task_item=first, comment="Missed the bike", by=reviewer)
-    services.qa_reject(qa_task_item=second, comment="Box too loose", by=annotator3)
+    flow.item_reject(qa_task_item=first, comment="Missed the bike", by=reviewer)
+    flow.item_reject(qa_task_item=second, comment="Box too loose", by=annotator3)
 
     parent = TaskItem.objects.get(pk=done[0].pk)
     assert parent.rework and parent.comment == "Missed the bike\n\nBox too loose"
@@ -292,13 +293,13 @@ def test_reject_needs_a_comment_and_the_reviewer(qa_setup, reviewer, annotator):
     task, qa, done = qa_setup
     qa_item = rows(work(qa, reviewer))[0]
     with pytest.raises(ValidationError) as error:
-        services.qa_reject(qa_task_item=qa_item, comment="  ", by=reviewer)
+        flow.item_reject(qa_task_item=qa_item, comment="  ", by=reviewer)
     assert "comment" in error.value.message_dict
     with pytest.raises(ValidationError):
-        services.qa_reject(qa_task_item=qa_item, comment="no", by=annotator)
-    services.qa_reject(qa_task_item=qa_item, comment="again", by=reviewer)
+        flow.item_reject(qa_task_item=qa_item, comment="no", by=annotator)
+    flow.item_reject(qa_task_item=qa_item, comment="again", by=reviewer)
     with pytest.raises(ValidationError):
-        services.qa_reject(
+        flow.item_reject(
             qa_task_item=TaskItem.objects.select_related("task", "assignment").get(pk=qa_item.pk),
             comment="twice",
             by=reviewer,
@@ -308,9 +309,9 @@ def test_reject_needs_a_comment_and_the_reviewer(qa_setup, reviewer, annotator):
 def test_rework_goes_back_to_who_did_it_after_a_reassign(qa_setup, annotator, annotator3, reviewer, manager):
     task, qa, done = qa_setup
     # bob's undone items go to dave; the done ones stay with bob.
-    core.assignment_reassign(assignment=work(task, annotator), to_user=annotator3, by=manager)
+    moves.assignment_reassign(assignment=work(task, annotator), to_user=annotator3, by=manager)
     qa_item = [r for r in rows(work(qa, reviewer)) if r.item_id == done[0].item_id][0]
-    services.qa_reject(qa_task_item=qa_item, comment="fix", by=reviewer)
+    flow.item_reject(qa_task_item=qa_item, comment="fix", by=reviewer)
     assert TaskItem.objects.get(pk=done[0].pk).assignment_id == work(task, annotator).pk
 
 
@@ -325,7 +326,7 @@ def test_qa_intake_takes_items_as_they_get_a_status(qa_setup, annotator, reviewe
 def test_no_intake_when_turned_off(task, dataset, manager, annotator, reviewer):
     done = sorted(rows(work(task, annotator)), key=lambda r: r.rank)
     complete(done[0], annotator)
-    qa = core.task_create(
+    qa = create_task(
         dataset=dataset,
         created_by=manager,
         name="Strict",
@@ -345,7 +346,7 @@ def test_no_intake_when_turned_off(task, dataset, manager, annotator, reviewer):
 def test_moves_appear_in_the_task_and_item_records(task, annotator, annotator2, annotator3, manager):
     mine = sorted(rows(work(task, annotator)), key=lambda r: r.rank)
     complete(mine[0], annotator)
-    core.assignment_redistribute(
+    moves.assignment_redistribute(
         assignment=work(task, annotator),
         workload=[WorkloadUnit(annotator2, 50), WorkloadUnit(annotator3, 50)],
         by=manager,
@@ -369,7 +370,7 @@ def test_qa_intake_into_a_pulling_qa_task_goes_to_its_queue(task, dataset, manag
 
     done = sorted(rows(work(task, annotator)), key=lambda r: r.rank)
     complete(done[0], annotator)
-    qa = core.task_create(
+    qa = create_task(
         dataset=dataset,
         created_by=manager,
         name="Pulled QA",
@@ -400,14 +401,14 @@ def test_qa_intake_into_a_pulling_qa_task_goes_to_its_queue(task, dataset, manag
 
 def test_reject_works_when_every_parent_item_is_done(dataset, recipe, manager, annotator, reviewer):
     make_items(dataset, {"/all": 2})
-    task = core.task_create(
+    task = create_task(
         dataset=dataset, created_by=manager, name="Finished", selection=ALL, assignees=[annotator], due_at=in_days(2)
     )
     for task_item in rows(work(task, annotator)):
         complete(task_item, annotator)
     task.refresh_from_db()
     assert task.state == "completed"
-    qa = core.task_create(
+    qa = create_task(
         dataset=dataset,
         created_by=manager,
         name="",
@@ -417,7 +418,7 @@ def test_reject_works_when_every_parent_item_is_done(dataset, recipe, manager, a
         due_at=in_days(2),
     )
     qa_item = rows(work(qa, reviewer))[0]
-    services.qa_reject(qa_task_item=qa_item, comment="Redo", by=reviewer)
+    flow.item_reject(qa_task_item=qa_item, comment="Redo", by=reviewer)
     task.refresh_from_db()
     assert task.state == "open"
     parent = TaskItem.objects.get(task=task, item_id=qa_item.item_id)

@@ -5,9 +5,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from taskboard.datasets.models import Annotation, Item
-from taskboard.work import services
+from taskboard.work import flow, services
 from taskboard.work.models import AssignmentTime, ItemTime
-from tests.factories import make_items
+from tests.factories import create_task, make_items
 from tests.work.helpers import build_task
 
 
@@ -113,12 +113,11 @@ def test_managers_and_owner_cannot_set_or_clear_a_status_on_the_work_page(
 ):
     from django.contrib.messages import get_messages
 
-    from taskboard.annotation import services as core
     from taskboard.annotation.models import StatusCount
 
     task, (mine, _) = task_and_assignments
     first, second = mine.task_items.select_related("item").order_by("rank")[:2]
-    core.item_status_set(task=task, item=second.item, status="completed", by=annotator)
+    flow.item_status_set(task=task, item=second.item, status="completed", by=annotator)
 
     def snapshot():
         rows = list(task.task_items.order_by("pk").values_list("pk", "status", "status_by", "status_at"))
@@ -214,12 +213,11 @@ def test_a_manager_viewing_records_no_time(client, task_and_assignments, manager
 
 @pytest.fixture
 def live_task(dataset, recipe, manager, annotator, annotator2):
-    from taskboard.annotation import services as core
     from taskboard.annotation.selection import Selection
     from tests.factories import in_days
 
     make_items(dataset, {"/city": 6})
-    return core.task_create(
+    return create_task(
         dataset=dataset,
         created_by=manager,
         name="Live",
@@ -264,13 +262,12 @@ def test_unknown_status_and_manager_status_are_refused(client, live_task, annota
 
 
 def test_reviewer_rejects_with_a_comment_through_the_page(client, live_task, dataset, manager, annotator, reviewer):
-    from taskboard.annotation import services as core
     from tests.factories import in_days
 
     assignment, items = _mine(live_task, annotator)
     client.force_login(annotator)
     client.post(reverse("work:item-status", args=[assignment.pk, items[0].pk]), {"status": "completed"})
-    qa = core.task_create(
+    qa = create_task(
         dataset=dataset,
         created_by=manager,
         name="",
@@ -315,13 +312,12 @@ def test_other_kinds_show_a_file_preview_and_their_metadata(client, task_and_ass
 
 
 def test_consensus_copy_page_shows_only_the_holders_labels(client, dataset, recipe, manager, annotator, annotator2):
-    from taskboard.annotation import services as core
     from taskboard.annotation.models import Assignment, TaskItem
     from taskboard.annotation.selection import Selection
     from tests.factories import in_days
 
     make_items(dataset, {"/c": 2})
-    task = core.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=manager,
         name="Both",
@@ -346,13 +342,12 @@ def test_consensus_copy_page_shows_only_the_holders_labels(client, dataset, reci
 
 
 def test_get_more_button_follows_the_rule(client, dataset, recipe, manager, annotator, annotator2):
-    from taskboard.annotation import services as core
     from taskboard.annotation.models import Assignment
     from taskboard.annotation.selection import Selection
     from tests.factories import in_days
 
     make_items(dataset, {"/q": 30})
-    task = core.task_create(
+    task = create_task(
         dataset=dataset,
         created_by=manager,
         name="Pull",

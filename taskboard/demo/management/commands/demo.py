@@ -23,12 +23,14 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from taskboard.accounts.models import User
-from taskboard.annotation import services
+from taskboard.annotation.creation import task_create
 from taskboard.annotation.models import AnnotationTask, TaskItem
 from taskboard.annotation.selection import Selection
+from taskboard.annotation.spec import Pulling, TaskSpec, equal_people
 from taskboard.datasets.folders import normalize_folder
 from taskboard.datasets.models import Annotation, Dataset, Item, Label, Recipe
 from taskboard.projects.models import Membership, Project, Role
+from taskboard.work import flow
 
 PASSWORD = "demo"
 PROJECT = "Demo"
@@ -304,7 +306,7 @@ class Command(BaseCommand):
                 "name": "City by day: road users",
                 "description": "Box every car, person and bicycle in the daytime city frames.",
                 "selection": Selection(mode="folder", folder="/city/day", include_subfolders=True),
-                "assignees": [one, two],
+                "people": equal_people([one.pk, two.pk]),
                 "due_at": now + datetime.timedelta(days=5),
                 "priority": 3,
                 # who: (completed, discarded) of the items they hold, in their order
@@ -314,10 +316,8 @@ class Command(BaseCommand):
                 "name": "Highway: pull and label",
                 "description": "Pulling task: take a batch, label it, get more.",
                 "selection": Selection(mode="folder", folder="/highway"),
-                "assignees": [one, two, three],
-                "allocation": "pulling",
-                "batch_size": 10,
-                "max_batch_workload": 15,
+                "people": equal_people([one.pk, two.pk, three.pk]),
+                "pulling": Pulling(batch_size=10, max_batch_workload=15),
                 "due_at": now + datetime.timedelta(days=10),
                 "priority": 2,
                 "progress": {three: (6, 1)},
@@ -329,7 +329,7 @@ class Command(BaseCommand):
             if task is None:
                 progress = spec.pop("progress")
                 with transaction.atomic():
-                    task = services.task_create(dataset=dataset, created_by=manager, owner=manager, **spec)
+                    task = task_create(spec=TaskSpec(dataset_id=dataset.pk, owner_id=manager.pk, **spec), by=manager)
                     for person, (completed, discarded) in progress.items():
                         self.work(task, person, completed, discarded)
             tasks.append(task)
@@ -343,7 +343,7 @@ class Command(BaseCommand):
         )
         for n, task_item in enumerate(held):
             status = "completed" if n < completed else "discard"
-            services.item_status_set(task=task, item=task_item.item, status=status, by=person)
+            flow.item_status_set(task=task, item=task_item.item, status=status, by=person)
 
     def report(self, project, street, documents, tasks, seconds) -> None:
         items = Item.objects.filter(dataset=street)

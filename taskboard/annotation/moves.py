@@ -1,0 +1,300 @@
+"""Items into and out of a task, and undone work moved between people: add, remove, reassign,
+redistribute. Set-based: one statement per step whatever the number of items, with the counters
+and a record of every move (who, when, what) in the same transaction.
+"""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, Q
+from django.utils import timezone
+
+from taskboard.annotation import signals
+from taskboard.annotation.models import (
+    AnnotationTask,
+    Assignment,
+    AssignmentKind,
+    ChangeKind,
+    HoldingChange,
+    TaskItem,
+    TaskState,
+    TaskStatus,
+    TaskType,
+    WorkloadEntry,
+)
+from taskboard.annotation.rows import (
+    CHANGE_TABLE,
+    TASK_ITEM_TABLE,
+    case_by_boundaries,
+    insert_task_items,
+    ordered,
+    ranked_sql,
+)
+from taskboard.annotation.selection import Selection, select_items
+from taskboard.annotation.spec import limit_problem
+from taskboard.annotation.statuses import ensure_status_counts, lock_task, require_not_closed, task_state_refresh
+from taskboard.annotation.workload import WorkloadUnit, boundaries, split_counts, workload_build
+
+
+@dataclass
+class AddResult:
+    added: int
+    skipped: int
+
+
+@dataclass
+class RemoveResult:
+    removed: int
+    kept: int
+
+
+def work_assignments(*, task, users: list) -> list[Assignment]:
+    """The work assignment of each user in `task`, made (or revived) where missing."""
+    existing = {a.assignee_id: a for a in Assignment.objects.filter(task=task, assignee__in=users)}
+    result, revive, made = [], [], []
+    for user in users:
+        a = existing.get(user.pk)
+        if a is None:
+            a = Assignment(task=task, assignee=user, kind=AssignmentKind.WORK)
+            made.append(a)
+        elif a.removed:
+            revive.append(a.pk)
+        result.append(a)
+    Assignment.objects.bulk_create(made)
+    if revive:
+        Assignment.objects.filter(pk__in=revive).update(removed=False)
+    ensure_status_counts(
+        assignment_ids=[a.pk for a in made],
+        keys=list(TaskStatus.objects.filter(task=task).values_list("key", flat=True)),
+    )
+    return result
+
+
+@transaction.atomic
+def task_add_items(
+    *, task, selection: Selection, by, workload=None, assignees=None, to_queue=False, limit=None, within=None
+) -> AddResult:
+    """Add the selected items not yet in the task, in one INSERT … SELECT.
+
+    `within` (a Q over items) narrows the selection further: a pipeline passes its dataset node's
+    folder and what has not entered yet, so no list of ids is ever built."""
+    task = lock_task(task)
+    require_not_closed(task, "selection")
+    problem = limit_problem(limit)
+    if problem:
+        raise ValidationError({"limit": problem})
+    qs = select_items(dataset=task.dataset, selection=selection)
+    if within is not None:
+        qs = qs.filter(within)
+    in_task = TaskItem.objects.filter(task=task).values("item_id")
+    skipped = qs.filter(id__in=in_task).count()
+    new_items = ordered(qs.exclude(id__in=in_task), limit)
+    total = new_items.count()
+    if total == 0:
+        if skipped == 0:
+            raise ValidationError({"selection": "No items match this selection."})
+        return AddResult(added=0, skipped=skipped)
+
+    offset = TaskItem.objects.filter(task=task).aggregate(m=Max("rank"))["m"] or 0
+    ranked, params = ranked_sql(new_items)
+    now = timezone.now()
+    if to_queue or (task.is_pulling and workload is None and not assignees):
+        if not task.is_pulling:
+            raise ValidationError({"allocation": "Only pulling tasks have a queue."})
+        queue, _ = Assignment.objects.get_or_create(task=task, kind=AssignmentKind.QUEUE)
+        targets, split, in_queue = [queue], [total], True
+    else:
+        if workload is None and not assignees:
+            # The task's own split; an equal one when its loads no longer add up (after reassigns).
+            entries = list(WorkloadEntry.objects.filter(task=task).select_related("assignee"))
+            if sum(e.load for e in entries) == 100:
+                workload = [WorkloadUnit(e.assignee, e.load) for e in entries]
+            else:
+                assignees = [e.assignee for e in entries]
+        units = workload_build(project=task.project, workload=workload, assignees=assignees)
+        targets = work_assignments(task=task, users=[u.user for u in units])
+        split, in_queue = split_counts(total, [u.load for u in units]), False
+    case, case_params = case_by_boundaries("r.rn", boundaries(split), [a.pk for a in targets])
+    insert_task_items(
+        task_id=task.pk,
+        select_sql=f"SELECT r.item_id, {case} AS assignment_id, 0 AS copy, r.rn + %s AS rank, %s AS in_queue "
+        f"FROM ({ranked}) r",
+        params=case_params + [offset, in_queue] + params,
+    )
+    changes = []
+    for assignment, count in zip(targets, split, strict=True):
+        if count:
+            Assignment.objects.filter(pk=assignment.pk).update(item_count=F("item_count") + count)
+            changes.append(
+                HoldingChange(task=task, kind=ChangeKind.ADD, to_assignment=assignment, count=count, by=by, at=now)
+            )
+    HoldingChange.objects.bulk_create(changes)
+    if task.state != TaskState.OPEN:
+        task_state_refresh(task)
+    added_ids = list(TaskItem.objects.filter(task=task, rank__gt=offset).values_list("item_id", flat=True))
+    signals.task_items_added.send(sender=AnnotationTask, task=task, item_ids=added_ids, by=by)
+    return AddResult(added=total, skipped=skipped)
+
+
+@transaction.atomic
+def task_remove_items(*, task, selection: Selection, by) -> RemoveResult:
+    """Remove the selected items that have no status in any copy; the others stay and are counted."""
+    task = lock_task(task)
+    require_not_closed(task, "selection")
+    qs = select_items(dataset=task.dataset, selection=selection)
+    rows = TaskItem.objects.filter(task=task, item_id__in=qs.order_by().values("id"))
+    with_status = rows.filter(status__isnull=False).values("item_id")
+    kept = with_status.distinct().count()
+    removable = rows.exclude(item_id__in=with_status)
+    removed = removable.values("item_id").distinct().count()
+    now = timezone.now()
+    rework_item_ids = _delete_counted(task=task, rows=removable, flagged_counter="rework_count", by=by, at=now)
+    # A QA row waiting for the rework of a removed item would wait forever, so it goes too (the
+    # reject cleared its status). Parent first, then its QA tasks: the order every change locks in.
+    if rework_item_ids:
+        qa_tasks = AnnotationTask.objects.select_for_update(no_key=True).filter(parent=task, type=TaskType.QA)
+        qa_tasks = qa_tasks.order_by("pk")
+        for qa_task in qa_tasks:
+            waiting = TaskItem.objects.filter(
+                task=qa_task, item_id__in=rework_item_ids, rework=True, status__isnull=True
+            )
+            _delete_counted(task=qa_task, rows=waiting, flagged_counter="issue_count", by=by, at=now)
+            task_state_refresh(qa_task)
+    task_state_refresh(task)
+    return RemoveResult(removed=removed, kept=kept)
+
+
+def _delete_counted(*, task, rows, flagged_counter: str, by, at) -> list[int]:
+    """Delete task item `rows` (none with a status) and take them off their assignments'
+    `item_count`, the rework-flagged ones off `flagged_counter` too; one REMOVE change per
+    assignment. Returns the item ids of the flagged rows."""
+    per_assignment = (
+        rows.order_by().values("assignment_id").annotate(n=Count("id"), flagged=Count("id", filter=Q(rework=True)))
+    )
+    per_assignment = [(r["assignment_id"], r["n"], r["flagged"]) for r in per_assignment]
+    flagged_item_ids = []
+    if any(flagged for _, _, flagged in per_assignment):
+        flagged_item_ids = list(rows.filter(rework=True).values_list("item_id", flat=True))
+    rows.delete()
+    changes = []
+    for assignment_id, n, flagged in per_assignment:
+        Assignment.objects.filter(pk=assignment_id).update(
+            item_count=F("item_count") - n, **{flagged_counter: F(flagged_counter) - flagged}
+        )
+        changes.append(
+            HoldingChange(task=task, kind=ChangeKind.REMOVE, from_assignment_id=assignment_id, count=n, by=by, at=at)
+        )
+    HoldingChange.objects.bulk_create(changes)
+    return flagged_item_ids
+
+
+def _movable_sql(*, source_id: int, target_ids: list[int]) -> tuple[str, list]:
+    """The undone rows of `source_id`, numbered in rank order, whose item no target already holds."""
+    marks = ", ".join(["%s"] * len(target_ids))
+    sql = (
+        f"SELECT t.id, t.item_id, t.task_id, t.rework, row_number() OVER (ORDER BY t.rank, t.id) AS rn "
+        f"FROM {TASK_ITEM_TABLE} t WHERE t.assignment_id = %s AND t.status IS NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {TASK_ITEM_TABLE} o WHERE o.task_id = t.task_id AND o.item_id = t.item_id "
+        f"AND o.assignment_id IN ({marks}) AND o.assignment_id <> %s)"
+    )
+    return sql, [source_id, *target_ids, source_id]
+
+
+def _move(*, assignment, targets: list[Assignment], split_loads: list[int] | None, kind: str, by) -> dict[int, int]:
+    """Move the undone items of `assignment` to `targets` in contiguous runs; returns moved counts."""
+    target_ids = [a.pk for a in targets]
+    movable, params = _movable_sql(source_id=assignment.pk, target_ids=target_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({movable}) m", params)
+        n = cursor.fetchone()[0]
+    if not n:
+        return {}
+    split = split_counts(n, split_loads) if split_loads else [n]
+    case, case_params = case_by_boundaries("m.rn", boundaries(split), target_ids)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        # Items out for rework take their place on the rework counter with them.
+        cursor.execute(
+            f"SELECT y.to_id, count(*) FROM (SELECT {case} AS to_id FROM ({movable}) m WHERE m.rework) y "
+            f"WHERE y.to_id <> %s GROUP BY y.to_id",
+            case_params + params + [assignment.pk],
+        )
+        rework_moved = dict(cursor.fetchall())
+        cursor.execute(
+            f"INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, "
+            f"at, note) SELECT y.task_id, y.item_id, %s, %s, y.to_id, 1, %s, %s, '' FROM "
+            f"(SELECT m.task_id, m.item_id, {case} AS to_id FROM ({movable}) m) y WHERE y.to_id <> %s",
+            [kind, assignment.pk, by.pk if by else None, now] + case_params + params + [assignment.pk],
+        )
+        cursor.execute(
+            f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = y.to_id FROM "
+            f"(SELECT m.id, {case} AS to_id FROM ({movable}) m) y "
+            f"WHERE {TASK_ITEM_TABLE}.id = y.id AND y.to_id <> %s",
+            case_params + params + [assignment.pk],
+        )
+    moved = {}
+    for target_id, count in zip(target_ids, split, strict=True):
+        if target_id != assignment.pk and count:
+            moved[target_id] = count
+            rework = rework_moved.get(target_id, 0)
+            Assignment.objects.filter(pk=target_id).update(
+                item_count=F("item_count") + count, rework_count=F("rework_count") + rework
+            )
+    if moved:
+        Assignment.objects.filter(pk=assignment.pk).update(
+            item_count=F("item_count") - sum(moved.values()),
+            rework_count=F("rework_count") - sum(rework_moved.values()),
+        )
+    return moved
+
+
+@transaction.atomic
+def assignment_reassign(*, assignment, to_user, by) -> Assignment:
+    """Give `to_user` the undone items of `assignment`; items with a status stay where they are."""
+    task = lock_task(assignment.task)
+    require_not_closed(task, "assignees")
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.kind != AssignmentKind.WORK:
+        raise ValidationError({"assignees": "Hidden pools cannot be reassigned."})
+    if to_user is None or to_user.pk == assignment.assignee_id:
+        raise ValidationError({"assignees": "Choose another person."})
+    workload_build(project=task.project, workload=None, assignees=[to_user])
+    (target,) = work_assignments(task=task, users=[to_user])
+    _move(assignment=assignment, targets=[target], split_loads=None, kind=ChangeKind.REASSIGN, by=by)
+    # The newcomer takes over the share in the task's workload, so later additions follow.
+    old = WorkloadEntry.objects.filter(task=task, assignee_id=assignment.assignee_id).first()
+    if old is not None:
+        mine = WorkloadEntry.objects.filter(task=task, assignee=to_user).first()
+        if mine is None:
+            WorkloadEntry.objects.filter(pk=old.pk).update(assignee=to_user)
+        else:
+            WorkloadEntry.objects.filter(pk=mine.pk).update(load=min(100, mine.load + old.load))
+            old.delete()
+    # An assignment the reassign emptied is the person taken off the task (Dataloop drops it): it
+    # leaves the lists; one that kept finished items stays, with them.
+    Assignment.objects.filter(pk=assignment.pk, item_count=0).update(removed=True)
+    target.refresh_from_db()
+    return target
+
+
+@transaction.atomic
+def assignment_redistribute(*, assignment, workload: list[WorkloadUnit], by) -> list[Assignment]:
+    """Spread the undone items of `assignment` over `workload` in contiguous runs."""
+    task = lock_task(assignment.task)
+    require_not_closed(task, "workload")
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.kind != AssignmentKind.WORK:
+        raise ValidationError({"workload": "Hidden pools cannot be redistributed."})
+    units = workload_build(project=task.project, workload=workload, assignees=None, field="workload")
+    targets = work_assignments(task=task, users=[u.user for u in units])
+    _move(
+        assignment=assignment,
+        targets=targets,
+        split_loads=[u.load for u in units],
+        kind=ChangeKind.REDISTRIBUTE,
+        by=by,
+    )
+    for target in targets:
+        target.refresh_from_db()
+    return targets

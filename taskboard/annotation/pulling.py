@@ -1,0 +1,137 @@
+"""Pulling: items wait in a hidden queue and come to each allowed person in batches.
+
+The rule (docs/tasks.md): a person's next batch comes when their undone items fall to
+max_batch_workload − batch_size or fewer, never taking them above max_batch_workload. No item is
+ever held by two people: PostgreSQL claims with row locks that skip locked rows, SQLite with a
+compare-and-set update.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from taskboard.annotation.models import (
+    Assignment,
+    AssignmentKind,
+    ChangeKind,
+    HoldingChange,
+    StatusCount,
+    WorkloadEntry,
+)
+from taskboard.annotation.rows import CHANGE_TABLE, TASK_ITEM_TABLE
+from taskboard.annotation.statuses import ensure_status_counts
+
+# The whole claim on PostgreSQL as ONE statement: the rule under the claimer's row lock, the next
+# rows of the queue (skipping rows another claim has locked), the move, the claimer's counters
+# and the change record. It writes no row that another claimer writes (the queue's intake count
+# stays; claimed_count says what left it), so claimers never wait for each other, and one
+# statement keeps Python out of the loop.
+PG_CLAIM_SQL = f"""
+WITH me AS (
+  SELECT a.id, a.item_count - COALESCE(
+    (SELECT SUM(s.count) FROM {StatusCount._meta.db_table} s WHERE s.assignment_id = a.id), 0) AS undone
+  FROM {Assignment._meta.db_table} a
+  WHERE a.task_id = %(task)s AND a.assignee_id = %(user)s AND a.kind = 'work' AND NOT a.removed
+  FOR NO KEY UPDATE
+), want AS (
+  -- Under the rule (undone <= max - batch) a whole batch always fits under max.
+  SELECT id FROM me WHERE undone <= %(max)s - %(batch)s
+), picked AS (
+  SELECT t.id FROM {TASK_ITEM_TABLE} t WHERE t.task_id = %(task)s AND t.in_queue AND EXISTS (SELECT 1 FROM want)
+  ORDER BY t.rank LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+), moved AS (
+  UPDATE {TASK_ITEM_TABLE} t SET assignment_id = (SELECT id FROM want), in_queue = false
+  WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND t.in_queue RETURNING t.item_id
+), queue AS (
+  SELECT id FROM {Assignment._meta.db_table} WHERE task_id = %(task)s AND kind = 'queue'
+), bump AS (
+  UPDATE {Assignment._meta.db_table} SET item_count = item_count + (SELECT count(*) FROM moved),
+    claimed_count = claimed_count + (SELECT count(*) FROM moved)
+  WHERE id = (SELECT id FROM want) AND EXISTS (SELECT 1 FROM moved)
+), record AS (
+  INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, at, note)
+  SELECT %(task)s, item_id, '{ChangeKind.CLAIM.value}', (SELECT id FROM queue), (SELECT id FROM want), 1, %(user)s,
+    now(), '' FROM moved
+)
+SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM moved)
+"""
+
+
+def pulling_claim(*, task, user) -> int:
+    """Give `user` their next batch from the queue if their undone items are low; returns how many.
+
+    The rule (docs/tasks.md): refill when undone ≤ max_batch_workload − batch_size, never above
+    max_batch_workload undone. Concurrent claimers never get the same item: PostgreSQL skips rows
+    another claim has locked, SQLite's compare-and-set only moves rows still in the queue.
+    A claim changes no done count, so the task's state stays as it is.
+    """
+    if not task.is_pulling:
+        raise ValidationError({"allocation": "Only pulling tasks hand out batches."})
+    if not task.accepts_work:
+        return 0
+    if connection.vendor == "postgresql":
+        params = {"task": task.pk, "user": user.pk, "batch": task.batch_size, "max": task.max_batch_workload}
+        with connection.cursor() as cursor:
+            cursor.execute(PG_CLAIM_SQL, params)
+            holders, moved = cursor.fetchone()
+        if holders:
+            return moved
+    # SQLite, and a first claim of an allowed assignee (their assignment is made here).
+    with transaction.atomic():
+        return _pulling_claim_orm(task=task, user=user)
+
+
+def _pulling_claim_orm(*, task, user) -> int:
+    assignment = (
+        Assignment.objects.select_for_update().filter(task=task, assignee=user, kind=AssignmentKind.WORK).first()
+    )
+    if assignment is None:
+        if not WorkloadEntry.objects.filter(task=task, assignee=user).exists():
+            raise ValidationError({"allowed_assignees": "You are not among this task's assignees."})
+        assignment, _ = Assignment.objects.get_or_create(task=task, assignee=user, kind=AssignmentKind.WORK)
+        ensure_status_counts(assignment_ids=[assignment.pk], keys=list(task.statuses.values_list("key", flat=True)))
+        assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.removed:
+        return 0
+    with_status = StatusCount.objects.filter(assignment=assignment).aggregate(n=Sum("count"))["n"] or 0
+    undone = assignment.item_count - with_status
+    if undone > task.max_batch_workload - task.batch_size:
+        return 0
+    want = min(task.batch_size, task.max_batch_workload - undone)
+    if want <= 0:
+        return 0
+    queue = Assignment.objects.filter(task=task, kind=AssignmentKind.QUEUE).first()
+    if queue is None:
+        return 0
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    sql = (
+        f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = %s, in_queue = %s "
+        f"WHERE id IN (SELECT id FROM {TASK_ITEM_TABLE} WHERE task_id = %s AND in_queue = %s "
+        f"ORDER BY rank LIMIT %s{lock}) AND in_queue = %s RETURNING item_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [assignment.pk, False, task.pk, True, want, True])
+        claimed = [row[0] for row in cursor.fetchall()]
+    if not claimed:
+        return 0
+    n = len(claimed)
+    Assignment.objects.filter(pk=assignment.pk).update(
+        item_count=F("item_count") + n, claimed_count=F("claimed_count") + n
+    )
+    now = timezone.now()
+    HoldingChange.objects.bulk_create(
+        [
+            HoldingChange(
+                task=task,
+                item_id=item_id,
+                kind=ChangeKind.CLAIM,
+                from_assignment=queue,
+                to_assignment=assignment,
+                by=user,
+                at=now,
+            )
+            for item_id in claimed
+        ]
+    )
+    return n

@@ -1,0 +1,102 @@
+"""Task item rows written set-based: a selection numbered in split order, split into contiguous runs,
+and inserted with one `INSERT … SELECT` per run.
+
+Creating a task over a million items costs about what the database needs to write the rows.
+"""
+
+from collections.abc import Callable
+
+from django.db import connection
+
+from taskboard.annotation.models import HoldingChange, TaskItem
+
+# A job's progress: called with (done, total) as work goes.
+Report = Callable[[int, int], None]
+
+TASK_ITEM_TABLE = TaskItem._meta.db_table
+CHANGE_TABLE = HoldingChange._meta.db_table
+
+
+def ordered(qs, limit: int | None):
+    """The items in split order, capped at `limit`; unordered when no limit needs the order."""
+    if limit:
+        return qs.order_by("dir", "name", "id")[:limit]
+    return qs.order_by()
+
+
+def ranked_sql(qs, *, after=None, upto=None, offset: int = 0) -> tuple[str, list]:
+    """SQL yielding (item_id, rn): the queryset's items numbered 1… in (dir, name, id) order.
+
+    With `after`/`upto` (a `(dir, name, id)` key) only the items past `after` and up to `upto`, numbered
+    from `offset + 1`: one run of a selection inserted in several statements."""
+    inner, params = qs.values("id", "dir", "name").query.sql_with_params()
+    params = list(params)
+    # The plain bounds on `dir` beside the row comparisons let PostgreSQL walk the (dataset, dir,
+    # name, id) index for one run instead of scanning and sorting the whole selection for each.
+    where = []
+    if after is not None:
+        where.append("s.dir >= %s AND (s.dir, s.name, s.id) > (%s, %s, %s)")
+        params += [after[0], *after]
+    if upto is not None:
+        where.append("s.dir <= %s AND (s.dir, s.name, s.id) <= (%s, %s, %s)")
+        params += [upto[0], *upto]
+    sql = (
+        f"SELECT s.id AS item_id, {int(offset)} + row_number() OVER (ORDER BY s.dir, s.name, s.id) AS rn "
+        f"FROM ({inner}) s"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql, params
+
+
+# A job's selection goes in runs of this many rows (at most PROGRESS_RUNS of them) so that its
+# progress bar moves while the rows go in; the task is still written in one transaction.
+PROGRESS_RUN_ROWS = 50_000
+PROGRESS_RUNS = 20
+
+
+def ranked_runs(qs, total: int, progress: Report | None):
+    """(ranked SQL, params, rows before this run) for each run of the selection, in rank order.
+
+    One run, the plain `_ranked_sql`, unless a job is watching a selection larger than a run."""
+    if progress is None or total <= PROGRESS_RUN_ROWS:
+        yield (*ranked_sql(qs), 0)
+        return
+    step = max(PROGRESS_RUN_ROWS, -(-total // PROGRESS_RUNS))
+    inner, params = qs.values("id", "dir", "name").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT b.dir, b.name, b.id FROM (SELECT s.dir, s.name, s.id, "
+            f"row_number() OVER (ORDER BY s.dir, s.name, s.id) AS rn FROM ({inner}) s) b "
+            f"WHERE b.rn %% %s = 0 ORDER BY b.rn",
+            [*params, step],
+        )
+        keys = [tuple(row) for row in cursor.fetchall()]
+    after = None
+    for run, upto in enumerate([*keys, None]):
+        yield (*ranked_sql(qs, after=after, upto=upto, offset=run * step), run * step)
+        after = upto
+
+
+def case_by_boundaries(column: str, bounds: list[int], assignment_ids: list[int]) -> tuple[str, list]:
+    """CASE giving the assignment of rank `column` for contiguous runs ending at `bounds`."""
+    parts, params = [], []
+    for bound, assignment_id in zip(bounds[:-1], assignment_ids[:-1], strict=True):
+        parts.append(f"WHEN {column} <= %s THEN %s")
+        params += [bound, assignment_id]
+    if not parts:
+        return "%s", [assignment_ids[-1]]
+    return "CASE " + " ".join(parts) + " ELSE %s END", params + [assignment_ids[-1]]
+
+
+def insert_task_items(*, task_id: int, select_sql: str, params: list) -> int:
+    """Insert rows from `select_sql`, which yields (item_id, assignment_id, copy, rank, in_queue)."""
+    sql = (
+        f"INSERT INTO {TASK_ITEM_TABLE} "
+        "(task_id, item_id, assignment_id, copy, rank, in_queue, status, status_by_id, status_at, rework, comment) "
+        f"SELECT %s, x.item_id, x.assignment_id, x.copy, x.rank, x.in_queue, NULL, NULL, NULL, %s, '' "
+        f"FROM ({select_sql}) x"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [task_id, False] + params)
+        return cursor.rowcount

@@ -1,0 +1,72 @@
+"""The API's own rows, written in the same transaction as the domain change they describe.
+
+An `ApiCommand` is the answer dtlpy polls for an operation (finished at once, or following a job);
+`ApiTaskInfo` keeps what a Dataloop client sent that Taskboard stores differently (the query string
+as sent, the due date in milliseconds, the actions as given), so the task echoes it back unchanged.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+
+from taskboard.annotation import creation
+from taskboard.annotation.models import AnnotationTask
+from taskboard.annotation.spec import TaskSpec
+from taskboard.api.ids import api_id
+from taskboard.api.models import ApiCommand, ApiTaskInfo, CommandStatus
+from taskboard.jobs.models import Job
+
+
+def command_record(*, user, type: str, project, spec: dict, job: Job | None = None) -> ApiCommand:
+    """The command for an operation: finished when it ran in the request, following `job` otherwise."""
+    return ApiCommand.objects.create(
+        type=type,
+        user=user,
+        project=project,
+        job=job,
+        status=CommandStatus.IN_PROGRESS if job is not None else CommandStatus.SUCCESS,
+        spec=spec,
+    )
+
+
+@transaction.atomic
+def command_run(*, user, type: str, project, operation: Callable[[], dict[str, Any]]) -> ApiCommand:
+    """Run a domain operation and record its command in one transaction: an operation that fails
+    leaves no command, and a command never describes work that rolled back."""
+    return command_record(user=user, type=type, project=project, spec=operation())
+
+
+@transaction.atomic
+def task_create(*, spec: TaskSpec, by, payload: dict, query_text: str | None, due_ms: float) -> ApiCommand:
+    """Create a task as a Dataloop client asked (in the request, or by a job), with its command and
+    the echo of what the client sent."""
+    made = creation.task_create_start(spec=spec, by=by)
+    if made.task is not None:
+        task_info_keep(
+            task=made.task, query_text=query_text, due_ms=due_ms, actions=payload.get("availableActions") or []
+        )
+    return command_record(
+        user=by,
+        type="CreateTask",
+        project=made.task.project if made.task is not None else made.job.project,
+        job=made.job,
+        spec={
+            "createTaskPayload": payload,
+            "createdTaskId": api_id("task", made.task.pk) if made.task is not None else None,
+        },
+    )
+
+
+def task_info_keep(
+    *, task: AnnotationTask, query_text: str | None = None, due_ms: float | None = None, actions=None
+) -> ApiTaskInfo:
+    defaults: dict[str, Any] = {}
+    if query_text is not None:
+        defaults["query_text"] = query_text
+    if due_ms is not None:
+        defaults["due_ms"] = float(due_ms)
+    if actions is not None:
+        defaults["available_actions"] = actions
+    info, _ = ApiTaskInfo.objects.update_or_create(task=task, defaults=defaults)
+    return info

@@ -1,0 +1,583 @@
+"""Building pipelines: nodes on a grid, connections between them, and every rule they follow.
+
+- A task node needs a dataset of the project, a recipe of that dataset, an owner who is a member,
+  a workload over active members with working roles whose loads sum to 100, and a grid position;
+  its task settings follow task creation's rules (`taskboard.annotation.spec`).
+- A connection leaves a node by a status that node offers (a dataset node offers only "": every
+  item) and enters a task node; a QA node is entered only from an annotation node (its parent).
+- No cycles, except through a rework connection: every cycle must contain at least one connection
+  flagged `rework` (a connection whose status key is "rework" is flagged automatically).
+- A node keeps the JSON the Dataloop SDK sent (`raw`), updated here as it changes, so the API
+  answers it back with the same port ids.
+"""
+
+import contextlib
+import datetime
+import json
+import logging
+import math
+import uuid
+from collections import defaultdict
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from taskboard.annotation import services as task_services
+from taskboard.annotation.models import (
+    TaskType,
+)
+from taskboard.annotation.spec import NAME_MAX, priority_problem, pulling_problems, statuses_from
+from taskboard.annotation.spec import default_statuses as spec_default_statuses
+from taskboard.annotation.workload import WorkloadUnit, workload_build
+from taskboard.datasets import ids
+from taskboard.datasets.folders import normalize_folder
+from taskboard.inputs import parse_pk, text_problem
+from taskboard.pipelines.models import (
+    TASK_KINDS,
+    Connection,
+    Node,
+    NodeKind,
+    NodeWorkload,
+    Pipeline,
+    PipelineState,
+)
+from taskboard.projects.access import role_of
+
+logger = logging.getLogger(__name__)
+
+
+NODE_WIDTH, NODE_HEIGHT = 200, 87  # dtlpy's NODE_SIZE: grid positions become x/y through it
+
+
+REWORK_STATUS = "rework"
+
+
+# Dataloop names actions by verb, tasks name statuses by result.
+ACTION_TO_STATUS = {"complete": "completed", "approve": "approved"}
+
+
+STATUS_TO_ACTION = {status: action for action, status in ACTION_TO_STATUS.items()}
+
+
+def position_to_xy(column: float, row: float) -> dict:
+    return {"x": column * 1.7 * NODE_WIDTH + NODE_WIDTH / 2, "y": row * 1.5 * NODE_HEIGHT + NODE_HEIGHT, "z": 0}
+
+
+def xy_to_position(x: float, y: float) -> tuple[int, int]:
+    return round((x - NODE_WIDTH / 2) / (1.7 * NODE_WIDTH)), round((y - NODE_HEIGHT) / (1.5 * NODE_HEIGHT))
+
+
+def default_statuses(kind: str) -> list[dict]:
+    return [s.to_json() for s in spec_default_statuses(TaskType.QA if kind == NodeKind.QA else TaskType.ANNOTATION)]
+
+
+def node_statuses(node: Node) -> list[dict]:
+    if node.kind == NodeKind.DATASET:
+        return []
+    return node.statuses or default_statuses(node.kind)
+
+
+def node_status_keys(node: Node) -> list[str]:
+    if node.kind == NodeKind.DATASET:
+        return [""]
+    return [s["key"] for s in node_statuses(node)]
+
+
+def task_name_for(node: Node) -> str:
+    """Dataloop's name for a node's task, "<node> (<pipeline>)": two pipelines' nodes of one name do not
+    claim the same task."""
+    return f"{node.name} ({node.pipeline.name})"[:NAME_MAX]
+
+
+def _editable(pipeline: Pipeline) -> None:
+    # Read from the database: the caller's copy may predate an install.
+    if Pipeline.objects.filter(pk=pipeline.pk, state=PipelineState.INSTALLED).exists():
+        raise ValidationError({"state": "Pause the pipeline before changing its nodes or connections."})
+
+
+def _clean_statuses(statuses, errors: dict, field: str = "statuses") -> list[dict]:
+    """A node's own statuses by task creation's rules; "rework" does not count as done unless it says so."""
+    if not statuses:
+        return []
+    try:
+        return [s.to_json() for s in statuses_from(statuses, not_done=frozenset({REWORK_STATUS}))]
+    except ValidationError as e:
+        errors[field] = e.message_dict["statuses"][0]
+        return []
+
+
+def _clean_workload(*, project, workload, errors: dict, field: str = "workload") -> list[WorkloadUnit]:
+    try:
+        return workload_build(project=project, workload=list(workload or []), assignees=None, field=field)
+    except ValidationError as e:
+        errors[field] = next(iter(e.message_dict.values()))[0]
+        return []
+
+
+def clean_node(*, pipeline: Pipeline, fields: dict, errors: dict, prefix: str = "") -> dict:
+    """Check a node's settings; put problems in `errors` under `prefix + field`."""
+    project = pipeline.project
+    out = dict(fields)
+    kind = fields.get("kind")
+    if kind not in NodeKind.values:
+        errors[prefix + "kind"] = "Choose a node kind: dataset, annotation task or QA task."
+        return out
+    name = (fields.get("name") or "").strip() if isinstance(fields.get("name") or "", str) else fields.get("name")
+    if not name:
+        errors[prefix + "name"] = "A node needs a name."
+    elif not isinstance(name, str) or len(name) > NAME_MAX:
+        errors[prefix + "name"] = f"At most {NAME_MAX} characters."
+    elif text_problem(name):
+        errors[prefix + "name"] = text_problem(name)
+    out["name"] = name
+    for axis in ("column", "row"):
+        value = fields.get(axis)
+        if not isinstance(value, int) or isinstance(value, bool):
+            errors[prefix + axis] = "A node needs a grid position: whole numbers."
+        elif not -1000 <= value <= 1000:
+            errors[prefix + axis] = "The position is off the grid."
+    dataset = fields.get("dataset")
+    if dataset is None:
+        errors[prefix + "dataset"] = "Choose a dataset."
+    elif dataset.project_id != project.pk:
+        errors[prefix + "dataset"] = "The dataset is not in this project."
+        dataset = None
+    folder = (fields.get("folder") or "").strip()
+    if folder:
+        try:
+            folder = normalize_folder(folder)
+        except ValidationError:
+            errors[prefix + "folder"] = "A folder is an absolute path such as /city/day (no '.' or '..')."
+        if folder == "/":
+            folder = ""
+    out["folder"] = folder
+    if kind == NodeKind.DATASET:
+        return out
+
+    recipe = fields.get("recipe")
+    if recipe is None:
+        errors[prefix + "recipe"] = "A task node needs a recipe."
+    elif dataset is not None and recipe.dataset_id != dataset.pk:
+        errors[prefix + "recipe"] = "The recipe is not one of the node's dataset."
+    owner = fields.get("owner")
+    if owner is None:
+        errors[prefix + "owner"] = "A task node needs an owner."
+    elif role_of(owner, project) is None:
+        errors[prefix + "owner"] = f"{owner.email} is not a member of this project."
+    out["workload"] = _clean_workload(
+        project=project, workload=fields.get("workload"), errors=errors, field=prefix + "workload"
+    )
+    problem = priority_problem(fields.get("priority", 2))
+    if problem:
+        errors[prefix + "priority"] = problem
+    due_at = fields.get("due_at")
+    if due_at is not None and not isinstance(due_at, datetime.datetime):
+        errors[prefix + "due_at"] = "Enter a date and time."
+    batch, most = fields.get("batch_size"), fields.get("max_batch_workload")
+    if (batch is None) != (most is None):
+        errors[prefix + "batch_size"] = "Give both the batch size and the maximum batch workload, or neither."
+    elif batch is not None:
+        errors.update({prefix + key: message for key, message in pulling_problems(batch, most).items()})
+    out["statuses"] = _clean_statuses(fields.get("statuses"), errors, field=prefix + "statuses")
+    return out
+
+
+def check_graph(nodes: dict, edges: list[tuple], errors: dict, field: str = "target") -> None:
+    """`edges` are (source key, target key, rework). Any cycle must pass a rework edge."""
+    graph = defaultdict(list)
+    for source, target, rework in edges:
+        if not rework:
+            graph[source].append(target)
+    state: dict = {}
+
+    def visit(n) -> bool:
+        state[n] = 1
+        for m in graph[n]:
+            if state.get(m) == 1 or (state.get(m) is None and visit(m)):
+                return True
+        state[n] = 2
+        return False
+
+    for n in list(nodes):
+        if state.get(n) is None and visit(n):
+            errors[field] = (
+                "This makes a loop. Only a rework connection (status 'rework', or marked as rework) may lead back."
+            )
+            return
+
+
+def _connection_errors(*, source: Node, target: Node, status: str, rework: bool, field_prefix: str = "") -> dict:
+    errors = {}
+    if source.pipeline_id != target.pipeline_id:
+        errors[field_prefix + "target"] = "Both nodes must be in the same pipeline."
+        return errors
+    if target.kind == NodeKind.DATASET:
+        errors[field_prefix + "target"] = "Items cannot flow into a dataset node."
+    if source.kind == NodeKind.DATASET:
+        if status:
+            errors[field_prefix + "status"] = "A dataset node sends every item; it has no statuses."
+    elif status not in node_status_keys(source):
+        offered = ", ".join(node_status_keys(source))
+        errors[field_prefix + "status"] = (
+            f"{source.name} offers the statuses {offered}; {status or '(none)'} is not one."
+        )
+    if target.kind == NodeKind.QA and source.kind != NodeKind.ANNOTATION:
+        errors[field_prefix + "source"] = "A QA node reviews an annotation node: connect it from one."
+    if source.pk == target.pk and not rework:
+        errors[field_prefix + "target"] = "A node can lead back to itself only by a rework connection."
+    if not errors and source.dataset_id != target.dataset_id:
+        errors[field_prefix + "target"] = "Items stay in their dataset: both nodes must use the same dataset."
+    return errors
+
+
+@transaction.atomic
+def pipeline_create(*, project, name: str, by, description: str = "") -> Pipeline:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A pipeline needs a name."})
+    if len(name) > 200:
+        raise ValidationError({"name": "At most 200 characters."})
+    if Pipeline.objects.filter(project=project, name=name).exists():
+        raise ValidationError({"name": f"This project already has a pipeline named {name!r}."})
+    return Pipeline.objects.create(project=project, name=name, description=description, created_by=by)
+
+
+@transaction.atomic
+def pipeline_update(*, pipeline: Pipeline, by, name: str | None = None, description: str | None = None) -> Pipeline:
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise ValidationError({"name": "A pipeline needs a name of 1 to 200 characters."})
+        if Pipeline.objects.filter(project=pipeline.project_id, name=name).exclude(pk=pipeline.pk).exists():
+            raise ValidationError({"name": f"This project already has a pipeline named {name!r}."})
+        pipeline.name = name
+    if description is not None:
+        pipeline.description = description
+    pipeline.save(update_fields=["name", "description", "updated_at"])
+    return pipeline
+
+
+@transaction.atomic
+def pipeline_delete(*, pipeline: Pipeline, by) -> None:
+    """The pipeline and its record of moves go; the tasks it made stay with their work."""
+    _editable(pipeline)
+    pipeline.delete()
+
+
+def _node_defaults(fields: dict, by) -> dict:
+    fields = dict(fields)
+    fields.setdefault("priority", 2)
+    if fields.get("kind") in TASK_KINDS:
+        if fields.get("recipe") is None and fields.get("dataset") is not None:
+            fields["recipe"] = fields["dataset"].default_recipe
+        if fields.get("owner") is None:
+            fields["owner"] = by
+    return fields
+
+
+def save_node(node: Node, cleaned: dict, *, raw_sync: bool = True) -> Node:
+    for attr in ("kind", "name", "column", "row", "dataset", "folder"):
+        setattr(node, attr, cleaned.get(attr, getattr(node, attr)))
+    is_task = node.kind in TASK_KINDS
+    node.recipe = cleaned.get("recipe") if is_task else None
+    node.owner = cleaned.get("owner") if is_task else None
+    node.due_at = cleaned.get("due_at") if is_task else None
+    node.priority = cleaned.get("priority") or 2
+    node.batch_size = cleaned.get("batch_size") if is_task else None
+    node.max_batch_workload = cleaned.get("max_batch_workload") if is_task else None
+    node.statuses = cleaned.get("statuses") or [] if is_task else []
+    if raw_sync:
+        node.raw = node_json(node, base=node.raw, workload=cleaned.get("workload") or [])
+    node.save()
+    node.workload.all().delete()
+    if is_task:
+        NodeWorkload.objects.bulk_create(
+            [NodeWorkload(node=node, assignee=unit.user, load=unit.load) for unit in cleaned.get("workload") or []]
+        )
+    return node
+
+
+def _cell_taken(pipeline: Pipeline, column: int, row: int, exclude: Node | None = None) -> bool:
+    nodes = Node.objects.filter(pipeline=pipeline, column=column, row=row)
+    if exclude is not None:
+        nodes = nodes.exclude(pk=exclude.pk)
+    return nodes.exists()
+
+
+@transaction.atomic
+def node_add(
+    *,
+    pipeline: Pipeline,
+    by,
+    kind: str,
+    name: str,
+    column: int,
+    row: int,
+    dataset=None,
+    folder="",
+    recipe=None,
+    owner=None,
+    workload: list[WorkloadUnit] | None = None,
+    due_at=None,
+    priority=2,
+    batch_size=None,
+    max_batch_workload=None,
+    statuses: list[dict] | None = None,
+) -> Node:
+    _editable(pipeline)
+    fields = _node_defaults(
+        dict(
+            kind=kind,
+            name=name,
+            column=column,
+            row=row,
+            dataset=dataset,
+            folder=folder,
+            recipe=recipe,
+            owner=owner,
+            workload=workload,
+            due_at=due_at,
+            priority=priority,
+            batch_size=batch_size,
+            max_batch_workload=max_batch_workload,
+            statuses=statuses,
+        ),
+        by,
+    )
+    errors: dict = {}
+    cleaned = clean_node(pipeline=pipeline, fields=fields, errors=errors)
+    if "column" not in errors and "row" not in errors and _cell_taken(pipeline, column, row):
+        errors["column"] = f"Another node sits at column {column}, row {row}."
+    if errors:
+        raise ValidationError(errors)
+    return save_node(Node(pipeline=pipeline), cleaned)
+
+
+@transaction.atomic
+def node_update(*, node: Node, by, **fields) -> Node:
+    """Change a node's settings; fields not given keep their values."""
+    _editable(node.pipeline)
+    current = {
+        "kind": node.kind,
+        "name": node.name,
+        "column": node.column,
+        "row": node.row,
+        "dataset": node.dataset,
+        "folder": node.folder,
+        "recipe": node.recipe,
+        "owner": node.owner,
+        "due_at": node.due_at,
+        "priority": node.priority,
+        "batch_size": node.batch_size,
+        "max_batch_workload": node.max_batch_workload,
+        "statuses": node.statuses,
+        "workload": [WorkloadUnit(w.assignee, w.load) for w in node.workload.select_related("assignee")],
+    }
+    unknown = set(fields) - set(current)
+    if unknown:
+        raise ValidationError({sorted(unknown)[0]: "Not a node setting."})
+    if node.task_id and "kind" in fields and fields["kind"] != node.kind:
+        raise ValidationError({"kind": "This node already has a task; make a new node instead."})
+    if node.task_id and "dataset" in fields and fields["dataset"] != node.dataset:
+        raise ValidationError({"dataset": "This node already has a task on its dataset; make a new node instead."})
+    merged = _node_defaults({**current, **fields}, by)
+    errors: dict = {}
+    cleaned = clean_node(pipeline=node.pipeline, fields=merged, errors=errors)
+    moved = ("column" in fields or "row" in fields) and "column" not in errors and "row" not in errors
+    if moved and _cell_taken(node.pipeline, merged["column"], merged["row"], exclude=node):
+        errors["column"] = f"Another node sits at column {merged['column']}, row {merged['row']}."
+    if "statuses" in fields and not errors:
+        keys = set(s["key"] for s in cleaned["statuses"] or default_statuses(cleaned["kind"]))
+        used = set(node.outgoing.values_list("status", flat=True)) - keys
+        if used:
+            errors["statuses"] = f"Connections leave by {', '.join(sorted(used))}; delete them first."
+    if errors:
+        raise ValidationError(errors)
+    if node.task_id:
+        _task_sync(node, current, cleaned, by)
+    return save_node(node, cleaned)
+
+
+def _task_sync(node: Node, before: dict, after: dict, by) -> None:
+    """A node that already made its task passes setting changes on to it."""
+    changes = {}
+    for key in ("owner", "priority"):
+        if after.get(key) != before.get(key):
+            changes[key] = after.get(key)
+    if after.get("due_at") is not None and after["due_at"] != before.get("due_at"):
+        changes["due_at"] = after["due_at"]
+    if (after.get("statuses") or []) != (before.get("statuses") or []):
+        changes["statuses"] = after.get("statuses") or default_statuses(node.kind)
+    if changes:
+        task_services.task_update(task=node.task, by=by, **changes)
+
+
+@transaction.atomic
+def node_move(*, node: Node, column: int, row: int, by) -> Node:
+    return node_update(node=node, by=by, column=column, row=row)
+
+
+@transaction.atomic
+def node_delete(*, node: Node, by) -> None:
+    """The node and its connections go; its task, if it made one, stays."""
+    _editable(node.pipeline)
+    node.delete()
+
+
+@transaction.atomic
+def connection_add(
+    *, pipeline: Pipeline, source: Node, target: Node, status: str, by, rework: bool = False, condition=None
+) -> Connection:
+    _editable(pipeline)
+    status = (status or "").strip()
+    rework = bool(rework) or status == REWORK_STATUS
+    if source.pipeline_id != pipeline.pk:
+        raise ValidationError({"source": "That node is not in this pipeline."})
+    if target.pipeline_id != pipeline.pk:
+        raise ValidationError({"target": "That node is not in this pipeline."})
+    errors = _connection_errors(source=source, target=target, status=status, rework=rework)
+    if not errors and Connection.objects.filter(source=source, target=target, status=status).exists():
+        errors["target"] = "These nodes are already connected by that status."
+    if not errors and target.kind == NodeKind.QA and not rework:
+        # The QA task is made over one annotation task: items from another could not be reviewed in it.
+        other = (
+            Connection.objects.filter(target=target, rework=False).exclude(source=source).select_related("source")
+        ).first()
+        if other is not None:
+            errors["source"] = f"{target.name} already reviews {other.source.name}; a QA node reviews one node."
+    if not errors:
+        edges = [(c.source_id, c.target_id, c.rework) for c in pipeline.connections.all()]
+        edges.append((source.pk, target.pk, rework))
+        check_graph({n.pk: n for n in pipeline.nodes.all()}, edges, errors)
+    if errors:
+        raise ValidationError(errors)
+    return Connection.objects.create(
+        pipeline=pipeline, source=source, target=target, status=status, rework=rework, condition=condition
+    )
+
+
+@transaction.atomic
+def connection_delete(*, connection: Connection, by) -> None:
+    _editable(connection.pipeline)
+    connection.delete()
+
+
+def ms_to_datetime(value) -> datetime.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError
+    return datetime.datetime.fromtimestamp(value / 1000, tz=datetime.UTC)
+
+
+def _datetime_to_ms(value: datetime.datetime | None) -> float | None:
+    return value.timestamp() * 1000 if value else None
+
+
+def parse_ref(value, kind: str) -> int | None:
+    pk = parse_pk(value)  # a plain id: "42" or 42
+    if pk is not None:
+        return pk
+    if not isinstance(value, str):
+        return None
+    try:
+        return ids.parse_api_id(value, kind)
+    except (ValueError, KeyError):
+        return None
+
+
+def node_json(node: Node, *, base: dict | None = None, workload: list[WorkloadUnit] | None = None) -> dict:
+    """The node as Dataloop's SDK shapes it; keys in `base` the server does not own are kept."""
+    data = json.loads(json.dumps(base or {}))
+    data["id"] = node.node_uid
+    data["name"] = node.name
+    data.setdefault("projectId", ids.api_id("project", node.pipeline.project_id))
+    metadata = data.setdefault("metadata", {})
+    old = metadata.get("position")
+    if not (
+        isinstance(old, dict)
+        and isinstance(old.get("x"), int | float)
+        and isinstance(old.get("y"), int | float)
+        and xy_to_position(old["x"], old["y"]) == (node.column, node.row)
+    ):
+        metadata["position"] = position_to_xy(node.column, node.row)
+    if node.dataset_id:
+        old_id = metadata.get("datasetId")
+        if parse_ref(old_id, "dataset") != node.dataset_id:
+            metadata["datasetId"] = ids.api_id("dataset", node.dataset_id)
+    if node.kind == NodeKind.DATASET:
+        data["type"] = "storage"
+        data.setdefault(
+            "namespace",
+            {"functionName": "dataset_handler", "projectName": "DataloopTasks", "serviceName": "pipeline-utils"},
+        )
+        if node.folder:
+            metadata["dir"] = node.folder
+        else:
+            metadata.pop("dir", None)
+        ports = [None]
+    else:
+        data["type"] = "task"
+        data.setdefault(
+            "namespace",
+            {"functionName": "move_to_task", "projectName": "DataloopTasks", "serviceName": "pipeline-utils"},
+        )
+        metadata["taskType"] = node.task_type
+        if node.recipe_id:
+            if parse_ref(metadata.get("recipeId"), "recipe") != node.recipe_id:
+                metadata["recipeId"] = ids.api_id("recipe", node.recipe_id)
+            metadata["recipeTitle"] = node.recipe.name
+        if node.owner_id:
+            metadata["taskOwner"] = node.owner.email
+        if workload is None:
+            workload = [WorkloadUnit(w.assignee, w.load) for w in node.workload.select_related("assignee")]
+        metadata["workload"] = [{"assigneeId": u.user.email, "load": u.load} for u in workload]
+        metadata["priority"] = node.priority
+        if node.due_at is not None:
+            old_ms = metadata.get("dueDate")
+            old_at = None
+            with contextlib.suppress(ValueError):
+                old_at = ms_to_datetime(old_ms)
+            if old_at is None or abs((old_at - node.due_at).total_seconds()) >= 0.001:
+                metadata["dueDate"] = _datetime_to_ms(node.due_at)
+        metadata.setdefault("repeatable", True)
+        for key, value in (("batchSize", node.batch_size), ("maxBatchWorkload", node.max_batch_workload)):
+            if value is None:
+                metadata.pop(key, None)
+            else:
+                metadata[key] = value
+        ports = [STATUS_TO_ACTION.get(key, key) for key in node_status_keys(node)]
+    if not data.get("inputs"):
+        data["inputs"] = [_port("item")]
+    outputs = data.get("outputs")
+    if not outputs or not isinstance(outputs, list) or not isinstance(outputs[0], dict):
+        data["outputs"] = [_port(ports[0] or "item", actions=ports if ports != [None] else None)]
+    elif ports != [None] and outputs[0].get("actions") != ports:
+        outputs[0]["actions"] = ports
+        outputs[0]["displayName"] = ports[0]
+    return data
+
+
+def _port(display_name: str, actions: list | None = None) -> dict:
+    port = {
+        "portId": str(uuid.uuid4()),
+        "type": "Item",
+        "name": "item",
+        "displayName": display_name,
+        "color": None,
+        "variableName": None,
+        "portPercentage": None,
+    }
+    if actions:
+        port["actions"] = actions
+    return port
+
+
+def output_port_id(node: Node) -> str | None:
+    outputs = (node.raw or {}).get("outputs") or []
+    return outputs[0].get("portId") if outputs and isinstance(outputs[0], dict) else None
+
+
+def input_port_id(node: Node) -> str | None:
+    inputs = (node.raw or {}).get("inputs") or []
+    return inputs[0].get("portId") if inputs and isinstance(inputs[0], dict) else None

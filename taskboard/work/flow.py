@@ -1,0 +1,86 @@
+"""A status change and what it sets off, step by step.
+
+Setting or clearing an item's status is one transaction: the write (`annotation.statuses`), then
+each step below in this order. Each step decides from the change whether it applies:
+
+1. consensus: a consensus copy's agreement is scored, rescored or forgotten;
+2. rework: an item out for rework that is done again goes back to its reviewer;
+3. QA intake: QA tasks take in an annotation task's item once it has a status;
+4. pulling refill: a pulling task's holder gets their next batch when their undone items are low;
+5. pipelines: an installed pipeline moves the item along the connection for its status (after commit).
+
+The dashboards' counters follow every write through a signal: a projection, not a consequence.
+docs/architecture.md draws the same flow.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem, TaskType
+from taskboard.annotation.statuses import StatusChange, status_clear, status_set
+from taskboard.pipelines.routing import route_on_commit
+from taskboard.work import consensus, qa
+from taskboard.work.services import pulling_refill, require_holder, require_open
+
+
+def _after(change: StatusChange) -> None:
+    if not change.changed:
+        return
+    consensus.score(change)
+    qa.rework_close(change)
+    qa.intake(change)
+    pulling_refill(change)
+    route_on_commit(change)
+
+
+@transaction.atomic
+def item_status_set(*, task: AnnotationTask, item, status: str, by, copy: int | None = None) -> TaskItem:
+    """The person holding the item sets its status, and what that sets off follows."""
+    change = status_set(task=task, item=item, status=status, by=by, copy=copy)
+    _after(change)
+    return change.row
+
+
+@transaction.atomic
+def item_status_clear(*, task: AnnotationTask, item, by, copy: int | None = None) -> TaskItem:
+    """The person holding the item clears its status: it is to do again."""
+    change = status_clear(task=task, item=item, by=by, copy=copy)
+    _after(change)
+    return change.row
+
+
+@transaction.atomic
+def item_reject(*, qa_task_item: TaskItem, comment: str, by) -> TaskItem:
+    """A reviewer sends an item back: its QA status and its status in the parent task are cleared,
+    and it returns, marked for rework with the comment, to the annotator who did it. The QA item
+    waits for the rework."""
+    qa_task = qa_task_item.task
+    comment = (comment or "").strip()
+    if qa_task.type != TaskType.QA or not qa_task.parent_id:
+        raise ValidationError({"status": "Only items of a QA task can be rejected."})
+    require_holder(qa_task_item, by)
+    require_open(qa_task)
+    if not comment:
+        raise ValidationError({"comment": "Say what needs fixing."})
+    # Parent first, then the QA task: the order every status change takes (the parent's change
+    # runs QA intake and rework), so a reject racing a completion cannot deadlock.
+    AnnotationTask.objects.select_for_update(no_key=True).get(pk=qa_task.parent_id)
+    AnnotationTask.objects.select_for_update(no_key=True).get(pk=qa_task.pk)
+    qa_task_item = TaskItem.objects.select_for_update().select_related("assignment", "task").get(pk=qa_task_item.pk)
+    if qa_task_item.rework:
+        raise ValidationError({"status": "This item is already back with its annotator."})
+    parents = list(
+        TaskItem.objects.select_for_update()
+        .filter(task_id=qa_task.parent_id, item_id=qa_task_item.item_id, assignment__kind=AssignmentKind.WORK)
+        .select_related("assignment", "task")
+        .order_by("copy")
+    )
+    if not parents:
+        raise ValidationError({"status": "The item is no longer in the annotation task."})
+    if qa_task_item.status is not None:
+        item_status_clear(task=qa_task, item=qa_task_item.item, by=by, copy=qa_task_item.copy)
+    for parent in parents:
+        if parent.status is not None:
+            # The item comes back to its annotator: the clear is theirs (only the holder clears).
+            item_status_clear(task=parent.task, item=parent.item, by=parent.assignment.assignee, copy=parent.copy)
+    return qa.send_back(qa_task_item=qa_task_item, parents=parents, comment=comment, by=by)
