@@ -45,8 +45,12 @@ test-heavy: $(STAMP)
 test-e2e: $(STAMP)
 	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -q -rfE -m e2e $(PYTEST_ARGS)
 
+# Style, the apps' layers (docs/architecture.md) and types. mypy loads the settings: DEBUG=1 lets it
+# without a SECRET_KEY.
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	DEBUG=1 $(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

@@ -1,4 +1,4 @@
-"""Rules every value from outside meets on its way in, whichever app reads it (DESIGN.md "Bad input").
+"""Rules every value from outside meets on its way in, whichever app reads it (docs/tasks.md, "Bad input").
 
 A value a rule refuses is the caller's mistake (a 4xx naming the field), never a database error:
 

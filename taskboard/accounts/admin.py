@@ -4,7 +4,6 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from taskboard.accounts.models import User
-from taskboard.projects.models import Membership
 
 
 def _clean_unique_email(form) -> str:
@@ -33,14 +32,6 @@ class UserEditForm(UserChangeForm):
         return _clean_unique_email(self)
 
 
-class MembershipInline(admin.TabularInline):
-    model = Membership
-    extra = 0
-    fields = ("project", "role", "created_at")
-    readonly_fields = ("created_at",)
-    autocomplete_fields = ("project",)
-
-
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
@@ -50,7 +41,6 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("email", "name")
     ordering = ("email",)
     readonly_fields = ("date_joined", "last_login")
-    inlines = (MembershipInline,)
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("name",)}),
@@ -60,5 +50,6 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),)
 
     def get_inlines(self, request, obj):
-        # Memberships are added once the user exists, keeping the add page to email and password.
+        # Inlines (a person's memberships, added by the projects app) show once the user exists,
+        # keeping the add page to email and password.
         return self.inlines if obj else ()

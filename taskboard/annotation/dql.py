@@ -6,7 +6,7 @@ strings from the request: each allowed field maps to a fixed column or expressio
 and user metadata keys become explicit `KeyTransform`s (so a key like `contains` or
 `password` stays a JSON key and never becomes a lookup or a relation).
 
-Shape (dataloop-api.md §5): `{"$and": [clause...], "$or": [clause...]}`; with both, the
+Shape (docs/api.md, "Filters"): `{"$and": [clause...], "$or": [clause...]}`; with both, the
 AND-list AND any of the OR-list. A clause is `{field: value}` (equality; a list value is
 exact-array equality) or `{field: {"$op": value, ...}}`; clauses may nest `$and`/`$or`.
 

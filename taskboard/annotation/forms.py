@@ -125,7 +125,7 @@ def parse_item_refs(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
 
 
 class ItemsForm(forms.Form):
-    """Which items: one of the selection modes of DESIGN.md, built into a `Selection`."""
+    """Which items: one of the selection modes (docs/tasks.md), built into a `Selection`."""
 
     mode = forms.ChoiceField(
         choices=ITEM_MODES,

@@ -14,6 +14,7 @@ from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
+from taskboard.annotation.dql import DQLError
 from taskboard.api.auth import TokenError, token_user
 from taskboard.inputs import json_problem
 
@@ -74,14 +75,6 @@ def _is_duplicate(error: ValidationError) -> bool:
     return any("already" in m for m in error.message_dict["name"])
 
 
-def _dql_error_class():
-    try:
-        from taskboard.annotation.dql import DQLError
-    except ImportError:  # the DQL module is not there yet
-        return ()
-    return DQLError
-
-
 def _bearer(request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -128,7 +121,6 @@ def _csrf_failure(request):
 
 
 def run_guarded(request, view, *args, **kwargs):
-    dql_error = _dql_error_class()
     problem = _url_problem(request, kwargs)
     if problem:
         return error_response(400, problem)
@@ -149,7 +141,7 @@ def run_guarded(request, view, *args, **kwargs):
         logger.info("API integrity error", exc_info=True)
         return error_response(409, "This conflicts with an existing object (a duplicate name?).")
     except Exception as error:
-        if dql_error and isinstance(error, dql_error):
+        if isinstance(error, DQLError):
             return error_response(400, str(error))
         raise
     if isinstance(response, (dict, list)):

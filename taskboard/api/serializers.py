@@ -1,4 +1,4 @@
-"""Models → the entity JSON dtlpy parses (dataloop-api.md §4). Ids are 24-hex strings,
+"""Models → the entity JSON dtlpy parses (docs/api.md). Ids are 24-hex strings,
 dates are ISO 8601 (due dates: epoch milliseconds, as the SDK sends them)."""
 
 import json

@@ -1,4 +1,4 @@
-"""Annotation tasks, assignments, item statuses and commands (dataloop-api.md §3, §6)."""
+"""Annotation tasks, assignments, item statuses and commands."""
 
 import datetime
 import json

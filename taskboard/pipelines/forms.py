@@ -5,6 +5,7 @@ import datetime
 from django import forms
 from django.utils import timezone
 
+from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.pipelines import editing, queries
 from taskboard.pipelines.models import NodeKind
@@ -160,8 +161,6 @@ class RunForm(forms.Form):
     )
 
     def selection(self):
-        from taskboard.annotation.selection import Selection
-
         folder = (self.cleaned_data.get("folder") or "").strip()
         if folder:
             return Selection(mode="folder", folder=folder, include_subfolders=True)

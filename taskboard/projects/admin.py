@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from taskboard.accounts.admin import UserAdmin
 from taskboard.projects.models import Membership, Project
 
 
@@ -30,3 +31,15 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ("user__email", "user__name", "project__name")
     autocomplete_fields = ("user", "project")
     readonly_fields = ("created_at",)
+
+
+class UserMembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ("project", "role", "created_at")
+    readonly_fields = ("created_at",)
+    autocomplete_fields = ("project",)
+
+
+# A person's memberships on their own page: the accounts app, below projects, cannot name them.
+UserAdmin.inlines = (*UserAdmin.inlines, UserMembershipInline)

@@ -1,4 +1,4 @@
-"""The SDK's pipeline JSON (dataloop-api.md §4.7) survives save → to_json, and bad JSON names its field."""
+"""The SDK's pipeline JSON (docs/api.md) survives save → to_json, and bad JSON names its field."""
 
 import copy
 import json

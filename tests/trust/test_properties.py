@@ -1,4 +1,4 @@
-"""Property tests holding the validators and the arithmetic to DESIGN.md's rules."""
+"""Property tests holding the validators and the arithmetic to the product's rules (docs/tasks.md)."""
 
 import datetime
 from fractions import Fraction
