@@ -196,6 +196,7 @@ def main():
     )
     if not args.keep:
         cleanup(dataset, task)
+    print(f"FIGURE create_task items={n} floor_s={floor_s:.3f} service_s={task_s:.3f} ratio={task_s / floor_s:.2f}")
 
 
 if __name__ == "__main__":

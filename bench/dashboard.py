@@ -419,6 +419,10 @@ def main():
         f"goal median < 50 ms: {'met' if big_median < 50 else 'NOT met'}; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
+    log(
+        f"FIGURE dashboard items={sizes['big']} median_ms={big_median:.1f} small_median_ms={small_median:.1f} "
+        f"size_ratio={big_median / small_median:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -284,6 +284,10 @@ def main() -> None:
     log(f"items held by two people: {held_twice + rows_twice} (rows twice in the task: {rows_twice})")
     uses_index = "task_item_queue" in plan
     log(f"claim plan uses task_item_queue: {uses_index}")
+    log(
+        f"FIGURE pull claims_per_s={service['claims_per_s']:.1f} ratio={ratio:.2f} p99_ms={service['p99']:.1f} "
+        f"doubles={held_twice + rows_twice}"
+    )
 
 
 if __name__ == "__main__":

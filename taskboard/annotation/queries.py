@@ -5,8 +5,10 @@ import datetime
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
+from taskboard.annotation.filters import TaskFilter
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem, TaskState
 from taskboard.projects.access import get_or_404
+from taskboard.projects.queries import assignable_users
 
 
 def task_for_manager(user, pk) -> AnnotationTask:
@@ -28,6 +30,16 @@ def assignment_for_viewer(user, pk) -> Assignment:
 def tasks_of_project(project, user) -> QuerySet[AnnotationTask]:
     """The project's tasks the user may see: all of them for managers, their own work's for the others."""
     return AnnotationTask.objects.visible_to(user).filter(project=project).select_related("dataset", "owner")
+
+
+def task_list(*, project, user, data) -> tuple[TaskFilter, QuerySet[AnnotationTask]]:
+    """The project's tasks the user may see, narrowed by the task tables' filters (state, type,
+    assignee, due date); an invalid filter narrows nothing and shows its error."""
+    task_filter = TaskFilter(
+        data or None, queryset=tasks_of_project(project, user), project=project, people=assignable_users(project)
+    )
+    tasks = task_filter.qs if task_filter.is_bound and task_filter.is_valid() else task_filter.queryset
+    return task_filter, tasks
 
 
 def items_in_other_open_tasks(items: QuerySet, *, exclude_task=None) -> int:

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from taskboard.annotation.filters import ItemFilter, itemfilter_to_selection, selection_query_params
+from taskboard.annotation.filters import ItemFilter, item_list, itemfilter_to_selection, selection_query_params
 from taskboard.annotation.selection import Selection
 from taskboard.datasets import queries, services
 from taskboard.datasets.forms import ManifestForm, UploadForm
@@ -44,18 +44,13 @@ def _error_list(form) -> list[str]:
 
 
 def _browser_context(request, dataset):
-    item_filter = ItemFilter(request.GET, dataset=dataset)
+    item_filter, items = item_list(dataset=dataset, data=request.GET)
     page = None
     errors: list[str] = []
-    if item_filter.is_valid():
-        try:
-            page = queries.items_page(
-                item_filter.qs,
-                after=_int_param(request.GET.get("after")),
-                before=_int_param(request.GET.get("before")),
-            )
-        except ValidationError as exc:
-            errors = [m for ms in exc.message_dict.values() for m in ms]
+    if items is not None:
+        page = queries.items_page(
+            items, after=_int_param(request.GET.get("after")), before=_int_param(request.GET.get("before"))
+        )
     else:
         errors = _error_list(item_filter.form)
     return {

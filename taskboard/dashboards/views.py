@@ -8,6 +8,7 @@ from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
@@ -62,28 +63,35 @@ def project_detail(request, pk):
     project = project_queries.project_for_member(request.user, pk)
     membership = project_queries.membership_of(request.user, project)
     can_manage = membership.can_manage
-    tasks = list(annotation_queries.tasks_of_project(project, request.user).order_by("state", "due_at"))
+    task_filter, tasks = annotation_queries.task_list(project=project, user=request.user, data=request.GET)
+    tasks = list(tasks.order_by("state", "due_at"))
     progress = task_progress.tasks_progress(tasks)
     forecasts = {s.task.pk: s.forecast for s in queries.project_tasks(project)} if can_manage else {}
     for task in tasks:
         task.progress = progress[task.pk]
         task.forecast = forecasts.get(task.pk)
-    datasets = project.datasets.annotate(item_count=Count("items")) if can_manage else project.datasets.none()
-    return render(
-        request,
-        "dashboards/project_detail.html",
-        {
-            "project": project,
-            "membership": membership,
-            "can_manage": can_manage,
-            "datasets": datasets,
-            "open_tasks": [t for t in tasks if t.state == TaskState.OPEN],
-            "closed_tasks": [t for t in tasks if t.state != TaskState.OPEN],
-            "members": project.memberships.select_related("user").order_by("role", "user__email")
-            if can_manage
-            else [],
-        },
-    )
+    context = {
+        "project": project,
+        "membership": membership,
+        "can_manage": can_manage,
+        "task_filter": task_filter,
+        "filtered": any(request.GET.get(name) for name in task_filter.filters),
+        "open_tasks": [t for t in tasks if t.state == TaskState.OPEN],
+        "closed_tasks": [t for t in tasks if t.state != TaskState.OPEN],
+    }
+    if request.htmx:
+        response = render(request, "dashboards/project_detail.html#task-tables", context)
+    else:
+        context["datasets"] = (
+            project.datasets.annotate(item_count=Count("items")) if can_manage else project.datasets.none()
+        )
+        context["members"] = (
+            project.memberships.select_related("user").order_by("role", "user__email") if can_manage else []
+        )
+        response = render(request, "dashboards/project_detail.html", context)
+    # The same URL answers a page or a fragment: caches must keep them apart.
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 @login_required

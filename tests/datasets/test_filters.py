@@ -84,3 +84,18 @@ def test_label_filter(dataset, recipe):
     assert f.selection == Selection(mode="filter", dql={"$and": [{"label": "car"}]})
     bad = ItemFilter(QueryDict("label=bus&submitted=1"), dataset=dataset)
     assert not bad.is_valid() and "label" in bad.form.errors
+
+
+def test_a_task_alone_shows_its_items_whatever_their_status_and_each_status_choice_once(dataset, recipe, manager):
+    """The default "Status there" was "any status" (items with a status): a new task showed 0 items,
+    and "Any status" was listed twice (the empty choice and the "any" choice)."""
+    items = make_items(dataset, {"/a": 4})
+    task, _ = make_task(dataset, recipe, manager, items=items[:3], statuses={items[0].pk: "completed"})
+    f = run(dataset, f"task={task.pk}&submitted=1")
+    assert set(f.qs) == set(items[:3])
+    assert set(run(dataset, f"task={task.pk}&status=any&submitted=1").qs) == {items[0]}
+    assert set(run(dataset, f"task={task.pk}&status=none&submitted=1").qs) == set(items[1:3])
+    labels = [label for _, label in f.form.fields["status"].choices]
+    assert len(labels) == len(set(labels)) and labels[0] == "In the task, any status"
+    # The wizard gets the same items from the same clause.
+    assert set(select_items(dataset=dataset, selection=f.selection)) == set(items[:3])

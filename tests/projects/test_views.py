@@ -130,3 +130,43 @@ def test_project_page_marks_tasks_at_risk(client, manager, project, task):
     client.force_login(manager)
     body = client.get(reverse("dashboards:project-detail", args=[project.pk])).content.decode()
     assert "At risk" in body
+
+
+def test_the_task_tables_filter_by_state_type_assignee_and_due_date(
+    client, manager, project, dataset, items, annotator
+):
+    """The project page's task tables go through django-filter (TaskFilter), for pages and htmx alike."""
+    from django.utils import timezone
+
+    from taskboard.annotation.models import AnnotationTask
+
+    soon = create_task(dataset=dataset, created_by=manager, name="soon", assignees=[annotator], due_at=in_days(0.5))
+    later = create_task(
+        dataset=dataset,
+        created_by=manager,
+        name="later",
+        assignees=[manager],
+        due_at=in_days(5),
+        allocation="pulling",
+        batch_size=3,
+        max_batch_workload=5,
+    )
+    late = create_task(dataset=dataset, created_by=manager, name="late", assignees=[annotator], due_at=in_days(1))
+    AnnotationTask.objects.filter(pk=late.pk).update(due_at=timezone.now() - timezone.timedelta(hours=1))
+    client.force_login(manager)
+    url = reverse("dashboards:project-detail", args=[project.pk])
+
+    def shown(**params):
+        body = client.get(url, params, headers={"HX-Request": "true"}).content.decode()
+        assert "<html" not in body
+        return {t.name for t in (soon, later, late) if f">{t.name}</a>" in body}
+
+    assert shown() == {"soon", "later", "late"}
+    assert shown(assignee=annotator.pk) == {"soon", "late"}
+    assert shown(kind="pulling") == {"later"}
+    assert shown(due="overdue") == {"late"}
+    assert shown(due="day") == {"soon"}
+    assert shown(state="closed") == set()
+    # A bad value is an error beside its field, not a 500, and narrows nothing.
+    page = client.get(url, {"kind": "bogus"})
+    assert page.status_code == 200 and "Select a valid choice" in page.content.decode()
