@@ -12,10 +12,14 @@ from django.db import transaction
 
 from taskboard.annotation import creation
 from taskboard.annotation.models import AnnotationTask
+from taskboard.annotation.selection import Selection
 from taskboard.annotation.spec import TaskSpec
 from taskboard.api.ids import api_id
 from taskboard.api.models import ApiCommand, ApiTaskInfo, CommandStatus
 from taskboard.jobs.models import Job
+from taskboard.pipelines import running
+from taskboard.pipelines.models import Pipeline
+from taskboard.pipelines.running import RunResult
 
 
 def command_record(*, user, type: str, project, spec: dict, job: Job | None = None) -> ApiCommand:
@@ -56,6 +60,19 @@ def task_create(*, spec: TaskSpec, by, payload: dict, query_text: str | None, du
             "createdTaskId": api_id("task", made.task.pk) if made.task is not None else None,
         },
     )
+
+
+@transaction.atomic
+def pipeline_execute(
+    *, pipeline: Pipeline, selection: Selection, by, type: str, spec_of: Callable[[RunResult], dict[str, Any]]
+) -> tuple[ApiCommand, RunResult]:
+    """Run items into a pipeline and record the command in the same transaction (a big run is a job
+    the command follows)."""
+    result = running.pipeline_run(pipeline=pipeline, selection=selection, by=by)
+    command = command_record(user=by, type=type, project=pipeline.project, job=result.job, spec=spec_of(result))
+    if result.job is None:
+        command.status = CommandStatus.SUCCESS
+    return command, result
 
 
 def task_info_keep(

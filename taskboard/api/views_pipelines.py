@@ -3,15 +3,17 @@
 The pipelines app owns the JSON ⇄ model mapping; these views authenticate, scope and answer.
 """
 
+import json
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from taskboard.annotation.selection import Selection
 from taskboard.api import queries
+from taskboard.api import services as api_services
 from taskboard.api.http import ApiError, api_view, bad_request, json_body
 from taskboard.api.ids import api_id, command_api_id, parse_id
-from taskboard.api.models import ApiCommand, CommandStatus
 from taskboard.api.paging import page_params, paged
 from taskboard.api.serializers import command_json, iso
 from taskboard.api.simple_filter import filter_q, ops
@@ -128,8 +130,6 @@ def pipeline_execute(request, pipeline_id):
     if isinstance(batch, dict):
         query = batch.get("query")
         if isinstance(query, str):
-            import json
-
             try:
                 query = json.loads(query)
             except ValueError:
@@ -138,27 +138,23 @@ def pipeline_execute(request, pipeline_id):
             raise bad_request("batch.query: a DQL query is required.")
         filt = query.get("filter") if isinstance(query.get("filter"), dict) else query
         try:
-            result = running.pipeline_run(
-                pipeline=pipeline, selection=Selection(mode="filter", dql=filt), by=request.user
+            # A big batch runs as a job; the command follows the job's state and progress.
+            command, _ = api_services.pipeline_execute(
+                pipeline=pipeline,
+                selection=Selection(mode="filter", dql=filt),
+                by=request.user,
+                type="PipelineBatchExecute",
+                spec_of=lambda result: {
+                    "pipelineId": api_id("pipeline", pipeline.pk),
+                    "added": result.added,
+                    "skipped": result.skipped,
+                    "entering": result.entering,
+                },
             )
         except ValidationError as error:
             if set(error.message_dict) == {"selection"}:
                 raise bad_request(f"batch.query: {' '.join(error.message_dict['selection'])}") from None
             raise
-        # A big batch runs as a job; the command follows the job's state and progress.
-        command = ApiCommand.objects.create(
-            type="PipelineBatchExecute",
-            user=request.user,
-            project=pipeline.project,
-            job=result.job,
-            status=CommandStatus.IN_PROGRESS if result.job is not None else CommandStatus.SUCCESS,
-            spec={
-                "pipelineId": api_id("pipeline", pipeline.pk),
-                "added": result.added,
-                "skipped": result.skipped,
-                "entering": result.entering,
-            },
-        )
         return command_json(command, request)
     execution = body.get("pipeline")
     if not isinstance(execution, dict):
@@ -172,18 +168,19 @@ def pipeline_execute(request, pipeline_id):
     if not isinstance(item_value, str):
         raise bad_request("pipeline.input.item: an item id (a string) is required.")
     item = queries.item_get(request.user, item_value)
-    result = running.pipeline_run(
-        pipeline=pipeline, selection=Selection(mode="list", item_ids=(item.pk,)), by=request.user
-    )
-    status = "success" if result.added else "skipped"
     # Executions are recorded as commands: they share the id space and the admin list.
-    record = ApiCommand.objects.create(
+    record, result = api_services.pipeline_execute(
+        pipeline=pipeline,
+        selection=Selection(mode="list", item_ids=(item.pk,)),
+        by=request.user,
         type="PipelineExecution",
-        user=request.user,
-        project=pipeline.project,
-        status=CommandStatus.SUCCESS,
-        spec={"pipelineId": api_id("pipeline", pipeline.pk), "itemId": item_value, "result": status},
+        spec_of=lambda result: {
+            "pipelineId": api_id("pipeline", pipeline.pk),
+            "itemId": item_value,
+            "result": "success" if result.added else "skipped",
+        },
     )
+    status = record.spec["result"]
     now = timezone.now()
     return {
         "id": command_api_id(record.pk),
