@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "template_partials.apps.SimpleAppConfig",
     "taskboard.accounts",
     "taskboard.projects",
+    "taskboard.notifications",
     "taskboard.datasets",
     "taskboard.jobs",
     "taskboard.annotation",

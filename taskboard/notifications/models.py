@@ -1,0 +1,56 @@
+"""What people are told: one row per person and event, their inbox."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class EventKind(models.TextChoices):
+    WORK_ASSIGNED = "work_assigned", "Work assigned"
+    REWORK = "rework", "Item back for rework"
+    REVIEW_READY = "review_ready", "Items ready for review"
+    MENTION = "mention", "Mentioned in a comment"
+    DUE_SOON = "due_soon", "Due within 24 hours"
+    OVERDUE = "overdue", "Overdue"
+    PAUSED = "paused", "Paused"
+    STUCK = "stuck", "Stuck work"
+    JOB_FINISHED = "job_finished", "Job finished"
+    JOB_FAILED = "job_failed", "Job failed"
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    kind = models.CharField(max_length=30, choices=EventKind.choices)
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    # A deep link on this site: the exact item or task.
+    url = models.CharField(max_length=500, blank=True)
+    # One notification per person and event, however many times the event is reported.
+    event_key = models.CharField(max_length=200)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "event_key"], name="notification_once_per_event"),
+            models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="notification_kind_valid"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["recipient", "-created_at"], condition=Q(read_at__isnull=True), name="notification_unread"
+            ),
+            models.Index(fields=["recipient", "-created_at"], name="notification_recipient_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.recipient_id}: {self.title}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None

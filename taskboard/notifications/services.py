@@ -1,0 +1,48 @@
+"""Telling people. Services call `notify` by name when something happens that someone should know;
+it writes each person's inbox row in the caller's transaction, once per event."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+
+from taskboard.notifications.models import EventKind, Notification
+
+
+@transaction.atomic
+def notify(
+    *,
+    kind: EventKind | str,
+    recipients: Iterable[Any],
+    event_key: str,
+    title: str,
+    project: Any = None,
+    url: str = "",
+    body: str = "",
+    data: dict[str, Any] | None = None,
+) -> int:
+    """Tell each recipient (users, or their ids) once about an event. `event_key` names the event: the
+    same event reported again (a replayed job, a retried request) tells nobody twice. Returns how many
+    were told now."""
+    ids = sorted({getattr(r, "pk", r) for r in recipients if r is not None})
+    if not ids:
+        return 0
+    key = event_key[:200]
+    already = Notification.objects.filter(event_key=key, recipient_id__in=ids).count()
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                recipient_id=user_id,
+                project=project,
+                kind=kind,
+                title=title[:300],
+                body=body,
+                url=url[:500],
+                event_key=key,
+                data=data or {},
+            )
+            for user_id in ids
+        ],
+        ignore_conflicts=True,
+    )
+    return Notification.objects.filter(event_key=key, recipient_id__in=ids).count() - already
