@@ -89,6 +89,7 @@ class IdChoiceField(forms.ModelChoiceField):
         if (
             value not in self.empty_values
             and self.to_field_name is None
+            and self.queryset is not None
             and not isinstance(value, self.queryset.model)
             and parse_pk(value) is None
         ):
@@ -103,4 +104,5 @@ class IdsChoiceField(forms.ModelMultipleChoiceField):
     def _check_values(self, value):
         if self.to_field_name is None and isinstance(value, list | tuple):
             _refuse_non_ids(self, value)
-        return super()._check_values(value)
+        # django-stubs leaves out this private hook of ModelMultipleChoiceField (Django has it since 1.x).
+        return super()._check_values(value)  # type: ignore[misc]

@@ -16,7 +16,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.forms.utils import ErrorDict
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -173,11 +173,13 @@ class LoginThrottleMiddleware:
     def _refuse(request, wait: int, *, is_api: bool):
         message = too_many_message(wait)
         if is_api:
-            response = JsonResponse({"message": message, "error": message}, status=429)
+            response: HttpResponse = JsonResponse({"message": message, "error": message}, status=429)
         else:
             form = AuthenticationForm(request, data=request.POST)
             # Set the error without running the form's clean(), which would check the password.
-            form._errors = ErrorDict({"__all__": form.error_class([message], error_class="nonfield")})
+            # django-stubs leaves out BaseForm._errors, which Django sets in __init__.
+            errors = ErrorDict({"__all__": form.error_class([message], error_class="nonfield")})
+            form._errors = errors  # type: ignore[attr-defined]
             next_url = request.POST.get("next", "")
             if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
                 next_url = ""

@@ -104,7 +104,7 @@ TEMPLATES = [
 ]
 
 
-def _database(url: str) -> dict:
+def _database(url: str) -> dj_database_url.DBConfig:
     try:
         # Health checks: a persistent connection (DATABASE_CONN_MAX_AGE > 0) that the database dropped, as a
         # PostgreSQL restart does, is replaced before the request uses it instead of failing it with a 500.

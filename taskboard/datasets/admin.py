@@ -1,6 +1,9 @@
+from typing import Any, cast
+
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import models
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 from taskboard.datasets.models import Annotation, Dataset, Item, Label, Recipe
@@ -12,8 +15,9 @@ class CappedCountPaginator(Paginator):
     cap = 10_000
 
     @cached_property
-    def count(self):
-        return self.object_list[: self.cap + 1].count()
+    def count(self) -> int:
+        # The admin pages querysets; the stubs' Paginator takes any sliceable sequence.
+        return cast(QuerySet[Any], self.object_list)[: self.cap + 1].count()
 
 
 class LargeTableAdmin(admin.ModelAdmin):
@@ -34,7 +38,8 @@ class MimetypeFilter(admin.SimpleListFilter):
         return [(key, key.upper() if key == "pdf" else key.capitalize()) for key in self.kinds]
 
     def queryset(self, request, queryset):
-        prefix = self.kinds.get(self.value())
+        value = self.value()
+        prefix = self.kinds.get(value) if value is not None else None
         return queryset.filter(mimetype__startswith=prefix) if prefix else queryset
 
 

@@ -23,7 +23,7 @@ def normalize_folder(folder: str | None) -> str:
     return "/" + "/".join(parts)
 
 
-def folder_q(folder: str, include_subfolders: bool):
+def folder_q(folder: str, include_subfolders: bool) -> Q:
     folder = normalize_folder(folder)
     if not include_subfolders:
         return Q(dir=folder)

@@ -18,7 +18,9 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    files = MultipleFileField(label="Files", required=True)
+    # The form's metaclass moves declared fields into base_fields, so this does not replace Form.files at
+    # run time; django-stubs sees it as that attribute's override.
+    files = MultipleFileField(label="Files", required=True)  # type: ignore[assignment]
     folder = forms.CharField(label="Into folder", max_length=1000, initial="/")
 
 

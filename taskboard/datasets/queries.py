@@ -4,38 +4,43 @@ Access is the policy's (`taskboard.projects.access`): the item browser is for ow
 so annotators, reviewers and strangers get 404 there.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet
 
 from taskboard.datasets.models import Dataset, Item
 from taskboard.inputs import parse_pk
-from taskboard.projects.access import get_or_404
+from taskboard.projects.access import AnyUser, get_or_404
+from taskboard.projects.models import Project
 
 PAGE_SIZE = 50
 
 
-def dataset_for_manager(user, pk) -> Dataset:
+def dataset_for_manager(user: AnyUser, pk: object) -> Dataset:
     """A dataset of a project the user owns or manages (the item browser, upload, import); else 404."""
     return get_or_404(Dataset.objects.managed_by(user).select_related("project"), pk, "dataset")
 
 
-def datasets_of_project(project) -> QuerySet[Dataset]:
+def datasets_of_project(project: Project) -> QuerySet[Dataset]:
     """The project's datasets with their item counts (the caller has checked membership)."""
     return Dataset.objects.filter(project=project).annotate(item_count=Count("items")).order_by("name")
 
 
-def item_for_viewer(user, dataset_pk, item_pk) -> Item:
+def item_for_viewer(user: AnyUser, dataset_pk: object, item_pk: object) -> Item:
     """An item the user may see (managers: any of their datasets; others: what their work holds); else 404."""
-    return get_or_404(Item.objects.visible_to(user).filter(dataset_id=parse_pk(dataset_pk)), item_pk, "item")
+    items = Item.objects.visible_to(user)
+    dataset_id = parse_pk(dataset_pk)
+    items = items.filter(dataset_id=dataset_id) if dataset_id is not None else items.none()
+    return get_or_404(items, item_pk, "item")
 
 
 # ---------------------------------------------------------------- folder tree
 
 
-def dataset_folders(dataset, *, limit: int = 500) -> list[str]:
+def dataset_folders(dataset: Dataset, *, limit: int = 500) -> list[str]:
     """Folders of a dataset with their parents, for the folder pickers (capped: a hint, not a listing)."""
-    folders = set()
+    folders: set[str] = set()
     for path in Item.objects.filter(dataset=dataset).order_by("dir").values_list("dir", flat=True).distinct()[:limit]:
         parts = path.strip("/").split("/") if path != "/" else []
         for i in range(len(parts) + 1):
@@ -52,14 +57,14 @@ class Folder:
     total: int = 0  # items here and in every subfolder
     children: list["Folder"] = field(default_factory=list)
 
-    def walk(self):
+    def walk(self) -> Iterator["Folder"]:
         """This folder and all below it, depth first, children by name: the tree as rows."""
         yield self
         for child in self.children:
             yield from child.walk()
 
 
-def folder_tree(dataset) -> Folder:
+def folder_tree(dataset: Dataset) -> Folder:
     """The dataset's folders with item counts: one GROUP BY dir query, the tree built here.
 
     Folders that hold no items themselves but have subfolders with items appear too

@@ -7,22 +7,28 @@ becomes `application/octet-stream` stored as `.bin`, so no uploaded HTML or SVG 
 served inline from the media folder.
 """
 
+from __future__ import annotations
+
 import csv
 import io
 import json
 import mimetypes
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
 from django.db import transaction
 
+from taskboard.accounts.models import User
 from taskboard.datasets import signals
 from taskboard.datasets.folders import normalize_folder
-from taskboard.datasets.models import Item
+from taskboard.datasets.models import Dataset, Item
 from taskboard.inputs import json_problem
 
 MANIFEST_MAX_ROWS = 200_000
@@ -53,7 +59,7 @@ def _bad_char(text: str) -> bool:
     return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text) or "\\" in text
 
 
-def split_filename(filename) -> tuple[str, str]:
+def split_filename(filename: object) -> tuple[str, str]:
     """("/a/b", "c.jpg") for "/a/b/c.jpg"; ValueError with a reason for anything else."""
     if not isinstance(filename, str) or not filename:
         raise ValueError("filename is required")
@@ -77,11 +83,11 @@ def _guess_mimetype(name: str) -> str:
     return mimetypes.guess_type(name, strict=False)[0] or OCTET_STREAM
 
 
-def _read_limited(file, limit: int, field: str) -> bytes:
+def _read_limited(file: UploadedFile[bytes], limit: int, field: str) -> bytes:
     size = getattr(file, "size", None)
     if size is not None and size > limit:
         raise ValidationError({field: f"The file is larger than {limit:,} bytes."})
-    data = file.read(limit + 1)
+    data: bytes = file.read(limit + 1)
     if len(data) > limit:
         raise ValidationError({field: f"The file is larger than {limit:,} bytes."})
     return data
@@ -90,7 +96,7 @@ def _read_limited(file, limit: int, field: str) -> bytes:
 # ---------------------------------------------------------------- manifests
 
 
-def _manifest_rows(text: str, kind: str):
+def _manifest_rows(text: str, kind: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number, dict) for each row; raises ValueError for a file that is not a manifest at all."""
     if kind == "csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -112,7 +118,9 @@ def _manifest_rows(text: str, kind: str):
         try:
             value = json.loads(line)
         except ValueError as exc:
-            yield number, {"_error": f"not valid JSON ({exc.msg})"}
+            # Python refuses to read a number of more than 4,300 digits with a plain ValueError.
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "a number is too long"
+            yield number, {"_error": f"not valid JSON ({reason})"}
             continue
         if not isinstance(value, dict):
             yield number, {"_error": "each line must be a JSON object"}
@@ -120,7 +128,7 @@ def _manifest_rows(text: str, kind: str):
         yield number, value
 
 
-def _manifest_kind(file, text: str) -> str:
+def _manifest_kind(file: UploadedFile[bytes], text: str) -> str:
     name = (getattr(file, "name", "") or "").lower()
     if name.endswith(".csv"):
         return "csv"
@@ -129,7 +137,7 @@ def _manifest_kind(file, text: str) -> str:
     return "jsonl" if text.lstrip().startswith("{") else "csv"
 
 
-def _check_row(row: dict, kind: str) -> tuple[str | None, dict]:
+def _check_row(row: dict[str, Any], kind: str) -> tuple[str | None, dict[str, Any]]:
     """(error, cleaned) for one manifest row."""
     if "_error" in row:
         return row["_error"], {}
@@ -179,7 +187,7 @@ def _check_row(row: dict, kind: str) -> tuple[str | None, dict]:
 
 
 @transaction.atomic
-def items_import_manifest(*, dataset, file, by) -> ImportResult:
+def items_import_manifest(*, dataset: Dataset, file: UploadedFile[bytes], by: User) -> ImportResult:
     """Create the items a manifest lists; filenames already in the dataset are skipped.
 
     Values are stored as given (a metadata value "=SUM(A1)" stays that text); anything
@@ -195,7 +203,7 @@ def items_import_manifest(*, dataset, file, by) -> ImportResult:
     kind = _manifest_kind(file, text)
 
     errors: list[str] = []
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     try:
         for number, row in _manifest_rows(text, kind):
@@ -269,7 +277,7 @@ def _image_format(data: bytes) -> str | None:
     return fmt if fmt in IMAGE_FORMATS else None
 
 
-def _upload_name(raw: str) -> str:
+def _upload_name(raw: str | None) -> str:
     # Browsers send a bare name; strip any path a client adds anyway.
     name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
     if not name or name in (".", "..") or _bad_char(name) or len(name) > NAME_MAX:
@@ -277,7 +285,7 @@ def _upload_name(raw: str) -> str:
     return name
 
 
-def items_upload(*, dataset, files, folder: str, by) -> list[Item]:
+def items_upload(*, dataset: Dataset, files: Iterable[UploadedFile[bytes]], folder: str, by: User) -> list[Item]:
     """Store uploaded files as items in `folder`; all or nothing."""
     try:
         folder = normalize_folder(folder or "/")
@@ -299,6 +307,7 @@ def items_upload(*, dataset, files, folder: str, by) -> list[Item]:
         except ValueError:
             errors.append(f"{str(upload.name)[:100]!r}: not a usable file name.")
             continue
+        assert upload.size is not None  # Django measures every upload; the stubs allow a file of unknown size
         if upload.size > limit:
             errors.append(f"{name}: larger than {limit:,} bytes.")
             continue

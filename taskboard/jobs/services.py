@@ -9,8 +9,9 @@ runners use the job id as an idempotency key.
 import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,14 +20,23 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
+from taskboard.accounts.models import User
 from taskboard.jobs import tasks
 from taskboard.jobs.models import Job, JobState
 from taskboard.jobs.registry import runner_for
+from taskboard.projects.models import Project
 
 logger = logging.getLogger(__name__)
 
 
-def job_create(*, kind: str, params: dict, project=None, created_by=None, total: int = 0) -> Job:
+def job_create(
+    *,
+    kind: str,
+    params: dict[str, Any],
+    project: Project | None = None,
+    created_by: User | None = None,
+    total: int = 0,
+) -> Job:
     if runner_for(kind) is None:
         raise ValidationError({"kind": f"Unknown job kind “{kind}”."})
     return Job.objects.create(kind=kind, params=params, project=project, created_by=created_by, total=total)
@@ -62,7 +72,7 @@ def job_start(*, job_id: int) -> Job | None:
     return Job.objects.get(pk=job_id) if claimed else None
 
 
-def job_succeed(*, job: Job, result: dict | None = None) -> Job:
+def job_succeed(*, job: Job, result: dict[str, Any] | None = None) -> Job:
     job.state = JobState.SUCCEEDED
     job.result = result or {}
     job.done = job.total = max(job.total, job.done)
@@ -140,7 +150,7 @@ class ProgressWriter:
     def _shown_done(self) -> int:
         return min(self.done, self.total) if self.total else 0
 
-    def _execute(self, sql: str, params: tuple) -> None:
+    def _execute(self, sql: str, params: tuple[object, ...]) -> None:
         with self._lock:
             if self._conn is None:
                 return
@@ -209,7 +219,7 @@ def job_watched(*, job: Job) -> Job:
     return job
 
 
-def job_recover_stale(*, now=None) -> tuple[int, int]:
+def job_recover_stale(*, now: datetime | None = None) -> tuple[int, int]:
     """Retry jobs whose worker stopped reporting, whose message was lost (Redis keeps nothing
     across a restart) or that the broker never took; fail them after JOB_MAX_ATTEMPTS runs.
     Runs every JOB_RECOVER_EVERY_SECONDS on Celery beat. Returns (retried, failed)."""

@@ -24,7 +24,7 @@ models of higher apps only through the relations they declare (`_far_side`), nev
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeAlias, TypedDict, TypeGuard, TypeVar
 
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
@@ -36,31 +36,41 @@ from taskboard.inputs import parse_pk
 from taskboard.projects import models as project_models
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
 
-    AnyUser = AbstractBaseUser | AnonymousUser
+    from taskboard.accounts.models import User
+
+# Whoever a request is from (request.user), signed in or not.
+AnyUser: TypeAlias = "User | AnonymousUser"
+
+_M = TypeVar("_M", bound=models.Model)
 
 WORK = "work"  # annotation.AssignmentKind.WORK: the assignments people hold
 
 
-def _is_person(user: AnyUser | None) -> bool:
+def _is_person(user: AnyUser | None) -> TypeGuard[User]:
     return bool(user is not None and user.is_authenticated and user.is_active)
 
 
-def _member_projects(user: AnyUser) -> models.QuerySet:
+class _ProjectId(TypedDict):
+    project_id: int
+
+
+def _member_projects(user: User) -> models.QuerySet[project_models.Membership, _ProjectId]:
     return project_models.Membership.objects.filter(user_id=user.pk).values("project_id")
 
 
-def _managed_projects(user: AnyUser) -> models.QuerySet:
+def _managed_projects(user: User) -> models.QuerySet[project_models.Membership, _ProjectId]:
     return project_models.Membership.objects.filter(user_id=user.pk, role__in=project_models.MANAGING_ROLES).values(
         "project_id"
     )
 
 
-def _far_side(model: type[models.Model], relation: str) -> Any:
+def _far_side(model: type[models.Model], relation: str) -> models.Manager[Any]:
     """The default manager of the model at the far end of `relation` on `model`."""
-    return model._meta.get_field(relation).related_model._default_manager  # type: ignore[union-attr]
+    far = model._meta.get_field(relation).related_model
+    assert far is not None, f"{model.__name__}.{relation} is not a relation"
+    return far._default_manager
 
 
 def role_of(user: AnyUser | None, project: project_models.Project | int) -> str | None:
@@ -83,7 +93,7 @@ def is_managing_role(role: str | None) -> bool:
     return role in project_models.MANAGING_ROLES
 
 
-class ProjectQuerySet(models.QuerySet):
+class ProjectQuerySet(models.QuerySet[_M]):
     def visible_to(self, user: AnyUser | None) -> Self:
         if not _is_person(user):
             return self.none()
@@ -95,7 +105,7 @@ class ProjectQuerySet(models.QuerySet):
         return self.filter(pk__in=_managed_projects(user))
 
 
-class DatasetQuerySet(models.QuerySet):
+class DatasetQuerySet(models.QuerySet[_M]):
     def visible_to(self, user: AnyUser | None) -> Self:
         if not _is_person(user):
             return self.none()
@@ -107,7 +117,7 @@ class DatasetQuerySet(models.QuerySet):
         return self.filter(project_id__in=_managed_projects(user))
 
 
-class ItemQuerySet(models.QuerySet):
+class ItemQuerySet(models.QuerySet[_M]):
     def visible_to(self, user: AnyUser | None) -> Self:
         """Managers: every item of their datasets. Others: the items their live work assignments hold."""
         if not _is_person(user):
@@ -129,7 +139,7 @@ class ItemQuerySet(models.QuerySet):
         return self.filter(dataset__project_id__in=_managed_projects(user))
 
 
-class TaskQuerySet(models.QuerySet):
+class TaskQuerySet(models.QuerySet[_M]):
     def visible_to(self, user: AnyUser | None) -> Self:
         """Managers: every task of their projects. Others: the tasks where they hold a live work assignment."""
         if not _is_person(user):
@@ -147,7 +157,7 @@ class TaskQuerySet(models.QuerySet):
         return self.filter(project_id__in=_managed_projects(user))
 
 
-class AssignmentQuerySet(models.QuerySet):
+class AssignmentQuerySet(models.QuerySet[_M]):
     def visible_to(self, user: AnyUser | None) -> Self:
         """Work assignments only (hidden pools are bookkeeping). Managers see every one of their
         projects that is live or still holds items; the others see their own live ones."""
@@ -163,7 +173,7 @@ class AssignmentQuerySet(models.QuerySet):
         return self.filter(task__project_id__in=_managed_projects(user))
 
 
-class PipelineQuerySet(models.QuerySet):
+class PipelineQuerySet(models.QuerySet[_M]):
     def visible_to(self, user: AnyUser | None) -> Self:
         return self.managed_by(user)
 
@@ -173,7 +183,7 @@ class PipelineQuerySet(models.QuerySet):
         return self.filter(project_id__in=_managed_projects(user))
 
 
-class OwnedByStarterQuerySet(models.QuerySet):
+class OwnedByStarterQuerySet(models.QuerySet[_M]):
     """Jobs and API commands: the person who started one, and the managers of its project.
 
     `starter_field` names the model's foreign key to the person who started it."""
@@ -192,11 +202,11 @@ class OwnedByStarterQuerySet(models.QuerySet):
         return self.filter(project_id__in=_managed_projects(user))
 
 
-class JobQuerySet(OwnedByStarterQuerySet):
+class JobQuerySet(OwnedByStarterQuerySet[_M]):
     starter_field = "created_by"
 
 
-class CommandQuerySet(OwnedByStarterQuerySet):
+class CommandQuerySet(OwnedByStarterQuerySet[_M]):
     starter_field = "user"
 
 
@@ -206,7 +216,7 @@ def working_member_filter(project: project_models.Project | int) -> Q:
     return Q(is_active=True, memberships__project_id=project_id, memberships__role__in=project_models.WORKING_ROLES)
 
 
-def get_or_404(queryset: models.QuerySet, pk: object, what: str = "object") -> Any:
+def get_or_404(queryset: models.QuerySet[_M], pk: object, what: str = "object") -> _M:
     """The row of `queryset` with this primary key, or the pages' 404 for anything else (a foreign
     row, a missing one, or a value no primary key can have)."""
     key = parse_pk(pk)

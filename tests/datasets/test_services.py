@@ -111,6 +111,15 @@ def test_unreadable_manifests_are_refused(dataset, manager, name, content, needl
     assert not Item.objects.exists()
 
 
+def test_a_json_line_with_a_number_too_long_to_read_is_a_row_error(dataset, manager):
+    # Python reads no number of more than 4,300 digits; its ValueError is not a JSONDecodeError.
+    text = '{"filename": "/a.jpg"}\n{"filename": "/b.jpg", "metadata": {"n": ' + "1" * 5000 + "}}\n"
+    with pytest.raises(ValidationError) as exc:
+        services.items_import_manifest(dataset=dataset, file=manifest("m.jsonl", text), by=manager)
+    assert exc.value.message_dict["file"][0] == "Row 2: not valid JSON (a number is too long)."
+    assert not Item.objects.exists()
+
+
 def test_manifest_size_limit(dataset, manager, settings):
     settings.ITEM_UPLOAD_MAX_BYTES = 1024
     text = "filename\n" + "".join(f"/{i:05d}.jpg\n" for i in range(200))
