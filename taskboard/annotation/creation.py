@@ -6,15 +6,17 @@ previews; the rows are placed by the same rules, so counters, preview and rows a
 """
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.annotation.models import (
     Allocation,
     AnnotationTask,
@@ -30,6 +32,7 @@ from taskboard.annotation.rows import Report, case_by_boundaries, insert_task_it
 from taskboard.annotation.spec import CheckedSpec, Plan, TaskSpec
 from taskboard.annotation.statuses import ensure_status_counts
 from taskboard.annotation.workload import boundaries, split_counts
+from taskboard.datasets.models import Item
 from taskboard.jobs import services as job_services
 from taskboard.jobs.models import Job
 from taskboard.jobs.registry import job_runner
@@ -48,7 +51,7 @@ class TaskCreation:
     job: Job | None = None
 
 
-def task_create(*, spec: TaskSpec, by, progress: Report | None = None) -> AnnotationTask:
+def task_create(*, spec: TaskSpec, by: User, progress: Report | None = None) -> AnnotationTask:
     """Create the task the spec describes, or answer the one its idempotency key already made.
 
     Raises ValidationError with a message per field; nothing is written then. `progress(done, total)`
@@ -71,7 +74,7 @@ def task_create(*, spec: TaskSpec, by, progress: Report | None = None) -> Annota
         raise
 
 
-def task_create_start(*, spec: TaskSpec, by) -> TaskCreation:
+def task_create_start(*, spec: TaskSpec, by: User) -> TaskCreation:
     """Create the task in this request, or as a job with progress when the selection is large."""
     checked = spec.check(by=by)
     if checked.total < settings.TASK_JOB_THRESHOLD:
@@ -92,7 +95,7 @@ def task_create_job_run(*, job: Job, progress: Report) -> dict[str, Any]:
     """The "task_create" job: the same task_create as the in-request path, keyed by the job id."""
     spec = TaskSpec.from_json(job.params["spec"])
     if not spec.idempotency_key:
-        spec = spec.with_changes(idempotency_key=f"job-{job.pk}")
+        spec = replace(spec, idempotency_key=f"job-{job.pk}")
     by = get_user_model().objects.get(pk=job.params["by"])
     task = task_create(spec=spec, by=by, progress=progress)
     return {
@@ -149,7 +152,7 @@ def _task_write(checked: CheckedSpec, plan: Plan, *, progress: Report | None) ->
     if task.allocation == Allocation.PULLING:
         queue = Assignment.objects.create(task=task, kind=AssignmentKind.QUEUE, created_at=now)
         if total:
-            for ranked, params, before in ranked_runs(checked.items, total, progress):
+            for ranked, params, before in ranked_runs(_selected(checked), total, progress):
                 inserted = insert_task_items(
                     task_id=task.pk,
                     select_sql=f"SELECT r.item_id, %s AS assignment_id, 0 AS copy, r.rn AS rank, %s AS in_queue "
@@ -163,7 +166,7 @@ def _task_write(checked: CheckedSpec, plan: Plan, *, progress: Report | None) ->
     elif total:
         split = [share.items for share in plan.shares]
         case, case_params = case_by_boundaries("r.rn", boundaries(split), worker_ids)
-        for ranked, params, before in ranked_runs(checked.items, total, progress):
+        for ranked, params, before in ranked_runs(_selected(checked), total, progress):
             inserted = insert_task_items(
                 task_id=task.pk,
                 select_sql=f"SELECT r.item_id, {case} AS assignment_id, 0 AS copy, r.rn AS rank, %s AS in_queue "
@@ -201,6 +204,11 @@ def _task_write(checked: CheckedSpec, plan: Plan, *, progress: Report | None) ->
     return task
 
 
+def _selected(checked: CheckedSpec) -> QuerySet[Item]:
+    assert checked.items is not None, "only an empty task has no selection, and it gets no rows"
+    return checked.items
+
+
 def _rows_progress(progress: Report | None, rows: int, total: int) -> None:
     """The rows are nine tenths of the work; counters and records, small next to them, the rest."""
     if progress:
@@ -217,7 +225,7 @@ def _insert_consensus(
     # Ranked by a hash over the whole selection, these rows cannot go in runs: progress per statement.
     all_rows = max(1, total + chosen * k)
     pool = Assignment.objects.create(task=task, kind=AssignmentKind.CONSENSUS, created_at=task.created_at)
-    ranked, params = ranked_sql(checked.items)
+    ranked, params = ranked_sql(_selected(checked))
     hashed = (
         f"SELECT r.item_id, r.rn, row_number() OVER (ORDER BY (r.item_id * {HASH_MULTIPLIER} + %s) %% {HASH_MODULUS}, "
         f"r.item_id) AS hr FROM ({ranked}) r"

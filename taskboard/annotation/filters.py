@@ -54,7 +54,8 @@ class ItemFilterForm(forms.Form):
     ]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         folder = (data.get("folder") or "").strip()
         if folder:
             try:
@@ -254,7 +255,7 @@ def item_list(*, dataset, data) -> tuple[ItemFilter, QuerySet[Item] | None]:
 
 def _metadata_value(text: str):
     """What a typed value may mean in JSON: 3 may be stored as 3 or "3", true as true or "true"."""
-    values = [text]
+    values: list[str | int | float] = [text]
     try:
         parsed = json.loads(text)
     except ValueError:
@@ -320,7 +321,7 @@ def selection_query_params(selection: Selection) -> dict[str, str]:
         return {"mode": selection.mode}
     if selection.mode == "annotated":
         return {"mode": "filter", "dql": json.dumps({"$and": [{"annotated": bool(selection.annotated)}]})}
-    if selection.mode == "task_status":
+    if selection.mode == "task_status" and selection.task_id is not None:
         status = selection.task_status or "any"
         match: dict = {"id": task_api_id(selection.task_id), "type": "task"}
         if status in ("any", "none"):

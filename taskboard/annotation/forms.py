@@ -7,6 +7,7 @@ enforce) come back from the services as ValidationError dicts and are put beside
 import datetime
 import json
 import re
+from typing import cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -166,7 +167,9 @@ class ItemsForm(forms.Form):
     def __init__(self, *args, dataset, **kwargs):
         super().__init__(*args, **kwargs)
         self.dataset = dataset
-        self.fields["status_task"].queryset = AnnotationTask.objects.filter(dataset=dataset).order_by("name")
+        cast(forms.ModelChoiceField, self.fields["status_task"]).queryset = AnnotationTask.objects.filter(
+            dataset=dataset
+        ).order_by("name")
         keys = TaskStatus.objects.filter(task__dataset=dataset).values_list("key", "label").distinct().order_by("key")
         choices = [("any", "Any status"), ("none", "No status")]
         seen = set()
@@ -174,7 +177,7 @@ class ItemsForm(forms.Form):
             if key not in seen:
                 seen.add(key)
                 choices.append((key, label))
-        self.fields["task_status"].choices = choices
+        cast(forms.ChoiceField, self.fields["task_status"]).choices = choices
         self.selection: Selection | None = None
 
     def clean_folder(self):
@@ -191,10 +194,13 @@ class ItemsForm(forms.Form):
             return None
         try:
             value = json.loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise forms.ValidationError(
                 f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
             ) from None
+        except ValueError:
+            # Python refuses to read a number of more than 4,300 digits, with a plain ValueError.
+            raise forms.ValidationError("Not valid JSON: a number is too long.") from None
         except RecursionError:
             raise forms.ValidationError("The filter is nested too deeply.") from None
         if not isinstance(value, dict):
@@ -205,7 +211,8 @@ class ItemsForm(forms.Form):
         return value
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         mode = data.get("mode")
         if mode == "folder":
             if not data.get("folder"):
@@ -311,12 +318,13 @@ class TypeForm(forms.Form):
 
     def __init__(self, *args, dataset, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["parent"].queryset = AnnotationTask.objects.filter(
+        cast(forms.ModelChoiceField, self.fields["parent"]).queryset = AnnotationTask.objects.filter(
             dataset=dataset, type=TaskType.ANNOTATION
         ).order_by("name")
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("kind")
         if kind == "qa" and not data.get("parent") and "parent" not in self.errors:
             self.add_error("parent", "Choose the annotation task to review.")
@@ -375,9 +383,9 @@ class PeopleForm(forms.Form):
         self.kind = kind
         self.consensus_assignees = consensus_assignees
         self.members = list(queries.assignable_users(project))
-        self.fields["assignees"].queryset = queries.assignable_users(project)
-        self.fields["recipe"].queryset = dataset.recipes.all()
-        self.fields["owner"].queryset = queries.project_members(project)
+        cast(forms.ModelChoiceField, self.fields["assignees"]).queryset = queries.assignable_users(project)
+        cast(forms.ModelChoiceField, self.fields["recipe"]).queryset = dataset.recipes.all()
+        cast(forms.ModelChoiceField, self.fields["owner"]).queryset = queries.project_members(project)
         if kind == "pulling":
             self.fields["assignees"].label = "Allowed assignees"
         for member in self.members:
@@ -406,7 +414,8 @@ class PeopleForm(forms.Form):
         return name
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         assignees = list(data.get("assignees") or [])
         self.workload: list[tuple] | None = None
         self.load_sum = 0
@@ -439,12 +448,13 @@ class AddItemsForm(ItemsForm):
     def __init__(self, *args, task, **kwargs):
         super().__init__(*args, dataset=task.dataset, **kwargs)
         self.task = task
-        self.fields["assignees"].queryset = queries.assignable_users(task.project)
+        cast(forms.ModelChoiceField, self.fields["assignees"]).queryset = queries.assignable_users(task.project)
         if not task.is_pulling:
             del self.fields["to_queue"]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get("to_queue") and not data.get("assignees"):
             message = (
                 "Pick assignees, or put the items into the pulling queue."
@@ -472,11 +482,12 @@ class ReassignForm(forms.Form):
 
     def __init__(self, *args, task, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignment"].queryset = task_work_assignments(task)
-        self.fields["to_user"].queryset = queries.assignable_users(task.project)
+        cast(forms.ModelChoiceField, self.fields["assignment"]).queryset = task_work_assignments(task)
+        cast(forms.ModelChoiceField, self.fields["to_user"]).queryset = queries.assignable_users(task.project)
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("assignment") and data.get("to_user") and data["assignment"].assignee_id == data["to_user"].pk:
             self.add_error("to_user", "That person already holds this assignment.")
         return data
@@ -494,8 +505,8 @@ class RedistributeForm(forms.Form):
 
     def __init__(self, *args, task, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignment"].queryset = task_work_assignments(task)
-        self.fields["assignees"].queryset = queries.assignable_users(task.project)
+        cast(forms.ModelChoiceField, self.fields["assignment"]).queryset = task_work_assignments(task)
+        cast(forms.ModelChoiceField, self.fields["assignees"]).queryset = queries.assignable_users(task.project)
         self.members = list(queries.assignable_users(task.project))
         for member in self.members:
             self.fields[f"load_{member.pk}"] = ShareField(required=False, label=f"Share of {member.email} (%)")
@@ -504,7 +515,8 @@ class RedistributeForm(forms.Form):
     load_field = PeopleForm.load_field
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         assignees = list(data.get("assignees") or [])
         self.workload = None
         self.load_sum = 0

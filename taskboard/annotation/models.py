@@ -168,6 +168,8 @@ class TaskStatus(models.Model):
     color = models.CharField(max_length=7, default="#607d8b")
     is_done = models.BooleanField(default=True, help_text="An item with this status counts as done.")
     position = models.PositiveSmallIntegerField(default=0)
+    # Not stored: the work page sets the key that picks this status.
+    shortcut: str
 
     class Meta:
         ordering = ["task", "position", "key"]
@@ -225,7 +227,7 @@ class Assignment(models.Model):
         indexes = [models.Index(fields=["assignee", "task"], name="assignment_assignee_task")]
 
     def __str__(self):
-        who = self.assignee.email if self.assignee_id else self.get_kind_display()
+        who = self.assignee.email if self.assignee is not None else self.get_kind_display()
         return f"{self.task} · {who}"
 
     @property
@@ -242,7 +244,7 @@ def settle_queue(assignments):
     """Set each pulling queue's item_count in `assignments` (in memory) to the items still queued:
     its intake less the claimed_count of its task's work assignments in the same list, which must
     hold all of them. Returns the list."""
-    claimed = defaultdict(int)
+    claimed: defaultdict[int, int] = defaultdict(int)
     for a in assignments:
         if a.kind == AssignmentKind.WORK:
             claimed[a.task_id] += a.claimed_count

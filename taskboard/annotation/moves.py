@@ -3,13 +3,16 @@ redistribute. Set-based: one statement per step whatever the number of items, wi
 and a record of every move (who, when, what) in the same transaction.
 """
 
+import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.annotation import signals
 from taskboard.annotation.models import (
     AnnotationTask,
@@ -49,10 +52,12 @@ class RemoveResult:
     kept: int
 
 
-def work_assignments(*, task, users: list) -> list[Assignment]:
+def work_assignments(*, task: AnnotationTask, users: Sequence[User]) -> list[Assignment]:
     """The work assignment of each user in `task`, made (or revived) where missing."""
     existing = {a.assignee_id: a for a in Assignment.objects.filter(task=task, assignee__in=users)}
-    result, revive, made = [], [], []
+    result: list[Assignment] = []
+    revive: list[int] = []
+    made: list[Assignment] = []
     for user in users:
         a = existing.get(user.pk)
         if a is None:
@@ -73,7 +78,15 @@ def work_assignments(*, task, users: list) -> list[Assignment]:
 
 @transaction.atomic
 def task_add_items(
-    *, task, selection: Selection, by, workload=None, assignees=None, to_queue=False, limit=None, within=None
+    *,
+    task: AnnotationTask,
+    selection: Selection,
+    by: User | None,
+    workload: Sequence[WorkloadUnit] | None = None,
+    assignees: Sequence[User] | None = None,
+    to_queue: bool = False,
+    limit: int | None = None,
+    within: Q | None = None,
 ) -> AddResult:
     """Add the selected items not yet in the task, in one INSERT … SELECT.
 
@@ -122,7 +135,7 @@ def task_add_items(
         f"FROM ({ranked}) r",
         params=case_params + [offset, in_queue] + params,
     )
-    changes = []
+    changes: list[HoldingChange] = []
     for assignment, count in zip(targets, split, strict=True):
         if count:
             Assignment.objects.filter(pk=assignment.pk).update(item_count=F("item_count") + count)
@@ -138,7 +151,7 @@ def task_add_items(
 
 
 @transaction.atomic
-def task_remove_items(*, task, selection: Selection, by) -> RemoveResult:
+def task_remove_items(*, task: AnnotationTask, selection: Selection, by: User) -> RemoveResult:
     """Remove the selected items that have no status in any copy; the others stay and are counted."""
     task = lock_task(task)
     require_not_closed(task, "selection")
@@ -165,19 +178,21 @@ def task_remove_items(*, task, selection: Selection, by) -> RemoveResult:
     return RemoveResult(removed=removed, kept=kept)
 
 
-def _delete_counted(*, task, rows, flagged_counter: str, by, at) -> list[int]:
+def _delete_counted(
+    *, task: AnnotationTask, rows: QuerySet[TaskItem], flagged_counter: str, by: User, at: datetime.datetime
+) -> list[int]:
     """Delete task item `rows` (none with a status) and take them off their assignments'
     `item_count`, the rework-flagged ones off `flagged_counter` too; one REMOVE change per
     assignment. Returns the item ids of the flagged rows."""
-    per_assignment = (
+    counted = (
         rows.order_by().values("assignment_id").annotate(n=Count("id"), flagged=Count("id", filter=Q(rework=True)))
     )
-    per_assignment = [(r["assignment_id"], r["n"], r["flagged"]) for r in per_assignment]
-    flagged_item_ids = []
+    per_assignment = [(r["assignment_id"], r["n"], r["flagged"]) for r in counted]
+    flagged_item_ids: list[int] = []
     if any(flagged for _, _, flagged in per_assignment):
         flagged_item_ids = list(rows.filter(rework=True).values_list("item_id", flat=True))
     rows.delete()
-    changes = []
+    changes: list[HoldingChange] = []
     for assignment_id, n, flagged in per_assignment:
         Assignment.objects.filter(pk=assignment_id).update(
             item_count=F("item_count") - n, **{flagged_counter: F(flagged_counter) - flagged}
@@ -189,7 +204,7 @@ def _delete_counted(*, task, rows, flagged_counter: str, by, at) -> list[int]:
     return flagged_item_ids
 
 
-def _movable_sql(*, source_id: int, target_ids: list[int]) -> tuple[str, list]:
+def _movable_sql(*, source_id: int, target_ids: list[int]) -> tuple[str, list[int]]:
     """The undone rows of `source_id`, numbered in rank order, whose item no target already holds."""
     marks = ", ".join(["%s"] * len(target_ids))
     sql = (
@@ -201,13 +216,15 @@ def _movable_sql(*, source_id: int, target_ids: list[int]) -> tuple[str, list]:
     return sql, [source_id, *target_ids, source_id]
 
 
-def _move(*, assignment, targets: list[Assignment], split_loads: list[int] | None, kind: str, by) -> dict[int, int]:
+def _move(
+    *, assignment: Assignment, targets: list[Assignment], split_loads: list[int] | None, kind: str, by: User | None
+) -> dict[int, int]:
     """Move the undone items of `assignment` to `targets` in contiguous runs; returns moved counts."""
     target_ids = [a.pk for a in targets]
     movable, params = _movable_sql(source_id=assignment.pk, target_ids=target_ids)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM ({movable}) m", params)
-        n = cursor.fetchone()[0]
+        n: int = cursor.fetchone()[0]
     if not n:
         return {}
     split = split_counts(n, split_loads) if split_loads else [n]
@@ -220,12 +237,12 @@ def _move(*, assignment, targets: list[Assignment], split_loads: list[int] | Non
             f"WHERE y.to_id <> %s GROUP BY y.to_id",
             case_params + params + [assignment.pk],
         )
-        rework_moved = dict(cursor.fetchall())
+        rework_moved: dict[int, int] = dict(cursor.fetchall())
         cursor.execute(
             f"INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, "
             f"at, note) SELECT y.task_id, y.item_id, %s, %s, y.to_id, 1, %s, %s, '' FROM "
             f"(SELECT m.task_id, m.item_id, {case} AS to_id FROM ({movable}) m) y WHERE y.to_id <> %s",
-            [kind, assignment.pk, by.pk if by else None, now] + case_params + params + [assignment.pk],
+            [kind, assignment.pk, by.pk if by else None, now, *case_params, *params, assignment.pk],
         )
         cursor.execute(
             f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = y.to_id FROM "
@@ -233,7 +250,7 @@ def _move(*, assignment, targets: list[Assignment], split_loads: list[int] | Non
             f"WHERE {TASK_ITEM_TABLE}.id = y.id AND y.to_id <> %s",
             case_params + params + [assignment.pk],
         )
-    moved = {}
+    moved: dict[int, int] = {}
     for target_id, count in zip(target_ids, split, strict=True):
         if target_id != assignment.pk and count:
             moved[target_id] = count
@@ -250,7 +267,7 @@ def _move(*, assignment, targets: list[Assignment], split_loads: list[int] | Non
 
 
 @transaction.atomic
-def assignment_reassign(*, assignment, to_user, by) -> Assignment:
+def assignment_reassign(*, assignment: Assignment, to_user: User | None, by: User) -> Assignment:
     """Give `to_user` the undone items of `assignment`; items with a status stay where they are."""
     task = lock_task(assignment.task)
     require_not_closed(task, "assignees")
@@ -279,7 +296,7 @@ def assignment_reassign(*, assignment, to_user, by) -> Assignment:
 
 
 @transaction.atomic
-def assignment_redistribute(*, assignment, workload: list[WorkloadUnit], by) -> list[Assignment]:
+def assignment_redistribute(*, assignment: Assignment, workload: list[WorkloadUnit], by: User) -> list[Assignment]:
     """Spread the undone items of `assignment` over `workload` in contiguous runs."""
     task = lock_task(assignment.task)
     require_not_closed(task, "workload")

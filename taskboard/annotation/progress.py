@@ -89,7 +89,7 @@ class Progress:
         a = self.assignment
         if a is None:
             return ""
-        return a.assignee.email if a.assignee_id else a.get_kind_display()
+        return a.assignee.email if a.assignee is not None else a.get_kind_display()
 
 
 @dataclass
@@ -170,12 +170,13 @@ def _qa_open_issues(annotation_task_ids: list[int]) -> dict[int, int]:
     """Open issues the QA tasks of these annotation tasks raised: their reviewers' issue counters."""
     if not annotation_task_ids:
         return {}
-    return dict(
+    rows = (
         Assignment.objects.filter(task__parent_id__in=annotation_task_ids, task__type=TaskType.QA)
         .values("task__parent_id")
         .annotate(n=Sum("issue_count"))
         .values_list("task__parent_id", "n")
     )
+    return {parent_id: n for parent_id, n in rows if parent_id is not None}
 
 
 def _assignment_progress(counts: _Counts, done_keys: set[str], *, is_qa: bool) -> Progress:
@@ -193,7 +194,11 @@ def _assignment_progress(counts: _Counts, done_keys: set[str], *, is_qa: bool) -
 
 
 def _task_progress(
-    task: AnnotationTask, assignments: list[_Counts], done_keys: set[str], qa_issues: int, statuses=None
+    task: AnnotationTask,
+    assignments: list[_Counts],
+    done_keys: set[str],
+    qa_issues: int,
+    statuses: list[TaskStatus] | None = None,
 ) -> Progress:
     is_qa = task.type == TaskType.QA
     rows = [_assignment_progress(c, done_keys, is_qa=is_qa) for c in assignments]
@@ -208,7 +213,9 @@ def _task_progress(
         by_status=dict(by_status),
         issues=rework if is_qa else qa_issues,
         rework=rework,
-        rows=tuple(row for row in rows if not (row.assignment.removed and not row.total)),
+        rows=tuple(
+            row for row in rows if not (row.assignment is not None and row.assignment.removed and not row.total)
+        ),
         statuses=tuple((s, by_status.get(s.key, 0)) for s in statuses) if statuses is not None else (),
     )
 

@@ -11,7 +11,9 @@ from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.annotation.models import (
+    AnnotationTask,
     Assignment,
     AssignmentKind,
     ChangeKind,
@@ -58,7 +60,7 @@ SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM moved)
 """
 
 
-def pulling_claim(*, task, user) -> int:
+def pulling_claim(*, task: AnnotationTask, user: User) -> int:
     """Give `user` their next batch from the queue if their undone items are low; returns how many.
 
     The rule (docs/tasks.md): refill when undone ≤ max_batch_workload − batch_size, never above
@@ -72,6 +74,8 @@ def pulling_claim(*, task, user) -> int:
         return 0
     if connection.vendor == "postgresql":
         params = {"task": task.pk, "user": user.pk, "batch": task.batch_size, "max": task.max_batch_workload}
+        holders: int
+        moved: int
         with connection.cursor() as cursor:
             cursor.execute(PG_CLAIM_SQL, params)
             holders, moved = cursor.fetchone()
@@ -82,7 +86,7 @@ def pulling_claim(*, task, user) -> int:
         return _pulling_claim_orm(task=task, user=user)
 
 
-def _pulling_claim_orm(*, task, user) -> int:
+def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int:
     assignment = (
         Assignment.objects.select_for_update().filter(task=task, assignee=user, kind=AssignmentKind.WORK).first()
     )
@@ -96,9 +100,11 @@ def _pulling_claim_orm(*, task, user) -> int:
         return 0
     with_status = StatusCount.objects.filter(assignment=assignment).aggregate(n=Sum("count"))["n"] or 0
     undone = assignment.item_count - with_status
-    if undone > task.max_batch_workload - task.batch_size:
+    batch, most = task.batch_size, task.max_batch_workload
+    assert batch is not None and most is not None  # a pulling task has both (task_pulling_limits)
+    if undone > most - batch:
         return 0
-    want = min(task.batch_size, task.max_batch_workload - undone)
+    want = min(batch, most - undone)
     if want <= 0:
         return 0
     queue = Assignment.objects.filter(task=task, kind=AssignmentKind.QUEUE).first()

@@ -1,17 +1,22 @@
 """Reads of tasks and assignments, scoped by the access policy (`taskboard.projects.access`)."""
 
 import datetime
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.annotation.filters import TaskFilter
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem, TaskState
-from taskboard.projects.access import get_or_404
+from taskboard.datasets.models import Item
+from taskboard.projects.access import AnyUser, get_or_404
+from taskboard.projects.models import Project
 from taskboard.projects.queries import assignable_users
 
 
-def task_for_manager(user, pk) -> AnnotationTask:
+def task_for_manager(user: AnyUser, pk: object) -> AnnotationTask:
     """A task of a project the user owns or manages; anyone else gets 404."""
     tasks = AnnotationTask.objects.managed_by(user).select_related(
         "project", "dataset", "recipe", "owner", "parent", "created_by"
@@ -19,7 +24,7 @@ def task_for_manager(user, pk) -> AnnotationTask:
     return get_or_404(tasks, pk, "task")
 
 
-def assignment_for_viewer(user, pk) -> Assignment:
+def assignment_for_viewer(user: AnyUser, pk: object) -> Assignment:
     """A work assignment its holder or the project's managers may open; anyone else gets 404."""
     assignments = Assignment.objects.visible_to(user).select_related(
         "task", "task__project", "task__recipe", "assignee"
@@ -27,12 +32,14 @@ def assignment_for_viewer(user, pk) -> Assignment:
     return get_or_404(assignments, pk, "assignment")
 
 
-def tasks_of_project(project, user) -> QuerySet[AnnotationTask]:
+def tasks_of_project(project: Project, user: AnyUser) -> QuerySet[AnnotationTask]:
     """The project's tasks the user may see: all of them for managers, their own work's for the others."""
     return AnnotationTask.objects.visible_to(user).filter(project=project).select_related("dataset", "owner")
 
 
-def task_list(*, project, user, data) -> tuple[TaskFilter, QuerySet[AnnotationTask]]:
+def task_list(
+    *, project: Project, user: AnyUser, data: Mapping[str, Any] | None
+) -> tuple[TaskFilter, QuerySet[AnnotationTask]]:
     """The project's tasks the user may see, narrowed by the task tables' filters (state, type,
     assignee, due date); an invalid filter narrows nothing and shows its error."""
     task_filter = TaskFilter(
@@ -42,7 +49,7 @@ def task_list(*, project, user, data) -> tuple[TaskFilter, QuerySet[AnnotationTa
     return task_filter, tasks
 
 
-def items_in_other_open_tasks(items: QuerySet, *, exclude_task=None) -> int:
+def items_in_other_open_tasks(items: QuerySet[Item], *, exclude_task: AnnotationTask | None = None) -> int:
     """How many of these items some open task already holds (a warning on the wizard's review)."""
     rows = TaskItem.objects.filter(item__in=items.values("pk"), task__state=TaskState.OPEN)
     if exclude_task is not None:
@@ -50,7 +57,7 @@ def items_in_other_open_tasks(items: QuerySet, *, exclude_task=None) -> int:
     return rows.values("item_id").distinct().count()
 
 
-def seconds_per_item(users, *, days: int = 30) -> dict[int, float]:
+def seconds_per_item(users: Iterable[User], *, days: int = 30) -> dict[int, float]:
     """Each person's measured pace (active seconds per item) over their recent work; absent when unknown.
 
     Read through the assignments' `item_times` (the work view's records of active time per item)."""

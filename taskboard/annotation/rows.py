@@ -4,36 +4,43 @@ and inserted with one `INSERT … SELECT` per run.
 Creating a task over a million items costs about what the database needs to write the rows.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 
 from taskboard.annotation.models import HoldingChange, TaskItem
+from taskboard.datasets.models import Item
 
 # A job's progress: called with (done, total) as work goes.
 Report = Callable[[int, int], None]
+# An item's place in split order: (dir, name, id).
+SortKey = tuple[Any, ...]
 
 TASK_ITEM_TABLE = TaskItem._meta.db_table
 CHANGE_TABLE = HoldingChange._meta.db_table
 
 
-def ordered(qs, limit: int | None):
+def ordered(qs: QuerySet[Item], limit: int | None) -> QuerySet[Item]:
     """The items in split order, capped at `limit`; unordered when no limit needs the order."""
     if limit:
         return qs.order_by("dir", "name", "id")[:limit]
     return qs.order_by()
 
 
-def ranked_sql(qs, *, after=None, upto=None, offset: int = 0) -> tuple[str, list]:
+def ranked_sql(
+    qs: QuerySet[Item], *, after: SortKey | None = None, upto: SortKey | None = None, offset: int = 0
+) -> tuple[str, list[Any]]:
     """SQL yielding (item_id, rn): the queryset's items numbered 1… in (dir, name, id) order.
 
     With `after`/`upto` (a `(dir, name, id)` key) only the items past `after` and up to `upto`, numbered
     from `offset + 1`: one run of a selection inserted in several statements."""
-    inner, params = qs.values("id", "dir", "name").query.sql_with_params()
-    params = list(params)
+    inner, query_params = qs.values("id", "dir", "name").query.sql_with_params()
+    params = list(query_params)
     # The plain bounds on `dir` beside the row comparisons let PostgreSQL walk the (dataset, dir,
     # name, id) index for one run instead of scanning and sorting the whole selection for each.
-    where = []
+    where: list[str] = []
     if after is not None:
         where.append("s.dir >= %s AND (s.dir, s.name, s.id) > (%s, %s, %s)")
         params += [after[0], *after]
@@ -55,7 +62,7 @@ PROGRESS_RUN_ROWS = 50_000
 PROGRESS_RUNS = 20
 
 
-def ranked_runs(qs, total: int, progress: Report | None):
+def ranked_runs(qs: QuerySet[Item], total: int, progress: Report | None) -> Iterator[tuple[str, list[Any], int]]:
     """(ranked SQL, params, rows before this run) for each run of the selection, in rank order.
 
     One run, the plain `_ranked_sql`, unless a job is watching a selection larger than a run."""
@@ -71,16 +78,17 @@ def ranked_runs(qs, total: int, progress: Report | None):
             f"WHERE b.rn %% %s = 0 ORDER BY b.rn",
             [*params, step],
         )
-        keys = [tuple(row) for row in cursor.fetchall()]
-    after = None
+        keys: list[SortKey] = [tuple(row) for row in cursor.fetchall()]
+    after: SortKey | None = None
     for run, upto in enumerate([*keys, None]):
         yield (*ranked_sql(qs, after=after, upto=upto, offset=run * step), run * step)
         after = upto
 
 
-def case_by_boundaries(column: str, bounds: list[int], assignment_ids: list[int]) -> tuple[str, list]:
+def case_by_boundaries(column: str, bounds: list[int], assignment_ids: list[int]) -> tuple[str, list[int]]:
     """CASE giving the assignment of rank `column` for contiguous runs ending at `bounds`."""
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[int] = []
     for bound, assignment_id in zip(bounds[:-1], assignment_ids[:-1], strict=True):
         parts.append(f"WHEN {column} <= %s THEN %s")
         params += [bound, assignment_id]
@@ -89,7 +97,7 @@ def case_by_boundaries(column: str, bounds: list[int], assignment_ids: list[int]
     return "CASE " + " ".join(parts) + " ELSE %s END", params + [assignment_ids[-1]]
 
 
-def insert_task_items(*, task_id: int, select_sql: str, params: list) -> int:
+def insert_task_items(*, task_id: int, select_sql: str, params: list[Any]) -> int:
     """Insert rows from `select_sql`, which yields (item_id, assignment_id, copy, rank, in_queue)."""
     sql = (
         f"INSERT INTO {TASK_ITEM_TABLE} "
@@ -99,4 +107,5 @@ def insert_task_items(*, task_id: int, select_sql: str, params: list) -> int:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [task_id, False] + params)
-        return cursor.rowcount
+        inserted: int = cursor.rowcount
+        return inserted

@@ -8,13 +8,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from taskboard.annotation.dql import DQLError, dql_to_q, in_values
 from taskboard.annotation.models import AnnotationTask, TaskItem
 from taskboard.datasets.folders import folder_q
 from taskboard.datasets.ids import parse_item_id
-from taskboard.datasets.models import Item
+from taskboard.datasets.models import Dataset, Item
 
 Mode = Literal["folder", "annotated", "task_status", "unassigned", "list", "all", "filter"]
 
@@ -54,7 +54,7 @@ def _selection_error(message: str) -> ValidationError:
     return ValidationError({"selection": message})
 
 
-def _task_status_q(*, dataset, selection: Selection):
+def _task_status_q(*, dataset: Dataset, selection: Selection) -> Q:
     if selection.task_id is None:
         raise _selection_error("Choose a task.")
     task = AnnotationTask.objects.filter(pk=selection.task_id, dataset=dataset).first()
@@ -71,7 +71,7 @@ def _task_status_q(*, dataset, selection: Selection):
     return Q(Exists(rows.filter(status=status)))
 
 
-def _list_q(*, dataset, selection: Selection):
+def _list_q(*, dataset: Dataset, selection: Selection) -> Q:
     if not selection.item_ids and not selection.filenames:
         raise _selection_error("List at least one item id or filename.")
     try:
@@ -95,7 +95,7 @@ def _list_q(*, dataset, selection: Selection):
     return q
 
 
-def select_items(*, dataset, selection: Selection):
+def select_items(*, dataset: Dataset, selection: Selection) -> QuerySet[Item]:
     """The dataset's items a selection names, as an unordered queryset (callers order it).
 
     Raises ValidationError({"selection": …}) for a selection that cannot be answered:

@@ -4,14 +4,17 @@ Creating a task is `creation`; its items and assignments change in `moves`; stat
 (and, with what they set off, in `taskboard.work.flow`); pulling in `pulling`.
 """
 
-from typing import Any
+import enum
+from typing import Any, Final
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.annotation.models import AnnotationTask, StatusCount, TaskItem, TaskStatus
 from taskboard.annotation.spec import (
+    StatusDef,
     description_problem,
     due_problem,
     metadata_problem,
@@ -23,20 +26,23 @@ from taskboard.annotation.statuses import ensure_status_counts, lock_task, task_
 from taskboard.projects.access import role_of
 
 
-class _Unset:
+class Unset(enum.Enum):
+    """A setting an update leaves as it is (`task_update`, a pipeline's `node_update`)."""
+
+    UNSET = "UNSET"
+
     def __repr__(self) -> str:
         return "UNSET"
 
 
-# A setting task_update leaves as it is.
-UNSET: Any = _Unset()
+UNSET: Final = Unset.UNSET
 
 
 @transaction.atomic
 def task_update(
     *,
     task: AnnotationTask,
-    by,
+    by: User,
     name: Any = UNSET,
     owner: Any = UNSET,
     due_at: Any = UNSET,
@@ -49,7 +55,7 @@ def task_update(
     """Change the settings given; the rules are task creation's (`spec`), so both refuse alike."""
     task = lock_task(task)
     errors: dict[str, str] = {}
-    checks = []
+    checks: list[tuple[str, str | None]] = []
     if name is not UNSET:
         name = name.strip() if isinstance(name, str) else name
         checks.append(("name", name_problem(name, project=task.project, renaming=task)))
@@ -100,7 +106,7 @@ def task_update(
     return task
 
 
-def _statuses_change_problem(task: AnnotationTask, statuses) -> str | None:
+def _statuses_change_problem(task: AnnotationTask, statuses: tuple[StatusDef, ...]) -> str | None:
     keep = {s.key for s in statuses}
     dropped = set(TaskStatus.objects.filter(task=task).values_list("key", flat=True)) - keep
     in_use = list(TaskItem.objects.filter(task=task, status__in=dropped).values_list("status", flat=True)[:1])
@@ -121,7 +127,7 @@ def _statuses_change_problem(task: AnnotationTask, statuses) -> str | None:
 
 
 @transaction.atomic
-def task_close(*, task, by) -> AnnotationTask:
+def task_close(*, task: AnnotationTask, by: User) -> AnnotationTask:
     task = lock_task(task)
     if task.closed_at is None:
         task.closed_at = timezone.now()
@@ -130,7 +136,7 @@ def task_close(*, task, by) -> AnnotationTask:
 
 
 @transaction.atomic
-def task_delete(*, task, by) -> None:
+def task_delete(*, task: AnnotationTask, by: User) -> None:
     task = lock_task(task)
     family = [task.pk]
     frontier = [task.pk]

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -24,6 +24,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from taskboard.accounts.models import User
 from taskboard.annotation.models import (
     BATCH_SIZE_MAX,
     BATCH_SIZE_MIN,
@@ -34,10 +35,11 @@ from taskboard.annotation.models import (
     TaskType,
 )
 from taskboard.annotation.selection import Selection, select_items
-from taskboard.annotation.workload import WorkloadUnit, equal_loads, split_counts, workload_build
-from taskboard.datasets.models import Dataset, Recipe
+from taskboard.annotation.workload import UNKNOWN_PERSON, WorkloadUnit, equal_loads, split_counts, workload_build
+from taskboard.datasets.models import Dataset, Item, Recipe
 from taskboard.inputs import MAX_WHOLE, text_problem
 from taskboard.projects.access import role_of
+from taskboard.projects.models import Project
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 10_000
@@ -57,7 +59,9 @@ def _is_whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def name_problem(name: Any, *, project, idempotency_key: str | None = None, renaming=None) -> str | None:
+def name_problem(
+    name: Any, *, project: Project, idempotency_key: str | None = None, renaming: AnnotationTask | None = None
+) -> str | None:
     """`renaming`: the task being renamed, whose own name is not a clash."""
     if not isinstance(name, str) or not name.strip():
         return "Give the task a name."
@@ -116,7 +120,7 @@ def limit_problem(limit: Any) -> str | None:
 
 def pulling_problems(batch_size: Any, max_batch_workload: Any) -> dict[str, str]:
     """DESIGN: batch_size 3 to 100; max_batch_workload from batch_size + 2 to 2 × batch_size."""
-    problems = {}
+    problems: dict[str, str] = {}
     if batch_size is None:
         problems["batch_size"] = "Pulling needs a batch size."
     elif not _is_whole(batch_size) or not BATCH_SIZE_MIN <= batch_size <= BATCH_SIZE_MAX:
@@ -134,7 +138,7 @@ def pulling_problems(batch_size: Any, max_batch_workload: Any) -> dict[str, str]
 
 def consensus_problems(percentage: Any, assignees: Any, *, people: int | None) -> dict[str, str]:
     """`percentage` 0 to 100 of the items; each goes to `assignees` different people, 2 up to `people`."""
-    problems = {}
+    problems: dict[str, str] = {}
     if percentage is None:
         problems["consensus_percentage"] = "Give the share of items that get consensus."
     elif not _is_whole(percentage) or not 0 <= percentage <= 100:
@@ -176,7 +180,8 @@ def statuses_from(raw: Any, *, not_done: frozenset[str] = frozenset()) -> tuple[
         raise ValidationError({"statuses": "A task needs at least one status."})
     if len(raw) > STATUSES_MAX:
         raise ValidationError({"statuses": f"A task has at most {STATUSES_MAX} statuses."})
-    result, seen = [], set()
+    result: list[StatusDef] = []
+    seen: set[str] = set()
     for entry in raw:
         if isinstance(entry, StatusDef):
             entry = entry.to_json()
@@ -211,7 +216,9 @@ def _is_hex_color(text: str) -> bool:
     return len(text) == 7 and text[0] == "#" and all(c in "0123456789abcdefABCDEF" for c in text[1:])
 
 
-def selected_items(*, dataset, selection: Selection | None, parent: AnnotationTask | None = None) -> QuerySet:
+def selected_items(
+    *, dataset: Dataset, selection: Selection | None, parent: AnnotationTask | None = None
+) -> QuerySet[Item]:
     """The items a task made from `selection` starts with (unordered): the dataset's items it names
     (None: all of them); for a QA task over `parent`, those of the parent's items that have a status there."""
     items = select_items(dataset=dataset, selection=selection or Selection(mode="all"))
@@ -231,10 +238,10 @@ class Load:
     share: int
 
 
-def equal_people(user_ids) -> tuple[Load, ...]:
+def equal_people(user_ids: Iterable[int]) -> tuple[Load, ...]:
     """Everyone an equal share: dtlpy's loads (3 people: 34/33/33), and an even split of the items."""
-    user_ids = list(user_ids)
-    return tuple(Load(user_id=u, share=s) for u, s in zip(user_ids, equal_loads(len(user_ids)), strict=True))
+    ids = list(user_ids)
+    return tuple(Load(user_id=u, share=s) for u, s in zip(ids, equal_loads(len(ids)), strict=True))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -287,9 +294,6 @@ class TaskSpec:
     @property
     def people_field(self) -> str:
         return "allowed_assignees" if self.pulling is not None else "assignees"
-
-    def with_changes(self, **changes) -> TaskSpec:
-        return replace(self, **changes)
 
     # ----------------------------------------------------------------------- JSON, for jobs
 
@@ -351,7 +355,7 @@ class TaskSpec:
 
     # ----------------------------------------------------------------------- every rule
 
-    def check(self, *, by) -> CheckedSpec:
+    def check(self, *, by: User) -> CheckedSpec:
         """Apply every rule of task creation without writing. Raises ValidationError with a message per
         field (all of them at once); returns the spec with its rows resolved and its items counted."""
         errors: dict[str, str] = {}
@@ -409,9 +413,11 @@ class TaskSpec:
             errors.update(pulling_problems(self.pulling.batch_size, self.pulling.max_batch_workload))
         workload: list[WorkloadUnit] = []
         try:
+            if any(load.user_id not in users for load in self.people):
+                raise ValidationError({self.people_field: UNKNOWN_PERSON})
             workload = workload_build(
                 project=project,
-                workload=[WorkloadUnit(users.get(load.user_id), load.share) for load in self.people],
+                workload=[WorkloadUnit(users[load.user_id], load.share) for load in self.people],
                 assignees=None,
                 field=self.people_field,
             )
@@ -449,6 +455,8 @@ class TaskSpec:
                 errors["selection"] = next(iter(e.message_dict.values()))[0]
         if errors:
             raise ValidationError(errors)
+        # Every way of leaving these unset has named its field above.
+        assert recipe is not None and owner is not None
         return CheckedSpec(
             spec=self,
             dataset=dataset,
@@ -469,7 +477,7 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class PlannedShare:
-    user: Any
+    user: User
     share: int
     items: int  # what creation hands this person (pulling: their first batch)
 
@@ -510,15 +518,15 @@ class CheckedSpec:
     parent: AnnotationTask | None
     name: str
     recipe: Recipe
-    owner: Any
-    created_by: Any
+    owner: User
+    created_by: User
     workload: list[WorkloadUnit]
     statuses: tuple[StatusDef, ...]
-    items: QuerySet | None  # the selected items, ordered when a limit needs the order
+    items: QuerySet[Item] | None  # the selected items, ordered when a limit needs the order
     total: int
 
     @property
-    def project(self):
+    def project(self) -> Project:
         return self.dataset.project
 
     def plan(self) -> Plan:

@@ -5,13 +5,13 @@ and then, by name, what a status change sets off.
 """
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.annotation import signals
 from taskboard.annotation.models import (
     HELD_ITEMS,
@@ -23,6 +23,7 @@ from taskboard.annotation.models import (
     TaskState,
     TaskStatus,
 )
+from taskboard.datasets.models import Item
 
 
 def ensure_status_counts(*, assignment_ids: list[int], keys: list[str]) -> None:
@@ -32,19 +33,19 @@ def ensure_status_counts(*, assignment_ids: list[int], keys: list[str]) -> None:
     )
 
 
-def lock_task(task) -> AnnotationTask:
+def lock_task(task: AnnotationTask) -> AnnotationTask:
     """The task's row lock: one change of its items at a time. NO KEY UPDATE, so inserts that only
     reference the task (change records, from concurrent pulling claims) are not held up by it,
     which would deadlock a claim holding the queue's counter against a status change waiting for it."""
     return AnnotationTask.objects.select_for_update(no_key=True).get(pk=task.pk)
 
 
-def require_not_closed(task, field: str) -> None:
+def require_not_closed(task: AnnotationTask, field: str) -> None:
     if task.is_closed:
         raise ValidationError({field: "This task is closed; its items and assignments no longer change."})
 
 
-def task_state_refresh(task) -> None:
+def task_state_refresh(task: AnnotationTask) -> None:
     """Completed when every worked item (hidden consensus originals aside) has a final status."""
     work = Assignment.objects.filter(task_id=task.pk).exclude(kind=AssignmentKind.CONSENSUS)
     agg = work.aggregate(items=Sum(HELD_ITEMS), issues=Sum("issue_count"))
@@ -60,11 +61,11 @@ def task_state_refresh(task) -> None:
         task.state = state
 
 
-def _task_item_for(*, task, item, by, copy: int | None) -> TaskItem:
-    rows = TaskItem.objects.select_for_update().filter(task=task, item=item)
+def _task_item_for(*, task: AnnotationTask, item: Item, by: User, copy: int | None) -> TaskItem:
+    query = TaskItem.objects.select_for_update().filter(task=task, item=item)
     if copy is not None:
-        rows = rows.filter(copy=copy)
-    rows = list(rows.select_related("assignment").order_by("copy"))
+        query = query.filter(copy=copy)
+    rows = list(query.select_related("assignment").order_by("copy"))
     if not rows:
         raise ValidationError({"item": "This item is not in the task."})
     for row in rows:
@@ -81,7 +82,7 @@ class StatusChange:
     row: TaskItem
     old: str | None
     new: str | None
-    by: Any
+    by: User
 
     @property
     def changed(self) -> bool:
@@ -93,7 +94,9 @@ class StatusChange:
         return self.new is not None and TaskStatus.objects.filter(task=self.task, key=self.new, is_done=True).exists()
 
 
-def _status_write(*, task, item, by, copy, new_status: str | None) -> StatusChange:
+def _status_write(
+    *, task: AnnotationTask, item: Item, by: User, copy: int | None, new_status: str | None
+) -> StatusChange:
     task = lock_task(task)
     if not task.accepts_work:
         raise ValidationError({"status": "This task no longer accepts work."})
@@ -130,7 +133,7 @@ def _status_write(*, task, item, by, copy, new_status: str | None) -> StatusChan
 
 
 @transaction.atomic
-def status_set(*, task, item, status: str, by, copy: int | None = None) -> StatusChange:
+def status_set(*, task: AnnotationTask, item: Item, status: str, by: User, copy: int | None = None) -> StatusChange:
     """Write a status on the item the person holds in the task, counters and task state with it.
     Only this write: `taskboard.work.flow.item_status_set` is the status change with its consequences."""
     if not isinstance(status, str) or not status:
@@ -139,6 +142,6 @@ def status_set(*, task, item, status: str, by, copy: int | None = None) -> Statu
 
 
 @transaction.atomic
-def status_clear(*, task, item, by, copy: int | None = None) -> StatusChange:
+def status_clear(*, task: AnnotationTask, item: Item, by: User, copy: int | None = None) -> StatusChange:
     """Clear the item's status (it is to do again); see `status_set`."""
     return _status_write(task=task, item=item, by=by, copy=copy, new_status=None)

@@ -74,7 +74,8 @@ def task_add_items(request, pk):
     if task.is_closed:
         return _closed(request, task)
     form = forms.AddItemsForm(_posted(request), task=task)
-    if request.method == "POST" and form.is_valid():
+    # A valid items form has its selection.
+    if request.method == "POST" and form.is_valid() and form.selection is not None:
         try:
             result = moves.task_add_items(
                 task=task,
@@ -99,7 +100,7 @@ def task_remove_items(request, pk):
     if task.is_closed:
         return _closed(request, task)
     form = forms.RemoveItemsForm(_posted(request), task=task)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and form.selection is not None:
         try:
             result = moves.task_remove_items(task=task, selection=form.selection, by=request.user)
         except ValidationError as exc:

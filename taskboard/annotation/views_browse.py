@@ -36,7 +36,7 @@ def _filter_query(request) -> str:
 
 
 def _error_list(form) -> list[str]:
-    out = []
+    out: list[str] = []
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else ""
         out.extend(f"{label}: {e}" if label else str(e) for e in errors)
@@ -106,7 +106,7 @@ def to_wizard(request, pk):
             return redirect(back)
         selection = itemfilter_to_selection(item_filter.form.cleaned_data)
     else:
-        picked = {_int_param(v) for v in data.getlist("item")} - {None}
+        picked = {n for v in data.getlist("item") if (n := _int_param(v)) is not None}
         if not picked:
             messages.error(request, "Tick the items for the task first, or choose all matching items.")
             return redirect(back)

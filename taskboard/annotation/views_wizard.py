@@ -3,6 +3,7 @@ request, or by a job with a progress bar). The draft and its rules are `wizard`;
 from the same `TaskSpec` as the API's and pipelines'."""
 
 import uuid
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -36,7 +37,13 @@ def wizard_start(request):
     dataset = dataset_queries.dataset_for_manager(request.user, dataset_id)
     wizard.prune_drafts(request)
     wid = uuid.uuid4().hex
-    state = {"dataset": dataset.pk, "data": {}, "task_id": None, "job_id": None, "started": timezone.now().timestamp()}
+    state: dict[str, Any] = {
+        "dataset": dataset.pk,
+        "data": {},
+        "task_id": None,
+        "job_id": None,
+        "started": timezone.now().timestamp(),
+    }
     mode = request.GET.get("mode")
     if mode == "list":
         refs = [part.strip() for part in request.GET.get("item_ids", "").split(",") if part.strip()]
@@ -203,6 +210,7 @@ def wizard_create(request, wid):
         wizard.save(request, wid, state)
         messages.success(request, f"Task “{result.task.name}” created.")
         return _go(request, reverse("dashboards:task-detail", args=[result.task.pk]))
+    assert result.job is not None  # no task made in the request: a job is making it
     state["job_id"] = result.job.pk
     wizard.save(request, wid, state)
     return _go(request, reverse("annotation:wizard-job", args=[wid]))

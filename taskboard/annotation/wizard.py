@@ -311,7 +311,7 @@ def summary(*, wid: str, dataset, built, by) -> dict:
         "in_other_tasks": annotation_queries.items_in_other_open_tasks(
             matched, exclude_task=type_.cleaned_data.get("parent") if kind == "qa" else None
         )
-        if plan.total
+        if plan.total and matched is not None
         else 0,
         "pace": pace,
         "estimate": estimate,

@@ -4,16 +4,21 @@ Pure arithmetic plus one membership query, so the wizard can preview exactly the
 the service will make.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
+from taskboard.accounts.models import User
+from taskboard.projects.models import Project
 from taskboard.projects.queries import assignable_users
+
+UNKNOWN_PERSON = "Unknown person."
 
 
 @dataclass(frozen=True)
 class WorkloadUnit:
-    user: object  # accounts.User
+    user: User
     load: int
 
 
@@ -49,7 +54,8 @@ def split_counts(total: int, loads: list[int]) -> list[int]:
 
 def boundaries(counts: list[int], start: int = 0) -> list[int]:
     """Last rank (1-based, after `start`) of each contiguous run."""
-    result, upto = [], start
+    result: list[int] = []
+    upto = start
     for count in counts:
         upto += count
         result.append(upto)
@@ -57,7 +63,11 @@ def boundaries(counts: list[int], start: int = 0) -> list[int]:
 
 
 def workload_build(
-    *, project, workload: list[WorkloadUnit] | None, assignees: list | None, field: str = "assignees"
+    *,
+    project: Project,
+    workload: Sequence[WorkloadUnit] | None,
+    assignees: Sequence[User] | None,
+    field: str = "assignees",
 ) -> list[WorkloadUnit]:
     """Validate a workload (or make an equal one from assignees) for `project`.
 
@@ -74,10 +84,10 @@ def workload_build(
         load_field = "workload"
     if not workload:
         raise ValidationError({field: "Choose at least one person."})
-    seen = set()
+    seen: set[int] = set()
     for unit in workload:
         if unit.user is None or getattr(unit.user, "pk", None) is None:
-            raise ValidationError({field: "Unknown person."})
+            raise ValidationError({field: UNKNOWN_PERSON})
         if unit.user.pk in seen:
             raise ValidationError({field: f"{unit.user.email} is listed twice."})
         seen.add(unit.user.pk)

@@ -1,9 +1,13 @@
+from dataclasses import replace
+
 import pytest
 from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
+from taskboard.annotation.spec import Load, Pulling, TaskSpec
 from taskboard.annotation.workload import WorkloadUnit, equal_loads, split_counts, workload_build
+from tests.factories import in_days
 
 
 def test_equal_loads_follow_dtlpy():
@@ -65,3 +69,17 @@ def test_workload_build_rejects_duplicates_and_outsiders(project, annotator, oth
     with pytest.raises(ValidationError) as e:
         workload_build(project=project, workload=None, assignees=[])
     assert "assignees" in e.value.message_dict
+
+
+def test_a_spec_naming_someone_who_does_not_exist_is_refused_beside_the_people(dataset, recipe, manager, annotator):
+    ghost = Load(user_id=annotator.pk + 1_000, share=50)
+    spec = TaskSpec(
+        dataset_id=dataset.pk, name="Ghosts", due_at=in_days(3), people=(Load(user_id=annotator.pk, share=50), ghost)
+    )
+    with pytest.raises(ValidationError) as e:
+        spec.check(by=manager)
+    assert e.value.message_dict["assignees"] == ["Unknown person."]
+    pulling = replace(spec, pulling=Pulling(batch_size=3, max_batch_workload=5))
+    with pytest.raises(ValidationError) as e:
+        pulling.check(by=manager)
+    assert e.value.message_dict["allowed_assignees"] == ["Unknown person."]

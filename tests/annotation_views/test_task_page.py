@@ -84,6 +84,15 @@ def test_add_items_refuses_bad_input_and_writes_nothing(client, manager, task):
     assert TaskItem.objects.filter(task=task).count() == before
 
 
+def test_a_filter_with_a_number_too_long_to_read_is_refused_beside_the_field(client, manager, task):
+    # Python reads no number of more than 4,300 digits; its ValueError carries no line and column.
+    client.force_login(manager)
+    dql = '{"$and": [{"metadata.user.n": ' + "1" * 5000 + "}]}"
+    response = client.post(action("add-items", task), {"mode": "filter", "dql": dql})
+    assert response.status_code == 200
+    assert "Not valid JSON: a number is too long." in response.content.decode()
+
+
 def test_remove_items_keeps_items_with_a_status(client, manager, task, annotator):
     a = Assignment.objects.get(task=task, assignee=annotator)
     done = a.task_items.order_by("rank").first()
