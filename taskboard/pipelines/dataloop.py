@@ -6,11 +6,13 @@ import json
 import logging
 import math
 import uuid
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from taskboard.accounts.models import User
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.datasets import ids
 from taskboard.datasets.models import Dataset, Recipe
@@ -18,6 +20,7 @@ from taskboard.pipelines.editing import (
     ACTION_TO_STATUS,
     REWORK_STATUS,
     STATUS_TO_ACTION,
+    NodeFields,
     check_graph,
     clean_node,
     default_statuses,
@@ -40,7 +43,14 @@ from taskboard.pipelines.models import (
 logger = logging.getLogger(__name__)
 
 
-def _user_by_ref(value):
+class ParsedNode(NodeFields):
+    """A node of the JSON, checked: its settings, its Dataloop id and the JSON itself (kept verbatim)."""
+
+    uid: str
+    raw: dict[str, Any]
+
+
+def _user_by_ref(value: object) -> User | None:
     if not isinstance(value, str) or not value.strip():
         return None
     User = get_user_model()
@@ -51,8 +61,8 @@ def _user_by_ref(value):
     return user
 
 
-def connection_json(connection: Connection) -> dict:
-    data = json.loads(json.dumps(connection.raw or {}))
+def connection_json(connection: Connection) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(json.dumps(connection.raw or {}))
     data["src"] = {"nodeId": connection.source.node_uid, "portId": output_port_id(connection.source)}
     data["tgt"] = {"nodeId": connection.target.node_uid, "portId": input_port_id(connection.target)}
     if connection.status:
@@ -64,7 +74,7 @@ def connection_json(connection: Connection) -> dict:
     return data
 
 
-DATALOOP_STATES = {
+DATALOOP_STATES: dict[str, str] = {
     PipelineState.CREATED: "Created",
     PipelineState.INSTALLED: "Installed",
     PipelineState.PAUSED: "Uninstalled",
@@ -78,7 +88,7 @@ _OWN_KEYS = {"name", "description", "settings", "variables", "nodes", "connectio
 _SERVER_KEYS = {"id", "projectId", "creator", "createdAt", "updatedAt", "updatedBy", "url", "orgId"}
 
 
-def pipeline_to_dataloop_json(pipeline: Pipeline) -> dict:
+def pipeline_to_dataloop_json(pipeline: Pipeline) -> dict[str, Any]:
     nodes = list(pipeline.nodes.select_related("pipeline", "recipe", "owner").order_by("id"))
     connections = list(pipeline.connections.select_related("source", "target").order_by("id"))
     data = dict(pipeline.extra)
@@ -91,7 +101,7 @@ def pipeline_to_dataloop_json(pipeline: Pipeline) -> dict:
             "id": ids.api_id("pipeline", pipeline.pk),
             "name": pipeline.name,
             "projectId": ids.api_id("project", pipeline.project_id),
-            "creator": pipeline.created_by.email if pipeline.created_by_id else None,
+            "creator": pipeline.created_by.email if pipeline.created_by is not None else None,
             "status": DATALOOP_STATES[pipeline.state],
             "createdAt": pipeline.created_at.isoformat().replace("+00:00", "Z"),
             "updatedAt": pipeline.updated_at.isoformat().replace("+00:00", "Z"),
@@ -106,7 +116,7 @@ def pipeline_to_dataloop_json(pipeline: Pipeline) -> dict:
     return data
 
 
-def _parse_node(*, pipeline: Pipeline, i: int, data, errors: dict, by) -> dict | None:
+def _parse_node(*, pipeline: Pipeline, i: int, data: object, errors: dict[str, str], by: User) -> ParsedNode | None:
     prefix = f"nodes[{i}]."
     if not isinstance(data, dict):
         errors[f"nodes[{i}]"] = "A node is a JSON object."
@@ -153,14 +163,12 @@ def _parse_node(*, pipeline: Pipeline, i: int, data, errors: dict, by) -> dict |
     if dataset is None:
         errors[prefix + "metadata.datasetId"] = "Unknown dataset in this project."
         return None
-    fields = {
-        "uid": uid,
+    fields: NodeFields = {
         "kind": kind,
         "name": name or "",
         "column": column,
         "row": row,
         "dataset": dataset,
-        "raw": data,
     }
     if kind == NodeKind.DATASET:
         folder = metadata.get("dir")
@@ -180,7 +188,7 @@ def _parse_node(*, pipeline: Pipeline, i: int, data, errors: dict, by) -> dict |
             errors[prefix + "metadata.taskOwner"] = f"Unknown task owner {metadata.get('taskOwner')!r}."
             return None
         fields["owner"] = owner
-        units = []
+        units: list[WorkloadUnit] = []
         workload = metadata.get("workload")
         if not isinstance(workload, list):
             errors[prefix + "metadata.workload"] = "workload is a list of {assigneeId, load}."
@@ -212,7 +220,7 @@ def _parse_node(*, pipeline: Pipeline, i: int, data, errors: dict, by) -> dict |
                 errors[prefix + "outputs"] = "Output actions are non-empty strings."
                 return None
             fields["statuses"] = [{"key": ACTION_TO_STATUS.get(a, a), "label": a} for a in actions]
-    node_errors: dict = {}
+    node_errors: dict[str, str] = {}
     cleaned = clean_node(pipeline=pipeline, fields=fields, errors=node_errors, prefix=prefix)
     for field, message in node_errors.items():
         key = {
@@ -229,12 +237,11 @@ def _parse_node(*, pipeline: Pipeline, i: int, data, errors: dict, by) -> dict |
         errors.setdefault(key, message)
     if node_errors:
         return None
-    cleaned["uid"], cleaned["raw"] = uid, data
-    return cleaned
+    return {**cleaned, "uid": uid, "raw": data}
 
 
 @transaction.atomic
-def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: dict, by) -> Pipeline:
+def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: object, by: User) -> Pipeline:
     """Store the SDK's `pipeline.to_json()` (a PATCH /pipelines/{id} body): validated, node JSON kept verbatim.
 
     Nodes are matched by their Dataloop id, so a node keeps its task across saves. Errors name
@@ -243,7 +250,7 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: dict, by) -> P
     given, pipeline = pipeline, Pipeline.objects.select_for_update().select_related("project").get(pk=pipeline.pk)
     if not isinstance(data, dict):
         raise ValidationError({"pipeline": "A pipeline is a JSON object."})
-    errors: dict = {}
+    errors: dict[str, str] = {}
     name = data.get("name", pipeline.name)
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
         errors["name"] = "A pipeline needs a name of 1 to 200 characters."
@@ -262,20 +269,20 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: dict, by) -> P
     if errors:
         raise ValidationError(errors)
 
-    parsed = []
+    parsed: list[ParsedNode] = []
     for i, node_data in enumerate(data.get("nodes") or []):
-        node = _parse_node(pipeline=pipeline, i=i, data=node_data, errors=errors, by=by)
-        if node is not None:
-            parsed.append(node)
-    by_uid = {}
-    for i, node in enumerate(parsed):
-        if node["uid"] in by_uid:
-            errors[f"nodes[{i}].id"] = f"Two nodes have the id {node['uid']!r}."
-        by_uid[node["uid"]] = node
+        one = _parse_node(pipeline=pipeline, i=i, data=node_data, errors=errors, by=by)
+        if one is not None:
+            parsed.append(one)
+    by_uid: dict[str, ParsedNode] = {}
+    for i, one in enumerate(parsed):
+        if one["uid"] in by_uid:
+            errors[f"nodes[{i}].id"] = f"Two nodes have the id {one['uid']!r}."
+        by_uid[one["uid"]] = one
     if errors:
         raise ValidationError(errors)
 
-    edges = []
+    edges: list[tuple[str, str, bool, str, Any, dict[str, Any]]] = []
     for j, conn in enumerate(data.get("connections") or []):
         prefix = f"connections[{j}]."
         if (
@@ -375,7 +382,9 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: dict, by) -> P
     saved = {}
     for uid, cleaned in by_uid.items():
         node = existing.get(uid) or Node(pipeline=pipeline, node_uid=uid)
-        if node.task_id and (node.kind != cleaned["kind"] or node.dataset_id != cleaned["dataset"].pk):
+        dataset = cleaned["dataset"]
+        assert dataset is not None  # _parse_node refuses a node without one
+        if node.task_id and (node.kind != cleaned["kind"] or node.dataset_id != dataset.pk):
             node.task = None  # a different task now: the old one stays, unlinked
         node.raw = cleaned["raw"]
         saved[uid] = save_node(node, cleaned, raw_sync=False)

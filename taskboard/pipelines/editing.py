@@ -18,19 +18,24 @@ import logging
 import math
 import uuid
 from collections import defaultdict
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any, TypedDict, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from taskboard.accounts.models import User
 from taskboard.annotation import services as task_services
 from taskboard.annotation.models import (
     TaskType,
 )
+from taskboard.annotation.services import UNSET, Unset
 from taskboard.annotation.spec import NAME_MAX, priority_problem, pulling_problems, statuses_from
 from taskboard.annotation.spec import default_statuses as spec_default_statuses
 from taskboard.annotation.workload import WorkloadUnit, workload_build
 from taskboard.datasets import ids
 from taskboard.datasets.folders import normalize_folder
+from taskboard.datasets.models import Dataset, Recipe
 from taskboard.inputs import parse_pk, text_problem
 from taskboard.pipelines.models import (
     TASK_KINDS,
@@ -42,6 +47,7 @@ from taskboard.pipelines.models import (
     PipelineState,
 )
 from taskboard.projects.access import role_of
+from taskboard.projects.models import Project
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +65,27 @@ ACTION_TO_STATUS = {"complete": "completed", "approve": "approved"}
 STATUS_TO_ACTION = {status: action for action, status in ACTION_TO_STATUS.items()}
 
 
-def position_to_xy(column: float, row: float) -> dict:
+class NodeFields(TypedDict, total=False):
+    """A node's settings as the editor, the Dataloop JSON and `node_update` hand them over: values as
+    given, which `clean_node` checks; a key left out is a setting not given."""
+
+    kind: str
+    name: str
+    column: int
+    row: int
+    dataset: Dataset | None
+    folder: str
+    recipe: Recipe | None
+    owner: User | None
+    workload: list[WorkloadUnit] | None
+    due_at: datetime.datetime | None
+    priority: int
+    batch_size: int | None
+    max_batch_workload: int | None
+    statuses: list[dict[str, Any]] | None
+
+
+def position_to_xy(column: float, row: float) -> dict[str, float]:
     return {"x": column * 1.7 * NODE_WIDTH + NODE_WIDTH / 2, "y": row * 1.5 * NODE_HEIGHT + NODE_HEIGHT, "z": 0}
 
 
@@ -67,11 +93,11 @@ def xy_to_position(x: float, y: float) -> tuple[int, int]:
     return round((x - NODE_WIDTH / 2) / (1.7 * NODE_WIDTH)), round((y - NODE_HEIGHT) / (1.5 * NODE_HEIGHT))
 
 
-def default_statuses(kind: str) -> list[dict]:
+def default_statuses(kind: str) -> list[dict[str, Any]]:
     return [s.to_json() for s in spec_default_statuses(TaskType.QA if kind == NodeKind.QA else TaskType.ANNOTATION)]
 
 
-def node_statuses(node: Node) -> list[dict]:
+def node_statuses(node: Node) -> list[dict[str, Any]]:
     if node.kind == NodeKind.DATASET:
         return []
     return node.statuses or default_statuses(node.kind)
@@ -95,7 +121,7 @@ def _editable(pipeline: Pipeline) -> None:
         raise ValidationError({"state": "Pause the pipeline before changing its nodes or connections."})
 
 
-def _clean_statuses(statuses, errors: dict, field: str = "statuses") -> list[dict]:
+def _clean_statuses(statuses: object, errors: dict[str, str], field: str = "statuses") -> list[dict[str, Any]]:
     """A node's own statuses by task creation's rules; "rework" does not count as done unless it says so."""
     if not statuses:
         return []
@@ -106,7 +132,9 @@ def _clean_statuses(statuses, errors: dict, field: str = "statuses") -> list[dic
         return []
 
 
-def _clean_workload(*, project, workload, errors: dict, field: str = "workload") -> list[WorkloadUnit]:
+def _clean_workload(
+    *, project: Project, workload: list[WorkloadUnit] | None, errors: dict[str, str], field: str = "workload"
+) -> list[WorkloadUnit]:
     try:
         return workload_build(project=project, workload=list(workload or []), assignees=None, field=field)
     except ValidationError as e:
@@ -114,21 +142,22 @@ def _clean_workload(*, project, workload, errors: dict, field: str = "workload")
         return []
 
 
-def clean_node(*, pipeline: Pipeline, fields: dict, errors: dict, prefix: str = "") -> dict:
+def clean_node(*, pipeline: Pipeline, fields: NodeFields, errors: dict[str, str], prefix: str = "") -> NodeFields:
     """Check a node's settings; put problems in `errors` under `prefix + field`."""
     project = pipeline.project
-    out = dict(fields)
+    out = fields.copy()
     kind = fields.get("kind")
     if kind not in NodeKind.values:
         errors[prefix + "kind"] = "Choose a node kind: dataset, annotation task or QA task."
         return out
-    name = (fields.get("name") or "").strip() if isinstance(fields.get("name") or "", str) else fields.get("name")
+    given_name = fields.get("name") or ""
+    name = given_name.strip() if isinstance(given_name, str) else given_name
     if not name:
         errors[prefix + "name"] = "A node needs a name."
     elif not isinstance(name, str) or len(name) > NAME_MAX:
         errors[prefix + "name"] = f"At most {NAME_MAX} characters."
-    elif text_problem(name):
-        errors[prefix + "name"] = text_problem(name)
+    elif problem := text_problem(name):
+        errors[prefix + "name"] = problem
     out["name"] = name
     for axis in ("column", "row"):
         value = fields.get(axis)
@@ -182,15 +211,20 @@ def clean_node(*, pipeline: Pipeline, fields: dict, errors: dict, prefix: str = 
     return out
 
 
-def check_graph(nodes: dict, edges: list[tuple], errors: dict, field: str = "target") -> None:
+def check_graph(
+    nodes: Iterable[Hashable],
+    edges: Sequence[tuple[Hashable, Hashable, bool]],
+    errors: dict[str, str],
+    field: str = "target",
+) -> None:
     """`edges` are (source key, target key, rework). Any cycle must pass a rework edge."""
-    graph = defaultdict(list)
+    graph: defaultdict[Hashable, list[Hashable]] = defaultdict(list)
     for source, target, rework in edges:
         if not rework:
             graph[source].append(target)
-    state: dict = {}
+    state: dict[Hashable, int] = {}
 
-    def visit(n) -> bool:
+    def visit(n: Hashable) -> bool:
         state[n] = 1
         for m in graph[n]:
             if state.get(m) == 1 or (state.get(m) is None and visit(m)):
@@ -206,8 +240,10 @@ def check_graph(nodes: dict, edges: list[tuple], errors: dict, field: str = "tar
             return
 
 
-def _connection_errors(*, source: Node, target: Node, status: str, rework: bool, field_prefix: str = "") -> dict:
-    errors = {}
+def _connection_errors(
+    *, source: Node, target: Node, status: str, rework: bool, field_prefix: str = ""
+) -> dict[str, str]:
+    errors: dict[str, str] = {}
     if source.pipeline_id != target.pipeline_id:
         errors[field_prefix + "target"] = "Both nodes must be in the same pipeline."
         return errors
@@ -231,7 +267,7 @@ def _connection_errors(*, source: Node, target: Node, status: str, rework: bool,
 
 
 @transaction.atomic
-def pipeline_create(*, project, name: str, by, description: str = "") -> Pipeline:
+def pipeline_create(*, project: Project, name: str, by: User, description: str = "") -> Pipeline:
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "A pipeline needs a name."})
@@ -243,7 +279,9 @@ def pipeline_create(*, project, name: str, by, description: str = "") -> Pipelin
 
 
 @transaction.atomic
-def pipeline_update(*, pipeline: Pipeline, by, name: str | None = None, description: str | None = None) -> Pipeline:
+def pipeline_update(
+    *, pipeline: Pipeline, by: User, name: str | None = None, description: str | None = None
+) -> Pipeline:
     if name is not None:
         name = name.strip()
         if not name or len(name) > 200:
@@ -258,24 +296,25 @@ def pipeline_update(*, pipeline: Pipeline, by, name: str | None = None, descript
 
 
 @transaction.atomic
-def pipeline_delete(*, pipeline: Pipeline, by) -> None:
+def pipeline_delete(*, pipeline: Pipeline, by: User) -> None:
     """The pipeline and its record of moves go; the tasks it made stay with their work."""
     _editable(pipeline)
     pipeline.delete()
 
 
-def _node_defaults(fields: dict, by) -> dict:
-    fields = dict(fields)
+def _node_defaults(given: NodeFields, by: User) -> NodeFields:
+    fields = given.copy()
     fields.setdefault("priority", 2)
     if fields.get("kind") in TASK_KINDS:
-        if fields.get("recipe") is None and fields.get("dataset") is not None:
-            fields["recipe"] = fields["dataset"].default_recipe
+        dataset = fields.get("dataset")
+        if fields.get("recipe") is None and dataset is not None:
+            fields["recipe"] = dataset.default_recipe
         if fields.get("owner") is None:
             fields["owner"] = by
     return fields
 
 
-def save_node(node: Node, cleaned: dict, *, raw_sync: bool = True) -> Node:
+def save_node(node: Node, cleaned: NodeFields, *, raw_sync: bool = True) -> Node:
     for attr in ("kind", "name", "column", "row", "dataset", "folder"):
         setattr(node, attr, cleaned.get(attr, getattr(node, attr)))
     is_task = node.kind in TASK_KINDS
@@ -308,25 +347,25 @@ def _cell_taken(pipeline: Pipeline, column: int, row: int, exclude: Node | None 
 def node_add(
     *,
     pipeline: Pipeline,
-    by,
+    by: User,
     kind: str,
     name: str,
     column: int,
     row: int,
-    dataset=None,
-    folder="",
-    recipe=None,
-    owner=None,
+    dataset: Dataset | None = None,
+    folder: str = "",
+    recipe: Recipe | None = None,
+    owner: User | None = None,
     workload: list[WorkloadUnit] | None = None,
-    due_at=None,
-    priority=2,
-    batch_size=None,
-    max_batch_workload=None,
-    statuses: list[dict] | None = None,
+    due_at: datetime.datetime | None = None,
+    priority: int = 2,
+    batch_size: int | None = None,
+    max_batch_workload: int | None = None,
+    statuses: list[dict[str, Any]] | None = None,
 ) -> Node:
     _editable(pipeline)
     fields = _node_defaults(
-        dict(
+        NodeFields(
             kind=kind,
             name=name,
             column=column,
@@ -344,7 +383,7 @@ def node_add(
         ),
         by,
     )
-    errors: dict = {}
+    errors: dict[str, str] = {}
     cleaned = clean_node(pipeline=pipeline, fields=fields, errors=errors)
     if "column" not in errors and "row" not in errors and _cell_taken(pipeline, column, row):
         errors["column"] = f"Another node sits at column {column}, row {row}."
@@ -354,10 +393,46 @@ def node_add(
 
 
 @transaction.atomic
-def node_update(*, node: Node, by, **fields) -> Node:
-    """Change a node's settings; fields not given keep their values."""
+def node_update(
+    *,
+    node: Node,
+    by: User,
+    kind: str | Unset = UNSET,
+    name: str | Unset = UNSET,
+    column: int | Unset = UNSET,
+    row: int | Unset = UNSET,
+    dataset: Dataset | None | Unset = UNSET,
+    folder: str | Unset = UNSET,
+    recipe: Recipe | None | Unset = UNSET,
+    owner: User | None | Unset = UNSET,
+    workload: list[WorkloadUnit] | None | Unset = UNSET,
+    due_at: datetime.datetime | None | Unset = UNSET,
+    priority: int | Unset = UNSET,
+    batch_size: int | None | Unset = UNSET,
+    max_batch_workload: int | None | Unset = UNSET,
+    statuses: list[dict[str, Any]] | None | Unset = UNSET,
+) -> Node:
+    """Change a node's settings; settings not given keep their values."""
     _editable(node.pipeline)
-    current = {
+    given = {
+        "kind": kind,
+        "name": name,
+        "column": column,
+        "row": row,
+        "dataset": dataset,
+        "folder": folder,
+        "recipe": recipe,
+        "owner": owner,
+        "workload": workload,
+        "due_at": due_at,
+        "priority": priority,
+        "batch_size": batch_size,
+        "max_batch_workload": max_batch_workload,
+        "statuses": statuses,
+    }
+    # Each key is a NodeFields key, each value of its parameter's type.
+    fields = cast(NodeFields, {key: value for key, value in given.items() if value is not UNSET})
+    current: NodeFields = {
         "kind": node.kind,
         "name": node.name,
         "column": node.column,
@@ -373,15 +448,12 @@ def node_update(*, node: Node, by, **fields) -> Node:
         "statuses": node.statuses,
         "workload": [WorkloadUnit(w.assignee, w.load) for w in node.workload.select_related("assignee")],
     }
-    unknown = set(fields) - set(current)
-    if unknown:
-        raise ValidationError({sorted(unknown)[0]: "Not a node setting."})
     if node.task_id and "kind" in fields and fields["kind"] != node.kind:
         raise ValidationError({"kind": "This node already has a task; make a new node instead."})
     if node.task_id and "dataset" in fields and fields["dataset"] != node.dataset:
         raise ValidationError({"dataset": "This node already has a task on its dataset; make a new node instead."})
-    merged = _node_defaults({**current, **fields}, by)
-    errors: dict = {}
+    merged = _node_defaults(current | fields, by)
+    errors: dict[str, str] = {}
     cleaned = clean_node(pipeline=node.pipeline, fields=merged, errors=errors)
     moved = ("column" in fields or "row" in fields) and "column" not in errors and "row" not in errors
     if moved and _cell_taken(node.pipeline, merged["column"], merged["row"], exclude=node):
@@ -398,27 +470,29 @@ def node_update(*, node: Node, by, **fields) -> Node:
     return save_node(node, cleaned)
 
 
-def _task_sync(node: Node, before: dict, after: dict, by) -> None:
+def _task_sync(node: Node, before: NodeFields, after: NodeFields, by: User) -> None:
     """A node that already made its task passes setting changes on to it."""
-    changes = {}
-    for key in ("owner", "priority"):
-        if after.get(key) != before.get(key):
-            changes[key] = after.get(key)
-    if after.get("due_at") is not None and after["due_at"] != before.get("due_at"):
-        changes["due_at"] = after["due_at"]
+    owner = after.get("owner") if after.get("owner") != before.get("owner") else UNSET
+    priority = after.get("priority") if after.get("priority") != before.get("priority") else UNSET
+    new_due = after.get("due_at")
+    due_at = new_due if new_due is not None and new_due != before.get("due_at") else UNSET
+    statuses: list[dict[str, Any]] | Unset = UNSET
     if (after.get("statuses") or []) != (before.get("statuses") or []):
-        changes["statuses"] = after.get("statuses") or default_statuses(node.kind)
-    if changes:
-        task_services.task_update(task=node.task, by=by, **changes)
+        statuses = after.get("statuses") or default_statuses(node.kind)
+    changes = (owner, priority, due_at, statuses)
+    if node.task is not None and any(change is not UNSET for change in changes):
+        task_services.task_update(
+            task=node.task, by=by, owner=owner, priority=priority, due_at=due_at, statuses=statuses
+        )
 
 
 @transaction.atomic
-def node_move(*, node: Node, column: int, row: int, by) -> Node:
+def node_move(*, node: Node, column: int, row: int, by: User) -> Node:
     return node_update(node=node, by=by, column=column, row=row)
 
 
 @transaction.atomic
-def node_delete(*, node: Node, by) -> None:
+def node_delete(*, node: Node, by: User) -> None:
     """The node and its connections go; its task, if it made one, stays."""
     _editable(node.pipeline)
     node.delete()
@@ -426,7 +500,14 @@ def node_delete(*, node: Node, by) -> None:
 
 @transaction.atomic
 def connection_add(
-    *, pipeline: Pipeline, source: Node, target: Node, status: str, by, rework: bool = False, condition=None
+    *,
+    pipeline: Pipeline,
+    source: Node,
+    target: Node,
+    status: str,
+    by: User,
+    rework: bool = False,
+    condition: dict[str, Any] | None = None,
 ) -> Connection:
     _editable(pipeline)
     status = (status or "").strip()
@@ -457,12 +538,12 @@ def connection_add(
 
 
 @transaction.atomic
-def connection_delete(*, connection: Connection, by) -> None:
+def connection_delete(*, connection: Connection, by: User) -> None:
     _editable(connection.pipeline)
     connection.delete()
 
 
-def ms_to_datetime(value) -> datetime.datetime | None:
+def ms_to_datetime(value: object) -> datetime.datetime | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -474,7 +555,7 @@ def _datetime_to_ms(value: datetime.datetime | None) -> float | None:
     return value.timestamp() * 1000 if value else None
 
 
-def parse_ref(value, kind: str) -> int | None:
+def parse_ref(value: object, kind: str) -> int | None:
     pk = parse_pk(value)  # a plain id: "42" or 42
     if pk is not None:
         return pk
@@ -486,9 +567,11 @@ def parse_ref(value, kind: str) -> int | None:
         return None
 
 
-def node_json(node: Node, *, base: dict | None = None, workload: list[WorkloadUnit] | None = None) -> dict:
+def node_json(
+    node: Node, *, base: dict[str, Any] | None = None, workload: list[WorkloadUnit] | None = None
+) -> dict[str, Any]:
     """The node as Dataloop's SDK shapes it; keys in `base` the server does not own are kept."""
-    data = json.loads(json.dumps(base or {}))
+    data: dict[str, Any] = json.loads(json.dumps(base or {}))
     data["id"] = node.node_uid
     data["name"] = node.name
     data.setdefault("projectId", ids.api_id("project", node.pipeline.project_id))
@@ -515,7 +598,7 @@ def node_json(node: Node, *, base: dict | None = None, workload: list[WorkloadUn
             metadata["dir"] = node.folder
         else:
             metadata.pop("dir", None)
-        ports = [None]
+        ports: list[str | None] = [None]
     else:
         data["type"] = "task"
         data.setdefault(
@@ -523,11 +606,11 @@ def node_json(node: Node, *, base: dict | None = None, workload: list[WorkloadUn
             {"functionName": "move_to_task", "projectName": "DataloopTasks", "serviceName": "pipeline-utils"},
         )
         metadata["taskType"] = node.task_type
-        if node.recipe_id:
+        if node.recipe is not None:
             if parse_ref(metadata.get("recipeId"), "recipe") != node.recipe_id:
-                metadata["recipeId"] = ids.api_id("recipe", node.recipe_id)
+                metadata["recipeId"] = ids.api_id("recipe", node.recipe.pk)
             metadata["recipeTitle"] = node.recipe.name
-        if node.owner_id:
+        if node.owner is not None:
             metadata["taskOwner"] = node.owner.email
         if workload is None:
             workload = [WorkloadUnit(w.assignee, w.load) for w in node.workload.select_related("assignee")]
@@ -558,8 +641,8 @@ def node_json(node: Node, *, base: dict | None = None, workload: list[WorkloadUn
     return data
 
 
-def _port(display_name: str, actions: list | None = None) -> dict:
-    port = {
+def _port(display_name: str, actions: list[str | None] | None = None) -> dict[str, Any]:
+    port: dict[str, Any] = {
         "portId": str(uuid.uuid4()),
         "type": "Item",
         "name": "item",

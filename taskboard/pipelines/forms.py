@@ -1,14 +1,18 @@
 """Input cleaning for the editor; the rules live in the services."""
 
 import datetime
+from typing import cast
 
 from django import forms
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
+from taskboard.datasets.models import Dataset, Recipe
 from taskboard.pipelines import editing, queries
-from taskboard.pipelines.models import NodeKind
+from taskboard.pipelines.editing import NodeFields
+from taskboard.pipelines.models import Node, NodeKind
 from taskboard.projects import queries as project_queries
 
 WORKLOAD_ROWS = 4
@@ -19,15 +23,22 @@ class PipelineForm(forms.Form):
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class RecipeChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.dataset.name} · {obj.name}"
+
+
 class NodeForm(forms.Form):
     kind = forms.ChoiceField(choices=NodeKind.choices)
     name = forms.CharField(max_length=200)
     column = forms.IntegerField(min_value=0, max_value=50)
     row = forms.IntegerField(min_value=0, max_value=50)
-    dataset = forms.ModelChoiceField(queryset=None)
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.none())
     folder = forms.CharField(required=False, max_length=1000, help_text="Dataset nodes: items enter from this folder.")
-    recipe = forms.ModelChoiceField(queryset=None, required=False, help_text="Default: the dataset's recipe.")
-    owner = forms.ModelChoiceField(queryset=None, required=False, help_text="Default: you.")
+    recipe = RecipeChoiceField(
+        queryset=Recipe.objects.none(), required=False, help_text="Default: the dataset's recipe."
+    )
+    owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False, help_text="Default: you.")
     due_at = forms.DateTimeField(
         required=False,
         label="Due date",
@@ -48,10 +59,9 @@ class NodeForm(forms.Form):
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         self.project = project
-        self.fields["dataset"].queryset = queries.project_datasets(project)
-        self.fields["recipe"].queryset = queries.project_recipes(project)
-        self.fields["recipe"].label_from_instance = lambda r: f"{r.dataset.name} · {r.name}"
-        self.fields["owner"].queryset = project_queries.project_members(project)
+        cast(forms.ModelChoiceField, self.fields["dataset"]).queryset = queries.project_datasets(project)
+        cast(forms.ModelChoiceField, self.fields["recipe"]).queryset = queries.project_recipes(project)
+        cast(forms.ModelChoiceField, self.fields["owner"]).queryset = project_queries.project_members(project)
         workers = project_queries.assignable_users(project)
         for i in range(1, WORKLOAD_ROWS + 1):
             self.fields[f"assignee_{i}"] = forms.ModelChoiceField(
@@ -78,7 +88,8 @@ class NodeForm(forms.Form):
         return value
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         workload = []
         for i in range(1, WORKLOAD_ROWS + 1):
             person, load = data.get(f"assignee_{i}"), data.get(f"load_{i}")
@@ -95,25 +106,31 @@ class NodeForm(forms.Form):
         data["statuses"] = [{"key": key, "label": key} for key in keys] or None
         return data
 
-    def service_kwargs(self) -> dict:
+    def service_kwargs(self) -> NodeFields:
+        """The node's settings for `node_add` and `node_update` (a dataset node's leave its workload out)."""
         data = self.cleaned_data
-        kwargs = {
-            key: data.get(key)
-            for key in ("kind", "name", "column", "row", "dataset", "folder", "recipe", "owner", "due_at")
-        }
-        kwargs.update(
+        fields = NodeFields(
+            kind=data["kind"],
+            name=data["name"],
+            column=data["column"],
+            row=data["row"],
+            dataset=data.get("dataset"),
+            folder=data["folder"],
+            recipe=data.get("recipe"),
+            owner=data.get("owner"),
+            due_at=data.get("due_at"),
             priority=data.get("priority") or 2,
             batch_size=data.get("batch_size"),
             max_batch_workload=data.get("max_batch_workload"),
             statuses=data.get("statuses"),
         )
-        if kwargs["kind"] != NodeKind.DATASET:
-            kwargs["workload"] = data["workload"]
-        return kwargs
+        if fields["kind"] != NodeKind.DATASET:
+            fields["workload"] = data["workload"]
+        return fields
 
     @classmethod
-    def initial_for(cls, node) -> dict:
-        initial = {
+    def initial_for(cls, node: Node) -> dict[str, object]:
+        initial: dict[str, object] = {
             "kind": node.kind,
             "name": node.name,
             "column": node.column,
@@ -135,22 +152,24 @@ class NodeForm(forms.Form):
 
 
 class ConnectionForm(forms.Form):
-    source = forms.ModelChoiceField(queryset=None, label="From")
+    source = forms.ModelChoiceField(queryset=Node.objects.none(), label="From")
     status = forms.ChoiceField(required=False, label="When the item gets")
-    target = forms.ModelChoiceField(queryset=None, label="Into")
+    target = forms.ModelChoiceField(queryset=Node.objects.none(), label="Into")
     rework = forms.BooleanField(required=False, label="Rework (may lead back)")
 
     def __init__(self, *args, pipeline, **kwargs):
         super().__init__(*args, **kwargs)
         nodes = pipeline.nodes.order_by("column", "row", "id")
-        self.fields["source"].queryset = nodes
-        self.fields["target"].queryset = nodes
+        cast(forms.ModelChoiceField, self.fields["source"]).queryset = nodes
+        cast(forms.ModelChoiceField, self.fields["target"]).queryset = nodes
         keys = []
         for node in nodes:
             for key in editing.node_status_keys(node):
                 if key and key not in keys:
                     keys.append(key)
-        self.fields["status"].choices = [("", "any item (from a dataset node)")] + [(k, k) for k in keys]
+        cast(forms.ChoiceField, self.fields["status"]).choices = [("", "any item (from a dataset node)")] + [
+            (k, k) for k in keys
+        ]
 
 
 class RunForm(forms.Form):

@@ -221,6 +221,9 @@ class FailedStep(models.Model):
     first_failed_at = models.DateTimeField(default=timezone.now)
     last_failed_at = models.DateTimeField(default=timezone.now)
     job_id = models.CharField(max_length=64, blank=True)
+    # Not stored: the editor's read (`queries.failed_steps`) sets how many items the step holds up now.
+    waiting: int
+    waiting_capped: bool
 
     class Meta:
         ordering = ["-last_failed_at", "-id"]

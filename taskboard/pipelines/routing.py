@@ -8,14 +8,18 @@ again. A step that cannot be made is kept as a FailedStep with its reason, for a
 
 import datetime
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from celery import Task
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
+from taskboard.accounts.models import User
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
@@ -81,11 +85,16 @@ class Entry:
 def intake_entries(pipeline: Pipeline, *, count: bool = True) -> list[Entry]:
     """Per dataset node: the items uploaded into its folder since the pipeline was first installed
     (and the node made) that have not entered yet, and how many of them are new to the task."""
-    planned = []
+    planned: list[Entry] = []
     if pipeline.intake_since is None:
         return planned
     for source, target in entry_nodes(pipeline):
-        if source is None or source.dataset_id != target.dataset_id or target.task_id is None:
+        if (
+            source is None
+            or source.dataset_id is None
+            or source.dataset_id != target.dataset_id
+            or target.task_id is None
+        ):
             continue
         since = max(pipeline.intake_since, source.created_at)
         entered = Move.objects.filter(from_node=source, to_node=target, status="", item_id=OuterRef("pk"))
@@ -100,7 +109,14 @@ def intake_entries(pipeline: Pipeline, *, count: bool = True) -> list[Entry]:
 
 
 def add_by_workload(
-    node: Node, *, selection: Selection, count: int, by, within: Q | None = None, progress=None, task=None
+    node: Node,
+    *,
+    selection: Selection,
+    count: int,
+    by: User | None,
+    within: Q | None = None,
+    progress: Callable[[int], None] | None = None,
+    task: AnnotationTask | None = None,
 ) -> None:
     """Add `count` new items (the selection, narrowed by `within`, not yet in the node's task): to
     the pulling queue, or split by the node's workload balanced against what each person already
@@ -112,6 +128,7 @@ def add_by_workload(
             {"task": f"{node.name} has no task (was it deleted?); pause and install the pipeline again to make one."}
         )
     task = task or node.task
+    assert task is not None  # the node has a task (checked above)
     units = list(node.workload.select_related("assignee").order_by("id"))
     if task.is_pulling or not units:
         task_add_items(task=task, selection=selection, within=within, by=by, to_queue=task.is_pulling)
@@ -162,10 +179,11 @@ def _reopen(task: AnnotationTask, item_ids: list[int]) -> None:
     )
     for row in rows:
         holder = row.assignment.assignee
+        assert holder is not None  # only the holder of a work assignment sets a status
         status_clear(task=task, item=row.item, by=holder, copy=row.copy)
 
 
-def _route(connection: Connection, rows: list[tuple[int, datetime.datetime]], *, by, job_id: str) -> int:
+def _route(connection: Connection, rows: list[tuple[int, datetime.datetime]], *, by: User | None, job_id: str) -> int:
     """Move (item id, status time) pairs along one connection; pairs already moved are skipped."""
     source, target = connection.source, connection.target
     if not rows:
@@ -176,7 +194,7 @@ def _route(connection: Connection, rows: list[tuple[int, datetime.datetime]], *,
             "item_id", "status_at"
         )
     )
-    todo = {}
+    todo: dict[int, datetime.datetime] = {}
     for item_id, at in rows:
         if (item_id, at) not in done:
             todo.setdefault(item_id, at)
@@ -188,7 +206,7 @@ def _route(connection: Connection, rows: list[tuple[int, datetime.datetime]], *,
     new_ids = [pk for pk in todo if pk not in in_task]
     if new_ids:
         add_by_workload(target, selection=Selection(mode="list", item_ids=tuple(new_ids)), count=len(new_ids), by=by)
-    if in_task and connection.rework:
+    if in_task and connection.rework and target.task is not None:
         _reopen(target.task, list(in_task))
     Move.objects.bulk_create(
         [
@@ -237,7 +255,7 @@ def item_route(*, task_item_id: int, status: str, status_at: datetime.datetime, 
     return moved
 
 
-def waiting_rows(connection: Connection):
+def waiting_rows(connection: Connection) -> QuerySet[TaskItem]:
     """The source task's rows with the connection's status and no move along it yet."""
     return TaskItem.objects.filter(task_id=connection.source.task_id, status=connection.status).exclude(
         Exists(
@@ -253,7 +271,7 @@ def waiting_rows(connection: Connection):
 
 
 # The database was busy (a lock, a deadlock, a serialization failure) or away: worth retrying.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 
 
 WAITING_CAP = 10_000
@@ -313,8 +331,11 @@ def step_waiting(step: FailedStep, *, cap: int = WAITING_CAP) -> int:
         return 0
     if source.kind == NodeKind.DATASET:
         entries = intake_entries(step.pipeline, count=False)
-        entry = next((e for e in entries if e.target.pk == target.pk and e.source.pk == source.pk), None)
-        if entry is None:
+        entry = next(
+            (e for e in entries if e.target.pk == target.pk and e.source is not None and e.source.pk == source.pk),
+            None,
+        )
+        if entry is None or target.dataset_id is None:
             return 0
         waiting = Item.objects.filter(dataset_id=target.dataset_id).filter(entry.within)
         waiting = waiting.exclude(id__in=TaskItem.objects.filter(task_id=target.task_id).values("item_id"))
@@ -325,13 +346,22 @@ def step_waiting(step: FailedStep, *, cap: int = WAITING_CAP) -> int:
     return waiting_rows(connection).values("pk")[:cap].count()
 
 
-def _clear_if_done(*, pipeline_id: int, source: Node | None, target: Node, status: str, waiting) -> None:
+def _clear_if_done(
+    *, pipeline_id: int, source: Node | None, target: Node, status: str, waiting: Callable[[], QuerySet[TaskItem]]
+) -> None:
     steps = FailedStep.objects.filter(pipeline_id=pipeline_id, from_node=source, to_node=target, status=status)
     if steps.exists() and not waiting().exists():
         steps.delete()
 
 
-def route_step(connection: Connection, rows, *, by, job_id: str, item_id: int | None = None) -> int | None:
+def route_step(
+    connection: Connection,
+    rows: list[tuple[int, datetime.datetime]],
+    *,
+    by: User | None,
+    job_id: str,
+    item_id: int | None = None,
+) -> int | None:
     """One connection's moves in a savepoint: a refusal is recorded as a failed step (None is
     returned) and the rest of the routing goes on; the database being busy is raised, to retry."""
     try:
@@ -362,21 +392,25 @@ def route_step(connection: Connection, rows, *, by, job_id: str, item_id: int | 
     return moved
 
 
-def routing_job_failed(*, kind: str, kwargs: dict, exc: BaseException, tries: int | None = None, job_id: str = ""):
+def routing_job_failed(
+    *, kind: str, kwargs: dict[str, Any], exc: BaseException, tries: int | None = None, job_id: str = ""
+) -> None:
     """A routing task gave up (the retries ran out, or the broker could not take it): record the
     steps it was to make, so the manager sees them and can retry."""
     error = failure_reason(exc, tries=tries)
     transient = isinstance(exc, (*TRANSIENT_ERRORS, RoutingNotQueued))
     steps: list[tuple[int, int | None, int, str, int | None]] = []
     if kind == "route":
-        row = TaskItem.objects.filter(pk=kwargs.get("task_item_id")).first()
+        task_item_id = kwargs.get("task_item_id")
+        row = TaskItem.objects.filter(pk=task_item_id).first() if task_item_id is not None else None
         if row is not None:
             for c in Connection.objects.filter(
                 source__task_id=row.task_id, status=kwargs.get("status"), pipeline__state=PipelineState.INSTALLED
             ):
                 steps.append((c.pipeline_id, c.source_id, c.target_id, c.status, row.item_id))
     else:
-        pipeline = Pipeline.objects.filter(pk=kwargs.get("pipeline_id")).first()
+        pipeline_id = kwargs.get("pipeline_id")
+        pipeline = Pipeline.objects.filter(pk=pipeline_id).first() if pipeline_id is not None else None
         if pipeline is not None:
             for source, target in entry_nodes(pipeline):
                 if source is not None:
@@ -414,7 +448,7 @@ def route_on_commit(change: StatusChange) -> None:
     transaction.on_commit(lambda: send_routing(tasks.route_item, kind="route", **args))
 
 
-def send_routing(task, *, kind: str, **kwargs) -> None:
+def send_routing(task: Task, *, kind: str, **kwargs: object) -> None:
     """Hand a routing task to Celery (after the commit). A broker that cannot be reached does not
     fail the request that made the change: the steps are recorded as failed, for a retry."""
     try:
@@ -425,5 +459,5 @@ def send_routing(task, *, kind: str, **kwargs) -> None:
 
 
 class RoutingNotQueued(Exception):
-    def __init__(self, cause: BaseException):
+    def __init__(self, cause: BaseException) -> None:
         super().__init__(f"The job queue could not be reached ({cause.__class__.__name__}).")

@@ -8,20 +8,24 @@ a pause, moves nothing twice.
 
 import datetime
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.annotation.creation import task_create
 from taskboard.annotation.models import (
     AnnotationTask,
     TaskItem,
 )
+from taskboard.annotation.rows import Report
 from taskboard.annotation.selection import Selection, select_items
 from taskboard.annotation.spec import Load, Pulling, TaskSpec, equal_people, statuses_from
 from taskboard.annotation.workload import WorkloadUnit
@@ -30,7 +34,7 @@ from taskboard.datasets.models import Dataset
 from taskboard.jobs import services as job_services
 from taskboard.jobs.models import Job
 from taskboard.pipelines import tasks
-from taskboard.pipelines.editing import clean_node, task_name_for
+from taskboard.pipelines.editing import NodeFields, clean_node, task_name_for
 from taskboard.pipelines.models import (
     TASK_KINDS,
     Connection,
@@ -82,7 +86,7 @@ def _existing_task(node: Node) -> AnnotationTask | None:
     return existing
 
 
-def _task_for_node(node: Node, by) -> AnnotationTask:
+def _task_for_node(node: Node, by: User) -> AnnotationTask:
     """Make the node's task, empty: routing fills it. Every rule of task creation applies (the spec's)."""
     parent = None
     if node.kind == NodeKind.QA:
@@ -92,6 +96,7 @@ def _task_for_node(node: Node, by) -> AnnotationTask:
         parent = upstream.task
     loads = tuple(Load(user_id=w.assignee_id, share=w.load) for w in node.workload.order_by("id"))
     pulling = node.batch_size is not None
+    assert node.dataset_id is not None  # pipeline_problems refuses a node without a dataset
     spec = TaskSpec(
         dataset_id=node.dataset_id,
         name=task_name_for(node),
@@ -118,9 +123,9 @@ def _task_for_node(node: Node, by) -> AnnotationTask:
 _TASK_FIELD_TO_NODE = {"assignees": "workload", "allowed_assignees": "workload", "parent": "source"}
 
 
-def _install_tasks(pipeline: Pipeline, by) -> None:
+def _install_tasks(pipeline: Pipeline, by: User) -> None:
     """Make or reuse each task node's task; refuse, naming the node, what a task cannot be made of."""
-    errors: dict = {}
+    errors: dict[str, str] = {}
     for node in _ordered_task_nodes(pipeline):
         node.pipeline = pipeline
         task = node.task if node.task_id else None
@@ -140,14 +145,14 @@ def _install_tasks(pipeline: Pipeline, by) -> None:
         raise ValidationError(errors)
 
 
-def pipeline_problems(pipeline: Pipeline) -> dict:
+def pipeline_problems(pipeline: Pipeline) -> dict[str, str]:
     """What stops this pipeline from being installed, by field; {} when it can be."""
-    errors: dict = {}
+    errors: dict[str, str] = {}
     nodes = list(pipeline.nodes.select_related("dataset", "recipe", "owner", "pipeline__project"))
     if not any(n.is_task for n in nodes):
         errors["nodes"] = "Add at least one task node."
     for node in nodes:
-        fields = {
+        fields: NodeFields = {
             "kind": node.kind,
             "name": node.name,
             "column": node.column,
@@ -163,7 +168,7 @@ def pipeline_problems(pipeline: Pipeline) -> dict:
             "statuses": node.statuses,
             "workload": [WorkloadUnit(w.assignee, w.load) for w in node.workload.select_related("assignee")],
         }
-        node_errors: dict = {}
+        node_errors: dict[str, str] = {}
         clean_node(pipeline=pipeline, fields=fields, errors=node_errors)
         if node.is_task and node.due_at is not None and node.due_at <= timezone.now():
             node_errors["due_at"] = "The due date has passed."
@@ -186,7 +191,7 @@ def _ordered_task_nodes(pipeline: Pipeline) -> list[Node]:
 
 
 @transaction.atomic
-def pipeline_install(*, pipeline: Pipeline, by) -> Pipeline:
+def pipeline_install(*, pipeline: Pipeline, by: User) -> Pipeline:
     """Make or reuse each task node's task, start routing, and catch up on what waited."""
 
     given, pipeline = pipeline, Pipeline.objects.select_for_update().select_related("project").get(pk=pipeline.pk)
@@ -210,7 +215,7 @@ def pipeline_install(*, pipeline: Pipeline, by) -> Pipeline:
 
 
 @transaction.atomic
-def pipeline_pause(*, pipeline: Pipeline, by) -> Pipeline:
+def pipeline_pause(*, pipeline: Pipeline, by: User) -> Pipeline:
     given, pipeline = pipeline, Pipeline.objects.select_for_update().get(pk=pipeline.pk)
     if pipeline.state != PipelineState.INSTALLED:
         raise ValidationError({"state": "Only an installed pipeline can be paused."})
@@ -232,10 +237,11 @@ class RunResult:
 def _entries_planned(pipeline: Pipeline, selection: Selection) -> list[Entry]:
     """What a run would add at each entry: counts only, in two COUNT queries per entry."""
 
-    planned, refusal = [], None
+    planned: list[Entry] = []
+    refusal: ValidationError | None = None
     for source, target in entry_nodes(pipeline):
         dataset = source.dataset if source is not None else target.dataset
-        if target.dataset_id != dataset.pk:
+        if dataset is None or target.dataset_id != dataset.pk:
             continue
         if target.task_id is None:
             raise ValidationError(
@@ -262,7 +268,13 @@ def _entries_planned(pipeline: Pipeline, selection: Selection) -> list[Entry]:
 
 @transaction.atomic
 def pipeline_run(
-    *, pipeline: Pipeline, selection: Selection, by, job_id: str = "", progress=None, in_job: bool = False
+    *,
+    pipeline: Pipeline,
+    selection: Selection,
+    by: User | None,
+    job_id: str = "",
+    progress: Report | None = None,
+    in_job: bool = False,
 ) -> RunResult:
     """Items of the selection enter at the dataset node: into the first task node's task, by its workload.
 
@@ -301,15 +313,29 @@ def pipeline_run(
             selection=selection,
             by=by,
             job_id=job_id,
-            progress=(lambda n, base=added: progress(base + n, total)) if progress else None,
+            progress=_from(progress, added, total) if progress else None,
         )
     return RunResult(added=added, skipped=skipped)
 
 
-def _enter(pipeline: Pipeline, entry: Entry, *, selection: Selection, by, job_id: str, progress=None) -> int:
+def _from(progress: Report, base: int, total: int) -> Callable[[int], None]:
+    """An entry's progress (items added so far) as the run's, which started at `base` of `total`."""
+    return lambda n: progress(base + n, total)
+
+
+def _enter(
+    pipeline: Pipeline,
+    entry: Entry,
+    *,
+    selection: Selection,
+    by: User | None,
+    job_id: str,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Add an entry's new items to its task by the node's workload and record a move for each, set-based."""
     target = entry.target
     # Locked before the rank is read: the rows above it are this entry's, whoever else adds items.
+    assert target.task_id is not None  # an entry leads into a node with a task (entry planning skips others)
     task = AnnotationTask.objects.select_for_update().get(pk=target.task_id)
     offset = TaskItem.objects.filter(task=task).aggregate(m=Max("rank"))["m"] or 0
     add_by_workload(
@@ -320,7 +346,16 @@ def _enter(pipeline: Pipeline, entry: Entry, *, selection: Selection, by, job_id
     )
 
 
-def _record_moves(*, pipeline, source, target, task, after_rank: int, job_id: str, by) -> int:
+def _record_moves(
+    *,
+    pipeline: Pipeline,
+    source: Node | None,
+    target: Node,
+    task: AnnotationTask,
+    after_rank: int,
+    job_id: str,
+    by: User | None,
+) -> int:
     """One entry move per item added to `task` above `after_rank`: INSERT … SELECT, replays ignored."""
     ops = db_connection.ops
     now = ops.adapt_datetimefield_value(timezone.now())
@@ -344,17 +379,18 @@ def _record_moves(*, pipeline, source, target, task, after_rank: int, job_id: st
     ]
     with db_connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return max(cursor.rowcount, 0)
+        inserted: int = cursor.rowcount
+        return max(inserted, 0)
 
 
-def pipelines_watching(dataset: Dataset):
+def pipelines_watching(dataset: Dataset) -> QuerySet[Pipeline]:
     """Installed pipelines with a dataset node on `dataset`: where its new items enter."""
     return Pipeline.objects.filter(
         state=PipelineState.INSTALLED, nodes__kind=NodeKind.DATASET, nodes__dataset=dataset
     ).distinct()
 
 
-def intake_enqueue(*, pipeline: Pipeline, count: int, by=None) -> Job | None:
+def intake_enqueue(*, pipeline: Pipeline, count: int, by: User | None = None) -> Job | None:
     """After the commit, take a dataset's new items into `pipeline`: a job with progress for a big
     import, else a routing task. Either runs `pipeline_intake`, which is safe to run twice."""
 
@@ -374,12 +410,13 @@ def intake_enqueue(*, pipeline: Pipeline, count: int, by=None) -> Job | None:
 
 
 @transaction.atomic
-def pipeline_intake(*, pipeline: Pipeline, job_id: str = "", progress=None) -> int:
+def pipeline_intake(*, pipeline: Pipeline, job_id: str = "", progress: Report | None = None) -> int:
     """New uploads (and those that arrived while paused) enter at the dataset nodes, set-based.
     Nothing enters twice: an item with an entry move, or already in the task, is left alone."""
-    pipeline = Pipeline.objects.select_for_update().filter(pk=pipeline.pk, state=PipelineState.INSTALLED).first()
-    if pipeline is None or pipeline.intake_since is None:
+    installed = Pipeline.objects.select_for_update().filter(pk=pipeline.pk, state=PipelineState.INSTALLED).first()
+    if installed is None or installed.intake_since is None:
         return 0
+    pipeline = installed
     planned = intake_entries(pipeline)
     total = sum(e.new for e in planned)
     if progress:
@@ -395,7 +432,7 @@ def pipeline_intake(*, pipeline: Pipeline, job_id: str = "", progress=None) -> i
                         selection=Selection(mode="all"),
                         by=pipeline.installed_by,
                         job_id=job_id,
-                        progress=(lambda n, base=added: progress(base + n, total)) if progress else None,
+                        progress=_from(progress, added, total) if progress else None,
                     )
             except TRANSIENT_ERRORS:
                 raise
@@ -404,7 +441,7 @@ def pipeline_intake(*, pipeline: Pipeline, job_id: str = "", progress=None) -> i
                     logger.exception("pipeline %s: new items could not enter %s", pipeline.pk, entry.target.pk)
                 step_failed(
                     pipeline_id=pipeline.pk,
-                    from_node_id=entry.source.pk,
+                    from_node_id=entry.source.pk if entry.source is not None else None,
                     to_node_id=entry.target.pk,
                     status="",
                     error=f"New items could not enter {entry.target.name}: {failure_reason(exc)}",
@@ -421,9 +458,10 @@ def pipeline_catch_up(*, pipeline: Pipeline, job_id: str = "") -> int:
     """After an install or a retry: take in the uploads that arrived while paused, then route every
     item whose status has an outgoing connection and no move yet. A step that fails is recorded and
     the others go on."""
-    pipeline = Pipeline.objects.select_for_update().filter(pk=pipeline.pk, state=PipelineState.INSTALLED).first()
-    if pipeline is None:
+    installed = Pipeline.objects.select_for_update().filter(pk=pipeline.pk, state=PipelineState.INSTALLED).first()
+    if installed is None:
         return 0
+    pipeline = installed
     moved = pipeline_intake(pipeline=pipeline, job_id=job_id)
     connections = (
         Connection.objects.filter(pipeline=pipeline, source__task__isnull=False)
@@ -432,7 +470,11 @@ def pipeline_catch_up(*, pipeline: Pipeline, job_id: str = "") -> int:
         .order_by("id")
     )
     for connection in connections:
-        pending = waiting_rows(connection).order_by("item_id").values_list("item_id", "status_at")
+        # An item with a status has the time it got it.
+        pending = cast(
+            QuerySet[TaskItem, tuple[int, datetime.datetime]],
+            waiting_rows(connection).order_by("item_id").values_list("item_id", "status_at"),
+        )
         rows = list(pending[:ROUTE_BATCH])
         while rows:
             routed = route_step(connection, rows, by=pipeline.installed_by, job_id=job_id)
@@ -450,7 +492,7 @@ def pipeline_catch_up(*, pipeline: Pipeline, job_id: str = "") -> int:
 
 
 @transaction.atomic
-def pipeline_retry(*, pipeline: Pipeline, by) -> int:
+def pipeline_retry(*, pipeline: Pipeline, by: User) -> int:
     """Re-run what is stuck, after the cause is fixed: the catch-up moves every waiting item once
     (moves are unique per routing step). Returns how many failed steps there were."""
 
