@@ -15,12 +15,14 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.annotation.dql import DQLError, dql_to_q
 from taskboard.annotation.models import AnnotationTask, TaskStatus
 from taskboard.annotation.selection import Selection
 from taskboard.datasets.folders import normalize_folder
 from taskboard.datasets.ids import task_api_id
 from taskboard.datasets.models import Item, Label
+from taskboard.projects.models import Project
 
 YES_NO = [("yes", "Annotated"), ("no", "Not annotated")]
 _METADATA_PATH = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+){0,9}$")
@@ -358,7 +360,7 @@ class TaskFilter(django_filters.FilterSet):
         model = AnnotationTask
         fields: list[str] = []
 
-    def __init__(self, data=None, *args, project, people, **kwargs):
+    def __init__(self, data: Any = None, *args: Any, project: Project, people: QuerySet[User], **kwargs: Any) -> None:
         super().__init__(data, *args, **kwargs)
         self.filters["assignee"].queryset = people
         self.filters["assignee"].field.label_from_instance = lambda user: user.email

@@ -5,6 +5,7 @@ as the rows they count, so progress pages never count task items.
 """
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
@@ -12,6 +13,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from taskboard.projects.access import AssignmentQuerySet, TaskQuerySet
+
+if TYPE_CHECKING:
+    from taskboard.annotation.progress import Progress
 
 
 class TaskType(models.TextChoices):
@@ -83,6 +87,9 @@ class AnnotationTask(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = TaskQuerySet.as_manager()
+    # Not stored: the project page puts each task's progress and the dashboards' forecast beside it.
+    progress: "Progress"
+    forecast: object
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -117,7 +117,8 @@ def _csrf_failure(request):
     def get_response(_request):  # pragma: no cover - never called by process_view
         return None
 
-    return CsrfViewMiddleware(get_response).process_view(request, None, (), {})
+    # process_view reads only the view's csrf_exempt flag, which get_response does not have.
+    return CsrfViewMiddleware(get_response).process_view(request, get_response, (), {})
 
 
 def run_guarded(request, view, *args, **kwargs):

@@ -3,6 +3,7 @@ dates are ISO 8601 (due dates: epoch milliseconds, as the SDK sends them)."""
 
 import json
 from collections import defaultdict
+from typing import Any
 
 from taskboard.annotation.models import Assignment, AssignmentKind, TaskItem, TaskStatus, WorkloadEntry
 from taskboard.annotation.progress import assignments_progress, tasks_progress
@@ -172,6 +173,8 @@ def _task_infos(task_pks: list[int]) -> dict[int, ApiTaskInfo]:
         for command in ApiCommand.objects.filter(
             type="CreateTask", job__result__task_id__in=missing, job__state="succeeded"
         ).select_related("job"):
+            if command.job is None:
+                continue  # the query asked for the job's result
             payload = command.spec.get("createTaskPayload") or {}
             due = payload.get("dueDate")
             task_pk = command.job.result["task_id"]
@@ -179,7 +182,7 @@ def _task_infos(task_pks: list[int]) -> dict[int, ApiTaskInfo]:
                 task_pk,
                 ApiTaskInfo(
                     task_id=task_pk,
-                    query_text=payload.get("query") if isinstance(payload.get("query"), str) else "",
+                    query_text=query if isinstance(query := payload.get("query"), str) else "",
                     due_ms=float(due) if isinstance(due, int | float) and not isinstance(due, bool) else None,
                     available_actions=payload.get("availableActions") or [],
                 ),
@@ -285,7 +288,7 @@ def _assignment_json(a, request, progress) -> dict:
     aid = api_id("assignment", a.pk)
     task = a.task
     email = a.assignee.email if a.assignee_id else None
-    system = {
+    system: dict[str, Any] = {
         "taskId": api_id("task", a.task_id),
         "datasetId": api_id("dataset", task.dataset_id),
         "projectId": api_id("project", task.project_id),

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
+from taskboard.accounts.models import User
 from taskboard.annotation import creation
 from taskboard.annotation.models import AnnotationTask
 from taskboard.annotation.selection import Selection
@@ -20,9 +21,12 @@ from taskboard.jobs.models import Job
 from taskboard.pipelines import running
 from taskboard.pipelines.models import Pipeline
 from taskboard.pipelines.running import RunResult
+from taskboard.projects.models import Project
 
 
-def command_record(*, user, type: str, project, spec: dict, job: Job | None = None) -> ApiCommand:
+def command_record(
+    *, user: User, type: str, project: Project | None, spec: dict[str, Any], job: Job | None = None
+) -> ApiCommand:
     """The command for an operation: finished when it ran in the request, following `job` otherwise."""
     return ApiCommand.objects.create(
         type=type,
@@ -35,14 +39,18 @@ def command_record(*, user, type: str, project, spec: dict, job: Job | None = No
 
 
 @transaction.atomic
-def command_run(*, user, type: str, project, operation: Callable[[], dict[str, Any]]) -> ApiCommand:
+def command_run(
+    *, user: User, type: str, project: Project | None, operation: Callable[[], dict[str, Any]]
+) -> ApiCommand:
     """Run a domain operation and record its command in one transaction: an operation that fails
     leaves no command, and a command never describes work that rolled back."""
     return command_record(user=user, type=type, project=project, spec=operation())
 
 
 @transaction.atomic
-def task_create(*, spec: TaskSpec, by, payload: dict, query_text: str | None, due_ms: float) -> ApiCommand:
+def task_create(
+    *, spec: TaskSpec, by: User, payload: dict[str, Any], query_text: str | None, due_ms: float
+) -> ApiCommand:
     """Create a task as a Dataloop client asked (in the request, or by a job), with its command and
     the echo of what the client sent."""
     made = creation.task_create_start(spec=spec, by=by)
@@ -50,10 +58,11 @@ def task_create(*, spec: TaskSpec, by, payload: dict, query_text: str | None, du
         task_info_keep(
             task=made.task, query_text=query_text, due_ms=due_ms, actions=payload.get("availableActions") or []
         )
+    job_project = made.job.project if made.job is not None else None
     return command_record(
         user=by,
         type="CreateTask",
-        project=made.task.project if made.task is not None else made.job.project,
+        project=made.task.project if made.task is not None else job_project,
         job=made.job,
         spec={
             "createTaskPayload": payload,
@@ -64,7 +73,7 @@ def task_create(*, spec: TaskSpec, by, payload: dict, query_text: str | None, du
 
 @transaction.atomic
 def pipeline_execute(
-    *, pipeline: Pipeline, selection: Selection, by, type: str, spec_of: Callable[[RunResult], dict[str, Any]]
+    *, pipeline: Pipeline, selection: Selection, by: User, type: str, spec_of: Callable[[RunResult], dict[str, Any]]
 ) -> tuple[ApiCommand, RunResult]:
     """Run items into a pipeline and record the command in the same transaction (a big run is a job
     the command follows)."""
@@ -76,7 +85,11 @@ def pipeline_execute(
 
 
 def task_info_keep(
-    *, task: AnnotationTask, query_text: str | None = None, due_ms: float | None = None, actions=None
+    *,
+    task: AnnotationTask,
+    query_text: str | None = None,
+    due_ms: float | None = None,
+    actions: list[Any] | None = None,
 ) -> ApiTaskInfo:
     defaults: dict[str, Any] = {}
     if query_text is not None:

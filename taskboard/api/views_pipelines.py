@@ -37,7 +37,7 @@ def pipeline_collection(request):
         raise bad_request("projectId: required.")
     project = queries.project_get(request.user, body["projectId"])
     queries.require_manager(request.user, project)
-    description = body.get("description") if isinstance(body.get("description"), str) else ""
+    description = given if isinstance(given := body.get("description"), str) else ""
     with transaction.atomic():
         pipeline = editing.pipeline_create(
             project=project, name=body["name"].strip(), by=request.user, description=description

@@ -3,6 +3,7 @@
 import datetime
 import json
 import math
+from typing import Any, Literal, overload
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -38,7 +39,11 @@ from taskboard.work import flow
 # ------------------------------------------------------------------ parsing helpers
 
 
-def parse_query(body: dict, *, required: bool = True) -> tuple[str | None, dict | None]:
+@overload
+def parse_query(body: dict[str, Any], *, required: Literal[True] = True) -> tuple[str, dict[str, Any]]: ...
+@overload
+def parse_query(body: dict[str, Any], *, required: bool) -> tuple[str | None, dict[str, Any] | None]: ...
+def parse_query(body: dict[str, Any], *, required: bool = True) -> tuple[str | None, dict[str, Any] | None]:
     """The task query: a JSON *string* holding a DQL body (dtlpy sends it that way)."""
     raw = body.get("query")
     if raw is None:
@@ -464,7 +469,7 @@ def task_remove_items(request, task_id):
 
 
 def _query_list(request, name) -> list[str]:
-    values = []
+    values: list[str] = []
     for raw in request.GET.getlist(name):
         values.extend(v for v in raw.split(",") if v)
     return values

@@ -9,6 +9,7 @@ sent back); and `ConsensusTally`: per task, the work app's per-item agreement re
 how many under half).
 """
 
+import datetime
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,8 +41,8 @@ class Drift:
     # item_count, rework_count, issue_count, status:<key>, throughput, active_time, sent_back,
     # consensus_items/_sum/_low
     counter: str
-    stored: int
-    actual: int
+    stored: float  # a count; seconds (active_time) or a sum of agreements (consensus_sum)
+    actual: float
     annotator_id: int | None = None  # sent_back: whose tally
 
     def __str__(self):
@@ -66,7 +67,7 @@ def _actual(task_ids):
         .values("assignment_id")
         .annotate(n=Count("id"), rework=Count("id", filter=Q(rework=True)))
     }
-    statuses = defaultdict(dict)
+    statuses: defaultdict[int, dict[str, int]] = defaultdict(dict)
     for r in (
         _scope(TaskItem.objects.filter(status__isnull=False), task_ids)
         .order_by()
@@ -100,12 +101,12 @@ def find_drift(task_ids=None) -> list[Drift]:
 def _find_drift(task_ids) -> list[Drift]:
     assignments = list(_scope(Assignment.objects.select_related("task", "assignee"), task_ids).order_by("pk"))
     actual_rows, actual_statuses = _actual(task_ids)
-    stored_statuses = defaultdict(dict)
+    stored_statuses: defaultdict[int, dict[str, int]] = defaultdict(dict)
     for assignment_id, status, count in _scope(StatusCount.objects.all(), task_ids, "assignment__task_id").values_list(
         "assignment_id", "status", "count"
     ):
         stored_statuses[assignment_id][status] = count
-    done_keys = defaultdict(set)
+    done_keys: defaultdict[int, set[str]] = defaultdict(set)
     for task_id, key in _scope(TaskStatus.objects.filter(is_done=True).order_by(), task_ids).values_list(
         "task_id", "key"
     ):
@@ -136,7 +137,7 @@ def _find_drift(task_ids) -> list[Drift]:
         .annotate(n=Sum("count"))
         .values_list("to_assignment_id", "n")
     )
-    claimed_in_task = defaultdict(int)
+    claimed_in_task: defaultdict[int, int] = defaultdict(int)
     for a in assignments:
         if a.kind == AssignmentKind.WORK:
             claimed_in_task[a.task_id] += claims.get(a.pk, 0)
@@ -236,37 +237,41 @@ def rebuild(task_ids=None) -> list[Drift]:
 
 
 def _repair(drift: list[Drift]) -> None:
-    by_assignment = defaultdict(dict)
-    status_fixes, throughput_fixes, active_fixes, consensus_fixes = [], set(), set(), set()
+    by_assignment: defaultdict[int, dict[str, float]] = defaultdict(dict)
+    status_fixes: list[tuple[int, str, float]] = []  # (assignment id, status, count)
+    throughput_fixes: set[tuple[int, int]] = set()
+    active_fixes: set[int] = set()
+    consensus_fixes: set[int] = set()
     for d in drift:
-        if d.counter.startswith("status:"):
-            status_fixes.append(d)
-        elif d.counter == "throughput":
-            throughput_fixes.add((d.task_id, d.assignment_id))
-        elif d.counter == "active_time":
-            active_fixes.add(d.assignment_id)
-        elif d.counter.startswith("consensus_"):
+        if d.counter.startswith("consensus_"):
             consensus_fixes.add(d.task_id)
         elif d.counter == "sent_back":
             ReviewTally.objects.update_or_create(
                 task_id=d.task_id, annotator_id=d.annotator_id, defaults={"sent_back": d.actual}
             )
+        elif d.assignment_id is None:
+            continue  # the two above are the only counters kept per task or per person
+        elif d.counter.startswith("status:"):
+            status_fixes.append((d.assignment_id, d.counter.removeprefix("status:"), d.actual))
+        elif d.counter == "throughput":
+            throughput_fixes.add((d.task_id, d.assignment_id))
+        elif d.counter == "active_time":
+            active_fixes.add(d.assignment_id)
         else:
             by_assignment[d.assignment_id][d.counter] = d.actual
     for assignment_id, values in by_assignment.items():
         Assignment.objects.filter(pk=assignment_id).update(**values)
     existing = {
         (sc.assignment_id, sc.status): sc
-        for sc in StatusCount.objects.filter(assignment_id__in={d.assignment_id for d in status_fixes})
+        for sc in StatusCount.objects.filter(assignment_id__in={a for a, _, _ in status_fixes})
     }
     updates, creates = [], []
-    for d in status_fixes:
-        key = d.counter.removeprefix("status:")
-        row = existing.get((d.assignment_id, key))
+    for assignment_id, key, actual in status_fixes:
+        row = existing.get((assignment_id, key))
         if row is None:
-            creates.append(StatusCount(assignment_id=d.assignment_id, status=key, count=d.actual))
+            creates.append(StatusCount(assignment_id=assignment_id, status=key, count=actual))
         else:
-            row.count = d.actual
+            row.count = actual
             updates.append(row)
     StatusCount.objects.bulk_update(updates, ["count"], batch_size=1000)
     StatusCount.objects.bulk_create(creates, batch_size=1000)
@@ -310,7 +315,7 @@ def _rebuild_throughput(pairs: set[tuple[int, int]]) -> None:
     Only `done` is rewritten: the same rows keep the day's active time."""
     assignment_ids = {a for _, a in pairs}
     DailyThroughput.objects.filter(assignment_id__in=assignment_ids).update(done=0)
-    done_keys = defaultdict(set)
+    done_keys: defaultdict[int, set[str]] = defaultdict(set)
     for task_id, key in (
         TaskStatus.objects.filter(task_id__in={t for t, _ in pairs}, is_done=True)
         .order_by()
@@ -326,7 +331,7 @@ def _rebuild_throughput(pairs: set[tuple[int, int]]) -> None:
     ):
         if r["status"] in done_keys[r["task_id"]] and r["day"] is not None:
             rows.append((r["task_id"], r["assignment_id"], r["day"], r["n"]))
-    merged = defaultdict(int)
+    merged: defaultdict[tuple[int, int, datetime.date], int] = defaultdict(int)
     for task_id, assignment_id, day, n in rows:
         merged[(task_id, assignment_id, day)] += n
     for (task_id, assignment_id, day), n in merged.items():

@@ -114,6 +114,6 @@ def forecast(
         if now - started < GRACE:
             return result(ON_TRACK, "no pace yet")
         return result(AT_RISK, "nothing finished lately")
-    if due_at is None or finish_at <= due_at:
+    if due_at is None or finish_at is None or finish_at <= due_at:
         return result(ON_TRACK)
     return result(AT_RISK, "finishes after the due date")

@@ -8,7 +8,9 @@ reads for progress.
 
 import datetime
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import FloatField, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
@@ -35,7 +37,7 @@ WORST_SHOWN = 5
 # --- the work app's numbers: active time and agreement ------------------------------------------
 
 
-def active_seconds_by_user_in_tasks(task_ids) -> dict[int, float]:
+def active_seconds_by_user_in_tasks(task_ids: Iterable[int]) -> dict[int, float]:
     """{user_id: active seconds} over these tasks, from the work view's per-assignment totals
     (one row per assignment, kept by its heartbeat)."""
     return {
@@ -53,7 +55,7 @@ class Consensus:
     items: int
     agreement: float | None  # 0..1, mean over scored items
     low: int  # items under half agreement
-    worst: list = field(default_factory=list)  # the least agreed items, for a closer look
+    worst: list[ConsensusResult] = field(default_factory=list)  # the least agreed items, for a closer look
 
 
 def consensus_summary(task: AnnotationTask) -> Consensus | None:
@@ -77,12 +79,12 @@ AGREEMENT_PAGE = 50
 
 @dataclass
 class AgreementPage:
-    results: list  # ConsensusResult rows, the least agreed first, with their item
+    results: list[ConsensusResult]  # the least agreed first, with their item
     after: str | None  # the cursor this page starts after (None: the first page)
     next_after: str | None  # the cursor of the next page (None: this is the last)
 
 
-def agreement_cursor(result) -> str:
+def agreement_cursor(result: ConsensusResult) -> str:
     # repr() of a float reads back as the same float, so the next page starts exactly after it.
     return f"{result.agreement!r}_{result.item_id}"
 
@@ -98,7 +100,9 @@ def parse_agreement_cursor(text: str) -> tuple[float, int]:
     return value, int(item_id)
 
 
-def agreement_page(task: AnnotationTask, *, after: tuple[float, int] | None = None, size: int | None = None):
+def agreement_page(
+    task: AnnotationTask, *, after: tuple[float, int] | None = None, size: int | None = None
+) -> AgreementPage:
     """One page of the task's per-item agreement, the least agreed first, keyset-paged along the
     (task, agreement, item) index: a page costs the same on the first page and the thousandth."""
     size = size or AGREEMENT_PAGE
@@ -119,7 +123,7 @@ def agreement_page(task: AnnotationTask, *, after: tuple[float, int] | None = No
     )
 
 
-def agreement_of_item():
+def agreement_of_item() -> Subquery:
     """A subquery for TaskItem rows: their item's agreement in their task once every copy has a
     status (None before), one lookup on the (task, item) unique index per row."""
     return Subquery(
@@ -130,13 +134,15 @@ def agreement_of_item():
     )
 
 
-def task_agreement(task: AnnotationTask) -> dict:
+def task_agreement(task: AnnotationTask) -> dict[str, Any]:
     """Consensus agreement for the task page: items scored and the mean share, from the tally (one
     row), and the first page of the per-item list (the least agreed first)."""
     tally = ConsensusTally.objects.filter(task=task).first()
-    if tally is None or not tally.items:
+    # The tally's agreement is None exactly when it has scored no item.
+    agreement = tally.agreement if tally is not None else None
+    if tally is None or agreement is None:
         return {"items": 0, "percent": None, "page": None}
-    return {"items": tally.items, "percent": round(100 * tally.agreement), "page": agreement_page(task)}
+    return {"items": tally.items, "percent": round(100 * agreement), "page": agreement_page(task)}
 
 
 # --- task numbers ---------------------------------------------------------------------------
@@ -158,6 +164,7 @@ class PersonNumbers:
 
     @property
     def assignment(self) -> Assignment:
+        assert self.progress.assignment is not None  # a row of a task's progress is an assignment's
         return self.progress.assignment
 
     @property
@@ -224,7 +231,7 @@ class TaskNumbers:
         return self.progress.todo
 
     @property
-    def statuses(self):
+    def statuses(self) -> tuple[tuple[TaskStatus, int], ...]:
         return self.progress.statuses
 
     @property
@@ -249,7 +256,9 @@ def _days(start: datetime.date, end: datetime.date) -> list[datetime.date]:
     return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
 
 
-def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAULT_WINDOW_DAYS) -> TaskNumbers:
+def task_numbers(
+    task: AnnotationTask, *, now: datetime.datetime | None = None, window_days: int = fc.DEFAULT_WINDOW_DAYS
+) -> TaskNumbers:
     now = timezone.localtime(now or timezone.now())
     today = now.date()
     progress = task_progress(task)
@@ -268,12 +277,13 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
         if day >= window_from.date():
             recent_by_assignment[assignment_id] += done
             active_by_assignment[assignment_id] += seconds
-    tallies = {t.annotator_id: t for t in ReviewTally.objects.filter(task=task)}
+    tallies: dict[int | None, ReviewTally] = {t.annotator_id: t for t in ReviewTally.objects.filter(task=task)}
     active_total = dict(AssignmentTime.objects.filter(task=task).values_list("assignment_id", "active_seconds"))
 
-    rows = []
+    rows: list[PersonNumbers] = []
     for row in progress.rows:
         a = row.assignment
+        assert a is not None  # a row of a task's progress is an assignment's
         if task.type == TaskType.QA:
             # Rejections wait in the QA assignment as rework: they were reviewed and not approved.
             approval = _rate(row.by_status.get(APPROVED, 0), row.with_status + a.rework_count)
@@ -303,7 +313,8 @@ def task_numbers(task: AnnotationTask, *, now=None, window_days: int = fc.DEFAUL
     throughput = [(d, per_day.get(d, 0)) for d in _days(start, today)]
     # Remaining at the end of each day, anchored on today's counters (items added or removed
     # later shift the whole line rather than bend it).
-    burndown, remaining = [], progress.remaining
+    burndown: list[tuple[datetime.date, int]] = []
+    remaining = progress.remaining
     for d, n in reversed(throughput):
         burndown.append((d, remaining))
         remaining += n
@@ -337,14 +348,16 @@ class TaskSummary:
     forecast: fc.Forecast
 
 
-def project_tasks(project: Project, *, now=None, window_days: int = fc.DEFAULT_WINDOW_DAYS) -> list[TaskSummary]:
+def project_tasks(
+    project: Project, *, now: datetime.datetime | None = None, window_days: int = fc.DEFAULT_WINDOW_DAYS
+) -> list[TaskSummary]:
     """Every task of the project with its forecast, trouble first, then by due date."""
     now = timezone.localtime(now or timezone.now())
     tasks = list(AnnotationTask.objects.filter(project=project).select_related("owner"))
     ids = [t.pk for t in tasks]
     progress = tasks_progress(tasks)
     earliest = (now - datetime.timedelta(days=window_days)).date()
-    recent = defaultdict(list)
+    recent: defaultdict[int, list[tuple[datetime.date, int, float]]] = defaultdict(list)
     for task_id, day, n, seconds in (
         DailyThroughput.objects.filter(task_id__in=ids, day__gte=earliest)
         .values("task_id", "day")
@@ -352,7 +365,7 @@ def project_tasks(project: Project, *, now=None, window_days: int = fc.DEFAULT_W
         .values_list("task_id", "day", "n", "seconds")
     ):
         recent[task_id].append((day, n, seconds or 0.0))
-    summaries = []
+    summaries: list[TaskSummary] = []
     for task in tasks:
         window_from = fc.window_start(now=now, created_at=timezone.localtime(task.created_at), days=window_days)
         summaries.append(
@@ -420,7 +433,7 @@ def people_scorecards(project: Project) -> list[Scorecard]:
             rework=row["rework"] or 0,
             issues=row["issues"] or 0,
         )
-    done_keys = defaultdict(set)
+    done_keys: defaultdict[int, set[str]] = defaultdict(set)
     for task_id, key in (
         TaskStatus.objects.filter(task_id__in=task_ids, is_done=True).order_by().values_list("task_id", "key")
     ):

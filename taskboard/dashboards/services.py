@@ -2,6 +2,8 @@
 runs inside the core service's transaction and rolls back with it."""
 
 import datetime
+from collections.abc import Iterable
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -13,16 +15,18 @@ APPROVED = "approved"
 DISCARD = "discard"
 
 
-def _done_keys(task_id: int, keys) -> set[str]:
-    keys = [k for k in keys if k]
-    if not keys:
+def _done_keys(task_id: int, keys: Iterable[str | None]) -> set[str]:
+    named = [k for k in keys if k]
+    if not named:
         return set()
     return set(
-        TaskStatus.objects.filter(task_id=task_id, key__in=keys, is_done=True).order_by().values_list("key", flat=True)
+        TaskStatus.objects.filter(task_id=task_id, key__in=named, is_done=True)
+        .order_by()
+        .values_list("key", flat=True)
     )
 
 
-def _upsert_add(table: str, key_columns: dict, add_columns: dict) -> None:
+def _upsert_add(table: str, key_columns: dict[str, Any], add_columns: dict[str, Any]) -> None:
     """INSERT … ON CONFLICT DO UPDATE SET col = col + excluded.col: one statement, race-free on
     PostgreSQL and SQLite alike (two first changes of a day must not collide)."""
     columns = [*key_columns, *add_columns]
@@ -100,7 +104,7 @@ def review_tally_record(*, task_item: TaskItem, old_status: str | None, new_stat
     )
 
 
-def review_sent_back(*, task_id: int, annotator_ids) -> None:
+def review_sent_back(*, task_id: int, annotator_ids: Iterable[int | None]) -> None:
     """QA sent copies back: one more per annotator and copy, on the annotation task's tally."""
     per_annotator: dict[int, int] = {}
     for annotator_id in annotator_ids:
@@ -122,7 +126,7 @@ def consensus_tally_add(*, task_id: int, old: float | None, new: float | None) -
     if old == new:
         return
 
-    def low(value):
+    def low(value: float | None) -> int:
         return int(value is not None and value < LOW_AGREEMENT)
 
     _upsert_add(

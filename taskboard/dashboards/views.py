@@ -2,6 +2,8 @@
 Thin views over `queries` and the progress read model (`taskboard.annotation.progress`)."""
 
 import functools
+from collections.abc import Iterator
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
@@ -46,7 +48,7 @@ def home(request):
         .annotate(dataset_count=Count("project__datasets", distinct=True))
         .order_by("project__name")
     )
-    open_work = [row for row in work_queries.my_work(user=request.user) if row.assignment.task.is_open]
+    open_work = [row for row in work_queries.my_work(user=request.user) if row.task is not None and row.task.is_open]
     return render(
         request,
         "dashboards/home.html",
@@ -62,15 +64,15 @@ def home(request):
 def project_detail(request, pk):
     project = project_queries.project_for_member(request.user, pk)
     membership = project_queries.membership_of(request.user, project)
-    can_manage = membership.can_manage
-    task_filter, tasks = annotation_queries.task_list(project=project, user=request.user, data=request.GET)
-    tasks = list(tasks.order_by("state", "due_at"))
+    can_manage = membership is not None and membership.can_manage
+    task_filter, matching = annotation_queries.task_list(project=project, user=request.user, data=request.GET)
+    tasks = list(matching.order_by("state", "due_at"))
     progress = task_progress.tasks_progress(tasks)
     forecasts = {s.task.pk: s.forecast for s in queries.project_tasks(project)} if can_manage else {}
     for task in tasks:
         task.progress = progress[task.pk]
         task.forecast = forecasts.get(task.pk)
-    context = {
+    context: dict[str, Any] = {
         "project": project,
         "membership": membership,
         "can_manage": can_manage,
@@ -130,12 +132,12 @@ def task_export(request, pk):
     """Every item row of the task as CSV, streamed; consensus tasks add each item's agreement (0..1),
     empty until every copy has a status."""
     task = annotation_queries.task_for_manager(request.user, pk)
-    columns, rows = list(EXPORT_COLUMNS), TaskItem.objects.filter(task=task)
+    columns, items = list(EXPORT_COLUMNS), TaskItem.objects.filter(task=task)
     if task.is_consensus:
         columns.append(("agreement", "agreement"))
-        rows = rows.annotate(agreement=queries.agreement_of_item())
-    rows = (
-        rows.order_by("rank", "copy", "id").values_list(*[source for _, source in columns]).iterator(chunk_size=2000)
+        items = items.annotate(agreement=queries.agreement_of_item())
+    rows: Iterator[tuple[Any, ...]] = (
+        items.order_by("rank", "copy", "id").values_list(*[source for _, source in columns]).iterator(chunk_size=2000)
     )
     if task.is_consensus:
         rows = ((*row[:-1], round(row[-1], 4) if row[-1] is not None else None) for row in rows)

@@ -16,8 +16,10 @@ docs/architecture.md draws the same flow.
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from taskboard.accounts.models import User
 from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem, TaskType
 from taskboard.annotation.statuses import StatusChange, status_clear, status_set
+from taskboard.datasets.models import Item
 from taskboard.pipelines.routing import route_on_commit
 from taskboard.work import consensus, qa
 from taskboard.work.services import pulling_refill, require_holder, require_open
@@ -34,7 +36,7 @@ def _after(change: StatusChange) -> None:
 
 
 @transaction.atomic
-def item_status_set(*, task: AnnotationTask, item, status: str, by, copy: int | None = None) -> TaskItem:
+def item_status_set(*, task: AnnotationTask, item: Item, status: str, by: User, copy: int | None = None) -> TaskItem:
     """The person holding the item sets its status, and what that sets off follows."""
     change = status_set(task=task, item=item, status=status, by=by, copy=copy)
     _after(change)
@@ -42,7 +44,7 @@ def item_status_set(*, task: AnnotationTask, item, status: str, by, copy: int | 
 
 
 @transaction.atomic
-def item_status_clear(*, task: AnnotationTask, item, by, copy: int | None = None) -> TaskItem:
+def item_status_clear(*, task: AnnotationTask, item: Item, by: User, copy: int | None = None) -> TaskItem:
     """The person holding the item clears its status: it is to do again."""
     change = status_clear(task=task, item=item, by=by, copy=copy)
     _after(change)
@@ -50,7 +52,7 @@ def item_status_clear(*, task: AnnotationTask, item, by, copy: int | None = None
 
 
 @transaction.atomic
-def item_reject(*, qa_task_item: TaskItem, comment: str, by) -> TaskItem:
+def item_reject(*, qa_task_item: TaskItem, comment: str, by: User) -> TaskItem:
     """A reviewer sends an item back: its QA status and its status in the parent task are cleared,
     and it returns, marked for rework with the comment, to the annotator who did it. The QA item
     waits for the rework."""
@@ -82,5 +84,7 @@ def item_reject(*, qa_task_item: TaskItem, comment: str, by) -> TaskItem:
     for parent in parents:
         if parent.status is not None:
             # The item comes back to its annotator: the clear is theirs (only the holder clears).
-            item_status_clear(task=parent.task, item=parent.item, by=parent.assignment.assignee, copy=parent.copy)
+            holder = parent.assignment.assignee
+            assert holder is not None  # a work assignment has its person (assignment_work_has_assignee)
+            item_status_clear(task=parent.task, item=parent.item, by=holder, copy=parent.copy)
     return qa.send_back(qa_task_item=qa_task_item, parents=parents, comment=comment, by=by)

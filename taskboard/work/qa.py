@@ -3,6 +3,7 @@ complete it again it returns to the same reviewer; QA tasks take in items as the
 
 from django.db.models import F
 
+from taskboard.accounts.models import User
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
@@ -19,7 +20,7 @@ from taskboard.annotation.statuses import StatusChange, status_clear
 from taskboard.work import signals
 
 
-def _move_item(*, task_item: TaskItem, to: Assignment, kind: str, by, note: str = "") -> None:
+def _move_item(*, task_item: TaskItem, to: Assignment, kind: str, by: User, note: str = "") -> None:
     """Move one task item with no status to another assignment of its task, counters and record included."""
     source_id = task_item.assignment_id
     if source_id == to.pk:
@@ -39,12 +40,13 @@ def _move_item(*, task_item: TaskItem, to: Assignment, kind: str, by, note: str 
     task_item.assignment = to
 
 
-def send_back(*, qa_task_item: TaskItem, parents: list[TaskItem], comment: str, by) -> TaskItem:
+def send_back(*, qa_task_item: TaskItem, parents: list[TaskItem], comment: str, by: User) -> TaskItem:
     """The bookkeeping of a reject, once the statuses are cleared (`flow.item_reject`): each copy of the
     item goes back to the annotator who did it, marked for rework with the comment, and the QA item
     waits for it as an open issue."""
     parent_task = qa_task_item.task.parent
-    sent_to = []
+    assert parent_task is not None  # a QA task has its parent (task_qa_has_parent)
+    sent_to: list[int | None] = []
     for parent in parents:
         annotator_id = parent.status_by_id or parent.assignment.assignee_id
         home = (
@@ -91,7 +93,7 @@ def rework_close(change: StatusChange) -> list[TaskItem]:
     return _rework_done(parent_item=row, by=change.by)
 
 
-def _rework_done(*, parent_item: TaskItem, by) -> list[TaskItem]:
+def _rework_done(*, parent_item: TaskItem, by: User) -> list[TaskItem]:
     TaskItem.objects.filter(pk=parent_item.pk).update(rework=False)
     Assignment.objects.filter(pk=parent_item.assignment_id, rework_count__gt=0).update(
         rework_count=F("rework_count") - 1
@@ -112,6 +114,7 @@ def _rework_done(*, parent_item: TaskItem, by) -> list[TaskItem]:
         # write alone is the whole change.
         if qa_item.status is not None:
             reviewer = qa_item.assignment.assignee
+            assert reviewer is not None  # only the holder of a work assignment sets a status
             status_clear(task=qa_item.task, item=qa_item.item, by=reviewer, copy=qa_item.copy)
         TaskItem.objects.filter(pk=qa_item.pk).update(rework=False)
         Assignment.objects.filter(pk=qa_item.assignment_id, issue_count__gt=0).update(issue_count=F("issue_count") - 1)
@@ -157,8 +160,8 @@ def intake(change: StatusChange) -> int:
     return added
 
 
-def _least_loaded_reviewer(qa_task: AnnotationTask):
-    loads = {w.assignee_id: w.load for w in qa_task.workload.all()}
+def _least_loaded_reviewer(qa_task: AnnotationTask) -> User | None:
+    loads: dict[int | None, int] = {w.assignee_id: w.load for w in qa_task.workload.all()}
     assignments = list(
         Assignment.objects.filter(task=qa_task, kind=AssignmentKind.WORK, removed=False).select_related(
             "assignee", "task"
@@ -167,7 +170,7 @@ def _least_loaded_reviewer(qa_task: AnnotationTask):
     if not assignments:
         return None
 
-    def weight(a: Assignment):
+    def weight(a: Assignment) -> tuple[float, int]:
         return (assignment_progress(a).remaining / loads.get(a.assignee_id, 1), a.pk)
 
     return min(assignments, key=weight).assignee

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
+import datetime
+
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, HoldingChange, TaskItem, TaskType
 from taskboard.annotation.progress import Progress, assignments_progress
-from taskboard.datasets.models import Annotation
+from taskboard.datasets.models import Annotation, Item
 
 
-def my_work(*, user) -> list[Progress]:
+def my_work(*, user: User) -> list[Progress]:
     """The user's assignments across projects, the most urgent first:
     unfinished before finished, overdue first, then the nearest due date, then the highest priority."""
     assignments = (
@@ -23,15 +26,16 @@ def my_work(*, user) -> list[Progress]:
     rows = list(assignments_progress(assignments).values())
     now = timezone.now()
 
-    def urgency(row: Progress):
-        task = row.assignment.task
+    def urgency(row: Progress) -> tuple[bool, bool, datetime.datetime, int, int]:
+        task = row.task
+        assert task is not None  # an assignment's progress carries the assignment
         finished = not task.is_open or row.remaining == 0
         return (finished, task.due_at >= now, task.due_at, -task.priority, task.pk)
 
     return sorted(rows, key=urgency)
 
 
-def _ordered(assignment: Assignment):
+def _ordered(assignment: Assignment) -> QuerySet[TaskItem]:
     return TaskItem.objects.filter(assignment=assignment).select_related("item")
 
 
@@ -42,7 +46,7 @@ def task_item_in_assignment(*, assignment: Assignment, task_item_id: int) -> Tas
         raise Http404 from None
 
 
-def _open_items(assignment: Assignment):
+def _open_items(assignment: Assignment) -> QuerySet[TaskItem]:
     """Items still to do. In a QA task an item sent back for rework waits for its annotator;
     in an annotation task it is to do again."""
     items = _ordered(assignment).filter(status__isnull=True)
@@ -127,7 +131,7 @@ def parent_task_item(task_item: TaskItem) -> TaskItem | None:
     )
 
 
-def item_history(item, *, task: AnnotationTask | None = None, limit: int = 50) -> list[HoldingChange]:
+def item_history(item: Item, *, task: AnnotationTask | None = None, limit: int = 50) -> list[HoldingChange]:
     """The item's own change records (moves, claims, rework), newest first."""
     changes = HoldingChange.objects.filter(item=item).select_related(
         "by", "task", "from_assignment__assignee", "to_assignment__assignee"

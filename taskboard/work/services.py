@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
@@ -30,7 +31,7 @@ from taskboard.work.models import AssignmentTime, ItemTime
 HEARTBEAT_MAX_SECONDS = 30.0
 
 
-def require_holder(task_item: TaskItem, by, field: str = "status") -> None:
+def require_holder(task_item: TaskItem, by: User, field: str = "status") -> None:
     if task_item.assignment.assignee_id != by.pk or task_item.assignment.kind != AssignmentKind.WORK:
         raise ValidationError({field: "Only the person this item is assigned to can work on it."})
 
@@ -46,7 +47,7 @@ def require_open(task: AnnotationTask, field: str = "status") -> None:
 
 
 @transaction.atomic
-def item_label_toggle(*, task_item: TaskItem, label: Label, by) -> Annotation | None:
+def item_label_toggle(*, task_item: TaskItem, label: Label, by: User) -> Annotation | None:
     """Choose a label on an item (an annotation by `by` in this task), or un-choose it.
 
     Returns the new annotation, or None when the label was removed.
@@ -75,7 +76,7 @@ def item_label_toggle(*, task_item: TaskItem, label: Label, by) -> Annotation | 
 
 @transaction.atomic
 def item_time_beat(
-    *, task_item: TaskItem, by, active_ms: int, now: datetime.datetime | None = None
+    *, task_item: TaskItem, by: User, active_ms: int, now: datetime.datetime | None = None
 ) -> ItemTime | None:
     """Add a heartbeat's active time to the person's time on this item.
 
@@ -126,7 +127,9 @@ def pulling_may_pull(assignment: Assignment) -> bool:
     task = assignment.task
     if not task.is_pulling or not task.accepts_work or assignment.kind != AssignmentKind.WORK or assignment.removed:
         return False
-    return assignment_progress(assignment).todo <= task.max_batch_workload - task.batch_size
+    batch, most = task.batch_size, task.max_batch_workload
+    assert batch is not None and most is not None  # a pulling task has both (task_pulling_limits)
+    return assignment_progress(assignment).todo <= most - batch
 
 
 def pulling_queue_size(task: AnnotationTask) -> int:
@@ -139,7 +142,7 @@ def pulling_queue_size(task: AnnotationTask) -> int:
 
 
 @transaction.atomic
-def pulling_get_more(*, assignment: Assignment, by) -> int:
+def pulling_get_more(*, assignment: Assignment, by: User) -> int:
     """'Get more items': claim the next batch if the rule allows it. Returns how many arrived."""
     task = assignment.task
     if assignment.assignee_id != by.pk:
@@ -164,7 +167,7 @@ def pulling_refill(change: StatusChange) -> int:
         or not change.task.is_pulling
         or assignment.kind != AssignmentKind.WORK
         or assignment.removed
-        or assignment.assignee_id is None
+        or assignment.assignee is None
     ):
         return 0
     return pulling_claim(task=change.task, user=assignment.assignee)

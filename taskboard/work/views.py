@@ -104,7 +104,7 @@ def work_view(request, assignment_id: int, task_item_id: int | None = None):
             parent_annotations=queries.parent_annotations(task_item=task_item),
             parent_item=queries.parent_task_item(task_item),
             history=queries.item_history(item, task=task),
-            status_label={s.key: s for s in statuses}.get(task_item.status),
+            status_label={s.key: s for s in statuses}.get(task_item.status) if task_item.status else None,
         )
     return render(request, "work/work_item.html", context)
 
@@ -124,7 +124,7 @@ def item_status(request, assignment_id: int, task_item_id: int):
     task = assignment.task
     form = StatusForm(request.POST, statuses=[s.key for s in task.statuses.all()])
     if not form.is_valid():
-        messages.error(request, form.errors["status"][0])
+        messages.error(request, str(form.errors["status"][0]))
         return redirect(_item_url(task_item))
     if assignment.assignee_id != request.user.pk:
         # Managers may look; only the person holding the item decides its status (issue 4, access).
@@ -174,7 +174,7 @@ def item_reject(request, assignment_id: int, task_item_id: int):
     assignment, task_item = _load(request, assignment_id, task_item_id)
     form = RejectForm(request.POST)
     if not form.is_valid():
-        messages.error(request, form.errors["comment"][0])
+        messages.error(request, str(form.errors["comment"][0]))
         return redirect(_item_url(task_item))
     try:
         flow.item_reject(qa_task_item=task_item, comment=form.cleaned_data["comment"], by=request.user)

@@ -185,7 +185,8 @@ class Command(BaseCommand):
         """`count` new frames in `folder`, numbered on from the ones already there."""
         images = [self.image(colour, shape) for colour in IMAGE_COLOURS for shape in IMAGE_SHAPES]
         have = set(Item.objects.filter(dataset=dataset, dir=folder).values_list("name", flat=True))
-        rows, n = [], len(have)
+        rows: list[Item] = []
+        n = len(have)
         while len(rows) < count:
             n += 1
             if f"frame_{n:05d}.png" not in have:
@@ -301,35 +302,42 @@ class Command(BaseCommand):
         manager = people["manager@example.com"]
         one, two, three = (people[f"annotator{n}@example.com"] for n in (1, 2, 3))
         now = timezone.now()
-        specs = [
-            {
-                "name": "City by day: road users",
-                "description": "Box every car, person and bicycle in the daytime city frames.",
-                "selection": Selection(mode="folder", folder="/city/day", include_subfolders=True),
-                "people": equal_people([one.pk, two.pk]),
-                "due_at": now + datetime.timedelta(days=5),
-                "priority": 3,
-                # who: (completed, discarded) of the items they hold, in their order
-                "progress": {one: (60, 6), two: (30, 0)},
-            },
-            {
-                "name": "Highway: pull and label",
-                "description": "Pulling task: take a batch, label it, get more.",
-                "selection": Selection(mode="folder", folder="/highway"),
-                "people": equal_people([one.pk, two.pk, three.pk]),
-                "pulling": Pulling(batch_size=10, max_batch_workload=15),
-                "due_at": now + datetime.timedelta(days=10),
-                "priority": 2,
-                "progress": {three: (6, 1)},
-            },
+        # Each task, and who has done how much of it: (completed, discarded) of the items they hold, in order.
+        specs: list[tuple[TaskSpec, dict[User, tuple[int, int]]]] = [
+            (
+                TaskSpec(
+                    dataset_id=dataset.pk,
+                    owner_id=manager.pk,
+                    name="City by day: road users",
+                    description="Box every car, person and bicycle in the daytime city frames.",
+                    selection=Selection(mode="folder", folder="/city/day", include_subfolders=True),
+                    people=equal_people([one.pk, two.pk]),
+                    due_at=now + datetime.timedelta(days=5),
+                    priority=3,
+                ),
+                {one: (60, 6), two: (30, 0)},
+            ),
+            (
+                TaskSpec(
+                    dataset_id=dataset.pk,
+                    owner_id=manager.pk,
+                    name="Highway: pull and label",
+                    description="Pulling task: take a batch, label it, get more.",
+                    selection=Selection(mode="folder", folder="/highway"),
+                    people=equal_people([one.pk, two.pk, three.pk]),
+                    pulling=Pulling(batch_size=10, max_batch_workload=15),
+                    due_at=now + datetime.timedelta(days=10),
+                    priority=2,
+                ),
+                {three: (6, 1)},
+            ),
         ]
         tasks = []
-        for spec in specs:
-            task = AnnotationTask.objects.filter(project=dataset.project, name=spec["name"]).first()
+        for spec, progress in specs:
+            task = AnnotationTask.objects.filter(project=dataset.project, name=spec.name).first()
             if task is None:
-                progress = spec.pop("progress")
                 with transaction.atomic():
-                    task = task_create(spec=TaskSpec(dataset_id=dataset.pk, owner_id=manager.pk, **spec), by=manager)
+                    task = task_create(spec=spec, by=manager)
                     for person, (completed, discarded) in progress.items():
                         self.work(task, person, completed, discarded)
             tasks.append(task)
