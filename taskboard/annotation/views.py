@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.annotation import forms, moves, progress, services, wizard
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.selection import select_items
@@ -17,7 +18,7 @@ from taskboard.annotation.workload import WorkloadUnit, equal_loads
 from taskboard.datasets import queries as dataset_queries
 
 
-def _go(request, url):
+def _go(request: AuthedHttpRequest, url):
     """Redirect, through HX-Redirect when htmx asked."""
     if request.htmx:
         return HttpResponseClientRedirect(url)
@@ -36,19 +37,19 @@ ACTION_TEXT = {
 ITEM_ACTIONS = {"task_add_items.html": "add-items", "task_remove_items.html": "remove-items"}
 
 
-def _posted(request):
+def _posted(request: AuthedHttpRequest):
     # An empty POST is still a submission: `request.POST or None` would show an unbound form.
     return request.POST if request.method == "POST" else None
 
 
-def _closed(request, task):
+def _closed(request: AuthedHttpRequest, task):
     """A closed task's item and assignment actions lead back to its page, with the reason (the
     services refuse them too)."""
     messages.error(request, "This task is closed; its items and assignments no longer change.")
     return _go(request, reverse("dashboards:task-detail", args=[task.pk]))
 
 
-def _action_page(request, task, template, form, **extra):
+def _action_page(request: AuthedHttpRequest, task, template, form, **extra):
     title, submit = ACTION_TEXT[template]
     context = {
         "task": task,
@@ -69,7 +70,7 @@ def _action_page(request, task, template, form, **extra):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def task_add_items(request, pk):
+def task_add_items(request: AuthedHttpRequest, pk: int):
     task = annotation_queries.task_for_manager(request.user, pk)
     if task.is_closed:
         return _closed(request, task)
@@ -95,7 +96,7 @@ def task_add_items(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def task_remove_items(request, pk):
+def task_remove_items(request: AuthedHttpRequest, pk: int):
     task = annotation_queries.task_for_manager(request.user, pk)
     if task.is_closed:
         return _closed(request, task)
@@ -117,7 +118,7 @@ ITEM_ACTION_FORMS = {"add-items": forms.AddItemsForm, "remove-items": forms.Remo
 
 @login_required
 @require_POST
-def task_items_validate(request, pk, action):
+def task_items_validate(request: AuthedHttpRequest, pk: int, action: str):
     """As-you-type check of the add/remove items forms, with the live count of matching items."""
     if action not in ITEM_ACTION_FORMS:
         raise Http404("No such action.")
@@ -141,7 +142,7 @@ def task_items_validate(request, pk, action):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def task_reassign(request, pk):
+def task_reassign(request: AuthedHttpRequest, pk: int):
     task = annotation_queries.task_for_manager(request.user, pk)
     if task.is_closed:
         return _closed(request, task)
@@ -166,7 +167,7 @@ def task_reassign(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def task_redistribute(request, pk):
+def task_redistribute(request: AuthedHttpRequest, pk: int):
     task = annotation_queries.task_for_manager(request.user, pk)
     if task.is_closed:
         return _closed(request, task)
@@ -194,7 +195,7 @@ def task_redistribute(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def task_close(request, pk):
+def task_close(request: AuthedHttpRequest, pk: int):
     task = annotation_queries.task_for_manager(request.user, pk)
     form = forms.CloseForm(_posted(request))
     if request.method == "POST" and form.is_valid():

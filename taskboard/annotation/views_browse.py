@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.annotation.filters import ItemFilter, item_list, itemfilter_to_selection, selection_query_params
 from taskboard.annotation.selection import Selection
 from taskboard.datasets import queries, services
@@ -28,7 +29,7 @@ def _int_param(value) -> int | None:
     return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
-def _filter_query(request) -> str:
+def _filter_query(request: AuthedHttpRequest) -> str:
     params = request.GET.copy()
     for key in _PAGING:
         params.pop(key, None)
@@ -43,7 +44,7 @@ def _error_list(form) -> list[str]:
     return out
 
 
-def _browser_context(request, dataset):
+def _browser_context(request: AuthedHttpRequest, dataset):
     item_filter, items = item_list(dataset=dataset, data=request.GET)
     page = None
     errors: list[str] = []
@@ -64,7 +65,7 @@ def _browser_context(request, dataset):
     }
 
 
-def _render_browser(request, dataset, *, upload_form=None, manifest_form=None):
+def _render_browser(request: AuthedHttpRequest, dataset, *, upload_form=None, manifest_form=None):
     context = _browser_context(request, dataset)
     # htmx asks for the whole page when it restores history it no longer has cached.
     if request.htmx and request.method == "GET" and not request.htmx.history_restore_request:
@@ -81,14 +82,14 @@ def _render_browser(request, dataset, *, upload_form=None, manifest_form=None):
 
 @login_required
 @require_GET
-def browse(request, pk):
+def browse(request: AuthedHttpRequest, pk: int):
     dataset = queries.dataset_for_manager(request.user, pk)
     return _render_browser(request, dataset)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def to_wizard(request, pk):
+def to_wizard(request: AuthedHttpRequest, pk: int):
     """Hand the browsed selection to the create-task wizard as query parameters.
 
     The browser POSTs here (ticked ids would make a long GET line); GET works too.
@@ -128,7 +129,7 @@ def to_wizard(request, pk):
 
 @login_required
 @require_POST
-def upload(request, pk):
+def upload(request: AuthedHttpRequest, pk: int):
     dataset = queries.dataset_for_manager(request.user, pk)
     form = UploadForm(request.POST, request.FILES)
     if form.is_valid():
@@ -147,7 +148,7 @@ def upload(request, pk):
 
 @login_required
 @require_POST
-def import_manifest(request, pk):
+def import_manifest(request: AuthedHttpRequest, pk: int):
     dataset = queries.dataset_for_manager(request.user, pk)
     form = ManifestForm(request.POST, request.FILES)
     if form.is_valid():

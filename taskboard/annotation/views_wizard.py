@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.annotation import creation, wizard
 from taskboard.annotation.models import AnnotationTask
 from taskboard.datasets import queries as dataset_queries
@@ -29,7 +30,7 @@ JOB_PROGRESS_PARTIAL = "jobs/_job_progress_partial.html"
 
 
 @login_required
-def wizard_start(request):
+def wizard_start(request: AuthedHttpRequest):
     """Starts a draft for a dataset, optionally seeded by the item browser or the task page."""
     dataset_id = parse_pk(request.GET.get("dataset", ""))
     if dataset_id is None:
@@ -69,7 +70,7 @@ def wizard_start(request):
     return redirect(wizard.step_url(wid, "items"))
 
 
-def _render_step(request, wid, state, dataset, step, built, *, status=200):
+def _render_step(request: AuthedHttpRequest, wid, state, dataset, step, built, *, status=200):
     count = wizard.count_items(built["items"], built["type"], dataset)
     context = {
         "wid": wid,
@@ -92,7 +93,7 @@ def _render_step(request, wid, state, dataset, step, built, *, status=200):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def wizard_step(request, wid, step):
+def wizard_step(request: AuthedHttpRequest, wid: str, step: str):
     if step not in wizard.STEPS:
         raise Http404("No such step.")
     state, dataset = wizard.load(request, wid)
@@ -125,7 +126,7 @@ def wizard_step(request, wid, step):
 
 @login_required
 @require_POST
-def wizard_validate(request, wid, step):
+def wizard_validate(request: AuthedHttpRequest, wid: str, step: str):
     """As-you-type validation: keeps what was typed and answers with the errors, count and sum."""
     if step not in ("items", "type", "people"):
         raise Http404("No such step.")
@@ -147,7 +148,7 @@ def wizard_validate(request, wid, step):
     return render(request, "annotation/_wizard_feedback.html", context)
 
 
-def wizard_review(request, wid, state, dataset):
+def wizard_review(request: AuthedHttpRequest, wid, state, dataset):
     step, built = wizard.first_invalid_step(request, state, dataset)
     if step is not None:
         return redirect(wizard.step_url(wid, step))
@@ -170,7 +171,7 @@ def wizard_review(request, wid, state, dataset):
     )
 
 
-def _go(request, url):
+def _go(request: AuthedHttpRequest, url):
     """Redirect, through HX-Redirect when htmx asked."""
     if request.htmx:
         return HttpResponseClientRedirect(url)
@@ -183,7 +184,7 @@ def _task_by_key(dataset, wid):
 
 @login_required
 @require_POST
-def wizard_create(request, wid):
+def wizard_create(request: AuthedHttpRequest, wid: str):
     state, dataset = wizard.load(request, wid)
     existing = _task_by_key(dataset, wid)
     if existing is not None:
@@ -216,7 +217,7 @@ def wizard_create(request, wid):
     return _go(request, reverse("annotation:wizard-job", args=[wid]))
 
 
-def _render_service_errors(request, wid, state, dataset, built, exc):
+def _render_service_errors(request: AuthedHttpRequest, wid, state, dataset, built, exc):
     """Puts each service error beside its field on the step that owns it and shows the first such step."""
     by_step: dict[str, dict] = {}
     messages_ = exc.message_dict if hasattr(exc, "error_dict") else {"selection": exc.messages}
@@ -238,7 +239,7 @@ def _render_service_errors(request, wid, state, dataset, built, exc):
 
 
 @login_required
-def wizard_job(request, wid):
+def wizard_job(request: AuthedHttpRequest, wid: str):
     """Progress of a task being created by a job; lands on the task once it exists."""
     state, dataset = wizard.load(request, wid)
     task = _task_by_key(dataset, wid)
@@ -269,7 +270,7 @@ def _job_partial() -> str | None:
 
 @login_required
 @require_POST
-def wizard_retry(request, wid):
+def wizard_retry(request: AuthedHttpRequest, wid: str):
     """After a failed job: a fresh draft with the same answers (the failed job wrote nothing)."""
     state, dataset = wizard.load(request, wid)
     new_wid = uuid.uuid4().hex

@@ -9,7 +9,7 @@ pipeline nodes also build; the review shows its plan, the numbers creation will 
 import datetime
 
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
@@ -61,7 +61,7 @@ EMPTY_SELECTION_FIELD = {
 MAX_DRAFTS = 20
 
 
-def prune_drafts(request):
+def prune_drafts(request: HttpRequest):
     """Keeps the session small: only the newest drafts survive."""
     drafts = sorted(
         (key for key in request.session.keys() if key.startswith(SESSION_PREFIX)),  # noqa: SIM118 (no __iter__)
@@ -75,7 +75,7 @@ def session_key(wid: str) -> str:
     return SESSION_PREFIX + wid
 
 
-def load(request, wid):
+def load(request: HttpRequest, wid):
     """(state, dataset) for this user's wizard; 404 for an unknown id or a dataset they no longer manage."""
     state = request.session.get(session_key(wid))
     if not state:
@@ -84,7 +84,7 @@ def load(request, wid):
     return state, dataset
 
 
-def save(request, wid, state):
+def save(request: HttpRequest, wid, state):
     request.session[session_key(wid)] = state
     request.session.modified = True
 
@@ -116,7 +116,7 @@ def suggest_name(dataset, type_form) -> str:
     return name
 
 
-def build_forms(request, state, dataset, *, step=None, data=None):
+def build_forms(request: HttpRequest, state, dataset, *, step=None, data=None):
     """Every step's form, bound to what was entered; `data` replaces the stored data of `step`."""
 
     def bound(name):
@@ -185,7 +185,7 @@ def add_errors(form, exc: ValidationError, *, default=None):
             form.add_error(default, message)
 
 
-def first_invalid_step(request, state, dataset, built=None):
+def first_invalid_step(request: HttpRequest, state, dataset, built=None):
     built = built or build_forms(request, state, dataset)
     if state["data"].get("items") is None or count_items(built["items"], built["type"], dataset) is None:
         return "items", built

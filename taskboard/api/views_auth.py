@@ -3,8 +3,9 @@
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseRedirect
 
+from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.api.auth import TokenError, token_issue, token_user, user_by_credentials
 from taskboard.api.http import ApiError, api_view, bad_request, error_response, json_body, public_view
 from taskboard.api.models import TokenKind
@@ -12,12 +13,12 @@ from taskboard.api.serializers import user_json
 
 
 @api_view(["GET"])
-def users_me(request):
+def users_me(request: AuthedHttpRequest):
     return user_json(request.user, request)
 
 
 @public_view(["POST"])
-def token(request):
+def token(request: HttpRequest):
     """`POST /token?default`: login_m2m (user credentials) and refresh (refresh token)."""
     body = json_body(request)
     kind = body.get("type")
@@ -49,7 +50,7 @@ def token(request):
 CALLBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
-def interactive_login(request):
+def interactive_login(request: HttpRequest):
     """`GET /login?callback=http://localhost:3001`: dl.login()'s browser flow.
 
     A signed-in user is sent back to the SDK's local listener with fresh tokens; anyone else

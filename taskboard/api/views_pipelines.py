@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.annotation.selection import Selection
 from taskboard.api import queries
 from taskboard.api import services as api_services
@@ -29,7 +30,7 @@ def _json(pipeline, request):
 
 
 @api_view(["POST"])
-def pipeline_collection(request):
+def pipeline_collection(request: AuthedHttpRequest):
     body = json_body(request)
     if not isinstance(body.get("name"), str) or not body["name"].strip():
         raise bad_request("name: required.")
@@ -62,7 +63,7 @@ PIPELINE_FIELDS = {
 
 
 @api_view(["POST"])
-def pipeline_query(request):
+def pipeline_query(request: AuthedHttpRequest):
     body = json_body(request)
     page, size = page_params(body, default_size=500)
     pipelines = Pipeline.objects.managed_by(request.user)
@@ -84,7 +85,7 @@ def pipeline_query(request):
 
 
 @api_view(["GET", "PATCH", "PUT", "DELETE"])
-def pipeline_detail(request, pipeline_id):
+def pipeline_detail(request: AuthedHttpRequest, pipeline_id: str):
     pipeline = queries.pipeline_get(request.user, pipeline_id)
     if request.method == "GET":
         return _json(pipeline, request)
@@ -100,7 +101,7 @@ def pipeline_detail(request, pipeline_id):
 
 
 @api_view(["POST"])
-def pipeline_install(request, pipeline_id):
+def pipeline_install(request: AuthedHttpRequest, pipeline_id: str):
     pipeline = queries.pipeline_get(request.user, pipeline_id)
     queries.require_manager(request.user, pipeline.project)
     json_body(request, required=False)
@@ -109,7 +110,7 @@ def pipeline_install(request, pipeline_id):
 
 
 @api_view(["POST"])
-def pipeline_uninstall(request, pipeline_id):
+def pipeline_uninstall(request: AuthedHttpRequest, pipeline_id: str):
     pipeline = queries.pipeline_get(request.user, pipeline_id)
     queries.require_manager(request.user, pipeline.project)
     json_body(request, required=False)
@@ -118,7 +119,7 @@ def pipeline_uninstall(request, pipeline_id):
 
 
 @api_view(["POST"])
-def pipeline_execute(request, pipeline_id):
+def pipeline_execute(request: AuthedHttpRequest, pipeline_id: str):
     """Run one item (`{"pipeline": {"input": {"item": I}}}`) or a DQL batch (`{"batch": {"query": …}}`)
     into the pipeline's entry task."""
     pipeline = queries.pipeline_get(request.user, pipeline_id)

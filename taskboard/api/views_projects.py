@@ -2,6 +2,7 @@
 
 from django.db.models import Count
 
+from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.annotation import dql
 from taskboard.api import queries
 from taskboard.api.http import api_view, bad_request, json_body, not_found
@@ -14,7 +15,7 @@ from taskboard.projects.models import Project
 
 
 @api_view(["GET"])
-def project_by_name(request, name):
+def project_by_name(request: AuthedHttpRequest, name: str):
     projects = list(Project.objects.visible_to(request.user).filter(name=name))
     if not projects:
         raise not_found(f"Project not found. Name: '{name}'")
@@ -22,7 +23,7 @@ def project_by_name(request, name):
 
 
 @api_view(["GET"])
-def project_detail(request, project_id):
+def project_detail(request: AuthedHttpRequest, project_id: str):
     project = queries.project_get(request.user, project_id)
     return project_json(project, request, role=queries.role_in(request.user, project))
 
@@ -51,7 +52,7 @@ DATASET_FIELDS = {
 
 
 @api_view(["POST"])
-def dataset_query(request):
+def dataset_query(request: AuthedHttpRequest):
     body = json_body(request)
     page, size = page_params(body)
     datasets = Dataset.objects.visible_to(request.user).select_related("project")
@@ -70,12 +71,12 @@ def dataset_query(request):
 
 
 @api_view(["GET"])
-def dataset_detail(request, dataset_id):
+def dataset_detail(request: AuthedHttpRequest, dataset_id: str):
     return dataset_json(queries.dataset_get(request.user, dataset_id), request)
 
 
 @api_view(["POST"])
-def item_query(request, dataset_id):
+def item_query(request: AuthedHttpRequest, dataset_id: str):
     dataset = queries.dataset_get(request.user, dataset_id)
     body = json_body(request)
     resource = body.get("resource", "items")
@@ -97,6 +98,6 @@ def item_query(request, dataset_id):
 
 
 @api_view(["GET"])
-def item_detail(request, item_id):
+def item_detail(request: AuthedHttpRequest, item_id: str):
     item = queries.item_get(request.user, item_id)
     return item_json(item, request, project_pk=item.dataset.project_id)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.annotation import moves
 from taskboard.annotation import services as task_services
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem, TaskStatus, TaskType
@@ -150,7 +151,7 @@ def _description(body: dict) -> str | None:
     return description
 
 
-def _command(request, *, type: str, project, operation) -> dict:
+def _command(request: AuthedHttpRequest, *, type: str, project, operation) -> dict:
     """Run the domain operation and record its command, in one transaction."""
     command = api_services.command_run(user=request.user, type=type, project=project, operation=operation)
     return command_json(command, request)
@@ -159,7 +160,7 @@ def _command(request, *, type: str, project, operation) -> dict:
 # ------------------------------------------------------------------ tasks
 
 
-def _task_spec(request, body: dict) -> tuple[TaskSpec, str | None, object, float]:
+def _task_spec(request: AuthedHttpRequest, body: dict) -> tuple[TaskSpec, str | None, object, float]:
     """(the task spec, the query string as sent, the project, the due date in ms) for Dataloop's create
     body. This reads Dataloop's wire format (ids, emails, epoch milliseconds, metadata.system); every
     rule of the task itself is the spec's, so the API and the wizard refuse alike."""
@@ -256,7 +257,7 @@ def _statuses_or_none(raw):
         raise bad_request(f"availableActions: {error.message_dict['statuses'][0]}") from None
 
 
-def _existing_task(request, body, project):
+def _existing_task(request: AuthedHttpRequest, body, project):
     check = body.get("checkIfExist")
     if not isinstance(check, dict):
         return None
@@ -277,7 +278,7 @@ def _existing_task(request, body, project):
 
 
 @api_view(["POST"])
-def task_collection(request):
+def task_collection(request: AuthedHttpRequest):
     body = json_body(request)
     task_spec, raw_query, project, due_ms = _task_spec(request, body)
     existing = _existing_task(request, body, project)
@@ -334,7 +335,7 @@ TASK_FIELDS = {
 
 
 @api_view(["POST"])
-def task_query(request):
+def task_query(request: AuthedHttpRequest):
     body = json_body(request)
     page, size = page_params(body, default_size=500)
     tasks = AnnotationTask.objects.visible_to(request.user)
@@ -375,7 +376,7 @@ def _task_update_fields(task, body) -> dict:
 
 
 @api_view(["GET", "PATCH", "PUT", "DELETE"])
-def task_detail(request, task_id):
+def task_detail(request: AuthedHttpRequest, task_id: str):
     task = queries.task_get(request.user, task_id)
     if request.method == "GET":
         return task_json(task, request)
@@ -402,7 +403,7 @@ def task_detail(request, task_id):
     return task_json(task, request)
 
 
-def _managed_task(request, task_id):
+def _managed_task(request: AuthedHttpRequest, task_id):
     task = queries.task_get(request.user, task_id)
     queries.require_manager(request.user, task.project)
     if task.is_closed:
@@ -411,7 +412,7 @@ def _managed_task(request, task_id):
 
 
 @api_view(["POST"])
-def task_add_items(request, task_id):
+def task_add_items(request: AuthedHttpRequest, task_id: str):
     task = _managed_task(request, task_id)
     body = json_body(request)
     _raw, parsed = parse_query(body)
@@ -448,7 +449,7 @@ def task_add_items(request, task_id):
 
 
 @api_view(["POST"])
-def task_remove_items(request, task_id):
+def task_remove_items(request: AuthedHttpRequest, task_id: str):
     task = _managed_task(request, task_id)
     body = json_body(request)
     _raw, parsed = parse_query(body)
@@ -468,7 +469,7 @@ def task_remove_items(request, task_id):
 # ------------------------------------------------------------------ assignments
 
 
-def _query_list(request, name) -> list[str]:
+def _query_list(request: AuthedHttpRequest, name) -> list[str]:
     values: list[str] = []
     for raw in request.GET.getlist(name):
         values.extend(v for v in raw.split(",") if v)
@@ -476,7 +477,7 @@ def _query_list(request, name) -> list[str]:
 
 
 @api_view(["GET"])
-def assignment_list(request):
+def assignment_list(request: AuthedHttpRequest):
     assignments = Assignment.objects.visible_to(request.user).select_related("task", "assignee")
     projects = _query_list(request, "projects")
     if projects:
@@ -501,7 +502,7 @@ def assignment_list(request):
 
 
 @api_view(["GET", "PATCH", "PUT"])
-def assignment_detail(request, assignment_id):
+def assignment_detail(request: AuthedHttpRequest, assignment_id: str):
     assignment = queries.assignment_get(request.user, assignment_id)
     if request.method == "GET":
         return assignment_json(assignment, request)
@@ -509,7 +510,7 @@ def assignment_detail(request, assignment_id):
     return _assignment_update(request, assignment, json_body(request, required=False))
 
 
-def _assignment_update(request, assignment, body: dict) -> dict:
+def _assignment_update(request: AuthedHttpRequest, assignment, body: dict) -> dict:
     """dtlpy's Assignment.update() sends the whole entity (to_json: name, annotator, status, metadata,
     id, url, task_id, dataset_id, projectId, _datasets). Values equal to what Taskboard answers are
     accepted as they are; a new `annotator` is a reassign (its undone items go to that person, whose
@@ -541,7 +542,7 @@ def _assignment_update(request, assignment, body: dict) -> dict:
     return assignment_json(new, request)
 
 
-def _managed_assignment(request, assignment_id, body):
+def _managed_assignment(request: AuthedHttpRequest, assignment_id, body):
     assignment = queries.assignment_get(request.user, assignment_id)
     queries.require_manager(request.user, assignment.task.project)
     if body.get("taskId") is not None and parse_id(body["taskId"], "task") != assignment.task_id:
@@ -550,7 +551,7 @@ def _managed_assignment(request, assignment_id, body):
 
 
 @api_view(["POST"])
-def assignment_reassign(request, assignment_id):
+def assignment_reassign(request: AuthedHttpRequest, assignment_id: str):
     body = json_body(request)
     assignment = _managed_assignment(request, assignment_id, body)
     if not isinstance(body.get("annotator"), str):
@@ -565,7 +566,7 @@ def assignment_reassign(request, assignment_id):
 
 
 @api_view(["POST"])
-def assignment_redistribute(request, assignment_id):
+def assignment_redistribute(request: AuthedHttpRequest, assignment_id: str):
     body = json_body(request)
     assignment = _managed_assignment(request, assignment_id, body)
     workload = parse_workload(body.get("workload"))
@@ -602,7 +603,7 @@ def _apply_status(task, item, operation, status, by, copy=None):
 
 
 @api_view(["POST"])
-def task_items_status(request, task_id):
+def task_items_status(request: AuthedHttpRequest, task_id: str):
     task = queries.task_get(request.user, task_id)
     body = json_body(request)
     payload = body.get("statusPayload") or {}
@@ -653,7 +654,7 @@ def task_items_status(request, task_id):
 
 
 @api_view(["POST"])
-def assignment_item_status(request, assignment_id, item_id):
+def assignment_item_status(request: AuthedHttpRequest, assignment_id: str, item_id: str):
     assignment = queries.assignment_get(request.user, assignment_id)
     item = queries.item_get(request.user, item_id)
     body = json_body(request)
@@ -671,5 +672,5 @@ def assignment_item_status(request, assignment_id, item_id):
 
 
 @api_view(["GET"])
-def command_detail(request, command_id):
+def command_detail(request: AuthedHttpRequest, command_id: str):
     return command_json(queries.command_get(request.user, command_id), request)

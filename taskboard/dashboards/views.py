@@ -14,6 +14,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
+from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskItem, TaskState, TaskType
@@ -41,7 +42,7 @@ def _stop_polling_when_gone(view):
 
 
 @login_required
-def home(request):
+def home(request: AuthedHttpRequest):
     memberships = (
         Membership.objects.filter(user=request.user)
         .select_related("project")
@@ -61,7 +62,7 @@ def home(request):
 
 
 @login_required
-def project_detail(request, pk):
+def project_detail(request: AuthedHttpRequest, pk: int):
     project = project_queries.project_for_member(request.user, pk)
     membership = project_queries.membership_of(request.user, project)
     can_manage = membership is not None and membership.can_manage
@@ -97,7 +98,7 @@ def project_detail(request, pk):
 
 
 @login_required
-def task_detail(request, pk):
+def task_detail(request: AuthedHttpRequest, pk: int):
     task = annotation_queries.task_for_manager(request.user, pk)
     context = {
         "task": task,
@@ -128,7 +129,7 @@ EXPORT_COLUMNS = [
 
 
 @login_required
-def task_export(request, pk):
+def task_export(request: AuthedHttpRequest, pk: int):
     """Every item row of the task as CSV, streamed; consensus tasks add each item's agreement (0..1),
     empty until every copy has a status."""
     task = annotation_queries.task_for_manager(request.user, pk)
@@ -152,7 +153,7 @@ def task_export(request, pk):
 @require_GET
 @login_required
 @_stop_polling_when_gone
-def project_dashboard(request, project_id):
+def project_dashboard(request: AuthedHttpRequest, project_id: int):
     project = project_queries.project_for_manager(request.user, project_id)
     summaries = queries.project_tasks(project)
     live = any(s.task.is_open and s.forecast.remaining for s in summaries)
@@ -165,7 +166,7 @@ def project_dashboard(request, project_id):
 @require_GET
 @login_required
 @_stop_polling_when_gone
-def task_dashboard(request, task_id):
+def task_dashboard(request: AuthedHttpRequest, task_id: int):
     task = annotation_queries.task_for_manager(request.user, task_id)
     numbers = queries.task_numbers(task)
     start = timezone.localtime(task.created_at).date()
@@ -191,7 +192,7 @@ def task_dashboard(request, task_id):
 
 @require_GET
 @login_required
-def task_agreement(request, task_id):
+def task_agreement(request: AuthedHttpRequest, task_id: int):
     """Every scored consensus item of the task with its agreement, the least agreed first, a page
     at a time (`after`: the cursor of the page's last row); an htmx request gets just the list."""
     task = annotation_queries.task_for_manager(request.user, task_id)
@@ -215,14 +216,14 @@ def task_agreement(request, task_id):
 
 @require_GET
 @login_required
-def people(request, project_id):
+def people(request: AuthedHttpRequest, project_id: int):
     project = project_queries.project_for_manager(request.user, project_id)
     return render(request, "dashboards/people.html", {"project": project, "cards": queries.people_scorecards(project)})
 
 
 @require_GET
 @login_required
-def people_csv(request, project_id):
+def people_csv(request: AuthedHttpRequest, project_id: int):
     project = project_queries.project_for_manager(request.user, project_id)
     header = [
         "email",

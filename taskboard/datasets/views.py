@@ -4,12 +4,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.views.decorators.http import require_GET
 
+from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.datasets import queries, services
 
 
 @login_required
 @require_GET
-def item_file(request, pk, item_pk):
+def item_file(request: AuthedHttpRequest, pk: int, item_pk: int):
     """An item's stored file for project members: images inline, anything else as a download."""
     item = queries.item_for_viewer(request.user, pk, item_pk)
     if not item.file:

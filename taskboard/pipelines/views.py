@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.inputs import parse_pk
 from taskboard.pipelines import editing, queries, running
 from taskboard.pipelines.forms import ConnectionForm, NodeForm, PipelineForm, RunForm
@@ -80,7 +81,7 @@ def _grid(nodes, connections, counts, failed=None) -> dict:
     }
 
 
-def _editor(request, pipeline, *, status=200, **forms):
+def _editor(request: AuthedHttpRequest, pipeline, *, status=200, **forms):
     pipeline.refresh_from_db()
     nodes = list(
         pipeline.nodes.select_related("dataset", "recipe", "owner", "task").prefetch_related("workload__assignee")
@@ -135,7 +136,7 @@ def _editor(request, pipeline, *, status=200, **forms):
     return render(request, template, context, status=status)
 
 
-def _done(request, pipeline, notice: str = "", node=None):
+def _done(request: AuthedHttpRequest, pipeline, notice: str = "", node=None):
     if request.htmx:
         return _editor(request, pipeline, notice=notice)
     url = reverse("pipelines:detail", args=[pipeline.pk])
@@ -143,7 +144,7 @@ def _done(request, pipeline, notice: str = "", node=None):
 
 
 @login_required
-def pipeline_list(request):
+def pipeline_list(request: AuthedHttpRequest):
     project_id = request.GET.get("project")
     project = project_queries.project_for_manager(request.user, project_id) if project_id else None
     form = PipelineForm()
@@ -176,14 +177,14 @@ def pipeline_list(request):
 
 
 @login_required
-def pipeline_detail(request, pk):
+def pipeline_detail(request: AuthedHttpRequest, pk: int):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     return _editor(request, pipeline)
 
 
 @login_required
 @require_POST
-def node_add(request, pk):
+def node_add(request: AuthedHttpRequest, pk: int):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     form = NodeForm(request.POST, project=pipeline.project, prefix="add")
     if form.is_valid():
@@ -198,7 +199,7 @@ def node_add(request, pk):
 
 @login_required
 @require_POST
-def node_edit(request, pk, node_pk):
+def node_edit(request: AuthedHttpRequest, pk: int, node_pk: int):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     node = queries.node_of(pipeline, node_pk)
     form = NodeForm(request.POST, project=pipeline.project, prefix="edit")
@@ -214,7 +215,7 @@ def node_edit(request, pk, node_pk):
 
 @login_required
 @require_POST
-def node_delete(request, pk, node_pk):
+def node_delete(request: AuthedHttpRequest, pk: int, node_pk: int):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     node = queries.node_of(pipeline, node_pk)
     try:
@@ -226,7 +227,7 @@ def node_delete(request, pk, node_pk):
 
 @login_required
 @require_POST
-def connection_add(request, pk):
+def connection_add(request: AuthedHttpRequest, pk: int):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     form = ConnectionForm(request.POST, pipeline=pipeline)
     if form.is_valid():
@@ -241,7 +242,7 @@ def connection_add(request, pk):
 
 @login_required
 @require_POST
-def connection_delete(request, pk, connection_pk):
+def connection_delete(request: AuthedHttpRequest, pk: int, connection_pk: int):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     connection = queries.connection_of(pipeline, connection_pk)
     try:
@@ -253,7 +254,7 @@ def connection_delete(request, pk, connection_pk):
 
 @login_required
 @require_POST
-def pipeline_install(request, pk):
+def pipeline_install(request: AuthedHttpRequest, pk: int):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     try:
         running.pipeline_install(pipeline=pipeline, by=request.user)
@@ -264,7 +265,7 @@ def pipeline_install(request, pk):
 
 @login_required
 @require_POST
-def pipeline_pause(request, pk):
+def pipeline_pause(request: AuthedHttpRequest, pk: int):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     try:
         running.pipeline_pause(pipeline=pipeline, by=request.user)
@@ -275,7 +276,7 @@ def pipeline_pause(request, pk):
 
 @login_required
 @require_POST
-def pipeline_delete(request, pk):
+def pipeline_delete(request: AuthedHttpRequest, pk: int):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     project_id = pipeline.project_id
     try:
@@ -292,7 +293,7 @@ def pipeline_delete(request, pk):
 
 @login_required
 @require_POST
-def pipeline_run(request, pk):
+def pipeline_run(request: AuthedHttpRequest, pk: int):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     form = RunForm(request.POST)
     if form.is_valid():
@@ -315,7 +316,7 @@ def pipeline_run(request, pk):
 
 @login_required
 @require_POST
-def pipeline_retry(request, pk):
+def pipeline_retry(request: AuthedHttpRequest, pk: int):
     pipeline = queries.pipeline_for_manager(request.user, pk)
     try:
         failed = running.pipeline_retry(pipeline=pipeline, by=request.user)

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskType
@@ -41,7 +42,7 @@ def _status_shortcuts(statuses) -> dict[str, str]:
     return keys
 
 
-def _errors(request, error: ValidationError) -> None:
+def _errors(request: AuthedHttpRequest, error: ValidationError) -> None:
     for message in error.messages:
         messages.error(request, message)
 
@@ -52,14 +53,14 @@ def _item_url(task_item) -> str:
 
 @require_GET
 @login_required
-def my_work(request):
+def my_work(request: AuthedHttpRequest):
     rows = queries.my_work(user=request.user)
     return render(request, "work/my_work.html", {"rows": rows})
 
 
 @require_GET
 @login_required
-def work_view(request, assignment_id: int, task_item_id: int | None = None):
+def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int | None = None):
     assignment = annotation_queries.assignment_for_viewer(request.user, assignment_id)
     task = assignment.task
     if task_item_id is None:
@@ -109,7 +110,7 @@ def work_view(request, assignment_id: int, task_item_id: int | None = None):
     return render(request, "work/work_item.html", context)
 
 
-def _load(request, assignment_id: int, task_item_id: int):
+def _load(request: AuthedHttpRequest, assignment_id: int, task_item_id: int):
     assignment = annotation_queries.assignment_for_viewer(request.user, assignment_id)
     task_item = queries.task_item_in_assignment(assignment=assignment, task_item_id=task_item_id)
     task_item.assignment = assignment
@@ -119,7 +120,7 @@ def _load(request, assignment_id: int, task_item_id: int):
 
 @require_POST
 @login_required
-def item_status(request, assignment_id: int, task_item_id: int):
+def item_status(request: AuthedHttpRequest, assignment_id: int, task_item_id: int):
     assignment, task_item = _load(request, assignment_id, task_item_id)
     task = assignment.task
     form = StatusForm(request.POST, statuses=[s.key for s in task.statuses.all()])
@@ -154,7 +155,7 @@ def item_status(request, assignment_id: int, task_item_id: int):
 
 @require_POST
 @login_required
-def item_label(request, assignment_id: int, task_item_id: int):
+def item_label(request: AuthedHttpRequest, assignment_id: int, task_item_id: int):
     assignment, task_item = _load(request, assignment_id, task_item_id)
     form = LabelForm(request.POST)
     if form.is_valid():
@@ -170,7 +171,7 @@ def item_label(request, assignment_id: int, task_item_id: int):
 
 @require_POST
 @login_required
-def item_reject(request, assignment_id: int, task_item_id: int):
+def item_reject(request: AuthedHttpRequest, assignment_id: int, task_item_id: int):
     assignment, task_item = _load(request, assignment_id, task_item_id)
     form = RejectForm(request.POST)
     if not form.is_valid():
@@ -188,7 +189,7 @@ def item_reject(request, assignment_id: int, task_item_id: int):
 
 @require_POST
 @login_required
-def item_beat(request, assignment_id: int, task_item_id: int):
+def item_beat(request: AuthedHttpRequest, assignment_id: int, task_item_id: int):
     _, task_item = _load(request, assignment_id, task_item_id)
     form = BeatForm(request.POST)
     if not form.is_valid():
@@ -199,7 +200,7 @@ def item_beat(request, assignment_id: int, task_item_id: int):
 
 @require_POST
 @login_required
-def get_more(request, assignment_id: int):
+def get_more(request: AuthedHttpRequest, assignment_id: int):
     assignment = annotation_queries.assignment_for_viewer(request.user, assignment_id)
     try:
         claimed = services.pulling_get_more(assignment=assignment, by=request.user)
