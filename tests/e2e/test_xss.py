@@ -69,6 +69,8 @@ from taskboard.api.models import ApiCommand
 from taskboard.datasets import services as dataset_services
 from taskboard.datasets.models import Annotation, Item
 from taskboard.jobs import services as job_services
+from taskboard.notifications.models import EventKind
+from taskboard.notifications.services import notify
 from taskboard.pipelines import editing, running
 from taskboard.pipelines.models import FailedStep, NodeKind
 from taskboard.projects.models import Role
@@ -422,6 +424,14 @@ def build_world() -> World:
     )
     running_job = job_services.job_create(kind="task_create", params={}, project=project, created_by=manager, total=10)
     o["job_running"] = job_services.job_start(job_id=running_job.pk)
+    notify(
+        kind=EventKind.MENTION,
+        recipients=[bob],
+        event_key="xss-notification",
+        title=c.value("notification title", "svg", limit=300),
+        body=c.value("notification body", "iframe"),
+        project=project,
+    )
     return w
 
 
