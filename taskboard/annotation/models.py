@@ -394,3 +394,33 @@ class HoldingChange(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} ({self.count})"
+
+
+class Pause(models.Model):
+    """A person paused in one task, or (no task) in every task of a project: they pull nothing there
+    and get no new work handed to them, until resumed. What they hold stays theirs."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="pauses")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pauses")
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, null=True, blank=True, related_name="pauses")
+    reason = models.TextField(blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "task"], condition=Q(task__isnull=False), name="pause_once_per_task"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "project"], condition=Q(task__isnull=True), name="pause_once_per_project"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "project"], name="pause_user_project")]
+
+    def __str__(self) -> str:
+        where = f"task {self.task_id}" if self.task_id else f"project {self.project_id}"
+        return f"{self.user_id} paused in {where}"

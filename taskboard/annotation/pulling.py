@@ -18,9 +18,11 @@ from taskboard.annotation.models import (
     AssignmentKind,
     ChangeKind,
     HoldingChange,
+    Pause,
     StatusCount,
     WorkloadEntry,
 )
+from taskboard.annotation.people import pause_q
 from taskboard.annotation.rows import CHANGE_TABLE, TASK_ITEM_TABLE
 from taskboard.annotation.statuses import ensure_status_counts
 
@@ -37,8 +39,10 @@ WITH me AS (
   WHERE a.task_id = %(task)s AND a.assignee_id = %(user)s AND a.kind = 'work' AND NOT a.removed
   FOR NO KEY UPDATE
 ), want AS (
-  -- Under the rule (undone <= max - batch) a whole batch always fits under max.
-  SELECT id FROM me WHERE undone <= %(max)s - %(batch)s
+  -- Under the rule (undone <= max - batch) a whole batch always fits under max. A paused person gets none.
+  SELECT id FROM me WHERE undone <= %(max)s - %(batch)s AND NOT EXISTS (
+    SELECT 1 FROM {Pause._meta.db_table} p WHERE p.user_id = %(user)s
+      AND (p.task_id = %(task)s OR (p.task_id IS NULL AND p.project_id = %(project)s)))
 ), picked AS (
   SELECT t.id FROM {TASK_ITEM_TABLE} t WHERE t.task_id = %(task)s AND t.in_queue AND EXISTS (SELECT 1 FROM want)
   ORDER BY t.rank LIMIT %(batch)s FOR UPDATE SKIP LOCKED
@@ -73,7 +77,13 @@ def pulling_claim(*, task: AnnotationTask, user: User) -> int:
     if not task.accepts_work:
         return 0
     if connection.vendor == "postgresql":
-        params = {"task": task.pk, "user": user.pk, "batch": task.batch_size, "max": task.max_batch_workload}
+        params = {
+            "task": task.pk,
+            "project": task.project_id,
+            "user": user.pk,
+            "batch": task.batch_size,
+            "max": task.max_batch_workload,
+        }
         holders: int
         moved: int
         with connection.cursor() as cursor:
@@ -96,7 +106,7 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int:
         assignment, _ = Assignment.objects.get_or_create(task=task, assignee=user, kind=AssignmentKind.WORK)
         ensure_status_counts(assignment_ids=[assignment.pk], keys=list(task.statuses.values_list("key", flat=True)))
         assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
-    if assignment.removed:
+    if assignment.removed or Pause.objects.filter(pause_q(user_id=user.pk, task=task)).exists():
         return 0
     with_status = StatusCount.objects.filter(assignment=assignment).aggregate(n=Sum("count"))["n"] or 0
     undone = assignment.item_count - with_status

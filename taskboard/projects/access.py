@@ -85,6 +85,14 @@ def role_of(user: AnyUser | None, project: project_models.Project | int) -> str 
     )
 
 
+def manager_ids(project: project_models.Project | int) -> models.QuerySet[Any, int]:
+    """The ids of the people who own or manage the project: whom project-wide events are told to."""
+    project_id = project if isinstance(project, int) else project.pk
+    managing = project_models.MANAGING_ROLES
+    members = project_models.Membership.objects.filter(project_id=project_id, role__in=managing)
+    return members.values_list("user_id", flat=True)
+
+
 def can_manage(user: AnyUser | None, project: project_models.Project | int) -> bool:
     return is_managing_role(role_of(user, project))
 

@@ -20,6 +20,7 @@ from taskboard.annotation.models import (
     AssignmentKind,
     TaskItem,
 )
+from taskboard.annotation.people import is_paused
 from taskboard.annotation.progress import assignment_progress
 from taskboard.annotation.pulling import pulling_claim
 from taskboard.annotation.statuses import StatusChange
@@ -150,6 +151,10 @@ def pulling_get_more(*, assignment: Assignment, by: User) -> int:
     if not task.is_pulling:
         raise ValidationError({"assignment": "This task does not hand out items by pulling."})
     require_open(task, "assignment")
+    if is_paused(user=by, task=task):
+        raise ValidationError(
+            {"assignment": "You are paused in this task: no new items come until a manager resumes you."}
+        )
     if not pulling_may_pull(assignment):
         raise ValidationError(
             {"assignment": f"Finish more of your items first: at most {task.max_batch_workload} may be undone."}

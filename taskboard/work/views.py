@@ -14,6 +14,7 @@ from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskType
+from taskboard.annotation.people import is_paused
 from taskboard.datasets.models import Label
 from taskboard.work import flow, queries, services
 from taskboard.work.forms import CLEAR, BeatForm, LabelForm, RejectForm, StatusForm
@@ -76,6 +77,7 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
     for status in statuses:
         status.shortcut = shortcuts.get(status.key, "")
     is_holder = assignment.assignee_id == request.user.pk
+    paused = is_holder and task.is_pulling and is_paused(user=request.user, task=task)
     context = {
         "assignment": assignment,
         "task": task,
@@ -85,7 +87,11 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
         "can_work": is_holder and task.accepts_work,
         "is_qa": task.type == TaskType.QA,
         "task_progress": task_progress.tasks_progress([task])[task.pk],
-        "may_pull": is_holder and services.pulling_may_pull(assignment) and services.pulling_queue_size(task) > 0,
+        "paused": paused,
+        "may_pull": is_holder
+        and not paused
+        and services.pulling_may_pull(assignment)
+        and services.pulling_queue_size(task) > 0,
         "queue_size": services.pulling_queue_size(task) if task.is_pulling else 0,
         "task_item": task_item,
     }
