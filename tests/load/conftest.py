@@ -200,6 +200,18 @@ class Server:
     process: subprocess.Popen
     access_log: Path
     error_log: Path
+    cpu_log: Path
+
+    def request_cpu(self) -> list[dict]:
+        """What gunicorn_hooks.py logged: each request's end time, locust name, status and worker CPU (ms)."""
+        rows = []
+        if self.cpu_log.exists():
+            for line in self.cpu_log.read_text().splitlines():
+                parts = line.split("\t")
+                if len(parts) == 4:
+                    t, name, status, cpu_ms = parts
+                    rows.append({"t": float(t), "name": name, "status": int(status), "cpu_ms": float(cpu_ms)})
+        return rows
 
     def statuses(self) -> Counter:
         """Status codes gunicorn's access log saw (its format's status field)."""
@@ -224,11 +236,14 @@ def start_gunicorn(db: LoadDB, label: str, workers: int = 4, threads: int = 4, *
         unavailable(f"gunicorn is not installed in {BIN}")
     port = free_port()
     access_log, error_log = db.tmp / f"{label}-access.log", db.tmp / f"{label}-error.log"
-    env = production_env(DATABASE_URL=db.url, **env_extra)
+    cpu_log = db.tmp / f"{label}-cpu.log"
+    env = production_env(DATABASE_URL=db.url, LOAD_REQUEST_CPU_LOG=str(cpu_log), **env_extra)
     process = subprocess.Popen(
         [
             str(gunicorn),
             "taskboard.wsgi",
+            "--config",
+            str(HERE / "gunicorn_hooks.py"),
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -257,7 +272,9 @@ def start_gunicorn(db: LoadDB, label: str, workers: int = 4, threads: int = 4, *
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    server = Server(url=f"http://127.0.0.1:{port}", process=process, access_log=access_log, error_log=error_log)
+    server = Server(
+        url=f"http://127.0.0.1:{port}", process=process, access_log=access_log, error_log=error_log, cpu_log=cpu_log
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -274,13 +291,7 @@ def start_gunicorn(db: LoadDB, label: str, workers: int = 4, threads: int = 4, *
             time.sleep(0.3)
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_group(process, timeout=20)
 
 
 def locust_available() -> Path:
@@ -366,12 +377,7 @@ def locust_running(server: Server, db: LoadDB, *, users: int, label: str):
             yield run
         finally:
             run.stopped_at = time.time()
-            kill_group(process, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                kill_group(process, signal.SIGKILL)
-                process.wait(timeout=10)
+            stop_group(process, timeout=30)
 
 
 def percentile(values: list[float], p: int) -> str:
@@ -470,9 +476,30 @@ def other_sessions(db: LoadDB) -> dict[str, int]:
 
 
 def kill_group(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
+
+
+def stop_group(process: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM to the process group a test started (start_new_session), SIGKILL to what is left of it
+    after `timeout`: the leader's children too (gunicorn's workers), even when the leader died first."""
+    kill_group(process, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
+    deadline = time.monotonic() + 5
+    while group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    kill_group(process, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def which_or_unavailable(name: str) -> str:
