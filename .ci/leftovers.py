@@ -9,6 +9,7 @@ is a leftover. The services a run may (re)start for good, PostgreSQL and Redis (
 tests restart them), are not. Processes get GRACE_SECONDS to finish exiting before they count.
 """
 
+import contextlib
 import os
 import signal
 import sys
@@ -92,10 +93,8 @@ def main() -> int:
     # Stop them, so that they do not weigh on what runs next (the load step measures CPU).
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in leftovers(run_id, step):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         time.sleep(3)
     return 1
 

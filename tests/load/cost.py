@@ -122,8 +122,9 @@ class Cost:
 
     @property
     def others_percent(self) -> float:
-        """What the rest of the box used (neighbours, this pytest process), in percent of all its cores."""
-        others = self.box - self.app - self.locust - self.cluster
+        """What the rest of the box used (neighbours and their databases, this pytest process), in percent
+        of all its cores."""
+        others = self.box - self.app - self.locust - self.db
         return max(0.0, others) * 100 / (max(self.seconds, 1e-9) * (os.cpu_count() or 1))
 
     def per_request_ms(self, requests: int) -> dict[str, float]:

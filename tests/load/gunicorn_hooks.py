@@ -1,4 +1,5 @@
-"""gunicorn server hooks for the load tests: each request's CPU in the worker, by locust's request name.
+"""gunicorn settings for the load tests: the repository's gunicorn.conf.py, plus hooks that log each
+request's CPU in the worker, by locust's request name.
 
 The locustfile names every request in an `X-Load-Name` header; post_request appends one line per
 request to LOAD_REQUEST_CPU_LOG: end time, name, status, CPU milliseconds of the thread that served it
@@ -8,7 +9,18 @@ lines do not interleave.
 """
 
 import os
+import runpy
 import time
+from pathlib import Path
+
+# The production settings, as `gunicorn -c gunicorn.conf.py` reads them; the command line overrides them.
+globals().update(
+    {
+        name: value
+        for name, value in runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py")).items()
+        if not name.startswith("_")
+    }
+)
 
 _LOG = os.environ.get("LOAD_REQUEST_CPU_LOG")
 
