@@ -107,6 +107,7 @@ class Snapshot:
     cluster: float
     box: float
     backends: dict[int, float]  # the load database's backends seen so far: pid -> CPU seconds
+    app_processes: dict[int, float]  # gunicorn's live processes: pid -> CPU seconds
 
 
 @dataclass
@@ -119,6 +120,12 @@ class Cost:
     box: float
     backends: int
     backends_exited: int
+    workers: list[float]  # CPU seconds of each gunicorn process alive at both ends, most first
+
+    def worker_shares(self) -> str:
+        """Each gunicorn process's share of the application's CPU: even shares mean a spread load."""
+        total = sum(self.workers) or 1
+        return ", ".join(f"{100 * cpu / total:.0f}%" for cpu in self.workers)
 
     @property
     def others_percent(self) -> float:
@@ -201,6 +208,7 @@ class CostMeter:
             cluster=postgres_cluster_cpu(stats),
             box=box_busy(),
             backends=backends,
+            app_processes={s.pid: s.cpu for s in stats if s.sid == self.app_sid},
         )
 
     def between(self, start: Snapshot, end: Snapshot) -> Cost:
@@ -209,6 +217,7 @@ class CostMeter:
         # Every live backend is in `start` (mark() samples first): one missing from it was forked later.
         db = sum(cpu - start.backends.get(pid, 0.0) for pid, cpu in end.backends.items())
         involved = sum(1 for pid, cpu in end.backends.items() if cpu > start.backends.get(pid, -1.0))
+        both = end.app_processes.keys() & start.app_processes.keys()
         return Cost(
             seconds=end.at - start.at,
             app=end.app - start.app,
@@ -218,4 +227,5 @@ class CostMeter:
             box=end.box - start.box,
             backends=involved,
             backends_exited=sum(1 for at in gone.values() if start.at < at <= end.at),
+            workers=sorted((end.app_processes[pid] - start.app_processes[pid] for pid in both), reverse=True),
         )

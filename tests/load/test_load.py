@@ -123,6 +123,7 @@ def test_fifty_users_mixing_pulling_statuses_and_dashboards(load_db):
         f"locust {cost.locust:.1f} s; the rest of the box used {cost.others_percent:.0f}% of its CPU; "
         f"load1 {load1:.2f}"
     )
+    print(f"[load] gunicorn processes' shares of its CPU in the window: {cost.worker_shares()}")
     print(
         f"[load] per request: {per['cpu']:.1f} ms = gunicorn {per['app']:.1f} + database {per['db']:.1f} "
         f"(every PostgreSQL process: {per['pg_cluster']:.1f}; locust {per['locust']:.1f})"
