@@ -6,14 +6,15 @@ Options on the command line override these; WEB_CONCURRENCY sets the number of w
 
 Sync workers, one request at a time each, behind a proxy (nginx, Caddy, a load balancer) that buffers
 requests and responses and keeps the browsers' keep-alive connections on its side. Measured on
-2 cores with 52 users (tests/load): threaded workers (gthread, 4 x 4 threads, keep-alive 30 s) kept
-each keep-alive connection on the worker that accepted it, so one worker took 34 to 48 of the 52
-connections and ran at 66-70% CPU while the three others idled at 4-12%, and its 16 threads queued
-on each other and on the task-row lock. A sync worker accepts a connection only when it is idle and
-closes it after the response, so the kernel hands each request to a free worker: the load spreads
-by itself, and a worker holds one database connection (taskboard/settings.py sizes its pool from it).
-The price is a new loopback connection per request from the proxy, which costs far less than a
-queued request; a slow client must never reach a sync worker directly, hence the proxy.
+2 cores with 52 users (tests/load, issue 22): threaded workers (gthread, 4 x 4 threads, keep-alive
+30 s) keep each keep-alive connection on the worker that accepted it, so one worker took 34 to 48 of
+the 52 connections and ran at 66-70% CPU while the three others idled at 4-12%, and its 16 threads
+queued on each other and on the task-row lock. A sync worker accepts a connection only when it is
+idle and closes it after the response, so the kernel hands each request to a free worker: the load
+spreads by itself (the load test prints each process's share: 19-21% for each of five), and a worker
+holds one database connection at a time (taskboard/settings.py keeps it between requests). The
+price is a new loopback connection per request from the proxy, which costs far less than a queued
+request; a slow client must never reach a sync worker directly, hence the proxy.
 """
 
 import os
@@ -29,9 +30,10 @@ def _cores() -> int:
 def _workers() -> int:
     raw = os.environ.get("WEB_CONCURRENCY")
     if raw is None:
-        # A request spends part of its time waiting on PostgreSQL (a round trip per query): with
-        # twice the cores plus one, a core has a request ready to run while another waits. More
-        # workers only add queued requests and database connections (measured: see README).
+        # A request spends part of its time waiting on PostgreSQL (a round trip per query) and on
+        # row locks: with twice the cores plus one, a core has a request ready to run while another
+        # waits. More workers add database connections and requests contending for the same locks,
+        # not throughput, once the cores are busy.
         return 2 * _cores() + 1
     try:
         value = int(raw)
