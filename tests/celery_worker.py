@@ -12,6 +12,7 @@ where they fail.
 Exposed to the suite by one line in tests/conftest.py: `from tests.celery_worker import *`.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,7 +51,11 @@ def _unavailable(reason: str):
 
 
 class Worker:
-    """A `celery -A taskboard worker` subprocess on a queue of its own (see `start_worker`)."""
+    """A `celery -A taskboard worker` subprocess on a queue of its own (see `start_worker`).
+
+    It leads a process group of its own: with -B, beat runs in a child process, which a signal to the
+    worker alone would orphan (it did: killed workers left their beat running for good). kill() and
+    stop() end the whole group."""
 
     def __init__(self, *, queue: str, node: str, process: subprocess.Popen, log: Path):
         self.queue, self.node, self.process, self.log = queue, node, process, log
@@ -61,21 +66,23 @@ class Worker:
         except OSError:
             return "(no log)"
 
+    def _signal_group(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone already
+            os.killpg(self.process.pid, sig)
+
     def kill(self) -> None:
-        """SIGKILL: what an OOM killer or a pulled plug does; nothing is acknowledged or cleaned up."""
-        if self.process.poll() is None:
-            self.process.kill()
+        """SIGKILL to the worker and its beat: what an OOM killer or a pulled plug does; nothing is
+        acknowledged or cleaned up."""
+        self._signal_group(signal.SIGKILL)
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
         # Warm shutdown lets a job in hand finish; it must be gone before the test database is dropped.
-        if self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.process.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=30)
+        self.kill()  # whatever is left of the group
 
 
 def _test_database_url() -> str:
@@ -115,17 +122,22 @@ def start_worker(*, queue: str | None = None, beat: bool = False, env: dict | No
     if beat:
         command += ["-B", "-s", str(Path(tempfile.gettempdir()) / f"{node.split('@')[0]}-beat")]
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=worker_env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=worker_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     worker = Worker(queue=queue, node=node, process=process, log=log)
     deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"The Celery worker exited with {process.returncode}:\n{worker.log_tail()}")
-        if app.control.ping(destination=[node], timeout=1.0):
-            return worker
-        if time.monotonic() > deadline:
-            worker.kill()
-            pytest.fail(f"The Celery worker did not answer within {START_TIMEOUT} s:\n{worker.log_tail()}")
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"The Celery worker exited with {process.returncode}:\n{worker.log_tail()}")
+            if app.control.ping(destination=[node], timeout=1.0):
+                return worker
+            if time.monotonic() > deadline:
+                pytest.fail(f"The Celery worker did not answer within {START_TIMEOUT} s:\n{worker.log_tail()}")
+    except BaseException:  # a failed start, or an interrupted run: nothing of it may outlive the test
+        worker.kill()
+        raise
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,9 @@ print(json.dumps({
     "CSRF_COOKIE_SECURE": settings.CSRF_COOKIE_SECURE,
     "CELERY_TASK_ALWAYS_EAGER": settings.CELERY_TASK_ALWAYS_EAGER,
     "TASK_JOB_THRESHOLD": settings.TASK_JOB_THRESHOLD,
+    "CONN_MAX_AGE": settings.DATABASES["default"]["CONN_MAX_AGE"],
+    "CONN_HEALTH_CHECKS": settings.DATABASES["default"]["CONN_HEALTH_CHECKS"],
+    "SESSION_ENGINE": settings.SESSION_ENGINE,
 }))
 """
 # Variables the settings read; cleared so only what a case gives is seen.
@@ -37,7 +40,9 @@ SETTINGS_VARS = {
     "SECRET_KEY",
     "ALLOWED_HOSTS",
     "DATABASE_URL",
+    "DATABASE_CONN_MAX_AGE",
     "CELERY_BROKER_URL",
+    "REDIS_CACHE_URL",
     "SECURE_COOKIES",
     "SECURE_SSL_REDIRECT",
     "SECURE_HSTS_SECONDS",
@@ -121,6 +126,40 @@ def test_postgres_url_and_broker_are_read():
     assert values["CELERY_TASK_ALWAYS_EAGER"] is False
 
 
+PRODUCTION = {"DEBUG": "0", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "example.com"}
+PG = "postgres://postgres@127.0.0.1:5432/taskboard"
+
+
+def read(**env) -> dict:
+    result = load_settings(**env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_postgresql_connections_persist_by_default_with_health_checks():
+    values = read(**PRODUCTION, DATABASE_URL=PG)
+    assert values["CONN_MAX_AGE"] == 600
+    assert values["CONN_HEALTH_CHECKS"] is True
+    assert read(**PRODUCTION, DATABASE_URL=PG, DATABASE_CONN_MAX_AGE="0")["CONN_MAX_AGE"] == 0
+
+
+def test_postgresql_tests_keep_one_connection_per_request_unless_told():
+    assert read(DEBUG="1", DATABASE_URL=PG, PYTEST_VERSION="9")["CONN_MAX_AGE"] == 0
+    assert read(DEBUG="1", DATABASE_URL=PG, PYTEST_VERSION="9", DATABASE_CONN_MAX_AGE="60")["CONN_MAX_AGE"] == 60
+
+
+def test_sqlite_keeps_one_connection_per_request():
+    values = read(**PRODUCTION)
+    assert values["ENGINE"] == "django.db.backends.sqlite3"
+    assert values["CONN_MAX_AGE"] == 0
+
+
+def test_sessions_go_through_the_cache_only_when_redis_is_configured():
+    assert read(**PRODUCTION)["SESSION_ENGINE"] == "django.contrib.sessions.backends.db"
+    with_redis = read(**PRODUCTION, REDIS_CACHE_URL="redis://127.0.0.1:6379/1")
+    assert with_redis["SESSION_ENGINE"] == "django.contrib.sessions.backends.cached_db"
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -139,6 +178,8 @@ def test_postgres_url_and_broker_are_read():
         ({"DEBUG": "1", "SECURE_SSL_REDIRECT": "sometimes"}, "SECURE_SSL_REDIRECT must be one of"),
         ({"DEBUG": "1", "TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE must be an IANA time zone"),
         ({"DEBUG": "1", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of DEBUG, INFO"),
+        ({"DEBUG": "1", "DATABASE_CONN_MAX_AGE": "-1"}, "DATABASE_CONN_MAX_AGE must be at least 0"),
+        ({"DEBUG": "1", "DATABASE_URL": PG, "DATABASE_CONN_MAX_AGE": "soon"}, "DATABASE_CONN_MAX_AGE must be a whole"),
     ],
     ids=lambda value: next(iter(value)) if isinstance(value, dict) and len(value) == 1 else None,
 )

@@ -6,8 +6,8 @@ No pytest-django database fixture is used here (a PostgreSQL restart would break
 the session fixture `load_db` creates its own database `tb_load_<hex>`, migrates and seeds it in
 subprocesses, and drops it at the end, even on failure. `start_gunicorn` serves `taskboard.wsgi`
 with production settings (DEBUG off, a random SECRET_KEY, no HTTPS rules since this is plain HTTP
-on loopback, jobs in-process). Without PostgreSQL, gunicorn or locust the tests skip; with CI set
-they fail instead.
+on loopback, jobs in-process, the cache and sessions in Redis at LOAD_REDIS_CACHE_URL, database 14 by
+default). Without PostgreSQL, Redis, gunicorn or locust the tests skip; with CI set they fail instead.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -35,6 +36,9 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 ADMIN_DSN = os.environ.get("LOAD_POSTGRES_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 PG_URL_BASE = os.environ.get("LOAD_POSTGRES_URL_BASE", "postgres://postgres@127.0.0.1:5432")
+# The served application's cache and sessions, as in production; "" serves without Redis (per-process
+# memory cache, sessions in the database).
+REDIS_CACHE_URL = os.environ.get("LOAD_REDIS_CACHE_URL", "redis://127.0.0.1:6379/14")
 
 # Tables the checks read with plain SQL (the pytest process has no Django database of its own here).
 TASK_ITEM = "annotation_taskitem"
@@ -200,6 +204,18 @@ class Server:
     process: subprocess.Popen
     access_log: Path
     error_log: Path
+    cpu_log: Path
+
+    def request_cpu(self) -> list[dict]:
+        """What gunicorn_hooks.py logged: each request's end time, locust name, status and worker CPU (ms)."""
+        rows = []
+        if self.cpu_log.exists():
+            for line in self.cpu_log.read_text().splitlines():
+                parts = line.split("\t")
+                if len(parts) == 4:
+                    t, name, status, cpu_ms = parts
+                    rows.append({"t": float(t), "name": name, "status": int(status), "cpu_ms": float(cpu_ms)})
+        return rows
 
     def statuses(self) -> Counter:
         """Status codes gunicorn's access log saw (its format's status field)."""
@@ -217,47 +233,53 @@ class Server:
         return "\n".join(self.error_log.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _server_env() -> dict[str, str]:
+    """LOAD_SERVER_ENV="NAME=value,NAME=value": settings for the served application, to compare them."""
+    pairs = [p for p in os.environ.get("LOAD_SERVER_ENV", "").split(",") if p.strip()]
+    return dict(p.strip().split("=", 1) for p in pairs)
+
+
 @contextlib.contextmanager
-def start_gunicorn(db: LoadDB, label: str, workers: int = 4, threads: int = 4, **env_extra: str):
+def start_gunicorn(db: LoadDB, label: str, workers: int | None = None, **env_extra: str):
+    """gunicorn as the README runs it (the repository's gunicorn.conf.py, through gunicorn_hooks.py),
+    on a free port; `workers` overrides the configured count, LOAD_GUNICORN_ARGS adds options
+    (e.g. "--worker-class gthread --threads 4 --keep-alive 30" to measure the threaded model)."""
     gunicorn = BIN / "gunicorn"
     if not gunicorn.exists():
         unavailable(f"gunicorn is not installed in {BIN}")
     port = free_port()
     access_log, error_log = db.tmp / f"{label}-access.log", db.tmp / f"{label}-error.log"
-    env = production_env(DATABASE_URL=db.url, **env_extra)
+    cpu_log = db.tmp / f"{label}-cpu.log"
+    if REDIS_CACHE_URL:
+        redis_or_unavailable(REDIS_CACHE_URL)
+        env_extra = {"REDIS_CACHE_URL": REDIS_CACHE_URL, **env_extra}
+    env = production_env(DATABASE_URL=db.url, LOAD_REQUEST_CPU_LOG=str(cpu_log), **{**_server_env(), **env_extra})
+    command = [
+        str(gunicorn),
+        "--config",
+        str(HERE / "gunicorn_hooks.py"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--access-logfile",
+        str(access_log),
+        "--error-logfile",
+        str(error_log),
+        "--capture-output",
+    ]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    command += shlex.split(os.environ.get("LOAD_GUNICORN_ARGS", ""))
     process = subprocess.Popen(
-        [
-            str(gunicorn),
-            "taskboard.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(threads),
-            "--timeout",
-            "60",
-            "--graceful-timeout",
-            "5",
-            # gthread's default keep-alive is 2 s, inside the managers' 1-3 s think time: the server
-            # closing an idle connection as the client reuses it showed as a status-0 failure.
-            "--keep-alive",
-            "30",
-            "--access-logfile",
-            str(access_log),
-            "--error-logfile",
-            str(error_log),
-            "--capture-output",
-        ],
+        command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    server = Server(url=f"http://127.0.0.1:{port}", process=process, access_log=access_log, error_log=error_log)
+    server = Server(
+        url=f"http://127.0.0.1:{port}", process=process, access_log=access_log, error_log=error_log, cpu_log=cpu_log
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -274,13 +296,7 @@ def start_gunicorn(db: LoadDB, label: str, workers: int = 4, threads: int = 4, *
             time.sleep(0.3)
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_group(process, timeout=20)
 
 
 def locust_available() -> Path:
@@ -366,12 +382,7 @@ def locust_running(server: Server, db: LoadDB, *, users: int, label: str):
             yield run
         finally:
             run.stopped_at = time.time()
-            kill_group(process, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                kill_group(process, signal.SIGKILL)
-                process.wait(timeout=10)
+            stop_group(process, timeout=30)
 
 
 def percentile(values: list[float], p: int) -> str:
@@ -470,9 +481,39 @@ def other_sessions(db: LoadDB) -> dict[str, int]:
 
 
 def kill_group(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
+
+
+def stop_group(process: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM to the process group a test started (start_new_session), SIGKILL to what is left of it
+    after `timeout`: the leader's children too (gunicorn's workers), even when the leader died first."""
+    kill_group(process, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
+    deadline = time.monotonic() + 5
+    while group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    kill_group(process, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def redis_or_unavailable(url: str) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        unavailable(f"Redis does not answer at {url} (LOAD_REDIS_CACHE_URL): {error}")
 
 
 def which_or_unavailable(name: str) -> str:

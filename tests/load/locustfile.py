@@ -77,6 +77,7 @@ class Browser(HttpUser):
         with self.client.post(
             "/accounts/login/",
             data={"username": self.email, "password": SEED["password"], "csrfmiddlewaretoken": token},
+            headers={"X-Load-Name": "login"},
             name="login",
             allow_redirects=False,
             catch_response=True,
@@ -93,7 +94,9 @@ class Browser(HttpUser):
 
     def call(self, method: str, url: str, name: str, expect=(200,), **kwargs):
         """One request, no redirects followed; anything but `expect` is a failure. Returns the
-        response when it was expected, else None."""
+        response when it was expected, else None. The name also goes to the server (X-Load-Name), so
+        that the server's own per-request figures can be grouped the same way."""
+        kwargs["headers"] = {**kwargs.get("headers", {}), "X-Load-Name": name}
         with self.client.request(
             method, url, name=name, allow_redirects=False, catch_response=True, **kwargs
         ) as response:

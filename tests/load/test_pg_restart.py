@@ -7,10 +7,11 @@ AFTER_SECONDS more. Requests are counted by phase from locust's request log: bef
 the restart began), after (started GRACE_SECONDS or more after pg_isready answered) and during (the
 rest). The cluster is started again in a finally, whatever happens.
 
-The loaded server runs with the default DATABASE_CONN_MAX_AGE=0 (LOAD_CONN_MAX_AGE overrides it). A
-second gunicorn, one thread with DATABASE_CONN_MAX_AGE=60, opens its connection before the restart and
-sits idle through it: its first requests afterwards run on a connection PostgreSQL has terminated, and
-must not answer 500 (they did before settings.py turned CONN_HEALTH_CHECKS on).
+The loaded server runs with the production default, persistent connections (LOAD_CONN_MAX_AGE sets
+DATABASE_CONN_MAX_AGE instead): every worker's connection is cut by the restart while in use or idle.
+A second gunicorn, one worker with DATABASE_CONN_MAX_AGE=60, opens its connection before the restart
+and sits idle through it: its first requests afterwards run on a connection PostgreSQL has terminated,
+and must not answer 500 (they did before settings.py turned CONN_HEALTH_CHECKS on).
 """
 
 import os
@@ -69,13 +70,14 @@ def test_postgresql_restart_under_load(load_db):
         unavailable("no local PostgreSQL cluster under /etc/postgresql to restart")
     pg_ctlcluster = which_or_unavailable("pg_ctlcluster")
     users = ANNOTATORS + MANAGERS
-    conn_max_age = os.environ.get("LOAD_CONN_MAX_AGE", "0")
+    conn_max_age = os.environ.get("LOAD_CONN_MAX_AGE")
+    loaded_env = {} if conn_max_age is None else {"DATABASE_CONN_MAX_AGE": conn_max_age}
     restart_output = ""
-    # Beside the loaded server, one that keeps its connection (one thread, DATABASE_CONN_MAX_AGE=60) and sits
+    # Beside the loaded server, one that keeps its connection (one worker, DATABASE_CONN_MAX_AGE=60) and sits
     # idle through the outage: its first request afterwards runs on a connection PostgreSQL has dropped.
     with (
-        start_gunicorn(db, "restart", DATABASE_CONN_MAX_AGE=conn_max_age) as server,
-        start_gunicorn(db, "persistent", workers=1, threads=1, DATABASE_CONN_MAX_AGE="60") as idle,
+        start_gunicorn(db, "restart", **loaded_env) as server,
+        start_gunicorn(db, "persistent", workers=1, DATABASE_CONN_MAX_AGE="60") as idle,
     ):
         idle_before = [_probe(idle) for _ in range(2)]
         try:
@@ -143,7 +145,7 @@ def test_postgresql_restart_under_load(load_db):
         failures_after=errors("after"),
         doubles=check["doubles"],
         outage_s=f"{ready_at - restart_at:.1f}",
-        conn_max_age=conn_max_age,
+        conn_max_age=conn_max_age or "default",
         persistent_idle_errors_after=sum(1 for code in idle_after if code != 302),
     )
     assert phases["after"], "no requests after PostgreSQL came back"

@@ -7,11 +7,13 @@ a fast recovery schedule, so nothing but the product's own recovery brings the j
 Marked `heavy`: `.ci/run` runs them in a step of their own (`make test-heavy` does the same).
 """
 
+import contextlib
 import json
 import os
 import subprocess
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
@@ -58,10 +60,13 @@ def workers(pg):
         started.append(worker)
         return worker
 
-    yield start
-    app.conf.task_default_queue = previous
-    for worker in started:
-        worker.kill()
+    try:
+        yield start
+    finally:
+        app.conf.task_default_queue = previous
+        for worker in started:
+            with contextlib.suppress(Exception):  # one that will not die must not spare the others
+                worker.kill()
 
 
 @pytest.fixture
@@ -166,35 +171,41 @@ def test_a_job_whose_worker_always_dies_is_failed_after_its_attempts(workers, bi
     print(f'FIGURE job_always_dies kills=3 attempts={job.attempts} state={job.state} error="{job.error}"')
 
 
-REDIS_START = [
-    "redis-server",
-    "--daemonize",
-    "yes",
-    "--bind",
-    "127.0.0.1",
-    "-::1",
-    "--port",
-    "6379",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--dir",
-    "/tmp",
-    "--logfile",
-    "/tmp/taskboard-test-redis.log",
-]
+def redis_start(port: int) -> list[str]:
+    """The command that starts the broker's Redis again (as .ci/run starts it), on the broker's port."""
+    return [
+        "redis-server",
+        "--daemonize",
+        "yes",
+        "--bind",
+        "127.0.0.1",
+        "-::1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        "/tmp",
+        "--logfile",
+        f"/tmp/taskboard-test-redis-{port}.log",
+    ]
 
 
-def redis_up() -> bool:
-    return subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True).returncode == 0
+def redis_up(port: int) -> bool:
+    ping = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), "ping"], capture_output=True)
+    return ping.returncode == 0
 
 
 def test_redis_down_at_creation_queues_the_job_and_loses_nothing(
     workers, client, settings, project, manager, annotator, annotator2
 ):
-    if not settings.CELERY_BROKER_URL.startswith("redis://127.0.0.1:6379"):
-        pytest.skip("This test stops and restarts the Redis on 127.0.0.1:6379 that the broker URL names.")
+    broker = urlsplit(settings.CELERY_BROKER_URL)
+    if broker.scheme != "redis" or broker.hostname != "127.0.0.1":
+        pytest.skip("This test stops and restarts the broker's Redis: it needs one on redis://127.0.0.1.")
+    # The broker's own port: a private redis-server (e.g. on 6391) spares the other users of 6379.
+    port = broker.port or 6379
     dataset = DatasetFactory(project=project, name="while-redis-is-down")
     RecipeFactory(dataset=dataset)
     with connection.cursor() as cursor:
@@ -217,9 +228,9 @@ def test_redis_down_at_creation_queues_the_job_and_loses_nothing(
         "spec": {"type": "annotation"},
         "asynced": True,
     }
-    subprocess.run(["redis-cli", "-h", "127.0.0.1", "shutdown", "nosave"], capture_output=True)
+    subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), "shutdown", "nosave"], capture_output=True)
     try:
-        assert not redis_up()
+        assert not redis_up(port)
         started = time.monotonic()
         response = client.post("/api/v1/annotationtasks", body, content_type="application/json", headers=token)
         answer_ms = (time.monotonic() - started) * 1000
@@ -234,9 +245,9 @@ def test_redis_down_at_creation_queues_the_job_and_loses_nothing(
         time.sleep(3)
         assert Job.objects.get(pk=job.pk).state == JobState.PENDING
     finally:
-        subprocess.run(REDIS_START, check=True)
+        subprocess.run(redis_start(port), check=True)
         for _ in range(50):
-            if redis_up():
+            if redis_up(port):
                 break
             time.sleep(0.1)
     back = time.monotonic()
