@@ -122,7 +122,7 @@ def _database(url: str) -> dj_database_url.DBConfig:
     return config
 
 
-def _postgres_connections(config: dict) -> None:
+def _postgres_connections(config: dj_database_url.DBConfig) -> None:
     """Each process keeps its connection for DATABASE_CONN_MAX_AGE seconds, checked before each request's
     first query (the health checks above). A new connection per request costs PostgreSQL a backend
     fork, the authentication and cold catalog caches, and cost the application a fifth of its CPU
