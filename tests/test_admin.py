@@ -11,6 +11,7 @@ from taskboard.annotation.models import (
     AssignmentKind,
     ChangeKind,
     HoldingChange,
+    Pause,
     StatusCount,
     TaskItem,
     TaskStatus,
@@ -19,6 +20,7 @@ from taskboard.annotation.models import (
 from taskboard.dashboards.models import ConsensusTally, DailyThroughput, ReviewTally
 from taskboard.datasets.models import Annotation
 from taskboard.jobs.models import Job, JobState
+from taskboard.notifications.models import Notification
 from tests.factories import UserFactory, in_days, make_items
 
 # Models whose admin this suite must see with a row in place (the foundation's apps).
@@ -74,6 +76,7 @@ def task_data(project, owner, manager, annotator, annotator2, dataset, recipe):
     Annotation.objects.create(
         item=items[0], task=task, label=recipe.labels.first(), label_name="car", created_by=bob.assignee
     )
+    Pause.objects.create(project=project, user=annotator2, task=task, reason="on leave", by=manager)
     Job.objects.create(
         kind="task_create", project=project, created_by=manager, state=JobState.RUNNING, done=5, total=10
     )
@@ -282,3 +285,17 @@ def test_dashboard_counters_are_read_only(admin_client, task_data):
     listing = admin_client.get(admin_url(DailyThroughput, "changelist"), {"q": "bob@"}).content.decode()
     assert "bob@example.com" in listing
     assert "75%" in admin_client.get(admin_url(ConsensusTally, "changelist")).content.decode()
+
+
+def test_pausing_in_the_admin_tells_the_person_and_the_managers(admin_client, project, manager, annotator):
+    response = admin_client.post(
+        admin_url(Pause, "add"), {"project": project.pk, "user": annotator.pk, "reason": "away this week"}
+    )
+    assert response.status_code == 302, response.content[:2000]
+    pause = Pause.objects.get(user=annotator, project=project, task=None)
+    assert set(Notification.objects.filter(event_key=f"paused:{pause.pk}").values_list("recipient", flat=True)) >= {
+        annotator.pk,
+        manager.pk,
+    }
+    admin_client.post(admin_url(Pause, "delete", pause.pk), {"post": "yes"})
+    assert not Pause.objects.filter(pk=pause.pk).exists()

@@ -6,11 +6,13 @@ from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     HoldingChange,
+    Pause,
     StatusCount,
     TaskItem,
     TaskStatus,
     WorkloadEntry,
 )
+from taskboard.annotation.people import pause_person, resume_person
 from taskboard.datasets.admin import LargeTableAdmin
 
 
@@ -195,3 +197,33 @@ class HoldingChangeAdmin(LargeTableAdmin):
     list_filter = ("kind",)
     search_fields = ("task__name", "item__filename", "by__email")
     raw_id_fields = ("task", "item", "from_assignment", "to_assignment", "by")
+
+
+@admin.register(Pause)
+class PauseAdmin(admin.ModelAdmin):
+    """Pausing here goes through the same service as the people pages, so the person and the managers
+    are told; a pause is made or lifted, never edited."""
+
+    list_display = ("user", "project", "task", "reason", "by", "created_at")
+    list_filter = ("project",)
+    search_fields = ("user__email", "project__name", "task__name", "reason")
+    raw_id_fields = ("project", "user", "task", "by")
+    readonly_fields = ("by", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            return ("project", "user", "task", "reason", "by", "created_at")
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        made = pause_person(project=obj.project, user=obj.user, task=obj.task, reason=obj.reason, by=request.user)
+        obj.pk = made.pk
+
+    def delete_model(self, request, obj):
+        resume_person(project=obj.project, user=obj.user, task=obj.task, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for pause in queryset.select_related("project", "user", "task"):
+            self.delete_model(request, pause)
