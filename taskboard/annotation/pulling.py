@@ -6,9 +6,13 @@ ever held by two people: PostgreSQL claims with row locks that skip locked rows,
 compare-and-set update.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import Exists, F, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from taskboard.accounts.models import User
@@ -91,25 +95,46 @@ def pulling_claim(*, task: AnnotationTask, user: User) -> int:
             holders, moved = cursor.fetchone()
         if holders:
             return moved
-    # SQLite, and a first claim of an allowed assignee (their assignment is made here).
-    with transaction.atomic():
-        return _pulling_claim_orm(task=task, user=user)
+    # SQLite, and a first claim of an allowed assignee (their assignment is made here). No savepoint
+    # (the status flow claims inside its own transaction): nothing raises inside, a refusal is
+    # raised once the block is left.
+    with transaction.atomic(savepoint=False):
+        claimed = _pulling_claim_orm(task=task, user=user)
+    if claimed is None:
+        raise ValidationError({"allowed_assignees": "You are not among this task's assignees."})
+    return claimed
 
 
-def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int:
-    assignment = (
-        Assignment.objects.select_for_update().filter(task=task, assignee=user, kind=AssignmentKind.WORK).first()
+def _claimer(*, task: AnnotationTask, user: User) -> Mapping[str, Any] | None:
+    """The claimer's work assignment under its row lock, read with what the rule needs."""
+    with_status = (
+        StatusCount.objects.filter(assignment_id=OuterRef("pk")).values("assignment_id").annotate(n=Sum("count"))
     )
+    return (
+        Assignment.objects.select_for_update(of=("self",))
+        .filter(task=task, assignee=user, kind=AssignmentKind.WORK)
+        .annotate(
+            with_status=Coalesce(Subquery(with_status.values("n")[:1]), 0),
+            paused=Exists(Pause.objects.filter(pause_q(user_id=user.pk, task=task))),
+        )
+        .values("id", "item_count", "removed", "with_status", "paused")
+        .first()
+    )
+
+
+def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int | None:
+    """How many items `user` claimed; None when they are not among the task's assignees."""
+    assignment = _claimer(task=task, user=user)
     if assignment is None:
         if not WorkloadEntry.objects.filter(task=task, assignee=user).exists():
-            raise ValidationError({"allowed_assignees": "You are not among this task's assignees."})
-        assignment, _ = Assignment.objects.get_or_create(task=task, assignee=user, kind=AssignmentKind.WORK)
-        ensure_status_counts(assignment_ids=[assignment.pk], keys=list(task.statuses.values_list("key", flat=True)))
-        assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
-    if assignment.removed or Pause.objects.filter(pause_q(user_id=user.pk, task=task)).exists():
+            return None
+        Assignment.objects.get_or_create(task=task, assignee=user, kind=AssignmentKind.WORK)
+        assignment = _claimer(task=task, user=user)
+        assert assignment is not None  # made just above, in this transaction
+        ensure_status_counts(assignment_ids=[assignment["id"]], keys=list(task.statuses.values_list("key", flat=True)))
+    if assignment["removed"] or assignment["paused"]:
         return 0
-    with_status = StatusCount.objects.filter(assignment=assignment).aggregate(n=Sum("count"))["n"] or 0
-    undone = assignment.item_count - with_status
+    undone = assignment["item_count"] - assignment["with_status"]
     batch, most = task.batch_size, task.max_batch_workload
     assert batch is not None and most is not None  # a pulling task has both (task_pulling_limits)
     if undone > most - batch:
@@ -127,12 +152,12 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int:
         f"ORDER BY rank LIMIT %s{lock}) AND in_queue = %s RETURNING item_id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [assignment.pk, False, task.pk, True, want, True])
+        cursor.execute(sql, [assignment["id"], False, task.pk, True, want, True])
         claimed = [row[0] for row in cursor.fetchall()]
     if not claimed:
         return 0
     n = len(claimed)
-    Assignment.objects.filter(pk=assignment.pk).update(
+    Assignment.objects.filter(pk=assignment["id"]).update(
         item_count=F("item_count") + n, claimed_count=F("claimed_count") + n
     )
     now = timezone.now()
@@ -143,7 +168,7 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int:
                 item_id=item_id,
                 kind=ChangeKind.CLAIM,
                 from_assignment=queue,
-                to_assignment=assignment,
+                to_assignment_id=assignment["id"],
                 by=user,
                 at=now,
             )
