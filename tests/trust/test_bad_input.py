@@ -606,14 +606,6 @@ def field_errors(html: str) -> dict[str, str]:
     return {m["field"]: m["text"].strip() for m in ERR.finditer(html) if m["text"].strip()}
 
 
-@pytest.fixture
-def wizard(world, client):
-    client.force_login(world["manager"])
-    response = client.get(f"/tasks/new/?dataset={world['dataset'].pk}")
-    wid = re.search(r"/tasks/new/([0-9a-f]{32})/", response["Location"]).group(1)
-    return wid
-
-
 def _valid_steps(world):
     due = (timezone.localtime() + datetime.timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")
     return {
