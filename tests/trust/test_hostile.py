@@ -3,11 +3,13 @@ without its fix. The figures sum them up for CI's summary."""
 
 import json
 
+import pytest
+from django.test import Client
+from django.urls import reverse
+
 from taskboard.api.auth import token_issue
 from taskboard.api.ids import api_id, command_api_id
 from tests.trust.state import count_rows
-
-LONE = "\ud800"
 
 
 def _bearer(user) -> dict:
@@ -185,3 +187,117 @@ def test_django_refusals_under_the_api_are_json(world, client, settings):
     assert response["Content-Type"].startswith("application/json") and response.json()["message"]
     bad_host = client.get("/api/v1/users/me", headers=_bearer(world["manager"]), HTTP_HOST="evil.example")
     assert bad_host.status_code == 400 and bad_host.json()["message"]
+
+
+# ------------------------------------------------------------------ 1: every password entry point is throttled
+
+
+def _admin_login(client, email, password="wrong"):
+    return client.post("/admin/login/", {"username": email, "password": password, "next": "/admin/"})
+
+
+def test_the_admin_login_is_throttled(client, root):
+    for _ in range(5):
+        assert _admin_login(client, root.email).status_code == 200
+    response = _admin_login(client, root.email, password="pw")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 800
+    assert "Too many attempts, try again in 15 minutes." in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    # Another address still signs in with the right password.
+    assert _admin_login(Client(REMOTE_ADDR="10.0.0.9"), root.email, password="pw").status_code == 302
+
+
+def test_the_entry_points_share_one_count(client, owner):
+    """Failures on the sign-in page lock the admin and /token for that account too: no way around."""
+    for _ in range(3):
+        client.post(reverse("accounts:login"), {"username": owner.email, "password": "wrong"})
+    for _ in range(2):
+        _admin_login(client, owner.email)
+    body = {"type": "user_credentials", "username": owner.email, "password": "pw"}
+    assert client.post("/token", body, content_type="application/json").status_code == 429
+    assert _admin_login(client, owner.email, password="pw").status_code == 429
+    assert client.post(reverse("accounts:login"), {"username": owner.email, "password": "pw"}).status_code == 429
+
+
+def test_one_account_guessed_from_many_addresses_is_stopped(owner, settings):
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = 12
+    for n in range(12):
+        attacker = Client(REMOTE_ADDR=f"10.1.0.{n}")
+        body = {"type": "user_credentials", "username": owner.email, "password": f"guess{n}"}
+        assert attacker.post("/token", body, content_type="application/json").status_code == 401
+    fresh = Client(REMOTE_ADDR="10.2.0.1")
+    response = fresh.post(reverse("accounts:login"), {"username": owner.email, "password": "guess-next"})
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    body = {"type": "user_credentials", "username": owner.email, "password": "pw"}
+    assert fresh.post("/token", body, content_type="application/json").status_code == 429
+    print(
+        f"FIGURE login_throttle_entry_points points=3 per_pair={settings.LOGIN_MAX_FAILURES} "
+        f"per_account={settings.LOGIN_MAX_FAILURES_PER_ACCOUNT} status=429"
+    )
+
+
+def test_parallel_attempts_cannot_slip_under_the_limit(owner):
+    """Attempts are counted before the password check: six started at once, before any has failed, do not
+    all go ahead."""
+    from taskboard.middleware import LoginThrottle
+
+    throttles = [LoginThrottle(email=owner.email, ip="10.3.0.1") for _ in range(6)]
+    allowed = [t.attempt() == 0 for t in throttles]
+    assert allowed == [True] * 5 + [False]
+
+
+def test_a_malformed_or_successful_attempt_is_not_a_failure(client, owner):
+    for _ in range(10):
+        client.post("/token", {"type": "user_credentials", "username": owner.email}, content_type="application/json")
+    for _ in range(10):
+        body = {"type": "user_credentials", "username": owner.email, "password": "pw"}
+        assert client.post("/token", body, content_type="application/json").status_code == 200
+    for _ in range(5):
+        assert client.post(reverse("accounts:login"), {"username": owner.email, "password": "x"}).status_code == 200
+
+
+# ------------------------------------------------------------------ 7: unknown accounts take as long as known ones
+
+
+@pytest.fixture
+def hashings(monkeypatch):
+    """How many times the password hasher did its costly part: encode() (checking a password encodes it
+    with the stored salt and compares; hashing a dummy for an unknown account encodes it too)."""
+    from django.contrib.auth.hashers import get_hasher
+
+    hasher_class = type(get_hasher())
+    runs = []
+    original = hasher_class.encode
+
+    def counted(self, *args, **kwargs):
+        runs.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(hasher_class, "encode", counted)
+    return runs
+
+
+@pytest.mark.parametrize("entry", ["token", "login", "admin"])
+def test_unknown_and_inactive_accounts_cost_one_hashing_like_a_known_one(entry, client, owner, hashings, db):
+    from tests.factories import UserFactory
+
+    UserFactory(email="gone@example.com", is_active=False)
+
+    def attempt(email):
+        address = f"10.4.{len(hashings)}.1"  # fresh addresses: the throttle stays out of the way
+        other = Client(REMOTE_ADDR=address)
+        if entry == "token":
+            body = {"type": "user_credentials", "username": email, "password": "wrong"}
+            return other.post("/token", body, content_type="application/json")
+        url = reverse("accounts:login") if entry == "login" else "/admin/login/"
+        return other.post(url, {"username": email, "password": "wrong"})
+
+    runs = {}
+    for email in [owner.email, "nobody@example.com", "gone@example.com"]:
+        hashings.clear()
+        response = attempt(email)
+        assert response.status_code in (200, 401)
+        runs[email] = len(hashings)
+    assert runs == {owner.email: 1, "nobody@example.com": 1, "gone@example.com": 1}
+    print(f"FIGURE constant_time_login entry={entry} hashings_known=1 hashings_unknown=1 hashings_inactive=1")
