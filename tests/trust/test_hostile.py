@@ -301,3 +301,76 @@ def test_unknown_and_inactive_accounts_cost_one_hashing_like_a_known_one(entry, 
         runs[email] = len(hashings)
     assert runs == {owner.email: 1, "nobody@example.com": 1, "gone@example.com": 1}
     print(f"FIGURE constant_time_login entry={entry} hashings_known=1 hashings_unknown=1 hashings_inactive=1")
+
+
+# ------------------------------------------------------------------ 9: stored files only through a checked view
+
+
+@pytest.fixture
+def stored(world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    item = world["item"]  # bob holds it in the Street task
+    item.file = SimpleUploadedFile("secret.png", b"\x89PNG\r\n\x1a\nsecret-bytes", content_type="image/png")
+    item.mimetype = "image/png"
+    item.save()
+    return item
+
+
+@pytest.fixture
+def debug_urls(settings):
+    """The URLconf as `DEBUG=1` builds it (runserver, `make run`)."""
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import taskboard.urls
+
+    settings.DEBUG = True
+    importlib.reload(taskboard.urls)
+    clear_url_caches()
+    yield
+    settings.DEBUG = False
+    importlib.reload(taskboard.urls)
+    clear_url_caches()
+
+
+def test_media_is_not_served_even_in_debug(stored, debug_urls, client, world):
+    from django.conf import settings
+
+    url = "/" + settings.MEDIA_URL.strip("/") + "/" + stored.file.name
+    assert client.get(url).status_code == 404
+    client.force_login(world["manager"])
+    assert client.get(url).status_code == 404  # not even to those who may see the item: use its view
+
+
+def test_a_stored_file_goes_only_to_those_who_may_see_its_item(stored, client, world, annotator2, other_manager):
+    page = reverse("datasets:item-file", args=[stored.dataset_id, stored.pk])
+    api = f"/api/v1/items/{api_id('item', stored.pk)}/stream"
+    answers = {"anonymous": (client.get(page).status_code, client.get(api).status_code)}
+    for who in [world["manager"], world["annotator"], annotator2, other_manager]:
+        other = Client()
+        other.force_login(who)
+        answers[who.email] = (other.get(page).status_code, Client().get(api, headers=_bearer(who)).status_code)
+    assert answers == {
+        "anonymous": (302, 401),
+        "alice@example.com": (200, 200),
+        "bob@example.com": (200, 200),
+        "carol@example.com": (404, 404),
+        "mallory@example.com": (404, 404),
+    }
+    # The item's JSON points at the checked route, never at MEDIA_URL.
+    item = client.get(f"/api/v1/items/{api_id('item', stored.pk)}", headers=_bearer(world["manager"])).json()
+    assert item["stream"].endswith(api) and "/media/" not in json.dumps(item)
+
+
+def test_behind_nginx_the_checked_view_hands_the_bytes_to_the_proxy(stored, client, world, settings):
+    settings.MEDIA_ACCEL_REDIRECT = "/protected-media/"
+    client.force_login(world["annotator"])
+    response = client.get(reverse("datasets:item-file", args=[stored.dataset_id, stored.pk]))
+    assert response.status_code == 200
+    assert response["X-Accel-Redirect"] == "/protected-media/" + stored.file.name
+    assert response.content == b"" and response["Content-Type"] == "image/png"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    stranger = Client()
+    assert stranger.get(reverse("datasets:item-file", args=[stored.dataset_id, stored.pk])).status_code == 302
