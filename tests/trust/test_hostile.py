@@ -374,3 +374,136 @@ def test_behind_nginx_the_checked_view_hands_the_bytes_to_the_proxy(stored, clie
     assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
     stranger = Client()
     assert stranger.get(reverse("datasets:item-file", args=[stored.dataset_id, stored.pk])).status_code == 302
+
+
+# ------------------------------------------------------------------ 5: deactivated people get no work
+
+
+def _deactivate(user):
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+def test_no_front_door_gives_a_deactivated_person_work(world, client, annotator2):
+    """The API's create, reassign and redistribute name the person refused; nothing is written."""
+    from tests.trust.test_bad_input import FAR_MS
+
+    _deactivate(annotator2)
+    headers = _bearer(world["manager"])
+    assignment = api_id("assignment", world["assignment"].pk)
+    calls = [
+        (
+            "/api/v1/annotationtasks",
+            {
+                "name": "For carol",
+                "datasetId": api_id("dataset", world["dataset"].pk),
+                "projectId": api_id("project", world["project"].pk),
+                "dueDate": FAR_MS,
+                "query": json.dumps({"filter": {"dir": "/city/day"}}),
+                "workload": [{"assigneeId": "carol@example.com", "load": 100}],
+            },
+        ),
+        (f"/api/v1/assignments/{assignment}/reassign", {"annotator": "carol@example.com"}),
+        (
+            f"/api/v1/assignments/{assignment}/redistribute",
+            {
+                "workload": [
+                    {"assigneeId": "carol@example.com", "load": 50},
+                    {"assigneeId": "bob@example.com", "load": 50},
+                ]
+            },
+        ),
+    ]
+    before = count_rows()
+    for url, body in calls:
+        response = client.post(url, json.dumps(body), content_type="application/json", headers=headers)
+        assert response.status_code in (400, 404), (url, response.status_code, response.content[:200])
+        assert "carol@example.com" in response.json()["message"] or response.status_code == 404, response.json()
+    assert count_rows() == before
+
+
+def test_items_added_later_skip_a_deactivated_assignee(world, annotator2, dataset):
+    from taskboard.annotation.models import Assignment
+    from taskboard.annotation.moves import task_add_items
+    from taskboard.annotation.selection import Selection
+    from tests.factories import create_task, in_days, make_items
+
+    task = create_task(
+        dataset=dataset,
+        created_by=world["manager"],
+        name="Two people",
+        selection=Selection(mode="folder", folder="/city/day"),
+        assignees=[world["annotator"], annotator2],
+        due_at=in_days(3),
+    )
+    _deactivate(annotator2)
+    make_items(dataset, {"/late": 6})
+    task_add_items(task=task, selection=Selection(mode="folder", folder="/late"), by=world["manager"])
+    held = dict(Assignment.objects.filter(task=task).values_list("assignee__email", "item_count"))
+    assert held == {"bob@example.com": 3 + 6, "carol@example.com": 3}
+
+
+def test_qa_intake_skips_a_deactivated_reviewer(world, reviewer, project, dataset):
+    from taskboard.annotation.models import Assignment
+    from taskboard.projects.models import Role
+    from taskboard.work import flow
+    from tests.factories import MembershipFactory, UserFactory, create_task, in_days
+
+    other_reviewer = UserFactory(email="rhea@example.com")
+    MembershipFactory(project=project, user=other_reviewer, role=Role.REVIEWER)
+    qa = create_task(
+        dataset=dataset,
+        created_by=world["manager"],
+        name="Review street",
+        task_type="qa",
+        parent=world["task"],
+        assignees=[reviewer, other_reviewer],
+        due_at=in_days(3),
+    )
+    _deactivate(reviewer)
+    rows = list(world["assignment"].task_items.select_related("item").order_by("rank")[:4])
+    for row in rows:
+        flow.item_status_set(task=world["task"], item=row.item, status="completed", by=world["annotator"])
+    held = dict(Assignment.objects.filter(task=qa, kind="work").values_list("assignee__email", "item_count"))
+    assert held.get("rita@example.com", 0) == 0 and held["rhea@example.com"] == 4
+
+
+def test_a_deactivated_person_pulls_no_batch(world, annotator2, dataset):
+    from taskboard.annotation.models import Assignment
+    from taskboard.annotation.pulling import pulling_claim
+    from taskboard.annotation.selection import Selection
+    from tests.factories import create_task, in_days
+
+    task = create_task(
+        dataset=dataset,
+        created_by=world["manager"],
+        name="Pulled",
+        selection=Selection(mode="folder", folder="/city"),
+        assignees=[world["annotator"], annotator2],
+        allocation="pulling",
+        batch_size=3,
+        max_batch_workload=5,
+        due_at=in_days(3),
+    )
+    from taskboard.work import flow
+
+    carol = Assignment.objects.get(task=task, assignee=annotator2)
+    assert carol.item_count == 3
+    _deactivate(annotator2)
+    # Her last statuses (a request already under way) would bring her next batch: no more.
+    for row in carol.task_items.select_related("item"):
+        flow.item_status_set(task=task, item=row.item, status="completed", by=annotator2)
+    assert pulling_claim(task=task, user=annotator2) == 0
+    assert Assignment.objects.get(pk=carol.pk).item_count == 3
+
+
+def test_managers_see_the_open_work_of_deactivated_people(world, client):
+    _deactivate(world["annotator"])
+    client.force_login(world["manager"])
+    task_page = client.get(reverse("dashboards:task-detail", args=[world["task"].pk])).content.decode()
+    project_page = client.get(reverse("dashboards:project-detail", args=[world["project"].pk])).content.decode()
+    reassign = reverse("annotation:task-reassign", args=[world["task"].pk]) + f"?assignment={world['assignment'].pk}"
+    for html in (task_page, project_page):
+        assert "deactivated" in html and "bob@example.com" in html
+        assert reassign.replace("&", "&amp;") in html
+    print("FIGURE inactive_people front_doors=3 add_items=1 qa_intake=1 pulling=1 shown_to_managers=2")
