@@ -101,6 +101,24 @@ def _hostile_api_cases(world):
         ),
         (tasks, "description", json.dumps(_task_body(world, description="d" * 2_000_000))),
         (tasks, "spec", json.dumps(_task_body(world, spec=[]))),
+        (
+            "/api/v1/pipelines",
+            "description",
+            json.dumps(
+                {"name": "P", "projectId": api_id("project", world["project"].pk), "description": "d" * 2_000_000}
+            ),
+        ),
+        (
+            "/api/v1/pipelines",
+            "nodes: at most",
+            json.dumps(
+                {
+                    "name": "P2",
+                    "projectId": api_id("project", world["project"].pk),
+                    "nodes": [{"id": f"n{i}", "name": f"n{i}"} for i in range(5000)],
+                }
+            ),
+        ),
         (tasks, "spec", json.dumps(_task_body(world, spec="qa"))),
     ]
     return cases
@@ -507,3 +525,27 @@ def test_managers_see_the_open_work_of_deactivated_people(world, client):
         assert "deactivated" in html and "bob@example.com" in html
         assert reassign.replace("&", "&amp;") in html
     print("FIGURE inactive_people front_doors=3 add_items=1 qa_intake=1 pulling=1 shown_to_managers=2")
+
+
+def test_manifests_refuse_lone_surrogates(world, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.raise_request_exception = False
+    client.force_login(world["manager"])
+    url = f"/datasets/{world['dataset'].pk}/import/"
+    cases = [
+        ("manifest.jsonl", b'{"filename": "/a\\ud800.jpg"}\n'),
+        ("manifest.jsonl", b'{"filename": "/a.jpg", "metadata": {"k": "\\udfff"}}\n'),
+        ("manifest.jsonl", b'{"filename": "/a.jpg", "metadata": {"\\ud800": 1}}\n'),
+        ("manifest.jsonl", b'{"filename": "/a.jpg", "url": "https://example.com/\\ud800.jpg"}\n'),
+        ("manifest.csv", b'filename,metadata\n/a.jpg,"{""k"": ""\\ud800""}"\n'),
+    ]
+    before = count_rows()
+    problems = []
+    for name, content in cases:
+        response = client.post(url, {"file": SimpleUploadedFile(name, content, content_type="text/csv")})
+        html = response.content.decode(errors="replace") if response.status_code == 200 else ""
+        if response.status_code != 200 or not ("field-error" in html or 'class="errorlist"' in html):
+            problems.append(f"{content[:60]!r}: {response.status_code}")
+    assert not problems, problems
+    assert count_rows() == before
