@@ -39,10 +39,16 @@ def request_id_of(request: HttpRequest) -> str:
     return made
 
 
-def internal_error(request: HttpRequest) -> JsonResponse:
+def internal_error(request: HttpRequest, error: BaseException) -> JsonResponse:
     """The 500 an unexpected error answers: logged with its traceback and the request id."""
     request_id = request_id_of(request)
-    logger.exception("Unhandled API error (request id %s) on %s %s", request_id, request.method, request.path)
+    logger.error(
+        "Unhandled API error (request id %s) on %s %s",
+        request_id,
+        request.method,
+        request.path,
+        exc_info=(type(error), error, error.__traceback__),
+    )
     return JsonResponse(
         {
             "message": f"Internal server error. Quote request id {request_id} when reporting it.",
@@ -71,7 +77,7 @@ class ApiErrorMiddleware:
         and are made JSON on the way out."""
         if not is_api_path(request.path_info) or isinstance(exception, _DJANGO_REFUSALS):
             return None
-        return internal_error(request)
+        return internal_error(request, exception)
 
     @staticmethod
     def _as_json(response: HttpResponse, request_id: str) -> HttpResponse:

@@ -72,6 +72,12 @@ BAD_DQL = [
     {"dir": {"$exists": "yes"}},
     {"label": {"$in": [{"x": 1}]}},
     {"metadata.user.x": {"$in": 5}},
+    # Lone surrogates (JSON's "\ud800" decodes to one): not Unicode a database can store.
+    {"dir": "\ud800"},
+    {"name": {"$in": ["a", "\udfff"]}},
+    {"metadata.user.x": "\ud800"},
+    {"metadata.user.x": {"\ud800": 1}},
+    {"$or": [{"filename": {"$glob": "/\udc00*"}}]},
 ]
 
 

@@ -170,7 +170,7 @@ def test_the_wizard_refuses_lone_surrogates(world, client, wizard):
 # ------------------------------------------------------------------ 8: API errors are JSON with a request id
 
 
-def test_an_unhandled_api_error_is_json_with_a_request_id(world, client, monkeypatch):
+def test_an_unhandled_api_error_is_json_with_a_request_id(world, client, monkeypatch, caplog):
     from taskboard.api import views_auth
 
     def boom(*args, **kwargs):
@@ -184,6 +184,9 @@ def test_an_unhandled_api_error_is_json_with_a_request_id(world, client, monkeyp
     body = response.json()
     assert body["message"] and "secret" not in response.content.decode() and "Traceback" not in body["message"]
     assert response["X-Request-ID"] and body["requestId"] == response["X-Request-ID"]
+    # The server's log has what the answer leaves out, under the same id.
+    logged = [r for r in caplog.records if r.name == "taskboard.api.errors"]
+    assert logged and response["X-Request-ID"] in logged[0].getMessage() and logged[0].exc_info
 
 
 def test_every_api_answer_carries_a_request_id(world, client):
@@ -549,3 +552,28 @@ def test_manifests_refuse_lone_surrogates(world, client):
             problems.append(f"{content[:60]!r}: {response.status_code}")
     assert not problems, problems
     assert count_rows() == before
+
+
+def test_every_api_route_answers_json_errors_with_a_request_id(world, client):
+    """Anonymous, with a token of no one, and with a wrong method: every API route's refusal is JSON with
+    its request id."""
+    from tests.trust.routes import ROUTES, url_of
+
+    problems, checked = [], 0
+    for name, route in ROUTES.items():
+        if route.kind != "api":
+            continue
+        url = url_of(name, route, world)
+        for headers in ({}, {"authorization": "Bearer not-a-token"}):
+            for method in [*route.calls, "PUT" if "PUT" not in route.calls else "OPTIONS"]:
+                response = client.generic(method, url, headers=headers)
+                checked += 1
+                body = response.json() if response["Content-Type"].startswith("application/json") else {}
+                if not (
+                    400 <= response.status_code < 500
+                    and isinstance(body.get("message"), str)
+                    and body.get("requestId") == response.get("X-Request-ID")
+                ):
+                    problems.append(f"{method} {url} {headers}: {response.status_code} {response.content[:80]!r}")
+    print(f"FIGURE api_json_errors requests={checked} not_json={len(problems)}")
+    assert checked >= 50 and not problems, "\n".join(problems)
