@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: the API's errors are JSON with a request id, whichever layer answered them.
+    "taskboard.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -176,6 +178,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
+# Stored files are sent only by views that check who may see them (datasets/files.py); behind nginx, an
+# `internal` location mapped to MEDIA_ROOT named here makes nginx send the bytes (X-Accel-Redirect).
+MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT") or ""
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 ITEM_UPLOAD_MAX_BYTES = env_int("ITEM_UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
@@ -286,6 +291,8 @@ MIDDLEWARE += [
 ]
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_MAX_FAILURES_PER_IP = env_int("LOGIN_MAX_FAILURES_PER_IP", 50, minimum=1)
+# One account guessed from many addresses (issue 16): its own count, whatever the address.
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 20, minimum=1)
 LOGIN_WINDOW_SECONDS = env_int("LOGIN_WINDOW_SECONDS", 15 * 60, minimum=1)
 if TESTING:
     # The whole suite signs in from 127.0.0.1; tests of the per-address limit set their own.

@@ -44,6 +44,7 @@ from taskboard.annotation.models import TaskItem
 from taskboard.datasets.folders import prefix_q
 from taskboard.datasets.ids import api_id_kind, parse_api_id, parse_item_id
 from taskboard.datasets.models import Annotation, Item
+from taskboard.inputs import json_problem
 
 MAX_DEPTH = 10
 MAX_CLAUSES = 1000
@@ -699,7 +700,12 @@ def dql_to_q(filter: Any, *, dataset) -> Q:
     """
     # `dataset` is part of the contract for fields that will need it (labels of its recipes);
     # today every field is answered from the item row or its task rows.
-    q = _Walker().node(dql_filter_of(filter), 0)
+    filt = dql_filter_of(filter)
+    # A lone surrogate or NUL anywhere (a value, a metadata key) is bad input, not a database error.
+    problem = json_problem(filt, "filter")
+    if problem:
+        raise DQLError(problem)
+    q = _Walker().node(filt, 0)
     if _conditions(q) > MAX_CONDITIONS:
         raise DQLError(f"The filter expands to more than {MAX_CONDITIONS} conditions; use '$in' on ids or a folder.")
     return q

@@ -29,6 +29,7 @@ from taskboard.annotation.models import (
 from taskboard.annotation.people import pause_q
 from taskboard.annotation.rows import CHANGE_TABLE, TASK_ITEM_TABLE
 from taskboard.annotation.statuses import ensure_status_counts
+from taskboard.annotation.workload import may_work
 
 # The whole claim on PostgreSQL as ONE statement: the rule under the claimer's row lock, the next
 # rows of the queue (skipping rows another claim has locked), the move, the claimer's counters
@@ -78,7 +79,7 @@ def pulling_claim(*, task: AnnotationTask, user: User) -> int:
     """
     if not task.is_pulling:
         raise ValidationError({"allocation": "Only pulling tasks hand out batches."})
-    if not task.accepts_work:
+    if not task.accepts_work or not may_work(task.project_id, [user.pk]):
         return 0
     if connection.vendor == "postgresql":
         params = {

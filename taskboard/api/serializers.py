@@ -117,7 +117,8 @@ def item_json(item, request=None, *, refs=None, project_pk=None) -> dict:
     system = dict(metadata.get("system") or {}) if isinstance(metadata.get("system"), dict) else {}
     system.update({"mimetype": item.mimetype, "refs": refs if refs is not None else item_refs([item.pk])[item.pk]})
     metadata["system"] = system
-    stream = item.url or (item.file.url if item.file else None)
+    # A stored file streams through the API's checked route (MEDIA_URL is never served).
+    stream = item.url or (_url(request, f"items/{iid}/stream") if item.file else None)
     return {
         "id": iid,
         "datasetId": api_id("dataset", item.dataset_id),

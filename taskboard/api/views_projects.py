@@ -10,6 +10,7 @@ from taskboard.api.ids import parse_id
 from taskboard.api.paging import page_params, paged
 from taskboard.api.serializers import dataset_json, item_json, items_json, project_json
 from taskboard.api.simple_filter import filter_q, ops
+from taskboard.datasets.files import item_file_response
 from taskboard.datasets.models import Dataset, Item
 from taskboard.projects.models import Project
 
@@ -101,3 +102,9 @@ def item_query(request: AuthedHttpRequest, dataset_id: str):
 def item_detail(request: AuthedHttpRequest, item_id: str):
     item = queries.item_get(request.user, item_id)
     return item_json(item, request, project_pk=item.dataset.project_id)
+
+
+@api_view(["GET"])
+def item_stream(request: AuthedHttpRequest, item_id: str):
+    """The item's stored file (dtlpy's download), for those who may see the item."""
+    return item_file_response(queries.item_get(request.user, item_id))

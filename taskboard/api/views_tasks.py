@@ -174,7 +174,8 @@ def _task_spec(request: AuthedHttpRequest, body: dict) -> tuple[TaskSpec, str | 
     queries.require_manager(request.user, project)
     raw_query, parsed = parse_query(body)
 
-    spec = body.get("spec") or {}
+    spec = body.get("spec")
+    spec = {} if spec is None else spec
     if not isinstance(spec, dict):
         raise bad_request("spec: expected an object.")
     task_type = spec.get("type", TaskType.ANNOTATION)

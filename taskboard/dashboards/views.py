@@ -91,6 +91,7 @@ def project_detail(request: AuthedHttpRequest, pk: int):
         context["members"] = (
             project.memberships.select_related("user").order_by("role", "user__email") if can_manage else []
         )
+        context["stranded"] = annotation_queries.stranded_work(project=project) if can_manage else []
         response = render(request, "dashboards/project_detail.html", context)
     # The same URL answers a page or a fragment: caches must keep them apart.
     patch_vary_headers(response, ("HX-Request",))
@@ -110,6 +111,7 @@ def task_detail(request: AuthedHttpRequest, pk: int):
     if request.htmx and request.GET.get("part") == "progress":
         return render(request, "dashboards/task_detail.html#progress", context)
     context["changes"] = task.changes.select_related("by", "from_assignment__assignee", "to_assignment__assignee")[:15]
+    context["stranded"] = annotation_queries.stranded_work(project=task.project, task=task)
     context["qa_tasks"] = list(task.qa_tasks.all()) if task.type == TaskType.ANNOTATION else []
     context["agreement"] = queries.task_agreement(task) if task.is_consensus else None
     return render(request, "dashboards/task_detail.html", context)

@@ -29,7 +29,7 @@ from taskboard.accounts.models import User
 from taskboard.datasets import signals
 from taskboard.datasets.folders import normalize_folder
 from taskboard.datasets.models import Dataset, Item
-from taskboard.inputs import json_problem
+from taskboard.inputs import json_problem, text_problem
 
 MANIFEST_MAX_ROWS = 200_000
 METADATA_MAX_BYTES = 64 * 1024
@@ -67,6 +67,8 @@ def split_filename(filename: object) -> tuple[str, str]:
         raise ValueError("filename must start with /")
     if _bad_char(filename):
         raise ValueError("filename contains a control character or a backslash")
+    if text_problem(filename):
+        raise ValueError("filename contains a lone surrogate (\\ud800 to \\udfff): not valid Unicode")
     parts = filename.split("/")[1:]
     if any(p in ("", ".", "..") for p in parts):
         raise ValueError("filename has an empty, '.' or '..' part")

@@ -13,11 +13,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from taskboard.accounts.models import User
+from taskboard.annotation.spec import description_problem
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.datasets import ids
 from taskboard.datasets.models import Dataset, Recipe
 from taskboard.pipelines.editing import (
     ACTION_TO_STATUS,
+    CONNECTIONS_MAX,
+    NODES_MAX,
     REWORK_STATUS,
     STATUS_TO_ACTION,
     NodeFields,
@@ -259,8 +262,13 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: object, by: Us
     for key, kind in (("settings", dict), ("variables", list), ("nodes", list), ("connections", list)):
         if key in data and data[key] is not None and not isinstance(data[key], kind):
             errors[key] = f"{key} is a JSON {'object' if kind is dict else 'list'}."
-    if data.get("description") is not None and not isinstance(data["description"], str):
-        errors["description"] = "description is a string."
+    if data.get("description") is not None:
+        problem = description_problem(data["description"])
+        if problem:
+            errors["description"] = problem
+    for key, most in (("nodes", NODES_MAX), ("connections", CONNECTIONS_MAX)):
+        if isinstance(data.get(key), list) and len(data[key]) > most:
+            errors[key] = f"{key}: at most {most} in a pipeline."
     start = data.get("startNodes")
     if start is not None and not (
         isinstance(start, list) and all(isinstance(s, dict) and isinstance(s.get("nodeId"), str) for s in start)

@@ -30,7 +30,13 @@ from taskboard.annotation.models import (
     TaskType,
 )
 from taskboard.annotation.services import UNSET, Unset
-from taskboard.annotation.spec import NAME_MAX, priority_problem, pulling_problems, statuses_from
+from taskboard.annotation.spec import (
+    NAME_MAX,
+    description_problem,
+    priority_problem,
+    pulling_problems,
+    statuses_from,
+)
 from taskboard.annotation.spec import default_statuses as spec_default_statuses
 from taskboard.annotation.workload import WorkloadUnit, workload_build
 from taskboard.datasets import ids
@@ -50,6 +56,10 @@ from taskboard.projects.access import role_of
 from taskboard.projects.models import Project
 
 logger = logging.getLogger(__name__)
+
+# Bounds on what one pipeline holds (its page draws every node; its JSON lists them all).
+NODES_MAX = 100
+CONNECTIONS_MAX = 4 * NODES_MAX
 
 
 NODE_WIDTH, NODE_HEIGHT = 200, 87  # dtlpy's NODE_SIZE: grid positions become x/y through it
@@ -275,6 +285,9 @@ def pipeline_create(*, project: Project, name: str, by: User, description: str =
         raise ValidationError({"name": "At most 200 characters."})
     if Pipeline.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": f"This project already has a pipeline named {name!r}."})
+    problem = description_problem(description)
+    if problem:
+        raise ValidationError({"description": problem})
     return Pipeline.objects.create(project=project, name=name, description=description, created_by=by)
 
 
@@ -290,6 +303,9 @@ def pipeline_update(
             raise ValidationError({"name": f"This project already has a pipeline named {name!r}."})
         pipeline.name = name
     if description is not None:
+        problem = description_problem(description)
+        if problem:
+            raise ValidationError({"description": problem})
         pipeline.description = description
     pipeline.save(update_fields=["name", "description", "updated_at"])
     return pipeline
@@ -364,6 +380,8 @@ def node_add(
     statuses: list[dict[str, Any]] | None = None,
 ) -> Node:
     _editable(pipeline)
+    if pipeline.nodes.count() >= NODES_MAX:
+        raise ValidationError({"kind": f"A pipeline has at most {NODES_MAX} nodes."})
     fields = _node_defaults(
         NodeFields(
             kind=kind,

@@ -19,6 +19,7 @@ from taskboard.annotation.moves import task_add_items
 from taskboard.annotation.progress import assignment_progress
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.statuses import StatusChange, status_clear
+from taskboard.annotation.workload import may_work
 from taskboard.work import signals
 
 
@@ -177,6 +178,8 @@ def _least_loaded_reviewer(qa_task: AnnotationTask) -> User | None:
             "assignee", "task"
         )
     )
+    workers = may_work(qa_task.project_id, [a.assignee_id for a in assignments])
+    assignments = [a for a in assignments if a.assignee_id in workers]
     if not assignments:
         return None
 
