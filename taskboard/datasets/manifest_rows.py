@@ -1,0 +1,268 @@
+"""Reading a manifest (CSV or JSON Lines) as a stream of checked rows.
+
+A manifest may hold ten million rows, so nothing here keeps more than one row: `manifest_rows`
+yields each row's number with either the cleaned values or the reason it is refused. The checks
+are the rules of a filename, a URL and metadata (docs/imports.md); each is a few string tests on
+the common path, and the full walk of `json_problem` runs only for text that might hold what it
+looks for (an escape, NaN or Infinity), so the message stays the same one the API gives.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import mimetypes
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import IO, Any, NamedTuple
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+from taskboard.inputs import json_problem
+
+METADATA_MAX_BYTES = 64 * 1024
+NAME_MAX = 255
+DIR_MAX = 1000
+URL_MAX = 2000
+COLUMNS = ("filename", "url", "metadata")
+OCTET_STREAM = "application/octet-stream"
+
+# A control character, a backslash or a lone surrogate (JSON's "\ud800" decodes to one).
+_BAD_FILENAME_CHAR = re.compile(r"[\x00-\x1f\x7f\\\ud800-\udfff]")
+# An empty, "." or ".." part: "//", "/./", "/../", or such a part at the end.
+_BAD_PART = re.compile(r"/\.{0,2}(?=/|\Z)")
+_URL = re.compile(r"(https?://[^/?#\s]*)([/?#]\S*)?\Z", re.IGNORECASE)
+_URL_BAD_CHAR = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+# What json_problem looks for can only be spelled with an escape, NaN or Infinity.
+_MAYBE_JSON_PROBLEM = re.compile(r"\\u|NaN|Infinity")
+
+
+class Row(NamedTuple):
+    number: int
+    dir: str
+    name: str
+    filename: str
+    mimetype: str
+    url: str
+    metadata: str  # JSON text of an object
+
+
+class RowError(NamedTuple):
+    number: int
+    error: str
+
+
+def split_filename(filename: object) -> tuple[str, str]:
+    """("/a/b", "c.jpg") for "/a/b/c.jpg"; ValueError with a reason for anything else."""
+    if not isinstance(filename, str) or not filename:
+        raise ValueError("filename is required")
+    if filename[0] != "/":
+        raise ValueError("filename must start with /")
+    bad = _BAD_FILENAME_CHAR.search(filename)
+    if bad:
+        if "\ud800" <= bad.group() <= "\udfff":
+            raise ValueError("filename contains a lone surrogate (\\ud800 to \\udfff), which is not valid Unicode")
+        raise ValueError("filename contains a control character or a backslash")
+    if _BAD_PART.search(filename):
+        raise ValueError("filename has an empty, '.' or '..' part")
+    dir_, _, name = filename.rpartition("/")
+    if len(name) > NAME_MAX:
+        raise ValueError(f"file name longer than {NAME_MAX} characters")
+    if len(dir_) > DIR_MAX:
+        raise ValueError(f"folder longer than {DIR_MAX} characters")
+    return dir_ or "/", name
+
+
+@lru_cache(maxsize=4096)
+def _extension_mimetype(extension: str) -> str:
+    return mimetypes.guess_type(f"x.{extension}", strict=False)[0] or OCTET_STREAM
+
+
+def guess_mimetype(name: str) -> str:
+    """The type a name's extension says; the lookup is cached per extension (a manifest has a handful)."""
+    _, dot, extension = name.rpartition(".")
+    if not dot:
+        return OCTET_STREAM
+    suffix = "." + extension.lower()
+    if suffix in mimetypes.encodings_map or suffix in mimetypes.suffix_map:
+        # "a.tar.gz" is a tar archive: the type depends on the part before the compression suffix.
+        return mimetypes.guess_type(name, strict=False)[0] or OCTET_STREAM
+    return _extension_mimetype(extension)
+
+
+@lru_cache(maxsize=4096)
+def _host_ok(scheme_and_host: str) -> bool:
+    # A manifest's URLs share a few hosts: Django's validator runs once per host, and the rest of
+    # the URL only has to be free of whitespace, which is all the validator asks of it.
+    try:
+        URLValidator(schemes=["http", "https"])(scheme_and_host)
+    except ValidationError:
+        return False
+    return True
+
+
+def _check_url(url: object) -> str:
+    if not url:
+        return ""
+    if not isinstance(url, str):
+        raise ValueError("url must be text")
+    url = url.strip()
+    if not url:
+        return ""
+    if len(url) > URL_MAX:
+        raise ValueError(f"url longer than {URL_MAX} characters")
+    match = _URL.match(url)
+    if not match or _URL_BAD_CHAR.search(url) or not _host_ok(match.group(1)):
+        raise ValueError("url must be an http or https address")
+    return url
+
+
+def _check_metadata_text(text: str | None) -> str:
+    """A CSV cell's metadata, kept as the JSON text it is once it is known to be a storable object."""
+    text = (text or "").strip()
+    if not text:
+        return "{}"
+    if text[0] != "{":
+        raise ValueError("metadata must be a JSON object")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ValueError("metadata must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise ValueError("metadata must be a JSON object")
+    if _MAYBE_JSON_PROBLEM.search(text):
+        problem = json_problem(value, "metadata")  # NUL or NaN, which jsonb refuses
+        if problem:
+            raise ValueError(problem.rstrip("."))
+    size = len(text) if text.isascii() else len(text.encode())
+    if size > METADATA_MAX_BYTES:
+        raise ValueError(f"metadata larger than {METADATA_MAX_BYTES:,} bytes")
+    return text
+
+
+def _metadata_json(value: object) -> str:
+    """A JSON line's (already decoded and checked) metadata as JSON text."""
+    if value is None or value == {}:
+        return "{}"
+    if not isinstance(value, dict):
+        raise ValueError("metadata must be a JSON object")
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    size = len(text) if text.isascii() else len(text.encode())
+    if size > METADATA_MAX_BYTES:
+        raise ValueError(f"metadata larger than {METADATA_MAX_BYTES:,} bytes")
+    return text
+
+
+def _row(number: int, filename: object, url: object, metadata: str) -> Row:
+    dir_, name = split_filename(filename)
+    assert isinstance(filename, str)  # split_filename refused anything else
+    return Row(number, dir_, name, filename, guess_mimetype(name), _check_url(url), metadata)
+
+
+# ---------------------------------------------------------------- the two formats
+
+
+def manifest_kind(name: str, head: bytes) -> str:
+    """ "csv" or "jsonl", from the file's name, else from its first character."""
+    lowered = name.lower()
+    if lowered.endswith(".csv"):
+        return "csv"
+    if lowered.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    return "jsonl" if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") else "csv"
+
+
+def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
+    reader = csv.reader(text)
+    header = next(reader, None) or []
+    if "filename" not in header:
+        raise ValueError("the first line must name the columns, with filename among them")
+    extra = set(header) - set(COLUMNS)
+    if extra:
+        raise ValueError(f"unknown column {sorted(extra)[0]!r} (allowed: filename, url, metadata)")
+    width = len(header)
+    at_filename = header.index("filename")
+    at_url = header.index("url") if "url" in header else None
+    at_metadata = header.index("metadata") if "metadata" in header else None
+    number = 1
+    for values in reader:
+        number += 1
+        if not values:
+            continue
+        if len(values) > width:
+            yield RowError(number, "more values than columns")
+            continue
+        if len(values) < width:
+            values += [""] * (width - len(values))
+        try:
+            yield _row(
+                number,
+                values[at_filename],
+                values[at_url] if at_url is not None else "",
+                _check_metadata_text(values[at_metadata]) if at_metadata is not None else "{}",
+            )
+        except ValueError as exc:
+            yield RowError(number, str(exc))
+
+
+def _json_line(line: str) -> dict[str, Any]:
+    try:
+        value = json.loads(line)
+    except ValueError as exc:
+        # Python refuses to read a number of more than 4,300 digits with a plain ValueError.
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "a number is too long"
+        raise ValueError(f"not valid JSON ({reason})") from None
+    if not isinstance(value, dict):
+        raise ValueError("each line must be a JSON object")
+    if _MAYBE_JSON_PROBLEM.search(line):
+        # A NUL or NaN in its url or metadata (the filename's own check names control characters).
+        problem = json_problem({key: v for key, v in value.items() if key != "filename"})
+        if problem:
+            raise ValueError(problem.rstrip("."))
+    if len(value) > 3 or not set(value) <= set(COLUMNS):
+        extra = set(value) - set(COLUMNS)
+        raise ValueError(f"unknown key {sorted(extra)[0]!r} (allowed: filename, url, metadata)")
+    return value
+
+
+def _jsonl_rows(text: IO[str]) -> Iterator[Row | RowError]:
+    for number, line in enumerate(text, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = _json_line(line)
+            yield _row(number, value.get("filename"), value.get("url"), _metadata_json(value.get("metadata")))
+        except ValueError as exc:
+            yield RowError(number, str(exc))
+
+
+def manifest_rows(raw: IO[bytes], kind: str) -> Iterator[Row | RowError]:
+    """Each row of the manifest in `raw` (bytes, read as UTF-8 with or without a BOM), checked.
+
+    Raises ValidationError({"file": ...}) for a file that is not a manifest at all: not UTF-8 text,
+    not CSV, or a CSV whose header is not ours."""
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")  # type: ignore[type-var]
+    try:
+        yield from (_csv_rows(text) if kind == "csv" else _jsonl_rows(text))
+    except UnicodeDecodeError:
+        raise ValidationError({"file": "The file is not UTF-8 text."}) from None
+    except csv.Error as exc:
+        raise ValidationError({"file": f"Not a readable CSV file: {exc}."}) from None
+    except ValueError as exc:
+        raise ValidationError({"file": f"Not a manifest: {exc}."}) from None
+    finally:
+        # The wrapper must not close the caller's file when it is collected.
+        text.detach()
+
+
+def manifest_filenames(raw: IO[bytes], kind: str, until: int) -> Iterator[tuple[int, str]]:
+    """(row number, filename) of the good rows up to `until`: a second reading that finds where a
+    filename listed twice first appeared, on the way to refusing the manifest."""
+    for row in manifest_rows(raw, kind):
+        if row.number > until:
+            return
+        if isinstance(row, Row):
+            yield row.number, row.filename
