@@ -244,7 +244,7 @@ def manifest_rows(raw: IO[bytes], kind: str) -> Iterator[Row | RowError]:
 
     Raises ValidationError({"file": ...}) for a file that is not a manifest at all: not UTF-8 text,
     not CSV, or a CSV whose header is not ours."""
-    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")  # type: ignore[type-var]
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     try:
         yield from (_csv_rows(text) if kind == "csv" else _jsonl_rows(text))
     except UnicodeDecodeError:

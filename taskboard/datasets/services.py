@@ -26,7 +26,7 @@ from taskboard.datasets.importing import ImportResult, import_manifest
 from taskboard.datasets.manifest_rows import DIR_MAX, NAME_MAX, OCTET_STREAM
 from taskboard.datasets.models import Dataset, Item
 
-__all__ = ["ImportResult", "items_import_manifest", "items_upload"]
+__all__ = ["IMAGE_FORMATS", "OCTET_STREAM", "ImportResult", "items_import_manifest", "items_upload"]
 
 # Pillow format -> (mimetype, extension) for the images we accept.
 IMAGE_FORMATS = {
