@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import io
 import json
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterable
@@ -35,12 +36,24 @@ from django.utils import timezone
 
 from taskboard.accounts.models import User
 from taskboard.datasets import signals
-from taskboard.datasets.manifest_rows import Row, RowError, manifest_filenames, manifest_kind, manifest_rows
+from taskboard.datasets.manifest_rows import (
+    FILENAME,
+    METADATA,
+    NUMBER,
+    Row,
+    RowError,
+    manifest_filenames,
+    manifest_kind,
+    manifest_rows,
+    metadata_problem,
+)
 from taskboard.datasets.models import Dataset, Item
 from taskboard.jobs import services as job_services
 from taskboard.jobs.models import Job
 from taskboard.jobs.registry import job_runner
 from taskboard.projects.access import can_manage
+
+logger = logging.getLogger(__name__)
 
 MAX_ERRORS_SHOWN = 20
 # Rows written per round: one COPY and one INSERT … SELECT on PostgreSQL; the progress bar's step.
@@ -255,19 +268,24 @@ def import_manifest(
             nonlocal created, written
             if batch and not error_count:  # once a row is refused, nothing more is written
                 before = _largest_item_id(cursor)
-                new = writer.write(batch)
+                try:
+                    new = writer.write(batch)
+                except connection.Database.Error as exc:
+                    # The database's JSON parser had the last word on a CSV cell's metadata.
+                    _refuse_batch(batch, exc, refuse)
+                    new = 0
                 created += new
                 written += len(batch)
-                if new < len(batch):
+                if new < len(batch) and not error_count:
                     # Some filenames were there already: from before the import (skipped), or from
                     # an earlier batch of it (listed twice: the first row is found afterwards).
                     again = writer.written_before(
-                        [row.filename for row in batch], dataset.pk, stamp, (largest_before, before)
+                        [row[FILENAME] for row in batch], dataset.pk, stamp, (largest_before, before)
                     )
                     for row in batch:
-                        if row.filename in again:
+                        if row[FILENAME] in again:
                             repeated.append(row)
-                            refuse(row.number, f"{row.filename} is listed twice")
+                            refuse(row[NUMBER], f"{row[FILENAME]} is listed twice")
             if progress:
                 progress(min(rows_read, total - 1), total)
             batch.clear()
@@ -280,9 +298,9 @@ def import_manifest(
             if isinstance(row, RowError):
                 refuse(row.number, row.error)
                 continue
-            first = first_in_batch.setdefault(row.filename, row.number)
-            if first != row.number:
-                refuse(row.number, f"{row.filename} is listed twice (first on row {first})")
+            first = first_in_batch.setdefault(row[FILENAME], row[NUMBER])
+            if first != row[NUMBER]:
+                refuse(row[NUMBER], f"{row[FILENAME]} is listed twice (first on row {first})")
                 continue
             batch.append(row)
             if len(batch) >= BATCH_ROWS:
@@ -302,12 +320,25 @@ def import_manifest(
     return ImportResult(created=created, skipped=written - created)
 
 
+def _refuse_batch(batch: list[Row], exc: Exception, refuse: Callable[[int, str], None]) -> None:
+    """Name the rows of a batch the database refused (its transaction is lost: the import is over)."""
+    named = False
+    for row in batch:
+        problem = metadata_problem(row[METADATA])
+        if problem:
+            refuse(row[NUMBER], problem)
+            named = True
+    if not named:
+        logger.warning("manifest rows %s to %s refused: %s", batch[0][NUMBER], batch[-1][NUMBER], exc)
+        refuse(batch[0][NUMBER], f"the database refused this row or one of the {len(batch) - 1:,} after it")
+
+
 def _name_first_rows(
     raw: IO[bytes], kind: str, shown: list[tuple[int, str]], repeated: Iterable[Row]
 ) -> list[tuple[int, str]]:
     """Add where each filename listed twice across batches first appeared, reading the file again."""
     numbers = {number for number, _ in shown}
-    wanted = {row.filename: row.number for row in repeated if row.number in numbers}
+    wanted = {row[FILENAME]: row[NUMBER] for row in repeated if row[NUMBER] in numbers}
     if not wanted:
         return shown
     raw.seek(0)

@@ -30,24 +30,21 @@ URL_MAX = 2000
 COLUMNS = ("filename", "url", "metadata")
 OCTET_STREAM = "application/octet-stream"
 
-# A control character, a backslash or a lone surrogate (JSON's "\ud800" decodes to one).
-_BAD_FILENAME_CHAR = re.compile(r"[\x00-\x1f\x7f\\\ud800-\udfff]")
-# An empty, "." or ".." part: "//", "/./", "/../", or such a part at the end.
-_BAD_PART = re.compile(r"/\.{0,2}(?=/|\Z)")
-_URL = re.compile(r"(https?://[^/?#\s]*)([/?#]\S*)?\Z", re.IGNORECASE)
-_URL_BAD_CHAR = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+# A control character, a backslash or a lone surrogate (JSON's "\ud800" decodes to one); or an
+# empty, "." or ".." part: "//", "/./", "/../", or such a part at the end. One search for both.
+_BAD_FILENAME = re.compile(r"[\x00-\x1f\x7f\\\ud800-\udfff]|/\.{0,2}(?=/|\Z)")
+# What URLValidator asks of the part after the host: no whitespace (nor, here, a control character).
+_URL = re.compile(r"(https?://[^/?#\s\x00-\x1f\x7f\ud800-\udfff]*)([/?#][^\s\x00-\x1f\x7f\ud800-\udfff]*)?\Z", re.I)
 # What json_problem looks for can only be spelled with an escape, NaN or Infinity.
 _MAYBE_JSON_PROBLEM = re.compile(r"\\u|NaN|Infinity")
 
 
-class Row(NamedTuple):
-    number: int
-    dir: str
-    name: str
-    filename: str
-    mimetype: str
-    url: str
-    metadata: str  # JSON text of an object
+# (number, dir, name, filename, mimetype, url, metadata): a plain tuple, the cheapest to make ten
+# million times. `metadata` is the JSON text of an object; a CSV cell's text is passed on as written
+# once it looks like one, and the database's own parser (jsonb, SQLite's json_valid check) has the
+# last word: `metadata_problem` names the row when it refuses a batch.
+Row = tuple[int, str, str, str, str, str, str]
+NUMBER, FILENAME, METADATA = 0, 3, 6
 
 
 class RowError(NamedTuple):
@@ -61,13 +58,13 @@ def split_filename(filename: object) -> tuple[str, str]:
         raise ValueError("filename is required")
     if filename[0] != "/":
         raise ValueError("filename must start with /")
-    bad = _BAD_FILENAME_CHAR.search(filename)
+    bad = _BAD_FILENAME.search(filename)
     if bad:
+        if bad.group()[0] == "/":
+            raise ValueError("filename has an empty, '.' or '..' part")
         if "\ud800" <= bad.group() <= "\udfff":
             raise ValueError("filename contains a lone surrogate (\\ud800 to \\udfff), which is not valid Unicode")
         raise ValueError("filename contains a control character or a backslash")
-    if _BAD_PART.search(filename):
-        raise ValueError("filename has an empty, '.' or '..' part")
     dir_, _, name = filename.rpartition("/")
     if len(name) > NAME_MAX:
         raise ValueError(f"file name longer than {NAME_MAX} characters")
@@ -76,21 +73,27 @@ def split_filename(filename: object) -> tuple[str, str]:
     return dir_ or "/", name
 
 
-@lru_cache(maxsize=4096)
-def _extension_mimetype(extension: str) -> str:
-    return mimetypes.guess_type(f"x.{extension}", strict=False)[0] or OCTET_STREAM
+# extension -> type, or "" when the type depends on more of the name ("a.tar.gz" is a tar archive).
+_TYPES_BY_EXTENSION: dict[str, str] = {}
 
 
 def guess_mimetype(name: str) -> str:
-    """The type a name's extension says; the lookup is cached per extension (a manifest has a handful)."""
-    _, dot, extension = name.rpartition(".")
-    if not dot:
-        return OCTET_STREAM
-    suffix = "." + extension.lower()
-    if suffix in mimetypes.encodings_map or suffix in mimetypes.suffix_map:
-        # "a.tar.gz" is a tar archive: the type depends on the part before the compression suffix.
-        return mimetypes.guess_type(name, strict=False)[0] or OCTET_STREAM
-    return _extension_mimetype(extension)
+    """The type a name's extension says; looked up once per extension (a manifest has a handful)."""
+    extension = name[name.rfind(".") + 1 :] if "." in name else None
+    found = _TYPES_BY_EXTENSION.get(extension) if extension is not None else OCTET_STREAM
+    if found:
+        return found
+    if found is None and extension is not None:
+        suffix = "." + extension.lower()
+        whole_name = suffix in mimetypes.encodings_map or suffix in mimetypes.suffix_map
+        if len(_TYPES_BY_EXTENSION) > 4096:
+            _TYPES_BY_EXTENSION.clear()
+        _TYPES_BY_EXTENSION[extension] = (
+            "" if whole_name else mimetypes.guess_type(f"x.{extension}", strict=False)[0] or OCTET_STREAM
+        )
+        if not whole_name:
+            return _TYPES_BY_EXTENSION[extension]
+    return mimetypes.guess_type(name, strict=False)[0] or OCTET_STREAM
 
 
 @lru_cache(maxsize=4096)
@@ -115,18 +118,34 @@ def _check_url(url: object) -> str:
     if len(url) > URL_MAX:
         raise ValueError(f"url longer than {URL_MAX} characters")
     match = _URL.match(url)
-    if not match or _URL_BAD_CHAR.search(url) or not _host_ok(match.group(1)):
+    if not match or not _host_ok(match.group(1)):
         raise ValueError("url must be an http or https address")
     return url
 
 
-def _check_metadata_text(text: str | None) -> str:
-    """A CSV cell's metadata, kept as the JSON text it is once it is known to be a storable object."""
+def _metadata_text(text: str | None) -> str:
+    """A CSV cell's metadata as JSON text: "{}" when empty, else the cell when it looks like an object
+    that holds nothing the database refuses without saying (checked in full when it might)."""
     text = (text or "").strip()
     if not text:
         return "{}"
-    if text[0] != "{":
+    if text[0] != "{" or text[-1] != "}":
         raise ValueError("metadata must be a JSON object")
+    if len(text) > METADATA_MAX_BYTES // 4 or _MAYBE_JSON_PROBLEM.search(text):
+        return _checked_metadata_text(text)
+    return text
+
+
+def metadata_problem(text: str) -> str | None:
+    """Why a row's metadata text cannot be stored, in the words of the row checks; None when it can."""
+    try:
+        _checked_metadata_text(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _checked_metadata_text(text: str) -> str:
     try:
         value = json.loads(text)
     except ValueError:
@@ -159,7 +178,7 @@ def _metadata_json(value: object) -> str:
 def _row(number: int, filename: object, url: object, metadata: str) -> Row:
     dir_, name = split_filename(filename)
     assert isinstance(filename, str)  # split_filename refused anything else
-    return Row(number, dir_, name, filename, guess_mimetype(name), _check_url(url), metadata)
+    return (number, dir_, name, filename, guess_mimetype(name), _check_url(url) if url else "", metadata)
 
 
 # ---------------------------------------------------------------- the two formats
@@ -202,7 +221,7 @@ def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
                 number,
                 values[at_filename],
                 values[at_url] if at_url is not None else "",
-                _check_metadata_text(values[at_metadata]) if at_metadata is not None else "{}",
+                _metadata_text(values[at_metadata]) if at_metadata is not None else "{}",
             )
         except ValueError as exc:
             yield RowError(number, str(exc))
@@ -264,5 +283,5 @@ def manifest_filenames(raw: IO[bytes], kind: str, until: int) -> Iterator[tuple[
     for row in manifest_rows(raw, kind):
         if row.number > until:
             return
-        if isinstance(row, Row):
-            yield row.number, row.filename
+        if not isinstance(row, RowError):
+            yield row[NUMBER], row[FILENAME]
