@@ -204,25 +204,56 @@ def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
         raise ValueError(f"unknown column {sorted(extra)[0]!r} (allowed: filename, url, metadata)")
     width = len(header)
     at_filename = header.index("filename")
-    at_url = header.index("url") if "url" in header else None
-    at_metadata = header.index("metadata") if "metadata" in header else None
+    # A missing column reads as the empty cell past the row's end.
+    at_url = header.index("url") if "url" in header else width
+    at_metadata = header.index("metadata") if "metadata" in header else width
+    # The common row takes the inlined checks below; anything they do not pass outright goes
+    # through `_row`, which accepts or names the problem. Both give the same row.
+    bad_filename, url_match, maybe_problem, types = (
+        _BAD_FILENAME.search,
+        _URL.match,
+        _MAYBE_JSON_PROBLEM.search,
+        _TYPES_BY_EXTENSION,
+    )
+    metadata_fast_max = METADATA_MAX_BYTES // 4
     number = 1
     for values in reader:
         number += 1
-        if not values:
-            continue
-        if len(values) > width:
-            yield RowError(number, "more values than columns")
-            continue
-        if len(values) < width:
+        if len(values) != width:
+            if not values:
+                continue
+            if len(values) > width:
+                yield RowError(number, "more values than columns")
+                continue
             values += [""] * (width - len(values))
-        try:
-            yield _row(
-                number,
-                values[at_filename],
-                values[at_url] if at_url is not None else "",
-                _metadata_text(values[at_metadata]) if at_metadata is not None else "{}",
+        values.append("")
+        filename, url, metadata = values[at_filename], values[at_url], values[at_metadata]
+        slash = filename.rfind("/")
+        name = filename[slash + 1 :]
+        dir_ = filename[:slash] or "/"
+        mimetype = types.get(name[name.rfind(".") + 1 :]) if "." in name else OCTET_STREAM
+        if (
+            slash >= 0
+            and filename[0] == "/"
+            and len(name) <= NAME_MAX
+            and len(dir_) <= DIR_MAX
+            and not bad_filename(filename)
+            and mimetype
+            and (not url or ((match := url_match(url)) and len(url) <= URL_MAX and _host_ok(match.group(1))))
+            and (
+                not metadata
+                or (
+                    metadata[0] == "{"
+                    and metadata[-1] == "}"
+                    and len(metadata) <= metadata_fast_max
+                    and not maybe_problem(metadata)
+                )
             )
+        ):
+            yield (number, dir_, name, filename, mimetype, url, metadata or "{}")
+            continue
+        try:
+            yield _row(number, filename, url, _metadata_text(metadata))
         except ValueError as exc:
             yield RowError(number, str(exc))
 
@@ -281,7 +312,7 @@ def manifest_filenames(raw: IO[bytes], kind: str, until: int) -> Iterator[tuple[
     """(row number, filename) of the good rows up to `until`: a second reading that finds where a
     filename listed twice first appeared, on the way to refusing the manifest."""
     for row in manifest_rows(raw, kind):
-        if row.number > until:
+        if row[NUMBER] > until:
             return
         if not isinstance(row, RowError):
             yield row[NUMBER], row[FILENAME]
