@@ -57,7 +57,10 @@ def test_one_bad_row_among_many_imports_nothing_and_names_the_row(dataset, manag
     data = csv_manifest(40_000, bad={30_000: "/f30/ok.jpg,ftp://example.com/x.jpg,"})
     with pytest.raises(ValidationError) as exc:
         run(dataset, manager, data)
-    assert exc.value.message_dict["file"] == ["Row 30002: url must be an http or https address.", "Nothing was imported."]
+    assert exc.value.message_dict["file"] == [
+        "Row 30002: url must be an http or https address.",
+        "Nothing was imported.",
+    ]
     assert not Item.objects.filter(dataset=dataset).exists()
 
 
