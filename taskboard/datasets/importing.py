@@ -15,15 +15,18 @@ than MANIFEST_JOB_THRESHOLD rows as a job with a progress bar, from a copy saved
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import io
 import json
 import logging
 import os
+import queue
+import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -63,6 +66,7 @@ SQLITE_ROWS_PER_INSERT = 500
 IMPORTS_FOLDER = "imports"
 
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -86,31 +90,64 @@ _COLUMNS = "dataset_id, dir, name, filename, mimetype, url, metadata, file, anno
 
 
 class _PostgresWriter:
-    """COPY a batch into a staging table, then one INSERT … SELECT into the items."""
+    """COPY a batch into a staging table, then one INSERT … SELECT into the items.
+
+    Until a filename is found already there, the INSERT is a plain one under a savepoint: ON
+    CONFLICT's speculative insertion costs a third more per row, and a fresh dataset never needs
+    it. The first unique violation rolls that batch back and the rest go with ON CONFLICT DO NOTHING.
+    The dataset foreign key is checked at each statement, not at commit, so PostgreSQL does not
+    queue one deferred check per row of a ten-million-row import.
+    """
 
     def __init__(self, cursor: Any, dataset_id: int, stamp: Any):
         self.cursor = cursor
         self.params = (dataset_id, stamp)
+        self.plain = True
         table = Item._meta.db_table
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS item_import_staging "
             "(dir text, name text, filename text, mimetype text, url text, metadata jsonb) ON COMMIT DROP"
         )
         cursor.execute("TRUNCATE item_import_staging")
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid = %s::regclass "
+            "AND confrelid = %s::regclass AND condeferrable",
+            (table, Dataset._meta.db_table),
+        )
+        self.foreign_keys = [connection.ops.quote_name(name) for (name,) in cursor.fetchall()]
+        if self.foreign_keys:
+            cursor.execute(f"SET CONSTRAINTS {', '.join(self.foreign_keys)} IMMEDIATE")
         self.insert = (
             f"INSERT INTO {table} ({_COLUMNS}) "
-            "SELECT %s, dir, name, filename, mimetype, url, metadata, '', false, %s FROM item_import_staging "
-            "ON CONFLICT (dataset_id, filename) DO NOTHING"
+            "SELECT %s, dir, name, filename, mimetype, url, metadata, '', false, %s FROM item_import_staging"
         )
 
     def write(self, rows: list[Row]) -> int:
         with self.cursor.copy("COPY item_import_staging FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row[1:])
-        self.cursor.execute(self.insert, self.params)
-        created: int = self.cursor.rowcount
+        created: int | None = None
+        if self.plain:
+            self.cursor.execute("SAVEPOINT item_import_batch")
+            try:
+                self.cursor.execute(self.insert, self.params)
+            except connection.Database.IntegrityError as exc:
+                if getattr(exc, "sqlstate", None) != "23505":  # not a unique violation
+                    raise
+                self.cursor.execute("ROLLBACK TO SAVEPOINT item_import_batch")
+                self.plain = False
+            else:
+                created = self.cursor.rowcount
+                self.cursor.execute("RELEASE SAVEPOINT item_import_batch")
+        if created is None:
+            self.cursor.execute(self.insert + " ON CONFLICT (dataset_id, filename) DO NOTHING", self.params)
+            created = self.cursor.rowcount
         self.cursor.execute("TRUNCATE item_import_staging")
         return created
+
+    def close(self) -> None:
+        if self.foreign_keys:
+            self.cursor.execute(f"SET CONSTRAINTS {', '.join(self.foreign_keys)} DEFERRED")
 
     def written_before(self, filenames: list[str], dataset_id: int, stamp: Any, ids: tuple[int, int]) -> set[str]:
         self.cursor.execute(
@@ -129,6 +166,9 @@ class _SQLiteWriter:
         self.stamp = connection.ops.adapt_datetimefield_value(stamp)
         self.constants = f"{int(dataset_id)}, ?, ?, ?, ?, ?, ?, '', 0, '{self.stamp}'"
         self.statements: dict[int, str] = {}
+
+    def close(self) -> None:
+        pass
 
     def _statement(self, count: int) -> str:
         if count not in self.statements:
@@ -291,21 +331,27 @@ def import_manifest(
             batch.clear()
             first_in_batch.clear()
 
-        for row in manifest_rows(raw, kind):
-            rows_read += 1
-            if rows_read > max_rows:
-                raise ValidationError({"file": f"A manifest may list at most {max_rows:,} items."})
-            if isinstance(row, RowError):
-                refuse(row.number, row.error)
-                continue
-            first = first_in_batch.setdefault(row[FILENAME], row[NUMBER])
-            if first != row[NUMBER]:
-                refuse(row[NUMBER], f"{row[FILENAME]} is listed twice (first on row {first})")
-                continue
-            batch.append(row)
-            if len(batch) >= BATCH_ROWS:
-                flush()
-        flush()
+        try:
+            for chunk in _read_ahead(manifest_rows(raw, kind), BATCH_ROWS):
+                rows_read += len(chunk)
+                if rows_read > max_rows:
+                    raise ValidationError({"file": f"A manifest may list at most {max_rows:,} items."})
+                for row in chunk:
+                    if isinstance(row, RowError):
+                        refuse(row.number, row.error)
+                        continue
+                    first = first_in_batch.setdefault(row[FILENAME], row[NUMBER])
+                    if first != row[NUMBER]:
+                        refuse(row[NUMBER], f"{row[FILENAME]} is listed twice (first on row {first})")
+                        continue
+                    batch.append(row)
+                    if len(batch) >= BATCH_ROWS:
+                        flush()
+            flush()
+        finally:
+            # When the transaction failed already, it is being rolled back anyway.
+            with contextlib.suppress(connection.Database.Error):
+                writer.close()
 
         if error_count:
             shown = sorted((-negated, error) for negated, error in errors)
@@ -318,6 +364,52 @@ def import_manifest(
         if progress:
             progress(rows_read, rows_read)
     return ImportResult(created=created, skipped=written - created)
+
+
+class _ReadFailed(NamedTuple):
+    exc: BaseException
+
+
+def _read_ahead(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size`, read by a thread one list ahead of the caller: parsing the next
+    batch overlaps the database writing this one (both drivers let go of the GIL while they wait).
+    The thread touches no database; its exceptions are raised here."""
+    chunks: queue.Queue[list[T] | _ReadFailed | None] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(value: list[T] | _ReadFailed | None) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            chunk: list[T] = []
+            for item in items:
+                chunk.append(item)
+                if len(chunk) >= size:
+                    if not put(chunk):
+                        return
+                    chunk = []
+            if put(chunk):
+                put(None)
+        except BaseException as exc:
+            put(_ReadFailed(exc))
+
+    reader = threading.Thread(target=read, name="manifest-reader", daemon=True)
+    reader.start()
+    try:
+        while (value := chunks.get()) is not None:
+            if isinstance(value, _ReadFailed):
+                raise value.exc
+            yield value
+    finally:
+        stop.set()
+        reader.join()
 
 
 def _refuse_batch(batch: list[Row], exc: Exception, refuse: Callable[[int, str], None]) -> None:
