@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
@@ -164,3 +165,29 @@ def test_the_import_items_command(tmp_path: Path, dataset, manager, capsys):
     path.write_bytes(csv_manifest(3, bad={1: "nope,,"}))
     with pytest.raises(CommandError, match="Row 3: filename must start with /"):
         call_command("import_items", str(path), dataset=dataset.pk, by=manager.email)
+
+
+@pytest.mark.heavy
+def test_ten_million_rows_import_as_a_job_with_a_progress_bar(tmp_path, dataset, manager, settings):
+    """The issue's size: a 10,000,000-row manifest (about 1 GiB) goes in as a job, read from storage,
+    its progress moving batch by batch, with memory held to a few batches."""
+    import resource
+
+    count = 10_000_000
+    settings.MEDIA_ROOT = tmp_path
+    with (tmp_path / "big.csv").open("w") as out:
+        out.write("filename,url,metadata\n")
+        for i in range(count):
+            out.write(f'/f{i // 10_000}/{i:08d}.jpg,https://cdn.example.com/{i}.jpg,"{{""n"": {i % 997}}}"\n')
+    with (tmp_path / "big.csv").open("rb") as source:
+        start = importing.import_manifest_start(dataset=dataset, file=File(source, name="big.csv"), by=manager)
+    assert start.job is not None
+    steps: list[tuple[int, int]] = []
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    job = Job.objects.get(pk=start.job.pk)
+    result = importing.items_import_job_run(job=job, progress=lambda done, total: steps.append((done, total)))
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert result["created"] == count == Item.objects.filter(dataset=dataset).count()
+    assert len(steps) >= count // importing.BATCH_ROWS and steps[-1] == (count, count)
+    assert [done for done, _ in steps] == sorted(done for done, _ in steps)
+    assert grown_mib < 500, f"the import grew the process by {grown_mib:.0f} MiB"
