@@ -57,15 +57,19 @@ WITH me AS (
   WHERE id = (SELECT id FROM want) AND EXISTS (SELECT 1 FROM moved)
 ), record AS (
   INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, at, note)
-  SELECT %(task)s, item_id, '{ChangeKind.CLAIM.value}', (SELECT id FROM queue), (SELECT id FROM want), 1, %(user)s,
-    now(), '' FROM moved
+  SELECT %(task)s, item_id, '{ChangeKind.CLAIM.value}', (SELECT id FROM queue), (SELECT id FROM want), 1,
+    CAST(%(by)s AS bigint), now(), '' FROM moved
 )
 SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM moved)
 """
 
 
-def pulling_claim(*, task: AnnotationTask, user: User) -> int:
+def pulling_claim(*, task: AnnotationTask, user: User, requested: bool = False) -> int:
     """Give `user` their next batch from the queue if their undone items are low; returns how many.
+
+    `requested` is True when the person asked for it ("Get more items"); otherwise the system pulls
+    on their behalf (the first batches, a refill after a status, a pipeline's hand-out), and the
+    change record names no one as its author (`by` is empty), so the history says so.
 
     The rule (docs/tasks.md): refill when undone ≤ max_batch_workload − batch_size, never above
     max_batch_workload undone. Concurrent claimers never get the same item: PostgreSQL skips rows
@@ -81,6 +85,7 @@ def pulling_claim(*, task: AnnotationTask, user: User) -> int:
             "task": task.pk,
             "project": task.project_id,
             "user": user.pk,
+            "by": user.pk if requested else None,
             "batch": task.batch_size,
             "max": task.max_batch_workload,
         }
@@ -93,10 +98,10 @@ def pulling_claim(*, task: AnnotationTask, user: User) -> int:
             return moved
     # SQLite, and a first claim of an allowed assignee (their assignment is made here).
     with transaction.atomic():
-        return _pulling_claim_orm(task=task, user=user)
+        return _pulling_claim_orm(task=task, user=user, requested=requested)
 
 
-def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int:
+def _pulling_claim_orm(*, task: AnnotationTask, user: User, requested: bool) -> int:
     assignment = (
         Assignment.objects.select_for_update().filter(task=task, assignee=user, kind=AssignmentKind.WORK).first()
     )
@@ -144,7 +149,7 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int:
                 kind=ChangeKind.CLAIM,
                 from_assignment=queue,
                 to_assignment=assignment,
-                by=user,
+                by=user if requested else None,
                 at=now,
             )
             for item_id in claimed
