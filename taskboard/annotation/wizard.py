@@ -96,7 +96,7 @@ def step_data(state, step):
 
 def store_step(state, step, querydict):
     state["data"][step] = {
-        key: querydict.getlist(key) for key in querydict if key not in ("csrfmiddlewaretoken", "goto")
+        key: querydict.getlist(key) for key in querydict if key not in ("csrfmiddlewaretoken", "goto", "_touched")
     }
 
 
@@ -212,6 +212,17 @@ def steps_nav(wid, current, state):
         }
         for key in STEPS
     ]
+
+
+def qa_parent_missing(built) -> bool:
+    """A QA task chosen without the task it reviews: there is nothing to count yet."""
+    form = built["type"]
+    return kind_of(built) == "qa" and not (form.is_valid() and form.cleaned_data.get("parent"))
+
+
+def kind_label(kind: str) -> str:
+    """How the wizard names a kind of task ("QA review of a task"), never its key."""
+    return dict(forms.TASK_KINDS).get(kind, kind)
 
 
 def kind_of(built) -> str:
