@@ -28,6 +28,7 @@ from taskboard.annotation.selection import Selection
 from taskboard.inputs import IdChoiceField, IdsChoiceField
 from taskboard.projects import queries
 
+
 class DescribedBoundField(BoundField):
     """A control tied to its help and to its error box (`annotation/_field.html`): `aria-describedby`
     names both, so a screen reader reads the error with the field. The error box is always in the
