@@ -318,6 +318,10 @@ def summary(*, wid: str, dataset, built, by) -> dict:
         "split": [(share.user, share.share, share.items) for share in plan.shares],
         "queued": plan.queued,
         "consensus_copies": plan.copies,
+        "consensus_items": plan.originals,
+        # A consensus task's work is its copies: each consensus item is labelled per_item times.
+        "labelled_once": plan.total - plan.originals,
+        "to_label": plan.total - plan.originals + plan.copies,
         # A QA task's items are in its parent by definition; only other tasks are worth a warning.
         "in_other_tasks": annotation_queries.items_in_other_open_tasks(
             matched, exclude_task=type_.cleaned_data.get("parent") if kind == "qa" else None

@@ -20,6 +20,7 @@ from tests.factories import create_task, in_days, make_items
 pytestmark = pytest.mark.e2e
 
 PEOPLE = ["bob@example.com", "carol@example.com", "dave@example.com"]
+QUEUE = "Pulling"  # the pulling queue's row, "Pulling queue", by its first word
 
 
 @pytest.fixture
@@ -52,7 +53,13 @@ def review(page, name):
     next_step(page, "Review")
     split = page.get_by_role("table", name=re.compile("per assignee|First batches"))
     counts = column(split, "Assignee", "Items")
-    counts["total"] = number(page.get_by_role("definition").first.inner_text())
+    # What there is to do: the items, or for consensus the items and copies ("To label").
+    to_label = page.get_by_role("term").filter(has_text="To label")
+    total = page.get_by_role("definition").nth(1 if to_label.count() else 0)
+    counts["total"] = number(total.inner_text())
+    queued = page.get_by_text(re.compile(r"wait in the queue"))
+    if queued.count():
+        counts[QUEUE] = number(queued.inner_text())
     check_page(page, f"{name}-review")
     return counts
 
@@ -66,7 +73,7 @@ def task_page_numbers(page, name):
     """The task page: {"total": n, person: assigned}."""
     progress = page.get_by_role("region", name="Progress")
     counts = column(progress.get_by_role("table", name="Per assignee"), "Assignee", "Assigned")
-    counts["total"] = number(re.search(r"of ([\d,]+) items", progress.inner_text()).group(1))
+    counts["total"] = number(re.search(r"\d+ of ([\d,]+)", progress.inner_text()).group(1))
     check_page(page, f"{name}-task")
     return counts
 
@@ -88,7 +95,9 @@ def created_numbers(name):
         a.assignee.email: a.item_count
         for a in Assignment.objects.filter(task=task, kind="work").select_related("assignee")
     }
-    counts["total"] = task.task_items.filter(copy=0).count()
+    if task.is_pulling:
+        counts[QUEUE] = task.task_items.filter(in_queue=True).count()
+    counts["total"] = task.task_items.filter(assignment__kind__in=["work", "queue"]).count()
     return counts
 
 
@@ -192,8 +201,7 @@ def test_pulling_task_and_an_annotators_automatic_batch(
     people_step(page, "Pull all", *PEOPLE)
     check_page(page, "pulling-people")
     previewed = review(page, "pulling")
-    assert previewed == {p: 3 for p in PEOPLE} | {"total": 30}
-    expect(page.get_by_text("21 items wait in the queue")).to_be_visible()
+    assert previewed == {p: 3 for p in PEOPLE} | {QUEUE: 21, "total": 30}
     same_numbers_everywhere(page, "Pull all", previewed)
 
     # Bob completes an item: his next batch comes by itself, and his history says the system pulled it.
@@ -222,9 +230,9 @@ def test_consensus_task(page, street):
     next_step(page, "People and dates")
     people_step(page, "Agree", *PEOPLE)
     previewed = review(page, "consensus")
-    # 6 of 30 items get a second copy: 36 to label, 12 each.
-    expect(page.get_by_text("6 consensus copies")).to_be_visible()
-    assert previewed == {p: 12 for p in PEOPLE} | {"total": 30}
+    # 6 of 30 items are labelled by 2 people each: 12 copies in place of 6 items, 36 to label, 12 each.
+    expect(page.get_by_text("12 consensus copies: 6 items, each labelled by 2 different people")).to_be_visible()
+    assert previewed == {p: 12 for p in PEOPLE} | {"total": 36}
     same_numbers_everywhere(page, "Agree", previewed)
 
 
