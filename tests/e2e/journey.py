@@ -30,7 +30,8 @@ def describe(violations: list[dict]) -> str:
 
 
 def check_page(page: Page, name: str) -> None:
-    """axe-core over the page (0 serious or critical violations), then screenshots at 1280 and 390 px."""
+    """axe-core over the page (0 serious or critical violations), then screenshots at 1280 and 390 px,
+    where the page must fit the width."""
     name = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     page.wait_for_load_state("networkidle")
     blocking = [v for v in a11y_violations(page) if v["impact"] in BLOCKING]
@@ -42,6 +43,9 @@ def check_page(page: Page, name: str) -> None:
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": size["height"]})
         page.screenshot(path=str(ARTIFACTS / f"journey-{name}-{width}.png"), full_page=True)
+        # Reflow (WCAG 1.4.10): on a phone the page never scrolls sideways; wide tables scroll in their box.
+        scroll_width = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll_width <= width, f"{name} is {scroll_width} px wide at {width} px"
     page.set_viewport_size(size)
 
 
