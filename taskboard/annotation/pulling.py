@@ -62,15 +62,19 @@ WITH me AS (
   WHERE id = (SELECT id FROM want) AND EXISTS (SELECT 1 FROM moved)
 ), record AS (
   INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, at, note)
-  SELECT %(task)s, item_id, '{ChangeKind.CLAIM.value}', (SELECT id FROM queue), (SELECT id FROM want), 1, %(user)s,
-    now(), '' FROM moved
+  SELECT %(task)s, item_id, '{ChangeKind.CLAIM.value}', (SELECT id FROM queue), (SELECT id FROM want), 1,
+    CAST(%(by)s AS bigint), now(), '' FROM moved
 )
 SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM moved)
 """
 
 
-def pulling_claim(*, task: AnnotationTask, user: User) -> int:
+def pulling_claim(*, task: AnnotationTask, user: User, requested: bool = False) -> int:
     """Give `user` their next batch from the queue if their undone items are low; returns how many.
+
+    `requested` is True when the person asked for it ("Get more items"); otherwise the system pulls
+    on their behalf (the first batches, a refill after a status, a pipeline's hand-out), and the
+    change record names no one as its author (`by` is empty), so the history says so.
 
     The rule (docs/tasks.md): refill when undone ≤ max_batch_workload − batch_size, never above
     max_batch_workload undone. Concurrent claimers never get the same item: PostgreSQL skips rows
@@ -86,6 +90,7 @@ def pulling_claim(*, task: AnnotationTask, user: User) -> int:
             "task": task.pk,
             "project": task.project_id,
             "user": user.pk,
+            "by": user.pk if requested else None,
             "batch": task.batch_size,
             "max": task.max_batch_workload,
         }
@@ -100,7 +105,7 @@ def pulling_claim(*, task: AnnotationTask, user: User) -> int:
     # (the status flow claims inside its own transaction): nothing raises inside, a refusal is
     # raised once the block is left.
     with transaction.atomic(savepoint=False):
-        claimed = _pulling_claim_orm(task=task, user=user)
+        claimed = _pulling_claim_orm(task=task, user=user, requested=requested)
     if claimed is None:
         raise ValidationError({"allowed_assignees": "You are not among this task's assignees."})
     return claimed
@@ -123,7 +128,7 @@ def _claimer(*, task: AnnotationTask, user: User) -> Mapping[str, Any] | None:
     )
 
 
-def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int | None:
+def _pulling_claim_orm(*, task: AnnotationTask, user: User, requested: bool) -> int | None:
     """How many items `user` claimed; None when they are not among the task's assignees."""
     assignment = _claimer(task=task, user=user)
     if assignment is None:
@@ -170,7 +175,7 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int | None:
                 kind=ChangeKind.CLAIM,
                 from_assignment=queue,
                 to_assignment_id=assignment["id"],
-                by=user,
+                by=user if requested else None,
                 at=now,
             )
             for item_id in claimed

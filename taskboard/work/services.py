@@ -160,7 +160,7 @@ def pulling_get_more(*, assignment: Assignment, by: User) -> int:
         raise ValidationError(
             {"assignment": f"Finish more of your items first: at most {task.max_batch_workload} may be undone."}
         )
-    return pulling_claim(task=task, user=by)
+    return pulling_claim(task=task, user=by, requested=True)
 
 
 def pulling_refill(change: StatusChange) -> int:
