@@ -196,7 +196,8 @@ def task_json(task, request=None) -> dict:
 
 def _task_json(task, request, assignments, progress, statuses, workload, info) -> dict:
     tid = api_id("task", task.pk)
-    work = [a for a in assignments if a.kind == AssignmentKind.WORK]
+    # An assignment a reassign emptied is gone, as in Dataloop (listed again if it gets items back).
+    work = [a for a in assignments if a.kind == AssignmentKind.WORK and (not a.removed or a.item_count)]
     # Dataloop counts a consensus task's originals beside their copies.
     originals = sum(a.item_count for a in assignments if a.kind == AssignmentKind.CONSENSUS)
     system: dict = {}
