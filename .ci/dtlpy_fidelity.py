@@ -153,6 +153,96 @@ def _():
     assert first.id not in dl.tasks.get(task_id=task.id).assignmentIds
 
 
+# ------------------------------------------------------------------ 1, 2. consensus clone items
+
+
+@step("1. consensus 100% x 2 over 10 items: task.get_items() lists 30 (10 originals, 20 hidden clones)")
+def _():
+    state["highway"] = dataset.items.list(filters=dl.Filters(field="dir", values="/highway")).items_count
+    task = dataset.tasks.create(
+        task_name=f"fidelity-{TAG}-consensus",
+        due_date=DUE,
+        assignee_ids=[A1, A2],
+        filters=dl.Filters(field="dir", values="/highway"),
+        limit=10,
+        consensus_percentage=100,
+        consensus_assignees=2,
+    )
+    pages = task.get_items()
+    listed = list(pages.all())
+    assert pages.items_count == 30 and len(listed) == 30, (pages.items_count, len(listed))
+    clones = [i for i in listed if i.hidden]
+    assert len(clones) == 20 and len({i.id for i in listed}) == 30
+    assert len(list(task.get_items(get_consensus_items=True).all())) == 30
+    again = sorted(i.id for i in dl.tasks.get(task_id=task.id).get_items().all())
+    assert again == sorted(i.id for i in listed), "clone ids changed between reads"
+    # The dataset's own listing (hidden: false by default) shows no clone: its count is unchanged.
+    assert dataset.items.list(filters=dl.Filters(field="dir", values="/highway")).items_count == state["highway"]
+    state["consensus"], state["clones"] = task, clones
+
+
+@step("2. each annotator's assignment.get_items() holds their clones; item.status(task_id) reads each one's")
+def _():
+    task = state["consensus"]
+    for assignment in task.assignments.list():
+        mine = list(assignment.get_items().all())
+        assert len(mine) == 10 and all(i.hidden for i in mine), (assignment.annotator, len(mine))
+        state.setdefault("held", {})[assignment.annotator] = mine
+    clone = state["held"][A1][0]
+    assert clone.status(task_id=task.id) is None
+
+
+@step("2. item.update_status() with no ids on a clone (its 2 refs), by its holder; status(task_id) shows it")
+def _():
+    task = state["consensus"]
+    clone = state["held"][A1][0]
+    with as_user(A1):
+        dl.items.get(item_id=clone.id).update_status(status=dl.ItemStatus.COMPLETED)
+    assert dl.items.get(item_id=clone.id).status(task_id=task.id) == "completed"
+    parent = clone.spec["parentDatasetItemId"]
+    other = next(c for c in state["held"][A2] if c.spec.get("parentDatasetItemId") == parent)
+    assert dl.items.get(item_id=other.id).status(task_id=task.id) is None
+    state["clone_done"] = clone.id
+
+
+@step("2. task.set_status(item_ids=[clones]) by their holder sets each clone's status")
+def _():
+    task = state["consensus"]
+    ids = [c.id for c in state["held"][A2][:3]]
+    with as_user(A2):
+        task.set_status(status="completed", operation="create", item_ids=ids)
+    assert [dl.items.get(item_id=i).status(task_id=task.id) for i in ids] == ["completed"] * 3
+
+
+# ------------------------------------------------------------------ 3. taskStatusLog
+
+
+@step("3. metadata.system.taskStatusLog appends {action, status: {taskId, assignmentId, status, creator, timestamp}}")
+def _():
+    task = state["consensus"]
+    clone_id = state["clone_done"]
+    with as_user(A1):
+        dl.items.get(item_id=clone_id).update_status(status=dl.ItemStatus.COMPLETED, clear=True)
+        dl.items.get(item_id=clone_id).update_status(status="discard", task_id=task.id)
+    log = dl.items.get(item_id=clone_id).metadata["system"]["taskStatusLog"]
+    assert [(e["action"], e["status"]["status"]) for e in log] == [
+        ("create", "completed"),
+        ("delete", "completed"),
+        ("create", "discard"),
+    ], log
+    assert {e["status"]["creator"] for e in log} == {A1} and all(e["status"]["taskId"] == task.id for e in log)
+
+
+@step("3. a bulk task.set_status logs one entry on each item it set")
+def _():
+    ids = [c.id for c in state["held"][A2][:3]]
+    for item_id in ids:
+        log = dl.items.get(item_id=item_id).metadata["system"]["taskStatusLog"]
+        assert [(e["action"], e["status"]["status"], e["status"]["creator"]) for e in log] == [
+            ("create", "completed", A2)
+        ], log
+
+
 failed = sum(1 for _n, ok in results if not ok)
 print(f"dtlpy fidelity: {len(results) - failed} passed, {failed} failed", flush=True)
 sys.exit(1 if failed else 0)

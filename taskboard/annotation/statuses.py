@@ -18,7 +18,9 @@ from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     AssignmentKind,
+    StatusAction,
     StatusCount,
+    StatusLog,
     TaskItem,
     TaskState,
     TaskStatus,
@@ -118,6 +120,18 @@ def _status_write(
     row.status_by = by if new_status is not None else None
     row.status_at = timezone.now() if new_status is not None else None
     row.save(update_fields=["status", "status_by", "status_at"])
+    logged = new_status if new_status is not None else old_status
+    assert logged is not None  # old != new, so one of them is a status
+    StatusLog.objects.create(
+        task_id=task.pk,
+        item_id=row.item_id,
+        assignment_pk=row.assignment_id,
+        copy=row.copy,
+        status=logged,
+        action=StatusAction.CREATE if new_status is not None else StatusAction.DELETE,
+        creator=by.email,
+        at=row.status_at or timezone.now(),
+    )
     if old_status is not None:
         StatusCount.objects.filter(assignment_id=row.assignment_id, status=old_status).update(count=F("count") - 1)
     if new_status is not None:
