@@ -23,7 +23,10 @@ if TESTING:
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off. On a development checkout, run commands with the "
+            "settings `make run` uses: DEBUG=1 (for an API token, `make token EMAIL=...`)."
+        )
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
 elif len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long.")

@@ -21,7 +21,9 @@ from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     AssignmentKind,
+    StatusAction,
     StatusCount,
+    StatusLog,
     TaskItem,
     TaskState,
     TaskStatus,
@@ -157,6 +159,18 @@ def _status_write(
     row.status_by = by if new_status is not None else None
     row.status_at = timezone.now() if new_status is not None else None
     row.save(update_fields=["status", "status_by", "status_at"])
+    logged = new_status if new_status is not None else old_status
+    assert logged is not None  # old != new, so one of them is a status
+    StatusLog.objects.create(
+        task_id=task.pk,
+        item_id=row.item_id,
+        assignment_pk=row.assignment_id,
+        copy=row.copy,
+        status=logged,
+        action=StatusAction.CREATE if new_status is not None else StatusAction.DELETE,
+        creator=by.email,
+        at=row.status_at or timezone.now(),
+    )
     _count_move(assignment_id=row.assignment_id, old=old_status, new=new_status)
     # The done count moves only when an item starts or stops being done; otherwise the state stands.
     if (old_status in done_keys) != (new_status in done_keys):
