@@ -247,7 +247,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "taskboard.jobs.tasks.recover_jobs",
         "schedule": JOB_RECOVER_EVERY_SECONDS,
         "options": {"expires": JOB_RECOVER_EVERY_SECONDS},
-    }
+    },
+    # Tasks due within 24 hours and overdue ones: their people are told once per due date.
+    "remind-deadlines": {
+        "task": "taskboard.annotation.tasks.remind_deadlines",
+        "schedule": env_int("DEADLINE_REMIND_EVERY_SECONDS", 900, minimum=10),
+    },
 }
 
 API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 30, minimum=1)

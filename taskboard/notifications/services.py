@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from taskboard.notifications.models import EventKind, Notification
 
@@ -33,7 +34,7 @@ def notify(
         [
             Notification(
                 recipient_id=user_id,
-                project=project,
+                project_id=getattr(project, "pk", project),
                 kind=kind,
                 title=title[:300],
                 body=body,
@@ -46,3 +47,14 @@ def notify(
         ignore_conflicts=True,
     )
     return Notification.objects.filter(event_key=key, recipient_id__in=ids).count() - already
+
+
+def mark_read(*, user: Any, notification_ids: Iterable[int]) -> int:
+    """Mark the person's own notices read (others' are left alone); returns how many changed."""
+    return Notification.objects.filter(recipient=user, pk__in=list(notification_ids), read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+
+
+def mark_all_read(*, user: Any) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())

@@ -1,0 +1,74 @@
+"""The inbox: a bell with the unread count (htmx polls it), the list with deep links, mark read."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from taskboard.accounts.http import AuthedHttpRequest
+from taskboard.notifications import queries, services
+
+
+@require_GET
+@login_required
+def bell(request: AuthedHttpRequest) -> HttpResponse:
+    return render(request, "notifications/_bell.html", {"unread": queries.unread_count(user=request.user)})
+
+
+@require_GET
+@login_required
+def inbox(request: AuthedHttpRequest) -> HttpResponse:
+    unread_only = request.GET.get("show") == "unread"
+    page = Paginator(queries.inbox(user=request.user, unread_only=unread_only), queries.INBOX_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {"page": page, "unread_only": unread_only, "unread": queries.unread_count(user=request.user)}
+    return render(request, "notifications/inbox.html", context)
+
+
+def _back(request: AuthedHttpRequest) -> HttpResponse:
+    if request.htmx:
+        response = render(
+            request,
+            "notifications/inbox.html#inbox-list",
+            {
+                "page": Paginator(queries.inbox(user=request.user), queries.INBOX_PAGE).get_page(1),
+                "unread": queries.unread_count(user=request.user),
+            },
+        )
+        response["HX-Trigger"] = "inbox-changed"
+        return response
+    return redirect(reverse("notifications:inbox"))
+
+
+@require_POST
+@login_required
+def open_notification(request: AuthedHttpRequest, pk: int) -> HttpResponse:
+    """Follow a notice's deep link, marking it read on the way (a POST: reading is a write)."""
+    notification = queries.own_notification(user=request.user, pk=pk)
+    if notification is None:
+        raise Http404("No such notification.")
+    services.mark_read(user=request.user, notification_ids=[notification.pk])
+    target = notification.url
+    if not target or not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("notifications:inbox")
+    return redirect(target)
+
+
+@require_POST
+@login_required
+def read_one(request: AuthedHttpRequest, pk: int) -> HttpResponse:
+    if queries.own_notification(user=request.user, pk=pk) is None:
+        raise Http404("No such notification.")
+    services.mark_read(user=request.user, notification_ids=[pk])
+    return _back(request)
+
+
+@require_POST
+@login_required
+def read_all(request: AuthedHttpRequest) -> HttpResponse:
+    services.mark_all_read(user=request.user)
+    return _back(request)
