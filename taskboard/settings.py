@@ -255,6 +255,31 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Email (notifications): the console in development, SMTP (EMAIL_HOST…) or any backend by name
+# otherwise, e.g. EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend with django-anymail installed and
+# its settings as ANYMAIL_<NAME> variables (ANYMAIL_MAILGUN_API_KEY → ANYMAIL["MAILGUN_API_KEY"]).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "taskboard@localhost")
+ANYMAIL = {name[len("ANYMAIL_") :]: value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
+# Where the links in emails point.
+SITE_URL = env_str("SITE_URL", "http://localhost:8000")
+# How a person gets each kind of event by email until they choose: immediate, digest or never.
+NOTIFY_EMAIL_DEFAULT = env_choice("NOTIFY_EMAIL_DEFAULT", "immediate", ["immediate", "digest", "never"])
+EMAIL_MAX_TRIES = env_int("EMAIL_MAX_TRIES", 5, minimum=1)
+CELERY_BEAT_SCHEDULE["send-digests"] = {
+    "task": "taskboard.notifications.tasks.send_digests",
+    # Hourly: the first run after midnight sends yesterday's digests, the others find them sent.
+    "schedule": 3600,
+}
+
 API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 30, minimum=1)
 
 LOGGING = {

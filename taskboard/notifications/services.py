@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from taskboard.notifications.email import emails_for
 from taskboard.notifications.models import EventKind, Notification
 
 
@@ -29,7 +30,9 @@ def notify(
     if not ids:
         return 0
     key = event_key[:200]
-    already = Notification.objects.filter(event_key=key, recipient_id__in=ids).count()
+    already = set(
+        Notification.objects.filter(event_key=key, recipient_id__in=ids).values_list("recipient_id", flat=True)
+    )
     Notification.objects.bulk_create(
         [
             Notification(
@@ -46,7 +49,9 @@ def notify(
         ],
         ignore_conflicts=True,
     )
-    return Notification.objects.filter(event_key=key, recipient_id__in=ids).count() - already
+    new = list(Notification.objects.filter(event_key=key, recipient_id__in=ids).exclude(recipient_id__in=already))
+    emails_for(new)
+    return len(new)
 
 
 def mark_read(*, user: Any, notification_ids: Iterable[int]) -> int:

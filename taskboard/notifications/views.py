@@ -1,15 +1,17 @@
 """The inbox: a bell with the unread count (htmx polls it), the list with deep links, mark read."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.notifications import queries, services
+from taskboard.notifications import email, queries, services
+from taskboard.notifications.forms import EmailPreferencesForm
 
 
 @require_GET
@@ -72,3 +74,15 @@ def read_one(request: AuthedHttpRequest, pk: int) -> HttpResponse:
 def read_all(request: AuthedHttpRequest) -> HttpResponse:
     services.mark_all_read(user=request.user)
     return _back(request)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def email_settings(request: AuthedHttpRequest) -> HttpResponse:
+    modes = email.email_modes(user=request.user)
+    form = EmailPreferencesForm(request.POST or None, modes=modes)
+    if request.method == "POST" and form.is_valid():
+        email.email_preferences_set(user=request.user, modes=form.cleaned_data)
+        messages.success(request, "Your email settings are saved.")
+        return redirect(reverse("notifications:settings"))
+    return render(request, "notifications/email_settings.html", {"form": form})
