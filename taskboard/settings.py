@@ -280,6 +280,13 @@ CELERY_BEAT_SCHEDULE["send-digests"] = {
     "schedule": 3600,
 }
 
+# Webhooks (notifications): the hosts they may be sent to ("*" any, ".example.com" a domain and its
+# subdomains); internal addresses (private, loopback, link-local) only with the switch on.
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", ["*"])
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+WEBHOOK_MAX_TRIES = env_int("WEBHOOK_MAX_TRIES", 6, minimum=1)
+
 API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 30, minimum=1)
 
 LOGGING = {

@@ -14,3 +14,10 @@ class EmailPreferencesForm(forms.Form):
             self.fields[kind] = forms.ChoiceField(
                 label=label, choices=EmailMode.choices, initial=modes.get(kind), widget=forms.RadioSelect
             )
+
+
+class WebhookForm(forms.Form):
+    url = forms.CharField(label="URL", max_length=500, help_text="An http:// or https:// address that takes POSTs.")
+    events = forms.MultipleChoiceField(
+        choices=EventKind.choices, widget=forms.CheckboxSelectMultiple, initial=list(EventKind.values)
+    )

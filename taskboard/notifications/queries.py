@@ -1,9 +1,10 @@
 """Reading a person's inbox."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from taskboard.accounts.models import User
-from taskboard.notifications.models import Notification
+from taskboard.notifications.models import DeliveryState, Notification, Webhook, WebhookDelivery
+from taskboard.projects.models import Project
 
 INBOX_PAGE = 50
 
@@ -22,3 +23,15 @@ def inbox(*, user: User, unread_only: bool = False) -> QuerySet[Notification]:
 
 def own_notification(*, user: User, pk: int) -> Notification | None:
     return Notification.objects.filter(recipient=user, pk=pk).first()
+
+
+def webhooks_of(*, project: Project) -> QuerySet[Webhook]:
+    return Webhook.objects.filter(project=project).annotate(
+        sent=Count("deliveries", filter=Q(deliveries__state=DeliveryState.SENT)),
+        failed=Count("deliveries", filter=Q(deliveries__state=DeliveryState.FAILED)),
+        waiting=Count("deliveries", filter=Q(deliveries__state__in=[DeliveryState.PENDING, DeliveryState.SENDING])),
+    )
+
+
+def webhook_deliveries(*, webhook: Webhook) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(webhook=webhook)

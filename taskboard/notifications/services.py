@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from taskboard.notifications.email import emails_for
 from taskboard.notifications.models import EventKind, Notification
+from taskboard.notifications.webhooks import deliveries_for
 
 
 @transaction.atomic
@@ -51,6 +52,8 @@ def notify(
     )
     new = list(Notification.objects.filter(event_key=key, recipient_id__in=ids).exclude(recipient_id__in=already))
     emails_for(new)
+    if new:
+        deliveries_for(new[0])
     return len(new)
 
 

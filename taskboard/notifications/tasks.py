@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from taskboard.notifications import email
+from taskboard.notifications import email, webhooks
 
 
 def backoff(retries: int) -> int:
@@ -23,3 +23,11 @@ def send_email(self, delivery_id: int) -> None:
 @shared_task(ignore_result=True)
 def send_digests() -> None:
     email.digests_queue()
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
+def deliver_webhook(self, delivery_id: int) -> None:
+    try:
+        webhooks.webhook_deliver(delivery_id=delivery_id)
+    except webhooks.DeliveryFailed as exc:
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc

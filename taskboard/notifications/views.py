@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,8 +11,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.notifications import email, queries, services
-from taskboard.notifications.forms import EmailPreferencesForm
+from taskboard.notifications import email, queries, services, webhooks
+from taskboard.notifications.forms import EmailPreferencesForm, WebhookForm
+from taskboard.notifications.models import Webhook
+from taskboard.projects.access import get_or_404
+from taskboard.projects.models import Project
 
 
 @require_GET
@@ -86,3 +90,59 @@ def email_settings(request: AuthedHttpRequest) -> HttpResponse:
         messages.success(request, "Your email settings are saved.")
         return redirect(reverse("notifications:settings"))
     return render(request, "notifications/email_settings.html", {"form": form})
+
+
+def _managed_project(request: AuthedHttpRequest, pk: int) -> Project:
+    return get_or_404(Project.objects.managed_by(request.user), pk, "project")
+
+
+def _hook(project: Project, hook_id: int) -> Webhook:
+    return get_or_404(Webhook.objects.filter(project=project), hook_id, "webhook")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def webhook_list(request: AuthedHttpRequest, pk: int) -> HttpResponse:
+    project = _managed_project(request, pk)
+    form = WebhookForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            hook = webhooks.webhook_create(
+                project=project, url=form.cleaned_data["url"], events=form.cleaned_data["events"], by=request.user
+            )
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            messages.success(request, "Webhook added. Its secret signs every delivery: keep it on the receiving side.")
+            return redirect(reverse("notifications:webhook", args=[project.pk, hook.pk]))
+    hooks = queries.webhooks_of(project=project)
+    return render(request, "notifications/webhooks.html", {"project": project, "hooks": hooks, "form": form})
+
+
+@require_GET
+@login_required
+def webhook_detail(request: AuthedHttpRequest, pk: int, hook_id: int) -> HttpResponse:
+    project = _managed_project(request, pk)
+    hook = _hook(project, hook_id)
+    page = Paginator(queries.webhook_deliveries(webhook=hook), 50).get_page(request.GET.get("page"))
+    return render(request, "notifications/webhook_detail.html", {"project": project, "hook": hook, "page": page})
+
+
+@require_POST
+@login_required
+def webhook_active(request: AuthedHttpRequest, pk: int, hook_id: int) -> HttpResponse:
+    project = _managed_project(request, pk)
+    hook = webhooks.webhook_set_active(webhook=_hook(project, hook_id), active=request.POST.get("active") == "1")
+    messages.success(request, "Webhook turned on." if hook.active else "Webhook paused: no events are sent to it.")
+    return redirect(reverse("notifications:webhook", args=[project.pk, hook.pk]))
+
+
+@require_POST
+@login_required
+def webhook_remove(request: AuthedHttpRequest, pk: int, hook_id: int) -> HttpResponse:
+    project = _managed_project(request, pk)
+    webhooks.webhook_delete(webhook=_hook(project, hook_id))
+    messages.success(request, "Webhook removed.")
+    return redirect(reverse("notifications:webhooks", args=[project.pk]))

@@ -10,7 +10,6 @@ from taskboard.annotation import moves, telling
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.jobs import services as jobs
-from taskboard.jobs.registry import job_runner
 from taskboard.notifications.models import EventKind, Notification
 from taskboard.work import flow
 from tests.factories import create_task, in_days, make_items
@@ -109,16 +108,6 @@ def test_deadline_reminders_skip_people_who_are_done(task, manager, annotator, a
     telling.deadlines_remind()
     assert notices(annotator, EventKind.DUE_SOON) == []
     assert len(notices(annotator2, EventKind.DUE_SOON)) == 1
-
-
-@job_runner("test_notify_ok")
-def _ok(*, job, progress):
-    return {}
-
-
-@job_runner("test_notify_broken")
-def _broken(*, job, progress):
-    raise RuntimeError("boom")
 
 
 def test_a_job_tells_its_starter_how_it_ended(project, manager):
