@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "taskboard.projects",
     "taskboard.notifications",
     "taskboard.datasets",
+    "taskboard.discussion",
     "taskboard.jobs",
     "taskboard.annotation",
     "taskboard.work",

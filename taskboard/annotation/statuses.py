@@ -24,6 +24,7 @@ from taskboard.annotation.models import (
     TaskStatus,
 )
 from taskboard.datasets.models import Item
+from taskboard.discussion.services import status_recorded
 
 
 def ensure_status_counts(*, assignment_ids: list[int], keys: list[str]) -> None:
@@ -118,6 +119,15 @@ def _status_write(
     row.status_by = by if new_status is not None else None
     row.status_at = timezone.now() if new_status is not None else None
     row.save(update_fields=["status", "status_by", "status_at"])
+    status_recorded(
+        task_id=task.pk,
+        item_id=row.item_id,
+        copy=row.copy,
+        old=old_status,
+        new=new_status,
+        by=by,
+        at=row.status_at or timezone.now(),
+    )
     if old_status is not None:
         StatusCount.objects.filter(assignment_id=row.assignment_id, status=old_status).update(count=F("count") - 1)
     if new_status is not None:

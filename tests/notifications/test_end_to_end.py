@@ -11,6 +11,7 @@ from taskboard.annotation import telling
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem
 from taskboard.annotation.people import pause_person
 from taskboard.annotation.selection import Selection
+from taskboard.discussion.services import comment_post
 from taskboard.jobs import services as jobs
 from taskboard.notifications import webhooks
 from taskboard.notifications.models import EventKind, Notification
@@ -110,3 +111,15 @@ def test_job_finished_and_failed(everywhere, project, manager):
 
     everywhere(run("test_notify_ok"), EventKind.JOB_FINISHED, manager)
     everywhere(run("test_notify_broken"), EventKind.JOB_FAILED, manager)
+
+
+def test_mention(everywhere, dataset, recipe, manager, annotator):
+    make_items(dataset, {"/a": 2})
+    task = make_task(dataset, manager, [annotator])
+    item = rows(task, annotator)[0].item
+    notice = everywhere(
+        lambda: comment_post(task=task, item=item, body="@bob look again", by=manager, link="/work/tasks/1/items/2/"),
+        EventKind.MENTION,
+        annotator,
+    )
+    assert notice.url.startswith("/work/tasks/1/items/2/#comment-")

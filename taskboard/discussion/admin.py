@@ -1,0 +1,17 @@
+from django.contrib import admin
+
+from taskboard.discussion.models import Comment, StatusRecord
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    list_display = ("task", "item", "author", "created_at", "resolved_at")
+    list_select_related = ("task", "item", "author")
+    raw_id_fields = ("task", "item", "thread", "author", "resolved_by")
+    search_fields = ("body", "author__email")
+
+
+@admin.register(StatusRecord)
+class StatusRecordAdmin(admin.ModelAdmin):
+    list_display = ("task", "item", "old", "new", "by", "at")
+    raw_id_fields = ("task", "item", "by")
