@@ -4,7 +4,7 @@ returns), its moves between people, and the comments about it. What nobody did b
 the queue) is named as the system's."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Q
 
@@ -13,6 +13,8 @@ from taskboard.datasets.models import Item
 from taskboard.discussion.models import Comment, StatusRecord
 
 SYSTEM = "System"
+# A reject writes its clears and its send-back in one transaction, moments apart.
+REJECT_WINDOW = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,12 @@ def item_timeline(*, task: AnnotationTask, item: Item) -> list[Entry]:
             )
         )
 
+    # A reviewer's reject clears the item's status on its holder's behalf, then sends it back: the
+    # send-back tells that story, so the clear it caused is not shown as the holder's own.
+    rejects = [m.at for m in moves if m.kind == ChangeKind.REWORK]
     for record in StatusRecord.objects.filter(task_id__in=tasks, item=item).select_related("by"):
+        if record.new is None and any(timedelta(0) <= at - record.at <= REJECT_WINDOW for at in rejects):
+            continue
         status = labels.get((record.task_id, record.new or ""), record.new or "")
         if record.new is None:
             text = f"Status cleared (was {labels.get((record.task_id, record.old or ''), record.old)})"
