@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "taskboard.notifications.context_processors.inbox",
             ],
             # Parse each template once per process, as Django does by default when no loaders are listed:
             # the partials loader wraps the loaders itself, so the cache must be named. runserver's

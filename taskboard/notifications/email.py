@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.notifications import tasks
 from taskboard.notifications.models import (
     DeliveryState,
@@ -44,8 +45,12 @@ def email_preferences_set(*, user: Any, modes: dict[str, str]) -> None:
 
 
 def _immediate_recipients(kind: str, recipient_ids: Sequence[int]) -> list[int]:
+    """Who of them wants this kind at once (people who can no longer sign in get no email)."""
     chosen = dict(EmailPreference.objects.filter(kind=kind, user_id__in=recipient_ids).values_list("user_id", "mode"))
-    return [r for r in recipient_ids if chosen.get(r, settings.NOTIFY_EMAIL_DEFAULT) == EmailMode.IMMEDIATE]
+    active = set(User.objects.filter(pk__in=recipient_ids, is_active=True).values_list("pk", flat=True))
+    return [
+        r for r in recipient_ids if r in active and chosen.get(r, settings.NOTIFY_EMAIL_DEFAULT) == EmailMode.IMMEDIATE
+    ]
 
 
 def emails_for(notifications: Iterable[Notification]) -> list[int]:

@@ -108,3 +108,11 @@ def test_the_settings_page_saves_each_choice(client, annotator):
     assert client.post(reverse("notifications:settings"), data).status_code == 302
     assert email.email_modes(user=annotator)[EventKind.MENTION] == EmailMode.DIGEST
     assert client.post(reverse("notifications:settings"), data | {"rework": "loud"}).status_code == 200
+
+
+def test_people_who_cannot_sign_in_get_no_email(annotator, django_capture_on_commit_callbacks):
+    annotator.is_active = False
+    annotator.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        tell([annotator])
+    assert mail.outbox == [] and not EmailDelivery.objects.exists()

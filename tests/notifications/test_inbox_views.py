@@ -57,3 +57,9 @@ def test_mark_read_and_mark_all_read(client, annotator, manager, told):
     client.post(reverse("notifications:read-all"))
     assert not Notification.objects.filter(recipient=annotator, read_at__isnull=True).exists()
     assert Notification.objects.filter(recipient=manager, read_at__isnull=True).count() == 1
+
+
+def test_every_page_arrives_with_the_count(client, annotator, told):
+    client.force_login(annotator)
+    page = client.get(reverse("work:my-work")).content.decode()
+    assert 'id="bell"' in page and 'data-count="2"' in page and 'hx-trigger="every 30s' in page
