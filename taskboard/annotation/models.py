@@ -140,6 +140,12 @@ class AnnotationTask(models.Model):
         return self.allocation == Allocation.PULLING
 
     @property
+    def discussion_task_id(self) -> int:
+        """Where this task's items are talked about: a QA task's items in its annotation task, so the
+        annotator and the reviewer read one thread."""
+        return self.parent_id if self.type == TaskType.QA and self.parent_id else self.pk
+
+    @property
     def is_consensus(self) -> bool:
         return self.consensus_assignees is not None
 

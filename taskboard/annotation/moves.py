@@ -37,6 +37,7 @@ from taskboard.annotation.rows import (
 from taskboard.annotation.selection import Selection, select_items
 from taskboard.annotation.spec import limit_problem
 from taskboard.annotation.statuses import ensure_status_counts, lock_task, require_not_closed, task_state_refresh
+from taskboard.annotation.telling import work_handed_out
 from taskboard.annotation.workload import WorkloadUnit, boundaries, may_work, split_counts, workload_build
 
 
@@ -154,6 +155,9 @@ def task_add_items(
                 HoldingChange(task=task, kind=ChangeKind.ADD, to_assignment=assignment, count=count, by=by, at=now)
             )
     HoldingChange.objects.bulk_create(changes)
+    if not in_queue:
+        handed = {a.pk: n for a, n in zip(targets, split, strict=True)}
+        work_handed_out(task=task, counts=handed, by=by, occasion=f"add:{offset}")
     if task.state != TaskState.OPEN:
         task_state_refresh(task)
     added_ids = list(TaskItem.objects.filter(task=task, rank__gt=offset).values_list("item_id", flat=True))
@@ -289,7 +293,8 @@ def assignment_reassign(*, assignment: Assignment, to_user: User | None, by: Use
         raise ValidationError({"assignees": "Choose another person."})
     workload_build(project=task.project, workload=None, assignees=[to_user])
     (target,) = work_assignments(task=task, users=[to_user])
-    _move(assignment=assignment, targets=[target], split_loads=None, kind=ChangeKind.REASSIGN, by=by)
+    moved = _move(assignment=assignment, targets=[target], split_loads=None, kind=ChangeKind.REASSIGN, by=by)
+    work_handed_out(task=task, counts=moved, by=by, occasion=f"reassign:{assignment.pk}:{timezone.now().timestamp()}")
     # The newcomer takes over the share in the task's workload, so later additions follow.
     old = WorkloadEntry.objects.filter(task=task, assignee_id=assignment.assignee_id).first()
     if old is not None:
@@ -316,12 +321,15 @@ def assignment_redistribute(*, assignment: Assignment, workload: list[WorkloadUn
         raise ValidationError({"workload": "Hidden pools cannot be redistributed."})
     units = workload_build(project=task.project, workload=workload, assignees=None, field="workload")
     targets = work_assignments(task=task, users=[u.user for u in units])
-    _move(
+    moved = _move(
         assignment=assignment,
         targets=targets,
         split_loads=[u.load for u in units],
         kind=ChangeKind.REDISTRIBUTE,
         by=by,
+    )
+    work_handed_out(
+        task=task, counts=moved, by=by, occasion=f"redistribute:{assignment.pk}:{timezone.now().timestamp()}"
     )
     for target in targets:
         target.refresh_from_db()

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from taskboard.api import views_auth, views_misc, views_pipelines, views_projects, views_tasks
+from taskboard.api import views_auth, views_comments, views_misc, views_pipelines, views_projects, views_tasks
 
 app_name = "api"
 
@@ -19,6 +19,16 @@ urlpatterns = [
     path("annotationtasks/query", views_tasks.task_query, name="task-query"),
     path("annotationtasks/<str:task_id>", views_tasks.task_detail, name="task-detail"),
     path("annotationtasks/<str:task_id>/addToTask", views_tasks.task_add_items, name="task-add-items"),
+    path(
+        "annotationtasks/<str:task_id>/items/<str:item_id>/comments",
+        views_comments.item_comments,
+        name="item-comments",
+    ),
+    path(
+        "annotationtasks/<str:task_id>/items/<str:item_id>/comments/<int:comment_id>/resolve",
+        views_comments.comment_resolve,
+        name="comment-resolve",
+    ),
     path("annotationtasks/<str:task_id>/removeFromTask", views_tasks.task_remove_items, name="task-remove-items"),
     path("assignments", views_tasks.assignment_list, name="assignment-list"),
     path("assignments/items/tasks/<str:task_id>/status", views_tasks.task_items_status, name="task-items-status"),

@@ -20,6 +20,7 @@ from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskItem, TaskState, TaskType
 from taskboard.dashboards import charts, queries
 from taskboard.dashboards.csv_export import csv_lines, to_csv
+from taskboard.discussion.queries import open_thread_counts
 from taskboard.projects import queries as project_queries
 from taskboard.projects.models import Membership
 from taskboard.work import queries as work_queries
@@ -113,6 +114,7 @@ def task_detail(request: AuthedHttpRequest, pk: int):
     context["changes"] = task.changes.select_related("by", "from_assignment__assignee", "to_assignment__assignee")[:15]
     context["stranded"] = annotation_queries.stranded_work(project=task.project, task=task)
     context["qa_tasks"] = list(task.qa_tasks.all()) if task.type == TaskType.ANNOTATION else []
+    context["open_threads"] = open_thread_counts(task_ids=[task.discussion_task_id]).get(task.discussion_task_id, 0)
     context["agreement"] = queries.task_agreement(task) if task.is_consensus else None
     return render(request, "dashboards/task_detail.html", context)
 

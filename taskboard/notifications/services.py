@@ -5,8 +5,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
+from taskboard.notifications.email import emails_for
 from taskboard.notifications.models import EventKind, Notification
+from taskboard.notifications.webhooks import deliveries_for
 
 
 @transaction.atomic
@@ -28,12 +31,14 @@ def notify(
     if not ids:
         return 0
     key = event_key[:200]
-    already = Notification.objects.filter(event_key=key, recipient_id__in=ids).count()
+    already = set(
+        Notification.objects.filter(event_key=key, recipient_id__in=ids).values_list("recipient_id", flat=True)
+    )
     Notification.objects.bulk_create(
         [
             Notification(
                 recipient_id=user_id,
-                project=project,
+                project_id=getattr(project, "pk", project),
                 kind=kind,
                 title=title[:300],
                 body=body,
@@ -45,4 +50,19 @@ def notify(
         ],
         ignore_conflicts=True,
     )
-    return Notification.objects.filter(event_key=key, recipient_id__in=ids).count() - already
+    new = list(Notification.objects.filter(event_key=key, recipient_id__in=ids).exclude(recipient_id__in=already))
+    emails_for(new)
+    if new:
+        deliveries_for(new[0])
+    return len(new)
+
+
+def mark_read(*, user: Any, notification_ids: Iterable[int]) -> int:
+    """Mark the person's own notices read (others' are left alone); returns how many changed."""
+    return Notification.objects.filter(recipient=user, pk__in=list(notification_ids), read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+
+
+def mark_all_read(*, user: Any) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())

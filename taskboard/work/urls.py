@@ -1,6 +1,6 @@
 from django.urls import path
 
-from taskboard.work import views
+from taskboard.work import views, views_discussion
 
 app_name = "work"
 
@@ -13,4 +13,11 @@ urlpatterns = [
     path("assignments/<int:assignment_id>/items/<int:task_item_id>/label/", views.item_label, name="item-label"),
     path("assignments/<int:assignment_id>/items/<int:task_item_id>/reject/", views.item_reject, name="item-reject"),
     path("assignments/<int:assignment_id>/items/<int:task_item_id>/beat/", views.item_beat, name="item-beat"),
+    path("tasks/<int:task_id>/items/<int:item_id>/", views_discussion.item_page, name="item-page"),
+    path("tasks/<int:task_id>/items/<int:item_id>/comments/", views_discussion.comment_post, name="comment-post"),
+    path(
+        "tasks/<int:task_id>/items/<int:item_id>/comments/<int:comment_id>/resolve/",
+        views_discussion.thread_resolve,
+        name="thread-resolve",
+    ),
 ]

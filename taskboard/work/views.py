@@ -18,6 +18,7 @@ from taskboard.annotation.people import is_paused
 from taskboard.datasets.models import Label
 from taskboard.work import flow, queries, services
 from taskboard.work.forms import CLEAR, BeatForm, LabelForm, RejectForm, StatusForm
+from taskboard.work.views_discussion import item_page_url, threads_context
 
 # Letters the work view keeps for itself: next, previous, reject, get more.
 RESERVED_KEYS = {"n", "p", "r", "g"}
@@ -119,6 +120,8 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
             parent_item=queries.parent_task_item(task_item),
             history=queries.item_history(item, task=task),
             status_label={s.key: s for s in statuses}.get(task_item.status) if task_item.status else None,
+            item_page=item_page_url(task, item),
+            **threads_context(task=task, item=item, back=_item_url(task_item)),
         )
     return render(request, "work/work_item.html", context)
 

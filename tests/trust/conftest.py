@@ -13,7 +13,10 @@ from taskboard.annotation.models import Assignment
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api.models import ApiCommand
+from taskboard.discussion.services import comment_post
 from taskboard.jobs.services import job_create
+from taskboard.notifications.models import EventKind, Notification, Webhook
+from taskboard.notifications.services import notify
 from taskboard.pipelines import editing
 from taskboard.pipelines.models import NodeKind
 from taskboard.projects.models import Role
@@ -91,7 +94,19 @@ def world(
     command = ApiCommand.objects.create(
         type="CreateTask", user=manager, project=project, spec={"createTaskPayload": {"name": "Secret-Street-Task"}}
     )
+    # Issue 20: a comment thread on the task's item, the annotator's notice, the project's webhook.
+    comment = comment_post(task=task, item=task_item.item, body="Secret-Street-Task talk", by=manager)
+    notify(
+        kind=EventKind.REWORK, recipients=[annotator], event_key="world", title="Secret-Street-Task", project=project
+    )
+    notification = Notification.objects.get(recipient=annotator, event_key="world")
+    webhook = Webhook.objects.create(
+        project=project, url="https://93.184.216.34/", events=["rework"], secret="Secret-Street-Task"
+    )
     return {
+        "comment": comment,
+        "notification": notification,
+        "webhook": webhook,
         "project": project,
         "dataset": dataset,
         "recipe": recipe,
