@@ -1,5 +1,6 @@
 """Reading a person's inbox."""
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
 from taskboard.accounts.models import User
@@ -7,10 +8,23 @@ from taskboard.notifications.models import DeliveryState, Notification, Webhook,
 from taskboard.projects.models import Project
 
 INBOX_PAGE = 50
+# A bound on how long a count missed by a forgetting (a cache outage) can show.
+UNREAD_COUNT_SECONDS = 300
+
+
+def unread_count_key(user_id: int) -> str:
+    return f"inbox-unread:{user_id}"
 
 
 def unread_count(*, user: User) -> int:
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    """The bell's number, drawn on every page: kept in the cache (Redis in production) and forgotten
+    when it changes (`services`), so most pages count nothing."""
+    key = unread_count_key(user.pk)
+    count = cache.get(key)
+    if count is None:
+        count = Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+        cache.set(key, count, UNREAD_COUNT_SECONDS)
+    return int(count)
 
 
 def inbox(*, user: User, unread_only: bool = False) -> QuerySet[Notification]:

@@ -37,7 +37,7 @@ def test_every_status_change_is_recorded_with_who(task, annotator):
     records = list(
         StatusLog.objects.filter(task=task, item=row.item).order_by("id").values_list("status", "action", "creator")
     )
-    assert records == [("completed", "created", annotator.email), ("completed", "deleted", annotator.email)]
+    assert records == [("completed", "create", annotator.email), ("completed", "delete", annotator.email)]
 
 
 def test_the_whole_story_of_an_item(task, dataset, manager, annotator, annotator3, reviewer):
