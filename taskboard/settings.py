@@ -242,12 +242,19 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 JOB_HEARTBEAT_SECONDS = max(1, min(30, JOB_STALE_AFTER_SECONDS // 5))
 # Celery beat (`celery -A taskboard beat`, or a worker started with -B) runs the recovery this often.
 JOB_RECOVER_EVERY_SECONDS = env_int("JOB_RECOVER_EVERY_SECONDS", 60, minimum=1)
+LEASE_SWEEP_EVERY_SECONDS = env_int("LEASE_SWEEP_EVERY_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "recover-jobs": {
         "task": "taskboard.jobs.tasks.recover_jobs",
         "schedule": JOB_RECOVER_EVERY_SECONDS,
         "options": {"expires": JOB_RECOVER_EVERY_SECONDS},
-    }
+    },
+    # Expired pulled batches go back to the queue within this long even where nobody claims.
+    "expire-leases": {
+        "task": "taskboard.annotation.tasks.expire_leases",
+        "schedule": LEASE_SWEEP_EVERY_SECONDS,
+        "options": {"expires": LEASE_SWEEP_EVERY_SECONDS},
+    },
 }
 
 API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 30, minimum=1)

@@ -11,6 +11,7 @@ from taskboard.annotation.models import (
     AssignmentKind,
     ChangeKind,
     HoldingChange,
+    Lease,
     Pause,
     StatusCount,
     TaskItem,
@@ -77,6 +78,7 @@ def task_data(project, owner, manager, annotator, annotator2, dataset, recipe):
         item=items[0], task=task, label=recipe.labels.first(), label_name="car", created_by=bob.assignee
     )
     Pause.objects.create(project=project, user=annotator2, task=task, reason="on leave", by=manager)
+    Lease.objects.create(task=task, assignment=carol, holder=annotator2, items=4, expires_at=in_days(1))
     Job.objects.create(
         kind="task_create", project=project, created_by=manager, state=JobState.RUNNING, done=5, total=10
     )

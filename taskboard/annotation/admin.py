@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from taskboard.annotation.leases import leases_release
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     HoldingChange,
+    Lease,
     Pause,
     StatusCount,
     TaskItem,
@@ -88,6 +90,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
                     "allocation",
                     "batch_size",
                     "max_batch_workload",
+                    "lease_seconds",
                     "consensus_percentage",
                     "consensus_assignees",
                     "consensus_seed",
@@ -227,3 +230,24 @@ class PauseAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for pause in queryset.select_related("project", "user", "task"):
             self.delete_model(request, pause)
+
+
+@admin.register(Lease)
+class LeaseAdmin(admin.ModelAdmin):
+    """Pulled batches: made by claims, ended by expiry or a release (the action below), never edited."""
+
+    list_display = ("id", "task", "holder", "items", "returned", "claimed_at", "expires_at", "ended_at", "end")
+    list_select_related = ("task", "holder")
+    list_filter = ("end", ("ended_at", admin.EmptyFieldListFilter))
+    search_fields = ("task__name", "holder__email")
+    raw_id_fields = ("task", "assignment", "holder")
+    readonly_fields = ("task", "assignment", "holder", "items", "returned", "claimed_at", "ended_at", "end")
+    actions = ("release",)
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Release: unstarted items go back to the queue")
+    def release(self, request, queryset):
+        result = leases_release(lease_ids=list(queryset.values_list("id", flat=True)), by=request.user)
+        self.message_user(request, f"Released {result.leases} lease(s), {result.items} item(s) back in the queue.")

@@ -543,3 +543,20 @@ def task_work_assignments(task):
 
 class CloseForm(forms.Form):
     confirm = forms.BooleanField(label="Yes, close this task", error_messages={"required": "Tick the box to confirm."})
+
+
+class LeaseLengthForm(forms.Form):
+    lease_minutes = forms.IntegerField(label="Lease (minutes)", min_value=1, max_value=7 * 24 * 60)
+
+
+class LeaseReleaseForm(forms.Form):
+    """Release one person's leases (`user`) or one held item (`item`)."""
+
+    user = forms.IntegerField(required=False, min_value=1)
+    item = forms.IntegerField(required=False, min_value=1)
+
+    def clean(self):
+        data = super().clean() or {}
+        if bool(data.get("user")) == bool(data.get("item")):
+            raise ValidationError("Release either one person's leases or one item.")
+        return data

@@ -41,6 +41,9 @@ class Priority(models.IntegerChoices):
 
 
 BATCH_SIZE_MIN = 3
+# A pulled batch is held this long unless its holder keeps working (docs/tasks.md, Leases).
+LEASE_SECONDS_DEFAULT = 60 * 60
+LEASE_SECONDS_MAX = 7 * 24 * 60 * 60
 BATCH_SIZE_MAX = 100
 DEFAULT_ANNOTATION_STATUSES = [
     # key, label, colour, counts as done
@@ -69,6 +72,8 @@ class AnnotationTask(models.Model):
     allocation = models.CharField(max_length=20, choices=Allocation.choices, default=Allocation.DISTRIBUTION)
     batch_size = models.PositiveSmallIntegerField(null=True, blank=True)
     max_batch_workload = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Pulling: how long a claimed batch stays with its holder without them working on it.
+    lease_seconds = models.PositiveIntegerField(default=LEASE_SECONDS_DEFAULT)
     consensus_percentage = models.PositiveSmallIntegerField(null=True, blank=True)
     consensus_assignees = models.PositiveSmallIntegerField(null=True, blank=True)
     consensus_seed = models.BigIntegerField(null=True, blank=True)
@@ -102,6 +107,10 @@ class AnnotationTask(models.Model):
             ),
             models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=3), name="task_priority_1_to_3"),
             models.CheckConstraint(condition=Q(type__in=TaskType.values), name="task_type_valid"),
+            models.CheckConstraint(
+                condition=Q(lease_seconds__gte=1, lease_seconds__lte=LEASE_SECONDS_MAX),
+                name="task_lease_seconds_range",
+            ),
             models.CheckConstraint(condition=Q(state__in=TaskState.values), name="task_state_valid"),
             models.CheckConstraint(
                 condition=Q(
@@ -311,6 +320,17 @@ class TaskItem(models.Model):
     # Annotation task: sent back by QA. QA task: waiting for that rework.
     rework = models.BooleanField(default=False)
     comment = models.TextField(blank=True)
+    # Pulling: the claim (lease) that brought the item to its holder, while the lease runs.
+    # No FK trigger (as above); a lease ends before its rows forget it.
+    lease = models.ForeignKey(
+        "Lease",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
 
     class Meta:
         constraints = [
@@ -328,6 +348,7 @@ class TaskItem(models.Model):
             # Pulling claims walk only the queued rows of a task.
             models.Index(fields=["task", "rank"], condition=Q(in_queue=True), name="task_item_queue"),
             models.Index(fields=["status_by"], condition=Q(status_by__isnull=False), name="task_item_status_by"),
+            models.Index(fields=["lease"], condition=Q(lease__isnull=False), name="task_item_lease"),
         ]
 
     def __str__(self):
@@ -362,6 +383,8 @@ class ChangeKind(models.TextChoices):
     CLAIM = "claim", "Pulled from queue"
     REWORK = "rework", "Sent back for rework"
     RETURN = "return", "Returned to review"
+    EXPIRE = "expire", "Lease expired, back to queue"
+    RELEASE = "release", "Released to queue"
 
 
 class HoldingChange(models.Model):
@@ -424,3 +447,41 @@ class Pause(models.Model):
     def __str__(self) -> str:
         where = f"task {self.task_id}" if self.task_id else f"project {self.project_id}"
         return f"{self.user_id} paused in {where}"
+
+
+class LeaseEnd(models.TextChoices):
+    EXPIRED = "expired", "Expired"
+    RELEASED = "released", "Released by a manager"
+
+
+class Lease(models.Model):
+    """A pulled batch: held by its holder until `expires_at`, which moves on while they work.
+
+    When it expires (or a manager releases it) the items of the batch that have no status go back
+    to the queue; the ones with a status stay with the person who did them."""
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="leases")
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="leases")
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
+    items = models.PositiveIntegerField(default=0, help_text="Items the batch brought.")
+    returned = models.PositiveIntegerField(default=0, help_text="Items that went back to the queue when it ended.")
+    claimed_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end = models.CharField(max_length=20, choices=LeaseEnd.choices, blank=True)
+
+    class Meta:
+        ordering = ["expires_at", "id"]
+        indexes = [
+            # The sweep and the claim's expiry walk only running leases.
+            models.Index(fields=["task", "expires_at"], condition=Q(ended_at__isnull=True), name="lease_running"),
+            models.Index(fields=["expires_at"], condition=Q(ended_at__isnull=True), name="lease_running_all"),
+            models.Index(fields=["assignment"], condition=Q(ended_at__isnull=True), name="lease_running_holder"),
+        ]
+
+    def __str__(self) -> str:
+        return f"lease {self.pk} of {self.holder_id} in task {self.task_id}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.ended_at is None

@@ -245,7 +245,8 @@ def _move(
             [kind, assignment.pk, by.pk if by else None, now, *case_params, *params, assignment.pk],
         )
         cursor.execute(
-            f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = y.to_id FROM "
+            # A moved item leaves its pulled batch: the lease no longer speaks for it.
+            f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = y.to_id, lease_id = NULL FROM "
             f"(SELECT m.id, {case} AS to_id FROM ({movable}) m) y "
             f"WHERE {TASK_ITEM_TABLE}.id = y.id AND y.to_id <> %s",
             case_params + params + [assignment.pk],

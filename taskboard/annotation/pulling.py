@@ -12,14 +12,17 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from taskboard.accounts.models import User
+from taskboard.annotation.leases import expired_waiting, lease_expiry, leases_expire
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     AssignmentKind,
     ChangeKind,
     HoldingChange,
+    Lease,
     Pause,
     StatusCount,
+    TaskItem,
     WorkloadEntry,
 )
 from taskboard.annotation.people import pause_q
@@ -46,8 +49,15 @@ WITH me AS (
 ), picked AS (
   SELECT t.id FROM {TASK_ITEM_TABLE} t WHERE t.task_id = %(task)s AND t.in_queue AND EXISTS (SELECT 1 FROM want)
   ORDER BY t.rank LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+), lease AS (
+  -- The batch is a lease: its holder keeps it until it expires (docs/tasks.md, Leases).
+  INSERT INTO {Lease._meta.db_table}
+    (task_id, assignment_id, holder_id, items, returned, claimed_at, expires_at, "end")
+  SELECT %(task)s, id, %(user)s, (SELECT count(*) FROM picked), 0, now(), now() + make_interval(secs => %(lease)s), ''
+  FROM want WHERE EXISTS (SELECT 1 FROM picked) RETURNING id
 ), moved AS (
-  UPDATE {TASK_ITEM_TABLE} t SET assignment_id = (SELECT id FROM want), in_queue = false
+  UPDATE {TASK_ITEM_TABLE} t SET assignment_id = (SELECT id FROM want), in_queue = false,
+    lease_id = (SELECT id FROM lease)
   WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND t.in_queue RETURNING t.item_id
 ), queue AS (
   SELECT id FROM {Assignment._meta.db_table} WHERE task_id = %(task)s AND kind = 'queue'
@@ -76,6 +86,9 @@ def pulling_claim(*, task: AnnotationTask, user: User) -> int:
         raise ValidationError({"allocation": "Only pulling tasks hand out batches."})
     if not task.accepts_work:
         return 0
+    if expired_waiting(task):
+        # Expired batches go back first, so what they held can be claimed (this one or the next).
+        leases_expire(task=task)
     if connection.vendor == "postgresql":
         params = {
             "task": task.pk,
@@ -83,6 +96,7 @@ def pulling_claim(*, task: AnnotationTask, user: User) -> int:
             "user": user.pk,
             "batch": task.batch_size,
             "max": task.max_batch_workload,
+            "lease": task.lease_seconds,
         }
         holders: int
         moved: int
@@ -124,18 +138,23 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int:
     sql = (
         f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = %s, in_queue = %s "
         f"WHERE id IN (SELECT id FROM {TASK_ITEM_TABLE} WHERE task_id = %s AND in_queue = %s "
-        f"ORDER BY rank LIMIT %s{lock}) AND in_queue = %s RETURNING item_id"
+        f"ORDER BY rank LIMIT %s{lock}) AND in_queue = %s RETURNING id, item_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [assignment.pk, False, task.pk, True, want, True])
-        claimed = [row[0] for row in cursor.fetchall()]
-    if not claimed:
+        rows = cursor.fetchall()
+    if not rows:
         return 0
+    claimed = [item_id for _, item_id in rows]
     n = len(claimed)
+    now = timezone.now()
+    lease = Lease.objects.create(
+        task=task, assignment=assignment, holder=user, items=n, claimed_at=now, expires_at=lease_expiry(task, now)
+    )
+    TaskItem.objects.filter(id__in=[row_id for row_id, _ in rows]).update(lease=lease)
     Assignment.objects.filter(pk=assignment.pk).update(
         item_count=F("item_count") + n, claimed_count=F("claimed_count") + n
     )
-    now = timezone.now()
     HoldingChange.objects.bulk_create(
         [
             HoldingChange(

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from taskboard.api import views_auth, views_misc, views_pipelines, views_projects, views_tasks
+from taskboard.api import views_auth, views_distribution, views_misc, views_pipelines, views_projects, views_tasks
 
 app_name = "api"
 
@@ -19,6 +19,13 @@ urlpatterns = [
     path("annotationtasks/<str:task_id>", views_tasks.task_detail, name="task-detail"),
     path("annotationtasks/<str:task_id>/addToTask", views_tasks.task_add_items, name="task-add-items"),
     path("annotationtasks/<str:task_id>/removeFromTask", views_tasks.task_remove_items, name="task-remove-items"),
+    # Taskboard's extensions (docs/api.md): distribution control.
+    path("annotationtasks/<str:task_id>/leases", views_distribution.task_leases, name="task-leases"),
+    path(
+        "annotationtasks/<str:task_id>/leases/release",
+        views_distribution.task_leases_release,
+        name="task-leases-release",
+    ),
     path("assignments", views_tasks.assignment_list, name="assignment-list"),
     path("assignments/items/tasks/<str:task_id>/status", views_tasks.task_items_status, name="task-items-status"),
     path("assignments/<str:assignment_id>", views_tasks.assignment_detail, name="assignment-detail"),

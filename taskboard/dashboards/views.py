@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
 from taskboard.accounts.http import AuthedHttpRequest
+from taskboard.annotation import leases
 from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskItem, TaskState, TaskType
@@ -111,6 +112,7 @@ def task_detail(request: AuthedHttpRequest, pk: int):
     context["changes"] = task.changes.select_related("by", "from_assignment__assignee", "to_assignment__assignee")[:15]
     context["qa_tasks"] = list(task.qa_tasks.all()) if task.type == TaskType.ANNOTATION else []
     context["agreement"] = queries.task_agreement(task) if task.is_consensus else None
+    context["holdings"] = leases.task_holdings(task) if task.is_pulling else []
     return render(request, "dashboards/task_detail.html", context)
 
 

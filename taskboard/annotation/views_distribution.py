@@ -1,0 +1,88 @@
+"""Distribution control on the task page's side: claim leases (who holds what and until when,
+releasing a person's batches or one item, the lease length). Thin views over `leases`."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from taskboard.accounts.http import AuthedHttpRequest
+from taskboard.accounts.models import User
+from taskboard.annotation import forms, leases
+from taskboard.annotation import queries as annotation_queries
+from taskboard.annotation.wizard import add_errors
+
+
+def _leases_context(task, **extra):
+    holdings = leases.task_holdings(task)
+    for holding in holdings:
+        holding.items = list(leases.held_items(task, holding.holder.pk))  # type: ignore[attr-defined]
+    return {
+        "task": task,
+        "project": task.project,
+        "action_title": "Leases",
+        "holdings": holdings,
+        "length_form": extra.pop("length_form", None)
+        or forms.LeaseLengthForm(initial={"lease_minutes": task.lease_seconds // 60}),
+        **extra,
+    }
+
+
+def _leases_page(request: AuthedHttpRequest, task, **extra):
+    template = "annotation/task_leases.html#holders" if request.htmx else "annotation/task_leases.html"
+    return render(request, template, _leases_context(task, **extra))
+
+
+@login_required
+@require_GET
+def task_leases(request: AuthedHttpRequest, pk: int):
+    task = annotation_queries.task_for_manager(request.user, pk)
+    return _leases_page(request, task)
+
+
+@login_required
+@require_POST
+def task_lease_release(request: AuthedHttpRequest, pk: int):
+    task = annotation_queries.task_for_manager(request.user, pk)
+    form = forms.LeaseReleaseForm(request.POST)
+    error = None
+    if form.is_valid():
+        try:
+            if form.cleaned_data.get("user"):
+                holder = User.objects.filter(pk=form.cleaned_data["user"]).first()
+                if holder is None:
+                    raise ValidationError({"user": "No such person."})
+                result = leases.lease_release_person(task=task, user=holder, by=request.user)
+                messages.success(request, f"Released {result.items} item(s) held by {holder.email}.")
+            else:
+                leases.lease_release_item(task=task, item_id=form.cleaned_data["item"], by=request.user)
+                messages.success(request, "The item is back in the queue.")
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    else:
+        error = " ".join(str(m) for errs in form.errors.values() for m in errs)
+    if error:
+        messages.error(request, error)
+    if request.htmx:
+        return _leases_page(request, task)
+    return redirect(reverse("annotation:task-leases", args=[task.pk]))
+
+
+@login_required
+@require_POST
+def task_lease_length(request: AuthedHttpRequest, pk: int):
+    task = annotation_queries.task_for_manager(request.user, pk)
+    form = forms.LeaseLengthForm(request.POST)
+    if form.is_valid():
+        try:
+            leases.lease_length_set(task=task, minutes=form.cleaned_data["lease_minutes"], by=request.user)
+        except ValidationError as exc:
+            add_errors(form, exc, default="lease_minutes")
+        else:
+            messages.success(
+                request, f"Batches are now held {form.cleaned_data['lease_minutes']} minutes without work."
+            )
+            return redirect(reverse("annotation:task-leases", args=[task.pk]))
+    return render(request, "annotation/task_leases.html", _leases_context(task, length_form=form), status=400)

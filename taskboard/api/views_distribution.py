@@ -1,0 +1,65 @@
+"""Distribution control: Taskboard's documented extensions to Dataloop's protocol (docs/api.md),
+where Dataloop has no call: claim leases (and, as they land, priority, caps, people, operations)."""
+
+from taskboard.accounts.http import AuthedHttpRequest
+from taskboard.annotation import leases
+from taskboard.api import queries
+from taskboard.api.http import api_view, bad_request, json_body, not_found
+from taskboard.api.ids import api_id, parse_id
+from taskboard.api.views_tasks import users_by_email
+
+
+def _ms(value) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _leases_json(task) -> dict:
+    return {
+        "taskId": api_id("task", task.pk),
+        "leaseMinutes": task.lease_seconds // 60,
+        "leaseSeconds": task.lease_seconds,
+        "holders": [
+            {
+                "annotator": h.holder.email,
+                "assignmentId": api_id("assignment", h.assignment_id),
+                "leases": h.leases,
+                "itemsHeld": h.held,
+                "expiresAt": _ms(h.expires_at),
+                "expired": h.expired,
+            }
+            for h in leases.task_holdings(task)
+        ],
+    }
+
+
+@api_view(["GET", "PATCH"])
+def task_leases(request: AuthedHttpRequest, task_id: str):
+    """GET: who holds which pulled batch until when. PATCH {"leaseMinutes": n}: the lease length."""
+    task = queries.task_get_managed(request.user, task_id)
+    if request.method == "PATCH":
+        body = json_body(request)
+        if "leaseMinutes" not in body:
+            raise bad_request("leaseMinutes: give the lease length in minutes.")
+        task = leases.lease_length_set(task=task, minutes=body["leaseMinutes"], by=request.user)
+    return _leases_json(task)
+
+
+@api_view(["POST"])
+def task_leases_release(request: AuthedHttpRequest, task_id: str):
+    """{"annotator": email}: end every lease they hold in the task; {"itemId": id}: one held item.
+    Either way the unstarted items go back to the queue."""
+    task = queries.task_get_managed(request.user, task_id)
+    body = json_body(request)
+    if ("annotator" in body) == ("itemId" in body):
+        raise bad_request("annotator or itemId: release one person's leases or one item.")
+    if "annotator" in body:
+        if not isinstance(body["annotator"], str):
+            raise bad_request("annotator: expected an email.")
+        user = users_by_email([body["annotator"]], field="annotator")[0]
+        result = leases.lease_release_person(task=task, user=user, by=request.user)
+    else:
+        item_pk = parse_id(body["itemId"], "item")
+        if item_pk is None:
+            raise not_found("Item not found.")
+        result = leases.lease_release_item(task=task, item_id=item_pk, by=request.user)
+    return {"released": result.items, "leasesEnded": result.leases, **_leases_json(task)}
