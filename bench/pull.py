@@ -167,7 +167,8 @@ def mark_done(assignment_id: int, user_id: int) -> None:
 
 RAW_SQL = (
     f"UPDATE {TI} SET assignment_id = %s, in_queue = false WHERE id IN ("
-    f"SELECT id FROM {TI} WHERE task_id = %s AND in_queue ORDER BY rank LIMIT {BATCH} FOR UPDATE SKIP LOCKED"
+    f"SELECT id FROM {TI} WHERE task_id = %s AND in_queue ORDER BY priority DESC, rank LIMIT {BATCH} "
+    f"FOR UPDATE SKIP LOCKED"
     f") RETURNING item_id"
 )
 

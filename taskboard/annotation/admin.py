@@ -154,12 +154,24 @@ class TaskItemStatusFilter(admin.SimpleListFilter):
 
 @admin.register(TaskItem)
 class TaskItemAdmin(LargeTableAdmin):
-    list_display = ("id", "task", "item", "assignee", "copy", "status", "status_by", "status_at", "in_queue", "rework")
+    list_display = (
+        "id",
+        "task",
+        "item",
+        "assignee",
+        "copy",
+        "priority",
+        "status",
+        "status_by",
+        "status_at",
+        "in_queue",
+        "rework",
+    )
     list_select_related = ("task", "item", "assignment__assignee", "status_by")
     list_filter = (TaskItemStatusFilter, "in_queue", "rework")
     search_fields = ("item__filename", "=task__name")
-    raw_id_fields = ("task", "item", "assignment")
-    # Only the item's holder sets a status, through the service that keeps the counters.
+    raw_id_fields = ("task", "item", "assignment", "lease")
+    # Priority is editable here (pulls and next items follow it); only the item's holder sets a status, through the service that keeps the counters.
     readonly_fields = ("status", "status_by", "status_at")
 
     @admin.display(description="holder", ordering="assignment__assignee__email")

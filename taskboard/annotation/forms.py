@@ -560,3 +560,36 @@ class LeaseReleaseForm(forms.Form):
         if bool(data.get("user")) == bool(data.get("item")):
             raise ValidationError("Release either one person's leases or one item.")
         return data
+
+
+class TaskPriorityForm(forms.Form):
+    task_priority = forms.TypedChoiceField(label="Task priority", choices=Priority.choices, coerce=int)
+
+
+class ItemPriorityForm(forms.Form):
+    """One priority over every item a DQL filter matches (empty: every item of the task)."""
+
+    priority = forms.IntegerField(label="Item priority (0 to 100, higher first)", min_value=0, max_value=100)
+    dql = forms.CharField(
+        label="Filter (DQL)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": '{"$and": [{"dir": "/city"}]}'}),
+        help_text="Dataloop's query language, as in the wizard; leave empty for every item of the task.",
+    )
+
+    def clean_dql(self) -> dict | None:
+        text = (self.cleaned_data.get("dql") or "").strip()
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise ValidationError(f"Not JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise ValidationError("A filter is a JSON object.")
+        return value.get("filter", value)
+
+    @property
+    def selection(self) -> Selection | None:
+        dql = self.cleaned_data.get("dql")
+        return Selection(mode="filter", dql=dql) if dql else None

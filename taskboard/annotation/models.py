@@ -41,6 +41,10 @@ class Priority(models.IntegerChoices):
 
 
 BATCH_SIZE_MIN = 3
+# An item's priority within its task (higher first); tasks have their own (Priority).
+ITEM_PRIORITY_MIN = 0
+ITEM_PRIORITY_MAX = 100
+ITEM_PRIORITY_DEFAULT = 50
 # A pulled batch is held this long unless its holder keeps working (docs/tasks.md, Leases).
 LEASE_SECONDS_DEFAULT = 60 * 60
 LEASE_SECONDS_MAX = 7 * 24 * 60 * 60
@@ -304,6 +308,9 @@ class TaskItem(models.Model):
     copy = models.PositiveSmallIntegerField(default=0)
     # Position in the task's (dir, name, id) order: contiguous runs and next/previous.
     rank = models.BigIntegerField(default=0)
+    # Higher first: pulls and an annotator's next item follow (priority, rank). A database default,
+    # since task items are written by INSERT … SELECT.
+    priority = models.PositiveSmallIntegerField(default=ITEM_PRIORITY_DEFAULT, db_default=ITEM_PRIORITY_DEFAULT)
     in_queue = models.BooleanField(default=False)
     status = models.CharField(max_length=50, null=True, blank=True)
     status_by = models.ForeignKey(
@@ -342,11 +349,17 @@ class TaskItem(models.Model):
             models.CheckConstraint(
                 condition=Q(status__isnull=True) | ~Q(status=""), name="task_item_status_null_or_named"
             ),
+            models.CheckConstraint(
+                condition=Q(priority__gte=ITEM_PRIORITY_MIN, priority__lte=ITEM_PRIORITY_MAX),
+                name="task_item_priority_range",
+            ),
         ]
         indexes = [
             models.Index(fields=["assignment", "rank"], name="task_item_assignment_rank"),
-            # Pulling claims walk only the queued rows of a task.
-            models.Index(fields=["task", "rank"], condition=Q(in_queue=True), name="task_item_queue"),
+            # Pulling claims walk only the queued rows of a task, highest priority first.
+            models.Index(
+                fields=["task", "-priority", "rank"], condition=Q(in_queue=True), name="task_item_queue_priority"
+            ),
             models.Index(fields=["status_by"], condition=Q(status_by__isnull=False), name="task_item_status_by"),
             models.Index(fields=["lease"], condition=Q(lease__isnull=False), name="task_item_lease"),
         ]

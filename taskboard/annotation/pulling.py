@@ -48,7 +48,7 @@ WITH me AS (
       AND (p.task_id = %(task)s OR (p.task_id IS NULL AND p.project_id = %(project)s)))
 ), picked AS (
   SELECT t.id FROM {TASK_ITEM_TABLE} t WHERE t.task_id = %(task)s AND t.in_queue AND EXISTS (SELECT 1 FROM want)
-  ORDER BY t.rank LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+  ORDER BY t.priority DESC, t.rank LIMIT %(batch)s FOR UPDATE SKIP LOCKED
 ), lease AS (
   -- The batch is a lease: its holder keeps it until it expires (docs/tasks.md, Leases).
   INSERT INTO {Lease._meta.db_table}
@@ -138,7 +138,7 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int:
     sql = (
         f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = %s, in_queue = %s "
         f"WHERE id IN (SELECT id FROM {TASK_ITEM_TABLE} WHERE task_id = %s AND in_queue = %s "
-        f"ORDER BY rank LIMIT %s{lock}) AND in_queue = %s RETURNING id, item_id"
+        f"ORDER BY priority DESC, rank LIMIT %s{lock}) AND in_queue = %s RETURNING id, item_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [assignment.pk, False, task.pk, True, want, True])

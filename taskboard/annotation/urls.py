@@ -22,6 +22,9 @@ urlpatterns = [
     path("tasks/<int:pk>/leases/", views_distribution.task_leases, name="task-leases"),
     path("tasks/<int:pk>/leases/release/", views_distribution.task_lease_release, name="task-lease-release"),
     path("tasks/<int:pk>/leases/length/", views_distribution.task_lease_length, name="task-lease-length"),
+    path("tasks/<int:pk>/priority/", views_distribution.task_priority, name="task-priority"),
+    path("tasks/<int:pk>/priority/task/", views_distribution.task_priority_set, name="task-priority-set"),
+    path("tasks/<int:pk>/priority/items/", views_distribution.task_items_priority, name="task-items-priority"),
     # The dataset page: the item browser, and the upload and import forms beside it.
     path("datasets/<int:pk>/", views_browse.browse, name="dataset-browse"),
     path("datasets/<int:pk>/to-task/", views_browse.to_wizard, name="dataset-to-wizard"),

@@ -1,5 +1,8 @@
 """Distribution control on the task page's side: claim leases (who holds what and until when,
-releasing a person's batches or one item, the lease length). Thin views over `leases`."""
+releasing a person's batches or one item, the lease length) and priority (the task's, and one
+item priority over a filter). Thin views over `leases` and `priority`."""
+
+import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,8 +13,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.accounts.models import User
-from taskboard.annotation import forms, leases
+from taskboard.annotation import forms, leases, priority, services
 from taskboard.annotation import queries as annotation_queries
+from taskboard.annotation.filters import ItemFilter
 from taskboard.annotation.wizard import add_errors
 
 
@@ -86,3 +90,66 @@ def task_lease_length(request: AuthedHttpRequest, pk: int):
             )
             return redirect(reverse("annotation:task-leases", args=[task.pk]))
     return render(request, "annotation/task_leases.html", _leases_context(task, length_form=form), status=400)
+
+
+# --- Priority ------------------------------------------------------------------------------------------
+
+
+def _priority_page(request: AuthedHttpRequest, task, *, task_form=None, item_form=None, status=200):
+    if item_form is None:
+        initial: dict[str, object] = {"priority": 80}
+        browsed = ItemFilter(request.GET, dataset=task.dataset) if request.GET else None
+        if browsed is not None and browsed.is_valid() and browsed.selection.dql:
+            # Arriving from the item browser: its filter, as the query language.
+            initial["dql"] = json.dumps(browsed.selection.dql)
+        item_form = forms.ItemPriorityForm(initial=initial)
+    context = {
+        "task": task,
+        "project": task.project,
+        "action_title": "Priority",
+        "task_form": task_form or forms.TaskPriorityForm(initial={"task_priority": task.priority}),
+        "item_form": item_form,
+        "levels": priority.priority_levels(task),
+    }
+    return render(request, "annotation/task_priority.html", context, status=status)
+
+
+@login_required
+@require_GET
+def task_priority(request: AuthedHttpRequest, pk: int):
+    task = annotation_queries.task_for_manager(request.user, pk)
+    return _priority_page(request, task)
+
+
+@login_required
+@require_POST
+def task_priority_set(request: AuthedHttpRequest, pk: int):
+    task = annotation_queries.task_for_manager(request.user, pk)
+    form = forms.TaskPriorityForm(request.POST)
+    if form.is_valid():
+        try:
+            services.task_update(task=task, by=request.user, priority=form.cleaned_data["task_priority"])
+        except ValidationError as exc:
+            add_errors(form, exc, default="task_priority")
+        else:
+            messages.success(request, "Task priority saved.")
+            return redirect(reverse("annotation:task-priority", args=[task.pk]))
+    return _priority_page(request, task, task_form=form, status=400)
+
+
+@login_required
+@require_POST
+def task_items_priority(request: AuthedHttpRequest, pk: int):
+    task = annotation_queries.task_for_manager(request.user, pk)
+    form = forms.ItemPriorityForm(request.POST)
+    if form.is_valid():
+        try:
+            changed = priority.items_priority_set(
+                task=task, selection=form.selection, priority=form.cleaned_data["priority"], by=request.user
+            )
+        except ValidationError as exc:
+            add_errors(form, exc, default="dql")
+        else:
+            messages.success(request, f"Priority {form.cleaned_data['priority']} set on {changed} item(s).")
+            return redirect(reverse("annotation:task-priority", args=[task.pk]))
+    return _priority_page(request, task, item_form=form, status=400)

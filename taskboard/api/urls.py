@@ -26,6 +26,8 @@ urlpatterns = [
         views_distribution.task_leases_release,
         name="task-leases-release",
     ),
+    path("annotationtasks/<str:task_id>/priority", views_distribution.task_items_priority, name="task-priority"),
+    path("pulling/next", views_distribution.pull_next, name="pull-next"),
     path("assignments", views_tasks.assignment_list, name="assignment-list"),
     path("assignments/items/tasks/<str:task_id>/status", views_tasks.task_items_status, name="task-items-status"),
     path("assignments/<str:assignment_id>", views_tasks.assignment_detail, name="assignment-detail"),

@@ -2,7 +2,8 @@
 where Dataloop has no call: claim leases (and, as they land, priority, caps, people, operations)."""
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import leases
+from taskboard.annotation import leases, priority
+from taskboard.annotation.selection import Selection
 from taskboard.api import queries
 from taskboard.api.http import api_view, bad_request, json_body, not_found
 from taskboard.api.ids import api_id, parse_id
@@ -63,3 +64,32 @@ def task_leases_release(request: AuthedHttpRequest, task_id: str):
             raise not_found("Item not found.")
         result = leases.lease_release_item(task=task, item_id=item_pk, by=request.user)
     return {"released": result.items, "leasesEnded": result.leases, **_leases_json(task)}
+
+
+# --- Priority ------------------------------------------------------------------------------------------
+
+
+@api_view(["POST"])
+def task_items_priority(request: AuthedHttpRequest, task_id: str):
+    """{"priority": 0..100, "filter": DQL (optional: every item of the task)}: one call, one UPDATE."""
+    task = queries.task_get_managed(request.user, task_id)
+    body = json_body(request)
+    dql = body.get("filter")
+    if dql is not None and not isinstance(dql, dict):
+        raise bad_request("filter: expected a DQL object.")
+    selection = Selection(mode="filter", dql=dql.get("filter", dql)) if dql else None
+    changed = priority.items_priority_set(
+        task=task, selection=selection, priority=body.get("priority"), by=request.user
+    )
+    return {"taskId": api_id("task", task.pk), "priority": body["priority"], "updatedItemsCount": changed}
+
+
+@api_view(["POST"])
+def pull_next(request: AuthedHttpRequest):
+    """A batch from the highest-priority task the caller may pull from ({"projectId"} narrows it)."""
+    body = json_body(request, required=False)
+    project = queries.project_get(request.user, body["projectId"]) if body.get("projectId") else None
+    found = priority.pull_next(user=request.user, project=project)
+    if found.task is None:
+        return {"taskId": None, "claimed": 0}
+    return {"taskId": api_id("task", found.task.pk), "claimed": found.claimed}
