@@ -9,6 +9,7 @@ from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     AssignmentKind,
+    Cap,
     ChangeKind,
     HoldingChange,
     Lease,
@@ -79,6 +80,7 @@ def task_data(project, owner, manager, annotator, annotator2, dataset, recipe):
     )
     Pause.objects.create(project=project, user=annotator2, task=task, reason="on leave", by=manager)
     Lease.objects.create(task=task, assignment=carol, holder=annotator2, items=4, expires_at=in_days(1))
+    Cap.objects.create(task=task, user=annotator, max_items=10, by=manager)
     Job.objects.create(
         kind="task_create", project=project, created_by=manager, state=JobState.RUNNING, done=5, total=10
     )

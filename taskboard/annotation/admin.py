@@ -6,6 +6,7 @@ from taskboard.annotation.leases import leases_release
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
+    Cap,
     HoldingChange,
     Lease,
     Pause,
@@ -14,6 +15,7 @@ from taskboard.annotation.models import (
     TaskStatus,
     WorkloadEntry,
 )
+from taskboard.annotation.moves import person_hand_off
 from taskboard.annotation.people import pause_person, resume_person
 from taskboard.datasets.admin import LargeTableAdmin
 
@@ -171,7 +173,8 @@ class TaskItemAdmin(LargeTableAdmin):
     list_filter = (TaskItemStatusFilter, "in_queue", "rework")
     search_fields = ("item__filename", "=task__name")
     raw_id_fields = ("task", "item", "assignment", "lease")
-    # Priority is editable here (pulls and next items follow it); only the item's holder sets a status, through the service that keeps the counters.
+    # Priority is editable here (pulls and next items follow it). Only the item's holder sets a
+    # status, through the service that keeps the counters.
     readonly_fields = ("status", "status_by", "status_at")
 
     @admin.display(description="holder", ordering="assignment__assignee__email")
@@ -243,6 +246,16 @@ class PauseAdmin(admin.ModelAdmin):
         for pause in queryset.select_related("project", "user", "task"):
             self.delete_model(request, pause)
 
+    actions = ("hand_off",)
+
+    @admin.action(description="Hand their unstarted items to others (where paused)")
+    def hand_off(self, request, queryset):
+        moved = queued = 0
+        for pause in queryset.select_related("project", "user", "task"):
+            for done in person_hand_off(project=pause.project, user=pause.user, by=request.user, task=pause.task):
+                moved, queued = moved + done.moved, queued + done.to_queue
+        self.message_user(request, f"{moved} item(s) handed to others, {queued} back to the queue.")
+
 
 @admin.register(Lease)
 class LeaseAdmin(admin.ModelAdmin):
@@ -263,3 +276,14 @@ class LeaseAdmin(admin.ModelAdmin):
     def release(self, request, queryset):
         result = leases_release(lease_ids=list(queryset.values_list("id", flat=True)), by=request.user)
         self.message_user(request, f"Released {result.leases} lease(s), {result.items} item(s) back in the queue.")
+
+
+@admin.register(Cap)
+class CapAdmin(admin.ModelAdmin):
+    """A cap is one row (a count or a share, the database checks which); pulls and moves read it."""
+
+    list_display = ("user", "task", "max_items", "max_share", "by", "created_at")
+    list_select_related = ("user", "task", "by")
+    search_fields = ("user__email", "task__name")
+    raw_id_fields = ("task", "user", "by")
+    readonly_fields = ("created_at",)

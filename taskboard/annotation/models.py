@@ -498,3 +498,32 @@ class Lease(models.Model):
     @property
     def is_running(self) -> bool:
         return self.ended_at is None
+
+
+class Cap(models.Model):
+    """The most items one person may hold in one task: a count, or a share of the task's items.
+    Pulls stop at it; moves (reassign, redistribute, hand-offs) refuse to pass it."""
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="caps")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="caps")
+    max_items = models.PositiveIntegerField(null=True, blank=True)
+    max_share = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Percent of the task's items.")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["task", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "user"], name="cap_once_per_person"),
+            models.CheckConstraint(
+                condition=Q(max_items__isnull=False, max_share__isnull=True)
+                | Q(max_items__isnull=True, max_share__gte=1, max_share__lte=100),
+                name="cap_count_or_share",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        limit = f"{self.max_items} items" if self.max_items is not None else f"{self.max_share}%"
+        return f"{self.user_id} capped at {limit} in task {self.task_id}"

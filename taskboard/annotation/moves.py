@@ -14,12 +14,15 @@ from django.utils import timezone
 
 from taskboard.accounts.models import User
 from taskboard.annotation import signals
+from taskboard.annotation.caps import require_room
+from taskboard.annotation.leases import lease_release_person
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     AssignmentKind,
     ChangeKind,
     HoldingChange,
+    Pause,
     TaskItem,
     TaskState,
     TaskStatus,
@@ -38,6 +41,7 @@ from taskboard.annotation.selection import Selection, select_items
 from taskboard.annotation.spec import limit_problem
 from taskboard.annotation.statuses import ensure_status_counts, lock_task, require_not_closed, task_state_refresh
 from taskboard.annotation.workload import WorkloadUnit, boundaries, split_counts, workload_build
+from taskboard.projects.models import Project
 
 
 @dataclass
@@ -279,7 +283,8 @@ def assignment_reassign(*, assignment: Assignment, to_user: User | None, by: Use
         raise ValidationError({"assignees": "Choose another person."})
     workload_build(project=task.project, workload=None, assignees=[to_user])
     (target,) = work_assignments(task=task, users=[to_user])
-    _move(assignment=assignment, targets=[target], split_loads=None, kind=ChangeKind.REASSIGN, by=by)
+    moved = _move(assignment=assignment, targets=[target], split_loads=None, kind=ChangeKind.REASSIGN, by=by)
+    require_room(task=task, added=moved, field="assignees")
     # The newcomer takes over the share in the task's workload, so later additions follow.
     old = WorkloadEntry.objects.filter(task=task, assignee_id=assignment.assignee_id).first()
     if old is not None:
@@ -306,13 +311,71 @@ def assignment_redistribute(*, assignment: Assignment, workload: list[WorkloadUn
         raise ValidationError({"workload": "Hidden pools cannot be redistributed."})
     units = workload_build(project=task.project, workload=workload, assignees=None, field="workload")
     targets = work_assignments(task=task, users=[u.user for u in units])
-    _move(
+    moved = _move(
         assignment=assignment,
         targets=targets,
         split_loads=[u.load for u in units],
         kind=ChangeKind.REDISTRIBUTE,
         by=by,
     )
+    require_room(task=task, added=moved, field="workload")
     for target in targets:
         target.refresh_from_db()
     return targets
+
+
+@dataclass
+class HandOff:
+    """What a hand-off did in one task: items moved to others (distributed) or back to the queue
+    (pulled), or why nothing moved."""
+
+    task: AnnotationTask
+    moved: int
+    to_queue: int
+    skipped: str = ""
+
+
+def _others(task: AnnotationTask, user: User) -> list[WorkloadUnit]:
+    """Who takes a person's unstarted items: the task's other people, not paused, by their shares."""
+    entries = WorkloadEntry.objects.filter(task=task).exclude(assignee=user).select_related("assignee")
+    paused = set(
+        Pause.objects.filter(Q(task=task) | Q(task__isnull=True, project_id=task.project_id)).values_list(
+            "user_id", flat=True
+        )
+    )
+    return [WorkloadUnit(e.assignee, e.load) for e in entries if e.assignee_id not in paused]
+
+
+@transaction.atomic
+def person_hand_off(*, project: Project, user: User, by: User, task: AnnotationTask | None = None) -> list[HandOff]:
+    """Hand `user`'s unstarted items to others in one action, in every open task of `project` (or
+    one): distributed items spread over the task's other, unpaused people by their shares; pulled
+    batches go back to the queue (their leases released). Items with a status stay theirs."""
+    tasks = AnnotationTask.objects.filter(project=project, closed_at__isnull=True)
+    if task is not None:
+        tasks = tasks.filter(pk=task.pk)
+    held = Assignment.objects.filter(task__in=tasks, assignee=user, kind=AssignmentKind.WORK, removed=False)
+    results: list[HandOff] = []
+    for assignment in held.select_related("task").order_by("task_id"):
+        current = assignment.task
+        if current.is_pulling:
+            released = lease_release_person(task=current, user=user, by=by)
+            results.append(HandOff(task=current, moved=0, to_queue=released.items))
+            continue
+        units = _others(current, user)
+        if not units:
+            results.append(HandOff(task=current, moved=0, to_queue=0, skipped="nobody else can take them"))
+            continue
+        lock_task(current)
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        targets = work_assignments(task=current, users=[u.user for u in units])
+        moved = _move(
+            assignment=locked,
+            targets=targets,
+            split_loads=[u.load for u in units] if sum(u.load for u in units) else None,
+            kind=ChangeKind.REDISTRIBUTE,
+            by=by,
+        )
+        require_room(task=current, added=moved, field="user")
+        results.append(HandOff(task=current, moved=sum(moved.values()), to_queue=0))
+    return results

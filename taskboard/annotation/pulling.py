@@ -12,6 +12,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from taskboard.accounts.models import User
+from taskboard.annotation.caps import CAP_SQL, room_left
 from taskboard.annotation.leases import expired_waiting, lease_expiry, leases_expire
 from taskboard.annotation.models import (
     AnnotationTask,
@@ -36,19 +37,22 @@ from taskboard.annotation.statuses import ensure_status_counts
 # statement keeps Python out of the loop.
 PG_CLAIM_SQL = f"""
 WITH me AS (
-  SELECT a.id, a.item_count - COALESCE(
+  SELECT a.id, a.item_count AS held, a.item_count - COALESCE(
     (SELECT SUM(s.count) FROM {StatusCount._meta.db_table} s WHERE s.assignment_id = a.id), 0) AS undone
   FROM {Assignment._meta.db_table} a
   WHERE a.task_id = %(task)s AND a.assignee_id = %(user)s AND a.kind = 'work' AND NOT a.removed
   FOR NO KEY UPDATE
 ), want AS (
-  -- Under the rule (undone <= max - batch) a whole batch always fits under max. A paused person gets none.
-  SELECT id FROM me WHERE undone <= %(max)s - %(batch)s AND NOT EXISTS (
+  -- Under the rule (undone <= max - batch) a whole batch always fits under max. A paused person gets
+  -- none; a capped one no more than their cap leaves room for (docs/tasks.md, Caps).
+  SELECT id, LEAST(%(batch)s, GREATEST(0, COALESCE({CAP_SQL} - held, %(batch)s))) AS n
+  FROM me WHERE undone <= %(max)s - %(batch)s AND NOT EXISTS (
     SELECT 1 FROM {Pause._meta.db_table} p WHERE p.user_id = %(user)s
       AND (p.task_id = %(task)s OR (p.task_id IS NULL AND p.project_id = %(project)s)))
 ), picked AS (
-  SELECT t.id FROM {TASK_ITEM_TABLE} t WHERE t.task_id = %(task)s AND t.in_queue AND EXISTS (SELECT 1 FROM want)
-  ORDER BY t.priority DESC, t.rank LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+  SELECT t.id FROM {TASK_ITEM_TABLE} t
+  WHERE t.task_id = %(task)s AND t.in_queue AND EXISTS (SELECT 1 FROM want WHERE n > 0)
+  ORDER BY t.priority DESC, t.rank LIMIT COALESCE((SELECT n FROM want), 0) FOR UPDATE SKIP LOCKED
 ), lease AS (
   -- The batch is a lease: its holder keeps it until it expires (docs/tasks.md, Leases).
   INSERT INTO {Lease._meta.db_table}
@@ -129,6 +133,9 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int:
     if undone > most - batch:
         return 0
     want = min(batch, most - undone)
+    room = room_left(task=task, user_id=user.pk, held=assignment.item_count)
+    if room is not None:
+        want = min(want, room)
     if want <= 0:
         return 0
     queue = Assignment.objects.filter(task=task, kind=AssignmentKind.QUEUE).first()

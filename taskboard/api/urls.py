@@ -9,6 +9,12 @@ app_name = "api"
 urlpatterns = [
     path("users/me", views_auth.users_me, name="users-me"),
     path("projects/<path:name>/name", views_projects.project_by_name, name="project-by-name"),
+    path("projects/<str:project_id>/people", views_distribution.project_people, name="project-people"),
+    path(
+        "projects/<str:project_id>/people/<str:lever>",
+        views_distribution.project_people_lever,
+        name="project-people-lever",
+    ),
     path("projects/<str:project_id>", views_projects.project_detail, name="project-detail"),
     path("datasets/query", views_projects.dataset_query, name="dataset-query"),
     path("datasets/<str:dataset_id>", views_projects.dataset_detail, name="dataset-detail"),
@@ -27,6 +33,7 @@ urlpatterns = [
         name="task-leases-release",
     ),
     path("annotationtasks/<str:task_id>/priority", views_distribution.task_items_priority, name="task-priority"),
+    path("annotationtasks/<str:task_id>/caps", views_distribution.task_caps, name="task-caps"),
     path("pulling/next", views_distribution.pull_next, name="pull-next"),
     path("assignments", views_tasks.assignment_list, name="assignment-list"),
     path("assignments/items/tasks/<str:task_id>/status", views_tasks.task_items_status, name="task-items-status"),

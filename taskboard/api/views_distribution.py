@@ -2,12 +2,14 @@
 where Dataloop has no call: claim leases (and, as they land, priority, caps, people, operations)."""
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import leases, priority
+from taskboard.annotation import caps, leases, moves, people, priority
+from taskboard.annotation.models import Cap
 from taskboard.annotation.selection import Selection
 from taskboard.api import queries
 from taskboard.api.http import api_view, bad_request, json_body, not_found
 from taskboard.api.ids import api_id, parse_id
 from taskboard.api.views_tasks import users_by_email
+from taskboard.dashboards.people_view import people_rows
 
 
 def _ms(value) -> int:
@@ -93,3 +95,111 @@ def pull_next(request: AuthedHttpRequest):
     if found.task is None:
         return {"taskId": None, "claimed": 0}
     return {"taskId": api_id("task", found.task.pk), "claimed": found.claimed}
+
+
+# --- People: caps, pauses, hand-offs, the people view ----------------------------------------------
+
+
+def _optional_task(request: AuthedHttpRequest, body: dict, project):
+    if body.get("taskId") in (None, ""):
+        return None
+    task = queries.task_get_managed(request.user, body["taskId"])
+    if task.project_id != project.pk:
+        raise bad_request("taskId: the task is not in this project.")
+    return task
+
+
+def _person(body: dict):
+    if not isinstance(body.get("annotator"), str):
+        raise bad_request("annotator: the person's email is required.")
+    return users_by_email([body["annotator"]], field="annotator")[0]
+
+
+def _managed_project(request: AuthedHttpRequest, project_id: str):
+    project = queries.project_get(request.user, project_id)
+    queries.require_manager(request.user, project)
+    return project
+
+
+def _person_json(row) -> dict:
+    return {
+        "annotator": row.user.email,
+        "role": row.role,
+        "openLoad": [
+            {
+                "taskId": api_id("task", load.task.pk),
+                "taskName": load.task.name,
+                "open": load.open,
+                "held": load.held,
+                "cap": load.cap,
+                "paused": load.paused,
+            }
+            for load in row.loads
+        ],
+        "doneToday": row.done_today,
+        "doneThisWeek": row.done_week,
+        "lastActive": _ms(row.last_active) if row.last_active else None,
+        "pausedEverywhere": row.paused_everywhere,
+        "leases": row.leases,
+        "leasedItems": row.leased_items,
+    }
+
+
+@api_view(["GET"])
+def project_people(request: AuthedHttpRequest, project_id: str):
+    project = _managed_project(request, project_id)
+    return {"projectId": api_id("project", project.pk), "people": [_person_json(r) for r in people_rows(project)]}
+
+
+@api_view(["POST"])
+def project_people_lever(request: AuthedHttpRequest, project_id: str, lever: str):
+    """pause / resume {"annotator", "taskId"?, "reason"?}; handOff {"annotator", "taskId"?}."""
+    project = _managed_project(request, project_id)
+    body = json_body(request)
+    user = _person(body)
+    task = _optional_task(request, body, project)
+    if lever == "pause":
+        reason = body.get("reason", "")
+        if not isinstance(reason, str):
+            raise bad_request("reason: expected text.")
+        people.pause_person(project=project, user=user, task=task, by=request.user, reason=reason)
+        result: dict = {"paused": True}
+    elif lever == "resume":
+        result = {"resumed": people.resume_person(project=project, user=user, task=task, by=request.user)}
+    elif lever == "handOff":
+        done = moves.person_hand_off(project=project, user=user, by=request.user, task=task)
+        result = {
+            "tasks": [
+                {"taskId": api_id("task", h.task.pk), "moved": h.moved, "toQueue": h.to_queue, "skipped": h.skipped}
+                for h in done
+            ]
+        }
+    else:
+        raise not_found("Unknown lever.")
+    rows = people_rows(project, only_user_id=user.pk)
+    return {**result, "person": _person_json(rows[0]) if rows else None}
+
+
+@api_view(["GET", "PUT"])
+def task_caps(request: AuthedHttpRequest, task_id: str):
+    """GET: the task's caps. PUT {"annotator", "maxItems" | "maxShare" | neither (lifts it)}."""
+    task = queries.task_get_managed(request.user, task_id)
+    if request.method == "PUT":
+        body = json_body(request)
+        user = _person(body)
+        caps.cap_set(
+            task=task, user=user, by=request.user, max_items=body.get("maxItems"), max_share=body.get("maxShare")
+        )
+    total = caps.task_items(task)
+    return {
+        "taskId": api_id("task", task.pk),
+        "caps": [
+            {
+                "annotator": c.user.email,
+                "maxItems": c.max_items,
+                "maxShare": c.max_share,
+                "items": caps.cap_items(c, total),
+            }
+            for c in Cap.objects.filter(task=task).select_related("user").order_by("user__email")
+        ],
+    }
