@@ -9,10 +9,12 @@ from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     AssignmentKind,
+    BulkOperation,
     Cap,
     ChangeKind,
     HoldingChange,
     Lease,
+    OperationRow,
     Pause,
     StatusCount,
     TaskItem,
@@ -81,6 +83,8 @@ def task_data(project, owner, manager, annotator, annotator2, dataset, recipe):
     Pause.objects.create(project=project, user=annotator2, task=task, reason="on leave", by=manager)
     Lease.objects.create(task=task, assignment=carol, holder=annotator2, items=4, expires_at=in_days(1))
     Cap.objects.create(task=task, user=annotator, max_items=10, by=manager)
+    operation = BulkOperation.objects.create(project=project, task=task, kind="priority", by=manager, count=1)
+    OperationRow.objects.create(operation=operation, task_item_id=TaskItem.objects.first().pk, before_priority=50)
     Job.objects.create(
         kind="task_create", project=project, created_by=manager, state=JobState.RUNNING, done=5, total=10
     )

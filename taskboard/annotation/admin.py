@@ -1,4 +1,5 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
@@ -6,9 +7,11 @@ from taskboard.annotation.leases import leases_release
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
+    BulkOperation,
     Cap,
     HoldingChange,
     Lease,
+    OperationRow,
     Pause,
     StatusCount,
     TaskItem,
@@ -16,6 +19,7 @@ from taskboard.annotation.models import (
     WorkloadEntry,
 )
 from taskboard.annotation.moves import person_hand_off
+from taskboard.annotation.operations import operation_undo
 from taskboard.annotation.people import pause_person, resume_person
 from taskboard.datasets.admin import LargeTableAdmin
 
@@ -287,3 +291,38 @@ class CapAdmin(admin.ModelAdmin):
     search_fields = ("user__email", "task__name")
     raw_id_fields = ("task", "user", "by")
     readonly_fields = ("created_at",)
+
+
+@admin.register(BulkOperation)
+class BulkOperationAdmin(admin.ModelAdmin):
+    """The history of bulk operations; undone through the same service as the pages (all or nothing)."""
+
+    list_display = ("id", "kind", "summary", "project", "task", "count", "by", "created_at", "undone_at")
+    list_select_related = ("project", "task", "by")
+    list_filter = ("kind", ("undone_at", admin.EmptyFieldListFilter))
+    search_fields = ("summary", "task__name", "by__email")
+    raw_id_fields = ("project", "task", "by", "undone_by")
+    readonly_fields = ("project", "task", "kind", "summary", "count", "data", "by", "created_at", "undone_at")
+    actions = ("undo",)
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Undo (all its items go back, or none if any moved since)")
+    def undo(self, request, queryset):
+        for operation in queryset.order_by("-created_at"):
+            try:
+                count = operation_undo(operation=operation, by=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"#{operation.pk}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, f"#{operation.pk} undone: {count} item(s) back.")
+
+
+@admin.register(OperationRow)
+class OperationRowAdmin(LargeTableAdmin):
+    list_display = ("id", "operation", "task_item_id", "before_priority")
+    raw_id_fields = ("operation",)
+
+    def has_add_permission(self, request):
+        return False

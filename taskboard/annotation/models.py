@@ -398,6 +398,7 @@ class ChangeKind(models.TextChoices):
     RETURN = "return", "Returned to review"
     EXPIRE = "expire", "Lease expired, back to queue"
     RELEASE = "release", "Released to queue"
+    UNDO = "undo", "Undone"
 
 
 class HoldingChange(models.Model):
@@ -420,12 +421,23 @@ class HoldingChange(models.Model):
     )
     at = models.DateTimeField(default=timezone.now)
     note = models.TextField(blank=True)
+    # The bulk operation (reassign, redistribute, hand-off) this move was part of: undone together.
+    operation = models.ForeignKey(
+        "BulkOperation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="changes",
+        db_constraint=False,
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["task", "at"], name="change_task_at"),
             models.Index(fields=["item", "at"], name="change_item_at"),
+            models.Index(fields=["operation"], condition=Q(operation__isnull=False), name="change_operation"),
         ]
 
     def __str__(self):
@@ -527,3 +539,62 @@ class Cap(models.Model):
     def __str__(self) -> str:
         limit = f"{self.max_items} items" if self.max_items is not None else f"{self.max_share}%"
         return f"{self.user_id} capped at {limit} in task {self.task_id}"
+
+
+class OperationKind(models.TextChoices):
+    REASSIGN = "reassign", "Reassign"
+    REDISTRIBUTE = "redistribute", "Redistribute"
+    HAND_OFF = "hand_off", "Hand-off"
+    PRIORITY = "priority", "Bulk priority"
+
+
+class BulkOperation(models.Model):
+    """One manager's bulk change, recorded so it can be undone as one operation while the items it
+    touched have not moved (or changed) since. Moves are its change records (HoldingChange.operation);
+    a bulk priority keeps each row's value before (OperationRow)."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="operations")
+    task = models.ForeignKey(
+        AnnotationTask, on_delete=models.CASCADE, null=True, blank=True, related_name="operations"
+    )
+    kind = models.CharField(max_length=20, choices=OperationKind.choices)
+    summary = models.CharField(max_length=300, blank=True)
+    count = models.PositiveIntegerField(default=0, help_text="Task item rows it changed.")
+    # What a row-level record cannot say: the workload before a reassign, the value a priority set.
+    data = models.JSONField(default=dict, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "created_at"], name="operation_project_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.count})"
+
+    @property
+    def is_undone(self) -> bool:
+        return self.undone_at is not None
+
+
+class OperationRow(models.Model):
+    """A task item row a bulk priority changed, with its value before."""
+
+    # No FK triggers: written a million at a time by INSERT … SELECT.
+    operation = models.ForeignKey(
+        BulkOperation, on_delete=models.CASCADE, related_name="rows", db_constraint=False, db_index=False
+    )
+    task_item_id = models.BigIntegerField()
+    before_priority = models.PositiveSmallIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["operation", "task_item_id"], name="operation_row")]
+
+    def __str__(self) -> str:
+        return f"{self.operation_id}: row {self.task_item_id} was {self.before_priority}"

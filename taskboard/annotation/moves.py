@@ -20,8 +20,10 @@ from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     AssignmentKind,
+    BulkOperation,
     ChangeKind,
     HoldingChange,
+    OperationKind,
     Pause,
     TaskItem,
     TaskState,
@@ -29,6 +31,7 @@ from taskboard.annotation.models import (
     TaskType,
     WorkloadEntry,
 )
+from taskboard.annotation.operations import operation_count, operation_start, workload_of
 from taskboard.annotation.rows import (
     CHANGE_TABLE,
     TASK_ITEM_TABLE,
@@ -221,7 +224,13 @@ def _movable_sql(*, source_id: int, target_ids: list[int]) -> tuple[str, list[in
 
 
 def _move(
-    *, assignment: Assignment, targets: list[Assignment], split_loads: list[int] | None, kind: str, by: User | None
+    *,
+    assignment: Assignment,
+    targets: list[Assignment],
+    split_loads: list[int] | None,
+    kind: str,
+    by: User | None,
+    operation: BulkOperation | None = None,
 ) -> dict[int, int]:
     """Move the undone items of `assignment` to `targets` in contiguous runs; returns moved counts."""
     target_ids = [a.pk for a in targets]
@@ -244,9 +253,18 @@ def _move(
         rework_moved: dict[int, int] = dict(cursor.fetchall())
         cursor.execute(
             f"INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, "
-            f"at, note) SELECT y.task_id, y.item_id, %s, %s, y.to_id, 1, %s, %s, '' FROM "
+            f"at, note, operation_id) SELECT y.task_id, y.item_id, %s, %s, y.to_id, 1, %s, %s, '', %s FROM "
             f"(SELECT m.task_id, m.item_id, {case} AS to_id FROM ({movable}) m) y WHERE y.to_id <> %s",
-            [kind, assignment.pk, by.pk if by else None, now, *case_params, *params, assignment.pk],
+            [
+                kind,
+                assignment.pk,
+                by.pk if by else None,
+                now,
+                operation.pk if operation else None,
+                *case_params,
+                *params,
+                assignment.pk,
+            ],
         )
         cursor.execute(
             # A moved item leaves its pulled batch: the lease no longer speaks for it.
@@ -283,8 +301,23 @@ def assignment_reassign(*, assignment: Assignment, to_user: User | None, by: Use
         raise ValidationError({"assignees": "Choose another person."})
     workload_build(project=task.project, workload=None, assignees=[to_user])
     (target,) = work_assignments(task=task, users=[to_user])
-    moved = _move(assignment=assignment, targets=[target], split_loads=None, kind=ChangeKind.REASSIGN, by=by)
+    operation = operation_start(
+        task=task,
+        kind=OperationKind.REASSIGN,
+        by=by,
+        summary=f"Reassign {assignment.assignee} → {to_user.email}",
+        data={"workload": workload_of(task), "from": assignment.pk},
+    )
+    moved = _move(
+        assignment=assignment,
+        targets=[target],
+        split_loads=None,
+        kind=ChangeKind.REASSIGN,
+        by=by,
+        operation=operation,
+    )
     require_room(task=task, added=moved, field="assignees")
+    operation_count(operation, sum(moved.values()))
     # The newcomer takes over the share in the task's workload, so later additions follow.
     old = WorkloadEntry.objects.filter(task=task, assignee_id=assignment.assignee_id).first()
     if old is not None:
@@ -311,14 +344,23 @@ def assignment_redistribute(*, assignment: Assignment, workload: list[WorkloadUn
         raise ValidationError({"workload": "Hidden pools cannot be redistributed."})
     units = workload_build(project=task.project, workload=workload, assignees=None, field="workload")
     targets = work_assignments(task=task, users=[u.user for u in units])
+    operation = operation_start(
+        task=task,
+        kind=OperationKind.REDISTRIBUTE,
+        by=by,
+        summary=f"Redistribute {assignment.assignee} over {len(units)} people",
+        data={"from": assignment.pk},
+    )
     moved = _move(
         assignment=assignment,
         targets=targets,
         split_loads=[u.load for u in units],
         kind=ChangeKind.REDISTRIBUTE,
         by=by,
+        operation=operation,
     )
     require_room(task=task, added=moved, field="workload")
+    operation_count(operation, sum(moved.values()))
     for target in targets:
         target.refresh_from_db()
     return targets
@@ -356,6 +398,13 @@ def person_hand_off(*, project: Project, user: User, by: User, task: AnnotationT
         tasks = tasks.filter(pk=task.pk)
     held = Assignment.objects.filter(task__in=tasks, assignee=user, kind=AssignmentKind.WORK, removed=False)
     results: list[HandOff] = []
+    operation = operation_start(
+        project=project,
+        task=task,
+        kind=OperationKind.HAND_OFF,
+        by=by,
+        summary=f"Hand off {user.email}'s unstarted items",
+    )
     for assignment in held.select_related("task").order_by("task_id"):
         current = assignment.task
         if current.is_pulling:
@@ -375,7 +424,9 @@ def person_hand_off(*, project: Project, user: User, by: User, task: AnnotationT
             split_loads=[u.load for u in units] if sum(u.load for u in units) else None,
             kind=ChangeKind.REDISTRIBUTE,
             by=by,
+            operation=operation,
         )
         require_room(task=current, added=moved, field="user")
         results.append(HandOff(task=current, moved=sum(moved.values()), to_queue=0))
+    operation_count(operation, sum(h.moved for h in results))
     return results

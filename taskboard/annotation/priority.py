@@ -10,7 +10,7 @@ one UPDATE, whatever its size.
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from taskboard.accounts.models import User
@@ -21,12 +21,15 @@ from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     AssignmentKind,
+    OperationKind,
     Pause,
     TaskItem,
     TaskState,
     WorkloadEntry,
 )
+from taskboard.annotation.operations import ROW_TABLE, operation_count, operation_start, record_priority_rows
 from taskboard.annotation.pulling import pulling_claim
+from taskboard.annotation.rows import TASK_ITEM_TABLE
 from taskboard.annotation.selection import Selection, select_items
 from taskboard.annotation.statuses import lock_task, require_not_closed
 from taskboard.projects.models import Project
@@ -56,7 +59,27 @@ def items_priority_set(*, task: AnnotationTask, selection: Selection | None, pri
     task = lock_task(task)
     require_not_closed(task, "priority")
     rows = selected_rows(task=task, selection=selection).exclude(priority=priority)
-    return rows.update(priority=priority)
+    operation = operation_start(
+        task=task,
+        kind=OperationKind.PRIORITY,
+        by=by,
+        summary=f"Priority {priority} on {'a filter' if selection is not None else 'every item'}",
+        data={"priority": priority, "selection": selection.to_json() if selection is not None else None},
+    )
+    # The values before, for undo; then one UPDATE of exactly the rows recorded.
+    rows_sql, params = rows.order_by().values("id", "priority").query.sql_with_params()
+    changed = record_priority_rows(operation=operation, rows_sql=rows_sql, params=params)
+    if not changed:
+        operation.delete()
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TASK_ITEM_TABLE} SET priority = %s WHERE id IN "
+            f"(SELECT task_item_id FROM {ROW_TABLE} WHERE operation_id = %s)",
+            [priority, operation.pk],
+        )
+    operation_count(operation, changed)
+    return changed
 
 
 def priority_levels(task: AnnotationTask) -> list[tuple[int, int]]:

@@ -25,6 +25,8 @@ urlpatterns = [
     path("tasks/<int:pk>/priority/", views_distribution.task_priority, name="task-priority"),
     path("tasks/<int:pk>/priority/task/", views_distribution.task_priority_set, name="task-priority-set"),
     path("tasks/<int:pk>/priority/items/", views_distribution.task_items_priority, name="task-items-priority"),
+    path("projects/<int:pk>/operations/", views_distribution.project_operations, name="project-operations"),
+    path("operations/<int:pk>/undo/", views_distribution.operation_undo, name="operation-undo"),
     # The dataset page: the item browser, and the upload and import forms beside it.
     path("datasets/<int:pk>/", views_browse.browse, name="dataset-browse"),
     path("datasets/<int:pk>/to-task/", views_browse.to_wizard, name="dataset-to-wizard"),

@@ -7,16 +7,18 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.accounts.models import User
-from taskboard.annotation import forms, leases, priority, services
+from taskboard.annotation import forms, leases, operations, priority, services
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.filters import ItemFilter
+from taskboard.annotation.models import BulkOperation
 from taskboard.annotation.wizard import add_errors
+from taskboard.projects import queries as project_queries
 
 
 def _leases_context(task, **extra):
@@ -153,3 +155,39 @@ def task_items_priority(request: AuthedHttpRequest, pk: int):
             messages.success(request, f"Priority {form.cleaned_data['priority']} set on {changed} item(s).")
             return redirect(reverse("annotation:task-priority", args=[task.pk]))
     return _priority_page(request, task, item_form=form, status=400)
+
+
+# --- Operations: the history of bulk changes, and undo -------------------------------------------------
+
+
+def _operation_for_manager(user, pk: int) -> BulkOperation:
+    operation = get_object_or_404(BulkOperation.objects.select_related("project", "task"), pk=pk)
+    project_queries.project_for_manager(user, operation.project_id)  # 404 for anyone else
+    return operation
+
+
+@login_required
+@require_GET
+def project_operations(request: AuthedHttpRequest, pk: int):
+    project = project_queries.project_for_manager(request.user, pk)
+    context = {"project": project, "operations": operations.operations_of(project=project)[:100]}
+    return render(request, "annotation/operations.html", context)
+
+
+@login_required
+@require_POST
+def operation_undo(request: AuthedHttpRequest, pk: int):
+    operation = _operation_for_manager(request.user, pk)
+    try:
+        count = operations.operation_undo(operation=operation, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Undone: {count} item(s) back as they were.")
+    operation.refresh_from_db()
+    if request.htmx:
+        return render(request, "annotation/operations.html#operation", {"operation": operation})
+    back = request.POST.get("next") or ""
+    if back.startswith("/") and not back.startswith("//"):
+        return redirect(back)
+    return redirect(reverse("annotation:project-operations", args=[operation.project_id]))

@@ -10,6 +10,7 @@ urlpatterns = [
     path("users/me", views_auth.users_me, name="users-me"),
     path("projects/<path:name>/name", views_projects.project_by_name, name="project-by-name"),
     path("projects/<str:project_id>/people", views_distribution.project_people, name="project-people"),
+    path("projects/<str:project_id>/operations", views_distribution.project_operations, name="project-operations"),
     path(
         "projects/<str:project_id>/people/<str:lever>",
         views_distribution.project_people_lever,
@@ -35,6 +36,7 @@ urlpatterns = [
     path("annotationtasks/<str:task_id>/priority", views_distribution.task_items_priority, name="task-priority"),
     path("annotationtasks/<str:task_id>/caps", views_distribution.task_caps, name="task-caps"),
     path("pulling/next", views_distribution.pull_next, name="pull-next"),
+    path("operations/<str:operation_id>/undo", views_distribution.operation_undo, name="operation-undo"),
     path("assignments", views_tasks.assignment_list, name="assignment-list"),
     path("assignments/items/tasks/<str:task_id>/status", views_tasks.task_items_status, name="task-items-status"),
     path("assignments/<str:assignment_id>", views_tasks.assignment_detail, name="assignment-detail"),

@@ -1,15 +1,18 @@
 """Distribution control: Taskboard's documented extensions to Dataloop's protocol (docs/api.md),
 where Dataloop has no call: claim leases (and, as they land, priority, caps, people, operations)."""
 
+from django.core.exceptions import ValidationError
+
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import caps, leases, moves, people, priority
-from taskboard.annotation.models import Cap
+from taskboard.annotation import caps, leases, moves, operations, people, priority
+from taskboard.annotation.models import BulkOperation, Cap
 from taskboard.annotation.selection import Selection
 from taskboard.api import queries
-from taskboard.api.http import api_view, bad_request, json_body, not_found
+from taskboard.api.http import ApiError, api_view, bad_request, json_body, not_found
 from taskboard.api.ids import api_id, parse_id
 from taskboard.api.views_tasks import users_by_email
 from taskboard.dashboards.people_view import people_rows
+from taskboard.projects.access import can_manage
 
 
 def _ms(value) -> int:
@@ -203,3 +206,42 @@ def task_caps(request: AuthedHttpRequest, task_id: str):
             for c in Cap.objects.filter(task=task).select_related("user").order_by("user__email")
         ],
     }
+
+
+# --- Operations ----------------------------------------------------------------------------------------
+
+
+def _operation_json(operation) -> dict:
+    return {
+        "id": api_id("operation", operation.pk),
+        "type": operation.kind,
+        "summary": operation.summary,
+        "taskId": api_id("task", operation.task_id) if operation.task_id else None,
+        "itemsCount": operation.count,
+        "creator": operation.by.email if operation.by else None,
+        "createdAt": _ms(operation.created_at),
+        "undoneAt": _ms(operation.undone_at) if operation.undone_at else None,
+    }
+
+
+@api_view(["GET"])
+def project_operations(request: AuthedHttpRequest, project_id: str):
+    """The project's bulk operations (reassign, redistribute, hand-off, bulk priority), newest first."""
+    project = _managed_project(request, project_id)
+    return {"items": [_operation_json(op) for op in operations.operations_of(project=project)[:100]]}
+
+
+@api_view(["POST"])
+def operation_undo(request: AuthedHttpRequest, operation_id: str):
+    """Undo a bulk operation as one (409 with the reason when any of its items moved since)."""
+    pk = parse_id(operation_id, "operation")
+    operation = BulkOperation.objects.filter(pk=pk).first() if pk is not None else None
+    if operation is None or not can_manage(request.user, operation.project_id):
+        raise not_found("Operation not found.")
+    json_body(request, required=False)
+    try:
+        count = operations.operation_undo(operation=operation, by=request.user)
+    except ValidationError as error:
+        raise ApiError(409, " ".join(error.messages)) from None
+    operation.refresh_from_db()
+    return {**_operation_json(operation), "restoredItemsCount": count}

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import leases
+from taskboard.annotation import leases, operations
 from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskItem, TaskState, TaskType
@@ -113,6 +113,7 @@ def task_detail(request: AuthedHttpRequest, pk: int):
     context["qa_tasks"] = list(task.qa_tasks.all()) if task.type == TaskType.ANNOTATION else []
     context["agreement"] = queries.task_agreement(task) if task.is_consensus else None
     context["holdings"] = leases.task_holdings(task) if task.is_pulling else []
+    context["operations"] = operations.operations_of(project=task.project, task=task)[:10]
     return render(request, "dashboards/task_detail.html", context)
 
 

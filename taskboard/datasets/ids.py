@@ -29,6 +29,8 @@ KIND_TAGS: dict[str, int] = {
     "user": 0x07,
     "job": 0x08,
     "label": 0x09,
+    # Taskboard's own: bulk operations (distribution control), outside Dataloop's kinds.
+    "operation": 0x10,
 }
 _TAG_KINDS = {tag: kind for kind, tag in KIND_TAGS.items()}
 _MAX_PK = 16**_PK_DIGITS - 1
