@@ -408,16 +408,32 @@ class HoldingChange(models.Model):
     moves of existing items (reassign, redistribute, claim, rework) once per item.
     """
 
-    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="changes")
+    # No per-row FK constraints: deferred to commit, their checks cost more than a big move itself.
+    # A statement-level trigger checks every inserted row in one join (see the migrations).
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="changes", db_constraint=False)
     item = models.ForeignKey(
-        "datasets.Item", on_delete=models.CASCADE, null=True, blank=True, related_name="holding_changes"
+        "datasets.Item",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="holding_changes",
+        db_constraint=False,
     )
     kind = models.CharField(max_length=20, choices=ChangeKind.choices)
-    from_assignment = models.ForeignKey(Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    to_assignment = models.ForeignKey(Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    from_assignment = models.ForeignKey(
+        Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    to_assignment = models.ForeignKey(
+        Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
     count = models.PositiveIntegerField(default=1)
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     at = models.DateTimeField(default=timezone.now)
     note = models.TextField(blank=True)
