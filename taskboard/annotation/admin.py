@@ -13,6 +13,7 @@ from taskboard.annotation.models import (
     Lease,
     OperationRow,
     Pause,
+    Skip,
     StatusCount,
     TaskItem,
     TaskStatus,
@@ -97,6 +98,9 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
                     "batch_size",
                     "max_batch_workload",
                     "lease_seconds",
+                    "skip_allowed",
+                    "skip_reason_required",
+                    "skip_to",
                     "consensus_percentage",
                     "consensus_assignees",
                     "consensus_seed",
@@ -323,6 +327,20 @@ class BulkOperationAdmin(admin.ModelAdmin):
 class OperationRowAdmin(LargeTableAdmin):
     list_display = ("id", "operation", "task_item_id", "before_priority")
     raw_id_fields = ("operation",)
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Skip)
+class SkipAdmin(admin.ModelAdmin):
+    """Skips are made by their holders (the work page, the API); here they are read."""
+
+    list_display = ("at", "task", "item", "by", "went_to", "reason")
+    list_select_related = ("task", "item", "by")
+    search_fields = ("task__name", "item__filename", "by__email", "reason")
+    raw_id_fields = ("task", "item", "by")
+    readonly_fields = ("task", "item", "by", "reason", "went_to", "at")
 
     def has_add_permission(self, request):
         return False

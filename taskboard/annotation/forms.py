@@ -20,6 +20,7 @@ from taskboard.annotation.models import (
     Assignment,
     AssignmentKind,
     Priority,
+    SkipTo,
     TaskStatus,
     TaskType,
 )
@@ -593,3 +594,9 @@ class ItemPriorityForm(forms.Form):
     def selection(self) -> Selection | None:
         dql = self.cleaned_data.get("dql")
         return Selection(mode="filter", dql=dql) if dql else None
+
+
+class SkipPolicyForm(forms.Form):
+    skip_allowed = forms.BooleanField(label="Skipping allowed", required=False)
+    skip_reason_required = forms.BooleanField(label="A reason is required", required=False)
+    skip_to = forms.ChoiceField(label="A skipped item goes", choices=SkipTo.choices)

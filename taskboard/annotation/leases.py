@@ -82,6 +82,11 @@ def _return_to_queue(*, row_ids: Sequence[int], kind: str, by: User | None, now:
     return per_holder
 
 
+def return_rows_to_queue(*, row_ids: Sequence[int], kind: str, by: User | None) -> dict[int, int]:
+    """Send these locked, pulled, unstarted rows back to their queue (a skip's way back)."""
+    return _return_to_queue(row_ids=row_ids, kind=kind, by=by, now=timezone.now())
+
+
 def _returnable(lease_ids: Sequence[int]) -> QuerySet[TaskItem]:
     """The rows of these leases that go back: still with the lease's holder, no status, not out for rework."""
     return TaskItem.objects.filter(lease_id__in=lease_ids, status__isnull=True, rework=False, in_queue=False).filter(

@@ -34,6 +34,13 @@ class TaskState(models.TextChoices):
     COMPLETED_WITH_ISSUES = "completed with issues", "Completed with issues"
 
 
+class SkipTo(models.TextChoices):
+    # Distributed tasks have no queue: "back" gives the item to someone else there.
+    BACK = "back", "Back to the queue (pulling) or to someone else (distributed)"
+    OTHER = "other", "To someone else"
+    MANAGER = "manager", "To the task's owner"
+
+
 class Priority(models.IntegerChoices):
     LOW = 1, "Low"
     MEDIUM = 2, "Medium"
@@ -78,6 +85,10 @@ class AnnotationTask(models.Model):
     max_batch_workload = models.PositiveSmallIntegerField(null=True, blank=True)
     # Pulling: how long a claimed batch stays with its holder without them working on it.
     lease_seconds = models.PositiveIntegerField(default=LEASE_SECONDS_DEFAULT)
+    # Skip policy: may a holder skip an item, must they say why, and where does it go.
+    skip_allowed = models.BooleanField(default=True)
+    skip_reason_required = models.BooleanField(default=False)
+    skip_to = models.CharField(max_length=20, choices=SkipTo.choices, default=SkipTo.BACK)
     consensus_percentage = models.PositiveSmallIntegerField(null=True, blank=True)
     consensus_assignees = models.PositiveSmallIntegerField(null=True, blank=True)
     consensus_seed = models.BigIntegerField(null=True, blank=True)
@@ -398,6 +409,7 @@ class ChangeKind(models.TextChoices):
     RETURN = "return", "Returned to review"
     EXPIRE = "expire", "Lease expired, back to queue"
     RELEASE = "release", "Released to queue"
+    SKIP = "skip", "Skipped"
     UNDO = "undo", "Undone"
 
 
@@ -410,7 +422,10 @@ class HoldingChange(models.Model):
 
     # No per-row FK constraints: deferred to commit, their checks cost more than a big move itself.
     # A statement-level trigger checks every inserted row in one join (see the migrations).
-    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="changes", db_constraint=False)
+    # Indexed through change_task_at and change_item_at (task and item first).
+    task = models.ForeignKey(
+        AnnotationTask, on_delete=models.CASCADE, related_name="changes", db_constraint=False, db_index=False
+    )
     item = models.ForeignKey(
         "datasets.Item",
         on_delete=models.CASCADE,
@@ -418,6 +433,7 @@ class HoldingChange(models.Model):
         blank=True,
         related_name="holding_changes",
         db_constraint=False,
+        db_index=False,
     )
     kind = models.CharField(max_length=20, choices=ChangeKind.choices)
     from_assignment = models.ForeignKey(
@@ -614,3 +630,21 @@ class OperationRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation_id}: row {self.task_item_id} was {self.before_priority}"
+
+
+class Skip(models.Model):
+    """A holder skipped an item: why, and where the task's rule sent it."""
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="skips")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    reason = models.TextField(blank=True)
+    went_to = models.CharField(max_length=200, help_text="The queue, or who holds it now.")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["task", "at"], name="skip_task_at")]
+
+    def __str__(self) -> str:
+        return f"{self.by_id} skipped {self.item_id} in {self.task_id}"

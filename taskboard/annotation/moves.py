@@ -212,13 +212,22 @@ def _delete_counted(
     return flagged_item_ids
 
 
-def _movable_sql(*, source_id: int, target_ids: list[int]) -> tuple[str, list[int]]:
-    """The undone rows of `source_id`, numbered in rank order, whose item no target already holds."""
-    marks = ", ".join(["%s"] * len(target_ids))
+def _movable_sql(
+    *, source_id: int, target_ids: list[int], copies: bool = True, numbered: bool = True
+) -> tuple[str, list[int]]:
+    """The undone rows of `source_id`, numbered in rank order (for splits), whose item no target
+    already holds. Only consensus tasks have copies that a target might hold (`copies`): elsewhere
+    (task, item) is unique, and the look for one would cost a probe per row for nothing."""
+    number = ", row_number() OVER (ORDER BY t.rank, t.id) AS rn" if numbered else ""
     sql = (
-        f"SELECT t.id, t.item_id, t.task_id, t.rework, row_number() OVER (ORDER BY t.rank, t.id) AS rn "
-        f"FROM {TASK_ITEM_TABLE} t WHERE t.assignment_id = %s AND t.status IS NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM {TASK_ITEM_TABLE} o WHERE o.task_id = t.task_id AND o.item_id = t.item_id "
+        f"SELECT t.id, t.item_id, t.task_id, t.rework{number} "
+        f"FROM {TASK_ITEM_TABLE} t WHERE t.assignment_id = %s AND t.status IS NULL"
+    )
+    if not copies:
+        return sql, [source_id]
+    marks = ", ".join(["%s"] * len(target_ids))
+    sql += (
+        f" AND NOT EXISTS (SELECT 1 FROM {TASK_ITEM_TABLE} o WHERE o.task_id = t.task_id AND o.item_id = t.item_id "
         f"AND o.assignment_id IN ({marks}) AND o.assignment_id <> %s)"
     )
     return sql, [source_id, *target_ids, source_id]
@@ -283,9 +292,10 @@ def _move(
 ) -> dict[int, int]:
     """Move the undone items of `assignment` to `targets` in contiguous runs; returns moved counts."""
     target_ids = [a.pk for a in targets]
-    movable, params = _movable_sql(source_id=assignment.pk, target_ids=target_ids)
+    copies = assignment.task.is_consensus
     record = [kind, assignment.pk, by.pk if by else None, timezone.now(), operation.pk if operation else None]
     if connection.vendor == "postgresql" and split_loads is None and len(target_ids) == 1:
+        movable, params = _movable_sql(source_id=assignment.pk, target_ids=target_ids, copies=copies, numbered=False)
         # One target: no split to size, so the rows are chosen once and moved, recorded and counted in
         # one statement (a reassign of 100,000 items costs little more than the UPDATE itself).
         counted = _move_pg(
@@ -294,6 +304,7 @@ def _move(
         split = [counted.get(target_ids[0], (0, 0))[0]]
         rework_moved = {t: r for t, (_, r) in counted.items()}
     else:
+        movable, params = _movable_sql(source_id=assignment.pk, target_ids=target_ids, copies=copies)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM ({movable}) m", params)
             n: int = cursor.fetchone()[0]

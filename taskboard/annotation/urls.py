@@ -25,6 +25,7 @@ urlpatterns = [
     path("tasks/<int:pk>/priority/", views_distribution.task_priority, name="task-priority"),
     path("tasks/<int:pk>/priority/task/", views_distribution.task_priority_set, name="task-priority-set"),
     path("tasks/<int:pk>/priority/items/", views_distribution.task_items_priority, name="task-items-priority"),
+    path("tasks/<int:pk>/skips/policy/", views_distribution.task_skip_policy, name="task-skip-policy"),
     path("projects/<int:pk>/operations/", views_distribution.project_operations, name="project-operations"),
     path("operations/<int:pk>/undo/", views_distribution.operation_undo, name="operation-undo"),
     # The dataset page: the item browser, and the upload and import forms beside it.

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.accounts.models import User
-from taskboard.annotation import forms, leases, operations, priority, services
+from taskboard.annotation import forms, leases, operations, priority, services, skips
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.filters import ItemFilter
 from taskboard.annotation.models import BulkOperation
@@ -191,3 +191,29 @@ def operation_undo(request: AuthedHttpRequest, pk: int):
     if back.startswith("/") and not back.startswith("//"):
         return redirect(back)
     return redirect(reverse("annotation:project-operations", args=[operation.project_id]))
+
+
+# --- Skip policy ---------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def task_skip_policy(request: AuthedHttpRequest, pk: int):
+    task = annotation_queries.task_for_manager(request.user, pk)
+    form = forms.SkipPolicyForm(request.POST)
+    if form.is_valid():
+        try:
+            skips.skip_policy_set(
+                task=task,
+                by=request.user,
+                allowed=form.cleaned_data["skip_allowed"],
+                reason_required=form.cleaned_data["skip_reason_required"],
+                skip_to=form.cleaned_data["skip_to"],
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Skip policy saved.")
+    else:
+        messages.error(request, " ".join(str(m) for errs in form.errors.values() for m in errs))
+    return redirect(reverse("dashboards:task-detail", args=[task.pk]) + "#task-skips")

@@ -4,8 +4,8 @@ where Dataloop has no call: claim leases (and, as they land, priority, caps, peo
 from django.core.exceptions import ValidationError
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import caps, leases, moves, operations, people, priority
-from taskboard.annotation.models import BulkOperation, Cap
+from taskboard.annotation import caps, leases, moves, operations, people, priority, skips
+from taskboard.annotation.models import BulkOperation, Cap, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.api import queries
 from taskboard.api.http import ApiError, api_view, bad_request, json_body, not_found
@@ -245,3 +245,60 @@ def operation_undo(request: AuthedHttpRequest, operation_id: str):
         raise ApiError(409, " ".join(error.messages)) from None
     operation.refresh_from_db()
     return {**_operation_json(operation), "restoredItemsCount": count}
+
+
+# --- Skips ---------------------------------------------------------------------------------------------
+
+
+def _skip_policy_json(task) -> dict:
+    return {
+        "taskId": api_id("task", task.pk),
+        "allowed": task.skip_allowed,
+        "reasonRequired": task.skip_reason_required,
+        "skipTo": task.skip_to,
+        "skips": [
+            {
+                "itemId": api_id("item", s.item_id),
+                "by": s.by.email if s.by else None,
+                "reason": s.reason,
+                "wentTo": s.went_to,
+                "at": _ms(s.at),
+            }
+            for s in skips.skips_of(task)[:100]
+        ],
+    }
+
+
+@api_view(["GET", "PATCH"])
+def task_skips(request: AuthedHttpRequest, task_id: str):
+    """GET: the skip policy and the latest skips. PATCH {"allowed", "reasonRequired", "skipTo"}."""
+    task = queries.task_get_managed(request.user, task_id)
+    if request.method == "PATCH":
+        body = json_body(request)
+        for key in ("allowed", "reasonRequired"):
+            if key in body and not isinstance(body[key], bool):
+                raise bad_request(f"{key}: expected true or false.")
+        task = skips.skip_policy_set(
+            task=task,
+            by=request.user,
+            allowed=body.get("allowed", task.skip_allowed),
+            reason_required=body.get("reasonRequired", task.skip_reason_required),
+            skip_to=body.get("skipTo", task.skip_to),
+        )
+    return _skip_policy_json(task)
+
+
+@api_view(["POST"])
+def assignment_item_skip(request: AuthedHttpRequest, assignment_id: str, item_id: str):
+    """The holder skips the item ({"reason"}): it goes where the task's skip rule says."""
+    assignment = queries.assignment_get(request.user, assignment_id)
+    item = queries.item_get(request.user, item_id)
+    body = json_body(request, required=False)
+    reason = body.get("reason", "")
+    if not isinstance(reason, str):
+        raise bad_request("reason: expected text.")
+    row = TaskItem.objects.filter(task=assignment.task, assignment=assignment, item=item).first()
+    if row is None:
+        raise not_found("The item is not in this assignment.")
+    skip = skips.item_skip(task_item=row, by=request.user, reason=reason)
+    return {"itemId": api_id("item", item.pk), "skipped": True, "wentTo": skip.went_to, "reason": skip.reason}

@@ -15,9 +15,10 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import leases, operations
+from taskboard.annotation import leases, operations, skips
 from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
+from taskboard.annotation.forms import SkipPolicyForm
 from taskboard.annotation.models import TaskItem, TaskState, TaskType
 from taskboard.dashboards import charts, queries
 from taskboard.dashboards.csv_export import csv_lines, to_csv
@@ -114,6 +115,15 @@ def task_detail(request: AuthedHttpRequest, pk: int):
     context["agreement"] = queries.task_agreement(task) if task.is_consensus else None
     context["holdings"] = leases.task_holdings(task) if task.is_pulling else []
     context["operations"] = operations.operations_of(project=task.project, task=task)[:10]
+    context["skips"] = skips.skips_of(task)[:15]
+    context["skip_count"] = skips.skips_of(task).count()
+    context["skip_form"] = SkipPolicyForm(
+        initial={
+            "skip_allowed": task.skip_allowed,
+            "skip_reason_required": task.skip_reason_required,
+            "skip_to": task.skip_to,
+        }
+    )
     return render(request, "dashboards/task_detail.html", context)
 
 

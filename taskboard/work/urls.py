@@ -14,4 +14,5 @@ urlpatterns = [
     path("assignments/<int:assignment_id>/items/<int:task_item_id>/label/", views.item_label, name="item-label"),
     path("assignments/<int:assignment_id>/items/<int:task_item_id>/reject/", views.item_reject, name="item-reject"),
     path("assignments/<int:assignment_id>/items/<int:task_item_id>/beat/", views.item_beat, name="item-beat"),
+    path("assignments/<int:assignment_id>/items/<int:task_item_id>/skip/", views.item_skip, name="item-skip"),
 ]
