@@ -410,6 +410,7 @@ class ChangeKind(models.TextChoices):
     EXPIRE = "expire", "Lease expired, back to queue"
     RELEASE = "release", "Released to queue"
     SKIP = "skip", "Skipped"
+    STUCK = "stuck", "Stuck, handed on"
     UNDO = "undo", "Undone"
 
 

@@ -46,7 +46,7 @@ def skip_policy_set(
     return task
 
 
-def _someone_else(task: AnnotationTask, row: TaskItem, skipper_id: int) -> Assignment | None:
+def someone_else(task: AnnotationTask, row: TaskItem, skipper_id: int) -> Assignment | None:
     """The task's other unpaused worker with the fewest open items who holds no copy of the item."""
     paused = Pause.objects.filter(user_id=OuterRef("assignee_id")).filter(
         Q(task=task) | Q(task__isnull=True, project_id=task.project_id)
@@ -64,7 +64,7 @@ def _someone_else(task: AnnotationTask, row: TaskItem, skipper_id: int) -> Assig
     return ranked[0] if ranked else None
 
 
-def _owner_assignment(task: AnnotationTask) -> Assignment:
+def owner_assignment(task: AnnotationTask) -> Assignment:
     owner = task.owner
     if role_of(owner, task.project_id) is None:
         raise ValidationError({"skip_to": "The task's owner is no longer a member: nobody to hand skips to."})
@@ -76,7 +76,8 @@ def _owner_assignment(task: AnnotationTask) -> Assignment:
     return assignment
 
 
-def _hand(row: TaskItem, target: Assignment, by: User) -> None:
+def hand_over(row: TaskItem, target: Assignment, by: User | None, kind: str) -> None:
+    """Move one held row to `target`, with the counters and a change record of `kind`."""
     TaskItem.objects.filter(pk=row.pk).update(assignment=target, lease=None)
     Assignment.objects.filter(pk=row.assignment_id).update(
         item_count=F("item_count") - 1, rework_count=F("rework_count") - int(row.rework)
@@ -87,7 +88,7 @@ def _hand(row: TaskItem, target: Assignment, by: User) -> None:
     HoldingChange.objects.create(
         task_id=row.task_id,
         item_id=row.item_id,
-        kind=ChangeKind.SKIP,
+        kind=kind,
         from_assignment_id=row.assignment_id,
         to_assignment=target,
         by=by,
@@ -116,12 +117,12 @@ def item_skip(*, task_item: TaskItem, by: User, reason: str = "") -> Skip:
         return_rows_to_queue(row_ids=[row.pk], kind=ChangeKind.SKIP, by=by)
         went_to = "the queue"
     else:
-        target = _owner_assignment(task) if task.skip_to == SkipTo.MANAGER else _someone_else(task, row, by.pk)
+        target = owner_assignment(task) if task.skip_to == SkipTo.MANAGER else someone_else(task, row, by.pk)
         if target is None:
             raise ValidationError({"skip": "Nobody else in this task can take the item: it stays with you."})
         if target.pk == row.assignment_id:
             raise ValidationError({"skip": "You own this task: a skipped item would come back to you."})
-        _hand(row, target, by)
+        hand_over(row, target, by, kind=ChangeKind.SKIP)
         assert target.assignee is not None
         went_to = target.assignee.email
     return Skip.objects.create(task=task, item_id=row.item_id, by=by, reason=reason, went_to=went_to)

@@ -13,6 +13,8 @@ from taskboard.api.ids import api_id, parse_id
 from taskboard.api.views_tasks import users_by_email
 from taskboard.dashboards.people_view import people_rows
 from taskboard.projects.access import can_manage
+from taskboard.work import stuck
+from taskboard.work.models import StuckPolicy
 
 
 def _ms(value) -> int:
@@ -302,3 +304,46 @@ def assignment_item_skip(request: AuthedHttpRequest, assignment_id: str, item_id
         raise not_found("The item is not in this assignment.")
     skip = skips.item_skip(task_item=row, by=request.user, reason=reason)
     return {"itemId": api_id("item", item.pk), "skipped": True, "wentTo": skip.went_to, "reason": skip.reason}
+
+
+# --- Stuck work ----------------------------------------------------------------------------------------
+
+
+def _stuck_json(task) -> dict:
+    policy = StuckPolicy.objects.filter(task=task).first()
+    return {
+        "taskId": api_id("task", task.pk),
+        "afterHours": policy.after_hours if policy else None,
+        "action": policy.action if policy else None,
+        "items": [
+            {
+                "itemId": api_id("item", s.item_id),
+                "holder": s.holder.email if s.holder else None,
+                "idleSince": _ms(s.idle_since),
+                "flaggedAt": _ms(s.flagged_at),
+            }
+            for s in stuck.stuck_items(task=task)[:500]
+        ],
+    }
+
+
+@api_view(["GET", "PUT"])
+def task_stuck(request: AuthedHttpRequest, task_id: str):
+    """GET: the stuck rule and the open stuck items. PUT {"afterHours": n | null, "action"}."""
+    task = queries.task_get_managed(request.user, task_id)
+    if request.method == "PUT":
+        body = json_body(request)
+        stuck.stuck_policy_set(
+            task=task, after_hours=body.get("afterHours"), action=body.get("action", "flag"), by=request.user
+        )
+    return _stuck_json(task)
+
+
+@api_view(["POST"])
+def task_stuck_sweep(request: AuthedHttpRequest, task_id: str):
+    """Look for stuck work in the task now; answers what was found and handed on."""
+    task = queries.task_get_managed(request.user, task_id)
+    json_body(request, required=False)
+    stuck.stuck_resolve_touched()
+    swept = stuck.stuck_sweep_task(task=task)
+    return {"flagged": swept.flagged, "handedOn": swept.moved, **_stuck_json(task)}

@@ -3,6 +3,7 @@
 from django import forms
 
 from taskboard.annotation.models import AnnotationTask
+from taskboard.work.models import StuckAction
 
 
 class PersonLeverForm(forms.Form):
@@ -18,3 +19,8 @@ class PersonLeverForm(forms.Form):
         field = self.fields["task"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = AnnotationTask.objects.filter(project=project, closed_at__isnull=True)
+
+
+class StuckPolicyForm(forms.Form):
+    after_hours = forms.IntegerField(label="Stuck after (hours)", required=False, min_value=1, max_value=720)
+    action = forms.ChoiceField(label="Then", choices=StuckAction.choices)

@@ -22,6 +22,9 @@ urlpatterns = [
         name="person-hand-off",
     ),
     path("projects/<int:project_id>/people/<int:user_id>/cap/", views_people.person_cap, name="person-cap"),
+    path("projects/<int:project_id>/stuck/", views_people.stuck_panel, name="stuck-panel"),
+    path("tasks/<int:pk>/stuck/policy/", views_people.task_stuck_policy, name="task-stuck-policy"),
+    path("tasks/<int:pk>/stuck/sweep/", views_people.task_stuck_sweep, name="task-stuck-sweep"),
     path("dashboards/tasks/<int:task_id>/", views.task_dashboard, name="task"),
     path("dashboards/tasks/<int:task_id>/agreement/", views.task_agreement, name="task-agreement"),
 ]

@@ -22,9 +22,12 @@ from taskboard.annotation.forms import SkipPolicyForm
 from taskboard.annotation.models import TaskItem, TaskState, TaskType
 from taskboard.dashboards import charts, queries
 from taskboard.dashboards.csv_export import csv_lines, to_csv
+from taskboard.dashboards.forms import StuckPolicyForm
 from taskboard.projects import queries as project_queries
 from taskboard.projects.models import Membership
 from taskboard.work import queries as work_queries
+from taskboard.work import stuck
+from taskboard.work.models import StuckPolicy
 
 
 def _stop_polling_when_gone(view):
@@ -116,6 +119,16 @@ def task_detail(request: AuthedHttpRequest, pk: int):
     context["holdings"] = leases.task_holdings(task) if task.is_pulling else []
     context["operations"] = operations.operations_of(project=task.project, task=task)[:10]
     context["skips"] = skips.skips_of(task)[:15]
+    if not task.is_pulling:
+        policy = StuckPolicy.objects.filter(task=task).first()
+        context["stuck_policy"] = policy
+        context["stuck"] = list(stuck.stuck_items(task=task)[:20])
+        context["stuck_form"] = StuckPolicyForm(
+            initial={
+                "after_hours": policy.after_hours if policy else None,
+                "action": policy.action if policy else "flag",
+            }
+        )
     context["skip_count"] = skips.skips_of(task).count()
     context["skip_form"] = SkipPolicyForm(
         initial={

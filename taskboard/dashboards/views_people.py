@@ -1,7 +1,8 @@
 """The people view (distribution control): each person's load, pace, pauses, caps and leases in a
 project, and the manager's levers beside them: pause or resume (one task or everywhere), hand their
-unstarted items to others, cap them in a task. Thin views over `annotation.people`, `annotation.moves`
-and `annotation.caps`; each lever answers the person's row again (htmx) or the page."""
+unstarted items to others, cap them in a task; and the stuck work panel and rule. Thin views over
+`annotation.people`, `annotation.moves`, `annotation.caps` and `work.stuck`; each person lever
+answers the person's row again (htmx) or the page."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,11 +14,13 @@ from django.views.decorators.http import require_GET, require_POST
 from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.accounts.models import User
 from taskboard.annotation import caps, moves, people
+from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import AnnotationTask
 from taskboard.dashboards import forms
 from taskboard.dashboards.people_view import people_rows
 from taskboard.projects import queries as project_queries
 from taskboard.projects.access import role_of
+from taskboard.work import stuck
 
 
 def _context(project, rows):
@@ -111,3 +114,48 @@ def person_cap(request: AuthedHttpRequest, project_id: int, user_id: int):
         return f"{user.email} capped in {task.name}." if cap else f"{user.email}'s cap in {task.name} lifted."
 
     return _lever(request, project_id, user_id, act)
+
+
+# --- Stuck work ----------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def stuck_panel(request: AuthedHttpRequest, project_id: int):
+    """The project's stuck work: items flagged untouched past their task's limit, still open."""
+    project = project_queries.project_for_manager(request.user, project_id)
+    items = stuck.stuck_items(project_id=project.pk)[:500]
+    return render(request, "dashboards/stuck.html", {"project": project, "items": items})
+
+
+@require_POST
+@login_required
+def task_stuck_policy(request: AuthedHttpRequest, pk: int):
+    task = annotation_queries.task_for_manager(request.user, pk)
+    form = forms.StuckPolicyForm(request.POST)
+    if form.is_valid():
+        try:
+            stuck.stuck_policy_set(
+                task=task,
+                after_hours=form.cleaned_data["after_hours"],
+                action=form.cleaned_data["action"],
+                by=request.user,
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Stuck work rule saved.")
+    else:
+        messages.error(request, " ".join(str(m) for errs in form.errors.values() for m in errs))
+    return redirect(reverse("dashboards:task-detail", args=[task.pk]) + "#task-stuck")
+
+
+@require_POST
+@login_required
+def task_stuck_sweep(request: AuthedHttpRequest, pk: int):
+    """Look for stuck work in the task now, rather than at the next periodic sweep."""
+    task = annotation_queries.task_for_manager(request.user, pk)
+    stuck.stuck_resolve_touched()
+    swept = stuck.stuck_sweep_task(task=task)
+    messages.success(request, f"{swept.flagged} stuck item(s) found, {swept.moved} handed on.")
+    return redirect(reverse("dashboards:task-detail", args=[task.pk]) + "#task-stuck")
