@@ -96,27 +96,47 @@ def _undo_moves(operation: BulkOperation, by: User) -> int:
                     "it can no longer be undone."
                 }
             )
-        cursor.execute(
-            f"SELECT c.to_assignment_id, c.from_assignment_id, count(*), "
-            f"SUM(CASE WHEN t.rework THEN 1 ELSE 0 END) FROM {CHANGE_TABLE} c JOIN {TASK_ITEM_TABLE} t "
-            f"ON t.task_id = c.task_id AND t.item_id = c.item_id AND t.assignment_id = c.to_assignment_id "
-            f"WHERE c.operation_id = %s GROUP BY c.to_assignment_id, c.from_assignment_id",
-            [operation.pk],
-        )
-        pairs = cursor.fetchall()
         now = timezone.now()
-        cursor.execute(
-            f"INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, "
-            f"at, note, operation_id) SELECT c.task_id, c.item_id, %s, c.to_assignment_id, c.from_assignment_id, 1, "
-            f"%s, %s, %s, NULL FROM {CHANGE_TABLE} c WHERE c.operation_id = %s",
-            [ChangeKind.UNDO.value, by.pk, now, f"undo of operation {operation.pk}", operation.pk],
-        )
-        cursor.execute(
-            f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = c.from_assignment_id, lease_id = NULL "
-            f"FROM {CHANGE_TABLE} c WHERE c.operation_id = %s AND {TASK_ITEM_TABLE}.task_id = c.task_id "
-            f"AND {TASK_ITEM_TABLE}.item_id = c.item_id AND {TASK_ITEM_TABLE}.assignment_id = c.to_assignment_id",
-            [operation.pk],
-        )
+        note = f"undo of operation {operation.pk}"
+        if connection.vendor == "postgresql":
+            # The rows found once (by their change records), moved back by id, recorded and counted
+            # in one statement.
+            cursor.execute(
+                f"WITH c AS MATERIALIZED (SELECT c.task_id, c.item_id, c.from_assignment_id AS back_to, "
+                f"c.to_assignment_id AS now_at, t.id AS row_id, t.rework FROM {CHANGE_TABLE} c "
+                f"JOIN {TASK_ITEM_TABLE} t ON t.task_id = c.task_id AND t.item_id = c.item_id "
+                f"AND t.assignment_id = c.to_assignment_id WHERE c.operation_id = %s), "
+                f"moved AS (UPDATE {TASK_ITEM_TABLE} u SET assignment_id = c.back_to, lease_id = NULL FROM c "
+                f"WHERE u.id = c.row_id RETURNING c.now_at, c.back_to, c.rework), "
+                f"recorded AS (INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, "
+                f"to_assignment_id, count, by_id, at, note, operation_id) SELECT c.task_id, c.item_id, %s, c.now_at, "
+                f"c.back_to, 1, %s, %s, %s, NULL FROM c) "
+                f"SELECT now_at, back_to, count(*), count(*) FILTER (WHERE rework) FROM moved "
+                f"GROUP BY now_at, back_to",
+                [operation.pk, ChangeKind.UNDO.value, by.pk, now, note],
+            )
+            pairs = cursor.fetchall()
+        else:
+            cursor.execute(
+                f"SELECT c.to_assignment_id, c.from_assignment_id, count(*), "
+                f"SUM(CASE WHEN t.rework THEN 1 ELSE 0 END) FROM {CHANGE_TABLE} c JOIN {TASK_ITEM_TABLE} t "
+                f"ON t.task_id = c.task_id AND t.item_id = c.item_id AND t.assignment_id = c.to_assignment_id "
+                f"WHERE c.operation_id = %s GROUP BY c.to_assignment_id, c.from_assignment_id",
+                [operation.pk],
+            )
+            pairs = cursor.fetchall()
+            cursor.execute(
+                f"INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, "
+                f"by_id, at, note, operation_id) SELECT c.task_id, c.item_id, %s, c.to_assignment_id, "
+                f"c.from_assignment_id, 1, %s, %s, %s, NULL FROM {CHANGE_TABLE} c WHERE c.operation_id = %s",
+                [ChangeKind.UNDO.value, by.pk, now, note, operation.pk],
+            )
+            cursor.execute(
+                f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = c.from_assignment_id, lease_id = NULL "
+                f"FROM {CHANGE_TABLE} c WHERE c.operation_id = %s AND {TASK_ITEM_TABLE}.task_id = c.task_id "
+                f"AND {TASK_ITEM_TABLE}.item_id = c.item_id AND {TASK_ITEM_TABLE}.assignment_id = c.to_assignment_id",
+                [operation.pk],
+            )
     for to_id, from_id, n, rework in sorted(pairs):
         Assignment.objects.filter(pk=to_id).update(
             item_count=F("item_count") - n, rework_count=F("rework_count") - rework

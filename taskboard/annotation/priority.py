@@ -66,18 +66,30 @@ def items_priority_set(*, task: AnnotationTask, selection: Selection | None, pri
         summary=f"Priority {priority} on {'a filter' if selection is not None else 'every item'}",
         data={"priority": priority, "selection": selection.to_json() if selection is not None else None},
     )
-    # The values before, for undo; then one UPDATE of exactly the rows recorded.
     rows_sql, params = rows.order_by().values("id", "priority").query.sql_with_params()
-    changed = record_priority_rows(operation=operation, rows_sql=rows_sql, params=params)
+    if connection.vendor == "postgresql":
+        # One pass: the rows are set and their values before recorded (for undo) in one statement.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH o AS ({rows_sql}), upd AS (UPDATE {TASK_ITEM_TABLE} t SET priority = %s FROM o "
+                f"WHERE t.id = o.id RETURNING t.id, o.priority) "
+                f"INSERT INTO {ROW_TABLE} (operation_id, task_item_id, before_priority) "
+                f"SELECT %s, id, priority FROM upd",
+                [*params, priority, operation.pk],
+            )
+            changed = cursor.rowcount
+    else:
+        # The values before, for undo; then one UPDATE of exactly the rows recorded.
+        changed = record_priority_rows(operation=operation, rows_sql=rows_sql, params=params)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {TASK_ITEM_TABLE} SET priority = %s WHERE id IN "
+                f"(SELECT task_item_id FROM {ROW_TABLE} WHERE operation_id = %s)",
+                [priority, operation.pk],
+            )
     if not changed:
         operation.delete()
         return 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {TASK_ITEM_TABLE} SET priority = %s WHERE id IN "
-            f"(SELECT task_item_id FROM {ROW_TABLE} WHERE operation_id = %s)",
-            [priority, operation.pk],
-        )
     operation_count(operation, changed)
     return changed
 
