@@ -18,9 +18,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from taskboard.accounts.models import User
-from taskboard.annotation.leases import lease_renew
+from taskboard.annotation.leases import EXPIRED, expired_exists, lease_renew
 from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem, TaskType
-from taskboard.annotation.statuses import StatusChange, lock_task, status_write, task_totals
+from taskboard.annotation.statuses import STATUSES, StatusChange, lock_task, status_write, statuses_read, task_totals
 from taskboard.datasets.models import Item
 from taskboard.pipelines.routing import ROUTED, has_routes, route_on_commit
 from taskboard.work import consensus, qa
@@ -31,7 +31,16 @@ def _lock(task: AnnotationTask) -> AnnotationTask:
     """The task's row lock, read with its totals (its state follows the change without a second
     read) and with whether the QA and pipeline steps have anything to do, so a change that sets off
     neither costs no query for them."""
-    return lock_task(task, **task_totals(), **{qa.TAKES_ITEMS: qa.takes_items(), ROUTED: has_routes()})
+    return lock_task(
+        task,
+        **task_totals(),
+        **{
+            STATUSES: statuses_read(),
+            EXPIRED: expired_exists(),
+            qa.TAKES_ITEMS: qa.takes_items(),
+            ROUTED: has_routes(),
+        },
+    )
 
 
 def _after(change: StatusChange) -> None:
