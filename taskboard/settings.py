@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "taskboard.datasets",
     "taskboard.jobs",
     "taskboard.annotation",
+    "taskboard.quality",
     "taskboard.work",
     "taskboard.dashboards",
     "taskboard.pipelines",

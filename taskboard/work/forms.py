@@ -1,5 +1,7 @@
 from django import forms
 
+from taskboard.quality.activity import MAX_MARK_AGE_MS, MAX_MARKS_PER_BEAT
+
 CLEAR = "__clear__"
 
 
@@ -26,4 +28,21 @@ class RejectForm(forms.Form):
 
 
 class BeatForm(forms.Form):
-    active_ms = forms.IntegerField(min_value=0, max_value=600_000)
+    """A heartbeat: how many milliseconds ago each sign of activity happened, comma-separated."""
+
+    marks = forms.CharField(max_length=8000, required=False)
+
+    def clean_marks(self) -> list[int]:
+        raw = self.cleaned_data["marks"].strip()
+        if not raw:
+            return []
+        parts = raw.split(",")
+        if len(parts) > MAX_MARKS_PER_BEAT:
+            raise forms.ValidationError(f"At most {MAX_MARKS_PER_BEAT} marks in one beat.")
+        try:
+            ages = [int(part) for part in parts]
+        except ValueError as error:
+            raise forms.ValidationError("Marks are whole numbers of milliseconds.") from error
+        if any(age < 0 or age > MAX_MARK_AGE_MS for age in ages):
+            raise forms.ValidationError("A mark is from the future or too long ago.")
+        return ages

@@ -200,7 +200,7 @@ def item_beat(request: AuthedHttpRequest, assignment_id: int, task_item_id: int)
     form = BeatForm(request.POST)
     if not form.is_valid():
         return HttpResponse(status=400)
-    services.item_time_beat(task_item=task_item, by=request.user, active_ms=form.cleaned_data["active_ms"])
+    services.item_time_beat(task_item=task_item, by=request.user, marks_ago_ms=form.cleaned_data["marks"])
     return HttpResponse(status=204)
 
 
