@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from taskboard.api import views_auth, views_misc, views_pipelines, views_projects, views_tasks
+from taskboard.api import views_auth, views_misc, views_pipelines, views_projects, views_quality, views_tasks
 
 app_name = "api"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("annotationtasks", views_tasks.task_collection, name="task-collection"),
     path("annotationtasks/query", views_tasks.task_query, name="task-query"),
     path("annotationtasks/<str:task_id>", views_tasks.task_detail, name="task-detail"),
+    path("annotationtasks/<str:task_id>/quality", views_quality.task_quality, name="task-quality"),
     path("annotationtasks/<str:task_id>/addToTask", views_tasks.task_add_items, name="task-add-items"),
     path("annotationtasks/<str:task_id>/removeFromTask", views_tasks.task_remove_items, name="task-remove-items"),
     path("assignments", views_tasks.assignment_list, name="assignment-list"),

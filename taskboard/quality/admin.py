@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from taskboard.quality.models import ActivityMark, ProjectQuality
+from taskboard.quality.models import (
+    ActivityMark,
+    GroundTruth,
+    GroundTruthAnswer,
+    Honeypot,
+    ProjectQuality,
+    TaskQuality,
+)
 
 
 @admin.register(ProjectQuality)
@@ -17,3 +24,38 @@ class ActivityMarkAdmin(admin.ModelAdmin):
     list_filter = ["task__project"]
     search_fields = ["user__email", "task__name"]
     raw_id_fields = ["user", "task", "assignment", "item"]
+
+
+@admin.register(GroundTruth)
+class GroundTruthAdmin(admin.ModelAdmin):
+    list_display = ["item", "project", "status", "labels", "by", "created_at"]
+    list_select_related = ["item", "project", "by"]
+    list_filter = ["project"]
+    search_fields = ["item__filename", "status"]
+    raw_id_fields = ["item", "by"]
+
+
+@admin.register(TaskQuality)
+class TaskQualityAdmin(admin.ModelAdmin):
+    list_display = ["task", "honeypot_rate", "pause_below", "pause_after", "updated_at"]
+    list_select_related = ["task"]
+    list_filter = ["task__project"]
+    search_fields = ["task__name"]
+    raw_id_fields = ["task"]
+
+
+@admin.register(Honeypot)
+class HoneypotAdmin(admin.ModelAdmin):
+    list_display = ["task", "item", "created_at"]
+    list_select_related = ["task", "item"]
+    list_filter = ["task__project"]
+    raw_id_fields = ["task", "item"]
+
+
+@admin.register(GroundTruthAnswer)
+class GroundTruthAnswerAdmin(admin.ModelAdmin):
+    list_display = ["user", "task", "item", "status", "labels", "correct", "answered_at"]
+    list_select_related = ["user", "task", "item"]
+    list_filter = ["correct", "task__project"]
+    search_fields = ["user__email", "task__name", "item__filename"]
+    raw_id_fields = ["task", "project", "user", "item"]

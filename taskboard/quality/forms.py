@@ -1,6 +1,10 @@
+from typing import Any
+
 from django import forms
 
-from taskboard.quality.models import ProjectQuality
+from taskboard.annotation.models import AnnotationTask
+from taskboard.projects.models import Project
+from taskboard.quality.models import ProjectQuality, TaskQuality
 
 
 class ProjectQualityForm(forms.ModelForm):
@@ -8,3 +12,25 @@ class ProjectQualityForm(forms.ModelForm):
         model = ProjectQuality
         fields = ["idle_cutoff_seconds"]
         labels = {"idle_cutoff_seconds": "Idle cut-off (seconds)"}
+
+
+class TaskQualityForm(forms.ModelForm):
+    class Meta:
+        model = TaskQuality
+        fields = ["honeypot_rate", "pause_below", "pause_after"]
+        labels = {
+            "honeypot_rate": "Honeypots (% of items)",
+            "pause_below": "Pause below (% right)",
+            "pause_after": "after at least (answers)",
+        }
+
+
+class GroundTruthFromTaskForm(forms.Form):
+    task = forms.ModelChoiceField(queryset=AnnotationTask.objects.none(), label="From task")
+    status = forms.CharField(max_length=50, label="items with status", initial="approved")
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["task"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = AnnotationTask.objects.filter(project=project).order_by("name")

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 DEFAULT_IDLE_CUTOFF_SECONDS = 300
 
@@ -54,3 +55,103 @@ class ActivityMark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} at {self.at_ms}"
+
+
+class GroundTruth(models.Model):
+    """An item's accepted answer in a project: its status and, where the recipe has labels, its labels."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="ground_truth")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=50)
+    labels = models.JSONField(default=list, blank=True, help_text="Label names, sorted; empty when none.")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "ground truth"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "item"], name="ground_truth_once_per_item"),
+            models.CheckConstraint(condition=~Q(status=""), name="ground_truth_has_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.status} {self.labels}"
+
+
+class TaskQuality(models.Model):
+    """A task's quality gates. A task without a row has none."""
+
+    task = models.OneToOneField("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="quality")
+    honeypot_rate = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(50)],
+        help_text="Percent of the task's items that are ground-truth items mixed in (0 to 50).",
+    )
+    pause_below = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100)],
+        help_text="Pause a person whose honeypot score (percent) falls below this. Empty: never.",
+    )
+    pause_after = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MinValueValidator(1)],
+        help_text="…once they have answered at least this many honeypots.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "task quality settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(honeypot_rate__lte=50), name="task_quality_rate_0_50"),
+            models.CheckConstraint(
+                condition=Q(pause_below__isnull=True) | Q(pause_below__lte=100), name="task_quality_pause_0_100"
+            ),
+            models.CheckConstraint(condition=Q(pause_after__gte=1), name="task_quality_pause_after_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Quality gates of {self.task_id}"
+
+
+class Honeypot(models.Model):
+    """A ground-truth item mixed into a task to measure its annotators."""
+
+    task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="honeypots")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "item"], name="honeypot_once_per_task")]
+
+    def __str__(self) -> str:
+        return f"honeypot {self.item_id} in {self.task_id}"
+
+
+class GroundTruthAnswer(models.Model):
+    """A person's answer on a ground-truth item in a task, checked against the truth when given.
+    Scores per task and project are counted from these rows."""
+
+    task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    copy = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=50)
+    labels = models.JSONField(default=list, blank=True)
+    correct = models.BooleanField()
+    answered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "item", "copy", "user"], name="gt_answer_once"),
+        ]
+        indexes = [
+            models.Index(fields=["task", "user"], name="gt_answer_task_user"),
+            models.Index(fields=["project", "user"], name="gt_answer_project_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.item_id}: {'right' if self.correct else 'wrong'}"

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.db.models import Count, Q
+
 from taskboard.accounts.models import User
-from taskboard.annotation.models import AnnotationTask
+from taskboard.annotation.models import AnnotationTask, Pause
 from taskboard.projects.models import Project
 from taskboard.quality.activity import active_seconds_by_person_task
-from taskboard.quality.models import ProjectQuality
+from taskboard.quality.models import GroundTruth, GroundTruthAnswer, Honeypot, ProjectQuality, TaskQuality
 
 
 def settings_for(project: Project) -> ProjectQuality:
@@ -37,3 +39,59 @@ def active_time_by_person(project: Project) -> list[PersonTime]:
     emails = dict(User.objects.filter(pk__in=per_person).values_list("pk", "email"))
     rows = [PersonTime(user_id=u, email=emails.get(u, str(u)), seconds=s) for u, s in per_person.items()]
     return sorted(rows, key=lambda r: r.email)
+
+
+def task_rule(task: AnnotationTask) -> TaskQuality:
+    """The task's gates, or none (an unsaved row with the defaults)."""
+    return TaskQuality.objects.filter(task=task).first() or TaskQuality(task=task)
+
+
+@dataclass
+class Score:
+    user_id: int
+    email: str
+    answered: int
+    right: int
+    paused: bool = False
+
+    @property
+    def rate(self) -> float | None:
+        return self.right / self.answered if self.answered else None
+
+
+def scores(*, task: AnnotationTask | None = None, project: Project | None = None) -> list[Score]:
+    """Each person's honeypot score in a task, or over a project's tasks, worst first."""
+    answers = GroundTruthAnswer.objects.all()
+    if task is not None:
+        answers = answers.filter(task=task)
+    if project is not None:
+        answers = answers.filter(project=project)
+    rows = answers.values("user_id", "user__email").annotate(
+        answered=Count("pk"), right=Count("pk", filter=Q(correct=True))
+    )
+    paused: set[int] = set()
+    if task is not None:
+        paused = set(
+            Pause.objects.filter(Q(task=task) | Q(task__isnull=True, project_id=task.project_id)).values_list(
+                "user_id", flat=True
+            )
+        )
+    found = [
+        Score(
+            user_id=r["user_id"],
+            email=r["user__email"],
+            answered=r["answered"],
+            right=r["right"],
+            paused=r["user_id"] in paused,
+        )
+        for r in rows
+    ]
+    return sorted(found, key=lambda s: (s.rate if s.rate is not None else 1.0, s.email))
+
+
+def ground_truth_count(project: Project) -> int:
+    return GroundTruth.objects.filter(project=project).count()
+
+
+def honeypot_count(task: AnnotationTask) -> int:
+    return Honeypot.objects.filter(task=task).count()

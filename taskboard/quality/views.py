@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
+from taskboard.annotation import queries as annotation_queries
 from taskboard.projects import queries as project_queries
-from taskboard.quality import queries, services
-from taskboard.quality.forms import ProjectQualityForm
+from taskboard.quality import honeypots, queries, services
+from taskboard.quality.forms import GroundTruthFromTaskForm, ProjectQualityForm, TaskQualityForm
 
 
 def _errors(request: AuthedHttpRequest, error: ValidationError) -> None:
@@ -25,8 +28,7 @@ def _errors(request: AuthedHttpRequest, error: ValidationError) -> None:
 @require_http_methods(["GET", "POST"])
 def project_quality(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_queries.project_for_manager(request.user, project_id)
-    current = queries.settings_for(project)
-    form = ProjectQualityForm(request.POST or None, instance=current)
+    form = ProjectQualityForm(request.POST or None, instance=queries.settings_for(project))
     if request.method == "POST" and form.is_valid():
         try:
             services.project_quality_update(
@@ -37,9 +39,75 @@ def project_quality(request: AuthedHttpRequest, project_id: int) -> HttpResponse
         else:
             messages.success(request, "Quality settings saved.")
             return redirect(reverse("quality:project", args=[project.pk]))
-    context = {
+    context: dict[str, Any] = {
         "project": project,
         "form": form,
         "times": queries.active_time_by_person(project),
+        "truth_form": GroundTruthFromTaskForm(project=project),
+        "truth_count": queries.ground_truth_count(project),
+        "scores": queries.scores(project=project),
     }
     return render(request, "quality/project.html", context)
+
+
+@login_required
+@require_POST
+def ground_truth_from_task(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
+    project = project_queries.project_for_manager(request.user, project_id)
+    form = GroundTruthFromTaskForm(request.POST, project=project)
+    if not form.is_valid():
+        for message in form.errors.values():
+            messages.error(request, " ".join(str(m) for m in message))
+    else:
+        try:
+            n = honeypots.ground_truth_from_task(
+                task=form.cleaned_data["task"], status=form.cleaned_data["status"], by=request.user
+            )
+        except ValidationError as error:
+            _errors(request, error)
+        else:
+            messages.success(request, f"{n} items are ground truth now.")
+    return redirect(reverse("quality:project", args=[project.pk]) + "#ground-truth")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_quality(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
+    task = annotation_queries.task_for_manager(request.user, task_id)
+    form = TaskQualityForm(request.POST or None, instance=queries.task_rule(task))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.task_quality_update(
+                task=task,
+                by=request.user,
+                honeypot_rate=form.cleaned_data["honeypot_rate"],
+                pause_below=form.cleaned_data["pause_below"],
+                pause_after=form.cleaned_data["pause_after"],
+            )
+        except ValidationError as error:
+            _errors(request, error)
+        else:
+            messages.success(request, "Quality gates saved.")
+            return redirect(reverse("quality:task", args=[task.pk]))
+    context: dict[str, Any] = {
+        "task": task,
+        "project": task.project,
+        "form": form,
+        "honeypots": queries.honeypot_count(task),
+        "truth_count": queries.ground_truth_count(task.project),
+        "scores": queries.scores(task=task),
+    }
+    return render(request, "quality/task.html", context)
+
+
+@login_required
+@require_POST
+def honeypots_mix(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
+    task = annotation_queries.task_for_manager(request.user, task_id)
+    try:
+        n = honeypots.honeypots_mix(task=task, by=request.user)
+    except ValidationError as error:
+        _errors(request, error)
+    else:
+        messages.success(request, f"{n} honeypots mixed in." if n else "The task already has its share of honeypots.")
+    return redirect(reverse("quality:task", args=[task.pk]))

@@ -4,6 +4,7 @@ Setting or clearing an item's status is one transaction: the write (`annotation.
 each step below in this order. Each step decides from the change whether it applies:
 
 1. consensus: a consensus copy's agreement is scored, rescored or forgotten;
+   ground truth: a status on a ground-truth item is an answer, checked, and the task's pause rule runs;
 2. rework: an item out for rework that is done again goes back to its reviewer;
 3. QA intake: QA tasks take in an annotation task's item once it has a status;
 4. pulling refill: a pulling task's holder gets their next batch when their undone items are low;
@@ -21,6 +22,7 @@ from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem
 from taskboard.annotation.statuses import StatusChange, status_clear, status_set
 from taskboard.datasets.models import Item
 from taskboard.pipelines.routing import route_on_commit
+from taskboard.quality import honeypots
 from taskboard.work import consensus, qa
 from taskboard.work.services import pulling_refill, require_holder, require_open
 
@@ -29,6 +31,7 @@ def _after(change: StatusChange) -> None:
     if not change.changed:
         return
     consensus.score(change)
+    honeypots.answer_check(change)
     qa.rework_close(change)
     qa.intake(change)
     pulling_refill(change)
