@@ -6,6 +6,8 @@ from taskboard.quality.models import (
     GroundTruthAnswer,
     Honeypot,
     ProjectQuality,
+    Rejection,
+    RejectReason,
     TaskQuality,
 )
 
@@ -59,3 +61,21 @@ class GroundTruthAnswerAdmin(admin.ModelAdmin):
     list_filter = ["correct", "task__project"]
     search_fields = ["user__email", "task__name", "item__filename"]
     raw_id_fields = ["task", "project", "user", "item"]
+
+
+@admin.register(RejectReason)
+class RejectReasonAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "needs_comment", "active", "position"]
+    list_select_related = ["project"]
+    list_filter = ["project", "active"]
+    search_fields = ["name"]
+
+
+@admin.register(Rejection)
+class RejectionAdmin(admin.ModelAdmin):
+    list_display = ["item", "task", "annotator", "reviewer", "reason", "at"]
+    list_select_related = ["item", "task", "annotator", "reviewer", "reason"]
+    list_filter = ["task__project", "reason"]
+    search_fields = ["item__filename", "annotator__email", "reviewer__email", "comment"]
+    raw_id_fields = ["qa_task", "task", "item", "qa_task_item", "reviewer", "annotator"]
+    date_hierarchy = "at"

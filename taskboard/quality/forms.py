@@ -34,3 +34,8 @@ class GroundTruthFromTaskForm(forms.Form):
         field = self.fields["task"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = AnnotationTask.objects.filter(project=project).order_by("name")
+
+
+class RejectReasonForm(forms.Form):
+    name = forms.CharField(max_length=100, label="New reason")
+    needs_comment = forms.BooleanField(required=False, label="needs a comment")

@@ -155,3 +155,51 @@ class GroundTruthAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} on {self.item_id}: {'right' if self.correct else 'wrong'}"
+
+
+class RejectReason(models.Model):
+    """One of a project's reasons for sending work back. Once a project has any, a reject needs one."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="reject_reasons")
+    name = models.CharField(max_length=100)
+    needs_comment = models.BooleanField(default=False, help_text="A reject for this reason needs a comment too.")
+    active = models.BooleanField(default=True, help_text="Offered to reviewers. Retired reasons keep their counts.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["project", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="reject_reason_unique_name"),
+            models.CheckConstraint(condition=~Q(name=""), name="reject_reason_named"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Rejection(models.Model):
+    """One reject: which item a reviewer sent back to which annotator, for what reason."""
+
+    qa_task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="+")
+    task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="rejections")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    qa_task_item = models.ForeignKey(
+        "annotation.TaskItem", on_delete=models.SET_NULL, null=True, related_name="+", db_constraint=False
+    )
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.ForeignKey(RejectReason, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    comment = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["task", "reason"], name="rejection_task_reason"),
+            models.Index(fields=["annotator", "at"], name="rejection_annotator_at"),
+            models.Index(fields=["reviewer", "at"], name="rejection_reviewer_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} back to {self.annotator_id}: {self.reason_id}"

@@ -11,7 +11,15 @@ from taskboard.accounts.models import User
 from taskboard.annotation.models import AnnotationTask, Pause
 from taskboard.projects.models import Project
 from taskboard.quality.activity import active_seconds_by_person_task
-from taskboard.quality.models import GroundTruth, GroundTruthAnswer, Honeypot, ProjectQuality, TaskQuality
+from taskboard.quality.models import (
+    GroundTruth,
+    GroundTruthAnswer,
+    Honeypot,
+    ProjectQuality,
+    Rejection,
+    RejectReason,
+    TaskQuality,
+)
 
 
 def settings_for(project: Project) -> ProjectQuality:
@@ -95,3 +103,80 @@ def ground_truth_count(project: Project) -> int:
 
 def honeypot_count(task: AnnotationTask) -> int:
     return Honeypot.objects.filter(task=task).count()
+
+
+@dataclass
+class ReasonBar:
+    reason_id: int | None
+    name: str
+    count: int
+    percent: float  # of the longest bar
+
+    @property
+    def key(self) -> str:
+        return str(self.reason_id) if self.reason_id is not None else "none"
+
+
+def errors_by_reason(task: AnnotationTask, *, annotator_id: int | None = None) -> list[ReasonBar]:
+    """Rejects of the task's work per reason (of one annotator, if given), most first."""
+    rows = Rejection.objects.filter(task=task)
+    if annotator_id is not None:
+        rows = rows.filter(annotator_id=annotator_id)
+    counts = list(rows.values("reason_id", "reason__name").annotate(n=Count("pk")).order_by("-n", "reason__name"))
+    top = max((r["n"] for r in counts), default=0)
+    return [
+        ReasonBar(
+            reason_id=r["reason_id"],
+            name=r["reason__name"] or "No reason given",
+            count=r["n"],
+            percent=100.0 * r["n"] / top if top else 0.0,
+        )
+        for r in counts
+    ]
+
+
+@dataclass
+class PersonErrors:
+    user_id: int
+    email: str
+    rejected: int
+    top_reason: str
+
+
+def errors_by_person(task: AnnotationTask) -> list[PersonErrors]:
+    """Each annotator's rejects in the task, with their most frequent reason."""
+    rows = (
+        Rejection.objects.filter(task=task, annotator__isnull=False)
+        .values("annotator_id", "annotator__email", "reason__name")
+        .annotate(n=Count("pk"))
+    )
+    people: dict[int, PersonErrors] = {}
+    best: dict[int, int] = {}
+    for r in rows:
+        uid = r["annotator_id"]
+        person = people.setdefault(uid, PersonErrors(uid, r["annotator__email"], 0, ""))
+        person.rejected += r["n"]
+        if r["n"] > best.get(uid, 0):
+            best[uid] = r["n"]
+            person.top_reason = r["reason__name"] or "No reason given"
+    return sorted(people.values(), key=lambda p: (-p.rejected, p.email))
+
+
+def rejections(
+    task: AnnotationTask, *, reason: str | None = None, annotator_id: int | None = None, limit: int = 500
+) -> list[Rejection]:
+    """The rejects behind a bar: `reason` is a reason id, or "none" for rejects without one."""
+    rows = Rejection.objects.filter(task=task).select_related(
+        "item", "reviewer", "annotator", "reason", "qa_task_item"
+    )
+    if reason == "none":
+        rows = rows.filter(reason__isnull=True)
+    elif reason:
+        rows = rows.filter(reason_id=int(reason)) if reason.isdigit() else rows.none()
+    if annotator_id is not None:
+        rows = rows.filter(annotator_id=annotator_id)
+    return list(rows.order_by("-at", "-pk")[:limit])
+
+
+def project_reasons(project: Project) -> list[RejectReason]:
+    return list(RejectReason.objects.filter(project=project))

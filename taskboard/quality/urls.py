@@ -7,6 +7,9 @@ app_name = "quality"
 urlpatterns = [
     path("quality/projects/<int:project_id>/", views.project_quality, name="project"),
     path("quality/projects/<int:project_id>/ground-truth/", views.ground_truth_from_task, name="ground-truth"),
+    path("quality/projects/<int:project_id>/reasons/", views.reason_add, name="reason-add"),
+    path("quality/projects/<int:project_id>/reasons/<int:reason_id>/", views.reason_toggle, name="reason-toggle"),
     path("quality/tasks/<int:task_id>/", views.task_quality, name="task"),
+    path("quality/tasks/<int:task_id>/rejections/", views.task_rejections, name="rejections"),
     path("quality/tasks/<int:task_id>/honeypots/", views.honeypots_mix, name="honeypots-mix"),
 ]

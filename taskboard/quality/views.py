@@ -8,15 +8,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.annotation import queries as annotation_queries
 from taskboard.projects import queries as project_queries
-from taskboard.quality import honeypots, queries, services
-from taskboard.quality.forms import GroundTruthFromTaskForm, ProjectQualityForm, TaskQualityForm
+from taskboard.quality import honeypots, queries, reasons, services
+from taskboard.quality.forms import GroundTruthFromTaskForm, ProjectQualityForm, RejectReasonForm, TaskQualityForm
+from taskboard.quality.models import RejectReason
 
 
 def _errors(request: AuthedHttpRequest, error: ValidationError) -> None:
@@ -46,6 +47,8 @@ def project_quality(request: AuthedHttpRequest, project_id: int) -> HttpResponse
         "truth_form": GroundTruthFromTaskForm(project=project),
         "truth_count": queries.ground_truth_count(project),
         "scores": queries.scores(project=project),
+        "reasons": queries.project_reasons(project),
+        "reason_form": RejectReasonForm(),
     }
     return render(request, "quality/project.html", context)
 
@@ -97,6 +100,14 @@ def task_quality(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
         "truth_count": queries.ground_truth_count(task.project),
         "scores": queries.scores(task=task),
     }
+    errors_task = reasons.task_of(task)
+    annotator_id = _annotator_param(request)
+    context.update(
+        errors_task=errors_task,
+        annotator_id=annotator_id,
+        bars=queries.errors_by_reason(errors_task, annotator_id=annotator_id),
+        people_errors=queries.errors_by_person(errors_task),
+    )
     return render(request, "quality/task.html", context)
 
 
@@ -111,3 +122,48 @@ def honeypots_mix(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
     else:
         messages.success(request, f"{n} honeypots mixed in." if n else "The task already has its share of honeypots.")
     return redirect(reverse("quality:task", args=[task.pk]))
+
+
+@login_required
+@require_POST
+def reason_add(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
+    project = project_queries.project_for_manager(request.user, project_id)
+    form = RejectReasonForm(request.POST)
+    if form.is_valid():
+        try:
+            reasons.reason_add(
+                project=project,
+                by=request.user,
+                name=form.cleaned_data["name"],
+                needs_comment=form.cleaned_data["needs_comment"],
+            )
+        except ValidationError as error:
+            _errors(request, error)
+    else:
+        messages.error(request, "A reason needs a name of 1 to 100 characters.")
+    return redirect(reverse("quality:project", args=[project.pk]) + "#reasons")
+
+
+@login_required
+@require_POST
+def reason_toggle(request: AuthedHttpRequest, project_id: int, reason_id: int) -> HttpResponse:
+    project = project_queries.project_for_manager(request.user, project_id)
+    reason = get_object_or_404(RejectReason, pk=reason_id, project=project)
+    reasons.reason_set_active(reason=reason, by=request.user, active=not reason.active)
+    return redirect(reverse("quality:project", args=[project.pk]) + "#reasons")
+
+
+def _annotator_param(request: AuthedHttpRequest) -> int | None:
+    raw = request.GET.get("annotator", "")
+    return int(raw) if raw.isdigit() else None
+
+
+@login_required
+@require_GET
+def task_rejections(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
+    task = reasons.task_of(annotation_queries.task_for_manager(request.user, task_id))
+    reason = request.GET.get("reason") or None
+    annotator_id = _annotator_param(request)
+    rows = queries.rejections(task, reason=reason, annotator_id=annotator_id)
+    context: dict[str, Any] = {"task": task, "project": task.project, "rows": rows, "reason": reason}
+    return render(request, "quality/rejections.html", context)

@@ -22,7 +22,7 @@ from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem
 from taskboard.annotation.statuses import StatusChange, status_clear, status_set
 from taskboard.datasets.models import Item
 from taskboard.pipelines.routing import route_on_commit
-from taskboard.quality import honeypots
+from taskboard.quality import honeypots, reasons
 from taskboard.work import consensus, qa
 from taskboard.work.services import pulling_refill, require_holder, require_open
 
@@ -55,18 +55,18 @@ def item_status_clear(*, task: AnnotationTask, item: Item, by: User, copy: int |
 
 
 @transaction.atomic
-def item_reject(*, qa_task_item: TaskItem, comment: str, by: User) -> TaskItem:
-    """A reviewer sends an item back: its QA status and its status in the parent task are cleared,
-    and it returns, marked for rework with the comment, to the annotator who did it. The QA item
-    waits for the rework."""
+def item_reject(*, qa_task_item: TaskItem, comment: str, by: User, reason_id: int | None = None) -> TaskItem:
+    """A reviewer sends an item back for a reason of the project's list (`quality/reasons.py`): its
+    QA status and its status in the parent task are cleared, and it returns, marked for rework with
+    the reason and comment, to the annotator who did it. The QA item waits for the rework; the
+    reject is recorded for the errors-by-reason charts."""
     qa_task = qa_task_item.task
     comment = (comment or "").strip()
     if qa_task.type != TaskType.QA or not qa_task.parent_id:
         raise ValidationError({"status": "Only items of a QA task can be rejected."})
     require_holder(qa_task_item, by)
     require_open(qa_task)
-    if not comment:
-        raise ValidationError({"comment": "Say what needs fixing."})
+    reason = reasons.reject_reason(project_id=qa_task.project_id, reason_id=reason_id, comment=comment)
     # Parent first, then the QA task: the order every status change takes (the parent's change
     # runs QA intake and rework), so a reject racing a completion cannot deadlock.
     AnnotationTask.objects.select_for_update(no_key=True).get(pk=qa_task.parent_id)
@@ -90,4 +90,7 @@ def item_reject(*, qa_task_item: TaskItem, comment: str, by: User) -> TaskItem:
             holder = parent.assignment.assignee
             assert holder is not None  # a work assignment has its person (assignment_work_has_assignee)
             item_status_clear(task=parent.task, item=parent.item, by=holder, copy=parent.copy)
-    return qa.send_back(qa_task_item=qa_task_item, parents=parents, comment=comment, by=by)
+    reasons.rejection_record(qa_task_item=qa_task_item, parents=parents, reason=reason, comment=comment, by=by)
+    return qa.send_back(
+        qa_task_item=qa_task_item, parents=parents, comment=reasons.rework_note(reason, comment), by=by
+    )

@@ -24,7 +24,9 @@ class LabelForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    comment = forms.CharField(max_length=2000, strip=True, error_messages={"required": "Say what needs fixing."})
+    # Whether a reason or a comment is needed is the project's rule (`quality/reasons.py`).
+    reason = forms.IntegerField(min_value=1, required=False)
+    comment = forms.CharField(max_length=2000, strip=True, required=False)
 
 
 class BeatForm(forms.Form):

@@ -16,6 +16,7 @@ from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskType
 from taskboard.annotation.people import is_paused
 from taskboard.datasets.models import Label
+from taskboard.quality.reasons import reasons_offered
 from taskboard.work import flow, queries, services
 from taskboard.work.forms import CLEAR, BeatForm, LabelForm, RejectForm, StatusForm
 
@@ -112,6 +113,7 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
             parent_item=queries.parent_task_item(task_item),
             history=queries.item_history(item, task=task),
             status_label={s.key: s for s in statuses}.get(task_item.status) if task_item.status else None,
+            reject_reasons=reasons_offered(task.project_id) if task.type == TaskType.QA else [],
         )
     return render(request, "work/work_item.html", context)
 
@@ -181,10 +183,16 @@ def item_reject(request: AuthedHttpRequest, assignment_id: int, task_item_id: in
     assignment, task_item = _load(request, assignment_id, task_item_id)
     form = RejectForm(request.POST)
     if not form.is_valid():
-        messages.error(request, str(form.errors["comment"][0]))
+        for errors in form.errors.values():
+            messages.error(request, str(errors[0]))
         return redirect(_item_url(task_item))
     try:
-        flow.item_reject(qa_task_item=task_item, comment=form.cleaned_data["comment"], by=request.user)
+        flow.item_reject(
+            qa_task_item=task_item,
+            comment=form.cleaned_data["comment"],
+            reason_id=form.cleaned_data["reason"],
+            by=request.user,
+        )
     except ValidationError as error:
         _errors(request, error)
         return redirect(_item_url(task_item))
