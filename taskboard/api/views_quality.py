@@ -11,6 +11,7 @@ from taskboard.annotation.models import AnnotationTask
 from taskboard.api import queries
 from taskboard.api.http import api_view, bad_request, json_body
 from taskboard.api.ids import api_id
+from taskboard.quality import qualification
 from taskboard.quality import queries as quality_queries
 from taskboard.quality import services as quality_services
 
@@ -23,6 +24,15 @@ def quality_json(task: AnnotationTask) -> dict[str, Any]:
         "pauseBelow": rule.pause_below,
         "pauseAfter": rule.pause_after,
         "honeypots": quality_queries.honeypot_count(task),
+        "qualification": {
+            "items": rule.qualification_items,
+            "passMark": rule.qualification_pass,
+            "attempts": rule.qualification_attempts,
+            "people": [
+                {"userId": user.email, "passed": q.passed, "attemptsUsed": q.attempts_used, "best": q.best}
+                for user, q in qualification.qualification_people(task)
+            ],
+        },
         "scores": [
             {
                 "userId": s.email,
@@ -59,4 +69,15 @@ def task_quality(request: AuthedHttpRequest, task_id: str):
             pause_below=_int(body, "pauseBelow", rule.pause_below),
             pause_after=_int(body, "pauseAfter", rule.pause_after) or 0,
         )
+        wanted = body.get("qualification", {})
+        if not isinstance(wanted, dict):
+            raise bad_request("qualification: an object with items, passMark and attempts.")
+        if wanted:
+            qualification.qualification_update(
+                task=task,
+                by=request.user,
+                items=_int(wanted, "items", rule.qualification_items) or 0,
+                pass_mark=_int(wanted, "passMark", rule.qualification_pass) or 0,
+                attempts=_int(wanted, "attempts", rule.qualification_attempts) or 0,
+            )
     return quality_json(task)

@@ -6,6 +6,7 @@ from taskboard.quality.models import (
     GroundTruthAnswer,
     Honeypot,
     ProjectQuality,
+    QualificationAttempt,
     Rejection,
     RejectReason,
     TaskQuality,
@@ -79,3 +80,12 @@ class RejectionAdmin(admin.ModelAdmin):
     search_fields = ["item__filename", "annotator__email", "reviewer__email", "comment"]
     raw_id_fields = ["qa_task", "task", "item", "qa_task_item", "reviewer", "annotator"]
     date_hierarchy = "at"
+
+
+@admin.register(QualificationAttempt)
+class QualificationAttemptAdmin(admin.ModelAdmin):
+    list_display = ["user", "task", "right", "passed", "started_at", "finished_at"]
+    list_select_related = ["user", "task"]
+    list_filter = ["passed", "task__project"]
+    search_fields = ["user__email", "task__name"]
+    raw_id_fields = ["task", "user"]

@@ -17,11 +17,21 @@ class ProjectQualityForm(forms.ModelForm):
 class TaskQualityForm(forms.ModelForm):
     class Meta:
         model = TaskQuality
-        fields = ["honeypot_rate", "pause_below", "pause_after"]
+        fields = [
+            "honeypot_rate",
+            "pause_below",
+            "pause_after",
+            "qualification_items",
+            "qualification_pass",
+            "qualification_attempts",
+        ]
         labels = {
             "honeypot_rate": "Honeypots (% of items)",
             "pause_below": "Pause below (% right)",
             "pause_after": "after at least (answers)",
+            "qualification_items": "Qualification items (0: none)",
+            "qualification_pass": "pass mark (%)",
+            "qualification_attempts": "attempts",
         }
 
 

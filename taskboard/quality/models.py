@@ -100,6 +100,17 @@ class TaskQuality(models.Model):
         validators=[MinValueValidator(1)],
         help_text="…once they have answered at least this many honeypots.",
     )
+    qualification_items = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(100)],
+        help_text="Ground-truth items a person must answer before working here (0: no qualification).",
+    )
+    qualification_pass = models.PositiveSmallIntegerField(
+        default=80, validators=[MaxValueValidator(100)], help_text="Percent right needed to pass."
+    )
+    qualification_attempts = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(20)], help_text="Attempts allowed."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -110,6 +121,10 @@ class TaskQuality(models.Model):
                 condition=Q(pause_below__isnull=True) | Q(pause_below__lte=100), name="task_quality_pause_0_100"
             ),
             models.CheckConstraint(condition=Q(pause_after__gte=1), name="task_quality_pause_after_1"),
+            models.CheckConstraint(
+                condition=Q(qualification_items__lte=100, qualification_pass__lte=100, qualification_attempts__gte=1),
+                name="task_quality_qualification_valid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -203,3 +218,30 @@ class Rejection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id} back to {self.annotator_id}: {self.reason_id}"
+
+
+class QualificationAttempt(models.Model):
+    """One try at a task's qualification: the ground-truth items drawn for it and, once submitted,
+    the answers and the result (`quality/qualification.py`)."""
+
+    task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    item_ids = models.JSONField(default=list)
+    answers = models.JSONField(default=dict, blank=True)
+    right = models.PositiveSmallIntegerField(default=0)
+    passed = models.BooleanField(null=True, blank=True, help_text="Empty while the attempt is open.")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # At most one open attempt per person and task.
+            models.UniqueConstraint(
+                fields=["task", "user"], condition=Q(passed__isnull=True), name="qualification_one_open_attempt"
+            ),
+        ]
+        indexes = [models.Index(fields=["task", "user"], name="qualification_task_user")]
+
+    def __str__(self) -> str:
+        state = "open" if self.passed is None else ("passed" if self.passed else "failed")
+        return f"{self.user_id} in {self.task_id}: {state}"

@@ -11,5 +11,9 @@ urlpatterns = [
     path("quality/projects/<int:project_id>/reasons/<int:reason_id>/", views.reason_toggle, name="reason-toggle"),
     path("quality/tasks/<int:task_id>/", views.task_quality, name="task"),
     path("quality/tasks/<int:task_id>/rejections/", views.task_rejections, name="rejections"),
+    path("quality/tasks/<int:task_id>/qualify/", views.qualify, name="qualify"),
+    path("quality/tasks/<int:task_id>/qualify/start/", views.qualify_start, name="qualify-start"),
+    path("quality/tasks/<int:task_id>/qualify/submit/", views.qualify_submit, name="qualify-submit"),
+    path("quality/tasks/<int:task_id>/qualify/reset/<int:user_id>/", views.qualify_reset, name="qualify-reset"),
     path("quality/tasks/<int:task_id>/honeypots/", views.honeypots_mix, name="honeypots-mix"),
 ]

@@ -7,15 +7,20 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
+from taskboard.accounts.models import User
 from taskboard.annotation import queries as annotation_queries
+from taskboard.annotation.models import AnnotationTask
+from taskboard.datasets.models import Item, Label
 from taskboard.projects import queries as project_queries
-from taskboard.quality import honeypots, queries, reasons, services
+from taskboard.projects.access import get_or_404
+from taskboard.quality import honeypots, qualification, queries, reasons, services
 from taskboard.quality.forms import GroundTruthFromTaskForm, ProjectQualityForm, RejectReasonForm, TaskQualityForm
 from taskboard.quality.models import RejectReason
 
@@ -79,14 +84,23 @@ def task_quality(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
     task = annotation_queries.task_for_manager(request.user, task_id)
     form = TaskQualityForm(request.POST or None, instance=queries.task_rule(task))
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
-            services.task_quality_update(
-                task=task,
-                by=request.user,
-                honeypot_rate=form.cleaned_data["honeypot_rate"],
-                pause_below=form.cleaned_data["pause_below"],
-                pause_after=form.cleaned_data["pause_after"],
-            )
+            with transaction.atomic():
+                services.task_quality_update(
+                    task=task,
+                    by=request.user,
+                    honeypot_rate=data["honeypot_rate"],
+                    pause_below=data["pause_below"],
+                    pause_after=data["pause_after"],
+                )
+                qualification.qualification_update(
+                    task=task,
+                    by=request.user,
+                    items=data["qualification_items"],
+                    pass_mark=data["qualification_pass"],
+                    attempts=data["qualification_attempts"],
+                )
         except ValidationError as error:
             _errors(request, error)
         else:
@@ -99,6 +113,7 @@ def task_quality(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
         "honeypots": queries.honeypot_count(task),
         "truth_count": queries.ground_truth_count(task.project),
         "scores": queries.scores(task=task),
+        "qualified": qualification.qualification_people(task),
     }
     errors_task = reasons.task_of(task)
     annotator_id = _annotator_param(request)
@@ -167,3 +182,68 @@ def task_rejections(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
     rows = queries.rejections(task, reason=reason, annotator_id=annotator_id)
     context: dict[str, Any] = {"task": task, "project": task.project, "rows": rows, "reason": reason}
     return render(request, "quality/rejections.html", context)
+
+
+def _task_for_worker(request: AuthedHttpRequest, task_id: int) -> AnnotationTask:
+    return get_or_404(AnnotationTask.objects.visible_to(request.user), task_id, "task")
+
+
+@login_required
+@require_GET
+def qualify(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
+    task = _task_for_worker(request, task_id)
+    state = qualification.qualification_of(task=task, user=request.user)
+    context: dict[str, Any] = {"task": task, "state": state, "items": []}
+    attempt = state.open_attempt
+    if attempt is not None:
+        by_id = {i.pk: i for i in Item.objects.filter(pk__in=attempt.item_ids)}
+        context["items"] = [by_id[i] for i in attempt.item_ids if i in by_id]
+        context["statuses"] = list(task.statuses.all())
+        context["labels"] = list(Label.objects.filter(recipe_id=task.recipe_id))
+    return render(request, "quality/qualify.html", context)
+
+
+@login_required
+@require_POST
+def qualify_start(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
+    task = _task_for_worker(request, task_id)
+    try:
+        qualification.attempt_start(task=task, user=request.user)
+    except ValidationError as error:
+        _errors(request, error)
+    return redirect(reverse("quality:qualify", args=[task.pk]))
+
+
+@login_required
+@require_POST
+def qualify_submit(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
+    task = _task_for_worker(request, task_id)
+    state = qualification.qualification_of(task=task, user=request.user)
+    if state.open_attempt is None:
+        messages.error(request, "There is no open attempt to submit.")
+        return redirect(reverse("quality:qualify", args=[task.pk]))
+    answers = {
+        item_id: (request.POST.get(f"status-{item_id}", ""), request.POST.getlist(f"labels-{item_id}"))
+        for item_id in state.open_attempt.item_ids
+    }
+    try:
+        attempt = qualification.attempt_submit(attempt=state.open_attempt, by=request.user, answers=answers)
+    except ValidationError as error:
+        _errors(request, error)
+        return redirect(reverse("quality:qualify", args=[task.pk]))
+    n = len(attempt.item_ids)
+    if attempt.passed:
+        messages.success(request, f"Passed: {attempt.right} of {n} right. You can work in {task.name} now.")
+    else:
+        messages.error(request, f"Not passed: {attempt.right} of {n} right.")
+    return redirect(reverse("quality:qualify", args=[task.pk]))
+
+
+@login_required
+@require_POST
+def qualify_reset(request: AuthedHttpRequest, task_id: int, user_id: int) -> HttpResponse:
+    task = annotation_queries.task_for_manager(request.user, task_id)
+    person = get_object_or_404(User, pk=user_id)
+    n = qualification.attempts_reset(task=task, user=person, by=request.user)
+    messages.success(request, f"{person.email} has {n} attempt{'s' if n != 1 else ''} back.")
+    return redirect(reverse("quality:task", args=[task.pk]) + "#qualification")

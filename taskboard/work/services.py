@@ -26,6 +26,7 @@ from taskboard.annotation.pulling import pulling_claim
 from taskboard.annotation.statuses import StatusChange
 from taskboard.datasets.models import Annotation, Item, Label
 from taskboard.quality.activity import activity_record, marks_from_ages
+from taskboard.quality.qualification import qualification_of, require_qualified
 from taskboard.work import signals
 from taskboard.work.models import AssignmentTime, ItemTime
 
@@ -155,6 +156,7 @@ def pulling_get_more(*, assignment: Assignment, by: User) -> int:
         raise ValidationError(
             {"assignment": "You are paused in this task: no new items come until a manager resumes you."}
         )
+    require_qualified(task=task, user=by)
     if not pulling_may_pull(assignment):
         raise ValidationError(
             {"assignment": f"Finish more of your items first: at most {task.max_batch_workload} may be undone."}
@@ -173,6 +175,7 @@ def pulling_refill(change: StatusChange) -> int:
         or assignment.kind != AssignmentKind.WORK
         or assignment.removed
         or assignment.assignee is None
+        or qualification_of(task=change.task, user=assignment.assignee).blocked
     ):
         return 0
     return pulling_claim(task=change.task, user=assignment.assignee)

@@ -16,6 +16,7 @@ from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskType
 from taskboard.annotation.people import is_paused
 from taskboard.datasets.models import Label
+from taskboard.quality.qualification import qualification_of
 from taskboard.quality.reasons import reasons_offered
 from taskboard.work import flow, queries, services
 from taskboard.work.forms import CLEAR, BeatForm, LabelForm, RejectForm, StatusForm
@@ -65,6 +66,11 @@ def my_work(request: AuthedHttpRequest):
 def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int | None = None):
     assignment = annotation_queries.assignment_for_viewer(request.user, assignment_id)
     task = assignment.task
+    if assignment.assignee_id == request.user.pk:
+        qualification = qualification_of(task=task, user=request.user)
+        if qualification.blocked:
+            messages.info(request, qualification.why)
+            return redirect(reverse("quality:qualify", args=[task.pk]))
     if task_item_id is None:
         task_item = queries.first_open_item(assignment)
         if task_item is not None:

@@ -24,3 +24,7 @@ def test_read_and_set_a_tasks_gates(api, manager, annotator, dataset, recipe, it
     assert bad.status_code == 400 and "honeypot" in bad.json()["message"].lower()
     assert api(manager).patch(path, {"pauseAfter": "x"}).status_code == 400
     assert api(annotator).get(path).status_code in (403, 404)
+    gated = api(manager).patch(path, {"qualification": {"items": 1, "passMark": 100, "attempts": 3}}).json()
+    assert gated["qualification"] == {"items": 1, "passMark": 100, "attempts": 3, "people": []}
+    too_many = api(manager).patch(path, {"qualification": {"items": 5}})
+    assert too_many.status_code == 400 and "ground-truth" in too_many.json()["message"]

@@ -14,6 +14,16 @@ from taskboard.work import flow
 from taskboard.work import services as work
 from tests.quality.conftest import held
 
+# The task quality form as the page posts it, no gate on.
+GATES = {
+    "honeypot_rate": "0",
+    "pause_below": "",
+    "pause_after": "5",
+    "qualification_items": "0",
+    "qualification_pass": "80",
+    "qualification_attempts": "2",
+}
+
 
 def _truth(project, items, status="completed", labels=()):
     GroundTruth.objects.bulk_create(
@@ -108,7 +118,7 @@ def test_quality_pages_for_the_manager(client, make_task, manager, annotator, it
     assert response.status_code == 302
     assert "2 items are ground truth now" in client.get(project_url).content.decode()
     url = reverse("quality:task", args=[task.pk])
-    assert client.post(url, {"honeypot_rate": "10", "pause_below": "70", "pause_after": "5"}).status_code == 302
+    assert client.post(url, {**GATES, "honeypot_rate": "10", "pause_below": "70"}).status_code == 302
     page = client.get(url).content.decode()
     assert 'value="10"' in page and "0 honeypots in this task" in page
     assert "Quality gates" in client.get(reverse("dashboards:task-detail", args=[task.pk])).content.decode()
