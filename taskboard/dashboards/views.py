@@ -22,6 +22,8 @@ from taskboard.dashboards import charts, queries
 from taskboard.dashboards.csv_export import csv_lines, to_csv
 from taskboard.projects import queries as project_queries
 from taskboard.projects.models import Membership
+from taskboard.quality import queries as quality_queries
+from taskboard.quality import sampling
 from taskboard.work import queries as work_queries
 
 
@@ -111,6 +113,10 @@ def task_detail(request: AuthedHttpRequest, pk: int):
     context["changes"] = task.changes.select_related("by", "from_assignment__assignee", "to_assignment__assignee")[:15]
     context["qa_tasks"] = list(task.qa_tasks.all()) if task.type == TaskType.ANNOTATION else []
     context["agreement"] = queries.task_agreement(task) if task.is_consensus else None
+    if task.type == TaskType.QA:
+        # The QA task page shows the sampling rule and each annotator's current share.
+        context["rule"] = quality_queries.task_rule(task)
+        context["sampling_rows"] = sampling.sampling_table(task)
     return render(request, "dashboards/task_detail.html", context)
 
 

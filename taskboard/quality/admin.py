@@ -9,6 +9,7 @@ from taskboard.quality.models import (
     QualificationAttempt,
     Rejection,
     RejectReason,
+    SamplingState,
     TaskQuality,
 )
 
@@ -89,3 +90,12 @@ class QualificationAttemptAdmin(admin.ModelAdmin):
     list_filter = ["passed", "task__project"]
     search_fields = ["user__email", "task__name"]
     raw_id_fields = ["task", "user"]
+
+
+@admin.register(SamplingState)
+class SamplingStateAdmin(admin.ModelAdmin):
+    list_display = ["annotator", "qa_task", "rate", "streak", "reviewed", "passed", "finished", "sampled"]
+    list_select_related = ["annotator", "qa_task"]
+    list_filter = ["qa_task__project"]
+    search_fields = ["annotator__email", "qa_task__name"]
+    raw_id_fields = ["qa_task", "annotator"]

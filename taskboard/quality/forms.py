@@ -49,3 +49,16 @@ class GroundTruthFromTaskForm(forms.Form):
 class RejectReasonForm(forms.Form):
     name = forms.CharField(max_length=100, label="New reason")
     needs_comment = forms.BooleanField(required=False, label="needs a comment")
+
+
+class SamplingForm(forms.ModelForm):
+    class Meta:
+        model = TaskQuality
+        fields = ["sampling", "sample_floor", "sample_new", "sample_step", "sample_min_score"]
+        labels = {
+            "sampling": "Sample reviews per person",
+            "sample_floor": "floor (%)",
+            "sample_new": "100% until passes in a row",
+            "sample_step": "then halve every (passes)",
+            "sample_min_score": "100% below score (%)",
+        }

@@ -111,6 +111,22 @@ class TaskQuality(models.Model):
     qualification_attempts = models.PositiveSmallIntegerField(
         default=2, validators=[MinValueValidator(1), MaxValueValidator(20)], help_text="Attempts allowed."
     )
+    # QA tasks: review a share of each annotator's items (`quality/sampling.py`).
+    sampling = models.BooleanField(default=False, help_text="Review a share of each annotator's items, not all.")
+    sample_floor = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(100)], help_text="Lowest share reviewed (%)."
+    )
+    sample_new = models.PositiveSmallIntegerField(
+        default=20, help_text="Passed reviews in a row before a person's share starts to fall."
+    )
+    sample_step = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1)], help_text="Each further run of this many passes halves it."
+    )
+    sample_min_score = models.PositiveSmallIntegerField(
+        default=90,
+        validators=[MaxValueValidator(100)],
+        help_text="Below this share of passed reviews (%), everything is reviewed.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -245,3 +261,26 @@ class QualificationAttempt(models.Model):
     def __str__(self) -> str:
         state = "open" if self.passed is None else ("passed" if self.passed else "failed")
         return f"{self.user_id} in {self.task_id}: {state}"
+
+
+class SamplingState(models.Model):
+    """Where one annotator stands in one QA task's sampling: their record and today's share."""
+
+    qa_task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="+")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    finished = models.PositiveIntegerField(default=0, help_text="Items they finished that QA could take in.")
+    sampled = models.PositiveIntegerField(default=0, help_text="…of which QA took in for review.")
+    reviewed = models.PositiveIntegerField(default=0)
+    passed = models.PositiveIntegerField(default=0)
+    streak = models.PositiveIntegerField(default=0, help_text="Passed reviews in a row since the last fail.")
+    rate = models.PositiveSmallIntegerField(default=100, help_text="Share of their items reviewed now (%).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["qa_task", "annotator"], name="sampling_one_per_annotator"),
+            models.CheckConstraint(condition=Q(rate__gte=1, rate__lte=100), name="sampling_rate_1_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_id} in {self.qa_task_id}: {self.rate}%"

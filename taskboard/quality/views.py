@@ -16,12 +16,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.accounts.models import User
 from taskboard.annotation import queries as annotation_queries
-from taskboard.annotation.models import AnnotationTask
+from taskboard.annotation.models import AnnotationTask, TaskType
 from taskboard.datasets.models import Item, Label
 from taskboard.projects import queries as project_queries
 from taskboard.projects.access import get_or_404
-from taskboard.quality import honeypots, qualification, queries, reasons, services
-from taskboard.quality.forms import GroundTruthFromTaskForm, ProjectQualityForm, RejectReasonForm, TaskQualityForm
+from taskboard.quality import honeypots, qualification, queries, reasons, sampling, services
+from taskboard.quality.forms import (
+    GroundTruthFromTaskForm,
+    ProjectQualityForm,
+    RejectReasonForm,
+    SamplingForm,
+    TaskQualityForm,
+)
 from taskboard.quality.models import RejectReason
 
 
@@ -82,6 +88,8 @@ def ground_truth_from_task(request: AuthedHttpRequest, project_id: int) -> HttpR
 @require_http_methods(["GET", "POST"])
 def task_quality(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
     task = annotation_queries.task_for_manager(request.user, task_id)
+    if task.type == TaskType.QA:
+        return _qa_task_quality(request, task)
     form = TaskQualityForm(request.POST or None, instance=queries.task_rule(task))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -115,14 +123,48 @@ def task_quality(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
         "scores": queries.scores(task=task),
         "qualified": qualification.qualification_people(task),
     }
+    context.update(_errors_context(request, task))
+    return render(request, "quality/task.html", context)
+
+
+def _errors_context(request: AuthedHttpRequest, task: AnnotationTask) -> dict[str, Any]:
     errors_task = reasons.task_of(task)
     annotator_id = _annotator_param(request)
-    context.update(
-        errors_task=errors_task,
-        annotator_id=annotator_id,
-        bars=queries.errors_by_reason(errors_task, annotator_id=annotator_id),
-        people_errors=queries.errors_by_person(errors_task),
-    )
+    return {
+        "errors_task": errors_task,
+        "annotator_id": annotator_id,
+        "bars": queries.errors_by_reason(errors_task, annotator_id=annotator_id),
+        "people_errors": queries.errors_by_person(errors_task),
+    }
+
+
+def _qa_task_quality(request: AuthedHttpRequest, task: AnnotationTask) -> HttpResponse:
+    form = SamplingForm(request.POST or None, instance=queries.task_rule(task))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            sampling.sampling_update(
+                qa_task=task,
+                by=request.user,
+                on=data["sampling"],
+                floor=data["sample_floor"],
+                new=data["sample_new"],
+                step=data["sample_step"],
+                min_score=data["sample_min_score"],
+            )
+        except ValidationError as error:
+            _errors(request, error)
+        else:
+            messages.success(request, "Review sampling saved.")
+            return redirect(reverse("quality:task", args=[task.pk]))
+    context: dict[str, Any] = {
+        "task": task,
+        "project": task.project,
+        "sampling_form": form,
+        "rule": queries.task_rule(task),
+        "sampling_rows": sampling.sampling_table(task),
+        **_errors_context(request, task),
+    }
     return render(request, "quality/task.html", context)
 
 

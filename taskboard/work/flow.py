@@ -5,6 +5,7 @@ each step below in this order. Each step decides from the change whether it appl
 
 1. consensus: a consensus copy's agreement is scored, rescored or forgotten;
    ground truth: a status on a ground-truth item is an answer, checked, and the task's pause rule runs;
+   sampling: a done QA status is a passed review for the annotator, and their review share follows;
 2. rework: an item out for rework that is done again goes back to its reviewer;
 3. QA intake: QA tasks take in an annotation task's item once it has a status;
 4. pulling refill: a pulling task's holder gets their next batch when their undone items are low;
@@ -22,7 +23,7 @@ from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem
 from taskboard.annotation.statuses import StatusChange, status_clear, status_set
 from taskboard.datasets.models import Item
 from taskboard.pipelines.routing import route_on_commit
-from taskboard.quality import honeypots, reasons
+from taskboard.quality import honeypots, reasons, sampling
 from taskboard.work import consensus, qa
 from taskboard.work.services import pulling_refill, require_holder, require_open
 
@@ -32,6 +33,7 @@ def _after(change: StatusChange) -> None:
         return
     consensus.score(change)
     honeypots.answer_check(change)
+    sampling.review_from_change(change)
     qa.rework_close(change)
     qa.intake(change)
     pulling_refill(change)
@@ -91,6 +93,9 @@ def item_reject(*, qa_task_item: TaskItem, comment: str, by: User, reason_id: in
             assert holder is not None  # a work assignment has its person (assignment_work_has_assignee)
             item_status_clear(task=parent.task, item=parent.item, by=holder, copy=parent.copy)
     reasons.rejection_record(qa_task_item=qa_task_item, parents=parents, reason=reason, comment=comment, by=by)
+    for parent in parents:
+        annotator_id = parent.status_by_id or parent.assignment.assignee_id
+        sampling.review_recorded(qa_task=qa_task, annotator_id=annotator_id, passed=False)
     return qa.send_back(
         qa_task_item=qa_task_item, parents=parents, comment=reasons.rework_note(reason, comment), by=by
     )

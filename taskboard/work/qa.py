@@ -17,6 +17,7 @@ from taskboard.annotation.moves import task_add_items
 from taskboard.annotation.progress import assignment_progress
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.statuses import StatusChange, status_clear
+from taskboard.quality import sampling
 from taskboard.work import signals
 
 
@@ -132,8 +133,8 @@ def _rework_done(*, parent_item: TaskItem, by: User) -> list[TaskItem]:
 
 def intake(change: StatusChange) -> int:
     """A step of the status flow: an annotation task's item got a status. The QA tasks that take items
-    in as they come get it, each into the reviewer with the least undone work for their share (or
-    their queue, when pulling)."""
+    in as they come get it (a sampling QA task only its share of this annotator's items), each into
+    the reviewer with the least undone work for their share (or their queue, when pulling)."""
     if change.task.type != TaskType.ANNOTATION or change.old is not None or change.new is None:
         return 0
     parent_item, by = change.row, change.by
@@ -147,6 +148,9 @@ def intake(change: StatusChange) -> int:
     )
     for qa_task in qa_tasks:
         if TaskItem.objects.filter(task=qa_task, item_id=parent_item.item_id).exists():
+            continue
+        annotator_id = parent_item.status_by_id or parent_item.assignment.assignee_id
+        if not sampling.take_for_review(qa_task=qa_task, annotator_id=annotator_id, item_id=parent_item.item_id):
             continue
         selection = Selection(mode="list", item_ids=(parent_item.item_id,))
         if qa_task.is_pulling:
