@@ -12,6 +12,8 @@ urlpatterns = [
     path("dashboards/projects/<int:project_id>/", views.project_dashboard, name="project"),
     path("dashboards/projects/<int:project_id>/people/", views.people, name="people"),
     path("dashboards/projects/<int:project_id>/people.csv", views.people_csv, name="people-csv"),
+    path("dashboards/projects/<int:project_id>/reviewers/", views.reviewers, name="reviewers"),
+    path("dashboards/projects/<int:project_id>/reviewers.csv", views.reviewers_csv, name="reviewers-csv"),
     path("dashboards/tasks/<int:task_id>/", views.task_dashboard, name="task"),
     path("dashboards/tasks/<int:task_id>/agreement/", views.task_agreement, name="task-agreement"),
 ]

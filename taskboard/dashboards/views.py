@@ -20,6 +20,7 @@ from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskItem, TaskState, TaskType
 from taskboard.dashboards import charts, queries
 from taskboard.dashboards.csv_export import csv_lines, to_csv
+from taskboard.dashboards.reviewers import reviewer_scorecards
 from taskboard.projects import queries as project_queries
 from taskboard.projects.models import Membership
 from taskboard.quality import queries as quality_queries
@@ -256,4 +257,43 @@ def people_csv(request: AuthedHttpRequest, project_id: int):
     ]
     response = HttpResponse(to_csv(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="people-project-{project.pk}.csv"'
+    return response
+
+
+@require_GET
+@login_required
+def reviewers(request: AuthedHttpRequest, project_id: int):
+    project = project_queries.project_for_manager(request.user, project_id)
+    return render(request, "dashboards/reviewers.html", {"project": project, "cards": reviewer_scorecards(project)})
+
+
+@require_GET
+@login_required
+def reviewers_csv(request: AuthedHttpRequest, project_id: int):
+    project = project_queries.project_for_manager(request.user, project_id)
+    header = [
+        "email",
+        "reviewed",
+        "accepted",
+        "rejected",
+        "median review seconds",
+        "overturned",
+        "overturn rate",
+        "last active",
+    ]
+    rows = [
+        [
+            c.email,
+            c.reviewed,
+            c.accepted,
+            c.rejected,
+            round(c.median_seconds, 1) if c.median_seconds is not None else "",
+            c.overturned,
+            round(c.overturn_rate, 4) if c.overturn_rate is not None else "",
+            c.last_active.isoformat() if c.last_active else "",
+        ]
+        for c in reviewer_scorecards(project)
+    ]
+    response = HttpResponse(to_csv(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="reviewers-project-{project.pk}.csv"'
     return response

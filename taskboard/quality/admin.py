@@ -5,6 +5,7 @@ from taskboard.quality.models import (
     GroundTruth,
     GroundTruthAnswer,
     Honeypot,
+    Overturn,
     ProjectQuality,
     QualificationAttempt,
     Rejection,
@@ -99,3 +100,12 @@ class SamplingStateAdmin(admin.ModelAdmin):
     list_filter = ["qa_task__project"]
     search_fields = ["annotator__email", "qa_task__name"]
     raw_id_fields = ["qa_task", "annotator"]
+
+
+@admin.register(Overturn)
+class OverturnAdmin(admin.ModelAdmin):
+    list_display = ["reviewer", "qa_task", "item", "status", "at"]
+    list_select_related = ["reviewer", "qa_task", "item"]
+    list_filter = ["qa_task__project"]
+    search_fields = ["reviewer__email", "item__filename"]
+    raw_id_fields = ["rejection", "reviewer", "qa_task", "item"]

@@ -284,3 +284,21 @@ class SamplingState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator_id} in {self.qa_task_id}: {self.rate}%"
+
+
+class Overturn(models.Model):
+    """A reviewer's verdict on an item undone by a later reject of the same item (in the same QA task
+    or another one over the same annotation task): the measure of how often acceptances hold."""
+
+    rejection = models.ForeignKey(Rejection, on_delete=models.CASCADE, related_name="overturns")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    qa_task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=50)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["reviewer", "at"], name="overturn_reviewer_at")]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_id}'s {self.status} on {self.item_id} overturned"

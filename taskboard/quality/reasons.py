@@ -13,9 +13,9 @@ from django.db import transaction
 from django.db.models import Max
 
 from taskboard.accounts.models import User
-from taskboard.annotation.models import AnnotationTask, TaskItem
+from taskboard.annotation.models import AnnotationTask, TaskItem, TaskType
 from taskboard.projects.models import Project
-from taskboard.quality.models import Rejection, RejectReason
+from taskboard.quality.models import Overturn, Rejection, RejectReason
 from taskboard.quality.services import require_manager
 
 
@@ -46,7 +46,9 @@ def rework_note(reason: RejectReason | None, comment: str) -> str:
 def rejection_record(
     *, qa_task_item: TaskItem, parents: list[TaskItem], reason: RejectReason | None, comment: str, by: User
 ) -> list[Rejection]:
-    """One row per copy sent back, to the annotator who did it."""
+    """One row per copy sent back, to the annotator who did it, and an overturn for every verdict a
+    reviewer had given the item in the parent's QA tasks (this one included). Called before the
+    reject clears those verdicts."""
     qa_task = qa_task_item.task
     assert qa_task.parent_id is not None  # only QA items are rejected
     rows = [
@@ -62,7 +64,26 @@ def rejection_record(
         )
         for parent in parents
     ]
-    return Rejection.objects.bulk_create(rows)
+    made = Rejection.objects.bulk_create(rows)
+    verdicts = TaskItem.objects.filter(
+        task__parent_id=qa_task.parent_id,
+        task__type=TaskType.QA,
+        item_id=qa_task_item.item_id,
+        status__isnull=False,
+        status_by__isnull=False,
+    ).values_list("task_id", "status_by_id", "status")
+    Overturn.objects.bulk_create(
+        Overturn(
+            rejection=made[0], reviewer_id=reviewer_id, qa_task_id=task_id, item_id=qa_task_item.item_id, status=s
+        )
+        for task_id, reviewer_id, s in verdicts
+        if made
+        and reviewer_id is not None
+        and s is not None
+        # Changing one's own mind on this very item is not an overturn.
+        and not (task_id == qa_task.pk and reviewer_id == by.pk)
+    )
+    return made
 
 
 @transaction.atomic

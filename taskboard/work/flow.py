@@ -84,6 +84,11 @@ def item_reject(*, qa_task_item: TaskItem, comment: str, by: User, reason_id: in
     )
     if not parents:
         raise ValidationError({"status": "The item is no longer in the annotation task."})
+    # Recorded before the verdicts are cleared: a reviewer's earlier acceptance is an overturn.
+    reasons.rejection_record(qa_task_item=qa_task_item, parents=parents, reason=reason, comment=comment, by=by)
+    for parent in parents:
+        annotator_id = parent.status_by_id or parent.assignment.assignee_id
+        sampling.review_recorded(qa_task=qa_task, annotator_id=annotator_id, passed=False)
     if qa_task_item.status is not None:
         item_status_clear(task=qa_task, item=qa_task_item.item, by=by, copy=qa_task_item.copy)
     for parent in parents:
@@ -92,10 +97,6 @@ def item_reject(*, qa_task_item: TaskItem, comment: str, by: User, reason_id: in
             holder = parent.assignment.assignee
             assert holder is not None  # a work assignment has its person (assignment_work_has_assignee)
             item_status_clear(task=parent.task, item=parent.item, by=holder, copy=parent.copy)
-    reasons.rejection_record(qa_task_item=qa_task_item, parents=parents, reason=reason, comment=comment, by=by)
-    for parent in parents:
-        annotator_id = parent.status_by_id or parent.assignment.assignee_id
-        sampling.review_recorded(qa_task=qa_task, annotator_id=annotator_id, passed=False)
     return qa.send_back(
         qa_task_item=qa_task_item, parents=parents, comment=reasons.rework_note(reason, comment), by=by
     )
