@@ -14,6 +14,8 @@ urlpatterns = [
     path("dashboards/projects/<int:project_id>/people.csv", views.people_csv, name="people-csv"),
     path("dashboards/projects/<int:project_id>/reviewers/", views.reviewers, name="reviewers"),
     path("dashboards/projects/<int:project_id>/reviewers.csv", views.reviewers_csv, name="reviewers-csv"),
+    path("dashboards/projects/<int:project_id>/cost/", views.cost, name="cost"),
+    path("dashboards/projects/<int:project_id>/payroll.csv", views.payroll_csv, name="payroll-csv"),
     path("dashboards/tasks/<int:task_id>/", views.task_dashboard, name="task"),
     path("dashboards/tasks/<int:task_id>/agreement/", views.task_agreement, name="task-agreement"),
 ]

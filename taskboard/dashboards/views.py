@@ -1,6 +1,7 @@
 """The pages that show how the work moves: home, the project page, the task page, the dashboards.
 Thin views over `queries` and the progress read model (`taskboard.annotation.progress`)."""
 
+import datetime
 import functools
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskItem, TaskState, TaskType
 from taskboard.dashboards import charts, queries
+from taskboard.dashboards.cost import cost_report
 from taskboard.dashboards.csv_export import csv_lines, to_csv
 from taskboard.dashboards.reviewers import reviewer_scorecards
 from taskboard.projects import queries as project_queries
@@ -296,4 +298,61 @@ def reviewers_csv(request: AuthedHttpRequest, project_id: int):
     ]
     response = HttpResponse(to_csv(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="reviewers-project-{project.pk}.csv"'
+    return response
+
+
+def _period(request: AuthedHttpRequest) -> tuple[datetime.date | None, datetime.date | None]:
+    def day(name: str) -> datetime.date | None:
+        raw = request.GET.get(name, "")
+        try:
+            return datetime.date.fromisoformat(raw) if raw else None
+        except ValueError:
+            return None
+
+    return day("since"), day("until")
+
+
+@require_GET
+@login_required
+def cost(request: AuthedHttpRequest, project_id: int):
+    project = project_queries.project_for_manager(request.user, project_id)
+    since, until = _period(request)
+    report = cost_report(project, since=since, until=until)
+    return render(request, "dashboards/cost.html", {"project": project, "report": report})
+
+
+@require_GET
+@login_required
+def payroll_csv(request: AuthedHttpRequest, project_id: int):
+    project = project_queries.project_for_manager(request.user, project_id)
+    since, until = _period(request)
+    report = cost_report(project, since=since, until=until)
+    header = [
+        "email",
+        "hours",
+        "items",
+        "accepted",
+        "rejected",
+        "hourly rate",
+        "cost",
+        "cost per accepted item",
+        "currency",
+    ]
+    rows = [
+        [
+            r.label,
+            round(r.hours, 2),
+            r.items,
+            r.accepted,
+            r.rejected,
+            r.rate if r.rate is not None else "",
+            r.cost,
+            r.per_accepted if r.per_accepted is not None else "",
+            report.currency,
+        ]
+        for r in report.people
+    ]
+    response = HttpResponse(to_csv(header, rows), content_type="text/csv; charset=utf-8")
+    period = f"-{since or 'start'}-{until or 'now'}" if since or until else ""
+    response["Content-Disposition"] = f'attachment; filename="payroll-project-{project.pk}{period}.csv"'
     return response

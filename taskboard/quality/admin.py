@@ -6,6 +6,7 @@ from taskboard.quality.models import (
     GroundTruthAnswer,
     Honeypot,
     Overturn,
+    PayRate,
     ProjectQuality,
     QualificationAttempt,
     Rejection,
@@ -17,7 +18,7 @@ from taskboard.quality.models import (
 
 @admin.register(ProjectQuality)
 class ProjectQualityAdmin(admin.ModelAdmin):
-    list_display = ["project", "idle_cutoff_seconds", "updated_at"]
+    list_display = ["project", "idle_cutoff_seconds", "default_hourly_rate", "currency", "updated_at"]
     list_select_related = ["project"]
     search_fields = ["project__name"]
 
@@ -109,3 +110,12 @@ class OverturnAdmin(admin.ModelAdmin):
     list_filter = ["qa_task__project"]
     search_fields = ["reviewer__email", "item__filename"]
     raw_id_fields = ["rejection", "reviewer", "qa_task", "item"]
+
+
+@admin.register(PayRate)
+class PayRateAdmin(admin.ModelAdmin):
+    list_display = ["user", "project", "hourly_rate", "updated_at"]
+    list_select_related = ["user", "project"]
+    list_filter = ["project"]
+    search_fields = ["user__email"]
+    raw_id_fields = ["user"]

@@ -62,3 +62,15 @@ class SamplingForm(forms.ModelForm):
             "sample_step": "then halve every (passes)",
             "sample_min_score": "100% below score (%)",
         }
+
+
+class ProjectPayForm(forms.ModelForm):
+    class Meta:
+        model = ProjectQuality
+        fields = ["default_hourly_rate", "currency"]
+        labels = {"default_hourly_rate": "Default hourly rate", "currency": "Currency"}
+
+
+class PayRateForm(forms.Form):
+    user = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    hourly_rate = forms.DecimalField(max_digits=8, decimal_places=2, min_value=0, required=False)

@@ -19,6 +19,10 @@ class ProjectQuality(models.Model):
         validators=[MinValueValidator(30), MaxValueValidator(3600)],
         help_text="A gap between two signs of activity longer than this is idle and does not count.",
     )
+    default_hourly_rate = models.DecimalField(
+        max_digits=8, decimal_places=2, default=0, help_text="Pay per active hour for people without their own rate."
+    )
+    currency = models.CharField(max_length=3, default="USD")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -302,3 +306,21 @@ class Overturn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer_id}'s {self.status} on {self.item_id} overturned"
+
+
+class PayRate(models.Model):
+    """What one person is paid per active hour in one project."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="pay_rates")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    hourly_rate = models.DecimalField(max_digits=8, decimal_places=2)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="pay_rate_once_per_person"),
+            models.CheckConstraint(condition=Q(hourly_rate__gte=0), name="pay_rate_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.project_id}: {self.hourly_rate}/h"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import Count, Q
 
@@ -15,6 +16,7 @@ from taskboard.quality.models import (
     GroundTruth,
     GroundTruthAnswer,
     Honeypot,
+    PayRate,
     ProjectQuality,
     Rejection,
     RejectReason,
@@ -180,3 +182,10 @@ def rejections(
 
 def project_reasons(project: Project) -> list[RejectReason]:
     return list(RejectReason.objects.filter(project=project))
+
+
+def pay_rates(project: Project) -> list[tuple[User, Decimal | None]]:
+    """Each member and their own hourly rate (None: the project's default)."""
+    own = dict(PayRate.objects.filter(project=project).values_list("user_id", "hourly_rate"))
+    members = User.objects.filter(memberships__project=project, is_active=True).distinct().order_by("email")
+    return [(user, own.get(user.pk)) for user in members]

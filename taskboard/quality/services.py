@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from taskboard.accounts.models import User
 from taskboard.annotation.models import AnnotationTask, TaskType
-from taskboard.projects.access import can_manage
+from taskboard.projects.access import can_manage, role_of
 from taskboard.projects.models import Project
-from taskboard.quality.models import ProjectQuality, TaskQuality
+from taskboard.quality.models import PayRate, ProjectQuality, TaskQuality
 
 
 def require_manager(project: Project, by: User) -> None:
@@ -47,5 +49,34 @@ def task_quality_update(
         raise ValidationError(errors)
     row, _ = TaskQuality.objects.update_or_create(
         task=task, defaults={"honeypot_rate": honeypot_rate, "pause_below": pause_below, "pause_after": pause_after}
+    )
+    return row
+
+
+@transaction.atomic
+def pay_rate_set(*, project: Project, user: User, by: User, hourly_rate: Decimal | None) -> PayRate | None:
+    """Set a person's pay per active hour in the project; None goes back to the project's default."""
+    require_manager(project, by)
+    if role_of(user, project) is None:
+        raise ValidationError({"user": f"{user.email} is not a member of this project."})
+    if hourly_rate is None:
+        PayRate.objects.filter(project=project, user=user).delete()
+        return None
+    if hourly_rate < 0 or hourly_rate >= Decimal("1000000"):
+        raise ValidationError({"hourly_rate": "A rate is from 0 to 999,999.99 per hour."})
+    row, _ = PayRate.objects.update_or_create(project=project, user=user, defaults={"hourly_rate": hourly_rate})
+    return row
+
+
+@transaction.atomic
+def project_pay_update(*, project: Project, by: User, default_hourly_rate: Decimal, currency: str) -> ProjectQuality:
+    require_manager(project, by)
+    currency = (currency or "").strip().upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise ValidationError({"currency": "A currency is a three-letter code, such as USD or EUR."})
+    if default_hourly_rate < 0 or default_hourly_rate >= Decimal("1000000"):
+        raise ValidationError({"default_hourly_rate": "A rate is from 0 to 999,999.99 per hour."})
+    row, _ = ProjectQuality.objects.update_or_create(
+        project=project, defaults={"default_hourly_rate": default_hourly_rate, "currency": currency}
     )
     return row

@@ -23,6 +23,8 @@ from taskboard.projects.access import get_or_404
 from taskboard.quality import honeypots, qualification, queries, reasons, sampling, services
 from taskboard.quality.forms import (
     GroundTruthFromTaskForm,
+    PayRateForm,
+    ProjectPayForm,
     ProjectQualityForm,
     RejectReasonForm,
     SamplingForm,
@@ -60,6 +62,8 @@ def project_quality(request: AuthedHttpRequest, project_id: int) -> HttpResponse
         "scores": queries.scores(project=project),
         "reasons": queries.project_reasons(project),
         "reason_form": RejectReasonForm(),
+        "pay_form": ProjectPayForm(instance=queries.settings_for(project)),
+        "pay_rates": queries.pay_rates(project),
     }
     return render(request, "quality/project.html", context)
 
@@ -289,3 +293,41 @@ def qualify_reset(request: AuthedHttpRequest, task_id: int, user_id: int) -> Htt
     n = qualification.attempts_reset(task=task, user=person, by=request.user)
     messages.success(request, f"{person.email} has {n} attempt{'s' if n != 1 else ''} back.")
     return redirect(reverse("quality:task", args=[task.pk]) + "#qualification")
+
+
+@login_required
+@require_POST
+def pay_settings(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
+    project = project_queries.project_for_manager(request.user, project_id)
+    form = ProjectPayForm(request.POST, instance=queries.settings_for(project))
+    if form.is_valid():
+        try:
+            services.project_pay_update(
+                project=project,
+                by=request.user,
+                default_hourly_rate=form.cleaned_data["default_hourly_rate"],
+                currency=form.cleaned_data["currency"],
+            )
+        except ValidationError as error:
+            _errors(request, error)
+    else:
+        messages.error(request, "Give a rate of 0 or more and a three-letter currency.")
+    return redirect(reverse("quality:project", args=[project.pk]) + "#pay")
+
+
+@login_required
+@require_POST
+def pay_rate(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
+    project = project_queries.project_for_manager(request.user, project_id)
+    form = PayRateForm(request.POST)
+    if form.is_valid():
+        person = get_object_or_404(User, pk=form.cleaned_data["user"])
+        try:
+            services.pay_rate_set(
+                project=project, user=person, by=request.user, hourly_rate=form.cleaned_data["hourly_rate"]
+            )
+        except ValidationError as error:
+            _errors(request, error)
+    else:
+        messages.error(request, "A rate is a number of 0 or more with at most two decimals.")
+    return redirect(reverse("quality:project", args=[project.pk]) + "#pay")
