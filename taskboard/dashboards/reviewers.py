@@ -13,6 +13,7 @@ from django.db.models import Count, F, Max, Q
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem, TaskStatus, TaskType
 from taskboard.projects.models import Project
 from taskboard.quality.models import Overturn, Rejection
+from taskboard.quality.review_honeypots import catch_rates
 from taskboard.work.models import ItemTime
 
 # A QA verdict with this status is not an acceptance of the annotator's work.
@@ -32,6 +33,13 @@ class ReviewerCard:
     overturned: int = 0
     median_seconds: float | None = None
     last_active: datetime.datetime | None = None
+    honeypots_caught: int = 0
+    honeypots_seen: int = 0
+
+    @property
+    def catch_rate(self) -> float | None:
+        """Seeded known-wrong answers rejected, over those they judged."""
+        return _rate(self.honeypots_caught, self.honeypots_seen)
 
     @property
     def reviewed(self) -> int:
@@ -112,6 +120,10 @@ def reviewer_scorecards(project: Project) -> list[ReviewerCard]:
     ):
         times[user_id].append(seconds)
         last[user_id].append(ended)
+    for reviewer_id, (got, seen) in catch_rates(qa_ids).items():
+        c = card(reviewer_id)
+        if c is not None:
+            c.honeypots_caught, c.honeypots_seen = got, seen
     for c in cards.values():
         c.median_seconds = _median(times.get(c.user_id, []))
         c.last_active = max(last[c.user_id], default=None)

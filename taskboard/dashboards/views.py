@@ -281,6 +281,9 @@ def reviewers_csv(request: AuthedHttpRequest, project_id: int):
         "median review seconds",
         "overturned",
         "overturn rate",
+        "honeypots caught",
+        "honeypots judged",
+        "catch rate",
         "last active",
     ]
     rows = [
@@ -292,6 +295,9 @@ def reviewers_csv(request: AuthedHttpRequest, project_id: int):
             round(c.median_seconds, 1) if c.median_seconds is not None else "",
             c.overturned,
             round(c.overturn_rate, 4) if c.overturn_rate is not None else "",
+            c.honeypots_caught,
+            c.honeypots_seen,
+            round(c.catch_rate, 4) if c.catch_rate is not None else "",
             c.last_active.isoformat() if c.last_active else "",
         ]
         for c in reviewer_scorecards(project)

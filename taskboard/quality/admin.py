@@ -11,6 +11,7 @@ from taskboard.quality.models import (
     QualificationAttempt,
     Rejection,
     RejectReason,
+    ReviewHoneypot,
     SamplingState,
     TaskQuality,
 )
@@ -119,3 +120,12 @@ class PayRateAdmin(admin.ModelAdmin):
     list_filter = ["project"]
     search_fields = ["user__email"]
     raw_id_fields = ["user"]
+
+
+@admin.register(ReviewHoneypot)
+class ReviewHoneypotAdmin(admin.ModelAdmin):
+    list_display = ["qa_task", "item", "shown_status", "shown_labels", "outcome", "reviewer", "decided_at"]
+    list_select_related = ["qa_task", "item", "reviewer"]
+    list_filter = ["outcome", "qa_task__project"]
+    search_fields = ["item__filename", "reviewer__email"]
+    raw_id_fields = ["qa_task", "item", "shown_as", "reviewer"]

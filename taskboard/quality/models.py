@@ -324,3 +324,34 @@ class PayRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.project_id}: {self.hourly_rate}/h"
+
+
+class ReviewHoneypot(models.Model):
+    """A known-wrong answer seeded into a QA task's queue to measure its reviewers: a ground-truth item
+    shown with a wrong status or wrong labels, as if an annotator of the reviewed task gave them.
+    Rejecting it is a catch; accepting it is a miss (`quality/review_honeypots.py`)."""
+
+    class Outcome(models.TextChoices):
+        CAUGHT = "caught", "Caught"
+        MISSED = "missed", "Missed"
+
+    qa_task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    shown_status = models.CharField(max_length=50)
+    shown_labels = models.JSONField(default=list, blank=True)
+    shown_as = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["qa_task", "item"], name="review_honeypot_once")]
+        indexes = [models.Index(fields=["reviewer", "outcome"], name="review_honeypot_reviewer")]
+
+    def __str__(self) -> str:
+        return f"decoy {self.item_id} in {self.qa_task_id}: {self.outcome or 'waiting'}"

@@ -18,4 +18,5 @@ urlpatterns = [
     path("quality/tasks/<int:task_id>/qualify/submit/", views.qualify_submit, name="qualify-submit"),
     path("quality/tasks/<int:task_id>/qualify/reset/<int:user_id>/", views.qualify_reset, name="qualify-reset"),
     path("quality/tasks/<int:task_id>/honeypots/", views.honeypots_mix, name="honeypots-mix"),
+    path("quality/tasks/<int:task_id>/review-honeypots/", views.review_honeypots_seed, name="review-honeypots"),
 ]

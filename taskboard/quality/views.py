@@ -20,7 +20,7 @@ from taskboard.annotation.models import AnnotationTask, TaskType
 from taskboard.datasets.models import Item, Label
 from taskboard.projects import queries as project_queries
 from taskboard.projects.access import get_or_404
-from taskboard.quality import honeypots, qualification, queries, reasons, sampling, services
+from taskboard.quality import honeypots, qualification, queries, reasons, review_honeypots, sampling, services
 from taskboard.quality.forms import (
     GroundTruthFromTaskForm,
     PayRateForm,
@@ -30,7 +30,7 @@ from taskboard.quality.forms import (
     SamplingForm,
     TaskQualityForm,
 )
-from taskboard.quality.models import RejectReason
+from taskboard.quality.models import RejectReason, ReviewHoneypot
 
 
 def _errors(request: AuthedHttpRequest, error: ValidationError) -> None:
@@ -167,6 +167,8 @@ def _qa_task_quality(request: AuthedHttpRequest, task: AnnotationTask) -> HttpRe
         "sampling_form": form,
         "rule": queries.task_rule(task),
         "sampling_rows": sampling.sampling_table(task),
+        "decoys_waiting": ReviewHoneypot.objects.filter(qa_task=task, outcome="").count(),
+        "decoys_decided": ReviewHoneypot.objects.filter(qa_task=task).exclude(outcome="").count(),
         **_errors_context(request, task),
     }
     return render(request, "quality/task.html", context)
@@ -331,3 +333,19 @@ def pay_rate(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     else:
         messages.error(request, "A rate is a number of 0 or more with at most two decimals.")
     return redirect(reverse("quality:project", args=[project.pk]) + "#pay")
+
+
+@login_required
+@require_POST
+def review_honeypots_seed(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
+    task = annotation_queries.task_for_manager(request.user, task_id)
+    raw = request.POST.get("count", "")
+    try:
+        n = review_honeypots.review_honeypots_seed(
+            qa_task=task, count=int(raw) if raw.isdigit() else 0, by=request.user
+        )
+    except ValidationError as error:
+        _errors(request, error)
+    else:
+        messages.success(request, f"{n} known-wrong answers seeded into the reviewers' queues.")
+    return redirect(reverse("quality:task", args=[task.pk]) + "#review-honeypots")

@@ -6,6 +6,7 @@ each step below in this order. Each step decides from the change whether it appl
 1. consensus: a consensus copy's agreement is scored, rescored or forgotten;
    ground truth: a status on a ground-truth item is an answer, checked, and the task's pause rule runs;
    sampling: a done QA status is a passed review for the annotator, and their review share follows;
+   review honeypots: a done QA status on a seeded known-wrong answer is the reviewer's miss;
 2. rework: an item out for rework that is done again goes back to its reviewer;
 3. QA intake: QA tasks take in an annotation task's item once it has a status;
 4. pulling refill: a pulling task's holder gets their next batch when their undone items are low;
@@ -23,7 +24,7 @@ from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem
 from taskboard.annotation.statuses import StatusChange, status_clear, status_set
 from taskboard.datasets.models import Item
 from taskboard.pipelines.routing import route_on_commit
-from taskboard.quality import honeypots, reasons, sampling
+from taskboard.quality import honeypots, reasons, review_honeypots, sampling
 from taskboard.work import consensus, qa
 from taskboard.work.services import pulling_refill, require_holder, require_open
 
@@ -34,6 +35,7 @@ def _after(change: StatusChange) -> None:
     consensus.score(change)
     honeypots.answer_check(change)
     sampling.review_from_change(change)
+    review_honeypots.verdict_from_change(change)
     qa.rework_close(change)
     qa.intake(change)
     pulling_refill(change)
@@ -76,6 +78,12 @@ def item_reject(*, qa_task_item: TaskItem, comment: str, by: User, reason_id: in
     qa_task_item = TaskItem.objects.select_for_update().select_related("assignment", "task").get(pk=qa_task_item.pk)
     if qa_task_item.rework:
         raise ValidationError({"status": "This item is already back with its annotator."})
+    if review_honeypots.decoy_of(qa_task_item) is not None:
+        # A seeded known-wrong answer: rejecting it is the reviewer's catch, and it leaves the queue.
+        if qa_task_item.status is not None:
+            item_status_clear(task=qa_task, item=qa_task_item.item, by=by, copy=qa_task_item.copy)
+        review_honeypots.caught(qa_task_item=qa_task_item, by=by)
+        return qa_task_item
     parents = list(
         TaskItem.objects.select_for_update()
         .filter(task_id=qa_task.parent_id, item_id=qa_task_item.item_id, assignment__kind=AssignmentKind.WORK)

@@ -16,6 +16,7 @@ from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import TaskType
 from taskboard.annotation.people import is_paused
 from taskboard.datasets.models import Label
+from taskboard.quality import review_honeypots
 from taskboard.quality.qualification import qualification_of
 from taskboard.quality.reasons import reasons_offered
 from taskboard.work import flow, queries, services
@@ -117,6 +118,7 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
             labels=[(label, label.pk in chosen) for label in labels],
             parent_annotations=queries.parent_annotations(task_item=task_item),
             parent_item=queries.parent_task_item(task_item),
+            shown=review_honeypots.shown_answer(task_item) if task.type == TaskType.QA else None,
             history=queries.item_history(item, task=task),
             status_label={s.key: s for s in statuses}.get(task_item.status) if task_item.status else None,
             reject_reasons=reasons_offered(task.project_id) if task.type == TaskType.QA else [],
