@@ -243,6 +243,7 @@ def people_csv(request: AuthedHttpRequest, project_id: int):
         "first-pass approval rate",
         "sent back by QA",
         "out for rework now",
+        "honeypot score",
     ]
     rows = [
         [
@@ -254,6 +255,7 @@ def people_csv(request: AuthedHttpRequest, project_id: int):
             round(c.first_pass_rate, 4) if c.first_pass_rate is not None else "",
             c.sent_back,
             c.rework,
+            round(c.honeypot_score, 4) if c.honeypot_score is not None else "",
         ]
         for c in queries.people_scorecards(project)
     ]

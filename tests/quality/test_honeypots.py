@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from taskboard.annotation.models import Pause, TaskItem, TaskType
 from taskboard.annotation.people import is_paused
+from taskboard.dashboards.queries import people_scorecards
 from taskboard.datasets.models import Label
 from taskboard.notifications.models import Notification
 from taskboard.quality import honeypots, queries, services
@@ -104,6 +105,9 @@ def test_answers_are_scored_and_a_low_score_pauses(make_task, manager, annotator
     assert GroundTruthAnswer.objects.filter(user=annotator).count() == 2
     (project_score,) = queries.scores(project=task.project)
     assert project_score.rate == pytest.approx(0.5)
+    # The annotators' scorecard shows it too.
+    bob = next(c for c in people_scorecards(task.project) if c.email == annotator.email)
+    assert (bob.honeypots_right, bob.honeypots_answered, bob.honeypot_score) == (1, 2, 0.5)
 
 
 def test_quality_pages_for_the_manager(client, make_task, manager, annotator, items):
