@@ -407,6 +407,11 @@ def _read_ahead(items: Iterator[T], size: int) -> Generator[list[T]]:
                 put(None)
         except BaseException as exc:
             put(_ReadFailed(exc))
+        finally:
+            # Stopped early, the rows' generator lets go of the caller's file now, not when collected.
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     reader = threading.Thread(target=read, name="manifest-reader", daemon=True)
     reader.start()
