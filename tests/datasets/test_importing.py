@@ -202,3 +202,12 @@ def test_ten_million_rows_import_as_a_job_with_a_progress_bar(tmp_path, dataset,
     assert [done for done, _ in steps] == sorted(done for done, _ in steps)
     if connection.vendor == "postgresql":  # a SQLite test database lives in this process's memory
         assert grown_mib < 500, f"the import grew the process by {grown_mib:.0f} MiB"
+
+
+@pytest.mark.heavy
+def test_one_bad_row_among_a_million_imports_nothing_and_names_it(dataset, manager):
+    data = csv_manifest(1_000_000, bad={876_543: "/f876/bad.jpg,,[1]"})
+    with pytest.raises(ValidationError) as exc:
+        run(dataset, manager, data)
+    assert exc.value.message_dict["file"] == ["Row 876545: metadata must be a JSON object.", "Nothing was imported."]
+    assert not Item.objects.filter(dataset=dataset).exists()
