@@ -61,6 +61,9 @@ logger = logging.getLogger(__name__)
 MAX_ERRORS_SHOWN = 20
 # Rows written per round: one COPY and one INSERT … SELECT on PostgreSQL; the progress bar's step.
 BATCH_ROWS = 50_000
+# Rows the reader thread hands over at a time; two such lists wait at most. With the batch being
+# written, memory holds about BATCH_ROWS + 4 × READ_AHEAD_ROWS rows whatever the manifest's size.
+READ_AHEAD_ROWS = 5_000
 # Rows per multi-row INSERT on SQLite: 6 values each stay far below its 32,766 variables.
 SQLITE_ROWS_PER_INSERT = 500
 IMPORTS_FOLDER = "imports"
@@ -337,7 +340,7 @@ def import_manifest(
             batch.clear()
             first_in_batch.clear()
 
-        reading = _read_ahead(manifest_rows(raw, kind), BATCH_ROWS)
+        reading = _read_ahead(manifest_rows(raw, kind), READ_AHEAD_ROWS)
         try:
             for chunk in reading:
                 rows_read += len(chunk)
@@ -379,10 +382,10 @@ class _ReadFailed(NamedTuple):
 
 
 def _read_ahead(items: Iterator[T], size: int) -> Generator[list[T]]:
-    """`items` in lists of `size`, read by a thread one list ahead of the caller: parsing the next
-    batch overlaps the database writing this one (both drivers let go of the GIL while they wait).
+    """`items` in lists of `size`, read by a thread a few lists ahead of the caller: parsing the next
+    rows overlaps the database writing this batch (both drivers let go of the GIL while they wait).
     The thread touches no database; its exceptions are raised here."""
-    chunks: queue.Queue[list[T] | _ReadFailed | None] = queue.Queue(maxsize=1)
+    chunks: queue.Queue[list[T] | _ReadFailed | None] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
     def put(value: list[T] | _ReadFailed | None) -> bool:
