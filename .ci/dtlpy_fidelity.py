@@ -134,6 +134,15 @@ def _():
     assert not found, found
 
 
+@step("pipeline.pipeline_executions.list() lists the execution execute() made [POST /pipelines/query]")
+def _():
+    pipeline = project.pipelines.get(pipeline_id=state["pipeline"].id)
+    listed = pipeline.pipeline_executions.list()
+    ids = [e.id for e in listed.all()]
+    assert ids == [state["execution"].id], (ids, state["execution"].id)
+    assert listed.items_count == 1
+
+
 # ------------------------------------------------------------------ 5. assignments
 
 
