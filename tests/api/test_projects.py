@@ -1,11 +1,13 @@
 import io
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from taskboard.api.ids import api_id
 from taskboard.datasets.models import Item
+from taskboard.datasets.thumbnails import thumbnail_name
 from tests.factories import create_task
 
 pytestmark = pytest.mark.django_db
@@ -189,3 +191,20 @@ def test_upload_is_for_managers_and_refuses_bad_input(client, bearer, manager, a
     response = client.post(route, body, headers=bearer(manager))
     assert response.status_code == 400 and "path" in response.json()["message"]
     assert client.post(route, {"path": "/x.png"}, headers=bearer(manager)).status_code == 400
+
+
+def test_an_uploaded_image_gets_a_thumbnail_the_pages_show(client, bearer, manager, dataset):
+    buffer = io.BytesIO()
+    Image.new("RGB", (800, 600), (10, 120, 200)).save(buffer, format="PNG")
+    route = f"/api/v1/datasets/{api_id('dataset', dataset.pk)}/items"
+    body = {"path": "/big/blue.png", "file": SimpleUploadedFile("blue.png", buffer.getvalue())}
+    assert client.post(route, body, headers=bearer(manager)).status_code == 200
+    item = Item.objects.get(filename="/big/blue.png")
+    assert default_storage.exists(thumbnail_name(item))
+    client.force_login(manager)
+    response = client.get(item.thumb_src)
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    with Image.open(io.BytesIO(b"".join(response.streaming_content))) as thumb:
+        assert thumb.size == (320, 240)
+    browse = client.get(f"/datasets/{dataset.pk}/?dir=/big")
+    assert item.thumb_src in browse.content.decode()

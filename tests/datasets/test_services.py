@@ -215,7 +215,7 @@ def test_upload_page_and_file_download(client, manager, annotator, other_manager
     png = Item.objects.get(name="a.png")
     html = Item.objects.get(name="x.html")
     r = client.get(reverse("annotation:dataset-browse", args=[dataset.pk]))
-    assert f'loading="lazy" src="{reverse("datasets:item-file", args=[dataset.pk, png.pk])}"' in r.content.decode()
+    assert f'loading="lazy" src="{reverse("datasets:item-thumbnail", args=[dataset.pk, png.pk])}"' in r.content.decode()
     r = client.get(reverse("datasets:item-file", args=[dataset.pk, png.pk]))
     assert r["Content-Type"] == "image/png" and "attachment" not in r.get("Content-Disposition", "")
     r = client.get(reverse("datasets:item-file", args=[dataset.pk, html.pk]))
