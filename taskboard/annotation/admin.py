@@ -8,6 +8,7 @@ from taskboard.annotation.models import (
     HoldingChange,
     Pause,
     StatusCount,
+    StatusLog,
     TaskItem,
     TaskStatus,
     WorkloadEntry,
@@ -227,3 +228,20 @@ class PauseAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for pause in queryset.select_related("project", "user", "task"):
             self.delete_model(request, pause)
+
+
+@admin.register(StatusLog)
+class StatusLogAdmin(LargeTableAdmin):
+    """The history of statuses set and cleared: read here, written only by the status write."""
+
+    list_display = ("at", "task", "item", "action", "status", "creator", "copy")
+    list_select_related = ("task", "item")
+    list_filter = ("action",)
+    search_fields = ("=task__name", "item__filename", "=creator")
+    raw_id_fields = ("task", "item")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
