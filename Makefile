@@ -26,7 +26,7 @@ install: $(STAMP)
 run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --no-input
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:8000
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py devserver 127.0.0.1:8000
 
 # An API token for dtlpy, from any shell, with the settings `make run` serves with (DEBUG=1 and its
 # development SECRET_KEY, unless the environment sets them): make token EMAIL=manager@example.com

@@ -78,7 +78,7 @@ PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0
 # whole-dataset tasks are made by jobs (command "created", then "success") and dtlpy waits on them,
 # while its 1,333-item task is still made in the request.
 export TB_TASK_JOB_THRESHOLD="${CONFORMANCE_TASK_JOB_THRESHOLD:-1500}"
-TASK_JOB_THRESHOLD="$TB_TASK_JOB_THRESHOLD" "$PYTHON" manage.py runserver "127.0.0.1:$PORT" --noreload >"$WORK/server.log" 2>&1 &
+TASK_JOB_THRESHOLD="$TB_TASK_JOB_THRESHOLD" "$PYTHON" manage.py devserver "127.0.0.1:$PORT" --noreload >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
     if "$PYTHON" -c "import urllib.request, sys
@@ -117,6 +117,9 @@ echo "conformance: server $TB_URL, demo names $TB_PREP"
 set +e
 "$DTLPY_VENV/bin/python" .ci/dtlpy_seed.py 2>"$WORK/dtlpy.stderr" | tee "$WORK/dtlpy.log"
 SDK_STATUS=${PIPESTATUS[0]}
+# The seed's state is checked before the scripts below add items and tasks of their own.
+CONFORMANCE_MODE=check "$PYTHON" manage.py shell --no-imports < .ci/conformance_state.py | tee "$WORK/state.log"
+STATE_STATUS=${PIPESTATUS[0]}
 # Beyond the seed: the README's onboarding, then Dataloop's behaviour issue by issue (.ci/dtlpy_*.py).
 for script in .ci/dtlpy_onboarding.py .ci/dtlpy_fidelity.py; do
     [ -f "$script" ] || continue
@@ -125,8 +128,6 @@ for script in .ci/dtlpy_onboarding.py .ci/dtlpy_fidelity.py; do
     status=${PIPESTATUS[0]}
     [ "$status" = 0 ] || SDK_STATUS=$status
 done
-CONFORMANCE_MODE=check "$PYTHON" manage.py shell --no-imports < .ci/conformance_state.py | tee "$WORK/state.log"
-STATE_STATUS=${PIPESTATUS[0]}
 set -e
 
 if [ "$SDK_STATUS" != 0 ] || [ "$STATE_STATUS" != 0 ]; then

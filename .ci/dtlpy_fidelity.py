@@ -134,6 +134,15 @@ def _():
     assert not found, found
 
 
+@step("pipeline.pipeline_executions.list() lists the execution execute() made [POST /pipelines/query]")
+def _():
+    pipeline = project.pipelines.get(pipeline_id=state["pipeline"].id)
+    listed = pipeline.pipeline_executions.list()
+    ids = [e.id for e in listed.all()]
+    assert ids == [state["execution"].id], (ids, state["execution"].id)
+    assert listed.items_count == 1
+
+
 # ------------------------------------------------------------------ 5. assignments
 
 
@@ -241,6 +250,74 @@ def _():
         assert [(e["action"], e["status"]["status"], e["status"]["creator"]) for e in log] == [
             ("create", "completed", A2)
         ], log
+
+
+# ------------------------------------------------------------------ uploads
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain PNG, made without Pillow (not a dependency of this venv)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+uploads = home / "uploads"
+(uploads / "folder" / "inner").mkdir(parents=True, exist_ok=True)
+(uploads / "one.png").write_bytes(png(16, 12, (200, 40, 40)))
+for n, where in enumerate(["folder/a.png", "folder/b.png", "folder/inner/c.png"]):
+    (uploads / where).write_bytes(png(16, 12, (40, 40 + 60 * n, 200)))
+
+
+def listed_in(folder: str) -> list:
+    return sorted(i.filename for i in dataset.items.list(filters=dl.Filters(field="dir", values=folder)).all())
+
+
+@step("upload: dataset.items.upload(local_path=<an image file>) [POST /datasets/{id}/items]")
+def _():
+    item = dataset.items.upload(local_path=str(uploads / "one.png"), remote_path=f"/uploads-{TAG}")
+    assert item.filename == f"/uploads-{TAG}/one.png", item.filename
+    got = dl.items.get(item_id=item.id)
+    assert got.mimetype == "image/png" and got.dir == f"/uploads-{TAG}"
+    again = dataset.items.upload(local_path=str(uploads / "one.png"), remote_path=f"/uploads-{TAG}")
+    assert again.id == item.id, "a second upload of the same path must skip, as dtlpy's mode=skip asks"
+
+
+@step("upload: dataset.items.upload(local_path=<a folder>) uploads its files, subfolders kept")
+def _():
+    # As in Dataloop, the folder itself is uploaded under remote_path.
+    dataset.items.upload(local_path=str(uploads / "folder"), remote_path=f"/uploads-{TAG}")
+    names = listed_in(f"/uploads-{TAG}/folder") + listed_in(f"/uploads-{TAG}/folder/inner")
+    assert names == [
+        f"/uploads-{TAG}/folder/a.png",
+        f"/uploads-{TAG}/folder/b.png",
+        f"/uploads-{TAG}/folder/inner/c.png",
+    ], names
+
+
+@step("upload: dataset.items.upload(local_path=[URLs]) stores each URL's image")
+def _():
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(uploads / "folder"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        urls = [f"{base}/a.png", f"{base}/b.png"]
+        list(dataset.items.upload(local_path=urls, remote_path=f"/uploads-{TAG}/urls") or [])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert listed_in(f"/uploads-{TAG}/urls") == [f"/uploads-{TAG}/urls/a.png", f"/uploads-{TAG}/urls/b.png"]
 
 
 failed = sum(1 for _n, ok in results if not ok)

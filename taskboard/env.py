@@ -1,5 +1,6 @@
 """Read settings from the environment, refusing values that do not parse."""
 
+import json
 import os
 from typing import overload
 
@@ -59,4 +60,18 @@ def env_choice(name: str, default: str, choices: list[str]) -> str:
     value = raw.strip()
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {raw!r}.")
+    return value
+
+
+def env_json_object(name: str) -> dict:
+    """A JSON object (`{"key": value}`), or {} when unset."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a JSON object; got {raw[:100]!r}.") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object; got {raw[:100]!r}.")
     return value

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from taskboard.env import env_bool, env_choice, env_int, env_list, env_str
+from taskboard.env import env_bool, env_choice, env_int, env_json_object, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -189,6 +189,17 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
 MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT") or ""
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Where item files and their thumbnails are stored, through Django's storage API: the file system under
+# MEDIA_ROOT by default, or any storage backend, e.g. an S3-compatible store with django-storages
+# installed: MEDIA_STORAGE_BACKEND=storages.backends.s3.S3Storage and MEDIA_STORAGE_OPTIONS as JSON
+# (`{"bucket_name": "items", "endpoint_url": "https://s3.example.com"}`).
+STORAGES = {
+    "default": {
+        "BACKEND": env_str("MEDIA_STORAGE_BACKEND") or "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": env_json_object("MEDIA_STORAGE_OPTIONS"),
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 ITEM_UPLOAD_MAX_BYTES = env_int("ITEM_UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 # A manifest (docs/imports.md): at most this many rows, and this many bytes (200 bytes a row at the
 # row cap; a row with a URL and a little metadata takes about 120). Above MANIFEST_JOB_THRESHOLD rows

@@ -18,6 +18,7 @@ from taskboard.annotation.models import (
     Pause,
     Skip,
     StatusCount,
+    StatusLog,
     TaskItem,
     TaskStatus,
     WorkloadEntry,
@@ -72,6 +73,9 @@ def task_data(project, owner, manager, annotator, annotator2, dataset, recipe):
         )
     StatusCount.objects.create(assignment=bob, status="completed", count=3)
     StatusCount.objects.create(assignment=bob, status="blurry", count=1)
+    StatusLog.objects.create(
+        task=task, item=items[0], assignment_pk=bob.pk, status="completed", action="create", creator=annotator.email
+    )
     WorkloadEntry.objects.create(task=task, assignee=annotator, load=50)
     WorkloadEntry.objects.create(task=task, assignee=annotator2, load=50)
     HoldingChange.objects.create(task=task, kind=ChangeKind.CREATE, to_assignment=bob, count=4, by=manager)

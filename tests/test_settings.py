@@ -32,6 +32,7 @@ print(json.dumps({
     "CONN_MAX_AGE": settings.DATABASES["default"]["CONN_MAX_AGE"],
     "CONN_HEALTH_CHECKS": settings.DATABASES["default"]["CONN_HEALTH_CHECKS"],
     "SESSION_ENGINE": settings.SESSION_ENGINE,
+    "STORAGE": settings.STORAGES["default"],
 }))
 """
 # Variables the settings read; cleared so only what a case gives is seen.
@@ -53,6 +54,8 @@ SETTINGS_VARS = {
     "TIME_ZONE",
     "LOG_LEVEL",
     "PYTEST_VERSION",
+    "MEDIA_STORAGE_BACKEND",
+    "MEDIA_STORAGE_OPTIONS",
     # Set by the browser tests' conftest; `check --deploy` warns about it.
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
@@ -179,6 +182,7 @@ def test_sessions_go_through_the_cache_only_when_redis_is_configured():
         ({"DEBUG": "1", "TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE must be an IANA time zone"),
         ({"DEBUG": "1", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of DEBUG, INFO"),
         ({"DEBUG": "1", "DATABASE_CONN_MAX_AGE": "-1"}, "DATABASE_CONN_MAX_AGE must be at least 0"),
+        ({"DEBUG": "1", "MEDIA_STORAGE_OPTIONS": "bucket=items"}, "MEDIA_STORAGE_OPTIONS must be a JSON object"),
         ({"DEBUG": "1", "DATABASE_URL": PG, "DATABASE_CONN_MAX_AGE": "soon"}, "DATABASE_CONN_MAX_AGE must be a whole"),
     ],
     ids=lambda value: next(iter(value)) if isinstance(value, dict) and len(value) == 1 else None,
@@ -200,3 +204,16 @@ def test_deploy_check_is_clean_with_production_env():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_item_files_go_to_the_file_system_unless_a_storage_backend_is_configured():
+    assert read(DEBUG="1")["STORAGE"] == {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {}}
+    s3 = read(
+        DEBUG="1",
+        MEDIA_STORAGE_BACKEND="storages.backends.s3.S3Storage",
+        MEDIA_STORAGE_OPTIONS='{"bucket_name": "items", "endpoint_url": "http://127.0.0.1:9000"}',
+    )["STORAGE"]
+    assert s3 == {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": "items", "endpoint_url": "http://127.0.0.1:9000"},
+    }

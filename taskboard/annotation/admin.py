@@ -15,6 +15,7 @@ from taskboard.annotation.models import (
     Pause,
     Skip,
     StatusCount,
+    StatusLog,
     TaskItem,
     TaskStatus,
     WorkloadEntry,
@@ -343,4 +344,21 @@ class SkipAdmin(admin.ModelAdmin):
     readonly_fields = ("task", "item", "by", "reason", "went_to", "at")
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(StatusLog)
+class StatusLogAdmin(LargeTableAdmin):
+    """The history of statuses set and cleared: read here, written only by the status write."""
+
+    list_display = ("at", "task", "item", "action", "status", "creator", "copy")
+    list_select_related = ("task", "item")
+    list_filter = ("action",)
+    search_fields = ("=task__name", "item__filename", "=creator")
+    raw_id_fields = ("task", "item")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -29,6 +29,7 @@ urlpatterns = [
     path("datasets/query", views_projects.dataset_query, name="dataset-query"),
     path("datasets/<str:dataset_id>", views_projects.dataset_detail, name="dataset-detail"),
     path("datasets/<str:dataset_id>/query", views_projects.item_query, name="item-query"),
+    path("datasets/<str:dataset_id>/items", views_projects.item_upload, name="item-upload"),
     path("items/<str:item_id>", views_projects.item_detail, name="item-detail"),
     path("items/<str:item_id>/stream", views_projects.item_stream, name="item-stream"),
     path("annotationtasks", views_tasks.task_collection, name="task-collection"),

@@ -7,7 +7,6 @@ import json
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.annotation.selection import Selection
@@ -15,11 +14,14 @@ from taskboard.api import queries
 from taskboard.api import services as api_services
 from taskboard.api.http import ApiError, api_view, bad_request, json_body
 from taskboard.api.ids import api_id, command_api_id, parse_id
+from taskboard.api.models import ApiCommand
 from taskboard.api.paging import page_params, paged
 from taskboard.api.serializers import command_json, iso
 from taskboard.api.simple_filter import filter_q, ops
 from taskboard.pipelines import dataloop, editing, running
 from taskboard.pipelines.models import Pipeline
+
+EXECUTION = "PipelineExecution"
 
 
 def _json(pipeline, request):
@@ -62,9 +64,47 @@ PIPELINE_FIELDS = {
 }
 
 
+def _execution_json(record: ApiCommand, pipeline: Pipeline) -> dict:
+    """A run of one item (`pipeline.execute`), as dtlpy's PipelineExecution reads it."""
+    pid = api_id("pipeline", pipeline.pk)
+    return {
+        "id": command_api_id(record.pk),
+        "pipelineId": pid,
+        "pipeline": {"id": pid, "name": pipeline.name},
+        "projectId": api_id("project", pipeline.project_id),
+        "status": record.spec.get("result", "success"),
+        "input": {"item": record.spec.get("itemId")},
+        "nodes": [],
+        "executions": {},
+        "creator": record.user.email,
+        "createdAt": iso(record.created_at),
+        "updatedAt": iso(record.updated_at),
+    }
+
+
+def _execution_query(request: AuthedHttpRequest, body: dict) -> dict:
+    """`pipeline.executions.list()`: POST /pipelines/query with resource "pipelineState" and a pipelineId."""
+    page, size = page_params(body, default_size=100)
+    filt = body.get("filter") or {}
+    clauses = filt.get("$and") if isinstance(filt, dict) else None
+    wanted = [c["pipelineId"] for c in clauses or [] if isinstance(c, dict) and isinstance(c.get("pipelineId"), str)]
+    if len(wanted) != 1:
+        raise bad_request('filter: executions are listed for one pipeline, {"$and": [{"pipelineId": "<id>"}]}.')
+    pipeline = queries.pipeline_get(request.user, wanted[0])
+    records = ApiCommand.objects.filter(
+        type=EXECUTION, project_id=pipeline.project_id, spec__pipelineId=api_id("pipeline", pipeline.pk)
+    ).select_related("user")
+    records = records.order_by("-pk")
+    total = records.count()
+    rows = list(records[page * size : (page + 1) * size])
+    return paged([_execution_json(r, pipeline) for r in rows], total=total, page=page, size=size)
+
+
 @api_view(["POST"])
 def pipeline_query(request: AuthedHttpRequest):
     body = json_body(request)
+    if body.get("resource") == "pipelineState":
+        return _execution_query(request, body)
     page, size = page_params(body, default_size=500)
     pipelines = Pipeline.objects.managed_by(request.user)
     context = body.get("context") or {}
@@ -170,29 +210,15 @@ def pipeline_execute(request: AuthedHttpRequest, pipeline_id: str):
         raise bad_request("pipeline.input.item: an item id (a string) is required.")
     item = queries.item_get(request.user, item_value)
     # Executions are recorded as commands: they share the id space and the admin list.
-    record, result = api_services.pipeline_execute(
+    record, _result = api_services.pipeline_execute(
         pipeline=pipeline,
         selection=Selection(mode="list", item_ids=(item.pk,)),
         by=request.user,
-        type="PipelineExecution",
+        type=EXECUTION,
         spec_of=lambda result: {
             "pipelineId": api_id("pipeline", pipeline.pk),
             "itemId": item_value,
             "result": "success" if result.added else "skipped",
         },
     )
-    status = record.spec["result"]
-    now = timezone.now()
-    return {
-        "id": command_api_id(record.pk),
-        "pipelineId": api_id("pipeline", pipeline.pk),
-        "pipeline": {"id": api_id("pipeline", pipeline.pk), "name": pipeline.name},
-        "projectId": api_id("project", pipeline.project_id),
-        "status": status,
-        "input": {"item": item_value},
-        "nodes": [],
-        "executions": {},
-        "creator": request.user.email,
-        "createdAt": iso(now),
-        "updatedAt": iso(now),
-    }
+    return _execution_json(record, pipeline)

@@ -4,13 +4,15 @@ from django.db.models import Count
 
 from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.api import items, queries
-from taskboard.api.http import api_view, bad_request, json_body, not_found
+from taskboard.api.http import ApiError, api_view, bad_request, json_body, not_found
 from taskboard.api.ids import parse_id
 from taskboard.api.paging import page_params, paged
 from taskboard.api.serializers import dataset_json, item_json, items_json, project_json
 from taskboard.api.simple_filter import filter_q, ops
+from taskboard.datasets import services as datasets_services
 from taskboard.datasets.files import item_file_response
-from taskboard.datasets.models import Dataset
+from taskboard.datasets.manifest_rows import split_filename
+from taskboard.datasets.models import Dataset, Item
 from taskboard.projects.models import Project
 
 
@@ -90,6 +92,45 @@ def item_query(request: AuthedHttpRequest, dataset_id: str):
         size=listing.size,
         has_next=listing.has_next,
     )
+
+
+UPLOAD_MODES = ("skip", "overwrite")
+
+
+@api_view(["POST"])
+def item_upload(request: AuthedHttpRequest, dataset_id: str):
+    """dtlpy's `dataset.items.upload(local_path=…)`: one multipart POST per file (`file`, `path`, `type`,
+    `?mode=skip`), a URL list too (dtlpy fetches each URL and uploads its bytes). Stored through the
+    datasets app's upload (Django's storage); an item already at that path is answered as it is."""
+    dataset = queries.dataset_get(request.user, dataset_id)
+    queries.require_manager(request.user, dataset.project)
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise bad_request("file: a multipart upload with the file is required.")
+    mode = request.GET.get("mode", "skip")
+    if mode not in UPLOAD_MODES:
+        raise bad_request(f"mode: one of {', '.join(UPLOAD_MODES)}.")
+    if request.POST.get("type", "file") != "file":
+        raise bad_request("type: only files are uploaded here (no folders or links).")
+    if request.POST.get("metadata") not in (None, "", "{}", "null"):
+        raise bad_request("metadata: uploads do not take item metadata here; upload without it.")
+    try:
+        folder, name = split_filename(request.POST.get("path") or f"/{upload.name}")
+    except ValueError as error:
+        raise bad_request(f"path: {error}.") from None
+    existing = Item.objects.filter(dataset=dataset, filename=Item.join_filename(folder, name)).first()
+    if existing is not None:
+        if mode == "overwrite":
+            raise ApiError(409, f"{existing.filename} is already in the dataset; overwriting is not supported.")
+        data = item_json(existing, request, project_pk=dataset.project_id)
+        data["metadata"]["system"]["size"] = existing.file.size if existing.file else 0
+        return data
+    upload.name = name
+    (item,) = datasets_services.items_upload(dataset=dataset, files=[upload], folder=folder, by=request.user)
+    data = item_json(item, request, project_pk=dataset.project_id)
+    # dtlpy checks the stored size against what it sent.
+    data["metadata"]["system"].update({"size": upload.size, "originalname": name})
+    return data
 
 
 @api_view(["GET"])

@@ -112,6 +112,13 @@ class Item(models.Model):
         return self.mimetype.startswith("image/")
 
     @property
+    def thumb_src(self) -> str:
+        """A small picture of an image item for lists: its stored thumbnail (or file), else its URL."""
+        if self.file:
+            return reverse("datasets:item-thumbnail", args=[self.dataset_id, self.pk])
+        return self.url
+
+    @property
     def src(self) -> str:
         """Where pages load the item from: a stored file through the view that checks who may see
         it (MEDIA_URL is not served once DEBUG is off), else the item's own URL."""

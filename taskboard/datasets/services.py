@@ -20,7 +20,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from taskboard.accounts.models import User
-from taskboard.datasets import signals
+from taskboard.datasets import signals, thumbnails
 from taskboard.datasets.folders import normalize_folder
 from taskboard.datasets.importing import ImportResult, import_manifest
 from taskboard.datasets.manifest_rows import DIR_MAX, NAME_MAX, OCTET_STREAM
@@ -121,6 +121,8 @@ def items_upload(*, dataset: Dataset, files: Iterable[UploadedFile[bytes]], fold
             item = Item(dataset=dataset, dir=folder, name=name, mimetype=mimetype)
             item.filename = Item.join_filename(folder, name)
             item.file.save(f"{uuid.uuid4().hex}.{ext}", ContentFile(data), save=False)
+            if mimetype != OCTET_STREAM:
+                thumbnails.thumbnail_save(item, data)
             created.append(item)
         try:
             Item.objects.bulk_create(created, batch_size=500)

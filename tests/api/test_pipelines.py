@@ -356,3 +356,25 @@ def test_no_integer_id_on_the_wire(created, dataset, recipe, project, items):
         "task": user.get(f"/api/v1/annotationtasks/{api_id('task', task.pk)}").json(),
     }
     assert _integer_ids(answers) == [], json.dumps(answers)[:3000]
+
+
+def test_executions_are_listed_for_their_pipeline(created, dataset, recipe, project, items):
+    """dtlpy's `pipeline.executions.list()`: POST /pipelines/query with resource pipelineState."""
+    user, pipeline = created
+    node = task_node(dataset, recipe, project)
+    _save_with_node(user, pipeline, node)
+    pid = pipeline["id"]
+    assert user.post(f"/api/v1/pipelines/{pid}/install", {}).status_code == 200
+    made = [
+        user.post(
+            f"/api/v1/pipelines/{pid}/execute", {"pipeline": {"input": {"item": api_id("item", item.pk)}}}
+        ).json()
+        for item in items[:2]
+    ]
+    body = {"filter": {"$and": [{"pipelineId": pid}]}, "page": 0, "pageSize": 100, "resource": "pipelineState"}
+    listed = user.post("/api/v1/pipelines/query", body).json()
+    assert listed["totalItemsCount"] == 2
+    assert [e["id"] for e in listed["items"]] == [m["id"] for m in reversed(made)]
+    assert all(e["pipelineId"] == pid and e["status"] == "success" for e in listed["items"])
+    body["filter"] = {}
+    assert user.post("/api/v1/pipelines/query", body).status_code == 400

@@ -1,6 +1,13 @@
+import io
+
 import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 
 from taskboard.api.ids import api_id
+from taskboard.datasets.models import Item
+from taskboard.datasets.thumbnails import thumbnail_name
 from tests.factories import create_task
 
 pytestmark = pytest.mark.django_db
@@ -152,3 +159,52 @@ def test_an_item_page_costs_the_same_queries_at_any_size(api, manager, dataset, 
         assert all(i["metadata"]["system"]["refs"] for i in page["items"])
         counts.append(len(ctx))
     assert counts[0] == counts[1]
+
+
+def _png(color=(200, 30, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 6), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_upload_stores_the_file_through_storage_and_skips_a_second_time(client, bearer, manager, dataset):
+    route = f"/api/v1/datasets/{api_id('dataset', dataset.pk)}/items?mode=skip"
+    data = _png()
+    body = {"type": "file", "path": "/uploads/red.png", "file": SimpleUploadedFile("red.png", data)}
+    response = client.post(route, body, headers=bearer(manager))
+    assert response.status_code == 200, response.content
+    answered = response.json()
+    assert (answered["filename"], answered["metadata"]["system"]["size"]) == ("/uploads/red.png", len(data))
+    item = Item.objects.get(filename="/uploads/red.png")
+    assert item.mimetype == "image/png" and item.file.read() == data
+    body["file"] = SimpleUploadedFile("red.png", data)
+    again = client.post(route, body, headers=bearer(manager)).json()
+    assert again["id"] == answered["id"] and again["metadata"]["system"]["size"] == len(data)
+    assert Item.objects.filter(filename="/uploads/red.png").count() == 1
+
+
+def test_upload_is_for_managers_and_refuses_bad_input(client, bearer, manager, annotator, dataset):
+    route = f"/api/v1/datasets/{api_id('dataset', dataset.pk)}/items"
+    body = {"path": "/a.png", "file": SimpleUploadedFile("a.png", _png())}
+    assert client.post(route, body, headers=bearer(annotator)).status_code in (403, 404)
+    body = {"path": "relative.png", "file": SimpleUploadedFile("a.png", _png())}
+    response = client.post(route, body, headers=bearer(manager))
+    assert response.status_code == 400 and "path" in response.json()["message"]
+    assert client.post(route, {"path": "/x.png"}, headers=bearer(manager)).status_code == 400
+
+
+def test_an_uploaded_image_gets_a_thumbnail_the_pages_show(client, bearer, manager, dataset):
+    buffer = io.BytesIO()
+    Image.new("RGB", (800, 600), (10, 120, 200)).save(buffer, format="PNG")
+    route = f"/api/v1/datasets/{api_id('dataset', dataset.pk)}/items"
+    body = {"path": "/big/blue.png", "file": SimpleUploadedFile("blue.png", buffer.getvalue())}
+    assert client.post(route, body, headers=bearer(manager)).status_code == 200
+    item = Item.objects.get(filename="/big/blue.png")
+    assert default_storage.exists(thumbnail_name(item))
+    client.force_login(manager)
+    response = client.get(item.thumb_src)
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    with Image.open(io.BytesIO(b"".join(response.streaming_content))) as thumb:
+        assert thumb.size == (320, 240)
+    browse = client.get(f"/datasets/{dataset.pk}/?dir=/big")
+    assert item.thumb_src in browse.content.decode()

@@ -142,6 +142,9 @@ ROUTES: dict[str, Route] = {
         "page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}, calls={"POST": _empty}
     ),
     "datasets:item-file": Route("page", "object", kwargs=lambda w: {"pk": w["dataset"].pk, "item_pk": w["item"].pk}),
+    "datasets:item-thumbnail": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["dataset"].pk, "item_pk": w["item"].pk}
+    ),
     # Workers' SDK reads the dataset; the item query shows them only the items they hold (tested for leaks).
     "api:dataset-detail": Route(
         "api", "object", kwargs=lambda w: {"dataset_id": A("dataset", w["dataset"].pk)}, member_readable=True
@@ -155,6 +158,9 @@ ROUTES: dict[str, Route] = {
     ),
     "api:item-detail": Route("api", "object", kwargs=lambda w: {"item_id": A("item", w["item"].pk)}),
     "api:item-stream": Route("api", "object", kwargs=lambda w: {"item_id": A("item", w["item"].pk)}),
+    "api:item-upload": Route(
+        "api", "object", kwargs=lambda w: {"dataset_id": A("dataset", w["dataset"].pk)}, calls={"POST": _empty}
+    ),
     # ---- task
     "dashboards:task-detail": Route("page", "object", kwargs=_task),
     "annotation:task-add-items": Route(
