@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.core.cache import cache
 
-from taskboard.annotation.models import Assignment
+from taskboard.annotation.models import Assignment, BulkOperation, OperationRow
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api.models import ApiCommand
@@ -90,7 +90,13 @@ def world(
     command = ApiCommand.objects.create(
         type="CreateTask", user=manager, project=project, spec={"createTaskPayload": {"name": "Secret-Street-Task"}}
     )
+    # A bulk operation of the manager's (a priority over the task): outsiders may not undo it.
+    operation = BulkOperation.objects.create(
+        project=project, task=task, kind="priority", by=manager, count=1, data={"priority": 50}
+    )
+    OperationRow.objects.create(operation=operation, task_item_id=task_item.pk, before_priority=50)
     return {
+        "operation": operation,
         "project": project,
         "dataset": dataset,
         "recipe": recipe,
