@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from taskboard.accounts.models import User
 from taskboard.annotation.models import Allocation, AnnotationTask, ChangeKind, TaskItem
@@ -70,6 +71,13 @@ def _idle_rows(task: AnnotationTask, cutoff: datetime.datetime) -> list[tuple[in
         return cursor.fetchall()
 
 
+def _aware(value: object) -> datetime.datetime:
+    """SQLite answers a raw aggregate of datetimes as text, or without its zone (stored in UTC)."""
+    parsed = parse_datetime(value) if isinstance(value, str) else value
+    assert isinstance(parsed, datetime.datetime)
+    return timezone.make_aware(parsed, datetime.UTC) if timezone.is_naive(parsed) else parsed
+
+
 @dataclass
 class Swept:
     flagged: int = 0
@@ -91,6 +99,7 @@ def stuck_sweep_task(*, task: AnnotationTask, now: datetime.datetime | None = No
     per_holder: defaultdict[int, int] = defaultdict(int)
     task_rows = {r.pk: r for r in TaskItem.objects.select_for_update().filter(pk__in=[r[0] for r in rows])}
     for row_id, item_id, holder_id, since in rows:
+        since = _aware(since)
         went_to = ""
         row = task_rows.get(row_id)
         if row is not None and policy.action != StuckAction.FLAG:

@@ -59,8 +59,9 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem, TaskType
-from taskboard.annotation.people import pause_person
+from taskboard.annotation import caps, priority, skips
+from taskboard.annotation import people as people_services
+from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, BulkOperation, TaskItem, TaskType
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.wizard import SESSION_PREFIX
 from taskboard.annotation.workload import WorkloadUnit
@@ -76,7 +77,7 @@ from taskboard.notifications.services import notify
 from taskboard.pipelines import editing, running
 from taskboard.pipelines.models import FailedStep, NodeKind
 from taskboard.projects.models import Role
-from taskboard.work import flow
+from taskboard.work import flow, stuck
 from taskboard.work import services as work_services
 from tests.factories import (
     DatasetFactory,
@@ -424,6 +425,28 @@ def build_world() -> World:
     Annotation.objects.filter(pk=o["annotation"].pk).update(
         data={c.value("annotation data key"): c.value("annotation data value")}
     )
+    # Distribution control: a pulled batch (a lease), a cap, a skip with a hostile reason, a bulk
+    # priority (an undoable operation) and stuck work.
+    o["pulled_task"] = create_task(
+        dataset=dataset,
+        created_by=manager,
+        name=c.value("pulling task name", "img", limit=200),
+        selection=Selection(mode="all"),
+        assignees=[bob],
+        allocation="pulling",
+        batch_size=3,
+        max_batch_workload=5,
+        due_at=in_days(4),
+    )
+    caps.cap_set(task=task, user=bob, by=manager, max_items=1000)
+    skips.skip_policy_set(task=task, by=manager, allowed=True, reason_required=True, skip_to="manager")
+    spare = TaskItem.objects.filter(task=task, assignment=assignment, status__isnull=True, rework=False).last()
+    skips.item_skip(task_item=spare, by=bob, reason=c.value("skip reason", "textarea"))
+    priority.items_priority_set(task=task, selection=None, priority=70, by=manager)
+    o["operation"] = BulkOperation.objects.filter(task=task).latest("pk")
+    people_services.pause_person(project=project, user=carol, task=task, by=manager, reason=c.value("pause reason"))
+    stuck.stuck_policy_set(task=task, after_hours=1, action="flag", by=manager)
+    stuck.stuck_sweep_task(task=task, now=timezone.now() + datetime.timedelta(hours=2))
     running_job = job_services.job_create(kind="task_create", params={}, project=project, created_by=manager, total=10)
     o["job_running"] = job_services.job_start(job_id=running_job.pk)
     notify(
@@ -435,7 +458,7 @@ def build_world() -> World:
         project=project,
     )
     o["notification"] = Notification.objects.filter(recipient=bob).latest("pk")
-    pause_person(project=project, user=carol, by=manager, reason=c.value("pause reason", "polyglot"))
+    people_services.pause_person(project=project, user=carol, by=manager, reason=c.value("pause reason", "polyglot"))
     # Comments on the rejected item (its page, the work view, the timeline) and a webhook with its log.
     item = o["task_item"].item
     o["comment"] = thread = comment_post(
@@ -804,6 +827,16 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
         m(reverse("pipelines:list") + f"?project={o['project'].pk}")
         m(url["dashboards:project"], route="dashboards:project", poll=5)
         m(url["dashboards:people"], route="dashboards:people")
+        # Distribution control: the people view, leases (of the pulling task too), priority,
+        # bulk operations and stuck work.
+        m(url["dashboards:people-control"], route="dashboards:people-control")
+        m(url["annotation:task-leases"], route="annotation:task-leases")
+        m(reverse("annotation:task-leases", args=[o["pulled_task"].pk]))
+        m(url["annotation:task-priority"], route="annotation:task-priority")
+        m(url["annotation:task-priority"] + "?" + urlencode({"name": PAYLOADS["svg"]}))
+        m(url["annotation:project-operations"], route="annotation:project-operations")
+        m(url["dashboards:stuck-panel"], route="dashboards:stuck-panel")
+        m(reverse("dashboards:task-detail", args=[o["pulled_task"].pk]))
         manager.download(url["dashboards:people-csv"], route="dashboards:people-csv", expect_type="text/csv")
         m(url["annotation:dataset-browse"], route="annotation:dataset-browse")
         in_folder = "?" + urlencode({"subfolders": "on", "folder": o["image_item"].dir})

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from django.core.cache import cache
 
-from taskboard.annotation.models import Assignment
+from taskboard.annotation.models import Assignment, BulkOperation, OperationRow
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api.models import ApiCommand
@@ -94,6 +94,11 @@ def world(
     command = ApiCommand.objects.create(
         type="CreateTask", user=manager, project=project, spec={"createTaskPayload": {"name": "Secret-Street-Task"}}
     )
+    # A bulk operation of the manager's (a priority over the task): outsiders may not undo it.
+    operation = BulkOperation.objects.create(
+        project=project, task=task, kind="priority", by=manager, count=1, data={"priority": 50}
+    )
+    OperationRow.objects.create(operation=operation, task_item_id=task_item.pk, before_priority=50)
     # Issue 20: a comment thread on the task's item, the annotator's notice, the project's webhook.
     comment = comment_post(task=task, item=task_item.item, body="Secret-Street-Task talk", by=manager)
     notify(
@@ -107,6 +112,7 @@ def world(
         "comment": comment,
         "notification": notification,
         "webhook": webhook,
+        "operation": operation,
         "project": project,
         "dataset": dataset,
         "recipe": recipe,

@@ -60,6 +60,18 @@ def _status(w):
     return {"status": "completed"}
 
 
+def _person(w):
+    return {"project_id": w["project"].pk, "user_id": w["assignment"].assignee_id}
+
+
+def _api_task(w):
+    return {"task_id": A("task", w["task"].pk)}
+
+
+def _api_project(w):
+    return {"project_id": A("project", w["project"].pk)}
+
+
 def _dql(w):
     return {"filter": {"$and": [{"hidden": False}]}}
 
@@ -374,6 +386,83 @@ ROUTES: dict[str, Route] = {
     "api:pipeline-execute": Route(
         "api", "object", kwargs=lambda w: {"pipeline_id": A("pipeline", w["pipeline"].pk)}, calls={"POST": _dql}
     ),
+    # ---- distribution control (managers' levers; the holder's skip and next work)
+    "annotation:task-leases": Route("page", "object", kwargs=_task),
+    "annotation:task-lease-release": Route(
+        "page", "object", kwargs=_task, calls={"POST": lambda w: {"user": w["assignment"].assignee_id}}
+    ),
+    "annotation:task-lease-length": Route(
+        "page", "object", kwargs=_task, calls={"POST": lambda w: {"lease_minutes": 5}}
+    ),
+    "annotation:task-priority": Route("page", "object", kwargs=_task),
+    "annotation:task-priority-set": Route(
+        "page", "object", kwargs=_task, calls={"POST": lambda w: {"task_priority": 3}}
+    ),
+    "annotation:task-items-priority": Route(
+        "page", "object", kwargs=_task, calls={"POST": lambda w: {"priority": 99}}
+    ),
+    "annotation:task-skip-policy": Route(
+        "page", "object", kwargs=_task, calls={"POST": lambda w: {"skip_to": "manager"}}
+    ),
+    "annotation:project-operations": Route("page", "object", kwargs=lambda w: {"pk": w["project"].pk}),
+    "annotation:operation-undo": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["operation"].pk}, calls={"POST": _empty}
+    ),
+    "dashboards:people-control": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
+    "dashboards:person-pause": Route("page", "object", kwargs=_person, calls={"POST": _empty}),
+    "dashboards:person-resume": Route("page", "object", kwargs=_person, calls={"POST": _empty}),
+    "dashboards:person-hand-off": Route("page", "object", kwargs=_person, calls={"POST": _empty}),
+    "dashboards:person-cap": Route(
+        "page", "object", kwargs=_person, calls={"POST": lambda w: {"task": w["task"].pk, "max_items": 0}}
+    ),
+    "dashboards:stuck-panel": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
+    "dashboards:task-stuck-policy": Route(
+        "page", "object", kwargs=_task, calls={"POST": lambda w: {"after_hours": 1, "action": "manager"}}
+    ),
+    "dashboards:task-stuck-sweep": Route("page", "object", kwargs=_task, calls={"POST": _empty}),
+    "work:item-skip": Route("page", "object", kwargs=_work, calls={"POST": lambda w: {"reason": "x"}}),
+    "work:next-work": Route("page", "list", calls={"POST": _empty}),
+    "api:task-leases": Route(
+        "api", "object", kwargs=_api_task, calls={"GET": None, "PATCH": lambda w: {"leaseMinutes": 5}}
+    ),
+    "api:task-leases-release": Route(
+        "api", "object", kwargs=_api_task, calls={"POST": lambda w: {"annotator": w["assignment"].assignee.email}}
+    ),
+    "api:task-priority": Route("api", "object", kwargs=_api_task, calls={"POST": lambda w: {"priority": 99}}),
+    "api:task-caps": Route(
+        "api",
+        "object",
+        kwargs=_api_task,
+        calls={"GET": None, "PUT": lambda w: {"annotator": w["assignment"].assignee.email, "maxItems": 0}},
+    ),
+    "api:task-skips": Route(
+        "api", "object", kwargs=_api_task, calls={"GET": None, "PATCH": lambda w: {"allowed": False}}
+    ),
+    "api:task-stuck": Route(
+        "api", "object", kwargs=_api_task, calls={"GET": None, "PUT": lambda w: {"afterHours": 1, "action": "manager"}}
+    ),
+    "api:task-stuck-sweep": Route("api", "object", kwargs=_api_task, calls={"POST": _empty}),
+    "api:project-people": Route("api", "object", kwargs=_api_project),
+    "api:project-people-lever": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {**_api_project(w), "lever": "handOff"},
+        calls={"POST": lambda w: {"annotator": w["assignment"].assignee.email}},
+    ),
+    "api:project-operations": Route("api", "object", kwargs=_api_project),
+    "api:operation-undo": Route(
+        "api", "object", kwargs=lambda w: {"operation_id": A("operation", w["operation"].pk)}, calls={"POST": _empty}
+    ),
+    "api:assignment-item-skip": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {
+            "assignment_id": A("assignment", w["assignment"].pk),
+            "item_id": A("item", w["task_item"].item_id),
+        },
+        calls={"POST": lambda w: {"reason": "x"}},
+    ),
+    "api:pull-next": Route("api", "list", calls={"POST": _empty}),
 }
 
 
