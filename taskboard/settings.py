@@ -23,7 +23,10 @@ if TESTING:
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off. On a development checkout, run commands with the "
+            "settings `make run` uses: DEBUG=1 (for an API token, `make token EMAIL=...`)."
+        )
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
 elif len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long.")
@@ -58,6 +61,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: the API's errors are JSON with a request id, whichever layer answered them.
+    "taskboard.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -178,9 +183,18 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
+# Stored files are sent only by views that check who may see them (datasets/files.py); behind nginx, an
+# `internal` location mapped to MEDIA_ROOT named here makes nginx send the bytes (X-Accel-Redirect).
+MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT") or ""
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 ITEM_UPLOAD_MAX_BYTES = env_int("ITEM_UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+# A manifest (docs/imports.md): at most this many rows, and this many bytes (200 bytes a row at the
+# row cap; a row with a URL and a little metadata takes about 120). Above MANIFEST_JOB_THRESHOLD rows
+# it is imported by a job with a progress bar, read from a copy in storage.
+MANIFEST_MAX_ROWS = env_int("MANIFEST_MAX_ROWS", 10_000_000, minimum=1)
+MANIFEST_MAX_BYTES = env_int("MANIFEST_MAX_BYTES", 2 * 1024**3, minimum=1024)
+MANIFEST_JOB_THRESHOLD = env_int("MANIFEST_JOB_THRESHOLD", 20_000, minimum=1)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -282,6 +296,10 @@ CELERY_BEAT_SCHEDULE["send-digests"] = {
     "schedule": 3600,
 }
 
+# The bell's unread count is kept in the cache only when every process shares it (Redis); with each
+# process's own memory, one process would keep showing a count another had changed.
+INBOX_COUNT_CACHED = bool(env_str("REDIS_CACHE_URL"))
+INBOX_COUNT_SECONDS = 300
 # Webhooks (notifications): the hosts they may be sent to ("*" any, ".example.com" a domain and its
 # subdomains); internal addresses (private, loopback, link-local) only with the switch on.
 WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", ["*"])
@@ -325,6 +343,8 @@ MIDDLEWARE += [
 ]
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_MAX_FAILURES_PER_IP = env_int("LOGIN_MAX_FAILURES_PER_IP", 50, minimum=1)
+# One account guessed from many addresses (issue 16): its own count, whatever the address.
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 20, minimum=1)
 LOGIN_WINDOW_SECONDS = env_int("LOGIN_WINDOW_SECONDS", 15 * 60, minimum=1)
 if TESTING:
     # The whole suite signs in from 127.0.0.1; tests of the per-address limit set their own.

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
@@ -17,7 +16,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("taskboard.dashboards.urls")),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_URL is not served, not even with DEBUG on: stored files go out only through views that check who
+# may see them (taskboard/datasets/files.py).

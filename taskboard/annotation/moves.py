@@ -38,7 +38,7 @@ from taskboard.annotation.selection import Selection, select_items
 from taskboard.annotation.spec import limit_problem
 from taskboard.annotation.statuses import ensure_status_counts, lock_task, require_not_closed, task_state_refresh
 from taskboard.annotation.telling import work_handed_out
-from taskboard.annotation.workload import WorkloadUnit, boundaries, split_counts, workload_build
+from taskboard.annotation.workload import WorkloadUnit, boundaries, may_work, split_counts, workload_build
 
 
 @dataclass
@@ -120,8 +120,19 @@ def task_add_items(
         targets, split, in_queue = [queue], [total], True
     else:
         if workload is None and not assignees:
-            # The task's own split; an equal one when its loads no longer add up (after reassigns).
+            # The task's own split, among those who may still work; an equal one when the loads no longer
+            # add up (after reassigns, or when someone was deactivated).
             entries = list(WorkloadEntry.objects.filter(task=task).select_related("assignee"))
+            workers = may_work(task.project_id, [e.assignee_id for e in entries])
+            if entries and not workers:
+                names = ", ".join(e.assignee.email for e in entries)
+                raise ValidationError(
+                    {
+                        "assignees": f"No one in this task may take new items ({names}: deactivated, or no longer a "
+                        "working member): choose who gets them."
+                    }
+                )
+            entries = [e for e in entries if e.assignee_id in workers]
             if sum(e.load for e in entries) == 100:
                 workload = [WorkloadUnit(e.assignee, e.load) for e in entries]
             else:

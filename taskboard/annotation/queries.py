@@ -2,6 +2,7 @@
 
 import datetime
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
@@ -9,7 +10,8 @@ from django.utils import timezone
 
 from taskboard.accounts.models import User
 from taskboard.annotation.filters import TaskFilter
-from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem, TaskState
+from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem, TaskState
+from taskboard.annotation.progress import assignments_progress
 from taskboard.datasets.models import Item
 from taskboard.projects.access import AnyUser, get_or_404
 from taskboard.projects.models import Project
@@ -41,6 +43,44 @@ def assignment_for_viewer(user: AnyUser, pk: object) -> Assignment:
         "task", "task__project", "task__recipe", "assignee"
     )
     return get_or_404(assignments, pk, "assignment")
+
+
+@dataclass(frozen=True)
+class StrandedWork:
+    """Items not done, held by someone who may no longer work in the project."""
+
+    assignment: Assignment
+    remaining: int
+
+    @property
+    def why(self) -> str:
+        assignee = self.assignment.assignee
+        return "deactivated" if assignee is not None and not assignee.is_active else "no longer a working member"
+
+
+STRANDED_SHOWN = 100
+
+
+def stranded_work(*, project: Project, task: AnnotationTask | None = None) -> list[StrandedWork]:
+    """For managers to move: the open work of people who may no longer be given any (deactivated, or no
+    longer a working member) in the project's tasks that are not closed (or in `task`)."""
+    assignments = (
+        Assignment.objects.filter(
+            task__project=project,
+            kind=AssignmentKind.WORK,
+            removed=False,
+            item_count__gt=0,
+            task__closed_at__isnull=True,
+        )
+        .exclude(assignee__in=assignable_users(project))
+        .select_related("task", "assignee")
+        .order_by("task__due_at", "task_id", "assignee__email")
+    )
+    if task is not None:
+        assignments = assignments.filter(task=task)
+    shown = list(assignments[:STRANDED_SHOWN])
+    progress = assignments_progress(shown)
+    return [StrandedWork(a, progress[a.pk].remaining) for a in shown if progress[a.pk].remaining]
 
 
 def tasks_of_project(project: Project, user: AnyUser) -> QuerySet[AnnotationTask]:

@@ -8,9 +8,17 @@ from datetime import datetime, timedelta
 
 from django.db.models import Q
 
-from taskboard.annotation.models import AnnotationTask, ChangeKind, HoldingChange, TaskItem, TaskStatus
+from taskboard.annotation.models import (
+    AnnotationTask,
+    ChangeKind,
+    HoldingChange,
+    StatusAction,
+    StatusLog,
+    TaskItem,
+    TaskStatus,
+)
 from taskboard.datasets.models import Item
-from taskboard.discussion.models import Comment, StatusRecord
+from taskboard.discussion.models import Comment
 
 SYSTEM = "System"
 # A reject writes its clears and its send-back in one transaction, moments apart.
@@ -76,21 +84,19 @@ def item_timeline(*, task: AnnotationTask, item: Item) -> list[Entry]:
     # A reviewer's reject clears the item's status on its holder's behalf, then sends it back: the
     # send-back tells that story, so the clear it caused is not shown as the holder's own.
     rejects = [m.at for m in moves if m.kind == ChangeKind.REWORK]
-    for record in StatusRecord.objects.filter(task_id__in=tasks, item=item).select_related("by"):
-        if record.new is None and any(timedelta(0) <= at - record.at <= REJECT_WINDOW for at in rejects):
+    for record in StatusLog.objects.filter(task_id__in=tasks, item=item).order_by("at", "id"):
+        cleared = record.action == StatusAction.DELETE
+        if cleared and any(timedelta(0) <= at - record.at <= REJECT_WINDOW for at in rejects):
             continue
-        status = labels.get((record.task_id, record.new or ""), record.new or "")
-        if record.new is None:
-            text = f"Status cleared (was {labels.get((record.task_id, record.old or ''), record.old)})"
-        else:
-            text = f"Status set to {status}"
+        label = labels.get((record.task_id, record.status), record.status)
+        text = f"Status cleared (was {label})" if cleared else f"Status set to {label}"
         if record.copy:
             text += f" (copy {record.copy})"
         entries.append(
             Entry(
                 at=record.at,
                 kind="status" if record.task_id == home.pk else "review",
-                who=_who(record.by),
+                who=record.creator or SYSTEM,
                 text=text,
                 task_name=tasks[record.task_id].name,
             )

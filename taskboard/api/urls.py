@@ -14,6 +14,7 @@ urlpatterns = [
     path("datasets/<str:dataset_id>", views_projects.dataset_detail, name="dataset-detail"),
     path("datasets/<str:dataset_id>/query", views_projects.item_query, name="item-query"),
     path("items/<str:item_id>", views_projects.item_detail, name="item-detail"),
+    path("items/<str:item_id>/stream", views_projects.item_stream, name="item-stream"),
     path("annotationtasks", views_tasks.task_collection, name="task-collection"),
     path("annotationtasks/query", views_tasks.task_query, name="task-query"),
     path("annotationtasks/<str:task_id>", views_tasks.task_detail, name="task-detail"),

@@ -92,6 +92,7 @@ def project_detail(request: AuthedHttpRequest, pk: int):
         context["members"] = (
             project.memberships.select_related("user").order_by("role", "user__email") if can_manage else []
         )
+        context["stranded"] = annotation_queries.stranded_work(project=project) if can_manage else []
         response = render(request, "dashboards/project_detail.html", context)
     # The same URL answers a page or a fragment: caches must keep them apart.
     patch_vary_headers(response, ("HX-Request",))
@@ -101,15 +102,17 @@ def project_detail(request: AuthedHttpRequest, pk: int):
 @login_required
 def task_detail(request: AuthedHttpRequest, pk: int):
     task = annotation_queries.task_for_manager(request.user, pk)
+    progress = task_progress.task_progress(task)
     context = {
         "task": task,
         "project": task.project,
-        "progress": task_progress.task_progress(task),
-        "forecast": queries.task_numbers(task).forecast if task.is_open else None,
+        "progress": progress,
+        "forecast": queries.task_forecast(task, progress) if task.is_open else None,
     }
     if request.htmx and request.GET.get("part") == "progress":
         return render(request, "dashboards/task_detail.html#progress", context)
     context["changes"] = task.changes.select_related("by", "from_assignment__assignee", "to_assignment__assignee")[:15]
+    context["stranded"] = annotation_queries.stranded_work(project=task.project, task=task)
     context["qa_tasks"] = list(task.qa_tasks.all()) if task.type == TaskType.ANNOTATION else []
     context["open_threads"] = open_thread_counts(task_ids=[task.discussion_task_id]).get(task.discussion_task_id, 0)
     context["agreement"] = queries.task_agreement(task) if task.is_consensus else None

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from taskboard.discussion.models import Comment, StatusRecord
+from taskboard.discussion.models import Comment
 
 
 @admin.register(Comment)
@@ -9,9 +9,3 @@ class CommentAdmin(admin.ModelAdmin):
     list_select_related = ("task", "item", "author")
     raw_id_fields = ("task", "item", "thread", "author", "resolved_by")
     search_fields = ("body", "author__email")
-
-
-@admin.register(StatusRecord)
-class StatusRecordAdmin(admin.ModelAdmin):
-    list_display = ("task", "item", "old", "new", "by", "at")
-    raw_id_fields = ("task", "item", "by")

@@ -1,5 +1,4 @@
-"""Talk about an item within a task (threads of comments, resolved or open) and the record of its
-status changes that the item's timeline reads."""
+"""Talk about an item within a task: threads of comments, resolved or open."""
 
 from django.conf import settings
 from django.db import models
@@ -52,25 +51,3 @@ class Comment(models.Model):
     @property
     def is_resolved(self) -> bool:
         return self.resolved_at is not None
-
-
-class StatusRecord(models.Model):
-    """One status set or cleared on an item in a task: who (no one: the system) and when. Written by
-    every status write (annotation.statuses); read by the item's timeline."""
-
-    task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="+")
-    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+", db_constraint=False)
-    copy = models.PositiveSmallIntegerField(default=0)
-    old = models.CharField(max_length=50, null=True, blank=True)
-    new = models.CharField(max_length=50, null=True, blank=True)
-    by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["at", "id"]
-        indexes = [models.Index(fields=["item", "task", "at"], name="status_record_item")]
-
-    def __str__(self) -> str:
-        return f"{self.item_id} in {self.task_id}: {self.old} → {self.new}"

@@ -1,8 +1,7 @@
 """Writing comments: post one (a thread or a reply), resolve and reopen a thread, tell the people a
-comment @mentions. And recording a status change for the item's timeline."""
+comment @mentions."""
 
 import re
-from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -11,7 +10,7 @@ from django.utils import timezone
 
 from taskboard.accounts.models import User
 from taskboard.datasets.models import Item
-from taskboard.discussion.models import COMMENT_MAX, Comment, StatusRecord
+from taskboard.discussion.models import COMMENT_MAX, Comment
 from taskboard.notifications.models import EventKind
 from taskboard.notifications.services import notify
 from taskboard.projects.models import Membership
@@ -102,10 +101,3 @@ def thread_reopen(*, thread: Comment, by: User) -> Comment:
     Comment.objects.filter(pk=thread.pk).update(resolved_at=None, resolved_by=None)
     thread.refresh_from_db()
     return thread
-
-
-def status_recorded(
-    *, task_id: int, item_id: int, copy: int, old: str | None, new: str | None, by: User | None, at: datetime
-) -> StatusRecord:
-    """Keep a status change for the item's timeline; `by` None is the system."""
-    return StatusRecord.objects.create(task_id=task_id, item_id=item_id, copy=copy, old=old, new=new, by=by, at=at)

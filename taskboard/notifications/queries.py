@@ -1,5 +1,7 @@
 """Reading a person's inbox."""
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
 from taskboard.accounts.models import User
@@ -9,8 +11,21 @@ from taskboard.projects.models import Project
 INBOX_PAGE = 50
 
 
+def unread_count_key(user_id: int) -> str:
+    return f"inbox-unread:{user_id}"
+
+
 def unread_count(*, user: User) -> int:
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    """The bell's number, on every page. Kept in the cache when the cache is shared by every process
+    (Redis): the writes that change it (`notify`, mark read) drop the person's entry."""
+    if not settings.INBOX_COUNT_CACHED:
+        return _unread(user.pk)
+    count: int = cache.get_or_set(unread_count_key(user.pk), lambda: _unread(user.pk), settings.INBOX_COUNT_SECONDS)
+    return count
+
+
+def _unread(user_id: int) -> int:
+    return Notification.objects.filter(recipient_id=user_id, read_at__isnull=True).count()
 
 
 def inbox(*, user: User, unread_only: bool = False) -> QuerySet[Notification]:

@@ -9,7 +9,6 @@ from taskboard.annotation.models import Assignment, AssignmentKind, ChangeKind, 
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.timeline import SYSTEM, item_timeline
 from taskboard.discussion import services
-from taskboard.discussion.models import StatusRecord
 from taskboard.work import flow
 from tests.factories import create_task, make_items
 
@@ -29,14 +28,6 @@ def task(dataset, recipe, manager, annotator, annotator2):
 def first_row(task, user):
     assignment = Assignment.objects.get(task=task, assignee=user, kind=AssignmentKind.WORK)
     return TaskItem.objects.filter(assignment=assignment).select_related("task", "item").order_by("rank").first()
-
-
-def test_every_status_change_is_recorded_with_who(task, annotator):
-    row = first_row(task, annotator)
-    flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
-    flow.item_status_clear(task=task, item=row.item, by=annotator)
-    records = list(StatusRecord.objects.filter(task=task, item=row.item).values_list("old", "new", "by_id"))
-    assert records == [(None, "completed", annotator.pk), ("completed", None, annotator.pk)]
 
 
 def test_the_whole_story_of_an_item(task, dataset, manager, annotator, annotator3, reviewer):

@@ -3,6 +3,7 @@ who must not get at them (anonymous, carol the unassigned annotator, rita the re
 manages another project, oscar who owns another project, stan the staff user with no membership,
 root the superuser with no membership: superusers use the admin site and get nothing extra here)."""
 
+import re
 import uuid
 
 import pytest
@@ -125,3 +126,11 @@ def world(
         # A wizard draft lives in its author's session; the attackers' sessions hold none by this id.
         "wid": uuid.uuid4().hex,
     }
+
+
+@pytest.fixture
+def wizard(world, client):
+    """A wizard draft of the manager's, signed in on `client`: its id."""
+    client.force_login(world["manager"])
+    response = client.get(f"/tasks/new/?dataset={world['dataset'].pk}")
+    return re.search(r"/tasks/new/([0-9a-f]{32})/", response["Location"]).group(1)

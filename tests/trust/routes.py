@@ -154,6 +154,7 @@ ROUTES: dict[str, Route] = {
         member_readable=True,
     ),
     "api:item-detail": Route("api", "object", kwargs=lambda w: {"item_id": A("item", w["item"].pk)}),
+    "api:item-stream": Route("api", "object", kwargs=lambda w: {"item_id": A("item", w["item"].pk)}),
     # ---- task
     "dashboards:task-detail": Route("page", "object", kwargs=_task),
     "annotation:task-add-items": Route(
