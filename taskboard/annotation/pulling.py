@@ -9,6 +9,7 @@ compare-and-set update.
 from collections.abc import Mapping
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Subquery, Sum
@@ -30,6 +31,8 @@ from taskboard.annotation.people import pause_q
 from taskboard.annotation.rows import CHANGE_TABLE, TASK_ITEM_TABLE
 from taskboard.annotation.statuses import ensure_status_counts
 from taskboard.annotation.workload import may_work
+from taskboard.projects.access import working_member_filter
+from taskboard.projects.models import WORKING_ROLES, Membership
 
 # The whole claim on PostgreSQL as ONE statement: the rule under the claimer's row lock, the next
 # rows of the queue (skipping rows another claim has locked), the move, the claimer's counters
@@ -42,7 +45,10 @@ WITH me AS (
     (SELECT SUM(s.count) FROM {StatusCount._meta.db_table} s WHERE s.assignment_id = a.id), 0) AS undone
   FROM {Assignment._meta.db_table} a
   WHERE a.task_id = %(task)s AND a.assignee_id = %(user)s AND a.kind = 'work' AND NOT a.removed
-  FOR NO KEY UPDATE
+    -- workload.may_work, read here rather than asked first: an active member with a working role.
+    AND EXISTS (SELECT 1 FROM {User._meta.db_table} u JOIN {Membership._meta.db_table} m ON m.user_id = u.id
+      WHERE u.id = %(user)s AND u.is_active AND m.project_id = %(project)s AND m.role = ANY(%(roles)s))
+  FOR NO KEY UPDATE OF a
 ), want AS (
   -- Under the rule (undone <= max - batch) a whole batch always fits under max. A paused person gets none.
   SELECT id FROM me WHERE undone <= %(max)s - %(batch)s AND NOT EXISTS (
@@ -83,12 +89,13 @@ def pulling_claim(*, task: AnnotationTask, user: User, requested: bool = False) 
     """
     if not task.is_pulling:
         raise ValidationError({"allocation": "Only pulling tasks hand out batches."})
-    if not task.accepts_work or not may_work(task.project_id, [user.pk]):
+    if not task.accepts_work:
         return 0
     if connection.vendor == "postgresql":
-        params = {
+        params: dict[str, Any] = {
             "task": task.pk,
             "project": task.project_id,
+            "roles": sorted(WORKING_ROLES),
             "user": user.pk,
             "by": user.pk if requested else None,
             "batch": task.batch_size,
@@ -122,8 +129,9 @@ def _claimer(*, task: AnnotationTask, user: User) -> Mapping[str, Any] | None:
         .annotate(
             with_status=Coalesce(Subquery(with_status.values("n")[:1]), 0),
             paused=Exists(Pause.objects.filter(pause_q(user_id=user.pk, task=task))),
+            may_work=Exists(get_user_model().objects.filter(working_member_filter(task.project_id), pk=user.pk)),
         )
-        .values("id", "item_count", "removed", "with_status", "paused")
+        .values("id", "item_count", "removed", "with_status", "paused", "may_work")
         .first()
     )
 
@@ -134,11 +142,13 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User, requested: bool) -> 
     if assignment is None:
         if not WorkloadEntry.objects.filter(task=task, assignee=user).exists():
             return None
+        if not may_work(task.project_id, [user.pk]):
+            return 0
         Assignment.objects.get_or_create(task=task, assignee=user, kind=AssignmentKind.WORK)
         assignment = _claimer(task=task, user=user)
         assert assignment is not None  # made just above, in this transaction
         ensure_status_counts(assignment_ids=[assignment["id"]], keys=list(task.statuses.values_list("key", flat=True)))
-    if assignment["removed"] or assignment["paused"]:
+    if assignment["removed"] or assignment["paused"] or not assignment["may_work"]:
         return 0
     undone = assignment["item_count"] - assignment["with_status"]
     batch, most = task.batch_size, task.max_batch_workload

@@ -18,7 +18,7 @@ from django.db import transaction
 
 from taskboard.accounts.models import User
 from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem, TaskType
-from taskboard.annotation.statuses import StatusChange, lock_task, status_write
+from taskboard.annotation.statuses import StatusChange, lock_task, status_write, task_totals
 from taskboard.datasets.models import Item
 from taskboard.pipelines.routing import ROUTED, has_routes, route_on_commit
 from taskboard.work import consensus, qa
@@ -26,9 +26,10 @@ from taskboard.work.services import pulling_refill, require_holder, require_open
 
 
 def _lock(task: AnnotationTask) -> AnnotationTask:
-    """The task's row lock, read with what decides whether the QA and pipeline steps have anything
-    to do, so a change that sets off neither costs no query for them."""
-    return lock_task(task, **{qa.TAKES_ITEMS: qa.takes_items(), ROUTED: has_routes()})
+    """The task's row lock, read with its totals (its state follows the change without a second
+    read) and with whether the QA and pipeline steps have anything to do, so a change that sets off
+    neither costs no query for them."""
+    return lock_task(task, **task_totals(), **{qa.TAKES_ITEMS: qa.takes_items(), ROUTED: has_routes()})
 
 
 def _after(change: StatusChange) -> None:
