@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "taskboard.discussion",
     "taskboard.jobs",
     "taskboard.annotation",
+    "taskboard.quality",
     "taskboard.work",
     "taskboard.dashboards",
     "taskboard.pipelines",
@@ -258,6 +259,9 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 JOB_HEARTBEAT_SECONDS = max(1, min(30, JOB_STALE_AFTER_SECONDS // 5))
 # Celery beat (`celery -A taskboard beat`, or a worker started with -B) runs the recovery this often.
 JOB_RECOVER_EVERY_SECONDS = env_int("JOB_RECOVER_EVERY_SECONDS", 60, minimum=1)
+LEASE_SWEEP_EVERY_SECONDS = env_int("LEASE_SWEEP_EVERY_SECONDS", 30, minimum=1)
+# Stuck work (distributed items untouched past their task's limit) is looked for this often.
+STUCK_SWEEP_EVERY_SECONDS = env_int("STUCK_SWEEP_EVERY_SECONDS", 900, minimum=10)
 CELERY_BEAT_SCHEDULE = {
     "recover-jobs": {
         "task": "taskboard.jobs.tasks.recover_jobs",
@@ -268,6 +272,17 @@ CELERY_BEAT_SCHEDULE = {
     "remind-deadlines": {
         "task": "taskboard.annotation.tasks.remind_deadlines",
         "schedule": env_int("DEADLINE_REMIND_EVERY_SECONDS", 900, minimum=10),
+    },
+    "sweep-stuck-work": {
+        "task": "taskboard.work.tasks.sweep_stuck_work",
+        "schedule": STUCK_SWEEP_EVERY_SECONDS,
+        "options": {"expires": STUCK_SWEEP_EVERY_SECONDS},
+    },
+    # Expired pulled batches go back to the queue within this long even where nobody claims.
+    "expire-leases": {
+        "task": "taskboard.annotation.tasks.expire_leases",
+        "schedule": LEASE_SWEEP_EVERY_SECONDS,
+        "options": {"expires": LEASE_SWEEP_EVERY_SECONDS},
     },
 }
 
@@ -296,10 +311,6 @@ CELERY_BEAT_SCHEDULE["send-digests"] = {
     "schedule": 3600,
 }
 
-# The bell's unread count is kept in the cache only when every process shares it (Redis); with each
-# process's own memory, one process would keep showing a count another had changed.
-INBOX_COUNT_CACHED = bool(env_str("REDIS_CACHE_URL"))
-INBOX_COUNT_SECONDS = 300
 # Webhooks (notifications): the hosts they may be sent to ("*" any, ".example.com" a domain and its
 # subdomains); internal addresses (private, loopback, link-local) only with the switch on.
 WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", ["*"])

@@ -17,14 +17,18 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from taskboard.accounts.models import User
+from taskboard.annotation.caps import CAP_SQL, room_left
+from taskboard.annotation.leases import expired_waiting, lease_expiry, leases_expire
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     AssignmentKind,
     ChangeKind,
     HoldingChange,
+    Lease,
     Pause,
     StatusCount,
+    TaskItem,
     WorkloadEntry,
 )
 from taskboard.annotation.people import pause_q
@@ -41,7 +45,7 @@ from taskboard.projects.models import WORKING_ROLES, Membership
 # statement keeps Python out of the loop.
 PG_CLAIM_SQL = f"""
 WITH me AS (
-  SELECT a.id, a.item_count - COALESCE(
+  SELECT a.id, a.item_count AS held, a.item_count - COALESCE(
     (SELECT SUM(s.count) FROM {StatusCount._meta.db_table} s WHERE s.assignment_id = a.id), 0) AS undone
   FROM {Assignment._meta.db_table} a
   WHERE a.task_id = %(task)s AND a.assignee_id = %(user)s AND a.kind = 'work' AND NOT a.removed
@@ -50,15 +54,25 @@ WITH me AS (
       WHERE u.id = %(user)s AND u.is_active AND m.project_id = %(project)s AND m.role = ANY(%(roles)s))
   FOR NO KEY UPDATE OF a
 ), want AS (
-  -- Under the rule (undone <= max - batch) a whole batch always fits under max. A paused person gets none.
-  SELECT id FROM me WHERE undone <= %(max)s - %(batch)s AND NOT EXISTS (
+  -- Under the rule (undone <= max - batch) a whole batch always fits under max. A paused person gets
+  -- none; a capped one no more than their cap leaves room for (docs/tasks.md, Caps).
+  SELECT id, LEAST(%(batch)s, GREATEST(0, COALESCE({CAP_SQL} - held, %(batch)s))) AS n
+  FROM me WHERE undone <= %(max)s - %(batch)s AND NOT EXISTS (
     SELECT 1 FROM {Pause._meta.db_table} p WHERE p.user_id = %(user)s
       AND (p.task_id = %(task)s OR (p.task_id IS NULL AND p.project_id = %(project)s)))
 ), picked AS (
-  SELECT t.id FROM {TASK_ITEM_TABLE} t WHERE t.task_id = %(task)s AND t.in_queue AND EXISTS (SELECT 1 FROM want)
-  ORDER BY t.rank LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+  SELECT t.id FROM {TASK_ITEM_TABLE} t
+  WHERE t.task_id = %(task)s AND t.in_queue AND EXISTS (SELECT 1 FROM want WHERE n > 0)
+  ORDER BY t.priority DESC, t.rank LIMIT COALESCE((SELECT n FROM want), 0) FOR UPDATE SKIP LOCKED
+), lease AS (
+  -- The batch is a lease: its holder keeps it until it expires (docs/tasks.md, Leases).
+  INSERT INTO {Lease._meta.db_table}
+    (task_id, assignment_id, holder_id, items, returned, claimed_at, expires_at, "end")
+  SELECT %(task)s, id, %(user)s, (SELECT count(*) FROM picked), 0, now(), now() + make_interval(secs => %(lease)s), ''
+  FROM want WHERE EXISTS (SELECT 1 FROM picked) RETURNING id
 ), moved AS (
-  UPDATE {TASK_ITEM_TABLE} t SET assignment_id = (SELECT id FROM want), in_queue = false
+  UPDATE {TASK_ITEM_TABLE} t SET assignment_id = (SELECT id FROM want), in_queue = false,
+    lease_id = (SELECT id FROM lease)
   WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND t.in_queue RETURNING t.item_id
 ), queue AS (
   SELECT id FROM {Assignment._meta.db_table} WHERE task_id = %(task)s AND kind = 'queue'
@@ -91,6 +105,9 @@ def pulling_claim(*, task: AnnotationTask, user: User, requested: bool = False) 
         raise ValidationError({"allocation": "Only pulling tasks hand out batches."})
     if not task.accepts_work:
         return 0
+    if expired_waiting(task):
+        # Expired batches go back first, so what they held can be claimed (this one or the next).
+        leases_expire(task=task)
     if connection.vendor == "postgresql":
         params: dict[str, Any] = {
             "task": task.pk,
@@ -100,6 +117,7 @@ def pulling_claim(*, task: AnnotationTask, user: User, requested: bool = False) 
             "by": user.pk if requested else None,
             "batch": task.batch_size,
             "max": task.max_batch_workload,
+            "lease": task.lease_seconds,
         }
         holders: int
         moved: int
@@ -156,6 +174,9 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User, requested: bool) -> 
     if undone > most - batch:
         return 0
     want = min(batch, most - undone)
+    room = room_left(task=task, user_id=user.pk, held=assignment["item_count"])
+    if room is not None:
+        want = min(want, room)
     if want <= 0:
         return 0
     queue = Assignment.objects.filter(task=task, kind=AssignmentKind.QUEUE).first()
@@ -165,18 +186,28 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User, requested: bool) -> 
     sql = (
         f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = %s, in_queue = %s "
         f"WHERE id IN (SELECT id FROM {TASK_ITEM_TABLE} WHERE task_id = %s AND in_queue = %s "
-        f"ORDER BY rank LIMIT %s{lock}) AND in_queue = %s RETURNING item_id"
+        f"ORDER BY priority DESC, rank LIMIT %s{lock}) AND in_queue = %s RETURNING id, item_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [assignment["id"], False, task.pk, True, want, True])
-        claimed = [row[0] for row in cursor.fetchall()]
-    if not claimed:
+        rows = cursor.fetchall()
+    if not rows:
         return 0
+    claimed = [item_id for _, item_id in rows]
     n = len(claimed)
+    now = timezone.now()
+    lease = Lease.objects.create(
+        task=task,
+        assignment_id=assignment["id"],
+        holder=user,
+        items=n,
+        claimed_at=now,
+        expires_at=lease_expiry(task, now),
+    )
+    TaskItem.objects.filter(id__in=[row_id for row_id, _ in rows]).update(lease=lease)
     Assignment.objects.filter(pk=assignment["id"]).update(
         item_count=F("item_count") + n, claimed_count=F("claimed_count") + n
     )
-    now = timezone.now()
     HoldingChange.objects.bulk_create(
         [
             HoldingChange(

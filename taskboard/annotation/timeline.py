@@ -84,12 +84,13 @@ def item_timeline(*, task: AnnotationTask, item: Item) -> list[Entry]:
     # A reviewer's reject clears the item's status on its holder's behalf, then sends it back: the
     # send-back tells that story, so the clear it caused is not shown as the holder's own.
     rejects = [m.at for m in moves if m.kind == ChangeKind.REWORK]
+    # Status changes come from the item's status log (Dataloop's taskStatusLog), the one record of them.
     for record in StatusLog.objects.filter(task_id__in=tasks, item=item).order_by("at", "id"):
         cleared = record.action == StatusAction.DELETE
         if cleared and any(timedelta(0) <= at - record.at <= REJECT_WINDOW for at in rejects):
             continue
-        label = labels.get((record.task_id, record.status), record.status)
-        text = f"Status cleared (was {label})" if cleared else f"Status set to {label}"
+        status = labels.get((record.task_id, record.status), record.status)
+        text = f"Status cleared (was {status})" if cleared else f"Status set to {status}"
         if record.copy:
             text += f" (copy {record.copy})"
         entries.append(

@@ -2,10 +2,8 @@
 it writes each person's inbox row in the caller's transaction, once per event."""
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -55,32 +53,32 @@ def notify(
         ignore_conflicts=True,
     )
     new = list(Notification.objects.filter(event_key=key, recipient_id__in=ids).exclude(recipient_id__in=already))
-    _recount_after_commit([n.recipient_id for n in new])
+    _forget_unread_counts([n.recipient_id for n in new])
     emails_for(new)
     if new:
         deliveries_for(new[0])
     return len(new)
 
 
-def _recount_after_commit(user_ids: Iterable[int]) -> None:
-    """The bell's cached count of these people is stale once this transaction commits."""
+def _forget_unread_counts(user_ids: Iterable[int]) -> None:
+    """The bells' cached counts are forgotten now, for reads in this transaction, and again once it
+    commits, for a page that cached the old count in between."""
     keys = [unread_count_key(user_id) for user_id in set(user_ids)]
-    if keys and settings.INBOX_COUNT_CACHED:
-        transaction.on_commit(partial(cache.delete_many, keys))
+    if keys:
+        cache.delete_many(keys)
+        transaction.on_commit(lambda: cache.delete_many(keys))
 
 
-@transaction.atomic
 def mark_read(*, user: Any, notification_ids: Iterable[int]) -> int:
     """Mark the person's own notices read (others' are left alone); returns how many changed."""
     changed = Notification.objects.filter(recipient=user, pk__in=list(notification_ids), read_at__isnull=True).update(
         read_at=timezone.now()
     )
-    _recount_after_commit([user.pk])
+    _forget_unread_counts([user.pk])
     return changed
 
 
-@transaction.atomic
 def mark_all_read(*, user: Any) -> int:
     changed = Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
-    _recount_after_commit([user.pk])
+    _forget_unread_counts([user.pk])
     return changed

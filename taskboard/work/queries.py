@@ -17,6 +17,7 @@ from taskboard.annotation.progress import Progress, assignments_progress
 from taskboard.datasets.models import Annotation, Item, Label
 from taskboard.inputs import parse_pk
 from taskboard.projects.access import get_or_404
+from taskboard.quality import reads as quality_reads
 
 
 def my_work(*, user: User) -> list[Progress]:
@@ -105,6 +106,7 @@ def task_item_for_viewer(
             position=Subquery(
                 _in_outer_assignment().filter(_earlier()).values("assignment_id").annotate(n=Count("id")).values("n")
             ),
+            **{quality_reads.RULE: quality_reads.rule_of_outer_task("task_id")},
             holder_paused=paused_exists(
                 user_id=OuterRef("assignment__assignee_id"),
                 task_id=OuterRef("task_id"),
@@ -115,6 +117,8 @@ def task_item_for_viewer(
         rows = rows.annotate(next_open_id=_next_open_id())
     task_item = get_or_404(rows, task_item_id, "item")
     task_item.task = task_item.assignment.task
+    if page:
+        task_item.task.__dict__[quality_reads.RULE] = _read_with(task_item, quality_reads.RULE)
     return task_item
 
 
@@ -162,12 +166,16 @@ def _open_items(assignment: Assignment) -> QuerySet[TaskItem]:
     return items
 
 
+# What to do next: the highest item priority first, then the task's (folder, name) order.
+TO_DO_ORDER = ("-priority", "rank", "id")
+
+
 def first_open_item(assignment: Assignment) -> TaskItem | None:
-    """Where work resumes: items sent back for rework first, then the first item to do in rank order."""
+    """Where work resumes: items sent back for rework first, then the first item to do (TO_DO_ORDER)."""
     items = _open_items(assignment)
     return (
-        items.filter(rework=True).order_by("rank", "id").first()
-        or items.order_by("rank", "id").first()
+        items.filter(rework=True).order_by(*TO_DO_ORDER).first()
+        or items.order_by(*TO_DO_ORDER).first()
         or _ordered(assignment).order_by("rank", "id").first()
     )
 
@@ -175,8 +183,11 @@ def first_open_item(assignment: Assignment) -> TaskItem | None:
 def next_open_item(task_item: TaskItem) -> TaskItem | None:
     """After a status is set: the next item still to do, wrapping round to the start."""
     items = _open_items(task_item.assignment).exclude(pk=task_item.pk)
-    after = items.filter(Q(rank__gt=task_item.rank) | Q(rank=task_item.rank, id__gt=task_item.pk))
-    return after.order_by("rank", "id").first() or items.order_by("rank", "id").first()
+    p, rank = task_item.priority, task_item.rank
+    after = items.filter(
+        Q(priority__lt=p) | Q(priority=p, rank__gt=rank) | Q(priority=p, rank=rank, id__gt=task_item.pk)
+    )
+    return after.order_by(*TO_DO_ORDER).first() or items.order_by(*TO_DO_ORDER).first()
 
 
 def parent_annotations(*, task_item: TaskItem) -> list[Annotation]:

@@ -6,6 +6,7 @@ app_name = "work"
 
 urlpatterns = [
     path("", views.my_work, name="my-work"),
+    path("next/", views.next_work, name="next-work"),
     path("assignments/<int:assignment_id>/", views.work_view, name="assignment"),
     path("assignments/<int:assignment_id>/more/", views.get_more, name="get-more"),
     path("assignments/<int:assignment_id>/items/<int:task_item_id>/", views.work_view, name="item"),
@@ -20,4 +21,5 @@ urlpatterns = [
         views_discussion.thread_resolve,
         name="thread-resolve",
     ),
+    path("assignments/<int:assignment_id>/items/<int:task_item_id>/skip/", views.item_skip, name="item-skip"),
 ]

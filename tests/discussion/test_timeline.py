@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from taskboard.annotation import moves
-from taskboard.annotation.models import Assignment, AssignmentKind, ChangeKind, HoldingChange, TaskItem
+from taskboard.annotation.models import Assignment, AssignmentKind, ChangeKind, HoldingChange, StatusLog, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.timeline import SYSTEM, item_timeline
 from taskboard.discussion import services
@@ -28,6 +28,16 @@ def task(dataset, recipe, manager, annotator, annotator2):
 def first_row(task, user):
     assignment = Assignment.objects.get(task=task, assignee=user, kind=AssignmentKind.WORK)
     return TaskItem.objects.filter(assignment=assignment).select_related("task", "item").order_by("rank").first()
+
+
+def test_every_status_change_is_recorded_with_who(task, annotator):
+    row = first_row(task, annotator)
+    flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    flow.item_status_clear(task=task, item=row.item, by=annotator)
+    records = list(
+        StatusLog.objects.filter(task=task, item=row.item).order_by("id").values_list("status", "action", "creator")
+    )
+    assert records == [("completed", "create", annotator.email), ("completed", "delete", annotator.email)]
 
 
 def test_the_whole_story_of_an_item(task, dataset, manager, annotator, annotator3, reviewer):

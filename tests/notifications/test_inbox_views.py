@@ -66,8 +66,7 @@ def test_every_page_arrives_with_the_count(client, annotator, told):
     assert 'id="bell"' in page and 'data-count="2"' in page and 'hx-trigger="every 30s' in page
 
 
-def test_the_cached_count_follows_new_notices_and_reads(settings, annotator, django_capture_on_commit_callbacks):
-    settings.INBOX_COUNT_CACHED = True
+def test_the_cached_count_follows_new_notices_and_reads(annotator, django_capture_on_commit_callbacks):
     assert queries.unread_count(user=annotator) == 0
     with django_capture_on_commit_callbacks(execute=True):
         notify(kind=EventKind.REWORK, recipients=[annotator], event_key="c1", title="One")
