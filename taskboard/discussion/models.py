@@ -1,5 +1,4 @@
-"""Talk about an item within a task (threads of comments, resolved or open) and the record of its
-status changes that the item's timeline reads."""
+"""Talk about an item within a task: threads of comments, resolved or open."""
 
 from django.conf import settings
 from django.db import models

@@ -1,5 +1,5 @@
 """Writing comments: post one (a thread or a reply), resolve and reopen a thread, tell the people a
-comment @mentions. And recording a status change for the item's timeline."""
+comment @mentions."""
 
 import re
 from typing import Any

@@ -59,7 +59,9 @@ def test_the_job_path_gives_the_same_task_as_the_request_path(
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         result = start(dataset, manager, [annotator, annotator2])
-    assert result.task is None and len(callbacks) == 1
+    # One hand-over of the job after the commit; the task it makes then emails its assignees.
+    handed_over = [c for c in callbacks if getattr(getattr(c, "func", None), "__name__", "") == "_send"]
+    assert result.task is None and len(handed_over) == 1
     job = Job.objects.get(pk=result.job.pk)
     assert job.state == JobState.SUCCEEDED, job.error
     assert (job.done, job.total, job.attempts) == (21, 21, 1)

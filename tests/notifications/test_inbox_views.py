@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from taskboard.notifications import queries, services
 from taskboard.notifications.models import EventKind, Notification
 from taskboard.notifications.services import notify
 
@@ -63,3 +64,13 @@ def test_every_page_arrives_with_the_count(client, annotator, told):
     client.force_login(annotator)
     page = client.get(reverse("work:my-work")).content.decode()
     assert 'id="bell"' in page and 'data-count="2"' in page and 'hx-trigger="every 30s' in page
+
+
+def test_the_cached_count_follows_new_notices_and_reads(annotator, django_capture_on_commit_callbacks):
+    assert queries.unread_count(user=annotator) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(kind=EventKind.REWORK, recipients=[annotator], event_key="c1", title="One")
+    assert queries.unread_count(user=annotator) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mark_all_read(user=annotator)
+    assert queries.unread_count(user=annotator) == 0
