@@ -23,7 +23,10 @@ if TESTING:
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off. On a development checkout, run commands with the "
+            "settings `make run` uses: DEBUG=1 (for an API token, `make token EMAIL=...`)."
+        )
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
 elif len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long.")
@@ -184,6 +187,12 @@ MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT") or ""
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 ITEM_UPLOAD_MAX_BYTES = env_int("ITEM_UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+# A manifest (docs/imports.md): at most this many rows, and this many bytes (200 bytes a row at the
+# row cap; a row with a URL and a little metadata takes about 120). Above MANIFEST_JOB_THRESHOLD rows
+# it is imported by a job with a progress bar, read from a copy in storage.
+MANIFEST_MAX_ROWS = env_int("MANIFEST_MAX_ROWS", 10_000_000, minimum=1)
+MANIFEST_MAX_BYTES = env_int("MANIFEST_MAX_BYTES", 2 * 1024**3, minimum=1024)
+MANIFEST_JOB_THRESHOLD = env_int("MANIFEST_JOB_THRESHOLD", 20_000, minimum=1)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

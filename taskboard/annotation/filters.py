@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from taskboard.accounts.models import User
 from taskboard.annotation.dql import DQLError, dql_to_q
+from taskboard.annotation.forms import AccessibleForm
 from taskboard.annotation.models import AnnotationTask, TaskStatus
 from taskboard.annotation.selection import Selection
 from taskboard.datasets.folders import normalize_folder
@@ -32,12 +33,12 @@ _GLOB = re.compile(r"^[^\x00-\x1f]{1,500}$")
 IN_TASK, ANY_STATUS, NO_STATUS = "", "any", "none"
 
 
-class ItemFilterForm(forms.Form):
+class ItemFilterForm(AccessibleForm):
     """Checks the browser's filter input. The second half of a pair (subfolders, the status in the
     chosen task, a metadata value) is a plain field here; its filter reads it."""
 
     subfolders = forms.BooleanField(required=False, initial=True, label="Include subfolders")
-    status = forms.ChoiceField(required=False, label="Status there")
+    status = forms.ChoiceField(required=False, label="Status in that task")
     meta_value = forms.CharField(required=False, max_length=500, label="Value")
 
     field_order = [

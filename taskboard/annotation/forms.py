@@ -11,6 +11,7 @@ from typing import cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.boundfield import BoundField
 from django.utils import timezone
 
 from taskboard.annotation.models import (
@@ -26,6 +27,23 @@ from taskboard.annotation.models import (
 from taskboard.annotation.selection import Selection
 from taskboard.inputs import IdChoiceField, IdsChoiceField
 from taskboard.projects import queries
+
+
+class DescribedBoundField(BoundField):
+    """A control tied to its help and to its error box (`annotation/_field.html`): `aria-describedby`
+    names both, so a screen reader reads the error with the field. The error box is always in the
+    page, so an error that appears as one types is linked as well as announced."""
+
+    def build_widget_attrs(self, attrs, widget=None):
+        attrs = super().build_widget_attrs(attrs, widget)
+        described = ([f"{self.auto_id}_helptext"] if self.help_text else []) + [f"err-{self.html_name}"]
+        attrs["aria-describedby"] = " ".join(described)
+        return attrs
+
+
+class AccessibleForm(forms.Form):
+    bound_field_class = DescribedBoundField
+
 
 ITEM_MODES = [
     ("folder", "A folder"),
@@ -125,7 +143,7 @@ def parse_item_refs(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
     return tuple(dict.fromkeys(ids)), tuple(dict.fromkeys(names))
 
 
-class ItemsForm(forms.Form):
+class ItemsForm(AccessibleForm):
     """Which items: one of the selection modes (docs/tasks.md), built into a `Selection`."""
 
     mode = forms.ChoiceField(
@@ -152,7 +170,7 @@ class ItemsForm(forms.Form):
     status_task = IdChoiceField(
         required=False, queryset=AnnotationTask.objects.none(), label="Task", empty_label="Choose a task"
     )
-    task_status = forms.ChoiceField(required=False, label="Status there", initial="any")
+    task_status = forms.ChoiceField(required=False, label="Status in that task", initial="any")
     items = forms.CharField(
         required=False,
         label="Item ids or filenames",
@@ -277,7 +295,7 @@ def selection_initial(selection: dict | None) -> dict:
     return initial
 
 
-class TypeForm(forms.Form):
+class TypeForm(AccessibleForm):
     kind = forms.ChoiceField(
         choices=TASK_KINDS,
         widget=forms.RadioSelect,
@@ -354,7 +372,7 @@ class TypeForm(forms.Form):
         return data
 
 
-class PeopleForm(forms.Form):
+class PeopleForm(AccessibleForm):
     """Assignees with their shares, due date, priority, recipe, owner and name."""
 
     assignees = UsersChoiceField(
@@ -476,7 +494,7 @@ class AssignmentChoiceField(IdChoiceField):
         return f"{obj.assignee.email} ({obj.item_count} items)"
 
 
-class ReassignForm(forms.Form):
+class ReassignForm(AccessibleForm):
     assignment = AssignmentChoiceField(queryset=None, label="Assignment", empty_label="Choose an assignment")
     to_user = UserChoiceField(queryset=None, label="Give it to", empty_label="Choose a person")
 
@@ -493,7 +511,7 @@ class ReassignForm(forms.Form):
         return data
 
 
-class RedistributeForm(forms.Form):
+class RedistributeForm(AccessibleForm):
     assignment = AssignmentChoiceField(queryset=None, label="Assignment", empty_label="Choose an assignment")
     assignees = UsersChoiceField(
         queryset=None,
@@ -541,5 +559,5 @@ def task_work_assignments(task):
     )
 
 
-class CloseForm(forms.Form):
+class CloseForm(AccessibleForm):
     confirm = forms.BooleanField(label="Yes, close this task", error_messages={"required": "Tick the box to confirm."})

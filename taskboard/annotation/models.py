@@ -334,6 +334,36 @@ class TaskItem(models.Model):
         return f"task {self.task_id} item {self.item_id} copy {self.copy}"
 
 
+class StatusAction(models.TextChoices):
+    CREATE = "create", "Set"
+    DELETE = "delete", "Cleared"
+
+
+class StatusLog(models.Model):
+    """One status set or cleared on a task item, kept as history: Dataloop's
+    `metadata.system.taskStatusLog` on the item. Appended by the status write itself
+    (`annotation.statuses`), in its transaction; never changed afterwards."""
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    item = models.ForeignKey(
+        "datasets.Item", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    # The assignment that held the item then (a reassign may since have moved it or removed the assignment).
+    assignment_pk = models.PositiveBigIntegerField()
+    copy = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=50)
+    action = models.CharField(max_length=10, choices=StatusAction.choices)
+    # Who set or cleared it, as they were known then.
+    creator = models.CharField(max_length=254)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["item", "at"], name="status_log_item_at")]
+
+    def __str__(self):
+        return f"{self.action} {self.status} on item {self.item_id} in task {self.task_id}"
+
+
 class WorkloadEntry(models.Model):
     """A person's share of a task's items (distribution) or their place in a pulling task."""
 

@@ -6,9 +6,13 @@ ever held by two people: PostgreSQL claims with row locks that skip locked rows,
 compare-and-set update.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import Exists, F, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from taskboard.accounts.models import User
@@ -58,15 +62,19 @@ WITH me AS (
   WHERE id = (SELECT id FROM want) AND EXISTS (SELECT 1 FROM moved)
 ), record AS (
   INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, at, note)
-  SELECT %(task)s, item_id, '{ChangeKind.CLAIM.value}', (SELECT id FROM queue), (SELECT id FROM want), 1, %(user)s,
-    now(), '' FROM moved
+  SELECT %(task)s, item_id, '{ChangeKind.CLAIM.value}', (SELECT id FROM queue), (SELECT id FROM want), 1,
+    CAST(%(by)s AS bigint), now(), '' FROM moved
 )
 SELECT (SELECT count(*) FROM me), (SELECT count(*) FROM moved)
 """
 
 
-def pulling_claim(*, task: AnnotationTask, user: User) -> int:
+def pulling_claim(*, task: AnnotationTask, user: User, requested: bool = False) -> int:
     """Give `user` their next batch from the queue if their undone items are low; returns how many.
+
+    `requested` is True when the person asked for it ("Get more items"); otherwise the system pulls
+    on their behalf (the first batches, a refill after a status, a pipeline's hand-out), and the
+    change record names no one as its author (`by` is empty), so the history says so.
 
     The rule (docs/tasks.md): refill when undone ≤ max_batch_workload − batch_size, never above
     max_batch_workload undone. Concurrent claimers never get the same item: PostgreSQL skips rows
@@ -82,6 +90,7 @@ def pulling_claim(*, task: AnnotationTask, user: User) -> int:
             "task": task.pk,
             "project": task.project_id,
             "user": user.pk,
+            "by": user.pk if requested else None,
             "batch": task.batch_size,
             "max": task.max_batch_workload,
         }
@@ -92,25 +101,46 @@ def pulling_claim(*, task: AnnotationTask, user: User) -> int:
             holders, moved = cursor.fetchone()
         if holders:
             return moved
-    # SQLite, and a first claim of an allowed assignee (their assignment is made here).
-    with transaction.atomic():
-        return _pulling_claim_orm(task=task, user=user)
+    # SQLite, and a first claim of an allowed assignee (their assignment is made here). No savepoint
+    # (the status flow claims inside its own transaction): nothing raises inside, a refusal is
+    # raised once the block is left.
+    with transaction.atomic(savepoint=False):
+        claimed = _pulling_claim_orm(task=task, user=user, requested=requested)
+    if claimed is None:
+        raise ValidationError({"allowed_assignees": "You are not among this task's assignees."})
+    return claimed
 
 
-def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int:
-    assignment = (
-        Assignment.objects.select_for_update().filter(task=task, assignee=user, kind=AssignmentKind.WORK).first()
+def _claimer(*, task: AnnotationTask, user: User) -> Mapping[str, Any] | None:
+    """The claimer's work assignment under its row lock, read with what the rule needs."""
+    with_status = (
+        StatusCount.objects.filter(assignment_id=OuterRef("pk")).values("assignment_id").annotate(n=Sum("count"))
     )
+    return (
+        Assignment.objects.select_for_update(of=("self",))
+        .filter(task=task, assignee=user, kind=AssignmentKind.WORK)
+        .annotate(
+            with_status=Coalesce(Subquery(with_status.values("n")[:1]), 0),
+            paused=Exists(Pause.objects.filter(pause_q(user_id=user.pk, task=task))),
+        )
+        .values("id", "item_count", "removed", "with_status", "paused")
+        .first()
+    )
+
+
+def _pulling_claim_orm(*, task: AnnotationTask, user: User, requested: bool) -> int | None:
+    """How many items `user` claimed; None when they are not among the task's assignees."""
+    assignment = _claimer(task=task, user=user)
     if assignment is None:
         if not WorkloadEntry.objects.filter(task=task, assignee=user).exists():
-            raise ValidationError({"allowed_assignees": "You are not among this task's assignees."})
-        assignment, _ = Assignment.objects.get_or_create(task=task, assignee=user, kind=AssignmentKind.WORK)
-        ensure_status_counts(assignment_ids=[assignment.pk], keys=list(task.statuses.values_list("key", flat=True)))
-        assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
-    if assignment.removed or Pause.objects.filter(pause_q(user_id=user.pk, task=task)).exists():
+            return None
+        Assignment.objects.get_or_create(task=task, assignee=user, kind=AssignmentKind.WORK)
+        assignment = _claimer(task=task, user=user)
+        assert assignment is not None  # made just above, in this transaction
+        ensure_status_counts(assignment_ids=[assignment["id"]], keys=list(task.statuses.values_list("key", flat=True)))
+    if assignment["removed"] or assignment["paused"]:
         return 0
-    with_status = StatusCount.objects.filter(assignment=assignment).aggregate(n=Sum("count"))["n"] or 0
-    undone = assignment.item_count - with_status
+    undone = assignment["item_count"] - assignment["with_status"]
     batch, most = task.batch_size, task.max_batch_workload
     assert batch is not None and most is not None  # a pulling task has both (task_pulling_limits)
     if undone > most - batch:
@@ -128,12 +158,12 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int:
         f"ORDER BY rank LIMIT %s{lock}) AND in_queue = %s RETURNING item_id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [assignment.pk, False, task.pk, True, want, True])
+        cursor.execute(sql, [assignment["id"], False, task.pk, True, want, True])
         claimed = [row[0] for row in cursor.fetchall()]
     if not claimed:
         return 0
     n = len(claimed)
-    Assignment.objects.filter(pk=assignment.pk).update(
+    Assignment.objects.filter(pk=assignment["id"]).update(
         item_count=F("item_count") + n, claimed_count=F("claimed_count") + n
     )
     now = timezone.now()
@@ -144,8 +174,8 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User) -> int:
                 item_id=item_id,
                 kind=ChangeKind.CLAIM,
                 from_assignment=queue,
-                to_assignment=assignment,
-                by=user,
+                to_assignment_id=assignment["id"],
+                by=user if requested else None,
                 at=now,
             )
             for item_id in claimed

@@ -82,6 +82,8 @@ def _render_step(request: AuthedHttpRequest, wid, state, dataset, step, built, *
         "form": built.get(step),
         "count": count,
         "kind": wizard.kind_of(built),
+        "kind_label": wizard.kind_label(wizard.kind_of(built)),
+        "qa_unchosen": wizard.qa_parent_missing(built),
         "folders": dataset_queries.dataset_folders(dataset) if step == "items" else [],
         "next_step": wizard.STEPS[wizard.STEPS.index(step) + 1] if step != "review" else None,
         "prev_step": wizard.STEPS[wizard.STEPS.index(step) - 1] if step != "items" else None,
@@ -143,7 +145,10 @@ def wizard_validate(request: AuthedHttpRequest, wid: str, step: str):
         "form": form,
         "count": wizard.count_items(built["items"], built["type"], dataset) if step in ("items", "type") else None,
         "kind": wizard.kind_of(built),
+        "qa_unchosen": wizard.qa_parent_missing(built),
         "load_sum": wizard.load_sum(form) if step == "people" else None,
+        # Only the fields the person has touched show their errors as they type.
+        "touched": set(request.POST.get("_touched", "").split(",")) - {""},
     }
     return render(request, "annotation/_wizard_feedback.html", context)
 

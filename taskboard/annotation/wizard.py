@@ -96,7 +96,7 @@ def step_data(state, step):
 
 def store_step(state, step, querydict):
     state["data"][step] = {
-        key: querydict.getlist(key) for key in querydict if key not in ("csrfmiddlewaretoken", "goto")
+        key: querydict.getlist(key) for key in querydict if key not in ("csrfmiddlewaretoken", "goto", "_touched")
     }
 
 
@@ -214,6 +214,17 @@ def steps_nav(wid, current, state):
     ]
 
 
+def qa_parent_missing(built) -> bool:
+    """A QA task chosen without the task it reviews: there is nothing to count yet."""
+    form = built["type"]
+    return kind_of(built) == "qa" and not (form.is_valid() and form.cleaned_data.get("parent"))
+
+
+def kind_label(kind: str) -> str:
+    """How the wizard names a kind of task ("QA review of a task"), never its key."""
+    return dict(forms.TASK_KINDS).get(kind, kind)
+
+
 def kind_of(built) -> str:
     form = built["type"]
     if form.is_valid():
@@ -307,6 +318,10 @@ def summary(*, wid: str, dataset, built, by) -> dict:
         "split": [(share.user, share.share, share.items) for share in plan.shares],
         "queued": plan.queued,
         "consensus_copies": plan.copies,
+        "consensus_items": plan.originals,
+        # A consensus task's work is its copies: each consensus item is labelled per_item times.
+        "labelled_once": plan.total - plan.originals,
+        "to_label": plan.total - plan.originals + plan.copies,
         # A QA task's items are in its parent by definition; only other tasks are worth a warning.
         "in_other_tasks": annotation_queries.items_in_other_open_tasks(
             matched, exclude_task=type_.cleaned_data.get("parent") if kind == "qa" else None

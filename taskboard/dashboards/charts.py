@@ -12,6 +12,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 52, 16, 28, 36
+LEGEND_BOTTOM = 20  # the legend's text sits on y=16 and reaches about 4 below it
+LABEL_HEIGHT = 10
 MAX_MARKERS = 62
 
 
@@ -73,6 +75,16 @@ def _legend(entries: list[tuple[str, str]]) -> str:
     return "".join(parts)
 
 
+def _left_label(x: float, y: float, left: int) -> str:
+    """ "N left" beside the last point: above it, unless that would run into the legend (a point at
+    the top, as on the first day); then below it. Near the right edge it ends at the point."""
+    label_y = y - 6 if y - 6 - LABEL_HEIGHT >= LEGEND_BOTTOM else y + 6 + LABEL_HEIGHT
+    anchor, label_x = ("end", x - 6) if x > WIDTH - RIGHT - 60 else ("start", x + 6)
+    return (
+        f'<text class="label strong" x="{label_x:.1f}" y="{label_y:.1f}" text-anchor="{anchor}">{left:,} left</text>'
+    )
+
+
 def burndown_svg(
     points: list[tuple[datetime.date, int]],
     *,
@@ -107,8 +119,7 @@ def burndown_svg(
         body.append(f'<polyline class="actual" points="{path}"/>')
         if len(coords) <= MAX_MARKERS:
             body.extend(f'<circle class="marker" cx="{x:.1f}" cy="{y:.1f}" r="3"/>' for x, y in coords)
-        x, y = coords[-1]
-        body.append(f'<text class="label strong" x="{x + 6:.1f}" y="{y - 6:.1f}">{points[-1][1]:,} left</text>')
+        body.append(_left_label(*coords[-1], points[-1][1]))
     desc = (
         f"Remaining items per day from {day_label(start)}: {points[-1][1] if points else total:,} left of {total:,}"
         + (f"; due {day_label(due)}." if due else ".")

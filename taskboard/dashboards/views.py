@@ -101,11 +101,12 @@ def project_detail(request: AuthedHttpRequest, pk: int):
 @login_required
 def task_detail(request: AuthedHttpRequest, pk: int):
     task = annotation_queries.task_for_manager(request.user, pk)
+    progress = task_progress.task_progress(task)
     context = {
         "task": task,
         "project": task.project,
-        "progress": task_progress.task_progress(task),
-        "forecast": queries.task_numbers(task).forecast if task.is_open else None,
+        "progress": progress,
+        "forecast": queries.task_forecast(task, progress) if task.is_open else None,
     }
     if request.htmx and request.GET.get("part") == "progress":
         return render(request, "dashboards/task_detail.html#progress", context)

@@ -29,6 +29,8 @@ KIND_TAGS: dict[str, int] = {
     "user": 0x07,
     "job": 0x08,
     "label": 0x09,
+    # The API's consensus clones: one per copy of an item in a consensus task (the task row's key).
+    "clone": 0x0A,
 }
 _TAG_KINDS = {tag: kind for kind, tag in KIND_TAGS.items()}
 _MAX_PK = 16**_PK_DIGITS - 1

@@ -30,6 +30,8 @@ from taskboard.pipelines.editing import (
     input_port_id,
     ms_to_datetime,
     node_json,
+    node_task_settings,
+    node_task_sync,
     output_port_id,
     parse_ref,
     save_node,
@@ -42,6 +44,7 @@ from taskboard.pipelines.models import (
     Pipeline,
     PipelineState,
 )
+from taskboard.pipelines.running import node_tasks_make
 
 logger = logging.getLogger(__name__)
 
@@ -394,8 +397,11 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: object, by: Us
         assert dataset is not None  # _parse_node refuses a node without one
         if node.task_id and (node.kind != cleaned["kind"] or node.dataset_id != dataset.pk):
             node.task = None  # a different task now: the old one stays, unlinked
+        before = node_task_settings(node) if node.task_id else None
         node.raw = cleaned["raw"]
         saved[uid] = save_node(node, cleaned, raw_sync=False)
+        if before is not None:
+            node_task_sync(saved[uid], before, cleaned, by)
     Connection.objects.bulk_create(
         [
             Connection(
@@ -410,5 +416,7 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: object, by: Us
             for s, t, rework, status, condition, raw in edges
         ]
     )
+    # As Dataloop does, a saved task node has its task from now on, not only once installed.
+    node_tasks_make(pipeline, by, installing=False)
     given.refresh_from_db()
     return given

@@ -484,11 +484,21 @@ def node_update(
     if errors:
         raise ValidationError(errors)
     if node.task_id:
-        _task_sync(node, current, cleaned, by)
+        node_task_sync(node, current, cleaned, by)
     return save_node(node, cleaned)
 
 
-def _task_sync(node: Node, before: NodeFields, after: NodeFields, by: User) -> None:
+def node_task_settings(node: Node) -> NodeFields:
+    """The settings of a node that its task follows (`node_task_sync`)."""
+    return {
+        "owner": node.owner,
+        "priority": node.priority,
+        "due_at": node.due_at,
+        "statuses": node.statuses,
+    }
+
+
+def node_task_sync(node: Node, before: NodeFields, after: NodeFields, by: User) -> None:
     """A node that already made its task passes setting changes on to it."""
     owner = after.get("owner") if after.get("owner") != before.get("owner") else UNSET
     priority = after.get("priority") if after.get("priority") != before.get("priority") else UNSET

@@ -435,12 +435,20 @@ def routing_job_failed(
         )
 
 
+# Read with the task's lock by the status flow: whether an installed pipeline routes from this task.
+ROUTED = "pipeline_routed"
+
+
+def has_routes() -> Exists:
+    return Exists(Connection.objects.filter(source__task_id=OuterRef("pk"), pipeline__state=PipelineState.INSTALLED))
+
+
 def route_on_commit(change: StatusChange) -> None:
     """A step of the status flow: when an installed pipeline has a connection for the item's new status,
     the item moves along it, after the commit: the routing job must see the status, and a change that
     rolls back moves nothing."""
     row = change.row
-    if not change.new or row.status_at is None:
+    if not change.new or row.status_at is None or getattr(change.task, ROUTED, True) is False:
         return
     routed = Connection.objects.filter(
         source__task_id=row.task_id, status=change.new, pipeline__state=PipelineState.INSTALLED

@@ -18,11 +18,17 @@ from django.db import transaction
 
 from taskboard.accounts.models import User
 from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem, TaskType
-from taskboard.annotation.statuses import StatusChange, status_clear, status_set
+from taskboard.annotation.statuses import StatusChange, lock_task, status_write
 from taskboard.datasets.models import Item
-from taskboard.pipelines.routing import route_on_commit
+from taskboard.pipelines.routing import ROUTED, has_routes, route_on_commit
 from taskboard.work import consensus, qa
 from taskboard.work.services import pulling_refill, require_holder, require_open
+
+
+def _lock(task: AnnotationTask) -> AnnotationTask:
+    """The task's row lock, read with what decides whether the QA and pipeline steps have anything
+    to do, so a change that sets off neither costs no query for them."""
+    return lock_task(task, **{qa.TAKES_ITEMS: qa.takes_items(), ROUTED: has_routes()})
 
 
 def _after(change: StatusChange) -> None:
@@ -38,7 +44,9 @@ def _after(change: StatusChange) -> None:
 @transaction.atomic
 def item_status_set(*, task: AnnotationTask, item: Item, status: str, by: User, copy: int | None = None) -> TaskItem:
     """The person holding the item sets its status, and what that sets off follows."""
-    change = status_set(task=task, item=item, status=status, by=by, copy=copy)
+    if not isinstance(status, str) or not status:
+        raise ValidationError({"status": "Choose a status."})
+    change = status_write(task=_lock(task), item=item, new_status=status, by=by, copy=copy)
     _after(change)
     return change.row
 
@@ -46,7 +54,7 @@ def item_status_set(*, task: AnnotationTask, item: Item, status: str, by: User, 
 @transaction.atomic
 def item_status_clear(*, task: AnnotationTask, item: Item, by: User, copy: int | None = None) -> TaskItem:
     """The person holding the item clears its status: it is to do again."""
-    change = status_clear(task=task, item=item, by=by, copy=copy)
+    change = status_write(task=_lock(task), item=item, new_status=None, by=by, copy=copy)
     _after(change)
     return change.row
 

@@ -1,7 +1,9 @@
 """The QA loop: a reviewer rejects an item, it goes back to its annotator for rework, and when they
 complete it again it returns to the same reviewer; QA tasks take in items as they get a status."""
 
-from django.db.models import F
+from typing import Any
+
+from django.db.models import Exists, F, OuterRef, QuerySet
 
 from taskboard.accounts.models import User
 from taskboard.annotation.models import (
@@ -131,22 +133,30 @@ def _rework_done(*, parent_item: TaskItem, by: User) -> list[TaskItem]:
     return waiting
 
 
+# Read with the task's lock by the status flow: whether any QA task takes this task's items in.
+TAKES_ITEMS = "qa_takes_items"
+
+
+def _intake_tasks(parent_id: Any) -> QuerySet[AnnotationTask]:
+    # A QA task whose items all have a status is "completed" but still takes in; a closed one does not.
+    return AnnotationTask.objects.filter(parent_id=parent_id, type=TaskType.QA, qa_intake=True, closed_at__isnull=True)
+
+
+def takes_items() -> Exists:
+    return Exists(_intake_tasks(OuterRef("pk")))
+
+
 def intake(change: StatusChange) -> int:
     """A step of the status flow: an annotation task's item got a status. The QA tasks that take items
     in as they come get it, each into the reviewer with the least undone work for their share (or
     their queue, when pulling)."""
     if change.task.type != TaskType.ANNOTATION or change.old is not None or change.new is None:
         return 0
+    if getattr(change.task, TAKES_ITEMS, True) is False:
+        return 0
     parent_item, by = change.row, change.by
     added = 0
-    qa_tasks = AnnotationTask.objects.filter(
-        # A QA task whose items all have a status is "completed" but still takes in; a closed one does not.
-        parent_id=parent_item.task_id,
-        type=TaskType.QA,
-        qa_intake=True,
-        closed_at__isnull=True,
-    )
-    for qa_task in qa_tasks:
+    for qa_task in _intake_tasks(parent_item.task_id):
         if TaskItem.objects.filter(task=qa_task, item_id=parent_item.item_id).exists():
             continue
         selection = Selection(mode="list", item_ids=(parent_item.item_id,))

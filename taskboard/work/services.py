@@ -21,7 +21,7 @@ from taskboard.annotation.models import (
     TaskItem,
 )
 from taskboard.annotation.people import is_paused
-from taskboard.annotation.progress import assignment_progress
+from taskboard.annotation.progress import Progress, assignment_progress
 from taskboard.annotation.pulling import pulling_claim
 from taskboard.annotation.statuses import StatusChange
 from taskboard.datasets.models import Annotation, Item, Label
@@ -119,7 +119,7 @@ def item_time_beat(
 # --- Pulling -------------------------------------------------------------------------------------------
 
 
-def pulling_may_pull(assignment: Assignment) -> bool:
+def pulling_may_pull(assignment: Assignment, progress: Progress | None = None) -> bool:
     """The next batch comes when undone items fall to max_batch_workload - batch_size or fewer.
 
     Mirrors the claim primitive's own test (items with no status count as undone), which is the
@@ -130,7 +130,8 @@ def pulling_may_pull(assignment: Assignment) -> bool:
         return False
     batch, most = task.batch_size, task.max_batch_workload
     assert batch is not None and most is not None  # a pulling task has both (task_pulling_limits)
-    return assignment_progress(assignment).todo <= most - batch
+    todo = (progress or assignment_progress(assignment)).todo
+    return todo <= most - batch
 
 
 def pulling_queue_size(task: AnnotationTask) -> int:
@@ -159,7 +160,7 @@ def pulling_get_more(*, assignment: Assignment, by: User) -> int:
         raise ValidationError(
             {"assignment": f"Finish more of your items first: at most {task.max_batch_workload} may be undone."}
         )
-    return pulling_claim(task=task, user=by)
+    return pulling_claim(task=task, user=by, requested=True)
 
 
 def pulling_refill(change: StatusChange) -> int:
@@ -172,7 +173,8 @@ def pulling_refill(change: StatusChange) -> int:
         or not change.task.is_pulling
         or assignment.kind != AssignmentKind.WORK
         or assignment.removed
-        or assignment.assignee is None
+        or assignment.assignee_id != change.by.pk
     ):
         return 0
-    return pulling_claim(task=change.task, user=assignment.assignee)
+    # Only the holder sets a status (or a flow acting for them), so `by` is the holder: no read of them.
+    return pulling_claim(task=change.task, user=change.by)

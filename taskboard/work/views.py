@@ -62,22 +62,31 @@ def my_work(request: AuthedHttpRequest):
 @require_GET
 @login_required
 def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int | None = None):
-    assignment = annotation_queries.assignment_for_viewer(request.user, assignment_id)
-    task = assignment.task
+    """One item at a time. The page is read in a handful of queries whatever the task's size: the item
+    with its neighbours, the task's progress (which holds this assignment's), labels, history."""
+    task_item = None
     if task_item_id is None:
-        task_item = queries.first_open_item(assignment)
-        if task_item is not None:
-            return redirect(_item_url(task_item))
+        assignment = annotation_queries.assignment_for_viewer(request.user, assignment_id)
+        first = queries.first_open_item(assignment)
+        if first is not None:
+            return redirect(_item_url(first))
+        paused = is_paused(user=request.user, task=assignment.task) if assignment.task.is_pulling else False
     else:
-        task_item = queries.task_item_in_assignment(assignment=assignment, task_item_id=task_item_id)
+        task_item, around = queries.task_item_page(
+            request.user, assignment_id=assignment_id, task_item_id=task_item_id
+        )
+        assignment = task_item.assignment
+        paused = around.holder_paused
+    task = assignment.task
 
-    progress = task_progress.assignment_progress(assignment)
-    statuses = list(task.statuses.all())
+    numbers = task_progress.task_progress(task)
+    progress = numbers.row_of(assignment.pk) or task_progress.assignment_progress(assignment)
+    statuses = [status for status, _ in numbers.statuses]
     shortcuts = _status_shortcuts(statuses)
     for status in statuses:
         status.shortcut = shortcuts.get(status.key, "")
     is_holder = assignment.assignee_id == request.user.pk
-    paused = is_holder and task.is_pulling and is_paused(user=request.user, task=task)
+    paused = is_holder and task.is_pulling and paused
     context = {
         "assignment": assignment,
         "task": task,
@@ -86,28 +95,26 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
         "is_holder": is_holder,
         "can_work": is_holder and task.accepts_work,
         "is_qa": task.type == TaskType.QA,
-        "task_progress": task_progress.tasks_progress([task])[task.pk],
+        "task_progress": numbers,
         "paused": paused,
         "may_pull": is_holder
         and not paused
-        and services.pulling_may_pull(assignment)
-        and services.pulling_queue_size(task) > 0,
-        "queue_size": services.pulling_queue_size(task) if task.is_pulling else 0,
+        and services.pulling_may_pull(assignment, progress)
+        and numbers.queued > 0,
+        "queue_size": numbers.queued if task.is_pulling else 0,
         "task_item": task_item,
     }
     if task_item is not None:
         item = task_item.item
-        next_item = queries.next_item(task_item)
-        chosen = {a.label_id for a in queries.own_annotations(task_item=task_item)}
-        labels = list(Label.objects.filter(recipe_id=task.recipe_id))
+        next_item = queries.task_item_with_item(around.next_id) if around.next_id else None
         context.update(
             item=item,
             item_src=item.src,
-            position=queries.item_position(task_item),
+            position=around.position,
             next_item=next_item,
             next_src=next_item.item.src if next_item else "",
-            previous_item=queries.previous_item(task_item),
-            labels=[(label, label.pk in chosen) for label in labels],
+            previous_item_id=around.previous_id,
+            labels=queries.labels_with_choice(task_item=task_item),
             parent_annotations=queries.parent_annotations(task_item=task_item),
             parent_item=queries.parent_task_item(task_item),
             history=queries.item_history(item, task=task),
@@ -117,19 +124,19 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
 
 
 def _load(request: AuthedHttpRequest, assignment_id: int, task_item_id: int):
-    assignment = annotation_queries.assignment_for_viewer(request.user, assignment_id)
-    task_item = queries.task_item_in_assignment(assignment=assignment, task_item_id=task_item_id)
-    task_item.assignment = assignment
-    task_item.task = assignment.task
-    return assignment, task_item
+    task_item = queries.task_item_for_viewer(request.user, assignment_id=assignment_id, task_item_id=task_item_id)
+    return task_item.assignment, task_item
 
 
 @require_POST
 @login_required
 def item_status(request: AuthedHttpRequest, assignment_id: int, task_item_id: int):
-    assignment, task_item = _load(request, assignment_id, task_item_id)
+    task_item, following = queries.task_item_for_status(
+        request.user, assignment_id=assignment_id, task_item_id=task_item_id
+    )
+    assignment = task_item.assignment
     task = assignment.task
-    form = StatusForm(request.POST, statuses=[s.key for s in task.statuses.all()])
+    form = StatusForm(request.POST)
     if not form.is_valid():
         messages.error(request, str(form.errors["status"][0]))
         return redirect(_item_url(task_item))
@@ -152,11 +159,14 @@ def item_status(request: AuthedHttpRequest, assignment_id: int, task_item_id: in
     except PermissionDenied as error:
         messages.error(request, str(error))
         return redirect(_item_url(task_item))
-    following = queries.next_open_item(task_item)
+    if following is None and task.is_pulling:
+        # The change may have brought the next batch (pulling refill): the first of it, if so.
+        first = queries.first_open_item(assignment)
+        following = first.pk if first is not None else None
     if following is None:
         messages.success(request, "All items in this assignment have a status.")
         return redirect(_item_url(task_item))
-    return redirect(_item_url(following))
+    return redirect(reverse("work:item", args=[assignment.pk, following]))
 
 
 @require_POST

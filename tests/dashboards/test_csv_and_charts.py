@@ -64,3 +64,14 @@ def test_throughput_svg_labels_bars_and_hatches_negative_days():
     assert "<script>" not in svg  # ids are escaped
     assert 'class="bar negative"' in svg and "-hatch)" in svg
     assert ">3</text>" in svg and ">-2</text>" in svg
+
+
+def test_burndown_left_label_never_overlaps_the_legend():
+    """On the first day the only point is at the top of the plot, right under the legend: its
+    "N left" label goes below the point instead of into the legend."""
+    import re
+
+    svg = charts.burndown_svg([(D, 30)], total=30, start=D, due=D + datetime.timedelta(days=7))
+    label_y = float(re.search(r'<text class="label strong" x="[\d.]+" y="([\d.]+)"[^>]*>30 left', svg).group(1))
+    legend_bottom = max(float(y) for y in re.findall(r'<text class="label" x="[\d.]+" y="([\d.]+)">', svg)[:2])
+    assert label_y - charts.LABEL_HEIGHT > legend_bottom + 2

@@ -65,6 +65,36 @@
     });
   }
 
+  // Which fields the person has touched: the as-you-type check shows only their errors (the field
+  // being typed in, never the ones not reached yet); "Next" shows them all.
+  function touch(event) {
+    var field = event.target;
+    var form = field.closest && field.closest("form[hx-post]");
+    if (!form || !field.name || field.name === "_touched") return;
+    var box = form.querySelector("input[name=_touched]");
+    if (!box) {
+      box = document.createElement("input");
+      box.type = "hidden"; box.name = "_touched";
+      form.appendChild(box);
+    }
+    var names = box.value ? box.value.split(",") : [];
+    if (names.indexOf(field.name) < 0) { names.push(field.name); box.value = names.join(","); }
+  }
+  document.addEventListener("input", touch, true);
+  document.addEventListener("change", touch, true);
+
+  // A control whose error box holds a message is invalid (aria-invalid), and stops being so once it is empty.
+  function markInvalid() {
+    document.querySelectorAll(".field-error[id^='err-']").forEach(function (box) {
+      var invalid = box.textContent.trim() !== "";
+      document.querySelectorAll("[aria-describedby~='" + box.id + "']").forEach(function (control) {
+        if (invalid) control.setAttribute("aria-invalid", "true"); else control.removeAttribute("aria-invalid");
+      });
+    });
+  }
+  document.addEventListener("htmx:oobAfterSwap", markInvalid);
+  document.addEventListener("htmx:afterSettle", markInvalid);
+
   // A form on its way to the server needs no as-you-type check any more: leaving a field by
   // clicking "Next" fires a (delayed) change check, which is dropped here instead of racing the submit.
   document.addEventListener("submit", function (event) {

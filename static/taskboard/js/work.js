@@ -22,6 +22,26 @@
     return true;
   }
 
+  // Zoom: "Fit" shows the whole picture as large as the stage allows; each step in doubles it up to 8×,
+  // and the view scrolls (by mouse, touch or arrow keys once focused).
+  var view = document.querySelector(".image-view");
+  var image = view && view.querySelector("img");
+  var level = document.querySelector(".zoom-level");
+  var zoom = 1;
+  function setZoom(next) {
+    if (!image) return;
+    zoom = Math.max(1, Math.min(8, next));
+    view.classList.toggle("zoomed", zoom > 1);
+    image.style.width = zoom > 1 ? zoom * 100 + "%" : "";
+    if (level) level.textContent = zoom > 1 ? zoom * 100 + "%" : "Fit";
+  }
+  document.querySelectorAll("[data-zoom]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var how = button.getAttribute("data-zoom");
+      setZoom(how === "in" ? zoom * 2 : how === "out" ? zoom / 2 : 1);
+    });
+  });
+
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (typing(event.target)) {
@@ -29,6 +49,9 @@
       return;
     }
     var key = event.key;
+    // Arrow keys scroll a zoomed picture that has the focus, instead of changing item.
+    if (view && zoom > 1 && event.target === view && /^Arrow/.test(key)) return;
+    if (key === "=") key = "+";  // the unshifted plus key
     if (key === "ArrowRight") key = "n";
     else if (key === "ArrowLeft") key = "p";
     else key = key.toLowerCase();
