@@ -29,7 +29,6 @@ from taskboard.annotation.models import (
 from taskboard.annotation.people import pause_q
 from taskboard.annotation.rows import CHANGE_TABLE, TASK_ITEM_TABLE
 from taskboard.annotation.statuses import ensure_status_counts
-from taskboard.annotation.workload import may_work
 
 # The whole claim on PostgreSQL as ONE statement: the rule under the claimer's row lock, the next
 # rows of the queue (skipping rows another claim has locked), the move, the claimer's counters
@@ -83,7 +82,10 @@ def pulling_claim(*, task: AnnotationTask, user: User, requested: bool = False) 
     """
     if not task.is_pulling:
         raise ValidationError({"allocation": "Only pulling tasks hand out batches."})
-    if not task.accepts_work or not may_work(task.project_id, [user.pk]):
+    # A deactivated person is given nothing (workload.may_work's rule; read from the user row the caller
+    # holds, as this runs on every status of a pulling task). A removed member's claim finds no
+    # assignment it may fill.
+    if not task.accepts_work or not user.is_active:
         return 0
     if connection.vendor == "postgresql":
         params = {

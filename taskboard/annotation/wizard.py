@@ -214,6 +214,12 @@ def steps_nav(wid, current, state):
     ]
 
 
+def touched_fields(post) -> set[str]:
+    """The fields a person has touched (wizard.js keeps them in `_touched`): the as-you-type check shows
+    only their errors."""
+    return set(post.get("_touched", "").split(",")) - {""}
+
+
 def qa_parent_missing(built) -> bool:
     """A QA task chosen without the task it reviews: there is nothing to count yet."""
     form = built["type"]
