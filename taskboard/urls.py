@@ -7,6 +7,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", include("taskboard.api.urls")),
     path("jobs/", include("taskboard.jobs.urls")),
     path("work/", include("taskboard.work.urls")),
+    path("", include("taskboard.notifications.urls")),
     path("pipelines/", include("taskboard.pipelines.urls")),
     path("", include("taskboard.datasets.urls")),
     path("", include("taskboard.annotation.urls")),

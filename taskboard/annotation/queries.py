@@ -26,6 +26,17 @@ def task_for_manager(user: AnyUser, pk: object) -> AnnotationTask:
     return get_or_404(tasks, pk, "task")
 
 
+def task_for_viewer(user: AnyUser, pk: object) -> AnnotationTask:
+    """A task its project's managers or the people working in it may open; anyone else gets 404."""
+    tasks = AnnotationTask.objects.visible_to(user).select_related("project", "dataset", "parent")
+    return get_or_404(tasks, pk, "task")
+
+
+def item_in_task(task: AnnotationTask, pk: object) -> Item:
+    """An item of the task, or 404."""
+    return get_or_404(Item.objects.filter(task_items__task_id=task.pk).distinct(), pk, "item")
+
+
 def assignment_for_viewer(user: AnyUser, pk: object) -> Assignment:
     """A work assignment its holder or the project's managers may open; anyone else gets 404."""
     assignments = Assignment.objects.visible_to(user).select_related(

@@ -52,9 +52,13 @@ def require_not_closed(task: AnnotationTask, field: str) -> None:
         raise ValidationError({field: "This task is closed; its items and assignments no longer change."})
 
 
-def task_state_refresh(task: AnnotationTask, *, done_keys: Iterable[str] | None = None) -> None:
-    """Completed when every worked item (hidden consensus originals aside) has a final status.
-    One query reads the held items, the open issues and the done count; a second writes a new state."""
+# Names of the task's totals when they are read with its row (`task_totals`).
+HELD, ISSUES, DONE = "totals_held", "totals_issues", "totals_done"
+
+
+def task_totals(done_keys: Iterable[str] | None = None) -> dict[str, Coalesce]:
+    """The task's held items (hidden consensus originals aside), open issues and done count, as
+    expressions to read with its row: what decides its state."""
     work = Assignment.objects.filter(task_id=OuterRef("pk")).exclude(kind=AssignmentKind.CONSENSUS).order_by()
     if done_keys is None:
         done_statuses = TaskStatus.objects.filter(task_id=OuterRef(OuterRef("pk")), is_done=True).values("key")
@@ -70,23 +74,42 @@ def task_state_refresh(task: AnnotationTask, *, done_keys: Iterable[str] | None 
     def total(grouped: QuerySet[Any, Any], expression: Any) -> Coalesce:
         return Coalesce(Subquery(grouped.annotate(n=Sum(expression)).values("n")[:1]), 0)
 
-    numbers = (
-        AnnotationTask.objects.filter(pk=task.pk)
-        .annotate(
-            held=total(work.values("task_id"), HELD_ITEMS),
-            issues=total(work.values("task_id"), F("issue_count")),
-            done=total(done.values("assignment__task_id"), F("count")),
-        )
-        .values("held", "issues", "done")
-        .get()
-    )
-    if numbers["held"] and numbers["done"] >= numbers["held"]:
-        state = TaskState.COMPLETED_WITH_ISSUES if numbers["issues"] else TaskState.COMPLETED
+    return {
+        HELD: total(work.values("task_id"), HELD_ITEMS),
+        ISSUES: total(work.values("task_id"), F("issue_count")),
+        DONE: total(done.values("assignment__task_id"), F("count")),
+    }
+
+
+def _state_set(task: AnnotationTask, *, held: int, issues: int, done: int) -> None:
+    """Completed when every worked item has a final status; written only when it changes."""
+    if held and done >= held:
+        state = TaskState.COMPLETED_WITH_ISSUES if issues else TaskState.COMPLETED
     else:
         state = TaskState.OPEN
     if state != task.state:
         AnnotationTask.objects.filter(pk=task.pk).update(state=state, updated_at=timezone.now())
         task.state = state
+
+
+def task_state_refresh(task: AnnotationTask, *, done_keys: Iterable[str] | None = None) -> None:
+    """Read the task's totals (one query) and set its state from them."""
+    numbers = (
+        AnnotationTask.objects.filter(pk=task.pk).annotate(**task_totals(done_keys)).values(HELD, ISSUES, DONE).get()
+    )
+    _state_set(task, held=numbers[HELD], issues=numbers[ISSUES], done=numbers[DONE])
+
+
+def _task_state_follow(task: AnnotationTask, *, done_keys: frozenset[str], delta: int) -> None:
+    """The state after one item started (+1) or stopped (-1) being done. When the caller read the
+    totals with the task's lock (`lock_task(task, **task_totals())`), nothing else has moved them
+    since, so they need no second read."""
+    known = task.__dict__
+    if DONE in known:
+        _state_set(task, held=known[HELD], issues=known[ISSUES], done=known[DONE] + delta)
+        known[DONE] += delta
+    else:
+        task_state_refresh(task, done_keys=done_keys)
 
 
 def _task_item_for(*, task: AnnotationTask, item: Item, by: User, copy: int | None) -> TaskItem:
@@ -173,8 +196,9 @@ def _status_write(
     )
     _count_move(assignment_id=row.assignment_id, old=old_status, new=new_status)
     # The done count moves only when an item starts or stops being done; otherwise the state stands.
-    if (old_status in done_keys) != (new_status in done_keys):
-        task_state_refresh(task, done_keys=done_keys)
+    delta = int(new_status in done_keys) - int(old_status in done_keys)
+    if delta:
+        _task_state_follow(task, done_keys=done_keys, delta=delta)
     # A projection only: the dashboards keep their counters from it. What a status change sets
     # off in the work (QA, rework, consensus, pulling, pipelines) is called by name in work.flow.
     signals.task_item_status_changed.send(

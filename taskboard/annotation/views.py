@@ -135,14 +135,11 @@ def task_items_validate(request: AuthedHttpRequest, pk: int, action: str):
         else:
             if count == 0:
                 form.add_error(wizard.EMPTY_SELECTION_FIELD.get(form.selection.mode, "mode"), "No items match.")
-    context = {
-        "form": form,
-        "step": "items",
-        "count": count,
-        "kind": "",
-        "touched": wizard.touched_fields(request.POST),
-    }
-    return render(request, "annotation/_wizard_feedback.html", context)
+    return render(
+        request,
+        "annotation/_wizard_feedback.html",
+        {"form": form, "step": "items", "count": count, "kind": "", "touched": wizard.touched_fields(request.POST)},
+    )
 
 
 @login_required

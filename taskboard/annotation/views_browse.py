@@ -13,7 +13,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation.filters import ItemFilter, item_list, itemfilter_to_selection, selection_query_params
+from taskboard.annotation.filters import ItemFilter, item_list, selection_query_params
 from taskboard.annotation.selection import Selection
 from taskboard.datasets import importing, queries, services
 from taskboard.datasets.forms import ManifestForm, UploadForm
@@ -105,7 +105,7 @@ def to_wizard(request: AuthedHttpRequest, pk: int):
         if not item_filter.is_valid():
             messages.error(request, "Fix the filters first.")
             return redirect(back)
-        selection = itemfilter_to_selection(item_filter.form.cleaned_data)
+        selection = item_filter.selection
     else:
         picked = {n for v in data.getlist("item") if (n := _int_param(v)) is not None}
         if not picked:

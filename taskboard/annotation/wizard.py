@@ -7,6 +7,8 @@ pipeline nodes also build; the review shows its plan, the numbers creation will 
 """
 
 import datetime
+from collections.abc import Mapping
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
@@ -214,12 +216,6 @@ def steps_nav(wid, current, state):
     ]
 
 
-def touched_fields(post) -> set[str]:
-    """The fields a person has touched (wizard.js keeps them in `_touched`): the as-you-type check shows
-    only their errors."""
-    return set(post.get("_touched", "").split(",")) - {""}
-
-
 def qa_parent_missing(built) -> bool:
     """A QA task chosen without the task it reviews: there is nothing to count yet."""
     form = built["type"]
@@ -341,3 +337,10 @@ def summary(*, wid: str, dataset, built, by) -> dict:
         "custom_split": bool(people.workload),
         "due_overrun": estimate is not None and estimate["at"] > people.cleaned_data["due_at"],
     }
+
+
+def touched_fields(data: Mapping[str, Any]) -> set[str]:
+    """The fields the person has been in (wizard.js sends them as `_touched`): only those show their
+    errors as the person types; "Next" shows them all."""
+    raw = data.get("_touched", "")
+    return set(raw.split(",")) - {""} if isinstance(raw, str) else set()

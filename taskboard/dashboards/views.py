@@ -15,14 +15,20 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
 from taskboard.accounts.http import AuthedHttpRequest
+from taskboard.annotation import leases, operations, skips
 from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
+from taskboard.annotation.forms import SkipPolicyForm
 from taskboard.annotation.models import TaskItem, TaskState, TaskType
 from taskboard.dashboards import charts, queries
 from taskboard.dashboards.csv_export import csv_lines, to_csv
+from taskboard.dashboards.forms import StuckPolicyForm
+from taskboard.discussion.queries import open_thread_counts
 from taskboard.projects import queries as project_queries
 from taskboard.projects.models import Membership
 from taskboard.work import queries as work_queries
+from taskboard.work import stuck
+from taskboard.work.models import StuckPolicy
 
 
 def _stop_polling_when_gone(view):
@@ -113,7 +119,29 @@ def task_detail(request: AuthedHttpRequest, pk: int):
     context["changes"] = task.changes.select_related("by", "from_assignment__assignee", "to_assignment__assignee")[:15]
     context["stranded"] = annotation_queries.stranded_work(project=task.project, task=task)
     context["qa_tasks"] = list(task.qa_tasks.all()) if task.type == TaskType.ANNOTATION else []
+    context["open_threads"] = open_thread_counts(task_ids=[task.discussion_task_id]).get(task.discussion_task_id, 0)
     context["agreement"] = queries.task_agreement(task) if task.is_consensus else None
+    context["holdings"] = leases.task_holdings(task) if task.is_pulling else []
+    context["operations"] = operations.operations_of(project=task.project, task=task)[:10]
+    context["skips"] = skips.skips_of(task)[:15]
+    if not task.is_pulling:
+        policy = StuckPolicy.objects.filter(task=task).first()
+        context["stuck_policy"] = policy
+        context["stuck"] = list(stuck.stuck_items(task=task)[:20])
+        context["stuck_form"] = StuckPolicyForm(
+            initial={
+                "after_hours": policy.after_hours if policy else None,
+                "action": policy.action if policy else "flag",
+            }
+        )
+    context["skip_count"] = skips.skips_of(task).count()
+    context["skip_form"] = SkipPolicyForm(
+        initial={
+            "skip_allowed": task.skip_allowed,
+            "skip_reason_required": task.skip_reason_required,
+            "skip_to": task.skip_to,
+        }
+    )
     return render(request, "dashboards/task_detail.html", context)
 
 

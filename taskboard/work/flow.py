@@ -3,6 +3,7 @@
 Setting or clearing an item's status is one transaction: the write (`annotation.statuses`), then
 each step below in this order. Each step decides from the change whether it applies:
 
+0. lease: the holder is working, so their pulled batches' leases run on (first: it never waits);
 1. consensus: a consensus copy's agreement is scored, rescored or forgotten;
 2. rework: an item out for rework that is done again goes back to its reviewer;
 3. QA intake: QA tasks take in an annotation task's item once it has a status;
@@ -17,8 +18,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from taskboard.accounts.models import User
+from taskboard.annotation.leases import lease_renew
 from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem, TaskType
-from taskboard.annotation.statuses import StatusChange, lock_task, status_write
+from taskboard.annotation.statuses import StatusChange, lock_task, status_write, task_totals
 from taskboard.datasets.models import Item
 from taskboard.pipelines.routing import ROUTED, has_routes, route_on_commit
 from taskboard.work import consensus, qa
@@ -26,14 +28,16 @@ from taskboard.work.services import pulling_refill, require_holder, require_open
 
 
 def _lock(task: AnnotationTask) -> AnnotationTask:
-    """The task's row lock, read with what decides whether the QA and pipeline steps have anything
-    to do, so a change that sets off neither costs no query for them."""
-    return lock_task(task, **{qa.TAKES_ITEMS: qa.takes_items(), ROUTED: has_routes()})
+    """The task's row lock, read with its totals (its state follows the change without a second
+    read) and with whether the QA and pipeline steps have anything to do, so a change that sets off
+    neither costs no query for them."""
+    return lock_task(task, **task_totals(), **{qa.TAKES_ITEMS: qa.takes_items(), ROUTED: has_routes()})
 
 
 def _after(change: StatusChange) -> None:
     if not change.changed:
         return
+    lease_renew(assignment_id=change.row.assignment_id, task=change.task)
     consensus.score(change)
     qa.rework_close(change)
     qa.intake(change)

@@ -1,5 +1,7 @@
 from django import forms
 
+from taskboard.discussion.models import COMMENT_MAX
+
 CLEAR = "__clear__"
 
 
@@ -19,3 +21,12 @@ class RejectForm(forms.Form):
 
 class BeatForm(forms.Form):
     active_ms = forms.IntegerField(min_value=0, max_value=600_000)
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        max_length=COMMENT_MAX,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Comment… @name to mention someone"}),
+        error_messages={"required": "Write something first."},
+    )
+    thread = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)

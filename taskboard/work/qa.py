@@ -4,6 +4,8 @@ complete it again it returns to the same reviewer; QA tasks take in items as the
 from typing import Any
 
 from django.db.models import Exists, F, OuterRef, QuerySet
+from django.urls import reverse
+from django.utils import timezone
 
 from taskboard.accounts.models import User
 from taskboard.annotation.models import (
@@ -19,7 +21,10 @@ from taskboard.annotation.moves import task_add_items
 from taskboard.annotation.progress import assignment_progress
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.statuses import StatusChange, status_clear
+from taskboard.annotation.telling import item_back_for_review
 from taskboard.annotation.workload import may_work
+from taskboard.notifications.models import EventKind
+from taskboard.notifications.services import notify
 from taskboard.work import signals
 
 
@@ -78,12 +83,27 @@ def send_back(*, qa_task_item: TaskItem, parents: list[TaskItem], comment: str, 
             TaskItem.objects.filter(pk=parent.pk).update(rework=True, comment=comment)
             Assignment.objects.filter(pk=home.pk).update(rework_count=F("rework_count") + 1)
         sent_to.append(home.assignee_id)
+        _tell_rework(parent=parent, home=home, comment=comment, by=by)
     TaskItem.objects.filter(pk=qa_task_item.pk).update(rework=True, comment=comment)
     Assignment.objects.filter(pk=qa_task_item.assignment_id).update(issue_count=F("issue_count") + 1)
     # The dashboards count sent-back items per annotator here, not from the change records.
     signals.items_sent_back.send(sender=TaskItem, task=parent_task, annotator_ids=sent_to, by=by)
     qa_task_item.refresh_from_db()
     return qa_task_item
+
+
+def _tell_rework(*, parent: TaskItem, home: Assignment, comment: str, by: User) -> None:
+    task = parent.task
+    notify(
+        kind=EventKind.REWORK,
+        recipients=[home.assignee_id],
+        event_key=f"rework:{parent.pk}:{timezone.now().timestamp()}",
+        title=f"{parent.item.name} is back for rework in {task.name}",
+        body=comment,
+        project=task.project,
+        url=reverse("work:item", args=[home.pk, parent.pk]),
+        data={"task_id": task.pk, "item_id": parent.item_id, "by": by.email},
+    )
 
 
 def rework_close(change: StatusChange) -> list[TaskItem]:
@@ -130,6 +150,7 @@ def _rework_done(*, parent_item: TaskItem, by: User) -> list[TaskItem]:
             by=by,
             note="Rework done",
         )
+        item_back_for_review(qa_item=qa_item, by=by, occasion=f"{timezone.now().timestamp()}")
     return waiting
 
 

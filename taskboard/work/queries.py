@@ -162,12 +162,16 @@ def _open_items(assignment: Assignment) -> QuerySet[TaskItem]:
     return items
 
 
+# What to do next: the highest item priority first, then the task's (folder, name) order.
+TO_DO_ORDER = ("-priority", "rank", "id")
+
+
 def first_open_item(assignment: Assignment) -> TaskItem | None:
-    """Where work resumes: items sent back for rework first, then the first item to do in rank order."""
+    """Where work resumes: items sent back for rework first, then the first item to do (TO_DO_ORDER)."""
     items = _open_items(assignment)
     return (
-        items.filter(rework=True).order_by("rank", "id").first()
-        or items.order_by("rank", "id").first()
+        items.filter(rework=True).order_by(*TO_DO_ORDER).first()
+        or items.order_by(*TO_DO_ORDER).first()
         or _ordered(assignment).order_by("rank", "id").first()
     )
 
@@ -175,8 +179,11 @@ def first_open_item(assignment: Assignment) -> TaskItem | None:
 def next_open_item(task_item: TaskItem) -> TaskItem | None:
     """After a status is set: the next item still to do, wrapping round to the start."""
     items = _open_items(task_item.assignment).exclude(pk=task_item.pk)
-    after = items.filter(Q(rank__gt=task_item.rank) | Q(rank=task_item.rank, id__gt=task_item.pk))
-    return after.order_by("rank", "id").first() or items.order_by("rank", "id").first()
+    p, rank = task_item.priority, task_item.rank
+    after = items.filter(
+        Q(priority__lt=p) | Q(priority=p, rank__gt=rank) | Q(priority=p, rank=rank, id__gt=task_item.pk)
+    )
+    return after.order_by(*TO_DO_ORDER).first() or items.order_by(*TO_DO_ORDER).first()
 
 
 def parent_annotations(*, task_item: TaskItem) -> list[Annotation]:

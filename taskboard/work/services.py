@@ -14,6 +14,7 @@ from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from taskboard.accounts.models import User
+from taskboard.annotation.leases import lease_renew
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
@@ -89,6 +90,8 @@ def item_time_beat(
     if task_item.assignment.assignee_id != by.pk:
         return None
     now = now or timezone.now()
+    # Working on a pulled item keeps the holder's batches theirs.
+    lease_renew(assignment_id=task_item.assignment_id, task=task_item.task, now=now)
     seconds = max(0.0, min(active_ms / 1000.0, HEARTBEAT_MAX_SECONDS))
     last = ItemTime.objects.filter(user=by).order_by("-ended_at").values_list("ended_at", flat=True).first()
     if last is not None:

@@ -11,13 +11,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
+from taskboard.annotation import priority, skips
 from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
-from taskboard.annotation.models import TaskType
+from taskboard.annotation.models import Assignment, AssignmentKind, TaskType
 from taskboard.annotation.people import is_paused
 from taskboard.datasets.models import Label
 from taskboard.work import flow, queries, services
 from taskboard.work.forms import CLEAR, BeatForm, LabelForm, RejectForm, StatusForm
+from taskboard.work.views_discussion import item_page_url, threads_context
 
 # Letters the work view keeps for itself: next, previous, reject, get more.
 RESERVED_KEYS = {"n", "p", "r", "g"}
@@ -119,6 +121,8 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
             parent_item=queries.parent_task_item(task_item),
             history=queries.item_history(item, task=task),
             status_label={s.key: s for s in statuses}.get(task_item.status) if task_item.status else None,
+            item_page=item_page_url(task, item),
+            **threads_context(task=task, item=item, back=_item_url(task_item)),
         )
     return render(request, "work/work_item.html", context)
 
@@ -228,3 +232,33 @@ def get_more(request: AuthedHttpRequest, assignment_id: int):
         else:
             messages.info(request, "The queue is empty: no more items to pull.")
     return redirect(reverse("work:assignment", args=[assignment.pk]))
+
+
+@require_POST
+@login_required
+def next_work(request: AuthedHttpRequest):
+    """ "Get next work": a batch from the highest-priority task the person may pull from."""
+    found = priority.pull_next(user=request.user)
+    if found.task is None:
+        messages.info(request, "Nothing to pull now: every queue you may pull from is empty, or you hold enough.")
+        return redirect(reverse("work:my-work"))
+    messages.success(request, f"{found.claimed} items arrived from {found.task.name}.")
+    assignment = Assignment.objects.get(task=found.task, assignee=request.user, kind=AssignmentKind.WORK)
+    return redirect(reverse("work:assignment", args=[assignment.pk]))
+
+
+@require_POST
+@login_required
+def item_skip(request: AuthedHttpRequest, assignment_id: int, task_item_id: int):
+    """The holder skips the item; it goes where the task's skip rule says, and the next one opens."""
+    assignment, task_item = _load(request, assignment_id, task_item_id)
+    try:
+        skip = skips.item_skip(task_item=task_item, by=request.user, reason=request.POST.get("reason", ""))
+    except ValidationError as error:
+        _errors(request, error)
+        return redirect(_item_url(task_item))
+    messages.success(request, f"Skipped: the item went to {skip.went_to}.")
+    following = queries.first_open_item(assignment)
+    if following is None:
+        return redirect(reverse("work:assignment", args=[assignment.pk]))
+    return redirect(_item_url(following))

@@ -13,7 +13,10 @@ from taskboard.annotation.models import Assignment
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api.models import ApiCommand
+from taskboard.discussion.services import comment_post
 from taskboard.jobs.services import job_create
+from taskboard.notifications.models import EventKind, Notification, Webhook
+from taskboard.notifications.services import notify
 from taskboard.pipelines import editing
 from taskboard.pipelines.models import NodeKind
 from taskboard.projects.models import Role
@@ -91,7 +94,19 @@ def world(
     command = ApiCommand.objects.create(
         type="CreateTask", user=manager, project=project, spec={"createTaskPayload": {"name": "Secret-Street-Task"}}
     )
+    # Issue 20: a comment thread on the task's item, the annotator's notice, the project's webhook.
+    comment = comment_post(task=task, item=task_item.item, body="Secret-Street-Task talk", by=manager)
+    notify(
+        kind=EventKind.REWORK, recipients=[annotator], event_key="world", title="Secret-Street-Task", project=project
+    )
+    notification = Notification.objects.get(recipient=annotator, event_key="world")
+    webhook = Webhook.objects.create(
+        project=project, url="https://93.184.216.34/", events=["rework"], secret="Secret-Street-Task"
+    )
     return {
+        "comment": comment,
+        "notification": notification,
+        "webhook": webhook,
         "project": project,
         "dataset": dataset,
         "recipe": recipe,
@@ -119,14 +134,3 @@ def wizard(world, client):
     client.force_login(world["manager"])
     response = client.get(f"/tasks/new/?dataset={world['dataset'].pk}")
     return re.search(r"/tasks/new/([0-9a-f]{32})/", response["Location"]).group(1)
-
-
-def touch_all(data: dict) -> dict:
-    """A wizard post that has touched every field: the as-you-type check shows a field's error only once the
-    person has touched it (wizard.js keeps `_touched`), and these tests look at every field's."""
-    from taskboard.annotation import forms as wizard_forms
-
-    names = set(data)
-    for form in (wizard_forms.ItemsForm, wizard_forms.TypeForm, wizard_forms.PeopleForm):
-        names |= set(form.base_fields)
-    return {**data, "_touched": ",".join(sorted(names))}

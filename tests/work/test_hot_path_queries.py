@@ -61,9 +61,10 @@ def test_the_work_item_reads_each_row_once(client, loop, annotator, kind):
     mine = _mine(loop[kind], annotator)
     client.force_login(annotator)
     opened = client.get(reverse("work:assignment", args=[mine.pk]))
+    client.get(opened.url)  # the steady state: the bell's count is cached by the first page
     response, queries = _queries(client, "get", opened.url)
     assert response.status_code == 200
-    assert len(queries) == 7 <= WORK_ITEM, "\n".join(queries)
+    assert len(queries) == 8 <= WORK_ITEM, "\n".join(queries)
 
 
 @pytest.mark.parametrize(("kind", "expected"), [("pull", 10), ("split", 9)])
