@@ -9,7 +9,8 @@ import uuid
 import pytest
 from django.core.cache import cache
 
-from taskboard.annotation.models import Assignment
+from taskboard.annotation.models import Assignment, OperationKind
+from taskboard.annotation.operations import operation_start
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api.models import ApiCommand
@@ -103,7 +104,10 @@ def world(
     webhook = Webhook.objects.create(
         project=project, url="https://93.184.216.34/", events=["rework"], secret="Secret-Street-Task"
     )
+    # A bulk operation of the manager's (a priority change), which only the project's managers may undo.
+    operation = operation_start(kind=OperationKind.PRIORITY, by=manager, task=task, summary="Secret-Street-Task")
     return {
+        "operation": operation,
         "comment": comment,
         "notification": notification,
         "webhook": webhook,

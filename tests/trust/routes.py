@@ -56,6 +56,14 @@ def _work(w):
     return {"assignment_id": w["assignment"].pk, "task_item_id": w["task_item"].pk}
 
 
+def _person(w):
+    return {"project_id": w["project"].pk, "user_id": w["annotator"].pk}
+
+
+def _api_task(w):
+    return {"task_id": A("task", w["task"].pk)}
+
+
 def _status(w):
     return {"status": "completed"}
 
@@ -367,6 +375,76 @@ ROUTES: dict[str, Route] = {
     ),
     "api:pipeline-execute": Route(
         "api", "object", kwargs=lambda w: {"pipeline_id": A("pipeline", w["pipeline"].pk)}, calls={"POST": _dql}
+    ),
+    # ---- distribution control (issue 18): leases, priority, caps, skips, stuck work, people, operations
+    "annotation:task-leases": Route("page", "object", kwargs=_task),
+    "annotation:task-lease-release": Route(
+        "page", "object", kwargs=_task, calls={"POST": lambda w: {"assignment": w["assignment"].pk}}
+    ),
+    "annotation:task-lease-length": Route("page", "object", kwargs=_task, calls={"POST": lambda w: {"minutes": 5}}),
+    "annotation:task-priority": Route("page", "object", kwargs=_task),
+    "annotation:task-priority-set": Route("page", "object", kwargs=_task, calls={"POST": lambda w: {"priority": 3}}),
+    "annotation:task-items-priority": Route(
+        "page", "object", kwargs=_task, calls={"POST": lambda w: {"mode": "all", "priority": 3}}
+    ),
+    "annotation:task-skip-policy": Route(
+        "page", "object", kwargs=_task, calls={"POST": lambda w: {"skips_allowed": "on", "max_skips": 3}}
+    ),
+    "annotation:project-operations": Route("page", "object", kwargs=lambda w: {"pk": w["project"].pk}),
+    "annotation:operation-undo": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["operation"].pk}, calls={"POST": _empty}
+    ),
+    "dashboards:people-control": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
+    "dashboards:person-pause": Route("page", "object", kwargs=_person, calls={"POST": lambda w: {"reason": "x"}}),
+    "dashboards:person-resume": Route("page", "object", kwargs=_person, calls={"POST": _empty}),
+    "dashboards:person-hand-off": Route(
+        "page", "object", kwargs=_person, calls={"POST": lambda w: {"to_user": w["manager"].pk}}
+    ),
+    "dashboards:person-cap": Route("page", "object", kwargs=_person, calls={"POST": lambda w: {"cap": 5}}),
+    "dashboards:stuck-panel": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
+    "dashboards:task-stuck-policy": Route(
+        "page", "object", kwargs=_task, calls={"POST": lambda w: {"stuck_after_hours": 1}}
+    ),
+    "dashboards:task-stuck-sweep": Route("page", "object", kwargs=_task, calls={"POST": _empty}),
+    "work:next-work": Route("page", "list", calls={"POST": _empty}),
+    "work:item-skip": Route("page", "object", kwargs=_work, calls={"POST": _empty}),
+    "api:task-leases": Route(
+        "api", "object", kwargs=_api_task, calls={"GET": None, "PATCH": lambda w: {"leaseMinutes": 5}}
+    ),
+    "api:task-leases-release": Route(
+        "api", "object", kwargs=_api_task, calls={"POST": lambda w: {"annotator": w["annotator"].email}}
+    ),
+    "api:task-priority": Route(
+        "api", "object", kwargs=_api_task, calls={"POST": lambda w: {"priority": 3, "query": "{}"}}
+    ),
+    "api:task-caps": Route("api", "object", kwargs=_api_task, calls={"GET": None, "PUT": lambda w: {"caps": []}}),
+    "api:task-skips": Route(
+        "api", "object", kwargs=_api_task, calls={"GET": None, "PATCH": lambda w: {"allowed": True}}
+    ),
+    "api:task-stuck": Route(
+        "api", "object", kwargs=_api_task, calls={"GET": None, "PUT": lambda w: {"stuckAfterHours": 1}}
+    ),
+    "api:task-stuck-sweep": Route("api", "object", kwargs=_api_task, calls={"POST": _empty}),
+    "api:pull-next": Route("api", "list", calls={"POST": _empty}),
+    "api:project-people": Route("api", "object", kwargs=lambda w: {"project_id": A("project", w["project"].pk)}),
+    "api:project-people-lever": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {"project_id": A("project", w["project"].pk), "lever": "pause"},
+        calls={"POST": lambda w: {"annotator": w["annotator"].email}},
+    ),
+    "api:project-operations": Route("api", "object", kwargs=lambda w: {"project_id": A("project", w["project"].pk)}),
+    "api:operation-undo": Route(
+        "api", "object", kwargs=lambda w: {"operation_id": A("operation", w["operation"].pk)}, calls={"POST": _empty}
+    ),
+    "api:assignment-item-skip": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {
+            "assignment_id": A("assignment", w["assignment"].pk),
+            "item_id": A("item", w["task_item"].item_id),
+        },
+        calls={"POST": _empty},
     ),
 }
 
