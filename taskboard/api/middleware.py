@@ -13,6 +13,7 @@ from http import HTTPStatus
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 
 logger = logging.getLogger("taskboard.api.errors")
 
@@ -80,10 +81,10 @@ class ApiErrorMiddleware:
         return internal_error(request, exception)
 
     @staticmethod
-    def _as_json(response: HttpResponse, request_id: str) -> HttpResponse:
+    def _as_json(response: HttpResponseBase, request_id: str) -> HttpResponseBase:
         """The error as {"message", "status", "requestId"}: a JSON error gains the id; anything else (Django's
         HTML 400 or 500 page) is replaced by its status's phrase, never its text."""
-        if getattr(response, "streaming", False):
+        if not isinstance(response, HttpResponse):  # a streamed answer is left as it is
             return response
         body = None
         if response.get("Content-Type", "").startswith("application/json"):
@@ -98,9 +99,7 @@ class ApiErrorMiddleware:
                 phrase = "Error"
             body = {"message": f"{phrase}.", "status": response.status_code}
         body["requestId"] = request_id
-        replaced = JsonResponse(body, status=response.status_code)
-        replaced.cookies = response.cookies
-        for header in ("Retry-After", "Allow", "WWW-Authenticate"):
-            if header in response:
-                replaced[header] = response[header]
-        return replaced
+        # Rewritten in place: its other headers (Retry-After, Allow, the security headers) and cookies stay.
+        response.content = json.dumps(body).encode()
+        response["Content-Type"] = "application/json"
+        return response

@@ -56,6 +56,14 @@ def _work(w):
     return {"assignment_id": w["assignment"].pk, "task_item_id": w["task_item"].pk}
 
 
+def _person(w):
+    return {"project_id": w["project"].pk, "user_id": w["annotator"].pk}
+
+
+def _api_task(w):
+    return {"task_id": A("task", w["task"].pk)}
+
+
 def _status(w):
     return {"status": "completed"}
 
