@@ -136,7 +136,9 @@ def task_items_validate(request: AuthedHttpRequest, pk: int, action: str):
             if count == 0:
                 form.add_error(wizard.EMPTY_SELECTION_FIELD.get(form.selection.mode, "mode"), "No items match.")
     return render(
-        request, "annotation/_wizard_feedback.html", {"form": form, "step": "items", "count": count, "kind": ""}
+        request,
+        "annotation/_wizard_feedback.html",
+        {"form": form, "step": "items", "count": count, "kind": "", "touched": wizard.touched_fields(request.POST)},
     )
 
 

@@ -147,8 +147,7 @@ def wizard_validate(request: AuthedHttpRequest, wid: str, step: str):
         "kind": wizard.kind_of(built),
         "qa_unchosen": wizard.qa_parent_missing(built),
         "load_sum": wizard.load_sum(form) if step == "people" else None,
-        # Only the fields the person has touched show their errors as they type.
-        "touched": set(request.POST.get("_touched", "").split(",")) - {""},
+        "touched": wizard.touched_fields(request.POST),
     }
     return render(request, "annotation/_wizard_feedback.html", context)
 

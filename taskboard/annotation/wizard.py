@@ -94,6 +94,12 @@ def step_data(state, step):
     return MultiValueDict(stored) if stored is not None else None
 
 
+def touched_fields(post) -> set[str]:
+    """The fields the person has touched so far (kept by wizard.js in `_touched`): as they type, only
+    these show their errors, never a field they have not reached yet."""
+    return set(post.get("_touched", "").split(",")) - {""}
+
+
 def store_step(state, step, querydict):
     state["data"][step] = {
         key: querydict.getlist(key) for key in querydict if key not in ("csrfmiddlewaretoken", "goto", "_touched")

@@ -197,10 +197,14 @@ def test_an_htmx_action_answers_with_hx_redirect(client, manager, task):
 def test_add_items_counts_as_you_type(client, manager, task):
     client.force_login(manager)
     url = reverse("annotation:task-items-validate", args=[task.pk, "add-items"])
-    body = client.post(url, {"mode": "folder", "folder": "/highway"}, headers=HX).content.decode()
+    touched = "mode,folder,assignees"
+    body = client.post(url, {"mode": "folder", "folder": "/highway", "_touched": touched}, headers=HX).content.decode()
     assert 'data-count="10"' in body and "Pick at least one assignee" in body and "<html" not in body
-    body = client.post(url, {"mode": "folder", "folder": "/nope"}, headers=HX).content.decode()
+    body = client.post(url, {"mode": "folder", "folder": "/nope", "_touched": touched}, headers=HX).content.decode()
     assert "No items match" in body
+    # A field not touched yet shows no error while one types.
+    body = client.post(url, {"mode": "folder", "folder": "/nope", "_touched": "mode"}, headers=HX).content.decode()
+    assert "No items match" not in body and "Pick at least one assignee" not in body
     assert client.post(reverse("annotation:task-items-validate", args=[task.pk, "close"]), {}).status_code == 404
 
 

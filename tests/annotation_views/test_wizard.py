@@ -76,15 +76,19 @@ def test_items_step_shows_the_live_count(client, dataset, items, manager):
     assert response.status_code == 200
     response = client.post(
         reverse("annotation:wizard-validate", args=[wid, "items"]),
-        {"mode": "folder", "folder": "/city", "include_subfolders": "on"},
+        {"mode": "folder", "folder": "/city", "include_subfolders": "on", "_touched": "folder"},
         headers=HX,
     )
     body = response.content.decode()
     assert response.status_code == 200
-    assert 'data-count="20"' in body and 'hx-swap-oob="true"' in body
+    assert (
+        'data-count="20"' in body and 'id="wizard-count" role="status" aria-label="Matching items" hx-swap-oob' in body
+    )
     assert "<html" not in body
     response = client.post(
-        reverse("annotation:wizard-validate", args=[wid, "items"]), {"mode": "folder", "folder": "/city"}, headers=HX
+        reverse("annotation:wizard-validate", args=[wid, "items"]),
+        {"mode": "folder", "folder": "/city", "_touched": "folder,include_subfolders"},
+        headers=HX,
     )
     assert 'data-count="0"' in response.content.decode() and "No items match" in response.content.decode()
 
@@ -144,14 +148,23 @@ def test_type_step_validates_pulling_and_consensus_limits(client, dataset, items
     client.force_login(manager)
     wid = start(client, dataset)
     validate = reverse("annotation:wizard-validate", args=[wid, "type"])
-    body = client.post(validate, {"kind": "pulling", "batch_size": "2", "max_batch_workload": "4"}, headers=HX)
+    touched = {"_touched": "kind,parent,batch_size,max_batch_workload,consensus_percentage,consensus_assignees"}
+    body = client.post(
+        validate, {"kind": "pulling", "batch_size": "2", "max_batch_workload": "4", **touched}, headers=HX
+    )
     assert "Batch size must be from 3 to 100" in body.content.decode()
-    body = client.post(validate, {"kind": "pulling", "batch_size": "10", "max_batch_workload": "21"}, headers=HX)
+    body = client.post(
+        validate, {"kind": "pulling", "batch_size": "10", "max_batch_workload": "21", **touched}, headers=HX
+    )
     assert "from 12 to 20" in body.content.decode()
-    body = client.post(validate, {"kind": "consensus", "consensus_percentage": "101", "consensus_assignees": "1"})
+    body = client.post(
+        validate, {"kind": "consensus", "consensus_percentage": "101", "consensus_assignees": "1", **touched}
+    )
     text = body.content.decode()
     assert "from 0 to 100" in text and "At least 2 people" in text
-    body = client.post(validate, {"kind": "qa"}, headers=HX)
+    body = client.post(validate, {"kind": "qa", "_touched": "kind"}, headers=HX)
+    assert "Choose the annotation task to review" not in body.content.decode()  # not reached yet
+    body = client.post(validate, {"kind": "qa", **touched}, headers=HX)
     assert "Choose the annotation task to review" in body.content.decode()
     # A bad value of a type not chosen does not block.
     response = client.post(step_url(wid, "type"), {"kind": "annotation", "batch_size": "1"})
@@ -168,6 +181,7 @@ def test_people_step_refuses_shares_not_adding_to_100_and_past_dates(
     data = people_data(annotator, annotator2, split="custom", recipe=recipe.pk, owner=manager.pk)
     data.update({f"load_{annotator.pk}": "60", f"load_{annotator2.pk}": "30"})
     data["due_at"] = in_days(-1).strftime("%Y-%m-%dT%H:%M")
+    data["_touched"] = ",".join(data)
     response = client.post(reverse("annotation:wizard-validate", args=[wid, "people"]), data, headers=HX)
     body = response.content.decode()
     assert "add up to 90%" in body
@@ -220,7 +234,7 @@ def test_review_shows_counts_split_other_tasks_and_change_links(
     # 34/33/33 of 20 items: 7, 7, 6.
     assert re.findall(r'<td class="num">(\d+)</td>', body) == ["7", "7", "6"]
     assert "10 items" in body  # /city/day is already in "Day shift"
-    assert body.count("Change</a>") >= 5
+    assert body.count('class="change"') >= 5
     assert "Pace unknown" in body
 
 

@@ -39,6 +39,11 @@ def check_page(page: Page, name: str) -> None:
     with (ARTIFACTS / "a11y-pages.txt").open("a") as log:
         log.write(f"{name}\t{page.url}\t{len(blocking)} serious or critical\n")
     assert not blocking, f"{name} ({page.url}) has accessibility violations:\n{describe(blocking)}"
+    # One date format: every moment is a <time> carrying its ISO form on hover (the `when` filter).
+    for iso, title in page.get_by_role("time").evaluate_all(
+        "els => els.map(e => [e.getAttribute('datetime'), e.getAttribute('title')])"
+    ):
+        assert iso and title == iso, f"{name}: a <time> without its ISO title ({iso!r}, {title!r})"
     size = page.viewport_size or {"width": 1280, "height": 900}
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": size["height"]})

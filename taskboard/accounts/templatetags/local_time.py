@@ -16,16 +16,17 @@ from django.utils.html import format_html
 register = template.Library()
 
 # The fallback, in the server's time zone, until the script runs (or without scripts).
-FALLBACK = {"datetime": "j M Y, H:i T", "date": "j M Y"}
+FALLBACK = {"datetime": "j M Y, H:i T", "date": "j M Y", "time": "H:i:s T"}
 
 
 @register.filter
 def when(value, style: str = "datetime"):
-    """A date or datetime as `<time>`; `style` is "datetime" (the default) or "date"; empty stays empty."""
+    """A date or datetime as `<time>`; `style` is "datetime" (the default), "date" or "time" (of a
+    datetime: the time of day alone); empty stays empty."""
     if value in (None, ""):
         return ""
     if style not in FALLBACK:
-        raise template.TemplateSyntaxError(f"when: style is 'datetime' or 'date', not {style!r}.")
+        raise template.TemplateSyntaxError(f"when: style is 'datetime', 'date' or 'time', not {style!r}.")
     moment: datetime.date
     if isinstance(value, datetime.datetime):
         moment = timezone.localtime(value) if timezone.is_aware(value) else value
