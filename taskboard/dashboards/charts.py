@@ -119,7 +119,8 @@ def burndown_svg(
         body.append(f'<polyline class="actual" points="{path}"/>')
         if len(coords) <= MAX_MARKERS:
             body.extend(f'<circle class="marker" cx="{x:.1f}" cy="{y:.1f}" r="3"/>' for x, y in coords)
-        body.append(_left_label(*coords[-1], points[-1][1]))
+        x, y = coords[-1]
+        body.append(_left_label(x, y, points[-1][1]))
     desc = (
         f"Remaining items per day from {day_label(start)}: {points[-1][1] if points else total:,} left of {total:,}"
         + (f"; due {day_label(due)}." if due else ".")
