@@ -122,7 +122,8 @@ def test_annotation_task_from_a_folder_split_equally(page, street):
     # Nothing typed yet: no field shows an error.
     expect(page.get_by_role("alert")).to_have_count(0)
     people_step(page, "City folder", *PEOPLE)
-    expect(page.get_by_role("radio", name=re.compile("^Equal"))).to_be_checked()
+    # The split says what it does; 20 items over 3 people differ by at most one (7/7/6, below).
+    expect(page.get_by_role("radio", name="Equal: the same number of items each (at most one apart)")).to_be_checked()
     check_page(page, "folder-people")
     numbers = same_numbers_everywhere(page, "City folder", review(page, "folder"))
     assert sorted(numbers[p] for p in PEOPLE) == [6, 7, 7] and numbers["total"] == 20
