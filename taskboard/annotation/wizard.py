@@ -94,10 +94,13 @@ def step_data(state, step):
     return MultiValueDict(stored) if stored is not None else None
 
 
-def touched_fields(post) -> set[str]:
+def touched_fields(post) -> set[str] | None:
     """The fields the person has touched so far (kept by wizard.js in `_touched`): as they type, only
-    these show their errors, never a field they have not reached yet."""
-    return set(post.get("_touched", "").split(",")) - {""}
+    these show their errors, never a field they have not reached yet. None (every field's errors) for
+    a request that does not say, as a client without wizard.js."""
+    if "_touched" not in post:
+        return None
+    return set(post["_touched"].split(",")) - {""}
 
 
 def store_step(state, step, querydict):
