@@ -109,8 +109,14 @@ def same_numbers_everywhere(page, name, previewed):
     return previewed
 
 
-def test_annotation_task_from_a_folder_split_equally(page, street):
-    start_wizard(page, street)
+def test_annotation_task_from_a_folder_split_equally(page, street, project):
+    page.goto("/")
+    check_page(page, "home")
+    page.get_by_role("link", name=re.compile("^Street")).click()
+    expect(page.get_by_role("heading", name="Street", level=1)).to_be_visible()
+    check_page(page, "project")
+    page.get_by_role("link", name="New task").click()
+    expect(page.get_by_role("heading", name="Which items?")).to_be_visible()
     check_page(page, "folder-items")
     page.get_by_role("radio", name="A folder").check()
     page.get_by_role("combobox", name="Folder").fill("/city")
