@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/taskboard
 BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-pg test-heavy test-e2e lint format check worker install clean
+.PHONY: run token test test-pg test-heavy test-e2e lint format check worker install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -27,6 +27,13 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --no-input
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# An API token for dtlpy, from any shell, with the settings `make run` serves with (DEBUG=1 and its
+# development SECRET_KEY, unless the environment sets them): make token EMAIL=manager@example.com
+EMAIL ?= manager@example.com
+DAYS ?= 30
+token: $(STAMP)
+	@DEBUG=$${DEBUG:-1} $(BIN)/python manage.py issue_token "$(EMAIL)" --days "$(DAYS)" --note "make token"
 
 # The whole suite on SQLite with jobs in-process; browser tests run when Chromium is installed.
 # Tests that need a real Celery worker run in `make test-pg` (and in CI's PostgreSQL run).

@@ -44,7 +44,9 @@ trap cleanup EXIT
 export DEBUG=1
 # CONFORMANCE_DATABASE_URL=postgres://… runs it on PostgreSQL (the database is dropped and made anew).
 export DATABASE_URL="${CONFORMANCE_DATABASE_URL:-sqlite:///$WORK/db.sqlite3}"
-export SECRET_KEY="conformance-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+# No SECRET_KEY: the server runs with `make run`'s settings (DEBUG=1, its development key), so the
+# token `make token` prints in a new shell (the README's onboarding, checked below) is valid for it.
+unset SECRET_KEY || true
 export ALLOWED_HOSTS="127.0.0.1,localhost"
 export MEDIA_ROOT="$WORK/media"
 export SECURE_COOKIES=0 SECURE_SSL_REDIRECT=0
@@ -90,6 +92,10 @@ except Exception:
 done
 
 export TB_URL="http://127.0.0.1:$PORT"
+# The README's onboarding from a new shell: nothing of this one's environment but PATH, HOME and where the
+# database is (`make run` would use the checkout's own). `-o` keeps make from reinstalling .venv.
+export TB_MAKE_TOKEN="$(cd "$ROOT" && env -i PATH="$PATH" HOME="${HOME:-/root}" DATABASE_URL="$DATABASE_URL" \
+    make -s -o .venv/.installed token EMAIL=manager@example.com 2>"$WORK/make-token.stderr" || true)"
 export TB_TOKEN="$("$PYTHON" manage.py issue_token manager@example.com --days 1 --note conformance)"
 # Only the assignee holding an item sets or clears its status: the status steps run as them.
 TB_TOKENS="{"
@@ -111,6 +117,14 @@ echo "conformance: server $TB_URL, demo names $TB_PREP"
 set +e
 "$DTLPY_VENV/bin/python" .ci/dtlpy_seed.py 2>"$WORK/dtlpy.stderr" | tee "$WORK/dtlpy.log"
 SDK_STATUS=${PIPESTATUS[0]}
+# Beyond the seed: the README's onboarding, then Dataloop's behaviour issue by issue (.ci/dtlpy_*.py).
+for script in .ci/dtlpy_onboarding.py .ci/dtlpy_fidelity.py; do
+    [ -f "$script" ] || continue
+    echo "--- $script"
+    "$DTLPY_VENV/bin/python" "$script" 2>>"$WORK/dtlpy.stderr" | tee -a "$WORK/dtlpy.log"
+    status=${PIPESTATUS[0]}
+    [ "$status" = 0 ] || SDK_STATUS=$status
+done
 CONFORMANCE_MODE=check "$PYTHON" manage.py shell --no-imports < .ci/conformance_state.py | tee "$WORK/state.log"
 STATE_STATUS=${PIPESTATUS[0]}
 set -e
@@ -118,6 +132,7 @@ set -e
 if [ "$SDK_STATUS" != 0 ] || [ "$STATE_STATUS" != 0 ]; then
     echo "--- dtlpy stderr (last 60 lines)"; tail -n 60 "$WORK/dtlpy.stderr"
     echo "--- server log (last 40 lines)"; tail -n 40 "$WORK/server.log"
+    if [ -s "$WORK/make-token.stderr" ]; then echo "--- make token stderr"; cat "$WORK/make-token.stderr"; fi
 fi
 if grep -q '" 50[0-9] ' "$WORK/server.log"; then
     echo "FAIL server answered 5xx:"; grep '" 50[0-9] ' "$WORK/server.log" | head

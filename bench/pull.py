@@ -11,10 +11,16 @@ PostgreSQL only (SKIP LOCKED is what is measured). Builds, fresh on every run, o
 2. raw: P processes run `UPDATE … WHERE id IN (SELECT … ORDER BY rank LIMIT 10 FOR UPDATE SKIP LOCKED)`
    against the same queue for the same time.
 
+3. lease: the task's lease is cut to `--lease-seconds` (default 3); a quarter of P fresh holders
+   claim a batch, complete one item and vanish; the other holders pull through the service for
+   `--seconds` as in phase 1. Their claims sweep the expired batches back to the queue.
+
 Between two claims each process marks what it holds as completed (not timed, the same in both
 loops), so the pulling rule (undone ≤ max − batch) lets it claim again. VACUUM ANALYZE runs before
 each phase so neither inherits the other's dead index entries. Prints claims/s, p50 and p99 per
-phase, the ratio service/raw, the claim query's plan, and how many items two people got (must be 0).
+phase, the ratio service/raw, the claim query's plan, how many items two people got (must be 0:
+two rows, or a second claim of an item never given back), and how many items are still held by a
+lease that expired `grace` seconds before the end (min(60, seconds/2); must be 0).
 """
 
 import argparse
@@ -51,6 +57,8 @@ from taskboard.annotation.models import (  # noqa: E402
     AnnotationTask,
     Assignment,
     AssignmentKind,
+    ChangeKind,
+    HoldingChange,
     StatusCount,
     TaskItem,
 )
@@ -90,7 +98,7 @@ def build(n: int, processes: int):
     project = Project.objects.create(name="Pull bench")
     manager = User.objects.create_user("bench-manager@example.com", "pw")
     Membership.objects.create(project=project, user=manager, role=Role.MANAGER)
-    people = [User.objects.create_user(f"puller{i}@example.com", "pw") for i in range(2 * processes)]
+    people = [User.objects.create_user(f"puller{i}@example.com", "pw") for i in range(3 * processes)]
     Membership.objects.bulk_create(Membership(project=project, user=u, role=Role.ANNOTATOR) for u in people)
     dataset = Dataset.objects.create(project=project, name="queue")
     recipe = Recipe.objects.create(dataset=dataset, name="default", is_default=True)
@@ -124,7 +132,7 @@ def build(n: int, processes: int):
     StatusCount.objects.bulk_create(
         StatusCount(assignment=a, status=key, count=0) for a in extra for key in ("completed", "discard")
     )
-    groups = [people[i * processes : (i + 1) * processes] for i in range(2)]
+    groups = [people[i * processes : (i + 1) * processes] for i in range(3)]
     return task, groups
 
 
@@ -159,9 +167,25 @@ def mark_done(assignment_id: int, user_id: int) -> None:
 
 RAW_SQL = (
     f"UPDATE {TI} SET assignment_id = %s, in_queue = false WHERE id IN ("
-    f"SELECT id FROM {TI} WHERE task_id = %s AND in_queue ORDER BY rank LIMIT {BATCH} FOR UPDATE SKIP LOCKED"
+    f"SELECT id FROM {TI} WHERE task_id = %s AND in_queue ORDER BY priority DESC, rank LIMIT {BATCH} "
+    f"FOR UPDATE SKIP LOCKED"
     f") RETURNING item_id"
 )
+
+
+def vanish(assignment_id: int, user_id: int) -> None:
+    """A holder who completes one item of their batch and is never seen again."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TI} SET status = 'completed', status_by_id = %s, status_at = now() WHERE id = ("
+            f"SELECT id FROM {TI} WHERE assignment_id = %s AND status IS NULL ORDER BY rank LIMIT 1)",
+            [user_id, assignment_id],
+        )
+        cursor.execute(
+            f"UPDATE {StatusCount._meta.db_table} SET count = count + %s WHERE assignment_id = %s "
+            f"AND status = 'completed'",
+            [cursor.rowcount, assignment_id],
+        )
 
 
 def worker(mode: str, task_id: int, user_id: int, start_at: float, seconds: float, out) -> None:
@@ -174,10 +198,18 @@ def worker(mode: str, task_id: int, user_id: int, start_at: float, seconds: floa
     mark_done(assignment.pk, user_id)
     while time.time() < start_at:
         time.sleep(0.001)
+    if mode == "vanish":
+        t0 = time.perf_counter()
+        n = pulling_claim(task=task, user=user)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        vanish(assignment.pk, user_id)
+        connections.close_all()
+        out.put(("vanish", latencies, n, 1 if n else 0))
+        return
     deadline = start_at + seconds
     while time.time() < deadline:
         t0 = time.perf_counter()
-        if mode == "service":
+        if mode in ("service", "lease"):
             n = pulling_claim(task=task, user=user)
         else:
             with connection.cursor() as cursor:
@@ -189,21 +221,26 @@ def worker(mode: str, task_id: int, user_id: int, start_at: float, seconds: floa
         claimed.append(n)
         mark_done(assignment.pk, user_id)
     connections.close_all()
-    out.put((latencies, sum(claimed), len(claimed)))
+    out.put((mode, latencies, sum(claimed), len(claimed)))
 
 
-def phase(mode: str, task, people, seconds: float) -> dict:
+def phase(mode: str, task, people, seconds: float, vanishers=()) -> dict:
     vacuum()
     connections.close_all()
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
     start_at = time.time() + 2.0
     procs = [ctx.Process(target=worker, args=(mode, task.pk, u.pk, start_at, seconds, out)) for u in people]
+    # Vanishing holders claim first (a little before the others start) and are gone.
+    procs += [
+        ctx.Process(target=worker, args=("vanish", task.pk, u.pk, start_at - 1.0, seconds, out)) for u in vanishers
+    ]
     for p in procs:
         p.start()
     results = [out.get() for _ in procs]
     for p in procs:
         p.join()
+    results = [r[1:] for r in results if r[0] == mode]  # the vanishers' single claims are not timed
     latencies = sorted(ms for r in results for ms in r[0])
     claims = sum(r[2] for r in results)
     items = sum(r[1] for r in results)
@@ -238,6 +275,8 @@ def claim_plan(task, user) -> str:
 
 
 def doubles(task) -> tuple[int, int]:
+    """(items with two rows in the task, items claimed again while still held: more claims than
+    returns to the queue plus one)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*) FROM (SELECT item_id FROM {TI} WHERE task_id = %s GROUP BY item_id "
@@ -245,12 +284,28 @@ def doubles(task) -> tuple[int, int]:
             [task.pk],
         )
         rows_twice = cursor.fetchone()[0]
-    claims = Counter(
-        TaskItem.objects.filter(task=task, in_queue=False)
+    given = Counter(
+        HoldingChange.objects.filter(task=task, kind=ChangeKind.CLAIM)
         .values_list("item_id", flat=True)
         .iterator(chunk_size=50_000)
     )
-    return rows_twice, sum(1 for n in claims.values() if n > 1)
+    given.subtract(
+        HoldingChange.objects.filter(task=task, kind__in=[ChangeKind.EXPIRE, ChangeKind.RELEASE])
+        .values_list("item_id", flat=True)
+        .iterator(chunk_size=50_000)
+    )
+    return rows_twice, sum(1 for n in given.values() if n > 1)
+
+
+def held_past_expiry(task, grace: float) -> tuple[int, int]:
+    """(items still held, unstarted, by a lease that expired `grace` seconds ago or more; items the
+    expired leases gave back)."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=grace)
+    held = TaskItem.objects.filter(
+        task=task, lease__ended_at__isnull=True, lease__expires_at__lte=cutoff, status__isnull=True, in_queue=False
+    ).count()
+    returned = HoldingChange.objects.filter(task=task, kind=ChangeKind.EXPIRE).count()
+    return held, returned
 
 
 def main() -> None:
@@ -258,6 +313,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--processes", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--lease-seconds", type=int, default=3)
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("bench/pull.py measures PostgreSQL's SKIP LOCKED; set DATABASE_URL=postgres://…/tb_pullbench")
@@ -266,10 +322,16 @@ def main() -> None:
         f"{args.seconds:.0f}s per phase"
     )
     reset_database()
-    task, (service_people, raw_people) = build(args.items, args.processes)
+    task, (service_people, raw_people, lease_people) = build(args.items, args.processes)
     plan = claim_plan(task, service_people[0])
     log("claim query plan (service):\n  " + plan.replace("\n", "\n  "))
     results = [phase("service", task, service_people, args.seconds), phase("raw", task, raw_people, args.seconds)]
+    AnnotationTask.objects.filter(pk=task.pk).update(lease_seconds=args.lease_seconds)
+    task.refresh_from_db()
+    vanishing = max(1, args.processes // 4)
+    results.append(phase("lease", task, lease_people[vanishing:], args.seconds, vanishers=lease_people[:vanishing]))
+    grace = min(60.0, args.seconds / 2)
+    held_late, returned = held_past_expiry(task, grace)
     log("")
     log(f"{'loop':<25} {'claims':>8} {'items':>9} {'claims/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'empty':>6}")
     for r in results:
@@ -285,8 +347,13 @@ def main() -> None:
     uses_index = "task_item_queue" in plan
     log(f"claim plan uses task_item_queue: {uses_index}")
     log(
+        f"lease phase: {vanishing} holders vanished mid-batch (lease {args.lease_seconds}s); {returned} items "
+        f"came back from expired leases; held {grace:.0f}s or more past expiry: {held_late}"
+    )
+    log(
         f"FIGURE pull claims_per_s={service['claims_per_s']:.1f} ratio={ratio:.2f} p99_ms={service['p99']:.1f} "
-        f"doubles={held_twice + rows_twice}"
+        f"doubles={held_twice + rows_twice} held_past_expiry={held_late} returned={returned} "
+        f"lease_claims_per_s={results[2]['claims_per_s']:.1f}"
     )
 
 

@@ -1,10 +1,11 @@
-"""Browser-level hardening: an enforcing Content-Security-Policy and login throttling; and htmx
-requests whose session ended sent to sign-in as a whole page.
+"""Browser-level hardening: an enforcing Content-Security-Policy and throttling of every password
+entry point; and htmx requests whose session ended sent to sign-in as a whole page.
 
 All are middleware so that every view (ours, Django's LoginView, the admin, the Dataloop token
 endpoint) gets them without each app remembering to.
 """
 
+import contextlib
 import hashlib
 import json
 import math
@@ -12,6 +13,8 @@ import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
@@ -87,36 +90,65 @@ def _cache_key(*parts: str) -> str:
 
 
 class LoginThrottle:
-    """Failed sign-ins counted per email+address (and per address alone, against email spraying)
-    in the cache for a fixed window that starts at the first failure."""
+    """Failed sign-ins counted in the cache, three ways, each for a fixed window that starts at its first
+    failure: per email from this address (the tight limit), per account from any address (one account
+    guessed from many addresses), and per address whatever the email (one address spraying many emails).
+
+    An attempt is counted before the password is checked and given back when it turns out not to have
+    failed, so requests racing in parallel cannot all slip under the limit (incr is atomic in the cache)."""
 
     def __init__(self, *, email: str, ip: str):
         email = (email or "").strip().lower()
+        self.pair_key = _cache_key("email-ip", email, ip)
         self.keys = [
-            (_cache_key("email-ip", email, ip), getattr(settings, "LOGIN_MAX_FAILURES", 5)),
+            (self.pair_key, getattr(settings, "LOGIN_MAX_FAILURES", 5)),
+            (_cache_key("account", email), getattr(settings, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 20)),
             (_cache_key("ip", ip), getattr(settings, "LOGIN_MAX_FAILURES_PER_IP", 50)),
         ]
 
-    def blocked_for(self) -> int:
-        """Seconds until another attempt is allowed; 0 when one is allowed now."""
+    @staticmethod
+    def _window_start(key: str, now: float) -> float:
+        """When this count's window began; a window that has ended starts again now."""
+        first = cache.get(key + ":first")
+        if first is None or now >= first + _window():
+            cache.set(key + ":first", now, timeout=_window())
+            cache.set(key, 0, timeout=_window())
+            return now
+        return first
+
+    def attempt(self) -> int:
+        """Count an attempt: 0 when it may go ahead, else the seconds until one may (nothing counted)."""
         now = time.time()
+        counted: list[str] = []
         wait = 0
         for key, limit in self.keys:
-            count, first = cache.get(key, (0, now))
-            if count >= limit:
+            first = self._window_start(key, now)
+            cache.add(key, 0, timeout=max(1, math.ceil(first + _window() - now)))
+            counted.append(key)
+            if cache.incr(key) > limit:
                 wait = max(wait, math.ceil(first + _window() - now))
+        if wait:
+            self._give_back(counted)
         return max(wait, 0)
 
+    def _give_back(self, keys) -> None:
+        for key in keys:
+            with contextlib.suppress(ValueError):  # the window ended meanwhile: nothing to give back
+                cache.decr(key)
+
     def failed(self) -> None:
-        now = time.time()
-        for key, _limit in self.keys:
-            count, first = cache.get(key, (0, now))
-            remaining = max(1, math.ceil(first + _window() - now))
-            cache.set(key, (count + 1, first), timeout=remaining)
+        """The attempt failed: it stays counted."""
 
     def succeeded(self) -> None:
-        # Only the email+address pair is forgiven: a success must not reset the per-address budget.
-        cache.delete(self.keys[0][0])
+        # The email+address pair is forgiven; the account's and the address's counts only lose this
+        # attempt (a success must not reset the budget of someone guessing from elsewhere).
+        cache.delete(self.pair_key)
+        cache.delete(self.pair_key + ":first")
+        self._give_back([key for key, _limit in self.keys[1:]])
+
+    def undecided(self) -> None:
+        """Neither a success nor a wrong password (a malformed request): not counted."""
+        self._give_back([key for key, _limit in self.keys])
 
 
 def too_many_message(seconds: int) -> str:
@@ -125,26 +157,29 @@ def too_many_message(seconds: int) -> str:
 
 
 class LoginThrottleMiddleware:
-    """Throttles POSTs to the sign-in form and to the Dataloop `/token` (user_credentials) endpoint.
+    """Throttles POSTs to every password entry point: the sign-in form, the admin's sign-in and the
+    Dataloop `/token` (user_credentials) endpoint, which share the counts.
 
-    The view decides success: the form answers a redirect when it signs someone in, the token
-    endpoint a 200. A throttled attempt never reaches the password check.
+    The view decides success: the forms answer a redirect when they sign someone in (200 with the
+    form's errors when not), the token endpoint a 200 (401 when not). A throttled attempt never
+    reaches the password check.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
         self.login_path = reverse(settings.LOGIN_URL)
+        self.admin_login_path = reverse("admin:login")
         self.token_path = reverse("api-token")
 
     def __call__(self, request):
-        if request.method != "POST" or request.path not in (self.login_path, self.token_path):
+        if request.method != "POST" or request.path not in (self.login_path, self.admin_login_path, self.token_path):
             return self.get_response(request)
         is_api = request.path == self.token_path
         email = self._api_email(request) if is_api else request.POST.get("username", "")
         if email is None:
             return self.get_response(request)
         throttle = LoginThrottle(email=email, ip=_client_ip(request))
-        wait = throttle.blocked_for()
+        wait = throttle.attempt()
         if wait:
             return self._refuse(request, wait, is_api=is_api)
         response = self.get_response(request)
@@ -156,6 +191,8 @@ class LoginThrottleMiddleware:
             throttle.succeeded()
         elif bad:
             throttle.failed()
+        else:
+            throttle.undecided()
         return response
 
     @staticmethod
@@ -169,20 +206,36 @@ class LoginThrottleMiddleware:
         username = body.get("username")
         return username if isinstance(username, str) else None
 
-    @staticmethod
-    def _refuse(request, wait: int, *, is_api: bool):
+    def _refuse(self, request, wait: int, *, is_api: bool):
         message = too_many_message(wait)
         if is_api:
             response: HttpResponse = JsonResponse({"message": message, "error": message}, status=429)
         else:
-            form = AuthenticationForm(request, data=request.POST)
-            # Set the error without running the form's clean(), which would check the password.
-            # django-stubs leaves out BaseForm._errors, which Django sets in __init__.
-            errors = ErrorDict({"__all__": form.error_class([message], error_class="nonfield")})
-            form._errors = errors  # type: ignore[attr-defined]
             next_url = request.POST.get("next", "")
             if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
                 next_url = ""
-            response = render(request, "accounts/login.html", {"form": form, "next": next_url}, status=429)
+            if request.path == self.admin_login_path:
+                admin_form = AdminAuthenticationForm(request, data=request.POST)
+                _set_form_error(admin_form, message)
+                context = {
+                    **admin.site.each_context(request),
+                    "title": "Log in",
+                    "subtitle": None,
+                    "app_path": request.get_full_path(),
+                    "username": request.POST.get("username", ""),
+                    "form": admin_form,
+                    "next": next_url,
+                }
+                response = render(request, "admin/login.html", context, status=429)
+            else:
+                form = AuthenticationForm(request, data=request.POST)
+                _set_form_error(form, message)
+                response = render(request, "accounts/login.html", {"form": form, "next": next_url}, status=429)
         response["Retry-After"] = str(wait)
         return response
+
+
+def _set_form_error(form, message: str) -> None:
+    """The form shows `message` as its error, without running its clean() (which would check the password).
+    django-stubs leaves out BaseForm._errors, which Django sets in __init__."""
+    form._errors = ErrorDict({"__all__": form.error_class([message], error_class="nonfield")})

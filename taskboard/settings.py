@@ -23,7 +23,10 @@ if TESTING:
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off. On a development checkout, run commands with the "
+            "settings `make run` uses: DEBUG=1 (for an API token, `make token EMAIL=...`)."
+        )
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
 elif len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long.")
@@ -47,6 +50,7 @@ INSTALLED_APPS = [
     "taskboard.projects",
     "taskboard.notifications",
     "taskboard.datasets",
+    "taskboard.discussion",
     "taskboard.jobs",
     "taskboard.annotation",
     "taskboard.work",
@@ -57,6 +61,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: the API's errors are JSON with a request id, whichever layer answered them.
+    "taskboard.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -80,6 +86,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "taskboard.notifications.context_processors.inbox",
             ],
             # Parse each template once per process, as Django does by default when no loaders are listed:
             # the partials loader wraps the loaders itself, so the cache must be named. runserver's
@@ -176,9 +183,18 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
+# Stored files are sent only by views that check who may see them (datasets/files.py); behind nginx, an
+# `internal` location mapped to MEDIA_ROOT named here makes nginx send the bytes (X-Accel-Redirect).
+MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT") or ""
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 ITEM_UPLOAD_MAX_BYTES = env_int("ITEM_UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+# A manifest (docs/imports.md): at most this many rows, and this many bytes (200 bytes a row at the
+# row cap; a row with a URL and a little metadata takes about 120). Above MANIFEST_JOB_THRESHOLD rows
+# it is imported by a job with a progress bar, read from a copy in storage.
+MANIFEST_MAX_ROWS = env_int("MANIFEST_MAX_ROWS", 10_000_000, minimum=1)
+MANIFEST_MAX_BYTES = env_int("MANIFEST_MAX_BYTES", 2 * 1024**3, minimum=1024)
+MANIFEST_JOB_THRESHOLD = env_int("MANIFEST_JOB_THRESHOLD", 20_000, minimum=1)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -242,13 +258,64 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 JOB_HEARTBEAT_SECONDS = max(1, min(30, JOB_STALE_AFTER_SECONDS // 5))
 # Celery beat (`celery -A taskboard beat`, or a worker started with -B) runs the recovery this often.
 JOB_RECOVER_EVERY_SECONDS = env_int("JOB_RECOVER_EVERY_SECONDS", 60, minimum=1)
+LEASE_SWEEP_EVERY_SECONDS = env_int("LEASE_SWEEP_EVERY_SECONDS", 30, minimum=1)
+# Stuck work (distributed items untouched past their task's limit) is looked for this often.
+STUCK_SWEEP_EVERY_SECONDS = env_int("STUCK_SWEEP_EVERY_SECONDS", 900, minimum=10)
 CELERY_BEAT_SCHEDULE = {
     "recover-jobs": {
         "task": "taskboard.jobs.tasks.recover_jobs",
         "schedule": JOB_RECOVER_EVERY_SECONDS,
         "options": {"expires": JOB_RECOVER_EVERY_SECONDS},
-    }
+    },
+    # Tasks due within 24 hours and overdue ones: their people are told once per due date.
+    "remind-deadlines": {
+        "task": "taskboard.annotation.tasks.remind_deadlines",
+        "schedule": env_int("DEADLINE_REMIND_EVERY_SECONDS", 900, minimum=10),
+    },
+    "sweep-stuck-work": {
+        "task": "taskboard.work.tasks.sweep_stuck_work",
+        "schedule": STUCK_SWEEP_EVERY_SECONDS,
+        "options": {"expires": STUCK_SWEEP_EVERY_SECONDS},
+    },
+    # Expired pulled batches go back to the queue within this long even where nobody claims.
+    "expire-leases": {
+        "task": "taskboard.annotation.tasks.expire_leases",
+        "schedule": LEASE_SWEEP_EVERY_SECONDS,
+        "options": {"expires": LEASE_SWEEP_EVERY_SECONDS},
+    },
 }
+
+# Email (notifications): the console in development, SMTP (EMAIL_HOST…) or any backend by name
+# otherwise, e.g. EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend with django-anymail installed and
+# its settings as ANYMAIL_<NAME> variables (ANYMAIL_MAILGUN_API_KEY → ANYMAIL["MAILGUN_API_KEY"]).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "taskboard@localhost")
+ANYMAIL = {name[len("ANYMAIL_") :]: value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
+# Where the links in emails point.
+SITE_URL = env_str("SITE_URL", "http://localhost:8000")
+# How a person gets each kind of event by email until they choose: immediate, digest or never.
+NOTIFY_EMAIL_DEFAULT = env_choice("NOTIFY_EMAIL_DEFAULT", "immediate", ["immediate", "digest", "never"])
+EMAIL_MAX_TRIES = env_int("EMAIL_MAX_TRIES", 5, minimum=1)
+CELERY_BEAT_SCHEDULE["send-digests"] = {
+    "task": "taskboard.notifications.tasks.send_digests",
+    # Hourly: the first run after midnight sends yesterday's digests, the others find them sent.
+    "schedule": 3600,
+}
+
+# Webhooks (notifications): the hosts they may be sent to ("*" any, ".example.com" a domain and its
+# subdomains); internal addresses (private, loopback, link-local) only with the switch on.
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", ["*"])
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+WEBHOOK_MAX_TRIES = env_int("WEBHOOK_MAX_TRIES", 6, minimum=1)
 
 API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 30, minimum=1)
 
@@ -286,6 +353,8 @@ MIDDLEWARE += [
 ]
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_MAX_FAILURES_PER_IP = env_int("LOGIN_MAX_FAILURES_PER_IP", 50, minimum=1)
+# One account guessed from many addresses (issue 16): its own count, whatever the address.
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 20, minimum=1)
 LOGIN_WINDOW_SECONDS = env_int("LOGIN_WINDOW_SECONDS", 15 * 60, minimum=1)
 if TESTING:
     # The whole suite signs in from 127.0.0.1; tests of the per-address limit set their own.

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
@@ -8,6 +7,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", include("taskboard.api.urls")),
     path("jobs/", include("taskboard.jobs.urls")),
     path("work/", include("taskboard.work.urls")),
+    path("", include("taskboard.notifications.urls")),
     path("pipelines/", include("taskboard.pipelines.urls")),
     path("", include("taskboard.datasets.urls")),
     path("", include("taskboard.annotation.urls")),
@@ -16,7 +16,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("taskboard.dashboards.urls")),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_URL is not served, not even with DEBUG on: stored files go out only through views that check who
+# may see them (taskboard/datasets/files.py).

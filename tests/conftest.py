@@ -2,6 +2,7 @@
 mallory manages another project and must see nothing of this one."""
 
 import pytest
+from django.core.cache import cache
 
 from taskboard.projects.models import Role
 from tests.factories import (
@@ -12,6 +13,15 @@ from tests.factories import (
     RecipeFactory,
     UserFactory,
 )
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: counts and throttles cached by one test never reach the
+    next (row ids are reused after a rollback)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -9,9 +9,14 @@ from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     AssignmentKind,
+    BulkOperation,
+    Cap,
     ChangeKind,
     HoldingChange,
+    Lease,
+    OperationRow,
     Pause,
+    Skip,
     StatusCount,
     TaskItem,
     TaskStatus,
@@ -77,6 +82,11 @@ def task_data(project, owner, manager, annotator, annotator2, dataset, recipe):
         item=items[0], task=task, label=recipe.labels.first(), label_name="car", created_by=bob.assignee
     )
     Pause.objects.create(project=project, user=annotator2, task=task, reason="on leave", by=manager)
+    Lease.objects.create(task=task, assignment=carol, holder=annotator2, items=4, expires_at=in_days(1))
+    Cap.objects.create(task=task, user=annotator, max_items=10, by=manager)
+    Skip.objects.create(task=task, item=items[4], by=annotator2, reason="blurry", went_to="bob@example.com")
+    operation = BulkOperation.objects.create(project=project, task=task, kind="priority", by=manager, count=1)
+    OperationRow.objects.create(operation=operation, task_item_id=TaskItem.objects.first().pk, before_priority=50)
     Job.objects.create(
         kind="task_create", project=project, created_by=manager, state=JobState.RUNNING, done=5, total=10
     )

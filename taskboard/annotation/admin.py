@@ -1,17 +1,26 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from taskboard.annotation.leases import leases_release
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
+    BulkOperation,
+    Cap,
     HoldingChange,
+    Lease,
+    OperationRow,
     Pause,
+    Skip,
     StatusCount,
     TaskItem,
     TaskStatus,
     WorkloadEntry,
 )
+from taskboard.annotation.moves import person_hand_off
+from taskboard.annotation.operations import operation_undo
 from taskboard.annotation.people import pause_person, resume_person
 from taskboard.datasets.admin import LargeTableAdmin
 
@@ -88,6 +97,10 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
                     "allocation",
                     "batch_size",
                     "max_batch_workload",
+                    "lease_seconds",
+                    "skip_allowed",
+                    "skip_reason_required",
+                    "skip_to",
                     "consensus_percentage",
                     "consensus_assignees",
                     "consensus_seed",
@@ -151,12 +164,25 @@ class TaskItemStatusFilter(admin.SimpleListFilter):
 
 @admin.register(TaskItem)
 class TaskItemAdmin(LargeTableAdmin):
-    list_display = ("id", "task", "item", "assignee", "copy", "status", "status_by", "status_at", "in_queue", "rework")
+    list_display = (
+        "id",
+        "task",
+        "item",
+        "assignee",
+        "copy",
+        "priority",
+        "status",
+        "status_by",
+        "status_at",
+        "in_queue",
+        "rework",
+    )
     list_select_related = ("task", "item", "assignment__assignee", "status_by")
     list_filter = (TaskItemStatusFilter, "in_queue", "rework")
     search_fields = ("item__filename", "=task__name")
-    raw_id_fields = ("task", "item", "assignment")
-    # Only the item's holder sets a status, through the service that keeps the counters.
+    raw_id_fields = ("task", "item", "assignment", "lease")
+    # Priority is editable here (pulls and next items follow it). Only the item's holder sets a
+    # status, through the service that keeps the counters.
     readonly_fields = ("status", "status_by", "status_at")
 
     @admin.display(description="holder", ordering="assignment__assignee__email")
@@ -227,3 +253,94 @@ class PauseAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for pause in queryset.select_related("project", "user", "task"):
             self.delete_model(request, pause)
+
+    actions = ("hand_off",)
+
+    @admin.action(description="Hand their unstarted items to others (where paused)")
+    def hand_off(self, request, queryset):
+        moved = queued = 0
+        for pause in queryset.select_related("project", "user", "task"):
+            for done in person_hand_off(project=pause.project, user=pause.user, by=request.user, task=pause.task):
+                moved, queued = moved + done.moved, queued + done.to_queue
+        self.message_user(request, f"{moved} item(s) handed to others, {queued} back to the queue.")
+
+
+@admin.register(Lease)
+class LeaseAdmin(admin.ModelAdmin):
+    """Pulled batches: made by claims, ended by expiry or a release (the action below), never edited."""
+
+    list_display = ("id", "task", "holder", "items", "returned", "claimed_at", "expires_at", "ended_at", "end")
+    list_select_related = ("task", "holder")
+    list_filter = ("end", ("ended_at", admin.EmptyFieldListFilter))
+    search_fields = ("task__name", "holder__email")
+    raw_id_fields = ("task", "assignment", "holder")
+    readonly_fields = ("task", "assignment", "holder", "items", "returned", "claimed_at", "ended_at", "end")
+    actions = ("release",)
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Release: unstarted items go back to the queue")
+    def release(self, request, queryset):
+        result = leases_release(lease_ids=list(queryset.values_list("id", flat=True)), by=request.user)
+        self.message_user(request, f"Released {result.leases} lease(s), {result.items} item(s) back in the queue.")
+
+
+@admin.register(Cap)
+class CapAdmin(admin.ModelAdmin):
+    """A cap is one row (a count or a share, the database checks which); pulls and moves read it."""
+
+    list_display = ("user", "task", "max_items", "max_share", "by", "created_at")
+    list_select_related = ("user", "task", "by")
+    search_fields = ("user__email", "task__name")
+    raw_id_fields = ("task", "user", "by")
+    readonly_fields = ("created_at",)
+
+
+@admin.register(BulkOperation)
+class BulkOperationAdmin(admin.ModelAdmin):
+    """The history of bulk operations; undone through the same service as the pages (all or nothing)."""
+
+    list_display = ("id", "kind", "summary", "project", "task", "count", "by", "created_at", "undone_at")
+    list_select_related = ("project", "task", "by")
+    list_filter = ("kind", ("undone_at", admin.EmptyFieldListFilter))
+    search_fields = ("summary", "task__name", "by__email")
+    raw_id_fields = ("project", "task", "by", "undone_by")
+    readonly_fields = ("project", "task", "kind", "summary", "count", "data", "by", "created_at", "undone_at")
+    actions = ("undo",)
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Undo (all its items go back, or none if any moved since)")
+    def undo(self, request, queryset):
+        for operation in queryset.order_by("-created_at"):
+            try:
+                count = operation_undo(operation=operation, by=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"#{operation.pk}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, f"#{operation.pk} undone: {count} item(s) back.")
+
+
+@admin.register(OperationRow)
+class OperationRowAdmin(LargeTableAdmin):
+    list_display = ("id", "operation", "task_item_id", "before_priority")
+    raw_id_fields = ("operation",)
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Skip)
+class SkipAdmin(admin.ModelAdmin):
+    """Skips are made by their holders (the work page, the API); here they are read."""
+
+    list_display = ("at", "task", "item", "by", "went_to", "reason")
+    list_select_related = ("task", "item", "by")
+    search_fields = ("task__name", "item__filename", "by__email", "reason")
+    raw_id_fields = ("task", "item", "by")
+    readonly_fields = ("task", "item", "by", "reason", "went_to", "at")
+
+    def has_add_permission(self, request):
+        return False

@@ -31,6 +31,7 @@ from taskboard.annotation.pulling import pulling_claim
 from taskboard.annotation.rows import Report, case_by_boundaries, insert_task_items, ranked_runs, ranked_sql
 from taskboard.annotation.spec import CheckedSpec, Plan, TaskSpec
 from taskboard.annotation.statuses import ensure_status_counts
+from taskboard.annotation.telling import work_handed_out
 from taskboard.annotation.workload import boundaries, split_counts
 from taskboard.datasets.models import Item
 from taskboard.jobs import services as job_services
@@ -199,6 +200,8 @@ def _task_write(checked: CheckedSpec, plan: Plan, *, progress: Report | None) ->
         # The first batches, in the workload's order: what the plan counted.
         for unit in checked.workload:
             pulling_claim(task=task, user=unit.user)
+    held = Assignment.objects.filter(task=task, kind=AssignmentKind.WORK).values_list("pk", "item_count")
+    work_handed_out(task=task, counts=dict(held), by=checked.created_by, occasion="create")
     if progress:
         progress(total, total)
     return task

@@ -21,10 +21,12 @@ Semantics worth knowing:
   `pageSize: 1000` but means every matching item); only item listing pages.
 """
 
+import contextvars
 import datetime
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -44,6 +46,7 @@ from taskboard.annotation.models import TaskItem
 from taskboard.datasets.folders import prefix_q
 from taskboard.datasets.ids import api_id_kind, parse_api_id, parse_item_id
 from taskboard.datasets.models import Annotation, Item
+from taskboard.inputs import json_problem
 
 MAX_DEPTH = 10
 MAX_CLAUSES = 1000
@@ -263,14 +266,36 @@ class _GlobColumn(_Column):
     globbing = True
 
 
+@dataclass(frozen=True)
+class RowScope:
+    """How the API's item listing reads an item: which of its task rows are its refs, and whether it is
+    hidden. Task creation and the pages read every row of an item (no scope). The API lists an item as
+    its original (its copy-0 rows) and each consensus copy as a hidden clone (that one row)."""
+
+    rows: Q
+    hidden: bool = False
+    # Which of those rows name their assignment in the refs (an original does not name the hidden pool
+    # of consensus originals that holds it).
+    assignment_refs: Q = Q()
+
+
+_SCOPE: contextvars.ContextVar[RowScope | None] = contextvars.ContextVar("dql_row_scope", default=None)
+
+
 class _Constant:
-    """A field with the same value on every item here (`hidden`, `type`)."""
+    """A field with the same value on every item here (`type`; `hidden`, false but for the API's clones)."""
 
     ops = frozenset({"$eq", "$ne", "$in", "$nin", "$exists"})
 
-    def __init__(self, value, convert):
-        self.value = value
+    def __init__(self, value, convert, *, scoped: bool = False):
+        self._value = value
         self.convert = convert
+        self.scoped = scoped
+
+    @property
+    def value(self):
+        scope = _SCOPE.get()
+        return scope.hidden if self.scoped and scope is not None else self._value
 
     def eq(self, field, value):
         return _everything() if self.convert(field, value) == self.value else _nothing()
@@ -421,11 +446,30 @@ class _Metadata:
 
 
 def _task_items():
-    return TaskItem.objects.filter(item=OuterRef("pk"))
+    rows = TaskItem.objects.filter(item=OuterRef("pk"))
+    scope = _SCOPE.get()
+    return rows.filter(scope.rows) if scope is not None else rows
 
 
 def _ref_lookup(field: str, value: Any, *, kind: str | None = None) -> Q:
     """TaskItem lookups for a task or assignment id (24-hex; the tag says which)."""
+    q = _ref_lookup_unscoped(field, value, kind=kind)
+    scope = _SCOPE.get()
+    if scope is None or not scope.assignment_refs:
+        return q
+    # An assignment ref counts only on rows that name theirs.
+    return Q(*[_scoped_assignment(child, scope.assignment_refs) for child in q.children], _connector=q.connector)
+
+
+def _scoped_assignment(child: Any, assignment_refs: Q) -> Any:
+    if isinstance(child, tuple) and child[0] == "assignment_id":
+        return Q(child) & assignment_refs
+    if isinstance(child, Q):
+        return Q(*[_scoped_assignment(c, assignment_refs) for c in child.children], _connector=child.connector)
+    return child
+
+
+def _ref_lookup_unscoped(field: str, value: Any, *, kind: str | None = None) -> Q:
     if isinstance(value, int) and not isinstance(value, bool) and kind in ("task", "assignment"):
         return Q(**{f"{kind}_id": value})
     if not isinstance(value, str):
@@ -580,7 +624,7 @@ FIELDS: dict[str, Any] = {
     "metadata.system.mimetype": _Column("mimetype", _str_value),
     "annotated": _Column("annotated", _bool_value, ordered=False),
     "createdAt": _Column("created_at", _parse_datetime),
-    "hidden": _Constant(False, _bool_value),
+    "hidden": _Constant(False, _bool_value, scoped=True),
     "type": _Constant("file", _type_value),
     "label": _Label(),
     "annotations.label": _Label(),
@@ -692,14 +736,24 @@ def dql_filter_of(query: Any) -> dict:
     return query
 
 
-def dql_to_q(filter: Any, *, dataset) -> Q:
+def dql_to_q(filter: Any, *, dataset, scope: RowScope | None = None) -> Q:
     """A Q over `datasets.Item` for a DQL filter (`{"$and": …, "$or": …}` or a body with "filter").
 
     The caller scopes it to the dataset: `Item.objects.filter(dataset=dataset).filter(q)`.
+    `scope` reads refs from some of the item's task rows only (the API's originals and clones).
     """
     # `dataset` is part of the contract for fields that will need it (labels of its recipes);
     # today every field is answered from the item row or its task rows.
-    q = _Walker().node(dql_filter_of(filter), 0)
+    filt = dql_filter_of(filter)
+    # A lone surrogate or NUL anywhere (a value, a metadata key) is bad input, not a database error.
+    problem = json_problem(filt, "filter")
+    if problem:
+        raise DQLError(problem)
+    token = _SCOPE.set(scope)
+    try:
+        q = _Walker().node(filt, 0)
+    finally:
+        _SCOPE.reset(token)
     if _conditions(q) > MAX_CONDITIONS:
         raise DQLError(f"The filter expands to more than {MAX_CONDITIONS} conditions; use '$in' on ids or a folder.")
     return q

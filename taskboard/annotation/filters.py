@@ -21,8 +21,9 @@ from taskboard.annotation.forms import AccessibleForm
 from taskboard.annotation.models import AnnotationTask, TaskStatus
 from taskboard.annotation.selection import Selection
 from taskboard.datasets.folders import normalize_folder
-from taskboard.datasets.ids import task_api_id
+from taskboard.datasets.ids import item_api_id, task_api_id
 from taskboard.datasets.models import Item, Label
+from taskboard.discussion.queries import items_with_open_threads
 from taskboard.projects.models import Project
 
 YES_NO = [("yes", "Annotated"), ("no", "Not annotated")]
@@ -48,6 +49,7 @@ class ItemFilterForm(AccessibleForm):
         "unassigned",
         "task",
         "status",
+        "unresolved",
         "label",
         "name",
         "meta_key",
@@ -117,6 +119,15 @@ def task_clause(task: AnnotationTask | None, status: str) -> dict | None:
     return {"metadata.system.refs": {"$match": match}}
 
 
+def unresolved_clause(unresolved: bool, dataset_id: int | None, task: AnnotationTask | None) -> dict | None:
+    """Items with a comment thread still open (in the chosen task, else in any): the ids they have now."""
+    if not unresolved or dataset_id is None:
+        return None
+    task_id = task.discussion_task_id if task is not None else None
+    ids = items_with_open_threads(dataset_id=dataset_id, task_id=task_id)
+    return {"id": {"$in": [item_api_id(pk) for pk in ids]}}
+
+
 def label_clause(label: str) -> dict | None:
     return {"label": label} if label else None
 
@@ -154,6 +165,9 @@ class ItemFilter(django_filters.FilterSet):
     )
     task = django_filters.ModelChoiceFilter(
         method="filter_task", queryset=AnnotationTask.objects.none(), label="Task", empty_label="Any task"
+    )
+    unresolved = django_filters.BooleanFilter(
+        method="filter_unresolved", label="Unresolved comments", widget=forms.CheckboxInput
     )
     label = django_filters.ChoiceFilter(method="filter_label", label="Has label", empty_label="Any label")
     name = django_filters.CharFilter(
@@ -207,7 +221,7 @@ class ItemFilter(django_filters.FilterSet):
     @property
     def selection(self) -> Selection:
         """The same filters as a Selection, for the wizard."""
-        return itemfilter_to_selection(self.form.cleaned_data)
+        return itemfilter_to_selection(self.form.cleaned_data, dataset_id=self.dataset.pk)
 
     def _by(self, queryset: QuerySet[Item], clause: dict | None) -> QuerySet[Item]:
         return queryset if clause is None else queryset.filter(dql_to_q({"$and": [clause]}, dataset=self.dataset))
@@ -226,6 +240,9 @@ class ItemFilter(django_filters.FilterSet):
 
     def filter_task(self, queryset, name, value):
         return self._by(queryset, task_clause(value, self._data("status") or IN_TASK))
+
+    def filter_unresolved(self, queryset, name, value):
+        return self._by(queryset, unresolved_clause(bool(value), self.dataset.pk, self._data("task")))
 
     def filter_label(self, queryset, name, value):
         return self._by(queryset, label_clause(value))
@@ -272,7 +289,7 @@ def _day_start(day: datetime.date) -> str:
     return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC).isoformat()
 
 
-def itemfilter_to_selection(data: dict) -> Selection:
+def itemfilter_to_selection(data: dict, *, dataset_id: int | None = None) -> Selection:
     """The browser's cleaned filter data as a Selection: a plain mode when one filter is
     set (so the wizard shows it plainly), else a DQL filter that ANDs the filters' clauses."""
     folder = data.get("folder") or ""
@@ -295,6 +312,7 @@ def itemfilter_to_selection(data: dict) -> Selection:
             annotated_clause(annotated),
             unassigned_clause(bool(data.get("unassigned"))),
             task_clause(task, status),
+            unresolved_clause(bool(data.get("unresolved")), dataset_id, task),
             label_clause(data.get("label") or ""),
             name_clause(data.get("name") or ""),
             metadata_clause(data.get("meta_key") or "", data.get("meta_value") or ""),

@@ -21,6 +21,7 @@ from taskboard.annotation.models import (
     Assignment,
     AssignmentKind,
     Priority,
+    SkipTo,
     TaskStatus,
     TaskType,
 )
@@ -561,3 +562,59 @@ def task_work_assignments(task):
 
 class CloseForm(AccessibleForm):
     confirm = forms.BooleanField(label="Yes, close this task", error_messages={"required": "Tick the box to confirm."})
+
+
+class LeaseLengthForm(forms.Form):
+    lease_minutes = forms.IntegerField(label="Lease (minutes)", min_value=1, max_value=7 * 24 * 60)
+
+
+class LeaseReleaseForm(forms.Form):
+    """Release one person's leases (`user`) or one held item (`item`)."""
+
+    user = forms.IntegerField(required=False, min_value=1)
+    item = forms.IntegerField(required=False, min_value=1)
+
+    def clean(self):
+        data = super().clean() or {}
+        if bool(data.get("user")) == bool(data.get("item")):
+            raise ValidationError("Release either one person's leases or one item.")
+        return data
+
+
+class TaskPriorityForm(forms.Form):
+    task_priority = forms.TypedChoiceField(label="Task priority", choices=Priority.choices, coerce=int)
+
+
+class ItemPriorityForm(forms.Form):
+    """One priority over every item a DQL filter matches (empty: every item of the task)."""
+
+    priority = forms.IntegerField(label="Item priority (0 to 100, higher first)", min_value=0, max_value=100)
+    dql = forms.CharField(
+        label="Filter (DQL)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": '{"$and": [{"dir": "/city"}]}'}),
+        help_text="Dataloop's query language, as in the wizard; leave empty for every item of the task.",
+    )
+
+    def clean_dql(self) -> dict | None:
+        text = (self.cleaned_data.get("dql") or "").strip()
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise ValidationError(f"Not JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise ValidationError("A filter is a JSON object.")
+        return value.get("filter", value)
+
+    @property
+    def selection(self) -> Selection | None:
+        dql = self.cleaned_data.get("dql")
+        return Selection(mode="filter", dql=dql) if dql else None
+
+
+class SkipPolicyForm(forms.Form):
+    skip_allowed = forms.BooleanField(label="Skipping allowed", required=False)
+    skip_reason_required = forms.BooleanField(label="A reason is required", required=False)
+    skip_to = forms.ChoiceField(label="A skipped item goes", choices=SkipTo.choices)

@@ -34,6 +34,13 @@ class TaskState(models.TextChoices):
     COMPLETED_WITH_ISSUES = "completed with issues", "Completed with issues"
 
 
+class SkipTo(models.TextChoices):
+    # Distributed tasks have no queue: "back" gives the item to someone else there.
+    BACK = "back", "Back to the queue (pulling) or to someone else (distributed)"
+    OTHER = "other", "To someone else"
+    MANAGER = "manager", "To the task's owner"
+
+
 class Priority(models.IntegerChoices):
     LOW = 1, "Low"
     MEDIUM = 2, "Medium"
@@ -41,6 +48,13 @@ class Priority(models.IntegerChoices):
 
 
 BATCH_SIZE_MIN = 3
+# An item's priority within its task (higher first); tasks have their own (Priority).
+ITEM_PRIORITY_MIN = 0
+ITEM_PRIORITY_MAX = 100
+ITEM_PRIORITY_DEFAULT = 50
+# A pulled batch is held this long unless its holder keeps working (docs/tasks.md, Leases).
+LEASE_SECONDS_DEFAULT = 60 * 60
+LEASE_SECONDS_MAX = 7 * 24 * 60 * 60
 BATCH_SIZE_MAX = 100
 DEFAULT_ANNOTATION_STATUSES = [
     # key, label, colour, counts as done
@@ -69,6 +83,12 @@ class AnnotationTask(models.Model):
     allocation = models.CharField(max_length=20, choices=Allocation.choices, default=Allocation.DISTRIBUTION)
     batch_size = models.PositiveSmallIntegerField(null=True, blank=True)
     max_batch_workload = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Pulling: how long a claimed batch stays with its holder without them working on it.
+    lease_seconds = models.PositiveIntegerField(default=LEASE_SECONDS_DEFAULT)
+    # Skip policy: may a holder skip an item, must they say why, and where does it go.
+    skip_allowed = models.BooleanField(default=True)
+    skip_reason_required = models.BooleanField(default=False)
+    skip_to = models.CharField(max_length=20, choices=SkipTo.choices, default=SkipTo.BACK)
     consensus_percentage = models.PositiveSmallIntegerField(null=True, blank=True)
     consensus_assignees = models.PositiveSmallIntegerField(null=True, blank=True)
     consensus_seed = models.BigIntegerField(null=True, blank=True)
@@ -102,6 +122,10 @@ class AnnotationTask(models.Model):
             ),
             models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=3), name="task_priority_1_to_3"),
             models.CheckConstraint(condition=Q(type__in=TaskType.values), name="task_type_valid"),
+            models.CheckConstraint(
+                condition=Q(lease_seconds__gte=1, lease_seconds__lte=LEASE_SECONDS_MAX),
+                name="task_lease_seconds_range",
+            ),
             models.CheckConstraint(condition=Q(state__in=TaskState.values), name="task_state_valid"),
             models.CheckConstraint(
                 condition=Q(
@@ -138,6 +162,12 @@ class AnnotationTask(models.Model):
     @property
     def is_pulling(self) -> bool:
         return self.allocation == Allocation.PULLING
+
+    @property
+    def discussion_task_id(self) -> int:
+        """Where this task's items are talked about: a QA task's items in its annotation task, so the
+        annotator and the reviewer read one thread."""
+        return self.parent_id if self.type == TaskType.QA and self.parent_id else self.pk
 
     @property
     def is_consensus(self) -> bool:
@@ -295,6 +325,9 @@ class TaskItem(models.Model):
     copy = models.PositiveSmallIntegerField(default=0)
     # Position in the task's (dir, name, id) order: contiguous runs and next/previous.
     rank = models.BigIntegerField(default=0)
+    # Higher first: pulls and an annotator's next item follow (priority, rank). A database default,
+    # since task items are written by INSERT … SELECT.
+    priority = models.PositiveSmallIntegerField(default=ITEM_PRIORITY_DEFAULT, db_default=ITEM_PRIORITY_DEFAULT)
     in_queue = models.BooleanField(default=False)
     status = models.CharField(max_length=50, null=True, blank=True)
     status_by = models.ForeignKey(
@@ -311,6 +344,17 @@ class TaskItem(models.Model):
     # Annotation task: sent back by QA. QA task: waiting for that rework.
     rework = models.BooleanField(default=False)
     comment = models.TextField(blank=True)
+    # Pulling: the claim (lease) that brought the item to its holder, while the lease runs.
+    # No FK trigger (as above); a lease ends before its rows forget it.
+    lease = models.ForeignKey(
+        "Lease",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
 
     class Meta:
         constraints = [
@@ -322,16 +366,53 @@ class TaskItem(models.Model):
             models.CheckConstraint(
                 condition=Q(status__isnull=True) | ~Q(status=""), name="task_item_status_null_or_named"
             ),
+            models.CheckConstraint(
+                condition=Q(priority__gte=ITEM_PRIORITY_MIN, priority__lte=ITEM_PRIORITY_MAX),
+                name="task_item_priority_range",
+            ),
         ]
         indexes = [
             models.Index(fields=["assignment", "rank"], name="task_item_assignment_rank"),
-            # Pulling claims walk only the queued rows of a task.
-            models.Index(fields=["task", "rank"], condition=Q(in_queue=True), name="task_item_queue"),
+            # Pulling claims walk only the queued rows of a task, highest priority first.
+            models.Index(
+                fields=["task", "-priority", "rank"], condition=Q(in_queue=True), name="task_item_queue_priority"
+            ),
             models.Index(fields=["status_by"], condition=Q(status_by__isnull=False), name="task_item_status_by"),
+            models.Index(fields=["lease"], condition=Q(lease__isnull=False), name="task_item_lease"),
         ]
 
     def __str__(self):
         return f"task {self.task_id} item {self.item_id} copy {self.copy}"
+
+
+class StatusAction(models.TextChoices):
+    CREATE = "create", "Set"
+    DELETE = "delete", "Cleared"
+
+
+class StatusLog(models.Model):
+    """One status set or cleared on a task item, kept as history: Dataloop's
+    `metadata.system.taskStatusLog` on the item. Appended by the status write itself
+    (`annotation.statuses`), in its transaction; never changed afterwards."""
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    item = models.ForeignKey(
+        "datasets.Item", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    # The assignment that held the item then (a reassign may since have moved it or removed the assignment).
+    assignment_pk = models.PositiveBigIntegerField()
+    copy = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=50)
+    action = models.CharField(max_length=10, choices=StatusAction.choices)
+    # Who set or cleared it, as they were known then.
+    creator = models.CharField(max_length=254)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["item", "at"], name="status_log_item_at")]
+
+    def __str__(self):
+        return f"{self.action} {self.status} on item {self.item_id} in task {self.task_id}"
 
 
 class WorkloadEntry(models.Model):
@@ -362,6 +443,11 @@ class ChangeKind(models.TextChoices):
     CLAIM = "claim", "Pulled from queue"
     REWORK = "rework", "Sent back for rework"
     RETURN = "return", "Returned to review"
+    EXPIRE = "expire", "Lease expired, back to queue"
+    RELEASE = "release", "Released to queue"
+    SKIP = "skip", "Skipped"
+    STUCK = "stuck", "Stuck, handed on"
+    UNDO = "undo", "Undone"
 
 
 class HoldingChange(models.Model):
@@ -371,25 +457,56 @@ class HoldingChange(models.Model):
     moves of existing items (reassign, redistribute, claim, rework) once per item.
     """
 
-    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="changes")
+    # No per-row FK constraints: deferred to commit, their checks cost more than a big move itself.
+    # A statement-level trigger checks every inserted row in one join (see the migrations).
+    # Indexed through change_task_at and change_item_at (task and item first).
+    task = models.ForeignKey(
+        AnnotationTask, on_delete=models.CASCADE, related_name="changes", db_constraint=False, db_index=False
+    )
     item = models.ForeignKey(
-        "datasets.Item", on_delete=models.CASCADE, null=True, blank=True, related_name="holding_changes"
+        "datasets.Item",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="holding_changes",
+        db_constraint=False,
+        db_index=False,
     )
     kind = models.CharField(max_length=20, choices=ChangeKind.choices)
-    from_assignment = models.ForeignKey(Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    to_assignment = models.ForeignKey(Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    from_assignment = models.ForeignKey(
+        Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    to_assignment = models.ForeignKey(
+        Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
     count = models.PositiveIntegerField(default=1)
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     at = models.DateTimeField(default=timezone.now)
     note = models.TextField(blank=True)
+    # The bulk operation (reassign, redistribute, hand-off) this move was part of: undone together.
+    operation = models.ForeignKey(
+        "BulkOperation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="changes",
+        db_constraint=False,
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["task", "at"], name="change_task_at"),
             models.Index(fields=["item", "at"], name="change_item_at"),
+            models.Index(fields=["operation"], condition=Q(operation__isnull=False), name="change_operation"),
         ]
 
     def __str__(self):
@@ -424,3 +541,147 @@ class Pause(models.Model):
     def __str__(self) -> str:
         where = f"task {self.task_id}" if self.task_id else f"project {self.project_id}"
         return f"{self.user_id} paused in {where}"
+
+
+class LeaseEnd(models.TextChoices):
+    EXPIRED = "expired", "Expired"
+    RELEASED = "released", "Released by a manager"
+
+
+class Lease(models.Model):
+    """A pulled batch: held by its holder until `expires_at`, which moves on while they work.
+
+    When it expires (or a manager releases it) the items of the batch that have no status go back
+    to the queue; the ones with a status stay with the person who did them."""
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="leases")
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="leases")
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
+    items = models.PositiveIntegerField(default=0, help_text="Items the batch brought.")
+    returned = models.PositiveIntegerField(default=0, help_text="Items that went back to the queue when it ended.")
+    claimed_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end = models.CharField(max_length=20, choices=LeaseEnd.choices, blank=True)
+
+    class Meta:
+        ordering = ["expires_at", "id"]
+        indexes = [
+            # The sweep and the claim's expiry walk only running leases.
+            models.Index(fields=["task", "expires_at"], condition=Q(ended_at__isnull=True), name="lease_running"),
+            models.Index(fields=["expires_at"], condition=Q(ended_at__isnull=True), name="lease_running_all"),
+            models.Index(fields=["assignment"], condition=Q(ended_at__isnull=True), name="lease_running_holder"),
+        ]
+
+    def __str__(self) -> str:
+        return f"lease {self.pk} of {self.holder_id} in task {self.task_id}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.ended_at is None
+
+
+class Cap(models.Model):
+    """The most items one person may hold in one task: a count, or a share of the task's items.
+    Pulls stop at it; moves (reassign, redistribute, hand-offs) refuse to pass it."""
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="caps")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="caps")
+    max_items = models.PositiveIntegerField(null=True, blank=True)
+    max_share = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Percent of the task's items.")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["task", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "user"], name="cap_once_per_person"),
+            models.CheckConstraint(
+                condition=Q(max_items__isnull=False, max_share__isnull=True)
+                | Q(max_items__isnull=True, max_share__gte=1, max_share__lte=100),
+                name="cap_count_or_share",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        limit = f"{self.max_items} items" if self.max_items is not None else f"{self.max_share}%"
+        return f"{self.user_id} capped at {limit} in task {self.task_id}"
+
+
+class OperationKind(models.TextChoices):
+    REASSIGN = "reassign", "Reassign"
+    REDISTRIBUTE = "redistribute", "Redistribute"
+    HAND_OFF = "hand_off", "Hand-off"
+    PRIORITY = "priority", "Bulk priority"
+
+
+class BulkOperation(models.Model):
+    """One manager's bulk change, recorded so it can be undone as one operation while the items it
+    touched have not moved (or changed) since. Moves are its change records (HoldingChange.operation);
+    a bulk priority keeps each row's value before (OperationRow)."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="operations")
+    task = models.ForeignKey(
+        AnnotationTask, on_delete=models.CASCADE, null=True, blank=True, related_name="operations"
+    )
+    kind = models.CharField(max_length=20, choices=OperationKind.choices)
+    summary = models.CharField(max_length=300, blank=True)
+    count = models.PositiveIntegerField(default=0, help_text="Task item rows it changed.")
+    # What a row-level record cannot say: the workload before a reassign, the value a priority set.
+    data = models.JSONField(default=dict, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "created_at"], name="operation_project_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.count})"
+
+    @property
+    def is_undone(self) -> bool:
+        return self.undone_at is not None
+
+
+class OperationRow(models.Model):
+    """A task item row a bulk priority changed, with its value before."""
+
+    # No FK triggers: written a million at a time by INSERT … SELECT.
+    operation = models.ForeignKey(
+        BulkOperation, on_delete=models.CASCADE, related_name="rows", db_constraint=False, db_index=False
+    )
+    task_item_id = models.BigIntegerField()
+    before_priority = models.PositiveSmallIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["operation", "task_item_id"], name="operation_row")]
+
+    def __str__(self) -> str:
+        return f"{self.operation_id}: row {self.task_item_id} was {self.before_priority}"
+
+
+class Skip(models.Model):
+    """A holder skipped an item: why, and where the task's rule sent it."""
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="skips")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    reason = models.TextField(blank=True)
+    went_to = models.CharField(max_length=200, help_text="The queue, or who holds it now.")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["task", "at"], name="skip_task_at")]
+
+    def __str__(self) -> str:
+        return f"{self.by_id} skipped {self.item_id} in {self.task_id}"

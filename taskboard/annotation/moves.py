@@ -6,6 +6,7 @@ and a record of every move (who, when, what) in the same transaction.
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -14,18 +15,24 @@ from django.utils import timezone
 
 from taskboard.accounts.models import User
 from taskboard.annotation import signals
+from taskboard.annotation.caps import require_room
+from taskboard.annotation.leases import lease_release_person
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     AssignmentKind,
+    BulkOperation,
     ChangeKind,
     HoldingChange,
+    OperationKind,
+    Pause,
     TaskItem,
     TaskState,
     TaskStatus,
     TaskType,
     WorkloadEntry,
 )
+from taskboard.annotation.operations import operation_count, operation_start, workload_of
 from taskboard.annotation.rows import (
     CHANGE_TABLE,
     TASK_ITEM_TABLE,
@@ -37,7 +44,9 @@ from taskboard.annotation.rows import (
 from taskboard.annotation.selection import Selection, select_items
 from taskboard.annotation.spec import limit_problem
 from taskboard.annotation.statuses import ensure_status_counts, lock_task, require_not_closed, task_state_refresh
-from taskboard.annotation.workload import WorkloadUnit, boundaries, split_counts, workload_build
+from taskboard.annotation.telling import work_handed_out
+from taskboard.annotation.workload import WorkloadUnit, boundaries, may_work, split_counts, workload_build
+from taskboard.projects.models import Project
 
 
 @dataclass
@@ -119,8 +128,19 @@ def task_add_items(
         targets, split, in_queue = [queue], [total], True
     else:
         if workload is None and not assignees:
-            # The task's own split; an equal one when its loads no longer add up (after reassigns).
+            # The task's own split, among those who may still work; an equal one when the loads no longer
+            # add up (after reassigns, or when someone was deactivated).
             entries = list(WorkloadEntry.objects.filter(task=task).select_related("assignee"))
+            workers = may_work(task.project_id, [e.assignee_id for e in entries])
+            if entries and not workers:
+                names = ", ".join(e.assignee.email for e in entries)
+                raise ValidationError(
+                    {
+                        "assignees": f"No one in this task may take new items ({names}: deactivated, or no longer a "
+                        "working member): choose who gets them."
+                    }
+                )
+            entries = [e for e in entries if e.assignee_id in workers]
             if sum(e.load for e in entries) == 100:
                 workload = [WorkloadUnit(e.assignee, e.load) for e in entries]
             else:
@@ -143,6 +163,9 @@ def task_add_items(
                 HoldingChange(task=task, kind=ChangeKind.ADD, to_assignment=assignment, count=count, by=by, at=now)
             )
     HoldingChange.objects.bulk_create(changes)
+    if not in_queue:
+        handed = {a.pk: n for a, n in zip(targets, split, strict=True)}
+        work_handed_out(task=task, counts=handed, by=by, occasion=f"add:{offset}")
     if task.state != TaskState.OPEN:
         task_state_refresh(task)
     added_ids = list(TaskItem.objects.filter(task=task, rank__gt=offset).values_list("item_id", flat=True))
@@ -204,52 +227,115 @@ def _delete_counted(
     return flagged_item_ids
 
 
-def _movable_sql(*, source_id: int, target_ids: list[int]) -> tuple[str, list[int]]:
-    """The undone rows of `source_id`, numbered in rank order, whose item no target already holds."""
-    marks = ", ".join(["%s"] * len(target_ids))
+def _movable_sql(
+    *, source_id: int, target_ids: list[int], copies: bool = True, numbered: bool = True
+) -> tuple[str, list[int]]:
+    """The undone rows of `source_id`, numbered in rank order (for splits), whose item no target
+    already holds. Only consensus tasks have copies that a target might hold (`copies`): elsewhere
+    (task, item) is unique, and the look for one would cost a probe per row for nothing."""
+    number = ", row_number() OVER (ORDER BY t.rank, t.id) AS rn" if numbered else ""
     sql = (
-        f"SELECT t.id, t.item_id, t.task_id, t.rework, row_number() OVER (ORDER BY t.rank, t.id) AS rn "
-        f"FROM {TASK_ITEM_TABLE} t WHERE t.assignment_id = %s AND t.status IS NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM {TASK_ITEM_TABLE} o WHERE o.task_id = t.task_id AND o.item_id = t.item_id "
+        f"SELECT t.id, t.item_id, t.task_id, t.rework{number} "
+        f"FROM {TASK_ITEM_TABLE} t WHERE t.assignment_id = %s AND t.status IS NULL"
+    )
+    if not copies:
+        return sql, [source_id]
+    marks = ", ".join(["%s"] * len(target_ids))
+    sql += (
+        f" AND NOT EXISTS (SELECT 1 FROM {TASK_ITEM_TABLE} o WHERE o.task_id = t.task_id AND o.item_id = t.item_id "
         f"AND o.assignment_id IN ({marks}) AND o.assignment_id <> %s)"
     )
     return sql, [source_id, *target_ids, source_id]
 
 
-def _move(
-    *, assignment: Assignment, targets: list[Assignment], split_loads: list[int] | None, kind: str, by: User | None
-) -> dict[int, int]:
-    """Move the undone items of `assignment` to `targets` in contiguous runs; returns moved counts."""
-    target_ids = [a.pk for a in targets]
-    movable, params = _movable_sql(source_id=assignment.pk, target_ids=target_ids)
+def _move_pg(
+    *, movable: str, params: list[Any], case: str, case_params: list[Any], source: int, record: list[Any]
+) -> dict[int, tuple[int, int]]:
+    """PostgreSQL: choose the rows once (a materialised CTE), move them, record each move and
+    answer {target: (moved, of which out for rework)}, in one statement."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM ({movable}) m", params)
-        n: int = cursor.fetchone()[0]
-    if not n:
-        return {}
-    split = split_counts(n, split_loads) if split_loads else [n]
-    case, case_params = case_by_boundaries("m.rn", boundaries(split), target_ids)
-    now = timezone.now()
+        cursor.execute(
+            f"WITH y AS MATERIALIZED (SELECT m.id, m.task_id, m.item_id, m.rework, {case} AS to_id "
+            f"FROM ({movable}) m), "
+            f"moved AS (UPDATE {TASK_ITEM_TABLE} t SET assignment_id = y.to_id, lease_id = NULL FROM y "
+            f"WHERE t.id = y.id AND y.to_id <> %s RETURNING y.to_id, y.rework), "
+            f"recorded AS (INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, "
+            f"count, by_id, at, note, operation_id) SELECT y.task_id, y.item_id, %s, %s, y.to_id, 1, %s, %s, '', %s "
+            f"FROM y WHERE y.to_id <> %s) "
+            f"SELECT to_id, count(*), count(*) FILTER (WHERE rework) FROM moved GROUP BY to_id",
+            [*case_params, *params, source, *record, source],
+        )
+        return {to_id: (n, rework) for to_id, n, rework in cursor.fetchall()}
+
+
+def _move_portable(
+    *, movable: str, params: list[Any], case: str, case_params: list[Any], source: int, record: list[Any]
+) -> dict[int, int]:
+    """SQLite: the same in three statements; returns {target: moved out for rework}."""
     with connection.cursor() as cursor:
         # Items out for rework take their place on the rework counter with them.
         cursor.execute(
             f"SELECT y.to_id, count(*) FROM (SELECT {case} AS to_id FROM ({movable}) m WHERE m.rework) y "
             f"WHERE y.to_id <> %s GROUP BY y.to_id",
-            case_params + params + [assignment.pk],
+            case_params + params + [source],
         )
         rework_moved: dict[int, int] = dict(cursor.fetchall())
         cursor.execute(
             f"INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, by_id, "
-            f"at, note) SELECT y.task_id, y.item_id, %s, %s, y.to_id, 1, %s, %s, '' FROM "
+            f"at, note, operation_id) SELECT y.task_id, y.item_id, %s, %s, y.to_id, 1, %s, %s, '', %s FROM "
             f"(SELECT m.task_id, m.item_id, {case} AS to_id FROM ({movable}) m) y WHERE y.to_id <> %s",
-            [kind, assignment.pk, by.pk if by else None, now, *case_params, *params, assignment.pk],
+            [*record, *case_params, *params, source],
         )
         cursor.execute(
-            f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = y.to_id FROM "
+            # A moved item leaves its pulled batch: the lease no longer speaks for it.
+            f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = y.to_id, lease_id = NULL FROM "
             f"(SELECT m.id, {case} AS to_id FROM ({movable}) m) y "
             f"WHERE {TASK_ITEM_TABLE}.id = y.id AND y.to_id <> %s",
-            case_params + params + [assignment.pk],
+            case_params + params + [source],
         )
+    return rework_moved
+
+
+def _move(
+    *,
+    assignment: Assignment,
+    targets: list[Assignment],
+    split_loads: list[int] | None,
+    kind: str,
+    by: User | None,
+    operation: BulkOperation | None = None,
+) -> dict[int, int]:
+    """Move the undone items of `assignment` to `targets` in contiguous runs; returns moved counts."""
+    target_ids = [a.pk for a in targets]
+    copies = assignment.task.is_consensus
+    record = [kind, assignment.pk, by.pk if by else None, timezone.now(), operation.pk if operation else None]
+    if connection.vendor == "postgresql" and split_loads is None and len(target_ids) == 1:
+        movable, params = _movable_sql(source_id=assignment.pk, target_ids=target_ids, copies=copies, numbered=False)
+        # One target: no split to size, so the rows are chosen once and moved, recorded and counted in
+        # one statement (a reassign of 100,000 items costs little more than the UPDATE itself).
+        counted = _move_pg(
+            movable=movable, params=params, case="%s", case_params=target_ids, source=assignment.pk, record=record
+        )
+        split = [counted.get(target_ids[0], (0, 0))[0]]
+        rework_moved = {t: r for t, (_, r) in counted.items()}
+    else:
+        movable, params = _movable_sql(source_id=assignment.pk, target_ids=target_ids, copies=copies)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM ({movable}) m", params)
+            n: int = cursor.fetchone()[0]
+        if not n:
+            return {}
+        split = split_counts(n, split_loads) if split_loads else [n]
+        case, case_params = case_by_boundaries("m.rn", boundaries(split), target_ids)
+        if connection.vendor == "postgresql":
+            counted = _move_pg(
+                movable=movable, params=params, case=case, case_params=case_params, source=assignment.pk, record=record
+            )
+            rework_moved = {t: r for t, (_, r) in counted.items()}
+        else:
+            rework_moved = _move_portable(
+                movable=movable, params=params, case=case, case_params=case_params, source=assignment.pk, record=record
+            )
     moved: dict[int, int] = {}
     for target_id, count in zip(target_ids, split, strict=True):
         if target_id != assignment.pk and count:
@@ -278,7 +364,24 @@ def assignment_reassign(*, assignment: Assignment, to_user: User | None, by: Use
         raise ValidationError({"assignees": "Choose another person."})
     workload_build(project=task.project, workload=None, assignees=[to_user])
     (target,) = work_assignments(task=task, users=[to_user])
-    _move(assignment=assignment, targets=[target], split_loads=None, kind=ChangeKind.REASSIGN, by=by)
+    operation = operation_start(
+        task=task,
+        kind=OperationKind.REASSIGN,
+        by=by,
+        summary=f"Reassign {assignment.assignee} → {to_user.email}",
+        data={"workload": workload_of(task), "from": assignment.pk},
+    )
+    moved = _move(
+        assignment=assignment,
+        targets=[target],
+        split_loads=None,
+        kind=ChangeKind.REASSIGN,
+        by=by,
+        operation=operation,
+    )
+    require_room(task=task, added=moved, field="assignees")
+    operation_count(operation, sum(moved.values()))
+    work_handed_out(task=task, counts=moved, by=by, occasion=f"reassign:{assignment.pk}:{timezone.now().timestamp()}")
     # The newcomer takes over the share in the task's workload, so later additions follow.
     old = WorkloadEntry.objects.filter(task=task, assignee_id=assignment.assignee_id).first()
     if old is not None:
@@ -305,13 +408,92 @@ def assignment_redistribute(*, assignment: Assignment, workload: list[WorkloadUn
         raise ValidationError({"workload": "Hidden pools cannot be redistributed."})
     units = workload_build(project=task.project, workload=workload, assignees=None, field="workload")
     targets = work_assignments(task=task, users=[u.user for u in units])
-    _move(
+    operation = operation_start(
+        task=task,
+        kind=OperationKind.REDISTRIBUTE,
+        by=by,
+        summary=f"Redistribute {assignment.assignee} over {len(units)} people",
+        data={"from": assignment.pk},
+    )
+    moved = _move(
         assignment=assignment,
         targets=targets,
         split_loads=[u.load for u in units],
         kind=ChangeKind.REDISTRIBUTE,
         by=by,
+        operation=operation,
+    )
+    require_room(task=task, added=moved, field="workload")
+    operation_count(operation, sum(moved.values()))
+    work_handed_out(
+        task=task, counts=moved, by=by, occasion=f"redistribute:{assignment.pk}:{timezone.now().timestamp()}"
     )
     for target in targets:
         target.refresh_from_db()
     return targets
+
+
+@dataclass
+class HandOff:
+    """What a hand-off did in one task: items moved to others (distributed) or back to the queue
+    (pulled), or why nothing moved."""
+
+    task: AnnotationTask
+    moved: int
+    to_queue: int
+    skipped: str = ""
+
+
+def _others(task: AnnotationTask, user: User) -> list[WorkloadUnit]:
+    """Who takes a person's unstarted items: the task's other people, not paused, by their shares."""
+    entries = WorkloadEntry.objects.filter(task=task).exclude(assignee=user).select_related("assignee")
+    paused = set(
+        Pause.objects.filter(Q(task=task) | Q(task__isnull=True, project_id=task.project_id)).values_list(
+            "user_id", flat=True
+        )
+    )
+    return [WorkloadUnit(e.assignee, e.load) for e in entries if e.assignee_id not in paused]
+
+
+@transaction.atomic
+def person_hand_off(*, project: Project, user: User, by: User, task: AnnotationTask | None = None) -> list[HandOff]:
+    """Hand `user`'s unstarted items to others in one action, in every open task of `project` (or
+    one): distributed items spread over the task's other, unpaused people by their shares; pulled
+    batches go back to the queue (their leases released). Items with a status stay theirs."""
+    tasks = AnnotationTask.objects.filter(project=project, closed_at__isnull=True)
+    if task is not None:
+        tasks = tasks.filter(pk=task.pk)
+    held = Assignment.objects.filter(task__in=tasks, assignee=user, kind=AssignmentKind.WORK, removed=False)
+    results: list[HandOff] = []
+    operation = operation_start(
+        project=project,
+        task=task,
+        kind=OperationKind.HAND_OFF,
+        by=by,
+        summary=f"Hand off {user.email}'s unstarted items",
+    )
+    for assignment in held.select_related("task").order_by("task_id"):
+        current = assignment.task
+        if current.is_pulling:
+            released = lease_release_person(task=current, user=user, by=by)
+            results.append(HandOff(task=current, moved=0, to_queue=released.items))
+            continue
+        units = _others(current, user)
+        if not units:
+            results.append(HandOff(task=current, moved=0, to_queue=0, skipped="nobody else can take them"))
+            continue
+        lock_task(current)
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        targets = work_assignments(task=current, users=[u.user for u in units])
+        moved = _move(
+            assignment=locked,
+            targets=targets,
+            split_loads=[u.load for u in units] if sum(u.load for u in units) else None,
+            kind=ChangeKind.REDISTRIBUTE,
+            by=by,
+            operation=operation,
+        )
+        require_room(task=current, added=moved, field="user")
+        results.append(HandOff(task=current, moved=sum(moved.values()), to_queue=0))
+    operation_count(operation, sum(h.moved for h in results))
+    return results

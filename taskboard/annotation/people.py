@@ -2,9 +2,11 @@
 project. A paused person pulls nothing and is handed no new batch; the work they hold stays theirs
 (a manager can move it). Pausing and resuming tell the person and the project's managers."""
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 
 from taskboard.accounts.models import User
@@ -18,6 +20,13 @@ from taskboard.projects.models import Project
 def pause_q(*, user_id: int, task: AnnotationTask) -> Q:
     """The pauses that keep `user_id` from new work in `task`: its own, or one over the whole project."""
     return Q(user_id=user_id) & (Q(task_id=task.pk) | Q(task__isnull=True, project_id=task.project_id))
+
+
+def paused_exists(*, user_id: Any, task_id: Any, project_id: Any) -> Exists:
+    """`pause_q` as an expression for reading with other rows: pass OuterRefs."""
+    return Exists(
+        Pause.objects.filter(Q(user_id=user_id) & (Q(task_id=task_id) | Q(task__isnull=True, project_id=project_id)))
+    )
 
 
 def is_paused(*, user: User, task: AnnotationTask) -> bool:

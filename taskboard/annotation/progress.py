@@ -21,9 +21,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, StatusCount, TaskStatus, TaskType
 
@@ -82,6 +84,21 @@ class Progress:
     def task(self) -> AnnotationTask | None:
         """An assignment's task."""
         return self.assignment.task if self.assignment is not None else None
+
+    def row_of(self, assignment_id: int) -> Progress | None:
+        """A task's row for one of its assignments (None when it is not shown)."""
+        return next(
+            (row for row in self.rows if row.assignment is not None and row.assignment.pk == assignment_id), None
+        )
+
+    @property
+    def queued(self) -> int:
+        """A pulling task's items still waiting in its queue."""
+        return sum(
+            row.total
+            for row in self.rows
+            if row.assignment is not None and row.assignment.kind == AssignmentKind.QUEUE
+        )
 
     @property
     def label(self) -> str:
@@ -166,16 +183,21 @@ def _counted_assignments(tasks: Mapping[int, AnnotationTask]) -> dict[int, list[
     return per_task
 
 
+def _qa_issue_totals(**parent: Any) -> Any:
+    """Open issues of QA tasks per parent task, `n` each; `parent` narrows the parents."""
+    return (
+        Assignment.objects.filter(task__type=TaskType.QA, **parent)
+        .order_by()
+        .values("task__parent_id")
+        .annotate(n=Sum("issue_count"))
+    )
+
+
 def _qa_open_issues(annotation_task_ids: list[int]) -> dict[int, int]:
     """Open issues the QA tasks of these annotation tasks raised: their reviewers' issue counters."""
     if not annotation_task_ids:
         return {}
-    rows = (
-        Assignment.objects.filter(task__parent_id__in=annotation_task_ids, task__type=TaskType.QA)
-        .values("task__parent_id")
-        .annotate(n=Sum("issue_count"))
-        .values_list("task__parent_id", "n")
-    )
+    rows = _qa_issue_totals(task__parent_id__in=annotation_task_ids).values_list("task__parent_id", "n")
     return {parent_id: n for parent_id, n in rows if parent_id is not None}
 
 
@@ -235,11 +257,16 @@ def tasks_progress(tasks: Iterable[AnnotationTask]) -> dict[int, Progress]:
 
 
 def task_progress(task: AnnotationTask) -> Progress:
-    """One task's progress with a row per assignment and a count per status."""
-    statuses = list(TaskStatus.objects.filter(task=task).order_by("position", "key"))
+    """One task's progress with a row per assignment and a count per status, in two queries: the
+    statuses (read with the open issues of the task's QA tasks) and the counted assignments."""
+    statuses_qs = TaskStatus.objects.filter(task=task).order_by("position", "key")
+    if task.type == TaskType.ANNOTATION:
+        issues = _qa_issue_totals(task__parent_id=OuterRef("task_id")).values("n")[:1]
+        statuses_qs = statuses_qs.annotate(qa_issues=Coalesce(Subquery(issues), 0))
+    statuses = list(statuses_qs)
     done_keys = {s.key for s in statuses if s.is_done}
     assignments = _counted_assignments({task.pk: task}).get(task.pk, [])
-    qa_issues = _qa_open_issues([task.pk]).get(task.pk) or 0 if task.type == TaskType.ANNOTATION else 0
+    qa_issues = getattr(statuses[0], "qa_issues", 0) if statuses else 0
     return _task_progress(task, assignments, done_keys, qa_issues, statuses)
 
 

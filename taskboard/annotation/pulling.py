@@ -6,25 +6,37 @@ ever held by two people: PostgreSQL claims with row locks that skip locked rows,
 compare-and-set update.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import Exists, F, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from taskboard.accounts.models import User
+from taskboard.annotation.caps import CAP_SQL, room_left
+from taskboard.annotation.leases import expired_waiting, lease_expiry, leases_expire
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
     AssignmentKind,
     ChangeKind,
     HoldingChange,
+    Lease,
     Pause,
     StatusCount,
+    TaskItem,
     WorkloadEntry,
 )
 from taskboard.annotation.people import pause_q
 from taskboard.annotation.rows import CHANGE_TABLE, TASK_ITEM_TABLE
 from taskboard.annotation.statuses import ensure_status_counts
+from taskboard.annotation.workload import may_work
+from taskboard.projects.access import working_member_filter
+from taskboard.projects.models import WORKING_ROLES, Membership
 
 # The whole claim on PostgreSQL as ONE statement: the rule under the claimer's row lock, the next
 # rows of the queue (skipping rows another claim has locked), the move, the claimer's counters
@@ -33,21 +45,34 @@ from taskboard.annotation.statuses import ensure_status_counts
 # statement keeps Python out of the loop.
 PG_CLAIM_SQL = f"""
 WITH me AS (
-  SELECT a.id, a.item_count - COALESCE(
+  SELECT a.id, a.item_count AS held, a.item_count - COALESCE(
     (SELECT SUM(s.count) FROM {StatusCount._meta.db_table} s WHERE s.assignment_id = a.id), 0) AS undone
   FROM {Assignment._meta.db_table} a
   WHERE a.task_id = %(task)s AND a.assignee_id = %(user)s AND a.kind = 'work' AND NOT a.removed
-  FOR NO KEY UPDATE
+    -- workload.may_work, read here rather than asked first: an active member with a working role.
+    AND EXISTS (SELECT 1 FROM {User._meta.db_table} u JOIN {Membership._meta.db_table} m ON m.user_id = u.id
+      WHERE u.id = %(user)s AND u.is_active AND m.project_id = %(project)s AND m.role = ANY(%(roles)s))
+  FOR NO KEY UPDATE OF a
 ), want AS (
-  -- Under the rule (undone <= max - batch) a whole batch always fits under max. A paused person gets none.
-  SELECT id FROM me WHERE undone <= %(max)s - %(batch)s AND NOT EXISTS (
+  -- Under the rule (undone <= max - batch) a whole batch always fits under max. A paused person gets
+  -- none; a capped one no more than their cap leaves room for (docs/tasks.md, Caps).
+  SELECT id, LEAST(%(batch)s, GREATEST(0, COALESCE({CAP_SQL} - held, %(batch)s))) AS n
+  FROM me WHERE undone <= %(max)s - %(batch)s AND NOT EXISTS (
     SELECT 1 FROM {Pause._meta.db_table} p WHERE p.user_id = %(user)s
       AND (p.task_id = %(task)s OR (p.task_id IS NULL AND p.project_id = %(project)s)))
 ), picked AS (
-  SELECT t.id FROM {TASK_ITEM_TABLE} t WHERE t.task_id = %(task)s AND t.in_queue AND EXISTS (SELECT 1 FROM want)
-  ORDER BY t.rank LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+  SELECT t.id FROM {TASK_ITEM_TABLE} t
+  WHERE t.task_id = %(task)s AND t.in_queue AND EXISTS (SELECT 1 FROM want WHERE n > 0)
+  ORDER BY t.priority DESC, t.rank LIMIT COALESCE((SELECT n FROM want), 0) FOR UPDATE SKIP LOCKED
+), lease AS (
+  -- The batch is a lease: its holder keeps it until it expires (docs/tasks.md, Leases).
+  INSERT INTO {Lease._meta.db_table}
+    (task_id, assignment_id, holder_id, items, returned, claimed_at, expires_at, "end")
+  SELECT %(task)s, id, %(user)s, (SELECT count(*) FROM picked), 0, now(), now() + make_interval(secs => %(lease)s), ''
+  FROM want WHERE EXISTS (SELECT 1 FROM picked) RETURNING id
 ), moved AS (
-  UPDATE {TASK_ITEM_TABLE} t SET assignment_id = (SELECT id FROM want), in_queue = false
+  UPDATE {TASK_ITEM_TABLE} t SET assignment_id = (SELECT id FROM want), in_queue = false,
+    lease_id = (SELECT id FROM lease)
   WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND t.in_queue RETURNING t.item_id
 ), queue AS (
   SELECT id FROM {Assignment._meta.db_table} WHERE task_id = %(task)s AND kind = 'queue'
@@ -80,14 +105,19 @@ def pulling_claim(*, task: AnnotationTask, user: User, requested: bool = False) 
         raise ValidationError({"allocation": "Only pulling tasks hand out batches."})
     if not task.accepts_work:
         return 0
+    if expired_waiting(task):
+        # Expired batches go back first, so what they held can be claimed (this one or the next).
+        leases_expire(task=task)
     if connection.vendor == "postgresql":
-        params = {
+        params: dict[str, Any] = {
             "task": task.pk,
             "project": task.project_id,
+            "roles": sorted(WORKING_ROLES),
             "user": user.pk,
             "by": user.pk if requested else None,
             "batch": task.batch_size,
             "max": task.max_batch_workload,
+            "lease": task.lease_seconds,
         }
         holders: int
         moved: int
@@ -96,30 +126,57 @@ def pulling_claim(*, task: AnnotationTask, user: User, requested: bool = False) 
             holders, moved = cursor.fetchone()
         if holders:
             return moved
-    # SQLite, and a first claim of an allowed assignee (their assignment is made here).
-    with transaction.atomic():
-        return _pulling_claim_orm(task=task, user=user, requested=requested)
+    # SQLite, and a first claim of an allowed assignee (their assignment is made here). No savepoint
+    # (the status flow claims inside its own transaction): nothing raises inside, a refusal is
+    # raised once the block is left.
+    with transaction.atomic(savepoint=False):
+        claimed = _pulling_claim_orm(task=task, user=user, requested=requested)
+    if claimed is None:
+        raise ValidationError({"allowed_assignees": "You are not among this task's assignees."})
+    return claimed
 
 
-def _pulling_claim_orm(*, task: AnnotationTask, user: User, requested: bool) -> int:
-    assignment = (
-        Assignment.objects.select_for_update().filter(task=task, assignee=user, kind=AssignmentKind.WORK).first()
+def _claimer(*, task: AnnotationTask, user: User) -> Mapping[str, Any] | None:
+    """The claimer's work assignment under its row lock, read with what the rule needs."""
+    with_status = (
+        StatusCount.objects.filter(assignment_id=OuterRef("pk")).values("assignment_id").annotate(n=Sum("count"))
     )
+    return (
+        Assignment.objects.select_for_update(of=("self",))
+        .filter(task=task, assignee=user, kind=AssignmentKind.WORK)
+        .annotate(
+            with_status=Coalesce(Subquery(with_status.values("n")[:1]), 0),
+            paused=Exists(Pause.objects.filter(pause_q(user_id=user.pk, task=task))),
+            may_work=Exists(get_user_model().objects.filter(working_member_filter(task.project_id), pk=user.pk)),
+        )
+        .values("id", "item_count", "removed", "with_status", "paused", "may_work")
+        .first()
+    )
+
+
+def _pulling_claim_orm(*, task: AnnotationTask, user: User, requested: bool) -> int | None:
+    """How many items `user` claimed; None when they are not among the task's assignees."""
+    assignment = _claimer(task=task, user=user)
     if assignment is None:
         if not WorkloadEntry.objects.filter(task=task, assignee=user).exists():
-            raise ValidationError({"allowed_assignees": "You are not among this task's assignees."})
-        assignment, _ = Assignment.objects.get_or_create(task=task, assignee=user, kind=AssignmentKind.WORK)
-        ensure_status_counts(assignment_ids=[assignment.pk], keys=list(task.statuses.values_list("key", flat=True)))
-        assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
-    if assignment.removed or Pause.objects.filter(pause_q(user_id=user.pk, task=task)).exists():
+            return None
+        if not may_work(task.project_id, [user.pk]):
+            return 0
+        Assignment.objects.get_or_create(task=task, assignee=user, kind=AssignmentKind.WORK)
+        assignment = _claimer(task=task, user=user)
+        assert assignment is not None  # made just above, in this transaction
+        ensure_status_counts(assignment_ids=[assignment["id"]], keys=list(task.statuses.values_list("key", flat=True)))
+    if assignment["removed"] or assignment["paused"] or not assignment["may_work"]:
         return 0
-    with_status = StatusCount.objects.filter(assignment=assignment).aggregate(n=Sum("count"))["n"] or 0
-    undone = assignment.item_count - with_status
+    undone = assignment["item_count"] - assignment["with_status"]
     batch, most = task.batch_size, task.max_batch_workload
     assert batch is not None and most is not None  # a pulling task has both (task_pulling_limits)
     if undone > most - batch:
         return 0
     want = min(batch, most - undone)
+    room = room_left(task=task, user_id=user.pk, held=assignment["item_count"])
+    if room is not None:
+        want = min(want, room)
     if want <= 0:
         return 0
     queue = Assignment.objects.filter(task=task, kind=AssignmentKind.QUEUE).first()
@@ -129,18 +186,28 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User, requested: bool) -> 
     sql = (
         f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = %s, in_queue = %s "
         f"WHERE id IN (SELECT id FROM {TASK_ITEM_TABLE} WHERE task_id = %s AND in_queue = %s "
-        f"ORDER BY rank LIMIT %s{lock}) AND in_queue = %s RETURNING item_id"
+        f"ORDER BY priority DESC, rank LIMIT %s{lock}) AND in_queue = %s RETURNING id, item_id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [assignment.pk, False, task.pk, True, want, True])
-        claimed = [row[0] for row in cursor.fetchall()]
-    if not claimed:
+        cursor.execute(sql, [assignment["id"], False, task.pk, True, want, True])
+        rows = cursor.fetchall()
+    if not rows:
         return 0
+    claimed = [item_id for _, item_id in rows]
     n = len(claimed)
-    Assignment.objects.filter(pk=assignment.pk).update(
+    now = timezone.now()
+    lease = Lease.objects.create(
+        task=task,
+        assignment_id=assignment["id"],
+        holder=user,
+        items=n,
+        claimed_at=now,
+        expires_at=lease_expiry(task, now),
+    )
+    TaskItem.objects.filter(id__in=[row_id for row_id, _ in rows]).update(lease=lease)
+    Assignment.objects.filter(pk=assignment["id"]).update(
         item_count=F("item_count") + n, claimed_count=F("claimed_count") + n
     )
-    now = timezone.now()
     HoldingChange.objects.bulk_create(
         [
             HoldingChange(
@@ -148,7 +215,7 @@ def _pulling_claim_orm(*, task: AnnotationTask, user: User, requested: bool) -> 
                 item_id=item_id,
                 kind=ChangeKind.CLAIM,
                 from_assignment=queue,
-                to_assignment=assignment,
+                to_assignment_id=assignment["id"],
                 by=user if requested else None,
                 at=now,
             )

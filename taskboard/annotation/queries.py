@@ -2,6 +2,7 @@
 
 import datetime
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
@@ -9,7 +10,8 @@ from django.utils import timezone
 
 from taskboard.accounts.models import User
 from taskboard.annotation.filters import TaskFilter
-from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem, TaskState
+from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem, TaskState
+from taskboard.annotation.progress import assignments_progress
 from taskboard.datasets.models import Item
 from taskboard.projects.access import AnyUser, get_or_404
 from taskboard.projects.models import Project
@@ -24,12 +26,61 @@ def task_for_manager(user: AnyUser, pk: object) -> AnnotationTask:
     return get_or_404(tasks, pk, "task")
 
 
+def task_for_viewer(user: AnyUser, pk: object) -> AnnotationTask:
+    """A task its project's managers or the people working in it may open; anyone else gets 404."""
+    tasks = AnnotationTask.objects.visible_to(user).select_related("project", "dataset", "parent")
+    return get_or_404(tasks, pk, "task")
+
+
+def item_in_task(task: AnnotationTask, pk: object) -> Item:
+    """An item of the task, or 404."""
+    return get_or_404(Item.objects.filter(task_items__task_id=task.pk).distinct(), pk, "item")
+
+
 def assignment_for_viewer(user: AnyUser, pk: object) -> Assignment:
     """A work assignment its holder or the project's managers may open; anyone else gets 404."""
     assignments = Assignment.objects.visible_to(user).select_related(
         "task", "task__project", "task__recipe", "assignee"
     )
     return get_or_404(assignments, pk, "assignment")
+
+
+@dataclass(frozen=True)
+class StrandedWork:
+    """Items not done, held by someone who may no longer work in the project."""
+
+    assignment: Assignment
+    remaining: int
+
+    @property
+    def why(self) -> str:
+        assignee = self.assignment.assignee
+        return "deactivated" if assignee is not None and not assignee.is_active else "no longer a working member"
+
+
+STRANDED_SHOWN = 100
+
+
+def stranded_work(*, project: Project, task: AnnotationTask | None = None) -> list[StrandedWork]:
+    """For managers to move: the open work of people who may no longer be given any (deactivated, or no
+    longer a working member) in the project's tasks that are not closed (or in `task`)."""
+    assignments = (
+        Assignment.objects.filter(
+            task__project=project,
+            kind=AssignmentKind.WORK,
+            removed=False,
+            item_count__gt=0,
+            task__closed_at__isnull=True,
+        )
+        .exclude(assignee__in=assignable_users(project))
+        .select_related("task", "assignee")
+        .order_by("task__due_at", "task_id", "assignee__email")
+    )
+    if task is not None:
+        assignments = assignments.filter(task=task)
+    shown = list(assignments[:STRANDED_SHOWN])
+    progress = assignments_progress(shown)
+    return [StrandedWork(a, progress[a.pk].remaining) for a in shown if progress[a.pk].remaining]
 
 
 def tasks_of_project(project: Project, user: AnyUser) -> QuerySet[AnnotationTask]:

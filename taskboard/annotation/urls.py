@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from taskboard.annotation import views, views_browse, views_wizard
+from taskboard.annotation import views, views_browse, views_distribution, views_wizard
 
 app_name = "annotation"
 
@@ -19,6 +19,15 @@ urlpatterns = [
     path("tasks/<int:pk>/reassign/", views.task_reassign, name="task-reassign"),
     path("tasks/<int:pk>/redistribute/", views.task_redistribute, name="task-redistribute"),
     path("tasks/<int:pk>/close/", views.task_close, name="task-close"),
+    path("tasks/<int:pk>/leases/", views_distribution.task_leases, name="task-leases"),
+    path("tasks/<int:pk>/leases/release/", views_distribution.task_lease_release, name="task-lease-release"),
+    path("tasks/<int:pk>/leases/length/", views_distribution.task_lease_length, name="task-lease-length"),
+    path("tasks/<int:pk>/priority/", views_distribution.task_priority, name="task-priority"),
+    path("tasks/<int:pk>/priority/task/", views_distribution.task_priority_set, name="task-priority-set"),
+    path("tasks/<int:pk>/priority/items/", views_distribution.task_items_priority, name="task-items-priority"),
+    path("tasks/<int:pk>/skips/policy/", views_distribution.task_skip_policy, name="task-skip-policy"),
+    path("projects/<int:pk>/operations/", views_distribution.project_operations, name="project-operations"),
+    path("operations/<int:pk>/undo/", views_distribution.operation_undo, name="operation-undo"),
     # The dataset page: the item browser, and the upload and import forms beside it.
     path("datasets/<int:pk>/", views_browse.browse, name="dataset-browse"),
     path("datasets/<int:pk>/to-task/", views_browse.to_wizard, name="dataset-to-wizard"),

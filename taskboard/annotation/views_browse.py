@@ -13,9 +13,9 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation.filters import ItemFilter, item_list, itemfilter_to_selection, selection_query_params
+from taskboard.annotation.filters import ItemFilter, item_list, selection_query_params
 from taskboard.annotation.selection import Selection
-from taskboard.datasets import queries, services
+from taskboard.datasets import importing, queries, services
 from taskboard.datasets.forms import ManifestForm, UploadForm
 from taskboard.datasets.models import Item
 
@@ -105,7 +105,7 @@ def to_wizard(request: AuthedHttpRequest, pk: int):
         if not item_filter.is_valid():
             messages.error(request, "Fix the filters first.")
             return redirect(back)
-        selection = itemfilter_to_selection(item_filter.form.cleaned_data)
+        selection = item_filter.selection
     else:
         picked = {n for v in data.getlist("item") if (n := _int_param(v)) is not None}
         if not picked:
@@ -153,11 +153,19 @@ def import_manifest(request: AuthedHttpRequest, pk: int):
     form = ManifestForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            result = services.items_import_manifest(dataset=dataset, file=form.cleaned_data["file"], by=request.user)
+            started = importing.import_manifest_start(dataset=dataset, file=form.cleaned_data["file"], by=request.user)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
+            if started.job is not None:
+                messages.info(
+                    request,
+                    "The manifest is large: it is being imported by a job. Nothing shows until it has all gone in.",
+                )
+                return redirect("jobs:job-detail", started.job.pk)
+            result = started.result
+            assert result is not None  # no job: imported in this request
             text = f"Imported {result.created} item{'s' if result.created != 1 else ''}"
             if result.skipped:
                 text += f"; {result.skipped} already in the dataset were skipped"

@@ -7,6 +7,8 @@ pipeline nodes also build; the review shows its plan, the numbers creation will 
 """
 
 import datetime
+from collections.abc import Mapping
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
@@ -92,15 +94,6 @@ def save(request: HttpRequest, wid, state):
 def step_data(state, step):
     stored = state["data"].get(step)
     return MultiValueDict(stored) if stored is not None else None
-
-
-def touched_fields(post) -> set[str] | None:
-    """The fields the person has touched so far (kept by wizard.js in `_touched`): as they type, only
-    these show their errors, never a field they have not reached yet. None (every field's errors) for
-    a request that does not say, as a client without wizard.js."""
-    if "_touched" not in post:
-        return None
-    return set(post["_touched"].split(",")) - {""}
 
 
 def store_step(state, step, querydict):
@@ -344,3 +337,13 @@ def summary(*, wid: str, dataset, built, by) -> dict:
         "custom_split": bool(people.workload),
         "due_overrun": estimate is not None and estimate["at"] > people.cleaned_data["due_at"],
     }
+
+
+def touched_fields(data: Mapping[str, Any]) -> set[str] | None:
+    """The fields the person has been in (wizard.js sends them as `_touched`): only those show their
+    errors as the person types; "Next" shows them all. None (every field's errors) for a request that
+    does not say, as a client without wizard.js."""
+    if "_touched" not in data:
+        return None
+    raw = data.get("_touched", "")
+    return set(raw.split(",")) - {""} if isinstance(raw, str) else set()

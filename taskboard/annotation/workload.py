@@ -4,7 +4,7 @@ Pure arithmetic plus one membership query, so the wizard can preview exactly the
 the service will make.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -62,6 +62,14 @@ def boundaries(counts: list[int], start: int = 0) -> list[int]:
     return result
 
 
+def may_work(project: Project | int, user_ids: Iterable[int | None]) -> set[int]:
+    """Of these people, who may be given work in the project now: active members whose role lets them
+    work. Everything that hands out items asks this (creation, reassign, redistribute, items added later,
+    QA intake, pipeline routing, pulling); a deactivated person keeps what they hold until a manager
+    moves it (`annotation.queries.stranded_work` shows it to them)."""
+    return set(assignable_users(project).filter(pk__in=list(user_ids)).values_list("pk", flat=True))
+
+
 def workload_build(
     *,
     project: Project,
@@ -96,7 +104,7 @@ def workload_build(
     total = sum(unit.load for unit in workload)
     if total != 100:
         raise ValidationError({load_field: f"Loads must add up to exactly 100 (they add up to {total})."})
-    workers = set(assignable_users(project).filter(pk__in=seen).values_list("pk", flat=True))
+    workers = may_work(project, seen)
     outsiders = [unit.user.email for unit in workload if unit.user.pk not in workers]
     if outsiders:
         # Deactivated accounts are refused here too: they would hold work nobody does.

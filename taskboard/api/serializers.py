@@ -5,7 +5,14 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from taskboard.annotation.models import Assignment, AssignmentKind, TaskItem, TaskStatus, WorkloadEntry
+from taskboard.annotation.models import (
+    Assignment,
+    AssignmentKind,
+    StatusLog,
+    TaskItem,
+    TaskStatus,
+    WorkloadEntry,
+)
 from taskboard.annotation.progress import assignments_progress, tasks_progress
 from taskboard.api.ids import api_id, command_api_id
 from taskboard.api.models import ApiCommand, ApiTaskInfo
@@ -93,37 +100,76 @@ def dataset_json(dataset, request=None, *, items_count=None, recipe_ids=None) ->
     }
 
 
+def _ref(kind: str, pk: int, status: str | None) -> dict:
+    return {"type": kind, "id": api_id(kind, pk), "metadata": {"status": status} if status else {}}
+
+
 def item_refs(item_pks) -> dict[int, list[dict]]:
-    """metadata.system.refs for many items, from TaskItem rows in one query."""
+    """metadata.system.refs of originals, from their copy-0 task rows in one query. An original in a
+    consensus task refers to the task alone: its copies are clones, with refs of their own."""
     refs: dict[int, list[dict]] = defaultdict(list)
     rows = (
-        TaskItem.objects.filter(item_id__in=list(item_pks))
-        .order_by("item_id", "task_id", "copy")
-        .values_list("item_id", "task_id", "assignment_id", "status")
+        TaskItem.objects.filter(item_id__in=list(item_pks), copy=0)
+        .order_by("item_id", "task_id")
+        .values_list("item_id", "task_id", "assignment_id", "assignment__kind", "status")
     )
-    for item_id, task_id, assignment_id, status in rows:
-        meta = {"status": status} if status else {}
-        task_ref = {"type": "task", "id": api_id("task", task_id), "metadata": dict(meta)}
-        # Consensus copies share the task ref; list it once.
-        if task_ref not in refs[item_id]:
-            refs[item_id].append(task_ref)
-        refs[item_id].append({"type": "assignment", "id": api_id("assignment", assignment_id), "metadata": meta})
+    for item_id, task_id, assignment_id, kind, status in rows:
+        refs[item_id].append(_ref("task", task_id, status))
+        if kind != AssignmentKind.CONSENSUS:
+            refs[item_id].append(_ref("assignment", assignment_id, status))
     return refs
 
 
-def item_json(item, request=None, *, refs=None, project_pk=None) -> dict:
+def clone_refs(row: TaskItem) -> list[dict]:
+    """A clone's refs: its task and its copy's assignment, with the copy's status."""
+    return [_ref("task", row.task_id, row.status), _ref("assignment", row.assignment_id, row.status)]
+
+
+def _log_entry(entry: StatusLog) -> dict:
+    return {
+        "action": entry.action,
+        "status": {
+            "taskId": api_id("task", entry.task_id),
+            "assignmentId": api_id("assignment", entry.assignment_pk),
+            "status": entry.status,
+            "creator": entry.creator,
+            "timestamp": iso(entry.at),
+        },
+    }
+
+
+def status_logs(entries) -> dict[tuple[int, int, int], list[dict]]:
+    """metadata.system.taskStatusLog for originals and clones, in one query: keyed (item, 0, 0) for an
+    original (its copy-0 history in every task) and (item, task, copy) for a clone."""
+    item_pks = {e.item_id if isinstance(e, TaskItem) else e.pk for e in entries}
+    logs: dict[tuple[int, int, int], list[dict]] = defaultdict(list)
+    for entry in StatusLog.objects.filter(item_id__in=list(item_pks)).order_by("item_id", "at", "pk"):
+        key = (entry.item_id, 0, 0) if entry.copy == 0 else (entry.item_id, entry.task_id, entry.copy)
+        logs[key].append(_log_entry(entry))
+    return logs
+
+
+def item_json(item, request=None, *, refs=None, logs=None, project_pk=None, clone: TaskItem | None = None) -> dict:
+    """An original item, or with `clone` the hidden clone of one consensus copy of it."""
     iid = api_id("item", item.pk)
     metadata = dict(item.metadata) if isinstance(item.metadata, dict) else {}
     system = dict(metadata.get("system") or {}) if isinstance(metadata.get("system"), dict) else {}
-    system.update({"mimetype": item.mimetype, "refs": refs if refs is not None else item_refs([item.pk])[item.pk]})
+    if refs is None:
+        refs = clone_refs(clone) if clone is not None else item_refs([item.pk])[item.pk]
+    if logs is None:
+        logs = status_logs([clone if clone is not None else item])
+        logs = logs[(item.pk, clone.task_id, clone.copy) if clone is not None else (item.pk, 0, 0)]
+    system.update({"mimetype": item.mimetype, "refs": refs, "taskStatusLog": logs})
     metadata["system"] = system
-    stream = item.url or (item.file.url if item.file else None)
+    # A stored file streams through the API's checked route (MEDIA_URL is never served).
+    stream = item.url or (_url(request, f"items/{iid}/stream") if item.file else None)
+    own_id = api_id("clone", clone.pk) if clone is not None else iid
     return {
-        "id": iid,
+        "id": own_id,
         "datasetId": api_id("dataset", item.dataset_id),
         "projectId": api_id("project", project_pk) if project_pk else None,
         "type": "file",
-        "hidden": False,
+        "hidden": clone is not None,
         "dir": item.dir,
         "name": item.name,
         "filename": item.filename,
@@ -131,16 +177,34 @@ def item_json(item, request=None, *, refs=None, project_pk=None) -> dict:
         "metadata": metadata,
         "createdAt": iso(item.created_at),
         "updatedAt": iso(item.created_at),
-        "url": _url(request, f"items/{iid}"),
+        "url": _url(request, f"items/{own_id}"),
         "stream": stream,
         "thumbnail": stream,
-        "spec": {},
+        "spec": {"parentDatasetItemId": iid} if clone is not None else {},
     }
 
 
-def items_json(items, request=None, *, project_pk=None) -> list[dict]:
-    refs = item_refs([item.pk for item in items])
-    return [item_json(item, request, refs=refs.get(item.pk, []), project_pk=project_pk) for item in items]
+def items_json(entries, request=None, *, project_pk=None) -> list[dict]:
+    """Originals (`Item`) and clones (a consensus copy's `TaskItem`, its item loaded), in order."""
+    entries = list(entries)
+    refs = item_refs([e.pk for e in entries if not isinstance(e, TaskItem)])
+    logs = status_logs(entries)
+    out = []
+    for entry in entries:
+        if isinstance(entry, TaskItem):
+            key = (entry.item_id, entry.task_id, entry.copy)
+            out.append(
+                item_json(
+                    entry.item, request, refs=clone_refs(entry), logs=logs[key], project_pk=project_pk, clone=entry
+                )
+            )
+        else:
+            out.append(
+                item_json(
+                    entry, request, refs=refs.get(entry.pk, []), logs=logs[(entry.pk, 0, 0)], project_pk=project_pk
+                )
+            )
+    return out
 
 
 def tasks_json(tasks, request=None) -> list[dict]:
@@ -196,7 +260,8 @@ def task_json(task, request=None) -> dict:
 
 def _task_json(task, request, assignments, progress, statuses, workload, info) -> dict:
     tid = api_id("task", task.pk)
-    work = [a for a in assignments if a.kind == AssignmentKind.WORK]
+    # An assignment a reassign emptied is gone, as in Dataloop (listed again if it gets items back).
+    work = [a for a in assignments if a.kind == AssignmentKind.WORK and (not a.removed or a.item_count)]
     # Dataloop counts a consensus task's originals beside their copies.
     originals = sum(a.item_count for a in assignments if a.kind == AssignmentKind.CONSENSUS)
     system: dict = {}

@@ -3,14 +3,14 @@
 from django.db.models import Count
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import dql
-from taskboard.api import queries
+from taskboard.api import items, queries
 from taskboard.api.http import api_view, bad_request, json_body, not_found
 from taskboard.api.ids import parse_id
 from taskboard.api.paging import page_params, paged
 from taskboard.api.serializers import dataset_json, item_json, items_json, project_json
 from taskboard.api.simple_filter import filter_q, ops
-from taskboard.datasets.models import Dataset, Item
+from taskboard.datasets.files import item_file_response
+from taskboard.datasets.models import Dataset
 from taskboard.projects.models import Project
 
 
@@ -82,22 +82,26 @@ def item_query(request: AuthedHttpRequest, dataset_id: str):
     resource = body.get("resource", "items")
     if resource != "items":
         raise bad_request(f"resource {resource!r} is not supported here (items only).")
-    order_by, page, size, _after = dql.dql_sort_and_page(body)
-    matched = (
-        Item.objects.visible_to(request.user)
-        .filter(dataset=dataset)
-        .filter(dql.dql_to_q(body.get("filter") or {}, dataset=dataset))
-    )
-    total = matched.count()
-    rows = list(matched.order_by(*order_by)[page * size : (page + 1) * size + 1])
-    has_next = len(rows) > size
-    rows = rows[:size]
+    listing = items.item_listing(request.user, dataset, body)
     return paged(
-        items_json(rows, request, project_pk=dataset.project_id), total=total, page=page, size=size, has_next=has_next
+        items_json(listing.entries, request, project_pk=dataset.project_id),
+        total=listing.total,
+        page=listing.page,
+        size=listing.size,
+        has_next=listing.has_next,
     )
 
 
 @api_view(["GET"])
 def item_detail(request: AuthedHttpRequest, item_id: str):
+    if items.is_clone_id(item_id):
+        row = items.clone_get(request.user, item_id)
+        return item_json(row.item, request, project_pk=row.item.dataset.project_id, clone=row)
     item = queries.item_get(request.user, item_id)
     return item_json(item, request, project_pk=item.dataset.project_id)
+
+
+@api_view(["GET"])
+def item_stream(request: AuthedHttpRequest, item_id: str):
+    """The item's stored file (dtlpy's download), for those who may see the item."""
+    return item_file_response(queries.item_get(request.user, item_id))

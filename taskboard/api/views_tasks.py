@@ -18,6 +18,7 @@ from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem, Ta
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.spec import Consensus, Load, Pulling, TaskSpec, equal_people, statuses_from
 from taskboard.annotation.workload import WorkloadUnit
+from taskboard.api import items as api_items
 from taskboard.api import queries
 from taskboard.api import services as api_services
 from taskboard.api.http import ApiError, api_view, bad_request, json_body, not_found
@@ -28,7 +29,7 @@ from taskboard.api.serializers import (
     assignments_json,
     command_json,
     item_json,
-    item_refs,
+    items_json,
     task_json,
     tasks_json,
 )
@@ -174,7 +175,8 @@ def _task_spec(request: AuthedHttpRequest, body: dict) -> tuple[TaskSpec, str | 
     queries.require_manager(request.user, project)
     raw_query, parsed = parse_query(body)
 
-    spec = body.get("spec") or {}
+    spec = body.get("spec")
+    spec = {} if spec is None else spec
     if not isinstance(spec, dict):
         raise bad_request("spec: expected an object.")
     task_type = spec.get("type", TaskType.ANNOTATION)
@@ -614,30 +616,39 @@ def task_items_status(request: AuthedHttpRequest, task_id: str):
     item_ids = body.get("itemIds")
     if not isinstance(item_ids, list) or not item_ids:
         raise bad_request("itemIds: a non-empty list is required.")
-    pks = {}
+    pks, clone_pks = {}, {}
     for value in item_ids:
-        pk = parse_id(value, "item")
-        if pk is not None:
+        if api_items.is_clone_id(value):
+            if (pk := parse_id(value, "clone")) is not None:
+                clone_pks[pk] = value
+        elif (pk := parse_id(value, "item")) is not None:
             pks[pk] = value
-    items = Item.objects.filter(dataset_id=task.dataset_id, pk__in=list(pks))
-    # Which copy to touch: the caller's own, else the original (copy 0).
+    # Which copy to touch: a clone's own; for an original the caller's copy, else copy 0.
     held = dict(
         TaskItem.objects.filter(task=task, item_id__in=list(pks), assignment__assignee=request.user).values_list(
             "item_id", "copy"
         )
     )
-    updated, not_held = {}, []
-    for item in items:
+    targets: list[tuple[str, Item, int | None, TaskItem | None]] = [
+        (value, item, held.get(item.pk), None)
+        for item in Item.objects.filter(dataset_id=task.dataset_id, pk__in=list(pks))
+        for value in [pks[item.pk]]
+    ]
+    for row in TaskItem.objects.filter(task=task, pk__in=list(clone_pks), copy__gt=0).select_related("item"):
+        targets.append((clone_pks[row.pk], row.item, row.copy, row))
+    updated: dict[str, tuple[Item, TaskItem | None]] = {}
+    not_held: list[str] = []
+    for value, item, copy, clone in targets:
         try:
             with transaction.atomic():
-                _apply_status(task, item, operation, status, request.user, copy=held.get(item.pk))
+                _apply_status(task, item, operation, status, request.user, copy=copy)
         except PermissionDenied:
-            not_held.append(pks[item.pk])
+            not_held.append(value)
             continue
         except (ValidationError, ApiError):
             # One item's refusal (task locked) must not fail the others; dtlpy logs the missing ids.
             continue
-        updated[pks[item.pk]] = item
+        updated[value] = (item, clone)
     if not_held and not updated and can_manage(request.user, task.project):
         # Only the holder sets a status. A manager sees every item, so is told so (403); a worker
         # does not see other people's items, which stay skipped as if absent (nothing leaks).
@@ -646,25 +657,28 @@ def task_items_status(request: AuthedHttpRequest, task_id: str):
             "Only the assignee holding an item can set or clear its status; "
             f"{request.user.email} holds none of: {', '.join(not_held[:10])}.",
         )
-    refs = item_refs([i.pk for i in updated.values()])
-    return {
-        iid: item_json(item, request, refs=refs.get(item.pk, []), project_pk=task.project_id)
-        for iid, item in updated.items()
-    }
+    fresh = TaskItem.objects.select_related("item").in_bulk([c.pk for _i, c in updated.values() if c is not None])
+    entries = [fresh[clone.pk] if clone is not None else item for item, clone in updated.values()]
+    return dict(zip(updated, items_json(entries, request, project_pk=task.project_id), strict=True))
 
 
 @api_view(["POST"])
 def assignment_item_status(request: AuthedHttpRequest, assignment_id: str, item_id: str):
     assignment = queries.assignment_get(request.user, assignment_id)
-    item = queries.item_get(request.user, item_id)
+    clone = api_items.clone_get(request.user, item_id) if api_items.is_clone_id(item_id) else None
+    item = clone.item if clone is not None else queries.item_get(request.user, item_id)
     body = json_body(request)
     operation, status = _status_op(body)
     task = assignment.task
     _check_status(task, status if operation == "create" else None)
-    row = TaskItem.objects.filter(task=task, assignment=assignment, item=item).first()
+    rows = TaskItem.objects.filter(task=task, assignment=assignment, item=item)
+    row = rows.filter(pk=clone.pk).first() if clone is not None else rows.first()
     if row is None:
         raise not_found("The item is not in this assignment.")
     _apply_status(task, item, operation, status, request.user, copy=row.copy)
+    row.refresh_from_db()
+    if row.copy and clone is not None:
+        return item_json(item, request, project_pk=task.project_id, clone=row)
     return item_json(item, request, project_pk=task.project_id)
 
 

@@ -119,8 +119,8 @@ def burndown_svg(
         body.append(f'<polyline class="actual" points="{path}"/>')
         if len(coords) <= MAX_MARKERS:
             body.extend(f'<circle class="marker" cx="{x:.1f}" cy="{y:.1f}" r="3"/>' for x, y in coords)
-        x, y = coords[-1]
-        body.append(_left_label(x, y, points[-1][1]))
+        last_x, last_y = coords[-1]
+        body.append(_left_label(last_x, last_y, points[-1][1]))
     desc = (
         f"Remaining items per day from {day_label(start)}: {points[-1][1] if points else total:,} left of {total:,}"
         + (f"; due {day_label(due)}." if due else ".")

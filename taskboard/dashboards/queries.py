@@ -325,17 +325,60 @@ def task_numbers(
         rows=rows,
         throughput=throughput,
         burndown=burndown,
-        forecast=fc.forecast(
-            total=progress.total,
-            done=progress.done,
-            due_at=task.due_at,
+        forecast=_task_forecast(
+            task,
+            progress,
             now=now,
-            done_in_window=sum(recent_by_assignment.values()),
             window_from=window_from,
-            created_at=task.created_at,
+            done_in_window=sum(recent_by_assignment.values()),
             active_seconds_in_window=sum(active_by_assignment.values()),
         ),
         consensus=consensus_summary(task),
+    )
+
+
+def _task_forecast(
+    task: AnnotationTask,
+    progress: Progress,
+    *,
+    now: datetime.datetime,
+    window_from: datetime.datetime,
+    done_in_window: int,
+    active_seconds_in_window: float,
+) -> fc.Forecast:
+    return fc.forecast(
+        total=progress.total,
+        done=progress.done,
+        due_at=task.due_at,
+        now=now,
+        done_in_window=done_in_window,
+        window_from=window_from,
+        created_at=task.created_at,
+        active_seconds_in_window=active_seconds_in_window,
+    )
+
+
+def task_forecast(
+    task: AnnotationTask,
+    progress: Progress,
+    *,
+    now: datetime.datetime | None = None,
+    window_days: int = fc.DEFAULT_WINDOW_DAYS,
+) -> fc.Forecast:
+    """The task's forecast alone, from its progress as read and one query of the window's counters:
+    what the task page's live progress shows beside the numbers."""
+    now = timezone.localtime(now or timezone.now())
+    window_from = fc.window_start(now=now, created_at=timezone.localtime(task.created_at), days=window_days)
+    window = DailyThroughput.objects.filter(task=task, day__gte=window_from.date()).aggregate(
+        done=Sum("done"), active=Sum("active_seconds")
+    )
+    return _task_forecast(
+        task,
+        progress,
+        now=now,
+        window_from=window_from,
+        done_in_window=window["done"] or 0,
+        active_seconds_in_window=window["active"] or 0.0,
     )
 
 

@@ -12,8 +12,8 @@ from taskboard.work import signals as work_signals
 
 
 @receiver(task_item_status_changed, dispatch_uid="dashboards.on_task_item_status_changed")
-def on_task_item_status_changed(sender, *, task_item, old_status, new_status, by=None, **kwargs):
-    services.throughput_record(task_item=task_item, old_status=old_status, new_status=new_status)
+def on_task_item_status_changed(sender, *, task_item, old_status, new_status, by=None, done_keys=None, **kwargs):
+    services.throughput_record(task_item=task_item, old_status=old_status, new_status=new_status, done_keys=done_keys)
     services.review_tally_record(task_item=task_item, old_status=old_status, new_status=new_status)
 
 

@@ -3,13 +3,12 @@ runs inside the core service's transaction and rolls back with it."""
 
 import datetime
 from collections.abc import Iterable
-from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
 from taskboard.annotation.models import ChangeKind, HoldingChange, TaskItem, TaskStatus, TaskType
 from taskboard.dashboards.models import ConsensusTally, DailyThroughput, ReviewTally
+from taskboard.sql import upsert_add
 
 APPROVED = "approved"
 DISCARD = "discard"
@@ -26,24 +25,9 @@ def _done_keys(task_id: int, keys: Iterable[str | None]) -> set[str]:
     )
 
 
-def _upsert_add(table: str, key_columns: dict[str, Any], add_columns: dict[str, Any]) -> None:
-    """INSERT … ON CONFLICT DO UPDATE SET col = col + excluded.col: one statement, race-free on
-    PostgreSQL and SQLite alike (two first changes of a day must not collide)."""
-    columns = [*key_columns, *add_columns]
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({', '.join(quote(c) for c in key_columns)}) DO UPDATE SET "
-        + ", ".join(f"{quote(c)} = {quote(table)}.{quote(c)} + excluded.{quote(c)}" for c in add_columns)
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*key_columns.values(), *add_columns.values()])
-
-
 def throughput_add(*, task_id: int, assignment_id: int, day: datetime.date, done: int) -> None:
     if done:
-        _upsert_add(
+        upsert_add(
             DailyThroughput._meta.db_table,
             {"task_id": task_id, "assignment_id": assignment_id, "day": day},
             {"done": done},
@@ -52,19 +36,22 @@ def throughput_add(*, task_id: int, assignment_id: int, day: datetime.date, done
 
 def active_time_add(*, task_id: int, assignment_id: int, day: datetime.date, seconds: float) -> None:
     if seconds > 0:
-        _upsert_add(
+        upsert_add(
             DailyThroughput._meta.db_table,
             {"task_id": task_id, "assignment_id": assignment_id, "day": day},
             {"done": 0, "active_seconds": float(seconds)},
         )
 
 
-def throughput_record(*, task_item: TaskItem, old_status: str | None, new_status: str | None) -> None:
-    """+1 on today's row when the item became done, -1 when it stopped being done."""
+def throughput_record(
+    *, task_item: TaskItem, old_status: str | None, new_status: str | None, done_keys: Iterable[str] | None = None
+) -> None:
+    """+1 on today's row when the item became done, -1 when it stopped being done. `done_keys`: the
+    task's done statuses when the caller has read them."""
     if old_status == new_status:
         return
-    done_keys = _done_keys(task_item.task_id, [old_status, new_status])
-    delta = int(new_status in done_keys) - int(old_status in done_keys)
+    keys = set(done_keys) if done_keys is not None else _done_keys(task_item.task_id, [old_status, new_status])
+    delta = int(new_status in keys) - int(old_status in keys)
     throughput_add(
         task_id=task_item.task_id, assignment_id=task_item.assignment_id, day=timezone.localdate(), done=delta
     )
@@ -97,7 +84,7 @@ def review_tally_record(*, task_item: TaskItem, old_status: str | None, new_stat
         item_id=task_item.item_id, task_id=task.parent_id, kind=ChangeKind.REWORK
     ).exists()
     first_pass = 0 if reworked else delta[APPROVED]
-    _upsert_add(
+    upsert_add(
         ReviewTally._meta.db_table,
         {"task_id": task.parent_id, "annotator_id": parent_item["status_by_id"]},
         {"approved": delta[APPROVED], "first_pass": first_pass, "discarded": delta[DISCARD], "sent_back": 0},
@@ -111,7 +98,7 @@ def review_sent_back(*, task_id: int, annotator_ids: Iterable[int | None]) -> No
         if annotator_id is not None:
             per_annotator[annotator_id] = per_annotator.get(annotator_id, 0) + 1
     for annotator_id, n in sorted(per_annotator.items()):
-        _upsert_add(
+        upsert_add(
             ReviewTally._meta.db_table,
             {"task_id": task_id, "annotator_id": annotator_id},
             {"approved": 0, "first_pass": 0, "discarded": 0, "sent_back": n},
@@ -129,7 +116,7 @@ def consensus_tally_add(*, task_id: int, old: float | None, new: float | None) -
     def low(value: float | None) -> int:
         return int(value is not None and value < LOW_AGREEMENT)
 
-    _upsert_add(
+    upsert_add(
         ConsensusTally._meta.db_table,
         {"task_id": task_id},
         {

@@ -15,14 +15,20 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
 from taskboard.accounts.http import AuthedHttpRequest
+from taskboard.annotation import leases, operations, skips
 from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
+from taskboard.annotation.forms import SkipPolicyForm
 from taskboard.annotation.models import TaskItem, TaskState, TaskType
 from taskboard.dashboards import charts, queries
 from taskboard.dashboards.csv_export import csv_lines, to_csv
+from taskboard.dashboards.forms import StuckPolicyForm
+from taskboard.discussion.queries import open_thread_counts
 from taskboard.projects import queries as project_queries
 from taskboard.projects.models import Membership
 from taskboard.work import queries as work_queries
+from taskboard.work import stuck
+from taskboard.work.models import StuckPolicy
 
 
 def _stop_polling_when_gone(view):
@@ -91,6 +97,7 @@ def project_detail(request: AuthedHttpRequest, pk: int):
         context["members"] = (
             project.memberships.select_related("user").order_by("role", "user__email") if can_manage else []
         )
+        context["stranded"] = annotation_queries.stranded_work(project=project) if can_manage else []
         response = render(request, "dashboards/project_detail.html", context)
     # The same URL answers a page or a fragment: caches must keep them apart.
     patch_vary_headers(response, ("HX-Request",))
@@ -100,17 +107,41 @@ def project_detail(request: AuthedHttpRequest, pk: int):
 @login_required
 def task_detail(request: AuthedHttpRequest, pk: int):
     task = annotation_queries.task_for_manager(request.user, pk)
+    progress = task_progress.task_progress(task)
     context = {
         "task": task,
         "project": task.project,
-        "progress": task_progress.task_progress(task),
-        "forecast": queries.task_numbers(task).forecast if task.is_open else None,
+        "progress": progress,
+        "forecast": queries.task_forecast(task, progress) if task.is_open else None,
     }
     if request.htmx and request.GET.get("part") == "progress":
         return render(request, "dashboards/task_detail.html#progress", context)
     context["changes"] = task.changes.select_related("by", "from_assignment__assignee", "to_assignment__assignee")[:15]
+    context["stranded"] = annotation_queries.stranded_work(project=task.project, task=task)
     context["qa_tasks"] = list(task.qa_tasks.all()) if task.type == TaskType.ANNOTATION else []
+    context["open_threads"] = open_thread_counts(task_ids=[task.discussion_task_id]).get(task.discussion_task_id, 0)
     context["agreement"] = queries.task_agreement(task) if task.is_consensus else None
+    context["holdings"] = leases.task_holdings(task) if task.is_pulling else []
+    context["operations"] = operations.operations_of(project=task.project, task=task)[:10]
+    context["skips"] = skips.skips_of(task)[:15]
+    if not task.is_pulling:
+        policy = StuckPolicy.objects.filter(task=task).first()
+        context["stuck_policy"] = policy
+        context["stuck"] = list(stuck.stuck_items(task=task)[:20])
+        context["stuck_form"] = StuckPolicyForm(
+            initial={
+                "after_hours": policy.after_hours if policy else None,
+                "action": policy.action if policy else "flag",
+            }
+        )
+    context["skip_count"] = skips.skips_of(task).count()
+    context["skip_form"] = SkipPolicyForm(
+        initial={
+            "skip_allowed": task.skip_allowed,
+            "skip_reason_required": task.skip_reason_required,
+            "skip_to": task.skip_to,
+        }
+    )
     return render(request, "dashboards/task_detail.html", context)
 
 

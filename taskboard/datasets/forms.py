@@ -34,7 +34,10 @@ class UploadForm(forms.Form):
 class ManifestForm(forms.Form):
     file = forms.FileField(
         label="Manifest",
-        help_text="CSV with columns filename,url,metadata, or JSON Lines with those keys. Filenames start with /.",
+        help_text=(
+            "CSV with columns filename,url,metadata, or JSON Lines with those keys. Filenames start with /. "
+            "Up to ten million rows; a large manifest is imported by a job with a progress bar."
+        ),
     )
 
     def __init__(self, *args, **kwargs):

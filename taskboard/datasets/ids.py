@@ -29,6 +29,10 @@ KIND_TAGS: dict[str, int] = {
     "user": 0x07,
     "job": 0x08,
     "label": 0x09,
+    # The API's consensus clones: one per copy of an item in a consensus task (the task row's key).
+    "clone": 0x0A,
+    # Taskboard's own: bulk operations (distribution control), outside Dataloop's kinds.
+    "operation": 0x10,
 }
 _TAG_KINDS = {tag: kind for kind, tag in KIND_TAGS.items()}
 _MAX_PK = 16**_PK_DIGITS - 1

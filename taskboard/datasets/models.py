@@ -70,7 +70,8 @@ class Label(models.Model):
 class Item(models.Model):
     """A file in a dataset. `filename` is `dir` + "/" + `name` ("/name" at the root)."""
 
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: the two below start with the dataset, and every index costs each import.
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="items", db_index=False)
     dir = models.CharField(max_length=1000, default="/")
     name = models.CharField(max_length=255)
     filename = models.CharField(max_length=1256)

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
@@ -24,6 +25,8 @@ from taskboard.accounts.models import User
 from taskboard.jobs import tasks
 from taskboard.jobs.models import Job, JobState
 from taskboard.jobs.registry import runner_for
+from taskboard.notifications.models import EventKind
+from taskboard.notifications.services import notify
 from taskboard.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -79,6 +82,7 @@ def job_succeed(*, job: Job, result: dict[str, Any] | None = None) -> Job:
     job.finished_at = job.heartbeat_at = timezone.now()
     job.error = ""
     job.save(update_fields=["state", "result", "done", "total", "finished_at", "heartbeat_at", "error"])
+    _tell_starter(job)
     return job
 
 
@@ -87,7 +91,24 @@ def job_fail(*, job: Job, error: str) -> Job:
         state=JobState.FAILED, error=error[:2000], finished_at=timezone.now(), heartbeat_at=timezone.now()
     )
     job.refresh_from_db()
+    _tell_starter(job)
     return job
+
+
+def _tell_starter(job: Job) -> None:
+    """The person who started a job hears how it ended, once."""
+    failed = job.state == JobState.FAILED
+    what = job.kind.replace("_", " ")
+    notify(
+        kind=EventKind.JOB_FAILED if failed else EventKind.JOB_FINISHED,
+        recipients=[job.created_by_id],
+        event_key=f"job:{job.pk}:{job.state}",
+        title=f"Your {what} job {'failed' if failed else 'finished'}",
+        body=job.error if failed else "",
+        project=job.project_id,
+        url=reverse("jobs:job-detail", args=[job.pk]),
+        data={"job_id": job.pk, "kind": job.kind, "state": job.state},
+    )
 
 
 def readable_error(exc: BaseException) -> str:
@@ -239,6 +260,9 @@ def job_recover_stale(*, now: datetime | None = None) -> tuple[int, int]:
                 error=f"The worker stopped after {job.attempts} attempts; the job was given up. Start it again.",
                 finished_at=now,
             )
+            if changed:
+                job.refresh_from_db()
+                _tell_starter(job)
             failed += changed
             continue
         changed = Job.objects.filter(pk=job.pk, state=job.state).update(state=JobState.PENDING, heartbeat_at=None)

@@ -13,11 +13,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from taskboard.accounts.models import User
+from taskboard.annotation.spec import description_problem
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.datasets import ids
 from taskboard.datasets.models import Dataset, Recipe
 from taskboard.pipelines.editing import (
     ACTION_TO_STATUS,
+    CONNECTIONS_MAX,
+    NODES_MAX,
     REWORK_STATUS,
     STATUS_TO_ACTION,
     NodeFields,
@@ -27,6 +30,8 @@ from taskboard.pipelines.editing import (
     input_port_id,
     ms_to_datetime,
     node_json,
+    node_task_settings,
+    node_task_sync,
     output_port_id,
     parse_ref,
     save_node,
@@ -39,6 +44,7 @@ from taskboard.pipelines.models import (
     Pipeline,
     PipelineState,
 )
+from taskboard.pipelines.running import node_tasks_make
 
 logger = logging.getLogger(__name__)
 
@@ -259,8 +265,13 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: object, by: Us
     for key, kind in (("settings", dict), ("variables", list), ("nodes", list), ("connections", list)):
         if key in data and data[key] is not None and not isinstance(data[key], kind):
             errors[key] = f"{key} is a JSON {'object' if kind is dict else 'list'}."
-    if data.get("description") is not None and not isinstance(data["description"], str):
-        errors["description"] = "description is a string."
+    if data.get("description") is not None:
+        problem = description_problem(data["description"])
+        if problem:
+            errors["description"] = problem
+    for key, most in (("nodes", NODES_MAX), ("connections", CONNECTIONS_MAX)):
+        if isinstance(data.get(key), list) and len(data[key]) > most:
+            errors[key] = f"{key}: at most {most} in a pipeline."
     start = data.get("startNodes")
     if start is not None and not (
         isinstance(start, list) and all(isinstance(s, dict) and isinstance(s.get("nodeId"), str) for s in start)
@@ -386,8 +397,11 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: object, by: Us
         assert dataset is not None  # _parse_node refuses a node without one
         if node.task_id and (node.kind != cleaned["kind"] or node.dataset_id != dataset.pk):
             node.task = None  # a different task now: the old one stays, unlinked
+        before = node_task_settings(node) if node.task_id else None
         node.raw = cleaned["raw"]
         saved[uid] = save_node(node, cleaned, raw_sync=False)
+        if before is not None:
+            node_task_sync(saved[uid], before, cleaned, by)
     Connection.objects.bulk_create(
         [
             Connection(
@@ -402,5 +416,7 @@ def pipeline_save_from_dataloop_json(*, pipeline: Pipeline, data: object, by: Us
             for s, t, rework, status, condition, raw in edges
         ]
     )
+    # As Dataloop does, a saved task node has its task from now on, not only once installed.
+    node_tasks_make(pipeline, by, installing=False)
     given.refresh_from_db()
     return given

@@ -30,7 +30,13 @@ from taskboard.annotation.models import (
     TaskType,
 )
 from taskboard.annotation.services import UNSET, Unset
-from taskboard.annotation.spec import NAME_MAX, priority_problem, pulling_problems, statuses_from
+from taskboard.annotation.spec import (
+    NAME_MAX,
+    description_problem,
+    priority_problem,
+    pulling_problems,
+    statuses_from,
+)
 from taskboard.annotation.spec import default_statuses as spec_default_statuses
 from taskboard.annotation.workload import WorkloadUnit, workload_build
 from taskboard.datasets import ids
@@ -50,6 +56,10 @@ from taskboard.projects.access import role_of
 from taskboard.projects.models import Project
 
 logger = logging.getLogger(__name__)
+
+# Bounds on what one pipeline holds (its page draws every node; its JSON lists them all).
+NODES_MAX = 100
+CONNECTIONS_MAX = 4 * NODES_MAX
 
 
 NODE_WIDTH, NODE_HEIGHT = 200, 87  # dtlpy's NODE_SIZE: grid positions become x/y through it
@@ -275,6 +285,9 @@ def pipeline_create(*, project: Project, name: str, by: User, description: str =
         raise ValidationError({"name": "At most 200 characters."})
     if Pipeline.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": f"This project already has a pipeline named {name!r}."})
+    problem = description_problem(description)
+    if problem:
+        raise ValidationError({"description": problem})
     return Pipeline.objects.create(project=project, name=name, description=description, created_by=by)
 
 
@@ -290,6 +303,9 @@ def pipeline_update(
             raise ValidationError({"name": f"This project already has a pipeline named {name!r}."})
         pipeline.name = name
     if description is not None:
+        problem = description_problem(description)
+        if problem:
+            raise ValidationError({"description": problem})
         pipeline.description = description
     pipeline.save(update_fields=["name", "description", "updated_at"])
     return pipeline
@@ -364,6 +380,8 @@ def node_add(
     statuses: list[dict[str, Any]] | None = None,
 ) -> Node:
     _editable(pipeline)
+    if pipeline.nodes.count() >= NODES_MAX:
+        raise ValidationError({"kind": f"A pipeline has at most {NODES_MAX} nodes."})
     fields = _node_defaults(
         NodeFields(
             kind=kind,
@@ -466,11 +484,21 @@ def node_update(
     if errors:
         raise ValidationError(errors)
     if node.task_id:
-        _task_sync(node, current, cleaned, by)
+        node_task_sync(node, current, cleaned, by)
     return save_node(node, cleaned)
 
 
-def _task_sync(node: Node, before: NodeFields, after: NodeFields, by: User) -> None:
+def node_task_settings(node: Node) -> NodeFields:
+    """The settings of a node that its task follows (`node_task_sync`)."""
+    return {
+        "owner": node.owner,
+        "priority": node.priority,
+        "due_at": node.due_at,
+        "statuses": node.statuses,
+    }
+
+
+def node_task_sync(node: Node, before: NodeFields, after: NodeFields, by: User) -> None:
     """A node that already made its task passes setting changes on to it."""
     owner = after.get("owner") if after.get("owner") != before.get("owner") else UNSET
     priority = after.get("priority") if after.get("priority") != before.get("priority") else UNSET

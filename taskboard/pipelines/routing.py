@@ -30,7 +30,7 @@ from taskboard.annotation.moves import task_add_items
 from taskboard.annotation.pulling import pulling_claim
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.statuses import StatusChange, status_clear
-from taskboard.annotation.workload import WorkloadUnit, split_counts
+from taskboard.annotation.workload import WorkloadUnit, may_work, split_counts
 from taskboard.datasets.folders import folder_q
 from taskboard.datasets.models import Item
 from taskboard.pipelines import tasks
@@ -130,6 +130,10 @@ def add_by_workload(
     task = task or node.task
     assert task is not None  # the node has a task (checked above)
     units = list(node.workload.select_related("assignee").order_by("id"))
+    # People who may no longer work are skipped; when no one is left, the move fails naming them (a
+    # recorded failure a manager fixes and retries), rather than quietly going elsewhere.
+    workers = may_work(task.project_id, [u.assignee_id for u in units])
+    units = [u for u in units if u.assignee_id in workers] or units
     if task.is_pulling or not units:
         task_add_items(task=task, selection=selection, within=within, by=by, to_queue=task.is_pulling)
         _hand_out_batches(task)
@@ -431,12 +435,20 @@ def routing_job_failed(
         )
 
 
+# Read with the task's lock by the status flow: whether an installed pipeline routes from this task.
+ROUTED = "pipeline_routed"
+
+
+def has_routes() -> Exists:
+    return Exists(Connection.objects.filter(source__task_id=OuterRef("pk"), pipeline__state=PipelineState.INSTALLED))
+
+
 def route_on_commit(change: StatusChange) -> None:
     """A step of the status flow: when an installed pipeline has a connection for the item's new status,
     the item moves along it, after the commit: the routing job must see the status, and a change that
     rolls back moves nothing."""
     row = change.row
-    if not change.new or row.status_at is None:
+    if not change.new or row.status_at is None or getattr(change.task, ROUTED, True) is False:
         return
     routed = Connection.objects.filter(
         source__task_id=row.task_id, status=change.new, pipeline__state=PipelineState.INSTALLED

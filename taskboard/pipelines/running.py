@@ -123,12 +123,21 @@ def _task_for_node(node: Node, by: User) -> AnnotationTask:
 _TASK_FIELD_TO_NODE = {"assignees": "workload", "allowed_assignees": "workload", "parent": "source"}
 
 
-def _install_tasks(pipeline: Pipeline, by: User) -> None:
-    """Make or reuse each task node's task; refuse, naming the node, what a task cannot be made of."""
+def node_tasks_make(pipeline: Pipeline, by: User, *, installing: bool = True) -> None:
+    """Make or reuse each task node's task; refuse, naming the node, what a task cannot be made of.
+
+    Install and every save of the pipeline's Dataloop JSON (dtlpy's `pipeline.update()`) run it, as
+    Dataloop makes a node's task when the node is saved. On a save (`installing=False`) a QA node whose
+    annotation node is not connected yet waits for a later save or the install, and a closed task is
+    left as it is (only install refuses to route into it)."""
     errors: dict[str, str] = {}
     for node in _ordered_task_nodes(pipeline):
         node.pipeline = pipeline
         task = node.task if node.task_id else None
+        if task is None and not installing and node.kind == NodeKind.QA:
+            upstream = _upstream(node)
+            if upstream is None or upstream.task_id is None:
+                continue
         try:
             if task is None:
                 with transaction.atomic():
@@ -139,7 +148,7 @@ def _install_tasks(pipeline: Pipeline, by: User) -> None:
             for field, messages in e.message_dict.items():
                 errors.setdefault(_TASK_FIELD_TO_NODE.get(field, field), f"{node.name}: {' '.join(messages)}")
             continue
-        if task.is_closed:
+        if installing and task.is_closed:
             errors.setdefault("task", f"{node.name}: its task {task.name!r} is closed; it takes no more items.")
     if errors:
         raise ValidationError(errors)
@@ -201,7 +210,7 @@ def pipeline_install(*, pipeline: Pipeline, by: User) -> Pipeline:
     if problems:
         raise ValidationError(problems)
     # Each task node's task now, with its rules checked: not at the first item that arrives.
-    _install_tasks(pipeline, by)
+    node_tasks_make(pipeline, by)
     pipeline.state = PipelineState.INSTALLED
     pipeline.installed_by = by
     pipeline.installed_at = timezone.now()

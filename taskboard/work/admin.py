@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from taskboard.work.models import AssignmentTime, ConsensusResult, ItemTime
+from taskboard.work.models import AssignmentTime, ConsensusResult, ItemTime, StuckItem, StuckPolicy
 
 
 @admin.register(ItemTime)
@@ -29,3 +29,25 @@ class AssignmentTimeAdmin(admin.ModelAdmin):
     list_filter = ["task__project"]
     search_fields = ["user__email", "task__name"]
     raw_id_fields = ["user", "task", "assignment"]
+
+
+@admin.register(StuckPolicy)
+class StuckPolicyAdmin(admin.ModelAdmin):
+    list_display = ["task", "after_hours", "action"]
+    list_select_related = ["task"]
+    search_fields = ["task__name"]
+    raw_id_fields = ["task"]
+
+
+@admin.register(StuckItem)
+class StuckItemAdmin(admin.ModelAdmin):
+    """Flags are made by the sweep and resolved when their item moves on; read here."""
+
+    list_display = ["task", "item", "holder", "idle_since", "flagged_at", "action", "went_to", "resolved_at"]
+    list_select_related = ["task", "item", "holder"]
+    list_filter = ["action", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["task__name", "item__filename", "holder__email"]
+    raw_id_fields = ["task", "item", "holder"]
+
+    def has_add_permission(self, request):
+        return False

@@ -3,6 +3,7 @@
 Setting or clearing an item's status is one transaction: the write (`annotation.statuses`), then
 each step below in this order. Each step decides from the change whether it applies:
 
+0. lease: the holder is working, so their pulled batches' leases run on (first: it never waits);
 1. consensus: a consensus copy's agreement is scored, rescored or forgotten;
 2. rework: an item out for rework that is done again goes back to its reviewer;
 3. QA intake: QA tasks take in an annotation task's item once it has a status;
@@ -17,17 +18,26 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from taskboard.accounts.models import User
+from taskboard.annotation.leases import lease_renew
 from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem, TaskType
-from taskboard.annotation.statuses import StatusChange, status_clear, status_set
+from taskboard.annotation.statuses import StatusChange, lock_task, status_write, task_totals
 from taskboard.datasets.models import Item
-from taskboard.pipelines.routing import route_on_commit
+from taskboard.pipelines.routing import ROUTED, has_routes, route_on_commit
 from taskboard.work import consensus, qa
 from taskboard.work.services import pulling_refill, require_holder, require_open
+
+
+def _lock(task: AnnotationTask) -> AnnotationTask:
+    """The task's row lock, read with its totals (its state follows the change without a second
+    read) and with whether the QA and pipeline steps have anything to do, so a change that sets off
+    neither costs no query for them."""
+    return lock_task(task, **task_totals(), **{qa.TAKES_ITEMS: qa.takes_items(), ROUTED: has_routes()})
 
 
 def _after(change: StatusChange) -> None:
     if not change.changed:
         return
+    lease_renew(assignment_id=change.row.assignment_id, task=change.task)
     consensus.score(change)
     qa.rework_close(change)
     qa.intake(change)
@@ -38,7 +48,9 @@ def _after(change: StatusChange) -> None:
 @transaction.atomic
 def item_status_set(*, task: AnnotationTask, item: Item, status: str, by: User, copy: int | None = None) -> TaskItem:
     """The person holding the item sets its status, and what that sets off follows."""
-    change = status_set(task=task, item=item, status=status, by=by, copy=copy)
+    if not isinstance(status, str) or not status:
+        raise ValidationError({"status": "Choose a status."})
+    change = status_write(task=_lock(task), item=item, new_status=status, by=by, copy=copy)
     _after(change)
     return change.row
 
@@ -46,7 +58,7 @@ def item_status_set(*, task: AnnotationTask, item: Item, status: str, by: User, 
 @transaction.atomic
 def item_status_clear(*, task: AnnotationTask, item: Item, by: User, copy: int | None = None) -> TaskItem:
     """The person holding the item clears its status: it is to do again."""
-    change = status_clear(task=task, item=item, by=by, copy=copy)
+    change = status_write(task=_lock(task), item=item, new_status=None, by=by, copy=copy)
     _after(change)
     return change.row
 

@@ -1,20 +1,14 @@
 from django import forms
 
+from taskboard.discussion.models import COMMENT_MAX
+
 CLEAR = "__clear__"
 
 
 class StatusForm(forms.Form):
+    """A status key, or CLEAR. Whether the task has the status is the status service's rule."""
+
     status = forms.CharField(max_length=50)
-
-    def __init__(self, *args, statuses: list[str], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.statuses = statuses
-
-    def clean_status(self):
-        status = self.cleaned_data["status"]
-        if status != CLEAR and status not in self.statuses:
-            raise forms.ValidationError("This task has no such status.")
-        return status
 
 
 class LabelForm(forms.Form):
@@ -27,3 +21,12 @@ class RejectForm(forms.Form):
 
 class BeatForm(forms.Form):
     active_ms = forms.IntegerField(min_value=0, max_value=600_000)
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        max_length=COMMENT_MAX,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Comment… @name to mention someone"}),
+        error_messages={"required": "Write something first."},
+    )
+    thread = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)

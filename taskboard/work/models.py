@@ -75,3 +75,54 @@ class ConsensusResult(models.Model):
 
     def __str__(self):
         return f"{self.item_id}: {self.agreement:.0%} of {self.copies}"
+
+
+class StuckAction(models.TextChoices):
+    FLAG = "flag", "Flag only"
+    REQUEUE = "requeue", "Give to someone else"
+    MANAGER = "manager", "Hand to the task's owner"
+
+
+class StuckPolicy(models.Model):
+    """A distributed task's rule for stuck work: items untouched this many hours are flagged and,
+    by the rule, given to someone else or handed to the task's owner."""
+
+    task = models.OneToOneField("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="stuck_policy")
+    after_hours = models.PositiveSmallIntegerField()
+    action = models.CharField(max_length=20, choices=StuckAction.choices, default=StuckAction.FLAG)
+
+    class Meta:
+        verbose_name_plural = "stuck policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(after_hours__gte=1, after_hours__lte=24 * 30), name="stuck_hours_range"
+            ),
+        ]
+
+    def __str__(self):
+        return f"task {self.task_id}: stuck after {self.after_hours} h → {self.action}"
+
+
+class StuckItem(models.Model):
+    """An item found untouched past its task's limit: who held it, since when, and what was done."""
+
+    task = models.ForeignKey("annotation.AnnotationTask", on_delete=models.CASCADE, related_name="stuck_items")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    idle_since = models.DateTimeField()
+    flagged_at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=20, choices=StuckAction.choices)
+    went_to = models.CharField(max_length=200, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-flagged_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "item", "holder"], condition=Q(resolved_at__isnull=True), name="stuck_open_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["task", "resolved_at"], name="stuck_task_open")]
+
+    def __str__(self):
+        return f"{self.item_id} stuck in {self.task_id}"

@@ -1,7 +1,11 @@
 """The QA loop: a reviewer rejects an item, it goes back to its annotator for rework, and when they
 complete it again it returns to the same reviewer; QA tasks take in items as they get a status."""
 
-from django.db.models import F
+from typing import Any
+
+from django.db.models import Exists, F, OuterRef, QuerySet
+from django.urls import reverse
+from django.utils import timezone
 
 from taskboard.accounts.models import User
 from taskboard.annotation.models import (
@@ -17,6 +21,10 @@ from taskboard.annotation.moves import task_add_items
 from taskboard.annotation.progress import assignment_progress
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.statuses import StatusChange, status_clear
+from taskboard.annotation.telling import item_back_for_review
+from taskboard.annotation.workload import may_work
+from taskboard.notifications.models import EventKind
+from taskboard.notifications.services import notify
 from taskboard.work import signals
 
 
@@ -75,12 +83,27 @@ def send_back(*, qa_task_item: TaskItem, parents: list[TaskItem], comment: str, 
             TaskItem.objects.filter(pk=parent.pk).update(rework=True, comment=comment)
             Assignment.objects.filter(pk=home.pk).update(rework_count=F("rework_count") + 1)
         sent_to.append(home.assignee_id)
+        _tell_rework(parent=parent, home=home, comment=comment, by=by)
     TaskItem.objects.filter(pk=qa_task_item.pk).update(rework=True, comment=comment)
     Assignment.objects.filter(pk=qa_task_item.assignment_id).update(issue_count=F("issue_count") + 1)
     # The dashboards count sent-back items per annotator here, not from the change records.
     signals.items_sent_back.send(sender=TaskItem, task=parent_task, annotator_ids=sent_to, by=by)
     qa_task_item.refresh_from_db()
     return qa_task_item
+
+
+def _tell_rework(*, parent: TaskItem, home: Assignment, comment: str, by: User) -> None:
+    task = parent.task
+    notify(
+        kind=EventKind.REWORK,
+        recipients=[home.assignee_id],
+        event_key=f"rework:{parent.pk}:{timezone.now().timestamp()}",
+        title=f"{parent.item.name} is back for rework in {task.name}",
+        body=comment,
+        project=task.project,
+        url=reverse("work:item", args=[home.pk, parent.pk]),
+        data={"task_id": task.pk, "item_id": parent.item_id, "by": by.email},
+    )
 
 
 def rework_close(change: StatusChange) -> list[TaskItem]:
@@ -127,7 +150,21 @@ def _rework_done(*, parent_item: TaskItem, by: User) -> list[TaskItem]:
             by=by,
             note="Rework done",
         )
+        item_back_for_review(qa_item=qa_item, by=by, occasion=f"{timezone.now().timestamp()}")
     return waiting
+
+
+# Read with the task's lock by the status flow: whether any QA task takes this task's items in.
+TAKES_ITEMS = "qa_takes_items"
+
+
+def _intake_tasks(parent_id: Any) -> QuerySet[AnnotationTask]:
+    # A QA task whose items all have a status is "completed" but still takes in; a closed one does not.
+    return AnnotationTask.objects.filter(parent_id=parent_id, type=TaskType.QA, qa_intake=True, closed_at__isnull=True)
+
+
+def takes_items() -> Exists:
+    return Exists(_intake_tasks(OuterRef("pk")))
 
 
 def intake(change: StatusChange) -> int:
@@ -136,16 +173,11 @@ def intake(change: StatusChange) -> int:
     their queue, when pulling)."""
     if change.task.type != TaskType.ANNOTATION or change.old is not None or change.new is None:
         return 0
+    if getattr(change.task, TAKES_ITEMS, True) is False:
+        return 0
     parent_item, by = change.row, change.by
     added = 0
-    qa_tasks = AnnotationTask.objects.filter(
-        # A QA task whose items all have a status is "completed" but still takes in; a closed one does not.
-        parent_id=parent_item.task_id,
-        type=TaskType.QA,
-        qa_intake=True,
-        closed_at__isnull=True,
-    )
-    for qa_task in qa_tasks:
+    for qa_task in _intake_tasks(parent_item.task_id):
         if TaskItem.objects.filter(task=qa_task, item_id=parent_item.item_id).exists():
             continue
         selection = Selection(mode="list", item_ids=(parent_item.item_id,))
@@ -167,6 +199,8 @@ def _least_loaded_reviewer(qa_task: AnnotationTask) -> User | None:
             "assignee", "task"
         )
     )
+    workers = may_work(qa_task.project_id, [a.assignee_id for a in assignments])
+    assignments = [a for a in assignments if a.assignee_id in workers]
     if not assignments:
         return None
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Q, QuerySet
-from django.http import Http404
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from taskboard.accounts.models import User
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, HoldingChange, TaskItem, TaskType
+from taskboard.annotation.people import paused_exists
 from taskboard.annotation.progress import Progress, assignments_progress
-from taskboard.datasets.models import Annotation, Item
+from taskboard.datasets.models import Annotation, Item, Label
+from taskboard.inputs import parse_pk
+from taskboard.projects.access import get_or_404
 
 
 def my_work(*, user: User) -> list[Progress]:
@@ -39,11 +44,113 @@ def _ordered(assignment: Assignment) -> QuerySet[TaskItem]:
     return TaskItem.objects.filter(assignment=assignment).select_related("item")
 
 
-def task_item_in_assignment(*, assignment: Assignment, task_item_id: int) -> TaskItem:
-    try:
-        return _ordered(assignment).get(pk=task_item_id)
-    except TaskItem.DoesNotExist:
-        raise Http404 from None
+def _later() -> Q:
+    """Rows after the outer row in the assignment's order (rank, then id)."""
+    return Q(rank__gt=OuterRef("rank")) | Q(rank=OuterRef("rank"), id__gt=OuterRef("pk"))
+
+
+def _earlier() -> Q:
+    return Q(rank__lt=OuterRef("rank")) | Q(rank=OuterRef("rank"), id__lt=OuterRef("pk"))
+
+
+def _in_outer_assignment() -> QuerySet[TaskItem]:
+    return TaskItem.objects.filter(assignment_id=OuterRef("assignment_id")).order_by()
+
+
+def _first_id(rows: QuerySet[TaskItem], *order: Any) -> Subquery:
+    return Subquery(rows.order_by(*order).values("id")[:1])
+
+
+def _next_open_id() -> Coalesce:
+    """After a status is set: the next item still to do, wrapping round to the start (see `_open_items`)."""
+    open_rows = (
+        _in_outer_assignment()
+        .filter(status__isnull=True)
+        .exclude(pk=OuterRef("pk"))
+        .exclude(task__type=TaskType.QA, rework=True)
+    )
+    return Coalesce(_first_id(open_rows.filter(_later()), "rank", "id"), _first_id(open_rows, "rank", "id"))
+
+
+@dataclass(frozen=True)
+class Around:
+    """Where an item sits in its assignment, read with it for the work page."""
+
+    previous_id: int | None
+    next_id: int | None
+    position: int
+    holder_paused: bool
+
+
+def _read_with(row: TaskItem, name: str) -> Any:
+    # Annotations land on the instance; django-stubs cannot see them as attributes.
+    return row.__dict__[name]
+
+
+def task_item_for_viewer(
+    user: User, *, assignment_id: object, task_item_id: object, page: bool = False, next_open: bool = False
+) -> TaskItem:
+    """One read: an item of an assignment the user may open (its holder or the project's managers),
+    with its item, assignment and task; anyone else gets 404.
+
+    `page`: read with what the work page shows around it (`previous_id`, `next_id`, `position`, and
+    `holder_paused`); `next_open`: with `next_open_id`, where the person goes after setting a status."""
+    rows = TaskItem.objects.filter(
+        assignment__in=Assignment.objects.visible_to(user).filter(pk=parse_pk(assignment_id) or 0)
+    ).select_related("item", "assignment__assignee", "assignment__task__project", "assignment__task__recipe")
+    if page:
+        rows = rows.annotate(
+            previous_id=_first_id(_in_outer_assignment().filter(_earlier()), "-rank", "-id"),
+            next_id=_first_id(_in_outer_assignment().filter(_later()), "rank", "id"),
+            position=Subquery(
+                _in_outer_assignment().filter(_earlier()).values("assignment_id").annotate(n=Count("id")).values("n")
+            ),
+            holder_paused=paused_exists(
+                user_id=OuterRef("assignment__assignee_id"),
+                task_id=OuterRef("task_id"),
+                project_id=OuterRef("task__project_id"),
+            ),
+        )
+    if next_open:
+        rows = rows.annotate(next_open_id=_next_open_id())
+    task_item = get_or_404(rows, task_item_id, "item")
+    task_item.task = task_item.assignment.task
+    return task_item
+
+
+def task_item_page(user: User, *, assignment_id: object, task_item_id: object) -> tuple[TaskItem, Around]:
+    """The work page's item with where it sits (see `task_item_for_viewer`)."""
+    row = task_item_for_viewer(user, assignment_id=assignment_id, task_item_id=task_item_id, page=True)
+    around = Around(
+        previous_id=_read_with(row, "previous_id"),
+        next_id=_read_with(row, "next_id"),
+        position=(_read_with(row, "position") or 0) + 1,
+        holder_paused=bool(_read_with(row, "holder_paused")),
+    )
+    return row, around
+
+
+def task_item_for_status(user: User, *, assignment_id: object, task_item_id: object) -> tuple[TaskItem, int | None]:
+    """An item whose status the user is about to set, with the item they go on to afterwards."""
+    row = task_item_for_viewer(user, assignment_id=assignment_id, task_item_id=task_item_id, next_open=True)
+    return row, _read_with(row, "next_open_id")
+
+
+def task_item_with_item(task_item_id: int) -> TaskItem | None:
+    return TaskItem.objects.select_related("item").filter(pk=task_item_id).first()
+
+
+def labels_with_choice(*, task_item: TaskItem) -> list[tuple[Label, bool]]:
+    """The recipe's labels, each with whether the holder chose it on this copy (their own labels only:
+    consensus annotators never see each other's)."""
+    chosen = Annotation.objects.filter(
+        task_id=task_item.task_id,
+        item_id=task_item.item_id,
+        created_by_id=task_item.assignment.assignee_id,
+        label_id=OuterRef("pk"),
+    )
+    labels = Label.objects.filter(recipe_id=task_item.task.recipe_id).annotate(chosen=Exists(chosen))
+    return [(label, label.chosen) for label in labels]
 
 
 def _open_items(assignment: Assignment) -> QuerySet[TaskItem]:
@@ -55,56 +162,28 @@ def _open_items(assignment: Assignment) -> QuerySet[TaskItem]:
     return items
 
 
+# What to do next: the highest item priority first, then the task's (folder, name) order.
+TO_DO_ORDER = ("-priority", "rank", "id")
+
+
 def first_open_item(assignment: Assignment) -> TaskItem | None:
-    """Where work resumes: items sent back for rework first, then the first item to do in rank order."""
+    """Where work resumes: items sent back for rework first, then the first item to do (TO_DO_ORDER)."""
     items = _open_items(assignment)
     return (
-        items.filter(rework=True).order_by("rank", "id").first()
-        or items.order_by("rank", "id").first()
+        items.filter(rework=True).order_by(*TO_DO_ORDER).first()
+        or items.order_by(*TO_DO_ORDER).first()
         or _ordered(assignment).order_by("rank", "id").first()
-    )
-
-
-def next_item(task_item: TaskItem) -> TaskItem | None:
-    return (
-        _ordered(task_item.assignment)
-        .filter(Q(rank__gt=task_item.rank) | Q(rank=task_item.rank, id__gt=task_item.pk))
-        .order_by("rank", "id")
-        .first()
     )
 
 
 def next_open_item(task_item: TaskItem) -> TaskItem | None:
     """After a status is set: the next item still to do, wrapping round to the start."""
     items = _open_items(task_item.assignment).exclude(pk=task_item.pk)
-    after = items.filter(Q(rank__gt=task_item.rank) | Q(rank=task_item.rank, id__gt=task_item.pk))
-    return after.order_by("rank", "id").first() or items.order_by("rank", "id").first()
-
-
-def previous_item(task_item: TaskItem) -> TaskItem | None:
-    return (
-        _ordered(task_item.assignment)
-        .filter(Q(rank__lt=task_item.rank) | Q(rank=task_item.rank, id__lt=task_item.pk))
-        .order_by("-rank", "-id")
-        .first()
+    p, rank = task_item.priority, task_item.rank
+    after = items.filter(
+        Q(priority__lt=p) | Q(priority=p, rank__gt=rank) | Q(priority=p, rank=rank, id__gt=task_item.pk)
     )
-
-
-def item_position(task_item: TaskItem) -> int:
-    return (
-        TaskItem.objects.filter(assignment_id=task_item.assignment_id)
-        .filter(Q(rank__lt=task_item.rank) | Q(rank=task_item.rank, id__lt=task_item.pk))
-        .count()
-        + 1
-    )
-
-
-def own_annotations(*, task_item: TaskItem) -> list[Annotation]:
-    """Only the holder's own labels for this copy: consensus annotators never see each other's."""
-    assignee_id = task_item.assignment.assignee_id
-    return list(
-        Annotation.objects.filter(task_id=task_item.task_id, item_id=task_item.item_id, created_by_id=assignee_id)
-    )
+    return after.order_by(*TO_DO_ORDER).first() or items.order_by(*TO_DO_ORDER).first()
 
 
 def parent_annotations(*, task_item: TaskItem) -> list[Annotation]:

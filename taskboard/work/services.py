@@ -14,6 +14,7 @@ from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from taskboard.accounts.models import User
+from taskboard.annotation.leases import lease_renew
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
@@ -21,7 +22,7 @@ from taskboard.annotation.models import (
     TaskItem,
 )
 from taskboard.annotation.people import is_paused
-from taskboard.annotation.progress import assignment_progress
+from taskboard.annotation.progress import Progress, assignment_progress
 from taskboard.annotation.pulling import pulling_claim
 from taskboard.annotation.statuses import StatusChange
 from taskboard.datasets.models import Annotation, Item, Label
@@ -89,6 +90,8 @@ def item_time_beat(
     if task_item.assignment.assignee_id != by.pk:
         return None
     now = now or timezone.now()
+    # Working on a pulled item keeps the holder's batches theirs.
+    lease_renew(assignment_id=task_item.assignment_id, task=task_item.task, now=now)
     seconds = max(0.0, min(active_ms / 1000.0, HEARTBEAT_MAX_SECONDS))
     last = ItemTime.objects.filter(user=by).order_by("-ended_at").values_list("ended_at", flat=True).first()
     if last is not None:
@@ -119,7 +122,7 @@ def item_time_beat(
 # --- Pulling -------------------------------------------------------------------------------------------
 
 
-def pulling_may_pull(assignment: Assignment) -> bool:
+def pulling_may_pull(assignment: Assignment, progress: Progress | None = None) -> bool:
     """The next batch comes when undone items fall to max_batch_workload - batch_size or fewer.
 
     Mirrors the claim primitive's own test (items with no status count as undone), which is the
@@ -130,7 +133,8 @@ def pulling_may_pull(assignment: Assignment) -> bool:
         return False
     batch, most = task.batch_size, task.max_batch_workload
     assert batch is not None and most is not None  # a pulling task has both (task_pulling_limits)
-    return assignment_progress(assignment).todo <= most - batch
+    todo = (progress or assignment_progress(assignment)).todo
+    return todo <= most - batch
 
 
 def pulling_queue_size(task: AnnotationTask) -> int:
@@ -172,7 +176,8 @@ def pulling_refill(change: StatusChange) -> int:
         or not change.task.is_pulling
         or assignment.kind != AssignmentKind.WORK
         or assignment.removed
-        or assignment.assignee is None
+        or assignment.assignee_id != change.by.pk
     ):
         return 0
-    return pulling_claim(task=change.task, user=assignment.assignee)
+    # Only the holder sets a status (or a flow acting for them), so `by` is the holder: no read of them.
+    return pulling_claim(task=change.task, user=change.by)

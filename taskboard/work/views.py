@@ -11,13 +11,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
+from taskboard.annotation import priority, skips
 from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
-from taskboard.annotation.models import TaskType
+from taskboard.annotation.models import Assignment, AssignmentKind, TaskType
 from taskboard.annotation.people import is_paused
 from taskboard.datasets.models import Label
 from taskboard.work import flow, queries, services
 from taskboard.work.forms import CLEAR, BeatForm, LabelForm, RejectForm, StatusForm
+from taskboard.work.views_discussion import item_page_url, threads_context
 
 # Letters the work view keeps for itself: next, previous, reject, get more.
 RESERVED_KEYS = {"n", "p", "r", "g"}
@@ -62,22 +64,31 @@ def my_work(request: AuthedHttpRequest):
 @require_GET
 @login_required
 def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int | None = None):
-    assignment = annotation_queries.assignment_for_viewer(request.user, assignment_id)
-    task = assignment.task
+    """One item at a time. The page is read in a handful of queries whatever the task's size: the item
+    with its neighbours, the task's progress (which holds this assignment's), labels, history."""
+    task_item = None
     if task_item_id is None:
-        task_item = queries.first_open_item(assignment)
-        if task_item is not None:
-            return redirect(_item_url(task_item))
+        assignment = annotation_queries.assignment_for_viewer(request.user, assignment_id)
+        first = queries.first_open_item(assignment)
+        if first is not None:
+            return redirect(_item_url(first))
+        paused = is_paused(user=request.user, task=assignment.task) if assignment.task.is_pulling else False
     else:
-        task_item = queries.task_item_in_assignment(assignment=assignment, task_item_id=task_item_id)
+        task_item, around = queries.task_item_page(
+            request.user, assignment_id=assignment_id, task_item_id=task_item_id
+        )
+        assignment = task_item.assignment
+        paused = around.holder_paused
+    task = assignment.task
 
-    progress = task_progress.assignment_progress(assignment)
-    statuses = list(task.statuses.all())
+    numbers = task_progress.task_progress(task)
+    progress = numbers.row_of(assignment.pk) or task_progress.assignment_progress(assignment)
+    statuses = [status for status, _ in numbers.statuses]
     shortcuts = _status_shortcuts(statuses)
     for status in statuses:
         status.shortcut = shortcuts.get(status.key, "")
     is_holder = assignment.assignee_id == request.user.pk
-    paused = is_holder and task.is_pulling and is_paused(user=request.user, task=task)
+    paused = is_holder and task.is_pulling and paused
     context = {
         "assignment": assignment,
         "task": task,
@@ -86,50 +97,50 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
         "is_holder": is_holder,
         "can_work": is_holder and task.accepts_work,
         "is_qa": task.type == TaskType.QA,
-        "task_progress": task_progress.tasks_progress([task])[task.pk],
+        "task_progress": numbers,
         "paused": paused,
         "may_pull": is_holder
         and not paused
-        and services.pulling_may_pull(assignment)
-        and services.pulling_queue_size(task) > 0,
-        "queue_size": services.pulling_queue_size(task) if task.is_pulling else 0,
+        and services.pulling_may_pull(assignment, progress)
+        and numbers.queued > 0,
+        "queue_size": numbers.queued if task.is_pulling else 0,
         "task_item": task_item,
     }
     if task_item is not None:
         item = task_item.item
-        next_item = queries.next_item(task_item)
-        chosen = {a.label_id for a in queries.own_annotations(task_item=task_item)}
-        labels = list(Label.objects.filter(recipe_id=task.recipe_id))
+        next_item = queries.task_item_with_item(around.next_id) if around.next_id else None
         context.update(
             item=item,
             item_src=item.src,
-            position=queries.item_position(task_item),
+            position=around.position,
             next_item=next_item,
             next_src=next_item.item.src if next_item else "",
-            previous_item=queries.previous_item(task_item),
-            labels=[(label, label.pk in chosen) for label in labels],
+            previous_item_id=around.previous_id,
+            labels=queries.labels_with_choice(task_item=task_item),
             parent_annotations=queries.parent_annotations(task_item=task_item),
             parent_item=queries.parent_task_item(task_item),
             history=queries.item_history(item, task=task),
             status_label={s.key: s for s in statuses}.get(task_item.status) if task_item.status else None,
+            item_page=item_page_url(task, item),
+            **threads_context(task=task, item=item, back=_item_url(task_item)),
         )
     return render(request, "work/work_item.html", context)
 
 
 def _load(request: AuthedHttpRequest, assignment_id: int, task_item_id: int):
-    assignment = annotation_queries.assignment_for_viewer(request.user, assignment_id)
-    task_item = queries.task_item_in_assignment(assignment=assignment, task_item_id=task_item_id)
-    task_item.assignment = assignment
-    task_item.task = assignment.task
-    return assignment, task_item
+    task_item = queries.task_item_for_viewer(request.user, assignment_id=assignment_id, task_item_id=task_item_id)
+    return task_item.assignment, task_item
 
 
 @require_POST
 @login_required
 def item_status(request: AuthedHttpRequest, assignment_id: int, task_item_id: int):
-    assignment, task_item = _load(request, assignment_id, task_item_id)
+    task_item, following = queries.task_item_for_status(
+        request.user, assignment_id=assignment_id, task_item_id=task_item_id
+    )
+    assignment = task_item.assignment
     task = assignment.task
-    form = StatusForm(request.POST, statuses=[s.key for s in task.statuses.all()])
+    form = StatusForm(request.POST)
     if not form.is_valid():
         messages.error(request, str(form.errors["status"][0]))
         return redirect(_item_url(task_item))
@@ -152,11 +163,14 @@ def item_status(request: AuthedHttpRequest, assignment_id: int, task_item_id: in
     except PermissionDenied as error:
         messages.error(request, str(error))
         return redirect(_item_url(task_item))
-    following = queries.next_open_item(task_item)
+    if following is None and task.is_pulling:
+        # The change may have brought the next batch (pulling refill): the first of it, if so.
+        first = queries.first_open_item(assignment)
+        following = first.pk if first is not None else None
     if following is None:
         messages.success(request, "All items in this assignment have a status.")
         return redirect(_item_url(task_item))
-    return redirect(_item_url(following))
+    return redirect(reverse("work:item", args=[assignment.pk, following]))
 
 
 @require_POST
@@ -218,3 +232,33 @@ def get_more(request: AuthedHttpRequest, assignment_id: int):
         else:
             messages.info(request, "The queue is empty: no more items to pull.")
     return redirect(reverse("work:assignment", args=[assignment.pk]))
+
+
+@require_POST
+@login_required
+def next_work(request: AuthedHttpRequest):
+    """ "Get next work": a batch from the highest-priority task the person may pull from."""
+    found = priority.pull_next(user=request.user)
+    if found.task is None:
+        messages.info(request, "Nothing to pull now: every queue you may pull from is empty, or you hold enough.")
+        return redirect(reverse("work:my-work"))
+    messages.success(request, f"{found.claimed} items arrived from {found.task.name}.")
+    assignment = Assignment.objects.get(task=found.task, assignee=request.user, kind=AssignmentKind.WORK)
+    return redirect(reverse("work:assignment", args=[assignment.pk]))
+
+
+@require_POST
+@login_required
+def item_skip(request: AuthedHttpRequest, assignment_id: int, task_item_id: int):
+    """The holder skips the item; it goes where the task's skip rule says, and the next one opens."""
+    assignment, task_item = _load(request, assignment_id, task_item_id)
+    try:
+        skip = skips.item_skip(task_item=task_item, by=request.user, reason=request.POST.get("reason", ""))
+    except ValidationError as error:
+        _errors(request, error)
+        return redirect(_item_url(task_item))
+    messages.success(request, f"Skipped: the item went to {skip.went_to}.")
+    following = queries.first_open_item(assignment)
+    if following is None:
+        return redirect(reverse("work:assignment", args=[assignment.pk]))
+    return redirect(_item_url(following))

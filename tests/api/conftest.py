@@ -28,6 +28,9 @@ def api(client, bearer):
                 path, body if body is not None else {}, content_type="application/json", headers=self.headers
             )
 
+        def put(self, path, body):
+            return client.put(path, body, content_type="application/json", headers=self.headers)
+
         def patch(self, path, body):
             return client.patch(path, body, content_type="application/json", headers=self.headers)
 

@@ -1,7 +1,10 @@
+import datetime
+import json
 import uuid
 
 import pytest
 
+from taskboard.annotation.models import AnnotationTask
 from taskboard.api.ids import api_id
 from taskboard.pipelines.models import Node, Pipeline
 from tests.factories import in_days
@@ -269,3 +272,87 @@ def test_a_big_batch_execution_is_a_command_that_follows_its_job(
     done = user.get(f"/api/v1/commands/{command['id']}").json()
     assert (done["status"], done["progress"]) == ("success", 100)
     assert Node.objects.get(pipeline__name="pipe").task.task_items.count() == 10
+
+
+# A pipeline saved through the API (dtlpy's `pipeline.update()`) makes and updates its task nodes' tasks
+# as install does, names them as Dataloop does, and puts no internal integer id on the wire.
+def _integer_ids(value, path=""):
+    """Every key that names an id (`id`, `…Id`, `…_id`) and holds a number or a digit string."""
+    found = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            where = f"{path}.{key}" if path else key
+            names_id = key == "id" or key.endswith("Id") or key.endswith("_id") or key in ("pipeline", "node", "task")
+            number = isinstance(inner, int) and not isinstance(inner, bool)
+            if names_id and (number or isinstance(inner, str) and inner.isdigit() and len(inner) != 24):
+                found.append(where)
+            found += _integer_ids(inner, where)
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            found += _integer_ids(inner, f"{path}[{i}]")
+    return found
+
+
+def _save_with_node(user, pipeline, node):
+    pipeline.update({"nodes": [node], "startNodes": [{"nodeId": node["id"], "type": "root"}]})
+    response = user.patch(f"/api/v1/pipelines/{pipeline['id']}", pipeline)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_update_makes_the_node_task_named_as_dataloop_names_it(created, dataset, recipe, project):
+    user, pipeline = created
+    node = task_node(dataset, recipe, project)
+    _save_with_node(user, pipeline, node)
+    saved = Node.objects.get(node_uid=node["id"])
+    assert saved.task is not None
+    assert saved.task.name == "My Task (pipe)"
+    assert list(saved.task.assignments.values_list("assignee__email", flat=True)) == ["bob@example.com"]
+    # Installing reuses it: one task per node.
+    assert user.post(f"/api/v1/pipelines/{pipeline['id']}/install", {}).status_code == 200
+    assert AnnotationTask.objects.filter(name="My Task (pipe)").count() == 1
+
+
+def test_update_passes_node_changes_on_to_its_task(created, dataset, recipe, project):
+    user, pipeline = created
+    node = task_node(dataset, recipe, project)
+    answered = _save_with_node(user, pipeline, node)
+    due = datetime.datetime(2031, 3, 1, tzinfo=datetime.UTC)
+    node = answered["nodes"][0]
+    node["metadata"]["priority"] = 3
+    node["metadata"]["dueDate"] = due.timestamp() * 1000
+    node["metadata"]["taskOwner"] = "bob@example.com"
+    response = user.patch(f"/api/v1/pipelines/{pipeline['id']}", answered)
+    assert response.status_code == 200, response.content
+    task = Node.objects.get(node_uid=node["id"]).task
+    assert (task.priority, task.due_at, task.owner.email) == (3, due, "bob@example.com")
+
+
+def test_a_node_whose_task_cannot_be_made_is_refused_naming_it(created, dataset, recipe, project):
+    user, pipeline = created
+    node = task_node(dataset, recipe, project)
+    node["metadata"]["dueDate"] = datetime.datetime(2001, 1, 1, tzinfo=datetime.UTC).timestamp() * 1000
+    pipeline.update({"nodes": [node]})
+    response = user.patch(f"/api/v1/pipelines/{pipeline['id']}", pipeline)
+    assert response.status_code == 400, response.content
+    assert "My Task" in response.json()["message"]
+    assert not Node.objects.filter(node_uid=node["id"]).exists()
+
+
+def test_no_integer_id_on_the_wire(created, dataset, recipe, project, items):
+    user, pipeline = created
+    node = task_node(dataset, recipe, project)
+    _save_with_node(user, pipeline, node)
+    pid = pipeline["id"]
+    assert user.post(f"/api/v1/pipelines/{pid}/install", {}).status_code == 200
+    execution = user.post(
+        f"/api/v1/pipelines/{pid}/execute", {"pipeline": {"input": {"item": api_id("item", items[0].pk)}}}
+    )
+    task = Node.objects.get(node_uid=node["id"]).task
+    answers = {
+        "pipeline": user.get(f"/api/v1/pipelines/{pid}").json(),
+        "query": user.post("/api/v1/pipelines/query", {"filter": {}}).json(),
+        "execution": execution.json(),
+        "task": user.get(f"/api/v1/annotationtasks/{api_id('task', task.pk)}").json(),
+    }
+    assert _integer_ids(answers) == [], json.dumps(answers)[:3000]

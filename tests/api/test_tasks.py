@@ -550,3 +550,19 @@ def test_assignment_update_applies_annotator_and_refuses_what_taskboard_does_not
     assert user.get(path).json()["totalItems"] == 1
     assert TaskItem.objects.get(pk=done.pk).assignment.assignee == bob
     assert user.patch(path, {**sent, "annotator": "nobody@example.com"}).status_code == 400
+
+
+def test_an_assignment_emptied_by_a_reassign_leaves_the_list(api, people, dataset, recipe, items, annotator3):
+    """Dataloop drops an assignment a reassign emptied; it is not listed with 0 items."""
+    manager, bob, carol = people
+    user = api(manager)
+    tid = create(user, payload(dataset, recipe))["spec"]["createdTaskId"]
+    listed = user.get("/api/v1/assignments", taskId=tid).json()["items"]
+    bobs = next(a for a in listed if a["annotator"] == "bob@example.com")
+    user.post(f"/api/v1/assignments/{bobs['id']}/reassign", {"taskId": tid, "annotator": "dave@example.com"})
+    listed = user.get("/api/v1/assignments", taskId=tid).json()["items"]
+    assert sorted((a["annotator"], a["totalItems"]) for a in listed) == [
+        ("carol@example.com", 7),
+        ("dave@example.com", 7),
+    ]
+    assert bobs["id"] not in user.get("/api/v1/annotationtasks/" + tid).json()["assignmentIds"]

@@ -121,7 +121,7 @@ def test_a_json_line_with_a_number_too_long_to_read_is_a_row_error(dataset, mana
 
 
 def test_manifest_size_limit(dataset, manager, settings):
-    settings.ITEM_UPLOAD_MAX_BYTES = 1024
+    settings.MANIFEST_MAX_BYTES = 1024
     text = "filename\n" + "".join(f"/{i:05d}.jpg\n" for i in range(200))
     with pytest.raises(ValidationError, match="larger than"):
         services.items_import_manifest(dataset=dataset, file=manifest("m.csv", text), by=manager)

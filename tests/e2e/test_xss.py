@@ -69,8 +69,9 @@ from taskboard.api.ids import api_id
 from taskboard.api.models import ApiCommand
 from taskboard.datasets import services as dataset_services
 from taskboard.datasets.models import Annotation, Item
+from taskboard.discussion.services import comment_post, thread_resolve
 from taskboard.jobs import services as job_services
-from taskboard.notifications.models import EventKind
+from taskboard.notifications.models import EventKind, Notification, Webhook, WebhookDelivery
 from taskboard.notifications.services import notify
 from taskboard.pipelines import editing, running
 from taskboard.pipelines.models import FailedStep, NodeKind
@@ -441,6 +442,34 @@ def build_world() -> World:
         title=c.value("notification title", "svg", limit=300),
         body=c.value("notification body", "iframe"),
         project=project,
+    )
+    o["notification"] = Notification.objects.filter(recipient=bob).latest("pk")
+    pause_person(project=project, user=carol, by=manager, reason=c.value("pause reason", "polyglot"))
+    # Comments on the rejected item (its page, the work view, the timeline) and a webhook with its log.
+    item = o["task_item"].item
+    o["comment"] = thread = comment_post(
+        task=task, item=item, body=c.value("comment thread", "svg", limit=5000), by=manager
+    )
+    comment_post(task=task, item=item, body=c.value("comment reply", "img", limit=5000), by=bob, thread=thread)
+    settled = comment_post(task=task, item=item, body=c.value("resolved comment", "textarea", limit=5000), by=manager)
+    thread_resolve(thread=settled, by=bob)
+    # Written as rows: a webhook wanting no event that happens here, so nothing is sent anywhere.
+    o["webhook"] = hook = Webhook.objects.create(
+        project=project,
+        url="https://93.184.216.34/?" + urlencode({"q": c.value("webhook url", "polyglot", limit=200)}),
+        events=[EventKind.STUCK],
+        secret=c.value("webhook secret", "attr_dq", limit=128),
+    )
+    WebhookDelivery.objects.create(
+        webhook=hook,
+        event_key="xss",
+        kind=EventKind.STUCK,
+        payload={"title": c.value("webhook delivery title", "title")},
+        state="failed",
+        attempts=3,
+        status_code=500,
+        response=c.value("webhook answer", "iframe"),
+        last_error=c.value("webhook error", "svgtext"),
     )
     return w
 
@@ -860,11 +889,19 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
             tally.errors.append(Finding("manager task-close", "no success message"))
         # A manager looking at an annotator's work.
         m(reverse("work:item", args=[o["assignment"].pk, o["task_item"].pk]), route="work:item")
+        # Issue 20: the item's page (threads, timeline), the webhooks and a webhook's delivery log.
+        m(url["work:item-page"], route="work:item-page")
+        m(url["notifications:webhooks"], route="notifications:webhooks")
+        m(url["notifications:webhook"], route="notifications:webhook")
+        for persona in (manager, bob, rita):
+            persona.visit(url["notifications:inbox"], route="notifications:inbox")
+            persona.visit(url["notifications:settings"], route="notifications:settings")
 
         # ---- partials fetched directly, as htmx asks for them
         hx = manager.fetch_partial
         hx(reverse("dashboards:task-detail", args=[task.pk]) + "?part=progress", route="dashboards:task-detail")
         hx(url["dashboards:project"], route="dashboards:project")
+        hx(url["notifications:bell"], route="notifications:bell")
         hx(reverse("dashboards:task", args=[task.pk]), route="dashboards:task")
         hx(reverse("dashboards:task", args=[consensus.pk]), route="dashboards:task")
         hx(url["annotation:dataset-browse"], route="annotation:dataset-browse")

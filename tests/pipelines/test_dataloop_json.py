@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from taskboard.datasets.ids import api_id
 from taskboard.pipelines import dataloop, editing
 from taskboard.pipelines.models import Connection, NodeKind
+from tests.factories import in_days
 
 
 def task_node(dataset, recipe, owner, assignee, **metadata):
@@ -222,6 +223,9 @@ def test_the_json_dtlpy_itself_made_round_trips(project, dataset, recipe, manage
     ):
         text = text.replace(f'"{placeholder}"', json.dumps(value))
     data = json.loads(text)
+    for node in data["nodes"]:
+        # Saving makes the nodes' tasks, due in the future: the recorded dates have passed.
+        node["metadata"]["dueDate"] = in_days(30).timestamp() * 1000
     pipeline = editing.pipeline_create(project=project, name="p", by=manager)
     dataloop.pipeline_save_from_dataloop_json(pipeline=pipeline, data=data, by=manager)
     back = dataloop.pipeline_to_dataloop_json(pipeline)

@@ -3,6 +3,7 @@ who must not get at them (anonymous, carol the unassigned annotator, rita the re
 manages another project, oscar who owns another project, stan the staff user with no membership,
 root the superuser with no membership: superusers use the admin site and get nothing extra here)."""
 
+import re
 import uuid
 
 import pytest
@@ -12,7 +13,10 @@ from taskboard.annotation.models import Assignment
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
 from taskboard.api.models import ApiCommand
+from taskboard.discussion.services import comment_post
 from taskboard.jobs.services import job_create
+from taskboard.notifications.models import EventKind, Notification, Webhook
+from taskboard.notifications.services import notify
 from taskboard.pipelines import editing
 from taskboard.pipelines.models import NodeKind
 from taskboard.projects.models import Role
@@ -90,7 +94,19 @@ def world(
     command = ApiCommand.objects.create(
         type="CreateTask", user=manager, project=project, spec={"createTaskPayload": {"name": "Secret-Street-Task"}}
     )
+    # Issue 20: a comment thread on the task's item, the annotator's notice, the project's webhook.
+    comment = comment_post(task=task, item=task_item.item, body="Secret-Street-Task talk", by=manager)
+    notify(
+        kind=EventKind.REWORK, recipients=[annotator], event_key="world", title="Secret-Street-Task", project=project
+    )
+    notification = Notification.objects.get(recipient=annotator, event_key="world")
+    webhook = Webhook.objects.create(
+        project=project, url="https://93.184.216.34/", events=["rework"], secret="Secret-Street-Task"
+    )
     return {
+        "comment": comment,
+        "notification": notification,
+        "webhook": webhook,
         "project": project,
         "dataset": dataset,
         "recipe": recipe,
@@ -110,3 +126,11 @@ def world(
         # A wizard draft lives in its author's session; the attackers' sessions hold none by this id.
         "wid": uuid.uuid4().hex,
     }
+
+
+@pytest.fixture
+def wizard(world, client):
+    """A wizard draft of the manager's, signed in on `client`: its id."""
+    client.force_login(world["manager"])
+    response = client.get(f"/tasks/new/?dataset={world['dataset'].pk}")
+    return re.search(r"/tasks/new/([0-9a-f]{32})/", response["Location"]).group(1)

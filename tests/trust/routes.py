@@ -154,6 +154,7 @@ ROUTES: dict[str, Route] = {
         member_readable=True,
     ),
     "api:item-detail": Route("api", "object", kwargs=lambda w: {"item_id": A("item", w["item"].pk)}),
+    "api:item-stream": Route("api", "object", kwargs=lambda w: {"item_id": A("item", w["item"].pk)}),
     # ---- task
     "dashboards:task-detail": Route("page", "object", kwargs=_task),
     "annotation:task-add-items": Route(
@@ -253,6 +254,66 @@ ROUTES: dict[str, Route] = {
     "work:item-label": Route("page", "object", kwargs=_work, calls={"POST": lambda w: {"label": "car"}}),
     "work:item-reject": Route("page", "object", kwargs=_work, calls={"POST": lambda w: {"comment": "bad"}}),
     "work:item-beat": Route("page", "object", kwargs=_work, calls={"POST": _empty}),
+    # ---- comments, the item page, the inbox, webhooks (issue 20)
+    "work:item-page": Route(
+        "page", "object", kwargs=lambda w: {"task_id": w["task"].pk, "item_id": w["task_item"].item_id}
+    ),
+    "work:comment-post": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"task_id": w["task"].pk, "item_id": w["task_item"].item_id},
+        calls={"POST": lambda w: {"body": "stolen"}},
+    ),
+    "work:thread-resolve": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"task_id": w["task"].pk, "item_id": w["task_item"].item_id, "comment_id": w["comment"].pk},
+        calls={"POST": _empty},
+    ),
+    "api:item-comments": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {"task_id": A("task", w["task"].pk), "item_id": A("item", w["task_item"].item_id)},
+        calls={"GET": None, "POST": lambda w: {"body": "stolen"}},
+    ),
+    "api:comment-resolve": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {
+            "task_id": A("task", w["task"].pk),
+            "item_id": A("item", w["task_item"].item_id),
+            "comment_id": w["comment"].pk,
+        },
+        calls={"POST": _empty},
+    ),
+    "notifications:inbox": Route("page", "list"),
+    "notifications:bell": Route("page", "list"),
+    "notifications:settings": Route("page", "list"),
+    "notifications:read-all": Route("page", "list", calls={"POST": _empty}),
+    "notifications:open": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["notification"].pk}, calls={"POST": _empty}
+    ),
+    "notifications:read": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["notification"].pk}, calls={"POST": _empty}
+    ),
+    "notifications:webhooks": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"pk": w["project"].pk},
+        calls={"GET": None, "POST": lambda w: {"url": "https://93.184.216.34/", "events": ["rework"]}},
+    ),
+    "notifications:webhook": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["project"].pk, "hook_id": w["webhook"].pk}
+    ),
+    "notifications:webhook-active": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"pk": w["project"].pk, "hook_id": w["webhook"].pk},
+        calls={"POST": lambda w: {"active": "0"}},
+    ),
+    "notifications:webhook-delete": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["project"].pk, "hook_id": w["webhook"].pk}, calls={"POST": _empty}
+    ),
     # ---- jobs
     "jobs:job-detail": Route("page", "object", kwargs=lambda w: {"pk": w["job"].pk}),
     "jobs:job-progress": Route("page", "object", kwargs=lambda w: {"pk": w["job"].pk}),

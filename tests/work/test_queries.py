@@ -68,8 +68,8 @@ def test_consensus_annotators_see_only_their_own_labels(dataset, recipe, manager
     car, person = recipe.labels.order_by("position")
     Annotation.objects.create(item=items[0], task=task, label=car, label_name="car", created_by=annotator)
     Annotation.objects.create(item=items[0], task=task, label=person, label_name="person", created_by=annotator2)
-    bobs = TaskItem.objects.select_related("assignment").get(assignment=assignments[0], item=items[0])
-    assert [a.label_name for a in queries.own_annotations(task_item=bobs)] == ["car"]
+    bobs = TaskItem.objects.select_related("assignment", "task").get(assignment=assignments[0], item=items[0])
+    assert [label.name for label, chosen in queries.labels_with_choice(task_item=bobs) if chosen] == ["car"]
 
 
 def test_active_seconds(dataset, recipe, manager, annotator, annotator2):

@@ -62,7 +62,10 @@ def test_work_view_redirects_to_first_open_item_and_shows_it(client, task_and_as
     assert "car" in html and "person" in html and "Completed" in html and "Discard" in html
     assert 'rel="prefetch"' not in html or "prefetch" in html
     assert response.context["next_item"].rank == first.rank + 1
-    assert response.context["previous_item"] is None
+    assert response.context["previous_item_id"] is None
+    assert response.context["position"] == 1
+    following = client.get(item_url(mine, response.context["next_item"]))
+    assert following.context["previous_item_id"] == first.pk and following.context["position"] == 2
 
 
 def test_work_view_prefetches_the_next_image(client, task_and_assignments, annotator):

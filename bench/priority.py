@@ -1,0 +1,180 @@
+"""Benchmark: bulk priority over a DQL filter, the service against a raw UPDATE of the same rows.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tb_prioritybench .venv/bin/python bench/priority.py
+
+PostgreSQL only. Builds, fresh on every run, a dataset of N items (default 1,000,000) in folder
+/q (plus N/10 in /other, which the filter must leave alone) and a distributed task over all of
+them (the items by one `INSERT … SELECT generate_series`, the task by the core `task_create`).
+Then, alternately, `--rounds` times each (VACUUM ANALYZE before every run):
+
+- floor: `UPDATE task_item SET priority = … WHERE task_id = … AND item_id IN (SELECT id FROM item
+  WHERE dataset_id = … AND dir = '/q')`, the least any bulk priority must write;
+- service: `taskboard.annotation.priority.items_priority_set` with the DQL filter {"dir": "/q"},
+  one call as the page and the API make it.
+
+Each run sets a value different from the one before, so every matched row changes. Prints each
+run, the best of each, and the last line `FIGURE bulk_priority items=N floor_s=… service_s=… ratio=…`.
+Goal: ratio ≤ 3.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskboard.settings")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tb_prioritybench")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 32)
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+os.environ.setdefault("TASK_JOB_THRESHOLD", str(10**9))
+
+import django  # noqa: E402
+
+django.setup()
+
+import datetime  # noqa: E402
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from taskboard.accounts.models import User  # noqa: E402
+from taskboard.annotation.creation import task_create  # noqa: E402
+from taskboard.annotation.models import TaskItem  # noqa: E402
+from taskboard.annotation.priority import items_priority_set  # noqa: E402
+from taskboard.annotation.selection import Selection  # noqa: E402
+from taskboard.annotation.spec import TaskSpec, equal_people  # noqa: E402
+from taskboard.datasets.models import Dataset, Item, Recipe  # noqa: E402
+from taskboard.projects.models import Membership, Project, Role  # noqa: E402
+
+TI = TaskItem._meta.db_table
+IT = Item._meta.db_table
+PREFIX = "tb_prioritybench"
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def reset_database() -> None:
+    import psycopg
+
+    settings = connection.settings_dict
+    name = settings["NAME"]
+    if not name.startswith(PREFIX):
+        raise SystemExit(f"refusing to drop {name!r}: the bench only drops databases named {PREFIX}*")
+    connections.close_all()
+    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
+    with psycopg.connect(f"host={host} port={port} user={settings['USER']} dbname=postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    call_command("migrate", verbosity=0)
+
+
+def insert_items(dataset_id: int, folder: str, n: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {IT} (dataset_id, dir, name, filename, mimetype, metadata, file, url, annotated, "
+            f"created_at) SELECT %s, %s, 'img' || lpad(g::text, 7, '0') || '.jpg', "
+            f"%s || '/img' || lpad(g::text, 7, '0') || '.jpg', "
+            f"'image/jpeg', '{{}}'::jsonb, '', '', false, now() FROM generate_series(1, %s) g",
+            [dataset_id, folder, folder, n],
+        )
+
+
+def build(n: int):
+    project = Project.objects.create(name="Priority bench")
+    manager = User.objects.create_user("bench-manager@example.com", "pw")
+    people = [User.objects.create_user(f"annotator{i}@example.com", "pw") for i in range(10)]
+    Membership.objects.create(project=project, user=manager, role=Role.MANAGER)
+    Membership.objects.bulk_create(Membership(project=project, user=u, role=Role.ANNOTATOR) for u in people)
+    dataset = Dataset.objects.create(project=project, name="bulk")
+    recipe = Recipe.objects.create(dataset=dataset, name="default", is_default=True)
+    t0 = time.perf_counter()
+    insert_items(dataset.pk, "/q", n)
+    insert_items(dataset.pk, "/other", max(1, n // 10))
+    log(f"  {n:,} + {max(1, n // 10):,} items in {time.perf_counter() - t0:.1f}s")
+    t0 = time.perf_counter()
+    spec = TaskSpec(
+        dataset_id=dataset.pk,
+        name="Bulk priority",
+        selection=Selection(mode="all"),
+        people=equal_people(u.pk for u in people),
+        due_at=timezone.now() + datetime.timedelta(days=10),
+        recipe_id=recipe.pk,
+    )
+    task = task_create(spec=spec, by=manager)
+    log(f"  task_create in {time.perf_counter() - t0:.1f}s: {TaskItem.objects.filter(task=task).count():,} rows")
+    return task, dataset, manager
+
+
+def vacuum() -> None:
+    connection.ensure_connection()
+    connection.connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {TI}")
+        cursor.execute(f"VACUUM ANALYZE {IT}")
+
+
+def floor(task, dataset, value: int) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TI} SET priority = %s WHERE task_id = %s AND item_id IN "
+            f"(SELECT id FROM {IT} WHERE dataset_id = %s AND dir = %s)",
+            [value, task.pk, dataset.pk, "/q"],
+        )
+        n = cursor.rowcount
+    return time.perf_counter() - t0, n
+
+
+def service(task, manager, value: int) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    selection = Selection(mode="filter", dql={"dir": "/q"})
+    n = items_priority_set(task=task, selection=selection, priority=value, by=manager)
+    return time.perf_counter() - t0, n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit(f"bench/priority.py measures PostgreSQL; set DATABASE_URL=postgres://…/{PREFIX}")
+    log(f"database: {connection.settings_dict['NAME']} · {args.items:,} items · {args.rounds} rounds")
+    reset_database()
+    task, dataset, manager = build(args.items)
+    floors: list[float] = []
+    services: list[float] = []
+    value = 60
+    for r in range(args.rounds):
+        for mode in ("floor", "service"):
+            value = 60 + (value - 59) % 40  # a different value each run: every matched row changes
+            vacuum()
+            if mode == "floor":
+                seconds, n = floor(task, dataset, value)
+                floors.append(seconds)
+            else:
+                seconds, n = service(task, manager, value)
+                services.append(seconds)
+            log(f"  round {r + 1} {mode:<8} {seconds:7.2f}s  {n:,} rows -> priority {value}")
+            if n != args.items:
+                raise SystemExit(f"{mode} changed {n:,} rows, expected {args.items:,}")
+    untouched = TaskItem.objects.filter(task=task, item__dir="/other").exclude(priority=50).count()
+    if untouched:
+        raise SystemExit(f"{untouched} rows outside the filter changed")
+    best_floor, best_service = min(floors), min(services)
+    ratio = best_service / best_floor
+    log(f"best: floor {best_floor:.2f}s, service {best_service:.2f}s, ratio {ratio:.2f} (goal <= 3)")
+    log(
+        f"FIGURE bulk_priority items={args.items} floor_s={best_floor:.2f} service_s={best_service:.2f} "
+        f"ratio={ratio:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Distribution control in the browser: the manager releases a holder's leases, sets a priority over
+a filter, pauses a person and hands their work to others from the people view, and undoes it,
+each through htmx in place (no reload) where the page offers it."""
+
+import pytest
+from playwright.sync_api import expect
+
+from taskboard.annotation.models import Assignment, BulkOperation, Pause, TaskItem
+from taskboard.annotation.selection import Selection
+from tests.factories import create_task, in_days, make_items
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def tasks(transactional_db, project, dataset, recipe, manager, annotator, annotator2):
+    make_items(dataset, {"/q": 12, "/d": 10})
+    pulled = create_task(
+        dataset=dataset,
+        created_by=manager,
+        name="Pulled",
+        selection=Selection(mode="folder", folder="/q"),
+        assignees=[annotator, annotator2],
+        due_at=in_days(2),
+        allocation="pulling",
+        batch_size=3,
+        max_batch_workload=5,
+    )
+    given = create_task(
+        dataset=dataset,
+        created_by=manager,
+        name="Given",
+        selection=Selection(mode="folder", folder="/d"),
+        assignees=[annotator, annotator2],
+        due_at=in_days(2),
+    )
+    return pulled, given
+
+
+def test_leases_priority_people_and_undo(browser_page, login_as, screenshot, tasks, project, manager, annotator):
+    pulled, given = tasks
+    page = login_as(browser_page, manager)
+
+    page.goto(f"/tasks/{pulled.pk}/leases/")
+    row = page.locator('tr[data-holder="bob@example.com"]')
+    expect(row).to_be_visible()
+    row.get_by_role("button", name="Release all").click()
+    expect(page.locator("#lease-holders")).to_contain_text("Released 3 item(s)")
+    expect(page.locator('tr[data-holder="bob@example.com"]')).to_have_count(0)
+    screenshot(page, "distribution-leases")
+
+    page.goto(f"/tasks/{given.pk}/priority/")
+    page.get_by_label("Item priority (0 to 100, higher first)").fill("90")
+    page.get_by_label("Filter (DQL)").fill('{"dir": "/d"}')
+    page.get_by_role("button", name="Set item priority").click()
+    expect(page.locator("#priority-levels")).to_contain_text("Priority 90: 10 items")
+
+    page.goto(f"/projects/{project.pk}/people/")
+    person = page.locator(f"#person-{annotator.pk}")
+    person.get_by_role("button", name="Pause").click()
+    expect(page.locator(f"#person-{annotator.pk} td.paused")).to_contain_text("everywhere")
+    page.locator(f"#person-{annotator.pk}").get_by_role("button", name="Hand unstarted items to others").click()
+    expect(page.locator(f"#person-{annotator.pk}")).to_contain_text("handed to others")
+    assert Pause.objects.filter(user=annotator, task=None).exists()
+    assert not TaskItem.objects.filter(task=given, assignment__assignee=annotator, status=None).exists()
+    screenshot(page, "distribution-people")
+
+    operation = BulkOperation.objects.get(kind="hand_off")
+    page.goto(f"/projects/{project.pk}/operations/")
+    page.locator(f"#operation-{operation.pk}").get_by_role("button", name="Undo").click()
+    expect(page.locator(f"#operation-{operation.pk}")).to_contain_text("undone")
+    assert Assignment.objects.get(task=given, assignee=annotator).item_count == 5
