@@ -37,3 +37,11 @@ def when(value, style: str = "datetime"):
         return value
     text = date_format(moment, FALLBACK[style])
     return format_html('<time datetime="{}" title="{}" data-local="{}">{}</time>', iso, iso, style, text)
+
+
+@register.filter
+def iso(value) -> str:
+    """The ISO 8601 form of a moment, for a `<time>` whose text says it another way ("3 hours ago")."""
+    if isinstance(value, datetime.datetime):
+        return (timezone.localtime(value) if timezone.is_aware(value) else value).isoformat(timespec="seconds")
+    return value.isoformat() if isinstance(value, datetime.date) else ""
