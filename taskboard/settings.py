@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "taskboard.discussion",
     "taskboard.jobs",
     "taskboard.annotation",
+    "taskboard.quality",
     "taskboard.work",
     "taskboard.dashboards",
     "taskboard.pipelines",

@@ -9,6 +9,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("work/", include("taskboard.work.urls")),
     path("", include("taskboard.notifications.urls")),
     path("pipelines/", include("taskboard.pipelines.urls")),
+    path("", include("taskboard.quality.urls")),
     path("", include("taskboard.datasets.urls")),
     path("", include("taskboard.annotation.urls")),
     # Dataloop's auth endpoints live at the site root (the SDK's gate_url).

@@ -22,16 +22,12 @@ Semantics worth knowing:
 """
 
 import contextvars
-import datetime
-import json
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
 from django.db.models import BooleanField, Exists, Expression, F, OuterRef, Q
-from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import (
     HasKey,
     KeyTransform,
@@ -42,9 +38,22 @@ from django.db.models.fields.json import (
     KeyTransformLte,
 )
 
+from taskboard.annotation.dql_values import DQLError as DQLError
+from taskboard.annotation.dql_values import (
+    bool_value,
+    everything,
+    glob_q,
+    in_values,
+    item_id_of,
+    list_value,
+    nothing,
+    parse_datetime,
+    short_list,
+    str_value,
+    type_name,
+)
 from taskboard.annotation.models import TaskItem
-from taskboard.datasets.folders import prefix_q
-from taskboard.datasets.ids import api_id_kind, parse_api_id, parse_item_id
+from taskboard.datasets.ids import api_id_kind, parse_api_id
 from taskboard.datasets.models import Annotation, Item
 from taskboard.inputs import json_problem
 
@@ -53,168 +62,13 @@ MAX_CLAUSES = 1000
 # Clauses and the per-value conditions of short $in lists, together: SQLite refuses a WHERE clause whose
 # expression tree is 1000 deep (an AND or OR chain of 1000 terms), and the callers add a few terms of their own.
 MAX_CONDITIONS = 900
-MAX_IN_VALUES = 500_000  # dtlpy lists every id of a dataset; the request size limit bites first
-MAX_EXPANDED_VALUES = 1000  # $in lists that become one condition per value (globs, metadata, refs)
 MAX_PAGE_SIZE = 1000
 # Past this the offset (page × pageSize) would outgrow what a database takes in OFFSET; no listing is that long.
 MAX_PAGE = 1_000_000
-MAX_STRING = 2000
 
 OPERATORS = frozenset({"$eq", "$ne", "$gt", "$lt", "$gte", "$lte", "$in", "$nin", "$exists", "$match"})
 _RANGE_OPS = {"$gt": "gt", "$lt": "lt", "$gte": "gte", "$lte": "lte"}
 _METADATA_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
-
-
-class DQLError(ValueError):
-    """A filter the allow-list refuses; the message names the field or operator."""
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _str_value(field: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise DQLError(f"Field '{field}' expects a string, got {_type_name(value)}.")
-    if len(value) > MAX_STRING:
-        raise DQLError(f"Field '{field}': value longer than {MAX_STRING} characters.")
-    if "\x00" in value:
-        raise DQLError(f"Field '{field}': value contains a NUL character.")
-    return value
-
-
-def _bool_value(field: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise DQLError(f"Field '{field}' expects true or false, got {_type_name(value)}.")
-    return value
-
-
-def _list_value(field: str, op: str, value: Any) -> list:
-    if not isinstance(value, list):
-        raise DQLError(f"Operator '{op}' on field '{field}' expects a list, got {_type_name(value)}.")
-    if len(value) > MAX_IN_VALUES:
-        raise DQLError(f"Operator '{op}' on field '{field}': more than {MAX_IN_VALUES} values.")
-    return value
-
-
-def _short_list(field: str, op: str, value: Any) -> list:
-    """A list whose values each become their own condition (OR-ed), so kept short."""
-    values = _list_value(field, op, value)
-    if len(values) > MAX_EXPANDED_VALUES:
-        raise DQLError(f"Operator '{op}' on field '{field}': more than {MAX_EXPANDED_VALUES} values.")
-    return values
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _nothing() -> Q:
-    return Q(pk__in=[])
-
-
-def _everything() -> Q:
-    return Q()
-
-
-def glob_to_regex(pattern: str) -> str:
-    """`*` = any characters but `/`, `**` = any characters, `**/` = any folders (or none).
-
-    Every other character is matched literally; the escaping works for Python's `re`
-    (SQLite) and PostgreSQL's regular expressions alike: a backslash before a
-    non-alphanumeric character means that character in both.
-    """
-    pattern = re.sub(r"\*{3,}", "**", pattern)
-    out = ["^"]
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        else:
-            c = pattern[i]
-            out.append(c if (c.isalnum() or c in "/_" or not c.isascii()) else "\\" + c)
-            i += 1
-    out.append("$")
-    return "".join(out)
-
-
-# Past this many values an IN list travels as one parameter: SQLite refuses more than
-# 32,766 bound variables and PostgreSQL more than 65,535 (dtlpy sends every id of a dataset).
-BIG_IN = 500
-
-
-def in_values(column: str, values: list) -> Q:
-    """`column IN values`, with long lists passed as a single JSON or array parameter."""
-    values = list(dict.fromkeys(values))
-    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
-    if len(values) <= BIG_IN or not (ints or all(isinstance(v, str) for v in values)):
-        return Q(**{f"{column}__in": values})
-    if connection.vendor == "postgresql":
-        sql = "SELECT unnest(%s::bigint[])" if ints else "SELECT unnest(%s::text[])"
-        return Q(**{f"{column}__in": RawSQL(sql, [values])})
-    return Q(**{f"{column}__in": RawSQL("SELECT value FROM json_each(%s)", [json.dumps(values)])})
-
-
-# Each wildcard can multiply the work of a backtracking matcher (SQLite runs Python's
-# `re`) by the name's length, so a pattern may hold only a few.
-MAX_GLOB_WILDCARDS = 3
-
-
-def _glob_q(field: str, column: str, pattern: str) -> Q:
-    if "*" not in pattern:
-        return Q(**{column: pattern})
-    # The common dtlpy shape "/a/b/**" is a prefix scan the index can serve.
-    if pattern.endswith("/**") and "*" not in pattern[:-3]:
-        return prefix_q(column, pattern[:-2])
-    if len(re.findall(r"\*+", pattern)) > MAX_GLOB_WILDCARDS:
-        raise DQLError(f"Field '{field}': a pattern may hold at most {MAX_GLOB_WILDCARDS} wildcards.")
-    return Q(**{f"{column}__regex": glob_to_regex(pattern)})
-
-
-def _parse_datetime(field: str, value: Any) -> datetime.datetime:
-    if isinstance(value, bool):
-        raise DQLError(f"Field '{field}' expects an ISO date or epoch milliseconds, got a boolean.")
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise DQLError(f"Field '{field}': not a finite number.")
-        try:
-            return datetime.datetime.fromtimestamp(value / 1000, tz=datetime.UTC)
-        except (OverflowError, OSError, ValueError) as exc:
-            raise DQLError(f"Field '{field}': {value!r} is out of range.") from exc
-    if isinstance(value, str) and len(value) <= 64:
-        try:
-            parsed = datetime.datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise DQLError(f"Field '{field}': {value!r} is not an ISO date.") from exc
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=datetime.UTC)
-        return parsed
-    raise DQLError(f"Field '{field}' expects an ISO date or epoch milliseconds, got {_type_name(value)}.")
-
-
-def _item_id(field: str, value: Any) -> int:
-    try:
-        return parse_item_id(value)
-    except ValueError as exc:
-        raise DQLError(f"Field '{field}': {value!r} is not an item id.") from exc
 
 
 # ---------------------------------------------------------------- scalar columns
@@ -235,7 +89,7 @@ class _Column:
     def eq(self, field, value):
         value = self.convert(field, value)
         if self.globbing:
-            return _glob_q(field, self.column, value)
+            return glob_q(field, self.column, value)
         return Q(**{self.column: value})
 
     def clause(self, field: str, op: str, value: Any) -> Q:
@@ -248,17 +102,17 @@ class _Column:
         if op in _RANGE_OPS:
             return Q(**{f"{self.column}__{_RANGE_OPS[op]}": self.convert(field, value)})
         if op in ("$in", "$nin"):
-            values = _list_value(field, op, value)
+            values = list_value(field, op, value)
             if self.globbing and any("*" in self.convert(field, v) for v in values):
-                q = _nothing()
-                for v in _short_list(field, op, values):
+                q = nothing()
+                for v in short_list(field, op, values):
                     q |= self.eq(field, v)
             else:
                 q = in_values(self.column, [self.convert(field, v) for v in values])
             return q if op == "$in" else ~q
         if op == "$exists":
             # Every item has every built-in field.
-            return _everything() if _bool_value(f"{field}.$exists", value) else _nothing()
+            return everything() if bool_value(f"{field}.$exists", value) else nothing()
         raise DQLError(f"Operator '{op}' is not supported on field '{field}'.")
 
 
@@ -298,7 +152,7 @@ class _Constant:
         return scope.hidden if self.scoped and scope is not None else self._value
 
     def eq(self, field, value):
-        return _everything() if self.convert(field, value) == self.value else _nothing()
+        return everything() if self.convert(field, value) == self.value else nothing()
 
     def clause(self, field, op, value):
         if op not in self.ops:
@@ -308,13 +162,13 @@ class _Constant:
         if op == "$ne":
             return ~self.eq(field, value)
         if op in ("$in", "$nin"):
-            hit = any(self.convert(field, v) == self.value for v in _list_value(field, op, value))
-            return _everything() if hit == (op == "$in") else _nothing()
-        return _everything() if _bool_value(f"{field}.$exists", value) else _nothing()
+            hit = any(self.convert(field, v) == self.value for v in list_value(field, op, value))
+            return everything() if hit == (op == "$in") else nothing()
+        return everything() if bool_value(f"{field}.$exists", value) else nothing()
 
 
 def _type_value(field, value):
-    value = _str_value(field, value)
+    value = str_value(field, value)
     if value not in ("file", "dir"):
         raise DQLError(f"Field '{field}': unknown item type {value!r} (file or dir).")
     return value
@@ -332,7 +186,7 @@ class _Label:
         return Q(Exists(Annotation.objects.filter(item=OuterRef("pk"), **lookups)))
 
     def eq(self, field, value):
-        return self._has(label_name=_str_value(field, value))
+        return self._has(label_name=str_value(field, value))
 
     def clause(self, field, op, value):
         if op not in self.ops:
@@ -342,11 +196,11 @@ class _Label:
         if op == "$ne":
             return ~self.eq(field, value)
         if op in ("$in", "$nin"):
-            names = [_str_value(field, v) for v in _list_value(field, op, value)]
+            names = [str_value(field, v) for v in list_value(field, op, value)]
             q = self._has(label_name__in=names)
             return q if op == "$in" else ~q
         q = self._has()
-        return q if _bool_value(f"{field}.$exists", value) else ~q
+        return q if bool_value(f"{field}.$exists", value) else ~q
 
 
 # ---------------------------------------------------------------- user metadata
@@ -406,7 +260,7 @@ class _Metadata:
     @staticmethod
     def _json_value(field, value):
         if isinstance(value, str):
-            return _str_value(field, value)
+            return str_value(field, value)
         if isinstance(value, float) and not math.isfinite(value):
             raise DQLError(f"Field '{field}': not a finite number.")
         if isinstance(value, dict) and any(str(k).startswith("$") for k in value):
@@ -434,12 +288,12 @@ class _Metadata:
                 raise DQLError(f"Operator '{op}' on field '{field}' expects a number or a string.")
             return self._lookup(_RANGE_OPS[op], self._json_value(field, value))
         if op in ("$in", "$nin"):
-            q = _nothing()
-            for v in _short_list(field, op, value):
+            q = nothing()
+            for v in short_list(field, op, value):
                 q |= self.eq(field, v)
             return q if op == "$in" else ~self._has_key() | ~q
         q = self._has_key()
-        return q if _bool_value(f"{field}.$exists", value) else ~q
+        return q if bool_value(f"{field}.$exists", value) else ~q
 
 
 # ---------------------------------------------------------------- task refs
@@ -514,16 +368,16 @@ class _RefIds:
         if op == "$ne":
             return ~self.eq(field, value)
         if op in ("$in", "$nin"):
-            values = _short_list(field, op, value)
+            values = short_list(field, op, value)
             if not values:
-                return _nothing() if op == "$in" else _everything()
+                return nothing() if op == "$in" else everything()
             lookups = Q(pk__in=[])
             for v in values:
                 lookups |= _ref_lookup(field, v)
             q = _in_refs(lookups)
             return q if op == "$in" else ~q
         q = Q(Exists(_task_items()))
-        return q if _bool_value(f"{field}.$exists", value) else ~q
+        return q if bool_value(f"{field}.$exists", value) else ~q
 
 
 _STATUS_OPS = frozenset({"$eq", "$ne", "$in", "$nin", "$exists"})
@@ -534,19 +388,19 @@ def _status_lookup(field: str, spec: Any) -> Q:
     if not isinstance(spec, dict) or not spec or not all(k.startswith("$") for k in spec):
         if spec is None:
             return Q(status__isnull=True)
-        return Q(status=_str_value(field, spec))
+        return Q(status=str_value(field, spec))
     q = Q()
     for op, value in spec.items():
         if op not in _STATUS_OPS:
             raise DQLError(f"Operator '{op}' is not supported on field '{field}'.")
         if op == "$exists":
-            q &= Q(status__isnull=not _bool_value(f"{field}.$exists", value))
+            q &= Q(status__isnull=not bool_value(f"{field}.$exists", value))
         elif op == "$eq":
-            q &= Q(status=_str_value(field, value))
+            q &= Q(status=str_value(field, value))
         elif op == "$ne":
-            q &= ~Q(status=_str_value(field, value)) | Q(status__isnull=True)
+            q &= ~Q(status=str_value(field, value)) | Q(status__isnull=True)
         else:
-            names = [_str_value(field, v) for v in _list_value(field, op, value)]
+            names = [str_value(field, v) for v in list_value(field, op, value)]
             q &= Q(status__in=names) if op == "$in" else (~Q(status__in=names) | Q(status__isnull=True))
     return q
 
@@ -573,7 +427,7 @@ def _refs_match(field: str, spec: Any) -> Q:
                     q &= _ref_lookup(f"{field}.id", value, kind=kind)
                 else:
                     any_of = Q(pk__in=[])
-                    for v in _short_list(f"{field}.id", op, value):
+                    for v in short_list(f"{field}.id", op, value):
                         any_of |= _ref_lookup(f"{field}.id", v, kind=kind)
                     q &= any_of
         else:
@@ -610,21 +464,21 @@ class _Refs:
         if op == "$match":
             return _refs_match(field, value)
         q = Q(Exists(_task_items()))
-        return q if _bool_value(f"{field}.$exists", value) else ~q
+        return q if bool_value(f"{field}.$exists", value) else ~q
 
 
 # ---------------------------------------------------------------- the allow-list
 
 FIELDS: dict[str, Any] = {
-    "id": _Column("pk", _item_id),
-    "dir": _GlobColumn("dir", _str_value),
-    "name": _GlobColumn("name", _str_value),
-    "filename": _GlobColumn("filename", _str_value),
-    "mimetype": _Column("mimetype", _str_value),
-    "metadata.system.mimetype": _Column("mimetype", _str_value),
-    "annotated": _Column("annotated", _bool_value, ordered=False),
-    "createdAt": _Column("created_at", _parse_datetime),
-    "hidden": _Constant(False, _bool_value, scoped=True),
+    "id": _Column("pk", item_id_of),
+    "dir": _GlobColumn("dir", str_value),
+    "name": _GlobColumn("name", str_value),
+    "filename": _GlobColumn("filename", str_value),
+    "mimetype": _Column("mimetype", str_value),
+    "metadata.system.mimetype": _Column("mimetype", str_value),
+    "annotated": _Column("annotated", bool_value, ordered=False),
+    "createdAt": _Column("created_at", parse_datetime),
+    "hidden": _Constant(False, bool_value, scoped=True),
     "type": _Constant("file", _type_value),
     "label": _Label(),
     "annotations.label": _Label(),
@@ -672,7 +526,7 @@ class _Walker:
         if depth > MAX_DEPTH:
             raise DQLError(f"The filter is nested deeper than {MAX_DEPTH} levels.")
         if not isinstance(node, dict):
-            raise DQLError(f"A filter node must be an object, got {_type_name(node)}.")
+            raise DQLError(f"A filter node must be an object, got {type_name(node)}.")
         q = Q()
         any_of = None
         for key, value in node.items():
@@ -690,7 +544,7 @@ class _Walker:
 
     def _nodes(self, key: str, value: Any) -> list:
         if not isinstance(value, list):
-            raise DQLError(f"Operator '{key}' expects a list, got {_type_name(value)}.")
+            raise DQLError(f"Operator '{key}' expects a list, got {type_name(value)}.")
         return value
 
     def all_of(self, key, value, depth) -> Q:
@@ -702,8 +556,8 @@ class _Walker:
     def any_of(self, key, value, depth) -> Q:
         children = self._nodes(key, value)
         if not children:
-            return _everything()
-        q = _nothing()
+            return everything()
+        q = nothing()
         for child in children:
             q |= self.node(child, depth + 1)
         return q
@@ -732,7 +586,7 @@ def dql_filter_of(query: Any) -> dict:
     if isinstance(query, dict) and isinstance(query.get("filter"), dict):
         return query["filter"]
     if not isinstance(query, dict):
-        raise DQLError(f"A filter must be an object, got {_type_name(query)}.")
+        raise DQLError(f"A filter must be an object, got {type_name(query)}.")
     return query
 
 
@@ -777,7 +631,7 @@ def dql_sort_and_page(body: Any) -> tuple[list[str], int, int, int | None]:
     A task query's page and pageSize are ignored: tasks take every matching item.
     """
     if not isinstance(body, dict):
-        raise DQLError(f"A query must be an object, got {_type_name(body)}.")
+        raise DQLError(f"A query must be an object, got {type_name(body)}.")
     page = body.get("page", 0)
     if isinstance(page, bool) or not isinstance(page, int) or not 0 <= page <= MAX_PAGE:
         raise DQLError(f"Field 'page' must be a whole number from 0 to {MAX_PAGE}.")
@@ -809,5 +663,5 @@ def dql_sort_and_page(body: Any) -> tuple[list[str], int, int, int | None]:
     if isinstance(filt, dict):
         for clause in filt.get("$and") or []:
             if isinstance(clause, dict) and isinstance(clause.get("id"), dict) and "$gt" in clause["id"]:
-                keyset_after = _item_id("id", clause["id"]["$gt"])
+                keyset_after = item_id_of("id", clause["id"]["$gt"])
     return order_by, page, page_size, keyset_after

@@ -10,7 +10,8 @@ from typing import Any, Literal
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from taskboard.annotation.dql import DQLError, dql_to_q, in_values
+from taskboard.annotation.dql import DQLError, dql_to_q
+from taskboard.annotation.dql_values import in_values
 from taskboard.annotation.models import AnnotationTask, TaskItem
 from taskboard.datasets.folders import folder_q
 from taskboard.datasets.ids import parse_item_id

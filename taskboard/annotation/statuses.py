@@ -4,13 +4,15 @@
 and then, by name, what a status change sets off.
 """
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -50,6 +52,28 @@ def lock_task(task: AnnotationTask, **read_with: Any) -> AnnotationTask:
 def require_not_closed(task: AnnotationTask, field: str) -> None:
     if task.is_closed:
         raise ValidationError({field: "This task is closed; its items and assignments no longer change."})
+
+
+# The task's statuses as (key, is_done) pairs in JSON, when read with its row (`statuses_read`).
+STATUSES = "statuses_read"
+
+
+def statuses_read() -> RawSQL:
+    """The task's statuses as an expression to read with its row: one JSON array of [key, is_done]."""
+    table, task_table = TaskStatus._meta.db_table, AnnotationTask._meta.db_table
+    if connection.vendor == "postgresql":
+        pairs = "COALESCE(json_agg(json_build_array(s.key, s.is_done)), '[]')::text"
+    else:
+        pairs = "json_group_array(json_array(s.key, s.is_done))"
+    return RawSQL(f'SELECT {pairs} FROM {table} s WHERE s.task_id = "{task_table}"."id"', ())
+
+
+def _statuses_of(task: AnnotationTask) -> dict[str, bool]:
+    """{key: is_done} of the task's statuses: as read with its row when they were, else one query."""
+    read = task.__dict__.get(STATUSES)
+    if read is not None:
+        return {key: bool(done) for key, done in json.loads(read)}
+    return dict(TaskStatus.objects.filter(task_id=task.pk).order_by().values_list("key", "is_done"))
 
 
 # Names of the task's totals when they are read with its row (`task_totals`).
@@ -161,7 +185,7 @@ def _status_write(
         task = lock_task(task)
     if not task.accepts_work:
         raise ValidationError({"status": "This task no longer accepts work."})
-    is_done = dict(TaskStatus.objects.filter(task_id=task.pk).order_by().values_list("key", "is_done"))
+    is_done = _statuses_of(task)
     if new_status is not None and new_status not in is_done:
         raise ValidationError({"status": f"“{new_status}” is not a status of this task."})
     done_keys = frozenset(key for key, done in is_done.items() if done)

@@ -9,6 +9,7 @@ from taskboard.api import (
     views_misc,
     views_pipelines,
     views_projects,
+    views_quality,
     views_tasks,
 )
 
@@ -33,6 +34,7 @@ urlpatterns = [
     path("annotationtasks", views_tasks.task_collection, name="task-collection"),
     path("annotationtasks/query", views_tasks.task_query, name="task-query"),
     path("annotationtasks/<str:task_id>", views_tasks.task_detail, name="task-detail"),
+    path("annotationtasks/<str:task_id>/quality", views_quality.task_quality, name="task-quality"),
     path("annotationtasks/<str:task_id>/addToTask", views_tasks.task_add_items, name="task-add-items"),
     path(
         "annotationtasks/<str:task_id>/items/<str:item_id>/comments",

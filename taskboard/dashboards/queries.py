@@ -28,6 +28,7 @@ from taskboard.annotation.progress import Progress, task_progress, tasks_progres
 from taskboard.dashboards import forecast as fc
 from taskboard.dashboards.models import ConsensusTally, DailyThroughput, ReviewTally
 from taskboard.projects.models import Project
+from taskboard.quality.queries import scores as quality_scores
 from taskboard.work.models import AssignmentTime, ConsensusResult
 
 APPROVED = "approved"
@@ -446,6 +447,13 @@ class Scorecard:
     first_pass: int = 0
     discarded_in_qa: int = 0
     active_seconds: float = 0.0
+    honeypots_answered: int = 0
+    honeypots_right: int = 0
+
+    @property
+    def honeypot_score(self) -> float | None:
+        """Ground-truth answers right, over those given (docs/quality.md)."""
+        return _rate(self.honeypots_right, self.honeypots_answered)
 
     @property
     def seconds_per_item(self) -> float | None:
@@ -496,4 +504,8 @@ def people_scorecards(project: Project) -> list[Scorecard]:
     for user_id, seconds in active_seconds_by_user_in_tasks(task_ids).items():
         if user_id in cards:
             cards[user_id].active_seconds = seconds
+    for score in quality_scores(project=project):
+        if score.user_id in cards:
+            cards[score.user_id].honeypots_answered = score.answered
+            cards[score.user_id].honeypots_right = score.right
     return sorted(cards.values(), key=lambda c: c.email)

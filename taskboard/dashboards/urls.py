@@ -25,6 +25,10 @@ urlpatterns = [
     path("projects/<int:project_id>/stuck/", views_people.stuck_panel, name="stuck-panel"),
     path("tasks/<int:pk>/stuck/policy/", views_people.task_stuck_policy, name="task-stuck-policy"),
     path("tasks/<int:pk>/stuck/sweep/", views_people.task_stuck_sweep, name="task-stuck-sweep"),
+    path("dashboards/projects/<int:project_id>/reviewers/", views.reviewers, name="reviewers"),
+    path("dashboards/projects/<int:project_id>/reviewers.csv", views.reviewers_csv, name="reviewers-csv"),
+    path("dashboards/projects/<int:project_id>/cost/", views.cost, name="cost"),
+    path("dashboards/projects/<int:project_id>/payroll.csv", views.payroll_csv, name="payroll-csv"),
     path("dashboards/tasks/<int:task_id>/", views.task_dashboard, name="task"),
     path("dashboards/tasks/<int:task_id>/agreement/", views.task_agreement, name="task-agreement"),
 ]

@@ -1,6 +1,7 @@
 """The pages that show how the work moves: home, the project page, the task page, the dashboards.
 Thin views over `queries` and the progress read model (`taskboard.annotation.progress`)."""
 
+import datetime
 import functools
 from collections.abc import Iterator
 from typing import Any
@@ -21,11 +22,15 @@ from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.forms import SkipPolicyForm
 from taskboard.annotation.models import TaskItem, TaskState, TaskType
 from taskboard.dashboards import charts, queries
+from taskboard.dashboards.cost import cost_report
 from taskboard.dashboards.csv_export import csv_lines, to_csv
 from taskboard.dashboards.forms import StuckPolicyForm
+from taskboard.dashboards.reviewers import reviewer_scorecards
 from taskboard.discussion.queries import open_thread_counts
 from taskboard.projects import queries as project_queries
 from taskboard.projects.models import Membership
+from taskboard.quality import queries as quality_queries
+from taskboard.quality import sampling
 from taskboard.work import queries as work_queries
 from taskboard.work import stuck
 from taskboard.work.models import StuckPolicy
@@ -142,6 +147,10 @@ def task_detail(request: AuthedHttpRequest, pk: int):
             "skip_to": task.skip_to,
         }
     )
+    if task.type == TaskType.QA:
+        # The QA task page shows the sampling rule and each annotator's current share.
+        context["rule"] = quality_queries.task_rule(task)
+        context["sampling_rows"] = sampling.sampling_table(task)
     return render(request, "dashboards/task_detail.html", context)
 
 
@@ -266,6 +275,7 @@ def people_csv(request: AuthedHttpRequest, project_id: int):
         "first-pass approval rate",
         "sent back by QA",
         "out for rework now",
+        "honeypot score",
     ]
     rows = [
         [
@@ -277,9 +287,112 @@ def people_csv(request: AuthedHttpRequest, project_id: int):
             round(c.first_pass_rate, 4) if c.first_pass_rate is not None else "",
             c.sent_back,
             c.rework,
+            round(c.honeypot_score, 4) if c.honeypot_score is not None else "",
         ]
         for c in queries.people_scorecards(project)
     ]
     response = HttpResponse(to_csv(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="people-project-{project.pk}.csv"'
+    return response
+
+
+@require_GET
+@login_required
+def reviewers(request: AuthedHttpRequest, project_id: int):
+    project = project_queries.project_for_manager(request.user, project_id)
+    return render(request, "dashboards/reviewers.html", {"project": project, "cards": reviewer_scorecards(project)})
+
+
+@require_GET
+@login_required
+def reviewers_csv(request: AuthedHttpRequest, project_id: int):
+    project = project_queries.project_for_manager(request.user, project_id)
+    header = [
+        "email",
+        "reviewed",
+        "accepted",
+        "rejected",
+        "median review seconds",
+        "overturned",
+        "overturn rate",
+        "honeypots caught",
+        "honeypots judged",
+        "catch rate",
+        "last active",
+    ]
+    rows = [
+        [
+            c.email,
+            c.reviewed,
+            c.accepted,
+            c.rejected,
+            round(c.median_seconds, 1) if c.median_seconds is not None else "",
+            c.overturned,
+            round(c.overturn_rate, 4) if c.overturn_rate is not None else "",
+            c.honeypots_caught,
+            c.honeypots_seen,
+            round(c.catch_rate, 4) if c.catch_rate is not None else "",
+            c.last_active.isoformat() if c.last_active else "",
+        ]
+        for c in reviewer_scorecards(project)
+    ]
+    response = HttpResponse(to_csv(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="reviewers-project-{project.pk}.csv"'
+    return response
+
+
+def _period(request: AuthedHttpRequest) -> tuple[datetime.date | None, datetime.date | None]:
+    def day(name: str) -> datetime.date | None:
+        raw = request.GET.get(name, "")
+        try:
+            return datetime.date.fromisoformat(raw) if raw else None
+        except ValueError:
+            return None
+
+    return day("since"), day("until")
+
+
+@require_GET
+@login_required
+def cost(request: AuthedHttpRequest, project_id: int):
+    project = project_queries.project_for_manager(request.user, project_id)
+    since, until = _period(request)
+    report = cost_report(project, since=since, until=until)
+    return render(request, "dashboards/cost.html", {"project": project, "report": report})
+
+
+@require_GET
+@login_required
+def payroll_csv(request: AuthedHttpRequest, project_id: int):
+    project = project_queries.project_for_manager(request.user, project_id)
+    since, until = _period(request)
+    report = cost_report(project, since=since, until=until)
+    header = [
+        "email",
+        "hours",
+        "items",
+        "accepted",
+        "rejected",
+        "hourly rate",
+        "cost",
+        "cost per accepted item",
+        "currency",
+    ]
+    rows = [
+        [
+            r.label,
+            round(r.hours, 2),
+            r.items,
+            r.accepted,
+            r.rejected,
+            r.rate if r.rate is not None else "",
+            r.cost,
+            r.per_accepted if r.per_accepted is not None else "",
+            report.currency,
+        ]
+        for r in report.people
+    ]
+    response = HttpResponse(to_csv(header, rows), content_type="text/csv; charset=utf-8")
+    period = f"-{since or 'start'}-{until or 'now'}" if since or until else ""
+    response["Content-Disposition"] = f'attachment; filename="payroll-project-{project.pk}{period}.csv"'
     return response

@@ -24,7 +24,7 @@ import os
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple, TypeVar
 
@@ -61,6 +61,9 @@ logger = logging.getLogger(__name__)
 MAX_ERRORS_SHOWN = 20
 # Rows written per round: one COPY and one INSERT … SELECT on PostgreSQL; the progress bar's step.
 BATCH_ROWS = 50_000
+# Rows the reader thread hands over at a time; two such lists wait at most. With the batch being
+# written, memory holds about BATCH_ROWS + 4 × READ_AHEAD_ROWS rows whatever the manifest's size.
+READ_AHEAD_ROWS = 5_000
 # Rows per multi-row INSERT on SQLite: 6 values each stay far below its 32,766 variables.
 SQLITE_ROWS_PER_INSERT = 500
 IMPORTS_FOLDER = "imports"
@@ -131,7 +134,7 @@ class _PostgresWriter:
             self.cursor.execute("SAVEPOINT item_import_batch")
             try:
                 self.cursor.execute(self.insert, self.params)
-            except connection.Database.IntegrityError as exc:
+            except _driver("IntegrityError") as exc:
                 if getattr(exc, "sqlstate", None) != "23505":  # not a unique violation
                     raise
                 self.cursor.execute("ROLLBACK TO SAVEPOINT item_import_batch")
@@ -194,6 +197,12 @@ class _SQLiteWriter:
             (dataset_id, json.dumps(filenames), self.stamp, *ids),
         )
         return {filename for (filename,) in self.cursor.fetchall()}
+
+
+def _driver(name: str) -> type[Exception]:
+    """The database driver's own exception class `name`: the writers use the driver's cursor."""
+    error: type[Exception] = getattr(connection.Database, name)  # type: ignore[attr-defined]
+    return error
 
 
 def _largest_item_id(cursor: Any) -> int:
@@ -310,7 +319,7 @@ def import_manifest(
                 before = _largest_item_id(cursor)
                 try:
                     new = writer.write(batch)
-                except connection.Database.Error as exc:
+                except _driver("Error") as exc:
                     # The database's JSON parser had the last word on a CSV cell's metadata.
                     _refuse_batch(batch, exc, refuse)
                     new = 0
@@ -331,8 +340,9 @@ def import_manifest(
             batch.clear()
             first_in_batch.clear()
 
+        reading = _read_ahead(manifest_rows(raw, kind), READ_AHEAD_ROWS)
         try:
-            for chunk in _read_ahead(manifest_rows(raw, kind), BATCH_ROWS):
+            for chunk in reading:
                 rows_read += len(chunk)
                 if rows_read > max_rows:
                     raise ValidationError({"file": f"A manifest may list at most {max_rows:,} items."})
@@ -349,8 +359,9 @@ def import_manifest(
                         flush()
             flush()
         finally:
+            reading.close()  # stops the reader thread, whatever ended the loop
             # When the transaction failed already, it is being rolled back anyway.
-            with contextlib.suppress(connection.Database.Error):
+            with contextlib.suppress(_driver("Error")):
                 writer.close()
 
         if error_count:
@@ -370,11 +381,11 @@ class _ReadFailed(NamedTuple):
     exc: BaseException
 
 
-def _read_ahead(items: Iterator[T], size: int) -> Iterator[list[T]]:
-    """`items` in lists of `size`, read by a thread one list ahead of the caller: parsing the next
-    batch overlaps the database writing this one (both drivers let go of the GIL while they wait).
+def _read_ahead(items: Iterator[T], size: int) -> Generator[list[T]]:
+    """`items` in lists of `size`, read by a thread a few lists ahead of the caller: parsing the next
+    rows overlaps the database writing this batch (both drivers let go of the GIL while they wait).
     The thread touches no database; its exceptions are raised here."""
-    chunks: queue.Queue[list[T] | _ReadFailed | None] = queue.Queue(maxsize=1)
+    chunks: queue.Queue[list[T] | _ReadFailed | None] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
     def put(value: list[T] | _ReadFailed | None) -> bool:
@@ -399,6 +410,11 @@ def _read_ahead(items: Iterator[T], size: int) -> Iterator[list[T]]:
                 put(None)
         except BaseException as exc:
             put(_ReadFailed(exc))
+        finally:
+            # Stopped early, the rows' generator lets go of the caller's file now, not when collected.
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     reader = threading.Thread(target=read, name="manifest-reader", daemon=True)
     reader.start()

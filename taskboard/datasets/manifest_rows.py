@@ -16,7 +16,7 @@ import mimetypes
 import re
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, Final, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -44,7 +44,9 @@ _MAYBE_JSON_PROBLEM = re.compile(r"\\u|NaN|Infinity")
 # once it looks like one, and the database's own parser (jsonb, SQLite's json_valid check) has the
 # last word: `metadata_problem` names the row when it refuses a batch.
 Row = tuple[int, str, str, str, str, str, str]
-NUMBER, FILENAME, METADATA = 0, 3, 6
+NUMBER: Final = 0
+FILENAME: Final = 3
+METADATA: Final = 6
 
 
 class RowError(NamedTuple):

@@ -1,6 +1,7 @@
 from django import forms
 
 from taskboard.discussion.models import COMMENT_MAX
+from taskboard.quality.activity import MAX_MARK_AGE_MS, MAX_MARKS_PER_BEAT
 
 CLEAR = "__clear__"
 
@@ -16,11 +17,30 @@ class LabelForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    comment = forms.CharField(max_length=2000, strip=True, error_messages={"required": "Say what needs fixing."})
+    # Whether a reason or a comment is needed is the project's rule (`quality/reasons.py`).
+    reason = forms.IntegerField(min_value=1, required=False)
+    comment = forms.CharField(max_length=2000, strip=True, required=False)
 
 
 class BeatForm(forms.Form):
-    active_ms = forms.IntegerField(min_value=0, max_value=600_000)
+    """A heartbeat: how many milliseconds ago each sign of activity happened, comma-separated."""
+
+    marks = forms.CharField(max_length=8000, required=False)
+
+    def clean_marks(self) -> list[int]:
+        raw = self.cleaned_data["marks"].strip()
+        if not raw:
+            return []
+        parts = raw.split(",")
+        if len(parts) > MAX_MARKS_PER_BEAT:
+            raise forms.ValidationError(f"At most {MAX_MARKS_PER_BEAT} marks in one beat.")
+        try:
+            ages = [int(part) for part in parts]
+        except ValueError as error:
+            raise forms.ValidationError("Marks are whole numbers of milliseconds.") from error
+        if any(age < 0 or age > MAX_MARK_AGE_MS for age in ages):
+            raise forms.ValidationError("A mark is from the future or too long ago.")
+        return ages
 
 
 class CommentForm(forms.Form):

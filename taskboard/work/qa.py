@@ -25,6 +25,7 @@ from taskboard.annotation.telling import item_back_for_review
 from taskboard.annotation.workload import may_work
 from taskboard.notifications.models import EventKind
 from taskboard.notifications.services import notify
+from taskboard.quality import sampling
 from taskboard.work import signals
 
 
@@ -169,8 +170,8 @@ def takes_items() -> Exists:
 
 def intake(change: StatusChange) -> int:
     """A step of the status flow: an annotation task's item got a status. The QA tasks that take items
-    in as they come get it, each into the reviewer with the least undone work for their share (or
-    their queue, when pulling)."""
+    in as they come get it (a sampling QA task only its share of this annotator's items), each into
+    the reviewer with the least undone work for their share (or their queue, when pulling)."""
     if change.task.type != TaskType.ANNOTATION or change.old is not None or change.new is None:
         return 0
     if getattr(change.task, TAKES_ITEMS, True) is False:
@@ -179,6 +180,9 @@ def intake(change: StatusChange) -> int:
     added = 0
     for qa_task in _intake_tasks(parent_item.task_id):
         if TaskItem.objects.filter(task=qa_task, item_id=parent_item.item_id).exists():
+            continue
+        annotator_id = parent_item.status_by_id or parent_item.assignment.assignee_id
+        if not sampling.take_for_review(qa_task=qa_task, annotator_id=annotator_id, item_id=parent_item.item_id):
             continue
         selection = Selection(mode="list", item_ids=(parent_item.item_id,))
         if qa_task.is_pulling:

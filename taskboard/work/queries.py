@@ -17,6 +17,7 @@ from taskboard.annotation.progress import Progress, assignments_progress
 from taskboard.datasets.models import Annotation, Item, Label
 from taskboard.inputs import parse_pk
 from taskboard.projects.access import get_or_404
+from taskboard.quality import reads as quality_reads
 
 
 def my_work(*, user: User) -> list[Progress]:
@@ -105,6 +106,7 @@ def task_item_for_viewer(
             position=Subquery(
                 _in_outer_assignment().filter(_earlier()).values("assignment_id").annotate(n=Count("id")).values("n")
             ),
+            **{quality_reads.RULE: quality_reads.rule_of_outer_task("task_id")},
             holder_paused=paused_exists(
                 user_id=OuterRef("assignment__assignee_id"),
                 task_id=OuterRef("task_id"),
@@ -115,6 +117,8 @@ def task_item_for_viewer(
         rows = rows.annotate(next_open_id=_next_open_id())
     task_item = get_or_404(rows, task_item_id, "item")
     task_item.task = task_item.assignment.task
+    if page:
+        task_item.task.__dict__[quality_reads.RULE] = _read_with(task_item, quality_reads.RULE)
     return task_item
 
 

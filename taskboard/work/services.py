@@ -26,11 +26,10 @@ from taskboard.annotation.progress import Progress, assignment_progress
 from taskboard.annotation.pulling import pulling_claim
 from taskboard.annotation.statuses import StatusChange
 from taskboard.datasets.models import Annotation, Item, Label
+from taskboard.quality.activity import activity_record, marks_from_ages
+from taskboard.quality.qualification import qualification_of, require_qualified
 from taskboard.work import signals
 from taskboard.work.models import AssignmentTime, ItemTime
-
-# The browser beats every 15 s while the person is active; one beat never counts for more than this.
-HEARTBEAT_MAX_SECONDS = 30.0
 
 
 def require_holder(task_item: TaskItem, by: User, field: str = "status") -> None:
@@ -78,24 +77,26 @@ def item_label_toggle(*, task_item: TaskItem, label: Label, by: User) -> Annotat
 
 @transaction.atomic
 def item_time_beat(
-    *, task_item: TaskItem, by: User, active_ms: int, now: datetime.datetime | None = None
+    *, task_item: TaskItem, by: User, marks_ago_ms: list[int], now: datetime.datetime | None = None
 ) -> ItemTime | None:
-    """Add a heartbeat's active time to the person's time on this item.
-
-    The browser reports how long the person was active since its last beat; the server believes
-    at most the wall time since this person's previous beat (on any item) and at most
-    HEARTBEAT_MAX_SECONDS, so idle tabs, parallel tabs and forged beats add nothing extra.
-    Managers looking at someone's assignment record nothing.
+    """Record a heartbeat: the signs of activity the work view saw on this item, each given as how
+    long before `now` it happened. The time they add follows the idle cut-off rule
+    (`quality/activity.py`): gaps up to the cut-off count, longer ones do not, and a moment
+    reported by two tabs counts once. Managers looking at someone's assignment record nothing.
     """
     if task_item.assignment.assignee_id != by.pk:
         return None
     now = now or timezone.now()
     # Working on a pulled item keeps the holder's batches theirs.
     lease_renew(assignment_id=task_item.assignment_id, task=task_item.task, now=now)
-    seconds = max(0.0, min(active_ms / 1000.0, HEARTBEAT_MAX_SECONDS))
-    last = ItemTime.objects.filter(user=by).order_by("-ended_at").values_list("ended_at", flat=True).first()
-    if last is not None:
-        seconds = min(seconds, max(0.0, (now - last).total_seconds()))
+    seconds = activity_record(
+        user_id=by.pk,
+        task_id=task_item.task_id,
+        assignment_id=task_item.assignment_id,
+        item_id=task_item.item_id,
+        project_id=task_item.task.project_id,
+        marks_ms=marks_from_ages(now=now, ages_ms=marks_ago_ms),
+    )
     row, created = ItemTime.objects.select_for_update().get_or_create(
         assignment_id=task_item.assignment_id,
         item_id=task_item.item_id,
@@ -159,6 +160,7 @@ def pulling_get_more(*, assignment: Assignment, by: User) -> int:
         raise ValidationError(
             {"assignment": "You are paused in this task: no new items come until a manager resumes you."}
         )
+    require_qualified(task=task, user=by)
     if not pulling_may_pull(assignment):
         raise ValidationError(
             {"assignment": f"Finish more of your items first: at most {task.max_batch_workload} may be undone."}
@@ -177,6 +179,7 @@ def pulling_refill(change: StatusChange) -> int:
         or assignment.kind != AssignmentKind.WORK
         or assignment.removed
         or assignment.assignee_id != change.by.pk
+        or qualification_of(task=change.task, user=change.by).blocked
     ):
         return 0
     # Only the holder sets a status (or a flow acting for them), so `by` is the holder: no read of them.

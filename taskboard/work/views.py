@@ -17,6 +17,9 @@ from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import Assignment, AssignmentKind, TaskType
 from taskboard.annotation.people import is_paused
 from taskboard.datasets.models import Label
+from taskboard.quality import review_honeypots
+from taskboard.quality.qualification import qualification_of
+from taskboard.quality.reasons import reasons_offered
 from taskboard.work import flow, queries, services
 from taskboard.work.forms import CLEAR, BeatForm, LabelForm, RejectForm, StatusForm
 from taskboard.work.views_discussion import item_page_url, threads_context
@@ -80,6 +83,11 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
         assignment = task_item.assignment
         paused = around.holder_paused
     task = assignment.task
+    if assignment.assignee_id == request.user.pk:
+        qualification = qualification_of(task=task, user=request.user)
+        if qualification.blocked:
+            messages.info(request, qualification.why)
+            return redirect(reverse("quality:qualify", args=[task.pk]))
 
     numbers = task_progress.task_progress(task)
     progress = numbers.row_of(assignment.pk) or task_progress.assignment_progress(assignment)
@@ -119,10 +127,12 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
             labels=queries.labels_with_choice(task_item=task_item),
             parent_annotations=queries.parent_annotations(task_item=task_item),
             parent_item=queries.parent_task_item(task_item),
+            shown=review_honeypots.shown_answer(task_item) if task.type == TaskType.QA else None,
             history=queries.item_history(item, task=task),
             status_label={s.key: s for s in statuses}.get(task_item.status) if task_item.status else None,
             item_page=item_page_url(task, item),
             **threads_context(task=task, item=item, back=_item_url(task_item)),
+            reject_reasons=reasons_offered(task.project_id) if task.type == TaskType.QA else [],
         )
     return render(request, "work/work_item.html", context)
 
@@ -195,10 +205,16 @@ def item_reject(request: AuthedHttpRequest, assignment_id: int, task_item_id: in
     assignment, task_item = _load(request, assignment_id, task_item_id)
     form = RejectForm(request.POST)
     if not form.is_valid():
-        messages.error(request, str(form.errors["comment"][0]))
+        for errors in form.errors.values():
+            messages.error(request, str(errors[0]))
         return redirect(_item_url(task_item))
     try:
-        flow.item_reject(qa_task_item=task_item, comment=form.cleaned_data["comment"], by=request.user)
+        flow.item_reject(
+            qa_task_item=task_item,
+            comment=form.cleaned_data["comment"],
+            reason_id=form.cleaned_data["reason"],
+            by=request.user,
+        )
     except ValidationError as error:
         _errors(request, error)
         return redirect(_item_url(task_item))
@@ -214,7 +230,7 @@ def item_beat(request: AuthedHttpRequest, assignment_id: int, task_item_id: int)
     form = BeatForm(request.POST)
     if not form.is_valid():
         return HttpResponse(status=400)
-    services.item_time_beat(task_item=task_item, by=request.user, active_ms=form.cleaned_data["active_ms"])
+    services.item_time_beat(task_item=task_item, by=request.user, marks_ago_ms=form.cleaned_data["marks"])
     return HttpResponse(status=204)
 
 

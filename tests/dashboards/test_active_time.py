@@ -15,13 +15,16 @@ from tests.dashboards.conftest import held_items
 
 
 def _work_on(task, user, items, *, seconds_each, start):
-    """`user` spends `seconds_each` active seconds on each item (beats of 30 s), then completes it."""
+    """`user` spends `seconds_each` active seconds on each item (a sign of activity every 30 s), then
+    completes it. The first mark only starts the clock."""
     now = start
-    for item in items:
+    for n, item in enumerate(items):
         row = TaskItem.objects.select_related("assignment", "task").get(task=task, item=item)
+        if n == 0:
+            work.item_time_beat(task_item=row, by=user, marks_ago_ms=[0], now=now)
         for _ in range(int(seconds_each // 30)):
             now += datetime.timedelta(seconds=30)
-            work.item_time_beat(task_item=row, by=user, active_ms=30_000, now=now)
+            work.item_time_beat(task_item=row, by=user, marks_ago_ms=[0], now=now)
         flow.item_status_set(task=task, item=item, status="completed", by=user)
     return now
 

@@ -132,10 +132,10 @@ def test_active_time_per_item_comes_from_the_work_views_heartbeats(client, manag
     one, two = held_items(task, annotator)[:2]
     rows = {r.item_id: r for r in TaskItem.objects.filter(task=task, item__in=[one, two]).select_related("assignment")}
     t0 = timezone.now()
-    # 30 s on the first item; 30 s + 20 s on the second, each beat within the wall time since the last.
-    for item, seconds, at in ((one, 30, 30), (two, 30, 70), (two, 20, 100)):
+    # Signs of activity at 0 and 30 s on the first item, 60 and 80 s on the second: 30 s and 50 s.
+    for item, at in ((one, 0), (one, 30), (two, 60), (two, 80)):
         work.item_time_beat(
-            task_item=rows[item.pk], by=annotator, active_ms=seconds * 1000, now=t0 + datetime.timedelta(seconds=at)
+            task_item=rows[item.pk], by=annotator, marks_ago_ms=[0], now=t0 + datetime.timedelta(seconds=at)
         )
     for item in (one, two):
         flow.item_status_set(task=task, item=item, status="completed", by=annotator)

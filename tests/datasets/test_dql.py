@@ -4,7 +4,8 @@ import json
 import pytest
 from django.utils import timezone
 
-from taskboard.annotation.dql import DQLError, dql_items, dql_sort_and_page, glob_to_regex
+from taskboard.annotation.dql import DQLError, dql_items, dql_sort_and_page
+from taskboard.annotation.dql_values import glob_to_regex
 from taskboard.datasets.ids import assignment_api_id, item_api_id, parse_api_id, parse_item_id, task_api_id
 from taskboard.datasets.models import Annotation, Item
 from tests.datasets.helpers import make_task

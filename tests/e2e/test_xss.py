@@ -281,7 +281,7 @@ def build_world() -> World:
         for label in labels:
             work_services.item_label_toggle(task_item=ti, label=label, by=bob)
         flow.item_status_set(task=task, item=ti.item, status=done_key, by=bob)
-        work_services.item_time_beat(task_item=ti, by=bob, active_ms=5000)
+        work_services.item_time_beat(task_item=ti, by=bob, marks_ago_ms=[5000, 0])
     flow.item_status_set(task=task, item=bobs[4].item, status=open_key, by=bob)
 
     # QA of it: the reviewer rejects one item with a comment and approves another.

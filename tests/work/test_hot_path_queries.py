@@ -67,7 +67,7 @@ def test_the_work_item_reads_each_row_once(client, loop, annotator, kind):
     assert len(queries) == 8 <= WORK_ITEM, "\n".join(queries)
 
 
-@pytest.mark.parametrize(("kind", "expected"), [("pull", 10), ("split", 9)])
+@pytest.mark.parametrize(("kind", "expected"), [("pull", 10), ("split", 8)])
 def test_setting_a_status_stays_within_its_budget(client, loop, annotator, kind, expected):
     """For pulling, the second status: the first one brought a batch (a claim is a write of its own);
     from then on the refill rule is checked in the one statement that would claim."""

@@ -182,32 +182,53 @@ def test_labels_refused_when_task_closed_or_locked(task_and_assignments, annotat
     assert "locked" in str(error.value.message_dict["label"])
 
 
-def test_heartbeats_count_only_capped_active_time(client, task_and_assignments, annotator):
+def test_heartbeats_count_gaps_up_to_the_idle_cutoff(client, task_and_assignments, annotator):
     task, (mine, _) = task_and_assignments
-    first = mine.task_items.select_related("assignment").first()
+    first = mine.task_items.select_related("assignment", "task").first()
     start = timezone.now()
-    services.item_time_beat(task_item=first, by=annotator, active_ms=10_000, now=start)
-    # A forged or long report never counts for more than the wall time since the last beat.
-    services.item_time_beat(
-        task_item=first, by=annotator, active_ms=500_000, now=start + datetime.timedelta(seconds=5)
-    )
-    # An hour away, then a beat: capped at HEARTBEAT_MAX_SECONDS.
-    services.item_time_beat(task_item=first, by=annotator, active_ms=500_000, now=start + datetime.timedelta(hours=1))
+    # Marks 10 s and 5 s before the beat, and at it: 10 s of work.
+    services.item_time_beat(task_item=first, by=annotator, marks_ago_ms=[10_000, 5_000, 0], now=start)
+    # Four minutes reading with no input, then a click: under the 5-minute cut-off, so it counts.
+    services.item_time_beat(task_item=first, by=annotator, marks_ago_ms=[0], now=start + datetime.timedelta(minutes=4))
+    # An hour away, then a click: the gap is idle and adds nothing; the next 20 s do.
+    later = start + datetime.timedelta(minutes=64)
+    services.item_time_beat(task_item=first, by=annotator, marks_ago_ms=[20_000, 0], now=later)
+    # A second tab reporting moments already covered adds nothing.
+    services.item_time_beat(task_item=first, by=annotator, marks_ago_ms=[15_000, 1_000], now=later)
     row = ItemTime.objects.get()
-    assert row.active_seconds == pytest.approx(10 + 5 + services.HEARTBEAT_MAX_SECONDS)
+    assert row.active_seconds == pytest.approx(10 + 240 + 20)
     total = AssignmentTime.objects.get(assignment=mine)
     assert (total.active_seconds, total.items) == (pytest.approx(row.active_seconds), 1)
     client.force_login(annotator)
-    response = client.post(reverse("work:item-beat", args=[mine.pk, first.pk]), {"active_ms": "2000"})
-    assert response.status_code == 204
-    assert client.post(reverse("work:item-beat", args=[mine.pk, first.pk]), {"active_ms": "-1"}).status_code == 400
+    url = reverse("work:item-beat", args=[mine.pk, first.pk])
+    assert client.post(url, {"marks": "2000,0"}).status_code == 204
+    assert client.post(url, {"marks": "-1"}).status_code == 400
+    assert client.post(url, {"marks": "a,b"}).status_code == 400
+    assert client.post(url, {"marks": str(3_600_000)}).status_code == 400
+
+
+def test_a_project_sets_its_own_idle_cutoff(task_and_assignments, annotator):
+    from taskboard.quality.models import ProjectQuality
+
+    task, (mine, _) = task_and_assignments
+    ProjectQuality.objects.create(project=task.project, idle_cutoff_seconds=60)
+    first = mine.task_items.select_related("assignment", "task").first()
+    start = timezone.now()
+    services.item_time_beat(task_item=first, by=annotator, marks_ago_ms=[0], now=start)
+    services.item_time_beat(
+        task_item=first, by=annotator, marks_ago_ms=[0], now=start + datetime.timedelta(seconds=50)
+    )
+    services.item_time_beat(
+        task_item=first, by=annotator, marks_ago_ms=[0], now=start + datetime.timedelta(seconds=200)
+    )
+    assert ItemTime.objects.get().active_seconds == pytest.approx(50)
 
 
 def test_a_manager_viewing_records_no_time(client, task_and_assignments, manager):
     task, (mine, _) = task_and_assignments
     first = mine.task_items.first()
     client.force_login(manager)
-    assert client.post(reverse("work:item-beat", args=[mine.pk, first.pk]), {"active_ms": "2000"}).status_code == 204
+    assert client.post(reverse("work:item-beat", args=[mine.pk, first.pk]), {"marks": "2000,0"}).status_code == 204
     assert not ItemTime.objects.exists()
 
 

@@ -66,39 +66,48 @@
     if (press(key)) event.preventDefault();
   });
 
-  // Active time: count a second only if the person did something in the last minute and the
-  // tab is visible; report every 15 s and when leaving the page. The server caps each report.
+  // Active time: the page reports signs of activity (a key, a click, a scroll; at most one every
+  // 2 s) and the server counts the gaps between them up to the project's idle cut-off. Each mark is
+  // sent as "milliseconds ago", so a wrong clock on this machine changes nothing. Reports go every
+  // 15 s and when leaving the page; a hidden tab makes no marks.
   var work = document.getElementById("work");
   if (!work || !work.getAttribute("data-record")) return;
   var url = work.getAttribute("data-beat-url");
   var tokenInput = work.querySelector("input[name=csrfmiddlewaretoken]");
   var token = tokenInput ? tokenInput.value : "";
-  var IDLE_MS = 60000;
-  var lastInput = Date.now();
-  var activeMs = 0;
-  var tick = Date.now();
+  var MARK_EVERY_MS = 2000;
+  var marks = [];
+  var lastMark = 0;
+  var lastInput = 0;
 
-  ["keydown", "mousemove", "mousedown", "wheel", "touchstart", "scroll"].forEach(function (name) {
-    window.addEventListener(name, function () { lastInput = Date.now(); }, { passive: true });
-  });
-
-  function accumulate() {
+  function mark() {
+    if (document.visibilityState !== "visible") return;
     var now = Date.now();
-    if (document.visibilityState === "visible" && now - lastInput < IDLE_MS) activeMs += now - tick;
-    tick = now;
+    lastInput = now;
+    if (now - lastMark >= MARK_EVERY_MS) {
+      marks.push(now);
+      lastMark = now;
+    }
   }
 
+  ["keydown", "mousemove", "mousedown", "wheel", "touchstart", "scroll"].forEach(function (name) {
+    window.addEventListener(name, mark, { passive: true });
+  });
+
   function payload() {
+    // The last input since the last mark closes the span exactly.
+    if (lastInput > lastMark) { marks.push(lastInput); lastMark = lastInput; }
+    var now = Date.now();
+    var ages = marks.map(function (at) { return Math.max(0, now - at); });
+    marks = [];
     var data = new FormData();
     data.append("csrfmiddlewaretoken", token);
-    data.append("active_ms", String(Math.round(activeMs)));
-    activeMs = 0;
+    data.append("marks", ages.join(","));
     return data;
   }
 
   function beat(leaving) {
-    accumulate();
-    if (activeMs < 500) return;
+    if (!marks.length && lastInput <= lastMark) return;
     if (leaving && navigator.sendBeacon) {
       navigator.sendBeacon(url, payload());
     } else {
@@ -106,11 +115,11 @@
     }
   }
 
-  setInterval(accumulate, 1000);
+  mark(); // opening an item is activity
   setInterval(function () { beat(false); }, 15000);
   window.addEventListener("pagehide", function () { beat(true); });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "hidden") beat(true);
-    else { tick = Date.now(); }
+    else mark();
   });
 })();

@@ -1,0 +1,264 @@
+"""Benchmark: honest active time against a script's truth.
+
+    .venv/bin/python bench/active_time.py                    # SQLite file /tmp/tb_active_time.sqlite3
+    .venv/bin/python bench/active_time.py --people 5 --hours 2
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tb_active_time .venv/bin/python bench/active_time.py
+
+Replays scripted work days (default 50 people, 8 hours of real work each) with known work spans and
+idle spans, and compares the active time the server records with the script's truth.
+
+The script, per person (seeded): work spans of 1 to 50 minutes, each a stream of input events 0.2
+to 8 s apart with now and then (1 in 100) a pause to read or think (15 s to 4 min, part of the work); the person
+opens the next item every 20 s to 3 minutes of work. Between spans, idle breaks: short ones (20 s to
+5 min), coffee (5 to 20 min), lunch (30 to 60 min) and once a day hours away. The truth is the sum
+of the work spans (first to last event); every break is idle in the truth, even the ones shorter
+than the cut-off, which the rule counts as work, so they show up as error.
+
+Each event goes through the browser's logic (`static/taskboard/js/work.js`, reproduced below: a
+mark at most every 2 s, the last input flushed with the beat, a beat every 15 s from the page's load
+while there is something to report, and one when leaving the page) and each beat through the work
+view's path: `BeatForm` parses the comma-separated ages, `services.item_time_beat` records them with
+`now` set to the beat's scripted time. Measured is what the heartbeats recorded (the running totals
+the dashboards read); the recount from the marks by the reports' window query is printed beside it.
+"""
+
+import argparse
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskboard.settings")
+os.environ.setdefault("DATABASE_URL", "sqlite:////tmp/tb_active_time.sqlite3")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 32)
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+os.environ.setdefault("TASK_JOB_THRESHOLD", str(10**9))
+
+import django  # noqa: E402
+
+django.setup()
+
+import datetime  # noqa: E402
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.models import Sum  # noqa: E402
+
+from taskboard.accounts.models import User  # noqa: E402
+from taskboard.annotation.creation import task_create  # noqa: E402
+from taskboard.annotation.models import TaskItem  # noqa: E402
+from taskboard.annotation.selection import Selection  # noqa: E402
+from taskboard.annotation.spec import TaskSpec, equal_people  # noqa: E402
+from taskboard.datasets.models import Dataset, Item, Recipe  # noqa: E402
+from taskboard.projects.models import Membership, Project, Role  # noqa: E402
+from taskboard.quality.activity import active_seconds_by_person_task  # noqa: E402
+from taskboard.quality.models import DEFAULT_IDLE_CUTOFF_SECONDS, ProjectQuality  # noqa: E402
+from taskboard.work.forms import BeatForm  # noqa: E402
+from taskboard.work.models import AssignmentTime  # noqa: E402
+from taskboard.work.services import item_time_beat  # noqa: E402
+
+MARK_EVERY_MS = 2000  # work.js
+BEAT_EVERY_MS = 15000  # work.js
+ITEMS_PER_PERSON = 400
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def log_uniform(rng: random.Random, low: float, high: float) -> float:
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
+
+
+def script_day(rng: random.Random, work_hours: float) -> tuple[list[tuple[int, bool]], float]:
+    """A person's events as (ms since the day's start, opens the next item), and the truth in seconds."""
+    events: list[tuple[int, bool]] = []
+    t = 0.0
+    truth = 0.0
+    goal = work_hours * 3600
+    lunch_done = False
+    long_break_done = False
+    next_item_in = 0.0
+    while truth < goal:
+        span = min(log_uniform(rng, 60, 3000), goal - truth)
+        start, end = t, t + span
+        first = True
+        while t < end:
+            opens = first or next_item_in <= 0
+            if opens:
+                next_item_in = rng.uniform(20, 180)
+            events.append((int(t * 1000), opens))
+            first = False
+            step = rng.uniform(15, 240) if rng.random() < 0.01 else rng.uniform(0.2, 8)
+            step = min(step, max(end - t, 0.001)) if t + step > end else step
+            t += step
+            next_item_in -= step
+        events.append((int(end * 1000), False))
+        t = end
+        truth += end - start
+        # A break.
+        r = rng.random()
+        if not lunch_done and truth > goal / 2:
+            idle, lunch_done = rng.uniform(1800, 3600), True
+        elif not long_break_done and truth > goal * 0.75:
+            idle, long_break_done = rng.uniform(2 * 3600, 4 * 3600), True
+        elif r < 0.5:
+            idle = log_uniform(rng, 20, 300)
+        else:
+            idle = rng.uniform(300, 1200)
+        t += idle
+    return events, truth
+
+
+class Page:
+    """The work view's script for one open item, as work.js does it."""
+
+    def __init__(self, loaded_ms: int):
+        self.loaded = loaded_ms
+        self.marks: list[int] = []
+        self.last_mark = -(10**12)
+        self.last_input = -(10**12)
+        self.next_beat = loaded_ms + BEAT_EVERY_MS
+
+    def input(self, at: int) -> None:
+        self.last_input = at
+        if at - self.last_mark >= MARK_EVERY_MS:
+            self.marks.append(at)
+            self.last_mark = at
+
+    def payload(self, now: int) -> str | None:
+        if not self.marks and self.last_input <= self.last_mark:
+            return None
+        if self.last_input > self.last_mark:
+            self.marks.append(self.last_input)
+            self.last_mark = self.last_input
+        ages = ",".join(str(max(0, now - at)) for at in self.marks)
+        self.marks = []
+        return ages
+
+
+def rule_seconds(events: list[tuple[int, bool]], cutoff_s: int) -> float:
+    """The idle rule applied to the script's own events: every gap up to the cut-off."""
+    times = [at for at, _ in events]
+    return sum(b - a for a, b in zip(times, times[1:], strict=False) if b - a <= cutoff_s * 1000) / 1000.0
+
+
+def build(people: int):
+    call_command("migrate", verbosity=0)
+    project = Project.objects.create(name=f"Active time bench {time.time():.0f}")
+    manager = User.objects.create(email=f"bench-manager-{project.pk}@example.com")
+    Membership.objects.create(project=project, user=manager, role=Role.MANAGER)
+    users = []
+    for n in range(people):
+        user = User.objects.create(email=f"bench-{project.pk}-{n}@example.com")
+        Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
+        users.append(user)
+    dataset = Dataset.objects.create(project=project, name="bench")
+    recipe = Recipe.objects.create(dataset=dataset, name="default", is_default=True)
+    Item.objects.bulk_create(
+        Item(dataset=dataset, dir="/", name=f"i{n:06d}.jpg", filename=f"/i{n:06d}.jpg")
+        for n in range(people * ITEMS_PER_PERSON)
+    )
+    spec = TaskSpec(
+        dataset_id=dataset.pk,
+        name="Timed",
+        selection=Selection(mode="all"),
+        people=equal_people(u.pk for u in users),
+        due_at=datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30),
+        recipe_id=recipe.pk,
+    )
+    task = task_create(spec=spec, by=manager)
+    return task, users
+
+
+def replay(task, user, events, day_start: datetime.datetime) -> int:
+    rows = list(
+        TaskItem.objects.filter(task=task, assignment__assignee=user)
+        .select_related("assignment", "task")
+        .order_by("rank")
+    )
+    beats = 0
+    item = -1
+    page: Page | None = None
+
+    def send(now_ms: int) -> None:
+        nonlocal beats
+        assert page is not None
+        ages = page.payload(now_ms)
+        if ages is None:
+            return
+        form = BeatForm({"marks": ages})
+        assert form.is_valid(), form.errors
+        now = day_start + datetime.timedelta(milliseconds=now_ms)
+        item_time_beat(task_item=rows[item % len(rows)], by=user, marks_ago_ms=form.cleaned_data["marks"], now=now)
+        beats += 1
+
+    for at, opens in events:
+        if page is not None:
+            while page.next_beat <= at:
+                send(page.next_beat)
+                page.next_beat += BEAT_EVERY_MS
+        if opens:
+            if page is not None:
+                send(at)  # pagehide
+            item += 1
+            page = Page(at)
+        assert page is not None
+        page.input(at)
+    if page is not None:
+        send(page.next_beat)
+    return beats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=50)
+    parser.add_argument("--hours", type=float, default=8.0)
+    parser.add_argument("--seed", type=int, default=19)
+    parser.add_argument(
+        "--cutoff", type=int, default=DEFAULT_IDLE_CUTOFF_SECONDS, help="the project's idle cut-off, s"
+    )
+    args = parser.parse_args()
+    if connection.vendor == "sqlite":
+        Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
+    rng = random.Random(args.seed)
+    task, users = build(args.people)
+    ProjectQuality.objects.create(project=task.project, idle_cutoff_seconds=args.cutoff)
+    day_start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=2)
+    truth = 0.0
+    rule = 0.0
+    beats = 0
+    started = time.perf_counter()
+    for n, user in enumerate(users):
+        events, person_truth = script_day(rng, args.hours)
+        truth += person_truth
+        rule += rule_seconds(events, args.cutoff)
+        beats += replay(task, user, events, day_start)
+        if (n + 1) % 10 == 0:
+            log(f"  {n + 1} people replayed, {beats} beats, {time.perf_counter() - started:.0f} s")
+    elapsed = time.perf_counter() - started
+    measured = AssignmentTime.objects.filter(task=task).aggregate(s=Sum("active_seconds"))["s"] or 0.0
+    recount = sum(row.seconds for row in active_seconds_by_person_task(task_ids=[task.pk]))
+    error = 100.0 * (measured - truth) / truth
+    log(
+        f"people={args.people} hours>={args.hours} cutoff={args.cutoff}s beats={beats} "
+        f"replay={elapsed:.1f}s ({beats / elapsed:.0f} beats/s)"
+    )
+    log(f"recorded by the heartbeats {measured / 3600:.2f} h, recounted from the marks {recount / 3600:.2f} h")
+    log(
+        f"the rule applied to the script's events: {rule / 3600:.2f} h ({100.0 * (rule - truth) / truth:+.2f}% "
+        f"against the truth: breaks under the cut-off count, pauses over it do not); the browser and the "
+        f"server against the rule: {100.0 * (measured - rule) / rule:+.2f}%"
+    )
+    log(
+        f"FIGURE active_time people={args.people} truth_h={truth / 3600:.2f} measured_h={measured / 3600:.2f} "
+        f"error_pct={error:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

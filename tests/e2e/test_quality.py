@@ -1,0 +1,180 @@
+"""Quality gates in the browser: the annotator's qualification, the reviewer's reject reasons, and the
+manager's quality pages and scorecards (screenshots in test-artifacts/)."""
+
+import datetime
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from PIL import Image
+from playwright.sync_api import expect
+
+from taskboard.annotation.models import Assignment, TaskItem, TaskType
+from taskboard.annotation.selection import Selection
+from taskboard.quality import qualification, reasons, sampling
+from taskboard.quality import services as quality
+from taskboard.quality.models import GroundTruth
+from taskboard.work import flow
+from taskboard.work import services as work
+from tests.factories import create_task, in_days, make_items
+
+
+def _png(n: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (160, 100), (40 * n % 255, 90, 140)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def street(transactional_db, project, dataset, recipe, manager, annotator, annotator2, reviewer):
+    items = make_items(dataset, {"/city/day": 4, "/highway": 6})
+    for n, item in enumerate(items):
+        item.mimetype = "image/png"
+        item.file.save(f"q-{n}.png", ContentFile(_png(n)))
+    return dataset
+
+
+@pytest.fixture
+def page(browser_page):
+    # Heartbeats are covered by the view and work-view browser tests; here they would race page loads
+    # on the live server's shared in-memory SQLite connection. A beacon on leaving the page is not
+    # routed, so it is switched off.
+    browser_page.route("**/beat/", lambda route: route.fulfill(status=204))
+    browser_page.add_init_script("navigator.sendBeacon = function () { return true; };")
+    return browser_page
+
+
+def _task(dataset, manager, people, name="Cars", folder="/city/day", **kwargs):
+    return create_task(
+        dataset=dataset,
+        created_by=manager,
+        name=name,
+        selection=Selection(mode="folder", folder=folder),
+        assignees=people,
+        due_at=in_days(3),
+        **kwargs,
+    )
+
+
+def _truth(dataset, project, n=3):
+    highway = list(dataset.items.filter(dir="/highway").order_by("name")[:n])
+    GroundTruth.objects.bulk_create(
+        GroundTruth(project=project, item=i, status="completed", labels=["car"]) for i in highway
+    )
+
+
+def test_annotator_passes_the_qualification_before_working(page, login_as, screenshot, street, manager, annotator):
+    task = _task(street, manager, [annotator])
+    _truth(street, task.project)
+    qualification.qualification_update(task=task, by=manager, items=2, pass_mark=100, attempts=2)
+    assignment = Assignment.objects.get(task=task, assignee=annotator)
+    login_as(page, annotator)
+    page.goto(f"/work/assignments/{assignment.pk}/")
+    expect(page.locator("#qualification-state")).to_contain_text("needs a qualification first: 2 items, 100% right")
+    page.get_by_role("button", name="Start the qualification").click()
+    fieldsets = page.locator("fieldset.qualify-item")
+    expect(fieldsets).to_have_count(2)
+    screenshot(page, "quality-qualification-attempt")
+    for n in range(2):
+        fieldsets.nth(n).get_by_label("Completed", exact=True).check()
+        fieldsets.nth(n).get_by_label("car", exact=True).check()
+    page.get_by_role("button", name="Submit answers").click()
+    expect(page.locator(".messages")).to_contain_text("Passed: 2 of 2 right")
+    page.goto(f"/work/assignments/{assignment.pk}/")
+    expect(page.locator(".item-name")).to_be_visible()
+
+
+def test_reviewer_rejects_with_a_reason_and_the_manager_opens_the_bar(
+    page, login_as, screenshot, street, manager, annotator, reviewer
+):
+    task = _task(street, manager, [annotator])
+    for row in TaskItem.objects.filter(task=task).select_related("item"):
+        flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    qa = _task(street, manager, [reviewer], name="Cars QA", task_type=TaskType.QA, parent=task)
+    reasons.reason_add(project=task.project, by=manager, name="Loose box")
+    reasons.reason_add(project=task.project, by=manager, name="Other", needs_comment=True)
+    row = TaskItem.objects.filter(task=qa).select_related("item").order_by("rank").first()
+    login_as(page, reviewer)
+    page.goto(f"/work/assignments/{row.assignment_id}/items/{row.pk}/")
+    page.locator("#reject-reason").select_option(label="Other (comment needed)")
+    page.get_by_role("button", name="Reject").click()
+    expect(page.locator(".messages")).to_contain_text("needs a comment")
+    page.locator("#reject-reason").select_option(label="Loose box")
+    page.get_by_role("button", name="Reject").click()
+    expect(page.locator(".messages")).to_contain_text("Sent back to the annotator")
+
+    login_as(page, manager)
+    page.goto(f"/quality/tasks/{qa.pk}/")
+    bar = page.locator(".bar-chart li").filter(has_text="Loose box")
+    expect(bar).to_contain_text("1")
+    screenshot(page, "quality-errors-by-reason")
+    bar.locator("a").click()
+    expect(page.locator("#rejections")).to_contain_text(row.item.filename)
+    expect(page.locator("#rejections")).to_contain_text("bob@example.com")
+
+
+def test_manager_sets_the_gates_and_reads_the_scorecards(
+    page, login_as, screenshot, street, manager, annotator, annotator2, reviewer
+):
+    task = _task(street, manager, [annotator, annotator2])
+    project = task.project
+    _truth(street, project, n=3)
+    # Some work to show: active time, finished items, a QA task reviewing them with sampling on.
+    start = timezone.now() - datetime.timedelta(hours=1)
+    for user, minutes in ((annotator, 20), (annotator2, 12)):
+        rows = list(TaskItem.objects.filter(task=task, assignment__assignee=user).select_related("assignment", "task"))
+        for m in range(minutes + 1):
+            work.item_time_beat(
+                task_item=rows[m % len(rows)], by=user, marks_ago_ms=[0], now=start + datetime.timedelta(minutes=m)
+            )
+    qa = _task(street, manager, [reviewer], name="Cars QA", task_type=TaskType.QA, parent=task, empty=True)
+    sampling.sampling_update(qa_task=qa, by=manager, on=True, floor=5, new=2, step=2, min_score=80)
+    for row in TaskItem.objects.filter(task=task).select_related("item", "assignment"):
+        flow.item_status_set(task=task, item=row.item, status="completed", by=row.assignment.assignee)
+    for n, qa_row in enumerate(TaskItem.objects.filter(task=qa).select_related("assignment", "task", "item")):
+        if n == 0:
+            flow.item_reject(qa_task_item=qa_row, comment="too loose", by=reviewer)
+        else:
+            flow.item_status_set(task=qa, item=qa_row.item, status="approved", by=reviewer)
+    quality.pay_rate_set(project=project, user=annotator, by=manager, hourly_rate=Decimal("24"))
+
+    login_as(page, manager)
+    page.goto(f"/projects/{project.pk}/")
+    page.get_by_role("link", name="Quality").click()
+    page.get_by_label("Idle cut-off (seconds)").fill("240")
+    page.locator("#time-settings").get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text("Quality settings saved")
+    page.get_by_label("New reason").fill("Missed object")
+    page.get_by_role("button", name="Add reason").click()
+    expect(page.locator("#reasons")).to_contain_text("Missed object")
+    page.get_by_label("Default hourly rate").fill("18")
+    page.locator("#pay").get_by_role("button", name="Save").click()
+    expect(page.locator("#active-time")).to_contain_text("bob@example.com")
+    screenshot(page, "quality-project-page")
+
+    page.goto(f"/tasks/{task.pk}/")
+    page.get_by_role("link", name="Quality gates").click()
+    page.get_by_label("Honeypots (% of items)").fill("25")
+    page.get_by_label("Pause below (% right)").fill("60")
+    page.get_by_label("after at least (answers)").fill("2")
+    page.locator("#honeypots form").first.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text("Quality gates saved")
+    page.get_by_role("button", name="Mix in honeypots up to the rate").click()
+    expect(page.locator(".messages")).to_contain_text("honeypots mixed in")
+    screenshot(page, "quality-task-gates")
+
+    page.goto(f"/tasks/{qa.pk}/")
+    expect(page.locator("#sampling-rates")).to_contain_text("bob@example.com")
+    screenshot(page, "quality-qa-task-sampling")
+
+    page.goto(f"/dashboards/projects/{project.pk}/people/")
+    page.get_by_role("link", name="Reviewers").click()
+    expect(page.locator("#reviewer-cards")).to_contain_text("rita@example.com")
+    screenshot(page, "scorecard-reviewers")
+    page.goto(f"/dashboards/projects/{project.pk}/people/")
+    screenshot(page, "scorecard-annotators")
+    page.get_by_role("link", name="Cost").click()
+    expect(page.locator("#cost-people")).to_contain_text("24.00")
+    screenshot(page, "quality-cost")

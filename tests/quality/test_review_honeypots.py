@@ -1,0 +1,71 @@
+"""Review honeypots: known-wrong answers in a reviewer's queue, and each reviewer's catch rate."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from taskboard.annotation.models import TaskItem, TaskType
+from taskboard.dashboards.reviewers import reviewer_scorecards
+from taskboard.quality import review_honeypots
+from taskboard.quality.models import GroundTruth, ReviewHoneypot
+from taskboard.work import flow
+from tests.quality.conftest import held
+
+
+@pytest.fixture
+def qa_with_decoys(make_task, manager, annotator, reviewer, items):
+    task = make_task(assignees=[annotator], folder="/city/day")
+    for row in held(task, annotator)[:2]:
+        flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    qa = make_task("Cars QA", assignees=[reviewer], task_type=TaskType.QA, parent=task, folder="/city/day")
+    highway = [i for i in items if i.dir == "/highway"][:3]
+    GroundTruth.objects.bulk_create(
+        GroundTruth(project=task.project, item=i, status="completed", labels=["car"]) for i in highway
+    )
+    assert review_honeypots.review_honeypots_seed(qa_task=qa, count=3, by=manager, seed=4) == 3
+    return task, qa
+
+
+def _qa_row(qa, item_id):
+    return TaskItem.objects.select_related("assignment", "task", "item").get(task=qa, item_id=item_id)
+
+
+def test_seeded_answers_are_wrong_and_look_like_others(client, qa_with_decoys, reviewer, annotator):
+    task, qa = qa_with_decoys
+    decoys = list(ReviewHoneypot.objects.filter(qa_task=qa))
+    for decoy in decoys:
+        assert (decoy.shown_status, decoy.shown_labels) != ("completed", ["car"])
+        assert decoy.shown_as_id == annotator.pk
+    assert TaskItem.objects.filter(task=qa).count() == 2 + 3
+    client.force_login(reviewer)
+    row = _qa_row(qa, decoys[0].item_id)
+    page = client.get(reverse("work:item", args=[row.assignment_id, row.pk])).content.decode()
+    assert f"By {annotator.email} in Cars" in page and decoys[0].shown_status in page
+
+
+def test_catch_rate_per_reviewer(client, qa_with_decoys, manager, reviewer):
+    task, qa = qa_with_decoys
+    first, second, third = ReviewHoneypot.objects.filter(qa_task=qa).order_by("pk")
+    flow.item_reject(qa_task_item=_qa_row(qa, first.item_id), comment="wrong label", by=reviewer)
+    assert not TaskItem.objects.filter(task=qa, item_id=first.item_id).exists()  # caught: out of the queue
+    flow.item_reject(qa_task_item=_qa_row(qa, second.item_id), comment="wrong too", by=reviewer)
+    flow.item_status_set(task=qa, item=_qa_row(qa, third.item_id).item, status="approved", by=reviewer)
+    outcomes = dict(ReviewHoneypot.objects.filter(qa_task=qa).values_list("item_id", "outcome"))
+    assert outcomes == {first.item_id: "caught", second.item_id: "caught", third.item_id: "missed"}
+    (rita,) = [c for c in reviewer_scorecards(task.project) if c.email == reviewer.email]
+    assert (rita.honeypots_caught, rita.honeypots_seen) == (2, 3)
+    assert rita.rejected == 0 and rita.accepted == 1  # decoys make no annotator's rejects
+    client.force_login(manager)
+    page = client.get(reverse("dashboards:reviewers", args=[task.project_id])).content.decode()
+    assert "2 of 3 (67%)" in page
+    assert "3 judged" in client.get(reverse("quality:task", args=[qa.pk])).content.decode()
+
+
+def test_seeding_needs_truth_outside_the_reviewed_task(qa_with_decoys, manager, reviewer):
+    task, qa = qa_with_decoys
+    with pytest.raises(ValidationError, match="No ground-truth item is left"):
+        review_honeypots.review_honeypots_seed(qa_task=qa, count=2, by=manager)
+    with pytest.raises(ValidationError, match="QA tasks"):
+        review_honeypots.review_honeypots_seed(qa_task=task, count=2, by=manager)
+    with pytest.raises(ValidationError):
+        review_honeypots.review_honeypots_seed(qa_task=qa, count=2, by=reviewer)
