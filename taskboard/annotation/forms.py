@@ -384,7 +384,7 @@ class PeopleForm(AccessibleForm):
     )
     split = forms.ChoiceField(
         required=False,  # pulling tasks have no split; no choice means equal
-        choices=[("equal", "Equal split"), ("custom", "Percentages")],
+        choices=[("equal", "Equal: the same number of items each (at most one apart)"), ("custom", "Percentages")],
         initial="equal",
         widget=forms.RadioSelect,
         label="Workload",

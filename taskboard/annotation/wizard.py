@@ -339,8 +339,11 @@ def summary(*, wid: str, dataset, built, by) -> dict:
     }
 
 
-def touched_fields(data: Mapping[str, Any]) -> set[str]:
+def touched_fields(data: Mapping[str, Any]) -> set[str] | None:
     """The fields the person has been in (wizard.js sends them as `_touched`): only those show their
-    errors as the person types; "Next" shows them all."""
+    errors as the person types; "Next" shows them all. None (every field's errors) for a request that
+    does not say, as a client without wizard.js."""
+    if "_touched" not in data:
+        return None
     raw = data.get("_touched", "")
     return set(raw.split(",")) - {""} if isinstance(raw, str) else set()

@@ -218,11 +218,12 @@ def task_dashboard(request: AuthedHttpRequest, task_id: int):
             numbers.burndown, total=numbers.total, start=start, due=timezone.localtime(task.due_at).date()
         ),
         "throughput": charts.throughput_svg(numbers.throughput),
-        # One row per day for the charts' table; labels formatted here, not per cell in the template.
+        # One row per day for the charts' table.
         "days": [
-            (day.isoformat(), charts.day_label(day), left, finished)
+            (day, left, finished)
             for (day, left), (_, finished) in zip(numbers.burndown, numbers.throughput, strict=True)
         ],
+        "updated_at": timezone.now(),
     }
     if request.htmx:
         # The fragment of a finished task comes without a trigger: the final numbers swap in and polling ends.

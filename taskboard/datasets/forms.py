@@ -18,10 +18,17 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
+    """Shares its page with the item browser's filters, so its ids carry their own prefix: one "Folder"
+    field's label must never name the other's control too."""
+
     # The form's metaclass moves declared fields into base_fields, so this does not replace Form.files at
     # run time; django-stubs sees it as that attribute's override.
     files = MultipleFileField(label="Files", required=True)  # type: ignore[assignment]
     folder = forms.CharField(label="Into folder", max_length=1000, initial="/")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "upload_%s")
+        super().__init__(*args, **kwargs)
 
 
 class ManifestForm(forms.Form):
@@ -32,3 +39,7 @@ class ManifestForm(forms.Form):
             "Up to ten million rows; a large manifest is imported by a job with a progress bar."
         ),
     )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "manifest_%s")
+        super().__init__(*args, **kwargs)

@@ -202,6 +202,9 @@ def test_add_items_counts_as_you_type(client, manager, task):
     assert 'data-count="10"' in body and "Pick at least one assignee" in body and "<html" not in body
     body = client.post(url, {"mode": "folder", "folder": "/nope", "_touched": "folder"}, headers=HX).content.decode()
     assert "No items match" in body
+    # A field not touched yet shows no error while one types.
+    body = client.post(url, {"mode": "folder", "folder": "/nope", "_touched": "mode"}, headers=HX).content.decode()
+    assert "No items match" not in body and "Pick at least one assignee" not in body
     assert client.post(reverse("annotation:task-items-validate", args=[task.pk, "close"]), {}).status_code == 404
 
 

@@ -81,7 +81,7 @@ def test_items_step_shows_the_live_count(client, dataset, items, manager):
     assert response.status_code == 200
     response = client.post(
         reverse("annotation:wizard-validate", args=[wid, "items"]),
-        {"mode": "folder", "folder": "/city", "include_subfolders": "on"},
+        {"mode": "folder", "folder": "/city", "include_subfolders": "on", "_touched": "folder"},
         headers=HX,
     )
     body = response.content.decode()

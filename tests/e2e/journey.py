@@ -39,6 +39,24 @@ def check_page(page: Page, name: str) -> None:
     with (ARTIFACTS / "a11y-pages.txt").open("a") as log:
         log.write(f"{name}\t{page.url}\t{len(blocking)} serious or critical\n")
     assert not blocking, f"{name} ({page.url}) has accessibility violations:\n{describe(blocking)}"
+    # One accessible name per control: ids are unique (a label's `for` names one control) and no
+    # control has two labels. axe-core misses both when two controls share an id.
+    clashes = page.evaluate(
+        """() => {
+          const seen = {}, out = [];
+          document.querySelectorAll('[id]').forEach(e => { if (seen[e.id]) out.push('id ' + e.id); seen[e.id] = 1; });
+          document.querySelectorAll('input:not([type=hidden]), select, textarea').forEach(e => {
+            if (e.labels && e.labels.length > 1) out.push((e.name || e.id) + ' has ' + e.labels.length + ' labels');
+          });
+          return out;
+        }"""
+    )
+    assert not clashes, f"{name}: {clashes}"
+    # One date format: every moment is a <time> carrying its ISO form on hover (the `when` filter).
+    for iso, title in page.get_by_role("time").evaluate_all(
+        "els => els.map(e => [e.getAttribute('datetime'), e.getAttribute('title')])"
+    ):
+        assert iso and title == iso, f"{name}: a <time> without its ISO title ({iso!r}, {title!r})"
     size = page.viewport_size or {"width": 1280, "height": 900}
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": size["height"]})

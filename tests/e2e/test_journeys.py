@@ -109,8 +109,14 @@ def same_numbers_everywhere(page, name, previewed):
     return previewed
 
 
-def test_annotation_task_from_a_folder_split_equally(page, street):
-    start_wizard(page, street)
+def test_annotation_task_from_a_folder_split_equally(page, street, project):
+    page.goto("/")
+    check_page(page, "home")
+    page.get_by_role("link", name=re.compile("^Street")).click()
+    expect(page.get_by_role("heading", name="Street", level=1)).to_be_visible()
+    check_page(page, "project")
+    page.get_by_role("link", name="New task").click()
+    expect(page.get_by_role("heading", name="Which items?")).to_be_visible()
     check_page(page, "folder-items")
     page.get_by_role("radio", name="A folder").check()
     page.get_by_role("combobox", name="Folder").fill("/city")
@@ -122,7 +128,8 @@ def test_annotation_task_from_a_folder_split_equally(page, street):
     # Nothing typed yet: no field shows an error.
     expect(page.get_by_role("alert")).to_have_count(0)
     people_step(page, "City folder", *PEOPLE)
-    expect(page.get_by_role("radio", name=re.compile("^Equal"))).to_be_checked()
+    # The split says what it does; 20 items over 3 people differ by at most one (7/7/6, below).
+    expect(page.get_by_role("radio", name="Equal: the same number of items each (at most one apart)")).to_be_checked()
     check_page(page, "folder-people")
     numbers = same_numbers_everywhere(page, "City folder", review(page, "folder"))
     assert sorted(numbers[p] for p in PEOPLE) == [6, 7, 7] and numbers["total"] == 20

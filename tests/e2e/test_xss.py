@@ -449,6 +449,15 @@ def build_world() -> World:
     stuck.stuck_sweep_task(task=task, now=timezone.now() + datetime.timedelta(hours=2))
     running_job = job_services.job_create(kind="task_create", params={}, project=project, created_by=manager, total=10)
     o["job_running"] = job_services.job_start(job_id=running_job.pk)
+    # A pause with a hostile reason, so the pauses admin pages are tried too (before the
+    # hostile notification, which stays the newest).
+    o["pause"] = pause_person(
+        project=project,
+        user=w.users["annotator"],
+        by=manager,
+        task=o["consensus_task"],
+        reason=c.value("pause reason", "svg"),
+    )
     notify(
         kind=EventKind.MENTION,
         recipients=[bob],

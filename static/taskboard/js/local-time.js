@@ -5,6 +5,7 @@
   var FORMATS = {
     datetime: { dateStyle: "medium", timeStyle: "short" },
     date: { dateStyle: "medium" },
+    time: { timeStyle: "medium" },
   };
 
   function localise(root) {

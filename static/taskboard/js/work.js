@@ -33,7 +33,7 @@
     zoom = Math.max(1, Math.min(8, next));
     view.classList.toggle("zoomed", zoom > 1);
     image.style.width = zoom > 1 ? zoom * 100 + "%" : "";
-    if (level) level.textContent = zoom > 1 ? zoom * 100 + "%" : "Fit";
+    if (level) level.textContent = zoom > 1 ? zoom * 100 + "%" : "Fitted";
   }
   document.querySelectorAll("[data-zoom]").forEach(function (button) {
     button.addEventListener("click", function () {

@@ -16,16 +16,17 @@ from django.utils.html import format_html
 register = template.Library()
 
 # The fallback, in the server's time zone, until the script runs (or without scripts).
-FALLBACK = {"datetime": "j M Y, H:i T", "date": "j M Y"}
+FALLBACK = {"datetime": "j M Y, H:i T", "date": "j M Y", "time": "H:i:s T"}
 
 
 @register.filter
 def when(value, style: str = "datetime"):
-    """A date or datetime as `<time>`; `style` is "datetime" (the default) or "date"; empty stays empty."""
+    """A date or datetime as `<time>`; `style` is "datetime" (the default), "date" or "time" (of a
+    datetime: the time of day alone); empty stays empty."""
     if value in (None, ""):
         return ""
     if style not in FALLBACK:
-        raise template.TemplateSyntaxError(f"when: style is 'datetime' or 'date', not {style!r}.")
+        raise template.TemplateSyntaxError(f"when: style is 'datetime', 'date' or 'time', not {style!r}.")
     moment: datetime.date
     if isinstance(value, datetime.datetime):
         moment = timezone.localtime(value) if timezone.is_aware(value) else value
@@ -36,3 +37,11 @@ def when(value, style: str = "datetime"):
         return value
     text = date_format(moment, FALLBACK[style])
     return format_html('<time datetime="{}" title="{}" data-local="{}">{}</time>', iso, iso, style, text)
+
+
+@register.filter
+def iso(value) -> str:
+    """The ISO 8601 form of a moment, for a `<time>` whose text says it another way ("3 hours ago")."""
+    if isinstance(value, datetime.datetime):
+        return (timezone.localtime(value) if timezone.is_aware(value) else value).isoformat(timespec="seconds")
+    return value.isoformat() if isinstance(value, datetime.date) else ""
