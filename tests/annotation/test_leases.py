@@ -101,7 +101,7 @@ def test_working_renews_the_holders_leases(pulling_task, annotator):
     assert lease.expires_at > timezone.now() + datetime.timedelta(minutes=59)
     age(pulling_task, annotator, -10)
     other = TaskItem.objects.filter(task=pulling_task, assignment__assignee=annotator, status=None).first()
-    services.item_time_beat(task_item=other, by=annotator, active_ms=5000)
+    services.item_time_beat(task_item=other, by=annotator, marks_ago_ms=[5000, 0])
     assert Lease.objects.get(pk=lease.pk).expires_at > timezone.now() + datetime.timedelta(minutes=59)
     assert leases.leases_expire() == 0
 

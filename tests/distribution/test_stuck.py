@@ -41,7 +41,7 @@ def test_untouched_items_are_flagged_and_people_told(given, manager, annotator, 
     stuck.stuck_policy_set(task=given, after_hours=2, action="flag", by=manager)
     rows = list(TaskItem.objects.filter(task=given, assignment__assignee=annotator).order_by("rank"))
     flow.item_status_set(task=given, item=rows[0].item, status="completed", by=annotator)
-    services.item_time_beat(task_item=rows[1], by=annotator, active_ms=3000)
+    services.item_time_beat(task_item=rows[1], by=annotator, marks_ago_ms=[3000, 0])
     assert sweep_stuck_work() == 4  # bob's third item, carol's three
     flagged = set(StuckItem.objects.values_list("item_id", flat=True))
     assert rows[0].item_id not in flagged and rows[1].item_id not in flagged and rows[2].item_id in flagged
