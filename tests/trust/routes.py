@@ -280,6 +280,73 @@ ROUTES: dict[str, Route] = {
     "work:item-label": Route("page", "object", kwargs=_work, calls={"POST": lambda w: {"label": "car"}}),
     "work:item-reject": Route("page", "object", kwargs=_work, calls={"POST": lambda w: {"comment": "bad"}}),
     "work:item-beat": Route("page", "object", kwargs=_work, calls={"POST": _empty}),
+    # ---- quality gates (issue 19)
+    "quality:project": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"project_id": w["project"].pk},
+        calls={"GET": None, "POST": lambda w: {"idle_cutoff_seconds": "60"}},
+    ),
+    "quality:ground-truth": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"project_id": w["project"].pk},
+        calls={"POST": lambda w: {"task": w["task"].pk, "status": "completed"}},
+    ),
+    "quality:reason-add": Route(
+        "page", "object", kwargs=lambda w: {"project_id": w["project"].pk}, calls={"POST": lambda w: {"name": "x"}}
+    ),
+    "quality:reason-toggle": Route(
+        "page", "object", kwargs=lambda w: {"project_id": w["project"].pk, "reason_id": 1}, calls={"POST": _empty}
+    ),
+    "quality:pay-settings": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"project_id": w["project"].pk},
+        calls={"POST": lambda w: {"default_hourly_rate": "99", "currency": "EUR"}},
+    ),
+    "quality:pay-rate": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"project_id": w["project"].pk},
+        calls={"POST": lambda w: {"user": w["annotator"].pk, "hourly_rate": "99"}},
+    ),
+    "quality:task": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"task_id": w["task"].pk},
+        calls={"GET": None, "POST": lambda w: {"honeypot_rate": "10", "pause_after": "1"}},
+    ),
+    "quality:honeypots-mix": Route(
+        "page", "object", kwargs=lambda w: {"task_id": w["task"].pk}, calls={"POST": _empty}
+    ),
+    "quality:review-honeypots": Route(
+        "page", "object", kwargs=lambda w: {"task_id": w["task"].pk}, calls={"POST": lambda w: {"count": "3"}}
+    ),
+    "quality:rejections": Route("page", "object", kwargs=lambda w: {"task_id": w["task"].pk}),
+    "quality:qualify": Route("page", "object", kwargs=lambda w: {"task_id": w["task"].pk}),
+    "quality:qualify-start": Route(
+        "page", "object", kwargs=lambda w: {"task_id": w["task"].pk}, calls={"POST": _empty}
+    ),
+    "quality:qualify-submit": Route(
+        "page", "object", kwargs=lambda w: {"task_id": w["task"].pk}, calls={"POST": _empty}
+    ),
+    "quality:qualify-reset": Route(
+        "page",
+        "object",
+        kwargs=lambda w: {"task_id": w["task"].pk, "user_id": w["annotator"].pk},
+        calls={"POST": _empty},
+    ),
+    "dashboards:reviewers": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
+    "dashboards:reviewers-csv": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
+    "dashboards:cost": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
+    "dashboards:payroll-csv": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
+    "api:task-quality": Route(
+        "api",
+        "object",
+        kwargs=lambda w: {"task_id": A("task", w["task"].pk)},
+        calls={"GET": None, "PATCH": lambda w: {"honeypotRate": 10}},
+    ),
     # ---- comments, the item page, the inbox, webhooks (issue 20)
     "work:item-page": Route(
         "page", "object", kwargs=lambda w: {"task_id": w["task"].pk, "item_id": w["task_item"].item_id}
