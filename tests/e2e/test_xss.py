@@ -45,6 +45,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
@@ -77,6 +78,21 @@ from taskboard.notifications.services import notify
 from taskboard.pipelines import editing, running
 from taskboard.pipelines.models import FailedStep, NodeKind
 from taskboard.projects.models import Role
+from taskboard.quality.models import (
+    ActivityMark,
+    GroundTruth,
+    GroundTruthAnswer,
+    Honeypot,
+    Overturn,
+    PayRate,
+    ProjectQuality,
+    QualificationAttempt,
+    Rejection,
+    RejectReason,
+    ReviewHoneypot,
+    SamplingState,
+    TaskQuality,
+)
 from taskboard.work import flow, stuck
 from taskboard.work import services as work_services
 from tests.factories import (
@@ -451,7 +467,7 @@ def build_world() -> World:
     o["job_running"] = job_services.job_start(job_id=running_job.pk)
     # A pause with a hostile reason, so the pauses admin pages are tried too (before the
     # hostile notification, which stays the newest).
-    o["pause"] = pause_person(
+    o["pause"] = people_services.pause_person(
         project=project,
         user=w.users["annotator"],
         by=manager,
@@ -468,6 +484,41 @@ def build_world() -> World:
     )
     o["notification"] = Notification.objects.filter(recipient=bob).latest("pk")
     people_services.pause_person(project=project, user=carol, by=manager, reason=c.value("pause reason", "polyglot"))
+    # Quality: written as rows (the gates' services need a live flow); hostile text where people type it.
+    qa_task, item = o["qa_task"], o["task_item"].item
+    reason = RejectReason.objects.create(project=project, name=c.value("reject reason", "svg", limit=100))
+    ProjectQuality.objects.get_or_create(project=project)
+    TaskQuality.objects.create(task=task, honeypot_rate=5)  # no qualification: the work pages stay open
+    GroundTruth.objects.create(project=project, item=item, status=c.value("truth status", "img", limit=50), by=manager)
+    Honeypot.objects.create(task=task, item=item)
+    GroundTruthAnswer.objects.create(
+        task=task,
+        project=project,
+        user=bob,
+        item=item,
+        status=c.value("answer status", "iframe", limit=50),
+        correct=False,
+    )
+    rejection = Rejection.objects.create(
+        qa_task=qa_task,
+        task=task,
+        item=item,
+        reviewer=rita,
+        annotator=bob,
+        reason=reason,
+        comment=c.value("rejection comment", "textarea"),
+    )
+    Overturn.objects.create(rejection=rejection, reviewer=rita, qa_task=qa_task, item=item, status="approved")
+    QualificationAttempt.objects.create(
+        task=task,
+        user=bob,
+        item_ids=[item.pk],
+        answers={str(item.pk): c.value("qualification answer", "polyglot", limit=50)},
+    )
+    SamplingState.objects.create(qa_task=qa_task, annotator=bob)
+    PayRate.objects.create(project=project, user=bob, hourly_rate=Decimal("12.50"))
+    ReviewHoneypot.objects.create(qa_task=qa_task, item=item, shown_status=c.value("decoy status", "title", limit=50))
+    ActivityMark.objects.create(user=bob, task=task, assignment=o["assignment"], item=item, at_ms=1)
     # Comments on the rejected item (its page, the work view, the timeline) and a webhook with its log.
     item = o["task_item"].item
     o["comment"] = thread = comment_post(
@@ -847,6 +898,14 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
         m(url["dashboards:stuck-panel"], route="dashboards:stuck-panel")
         m(reverse("dashboards:task-detail", args=[o["pulled_task"].pk]))
         manager.download(url["dashboards:people-csv"], route="dashboards:people-csv", expect_type="text/csv")
+        # Quality: the project's and the task's gates, rejections by reason, the scorecards and pay.
+        m(url["quality:project"], route="quality:project")
+        m(url["quality:task"], route="quality:task")
+        m(url["quality:rejections"], route="quality:rejections")
+        m(url["dashboards:reviewers"], route="dashboards:reviewers")
+        m(url["dashboards:cost"], route="dashboards:cost")
+        manager.download(url["dashboards:reviewers-csv"], route="dashboards:reviewers-csv", expect_type="text/csv")
+        manager.download(url["dashboards:payroll-csv"], route="dashboards:payroll-csv", expect_type="text/csv")
         m(url["annotation:dataset-browse"], route="annotation:dataset-browse")
         in_folder = "?" + urlencode({"subfolders": "on", "folder": o["image_item"].dir})
         m(url["annotation:dataset-browse"] + in_folder, route="annotation:dataset-browse")
@@ -864,6 +923,11 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
             reverse("datasets:item-file", args=[o["dataset"].pk, o["image_item"].pk]),
             route="datasets:item-file",
             expect_type="image/png",
+        )
+        manager.download(
+            reverse("datasets:item-thumbnail", args=[o["dataset"].pk, o["image_item"].pk]),
+            route="datasets:item-thumbnail",
+            expect_type="image/",
         )
         m(url["annotation:wizard-start"], route="annotation:wizard-start", expect_path="/items/")
         m(
@@ -976,6 +1040,7 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
         # ---- the annotator's and the reviewer's work pages
         bob.visit(url["work:assignment"], route="work:assignment", expect_path="/items/")
         bob.visit(url["work:item"], route="work:item")  # sent back for rework, with the comment
+        bob.visit(url["quality:qualify"], route="quality:qualify")
         cons = o["consensus_assignment"]
         bob.visit(reverse("work:assignment", args=[cons.pk]), route="work:assignment")
         rita.visit(reverse("work:assignment", args=[o["qa_assignment"].pk]), route="work:assignment")

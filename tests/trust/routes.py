@@ -56,10 +56,6 @@ def _work(w):
     return {"assignment_id": w["assignment"].pk, "task_item_id": w["task_item"].pk}
 
 
-def _person(w):
-    return {"project_id": w["project"].pk, "user_id": w["annotator"].pk}
-
-
 def _api_task(w):
     return {"task_id": A("task", w["task"].pk)}
 
@@ -334,7 +330,7 @@ ROUTES: dict[str, Route] = {
     "quality:qualify-reset": Route(
         "page",
         "object",
-        kwargs=lambda w: {"task_id": w["task"].pk, "user_id": w["annotator"].pk},
+        kwargs=lambda w: {"task_id": w["task"].pk, "user_id": w["assignment"].assignee_id},
         calls={"POST": _empty},
     ),
     "dashboards:reviewers": Route("page", "object", kwargs=lambda w: {"project_id": w["project"].pk}),
