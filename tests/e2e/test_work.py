@@ -262,35 +262,38 @@ def test_active_time_is_sent_only_while_the_person_is_active(
     )
     assignment, items = mine(task, annotator)
     context = chromium_browser.new_context(base_url=live_server.url)
-    page = context.new_page()
-    login_as(page, annotator)
-    beats = []
-    page.on("request", lambda request: beats.append(request) if request.url.endswith("/beat/") else None)
-    page.clock.install()
-    page.goto(f"/work/assignments/{assignment.pk}/items/{items[0].pk}/")
-    page.mouse.move(200, 200)
-    page.clock.run_for(5_000)
-    page.mouse.move(220, 220)
-    page.clock.run_for(5_000)
-    page.mouse.move(240, 240)
-    with page.expect_response(lambda r: r.url.endswith("/beat/")) as response:
-        page.clock.run_for(6_000)
-    assert response.value.status == 204
-    row = ItemTime.objects.get(user=annotator, item_id=items[0].item_id)
-    assert 9 <= row.active_seconds <= 11
-    # No input for two and a half minutes (reading): no beats, since there is nothing to report…
-    page.clock.run_for(150_000)
-    page.wait_for_timeout(300)
-    assert len(beats) == 1
-    # …then a move: reported at the next beat as one mark "so long ago" (the server counts the quiet gap
-    # before it, under the cut-off; the fake clock here is not the server's, so that part is
-    # tested on the service).
-    page.mouse.move(300, 300)
-    with page.expect_response(lambda r: r.url.endswith("/beat/")):
-        page.clock.run_for(15_000)
-    assert len(beats) == 2
-    ages = re.search(r'name="marks"\r\n\r\n([0-9,]*)\r\n', beats[1].post_data or "")
-    assert ages is not None
-    (age,) = [int(a) for a in ages.group(1).split(",")]
-    assert 0 < age <= 15_000  # the next 15-second beat after the move
-    context.close()
+    # Closed whatever happens: an open page keeps beating into a server whose test has ended.
+    try:
+        page = context.new_page()
+        login_as(page, annotator)
+        beats = []
+        page.on("request", lambda request: beats.append(request) if request.url.endswith("/beat/") else None)
+        page.clock.install()
+        page.goto(f"/work/assignments/{assignment.pk}/items/{items[0].pk}/")
+        page.mouse.move(200, 200)
+        page.clock.run_for(5_000)
+        page.mouse.move(220, 220)
+        page.clock.run_for(5_000)
+        page.mouse.move(240, 240)
+        with page.expect_response(lambda r: r.url.endswith("/beat/")) as response:
+            page.clock.run_for(6_000)
+        assert response.value.status == 204
+        row = ItemTime.objects.get(user=annotator, item_id=items[0].item_id)
+        assert 9 <= row.active_seconds <= 11
+        # No input for two and a half minutes (reading): no beats, since there is nothing to report…
+        page.clock.run_for(150_000)
+        page.wait_for_timeout(300)
+        assert len(beats) == 1
+        # …then a move: reported at the next beat as one mark "so long ago" (the server counts the quiet gap
+        # before it, under the cut-off; the fake clock here is not the server's, so that part is
+        # tested on the service).
+        page.mouse.move(300, 300)
+        with page.expect_response(lambda r: r.url.endswith("/beat/")):
+            page.clock.run_for(15_000)
+        assert len(beats) == 2
+        ages = re.search(r'name="marks"\r\n\r\n([0-9,]*)\r\n', beats[1].post_data or "")
+        assert ages is not None
+        (age,) = [int(a) for a in ages.group(1).split(",")]
+        assert 0 < age <= 15_000  # the next 15-second beat after the move
+    finally:
+        context.close()
