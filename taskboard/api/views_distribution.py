@@ -4,7 +4,7 @@ where Dataloop has no call: claim leases (and, as they land, priority, caps, peo
 from django.core.exceptions import ValidationError
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import caps, leases, moves, operations, people, priority, skips
+from taskboard.annotation import bulk_status, caps, leases, moves, operations, people, priority, skips
 from taskboard.annotation.models import BulkOperation, Cap, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.api import queries
@@ -89,6 +89,29 @@ def task_items_priority(request: AuthedHttpRequest, task_id: str):
         task=task, selection=selection, priority=body.get("priority"), by=request.user
     )
     return {"taskId": api_id("task", task.pk), "priority": body["priority"], "updatedItemsCount": changed}
+
+
+@api_view(["POST"])
+def task_items_status(request: AuthedHttpRequest, task_id: str):
+    """{"status": key or null (clear), "filter": DQL (optional: every held item of the task)}: one
+    call, one recorded operation (undo: POST /operations/{id}/undo)."""
+    task = queries.task_get_managed(request.user, task_id)
+    body = json_body(request)
+    if "status" not in body:
+        raise bad_request("status: expected one of the task's status keys, or null to clear.")
+    status, dql = body["status"], body.get("filter")
+    if status is not None and not isinstance(status, str):
+        raise bad_request("status: expected one of the task's status keys, or null to clear.")
+    if dql is not None and not isinstance(dql, dict):
+        raise bad_request("filter: expected a DQL object.")
+    selection = Selection(mode="filter", dql=dql.get("filter", dql)) if dql else None
+    done = bulk_status.items_status_set(task=task, selection=selection, status=status, by=request.user)
+    return {
+        "taskId": api_id("task", task.pk),
+        "status": status,
+        "updatedItemsCount": done.count if done is not None else 0,
+        "operationId": api_id("operation", done.pk) if done is not None else None,
+    }
 
 
 @api_view(["POST"])

@@ -1,0 +1,186 @@
+"""Bulk status over a filter: one recorded operation, set-based, counters exact, undone as one
+while none of its items changed status since; from the page (htmx), the API and the admin."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from taskboard.annotation import bulk_status, operations
+from taskboard.annotation.models import AnnotationTask, BulkOperation, StatusLog, TaskItem, TaskState
+from taskboard.annotation.selection import Selection
+from taskboard.api.ids import api_id
+from taskboard.dashboards import counters
+from taskboard.dashboards.models import DailyThroughput
+from taskboard.work import flow
+from tests.factories import create_task, make_items
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def task(dataset, recipe, manager, annotator, annotator2):
+    make_items(dataset, {"/a": 10, "/b": 10})
+    return create_task(
+        dataset=dataset,
+        created_by=manager,
+        name="bulk",
+        selection=Selection(mode="all"),
+        assignees=[annotator, annotator2],
+    )
+
+
+def statuses(task):
+    return dict(TaskItem.objects.filter(task=task).values_list("id", "status"))
+
+
+def done_total(task):
+    return sum(DailyThroughput.objects.filter(task=task).values_list("done", flat=True))
+
+
+def test_bulk_status_over_a_filter_is_one_operation_with_exact_counters(task, manager, annotator):
+    row = TaskItem.objects.filter(task=task, item__dir="/a", assignment__assignee=annotator).first()
+    flow.item_status_set(task=task, item=row.item, status="discard", by=annotator)
+    operation = bulk_status.items_status_set(
+        task=task, selection=Selection(mode="filter", dql={"dir": "/a"}), status="completed", by=manager
+    )
+    assert operation.kind == "status" and operation.count == 10 and operation.rows.count() == 10
+    assert set(TaskItem.objects.filter(task=task, item__dir="/a").values_list("status", flat=True)) == {"completed"}
+    assert not TaskItem.objects.filter(task=task, item__dir="/b", status__isnull=False).exists()
+    assert StatusLog.objects.filter(task_id=task.pk, status="completed", action="create").count() == 10
+    assert counters.find_drift() == []
+    assert done_total(task) == 10
+    # Everything again: the ten already completed are left alone.
+    again = bulk_status.items_status_set(task=task, selection=None, status="completed", by=manager)
+    assert again.count == 10
+    assert AnnotationTask.objects.get(pk=task.pk).state == TaskState.COMPLETED
+    assert counters.find_drift() == []
+    # Nothing left to change: no operation.
+    assert bulk_status.items_status_set(task=task, selection=None, status="completed", by=manager) is None
+    operations.operation_undo(operation=again, by=manager)
+    assert AnnotationTask.objects.get(pk=task.pk).state == TaskState.OPEN
+    assert counters.find_drift() == [] and done_total(task) == 10
+
+
+def test_undo_gives_each_item_its_status_before(task, manager, annotator):
+    before_rows = TaskItem.objects.filter(task=task, assignment__assignee=annotator).order_by("id")[:3]
+    for row in before_rows:
+        flow.item_status_set(task=task, item=row.item, status="discard", by=annotator)
+    before = statuses(task)
+    by_before = dict(TaskItem.objects.filter(task=task).values_list("id", "status_by_id"))
+    done_before = done_total(task)
+    operation = bulk_status.items_status_set(task=task, selection=None, status="completed", by=manager)
+    assert operation.count == 20
+    logs = StatusLog.objects.count()
+    assert operations.operation_undo(operation=operation, by=manager) == 20
+    assert statuses(task) == before
+    assert dict(TaskItem.objects.filter(task=task).values_list("id", "status_by_id")) == by_before
+    # 17 statuses taken away, 3 given back.
+    assert StatusLog.objects.count() - logs == 20
+    assert StatusLog.objects.filter(action="delete", status="completed").count() == 17
+    assert counters.find_drift() == []
+    assert done_total(task) == done_before
+    with pytest.raises(ValidationError, match="already undone"):
+        operations.operation_undo(operation=operation, by=manager)
+
+
+def test_bulk_clear_and_its_undo(task, manager, annotator):
+    bulk_status.items_status_set(task=task, selection=None, status="completed", by=manager)
+    cleared = bulk_status.items_status_set(
+        task=task, selection=Selection(mode="folder", folder="/b"), status=None, by=manager
+    )
+    assert cleared.count == 10
+    assert StatusLog.objects.filter(action="delete", status="completed").count() == 10
+    assert counters.find_drift() == [] and done_total(task) == 10
+    operations.operation_undo(operation=cleared, by=manager)
+    assert not TaskItem.objects.filter(task=task, status__isnull=True).exists()
+    assert counters.find_drift() == [] and done_total(task) == 20
+
+
+def test_undo_is_refused_once_an_item_changed_status(task, manager, annotator):
+    operation = bulk_status.items_status_set(task=task, selection=None, status="completed", by=manager)
+    row = TaskItem.objects.filter(task=task, assignment__assignee=annotator).first()
+    flow.item_status_set(task=task, item=row.item, status="discard", by=annotator)
+    with pytest.raises(ValidationError, match="1 of the 20 items"):
+        operations.operation_undo(operation=operation, by=manager)
+    assert TaskItem.objects.filter(task=task, status="completed").count() == 19
+    assert counters.find_drift() == []
+
+
+def test_bad_status_and_bad_filter_change_nothing(task, manager):
+    with pytest.raises(ValidationError, match="not a status"):
+        bulk_status.items_status_set(task=task, selection=None, status="nope", by=manager)
+    with pytest.raises(ValidationError):
+        bulk_status.items_status_set(
+            task=task, selection=Selection(mode="filter", dql={"nope": 1}), status="completed", by=manager
+        )
+    assert not BulkOperation.objects.exists()
+    assert not TaskItem.objects.filter(task=task, status__isnull=False).exists()
+
+
+def test_queued_items_of_a_pulling_task_are_left_alone(pulling_task, manager):
+    held = TaskItem.objects.filter(task=pulling_task, in_queue=False).count()
+    assert 0 < held < 30
+    operation = bulk_status.items_status_set(task=pulling_task, selection=None, status="completed", by=manager)
+    assert operation.count == held
+    assert not TaskItem.objects.filter(task=pulling_task, in_queue=True, status__isnull=False).exists()
+    assert counters.find_drift() == []
+
+
+def test_page_sets_a_status_in_place_with_htmx_and_offers_undo(client, task, manager):
+    client.force_login(manager)
+    page = client.get(reverse("annotation:task-bulk-status", args=[task.pk]) + "?dir=/a")
+    assert page.status_code == 200 and 'id="bulk-status-form"' in page.content.decode()
+    detail = client.get(reverse("dashboards:task-detail", args=[task.pk])).content.decode()
+    assert reverse("annotation:task-bulk-status", args=[task.pk]) in detail
+    response = client.post(
+        reverse("annotation:task-bulk-status-set", args=[task.pk]),
+        {"status": "completed", "dql": '{"dir": "/b"}'},
+        headers=HX,
+    )
+    body = response.content.decode()
+    operation = BulkOperation.objects.get(kind="status")
+    assert body.lstrip().startswith('<div class="task-columns" id="bulk-status"')
+    assert "10 items changed" in body and reverse("annotation:operation-undo", args=[operation.pk]) in body
+    assert TaskItem.objects.filter(task=task, status="completed").count() == 10
+    bad = client.post(
+        reverse("annotation:task-bulk-status-set", args=[task.pk]), {"status": "completed", "dql": "{"}, headers=HX
+    )
+    assert bad.status_code == 400 and "Not JSON" in bad.content.decode()
+    cleared = client.post(
+        reverse("annotation:task-bulk-status-set", args=[task.pk]), {"status": "__clear__", "dql": ""}, headers=HX
+    )
+    assert "10 items changed" in cleared.content.decode()
+    assert counters.find_drift() == []
+
+
+def test_page_is_for_managers(client, task, annotator, other_manager):
+    for user in (annotator, other_manager):
+        client.force_login(user)
+        assert client.get(reverse("annotation:task-bulk-status", args=[task.pk])).status_code == 404
+        url = reverse("annotation:task-bulk-status-set", args=[task.pk])
+        assert client.post(url, {"status": "completed"}).status_code == 404
+    assert not TaskItem.objects.filter(task=task, status__isnull=False).exists()
+
+
+def test_api_bulk_status_and_undo(api, task, manager, annotator):
+    path = f"/api/v1/annotationtasks/{api_id('task', task.pk)}/statuses"
+    assert api(annotator).post(path, {"status": "completed"}).status_code == 403  # sees the task, manages not
+    assert api(manager).post(path, {"filter": {"dir": "/a"}}).status_code == 400
+    bad = api(manager).post(path, {"status": "nope"})
+    assert bad.status_code == 400 and "not a status" in bad.json()["message"]
+    body = api(manager).post(path, {"status": "completed", "filter": {"dir": "/a"}}).json()
+    assert body["updatedItemsCount"] == 10 and body["operationId"]
+    assert api(manager).post(path, {"status": "completed", "filter": {"dir": "/a"}}).json()["operationId"] is None
+    undone = api(manager).post(f"/api/v1/operations/{body['operationId']}/undo").json()
+    assert undone["restoredItemsCount"] == 10 and undone["type"] == "status"
+    assert not TaskItem.objects.filter(task=task, status__isnull=False).exists()
+    assert counters.find_drift() == []
+
+
+def test_admin_undo_of_a_bulk_status(admin_client, task, manager):
+    operation = bulk_status.items_status_set(task=task, selection=None, status="completed", by=manager)
+    admin_client.post(
+        reverse("admin:annotation_bulkoperation_changelist"), {"action": "undo", "_selected_action": [operation.pk]}
+    )
+    assert not TaskItem.objects.filter(task=task, status__isnull=False).exists()
+    assert counters.find_drift() == []
