@@ -102,6 +102,26 @@ def _log(*, operation: BulkOperation, action: str, where: str, by: User) -> None
         )
 
 
+def status_problem(*, task: AnnotationTask, status: object) -> str | None:
+    if status is None:
+        return None
+    if not isinstance(status, str) or not status:
+        return "Choose a status."
+    if not TaskStatus.objects.filter(task=task, key=status).exists():
+        return f"“{status}” is not a status of this task."
+    return None
+
+
+def rows_to_change(*, task: AnnotationTask, selection: Selection | None, status: str | None) -> QuerySet[TaskItem]:
+    """The held rows the selection matches that do not have `status` yet (None: that have one)."""
+    rows = _held_rows(task=task, selection=selection)
+    return (
+        rows.filter(status__isnull=False)
+        if status is None
+        else rows.filter(Q(status__isnull=True) | ~Q(status=status))
+    )
+
+
 @transaction.atomic
 def items_status_set(
     *, task: AnnotationTask, selection: Selection | None, status: str | None, by: User

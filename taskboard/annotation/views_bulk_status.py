@@ -6,15 +6,24 @@ import json
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import bulk_status, forms
+from taskboard.annotation import bulk_jobs, forms
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.filters import ItemFilter
 from taskboard.annotation.models import AnnotationTask, BulkOperation, TaskItem
 from taskboard.annotation.wizard import add_errors
+
+
+def job_redirect(request: AuthedHttpRequest, started: bulk_jobs.BulkStart):
+    """A large change runs as a job: its page, with the progress bar (through HX-Redirect for htmx)."""
+    assert started.job is not None
+    url = reverse("jobs:job-detail", args=[started.job.pk])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 def _status_levels(task: AnnotationTask) -> list[tuple[str, int]]:
@@ -65,12 +74,14 @@ def task_bulk_status_set(request: AuthedHttpRequest, pk: int):
     form = forms.BulkStatusForm(request.POST, task=task)
     if form.is_valid():
         try:
-            done = bulk_status.items_status_set(
+            started = bulk_jobs.items_status_start(
                 task=task, selection=form.selection, status=form.chosen_status, by=request.user
             )
         except ValidationError as exc:
             add_errors(form, exc, default="dql")
         else:
+            if started.job is not None:
+                return job_redirect(request, started)
             task.refresh_from_db()
-            return _page(request, task, done=done, nothing=done is None)
+            return _page(request, task, done=started.operation, nothing=started.operation is None)
     return _page(request, task, form=form, status=400)

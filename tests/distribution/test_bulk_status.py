@@ -1,5 +1,6 @@
 """Bulk status over a filter: one recorded operation, set-based, counters exact, undone as one
-while none of its items changed status since; from the page (htmx), the API and the admin."""
+while none of its items changed status since; from the page (htmx), the API and the admin. Large
+bulk statuses and priorities run as a job with a progress bar."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -11,6 +12,7 @@ from taskboard.annotation.selection import Selection
 from taskboard.api.ids import api_id
 from taskboard.dashboards import counters
 from taskboard.dashboards.models import DailyThroughput
+from taskboard.jobs.models import Job, JobState
 from taskboard.work import flow
 from tests.factories import create_task, make_items
 
@@ -183,4 +185,67 @@ def test_admin_undo_of_a_bulk_status(admin_client, task, manager):
         reverse("admin:annotation_bulkoperation_changelist"), {"action": "undo", "_selected_action": [operation.pk]}
     )
     assert not TaskItem.objects.filter(task=task, status__isnull=False).exists()
+    assert counters.find_drift() == []
+
+
+# --- Large bulk changes run as a job with a progress bar -------------------------------------------------
+
+
+@pytest.fixture
+def small_threshold(settings):
+    settings.BULK_JOB_THRESHOLD = 15
+    return settings
+
+
+def test_a_large_bulk_status_runs_as_a_job_from_the_page(
+    client, task, manager, small_threshold, django_capture_on_commit_callbacks
+):
+    client.force_login(manager)
+    url = reverse("annotation:task-bulk-status-set", args=[task.pk])
+    # Under the threshold: in the request.
+    small = client.post(url, {"status": "completed", "dql": '{"dir": "/a"}'}, headers=HX)
+    assert small.status_code == 200 and not Job.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"status": "discard", "dql": ""}, headers=HX)
+    job = Job.objects.get()
+    assert response.headers["HX-Redirect"] == reverse("jobs:job-detail", args=[job.pk])
+    assert job.state == JobState.SUCCEEDED, job.error
+    assert (job.kind, job.done, job.total) == ("bulk_status", 20, 20)
+    operation = BulkOperation.objects.get(pk=job.result["operation_id"])
+    assert operation.count == 20 and TaskItem.objects.filter(task=task, status="discard").count() == 20
+    page = client.get(reverse("jobs:job-detail", args=[job.pk])).content.decode()
+    assert "<progress" in page and job.result["url"] in page
+    assert counters.find_drift() == []
+    operations.operation_undo(operation=operation, by=manager)
+    assert TaskItem.objects.filter(task=task, status="completed").count() == 10
+    assert counters.find_drift() == []
+
+
+def test_a_large_bulk_priority_runs_as_a_job_and_bad_input_is_refused_first(
+    api, task, manager, small_threshold, django_capture_on_commit_callbacks
+):
+    path = f"/api/v1/annotationtasks/{api_id('task', task.pk)}/priority"
+    bad = api(manager).post(path, {"priority": 101})
+    assert bad.status_code == 400 and not Job.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        body = api(manager).post(path, {"priority": 90}).json()
+    assert body["updatedItemsCount"] is None and body["command"]["type"] == "bulkPriority"
+    job = Job.objects.get()
+    assert job.state == JobState.SUCCEEDED and job.kind == "bulk_priority"
+    assert TaskItem.objects.filter(task=task, priority=90).count() == 20
+    command = api(manager).get(f"/api/v1/commands/{body['command']['id']}").json()
+    assert command["status"] == "success"
+    operations.operation_undo(operation=BulkOperation.objects.get(pk=job.result["operation_id"]), by=manager)
+    assert set(TaskItem.objects.filter(task=task).values_list("priority", flat=True)) == {50}
+
+
+def test_a_large_bulk_status_from_the_api_is_a_command(
+    api, task, manager, small_threshold, django_capture_on_commit_callbacks
+):
+    path = f"/api/v1/annotationtasks/{api_id('task', task.pk)}/statuses"
+    with django_capture_on_commit_callbacks(execute=True):
+        body = api(manager).post(path, {"status": "completed"}).json()
+    assert body["command"]["type"] == "bulkStatus" and body["operationId"] is None
+    assert api(manager).get(f"/api/v1/commands/{body['command']['id']}").json()["status"] == "success"
+    assert TaskItem.objects.filter(task=task, status="completed").count() == 20
     assert counters.find_drift() == []
