@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from taskboard.annotation import bulk_status, operations
-from taskboard.annotation.models import AnnotationTask, BulkOperation, StatusLog, TaskItem, TaskState
+from taskboard.annotation.models import AnnotationTask, Assignment, BulkOperation, StatusLog, TaskItem, TaskState
 from taskboard.annotation.selection import Selection
 from taskboard.api.ids import api_id
 from taskboard.dashboards import counters
@@ -248,4 +248,35 @@ def test_a_large_bulk_status_from_the_api_is_a_command(
     assert body["command"]["type"] == "bulkStatus" and body["operationId"] is None
     assert api(manager).get(f"/api/v1/commands/{body['command']['id']}").json()["status"] == "success"
     assert TaskItem.objects.filter(task=task, status="completed").count() == 20
+    assert counters.find_drift() == []
+
+
+def test_a_large_reassign_and_redistribute_run_as_jobs_and_undo(
+    client, task, manager, annotator, annotator2, annotator3, settings, django_capture_on_commit_callbacks
+):
+    settings.BULK_JOB_THRESHOLD = 5
+    mine = Assignment.objects.get(task=task, assignee=annotator)
+    client.force_login(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("annotation:task-reassign", args=[task.pk]), {"assignment": mine.pk, "to_user": annotator3.pk}
+        )
+    job = Job.objects.get(kind="bulk_reassign")
+    assert response.status_code == 302 and response.url == reverse("jobs:job-detail", args=[job.pk])
+    assert job.state == JobState.SUCCEEDED, job.error
+    assert (job.done, job.total) == (10, 10)
+    theirs = Assignment.objects.get(task=task, assignee=annotator3)
+    assert theirs.item_count == 10
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("annotation:task-redistribute", args=[task.pk]),
+            {"assignment": theirs.pk, "assignees": [annotator.pk, annotator2.pk], "split": "equal"},
+            headers=HX,
+        )
+    spread = Job.objects.get(kind="bulk_redistribute")
+    assert spread.state == JobState.SUCCEEDED, spread.error
+    assert Assignment.objects.get(pk=theirs.pk).item_count == 0
+    assert counters.find_drift() == []
+    operations.operation_undo(operation=BulkOperation.objects.get(kind="redistribute"), by=manager)
+    assert Assignment.objects.get(pk=theirs.pk).item_count == 10
     assert counters.find_drift() == []
