@@ -280,3 +280,15 @@ def test_a_large_reassign_and_redistribute_run_as_jobs_and_undo(
     operations.operation_undo(operation=BulkOperation.objects.get(kind="redistribute"), by=manager)
     assert Assignment.objects.get(pk=theirs.pk).item_count == 10
     assert counters.find_drift() == []
+
+
+def test_admin_clears_statuses_as_one_operation_per_task(admin_client, task, manager):
+    bulk_status.items_status_set(task=task, selection=None, status="completed", by=manager)
+    rows = list(TaskItem.objects.filter(task=task, item__dir="/a").values_list("pk", flat=True))
+    admin_client.post(
+        reverse("admin:annotation_taskitem_changelist"), {"action": "clear_status", "_selected_action": rows}
+    )
+    cleared = BulkOperation.objects.filter(kind="status").latest("id")
+    assert cleared.count == 10 and cleared.data["status"] is None
+    assert TaskItem.objects.filter(task=task, status__isnull=True).count() == 10
+    assert counters.find_drift() == []

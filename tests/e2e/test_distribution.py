@@ -1,7 +1,6 @@
-"""Distribution control in the browser: the manager releases a holder's leases, sets a priority over
-a filter, sets a status over a filter, pauses a person and hands their work to others from the people
-view, and undoes it,
-each through htmx in place (no reload) where the page offers it."""
+"""Distribution control in the browser: the manager releases a holder's leases, sets a priority and
+a status over a filter, pauses a person and hands their work to others from the people view, and
+undoes it, each through htmx in place (no reload) where the page offers it."""
 
 import pytest
 from playwright.sync_api import expect
