@@ -57,18 +57,22 @@ def _done_keys(task: AnnotationTask) -> set[str]:
     return set(TaskStatus.objects.filter(task=task, is_done=True).values_list("key", flat=True))
 
 
-def _counters_follow(*, task: AnnotationTask, operation: BulkOperation, undo: bool) -> None:
+def _counters_follow(
+    *, task: AnnotationTask, operation: BulkOperation, undo: bool, groups: list[tuple] | None = None
+) -> None:
     """Move the counters of every row the operation names (already written) to the status it has now,
     from the one it had (before the operation; or, for an undo, the operation's): one GROUP BY to read
-    the moves, one statement per (assignment, status) group to apply them."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT t.assignment_id, r.before_status, t.status, count(*) FROM {ROW_TABLE} r "
-            f"JOIN {TASK_ITEM_TABLE} t ON t.id = r.task_item_id WHERE r.operation_id = %s "
-            f"GROUP BY t.assignment_id, r.before_status, t.status",
-            [operation.pk],
-        )
-        groups = cursor.fetchall()
+    the moves (unless the caller read them as `groups`: assignment, before, now, count), one statement
+    per (assignment, status) group to apply them."""
+    if groups is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT t.assignment_id, r.before_status, t.status, count(*) FROM {ROW_TABLE} r "
+                f"JOIN {TASK_ITEM_TABLE} t ON t.id = r.task_item_id WHERE r.operation_id = %s "
+                f"GROUP BY t.assignment_id, r.before_status, t.status",
+                [operation.pk],
+            )
+            groups = cursor.fetchall()
     done = _done_keys(task)
     done_by_assignment: dict[int, int] = {}
     for assignment_id, was, new, n in sorted(groups, key=lambda g: (g[0], g[1] or "", g[2] or "")):
@@ -130,17 +134,10 @@ def items_status_set(
     recorded operation. Returns it, or None when no row needed to change."""
     task = lock_task(task)
     _require_open(task)
-    keys = set(TaskStatus.objects.filter(task=task).values_list("key", flat=True))
-    if status is not None and (not isinstance(status, str) or status not in keys):
-        raise ValidationError(
-            {"status": f"“{status}” is not a status of this task." if status else "Choose a status."}
-        )
-    rows = _held_rows(task=task, selection=selection)
-    rows = (
-        rows.filter(status__isnull=False)
-        if status is None
-        else rows.filter(Q(status__isnull=True) | ~Q(status=status))
-    )
+    problem = status_problem(task=task, status=status)
+    if problem:
+        raise ValidationError({"status": problem})
+    rows = rows_to_change(task=task, selection=selection, status=status)
     what = f"Status {status}" if status is not None else "Status cleared"
     operation = BulkOperation.objects.create(
         project_id=task.project_id,
@@ -154,31 +151,56 @@ def items_status_set(
         rows.order_by().values("id", "priority", "status", "status_by_id", "status_at").query.sql_with_params()
     )
     now = timezone.now()
+    written = [status, by.pk if status is not None else None, now if status is not None else None]
+    action = StatusAction.CREATE if status is not None else StatusAction.DELETE
+    groups: list[tuple] | None = None
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {ROW_TABLE} (operation_id, task_item_id, before_priority, before_status, "
-            f"before_status_by_id, before_status_at) SELECT %s, o.id, o.priority, o.status, o.status_by_id, "
-            f"o.status_at FROM ({rows_sql}) o",
-            [operation.pk, *params],
-        )
-        changed = cursor.rowcount
-        if not changed:
-            operation.delete()
-            return None
-        if status is None:
-            # A clear logs the status it took away, before the rows lose it.
-            _log(operation=operation, action=StatusAction.DELETE, where="t.status IS NOT NULL", by=by)
-        cursor.execute(
-            f"UPDATE {TASK_ITEM_TABLE} SET status = %s, status_by_id = %s, status_at = %s WHERE id IN "
-            f"(SELECT task_item_id FROM {ROW_TABLE} WHERE operation_id = %s)",
-            [status, by.pk if status is not None else None, now if status is not None else None, operation.pk],
-        )
-    if status is not None:
-        _log(operation=operation, action=StatusAction.CREATE, where="t.status IS NOT NULL", by=by)
+        if connection.vendor == "postgresql":
+            # One pass: the rows found once, changed, their values before recorded (for undo), one log
+            # row each (a clear logs the status it took away), and the counters' moves read back.
+            cursor.execute(
+                f"WITH o AS MATERIALIZED ({rows_sql}), "
+                f"upd AS (UPDATE {TASK_ITEM_TABLE} t SET status = %s, status_by_id = %s, status_at = %s FROM o "
+                f"WHERE t.id = o.id RETURNING t.id, t.task_id, t.item_id, t.assignment_id, t.copy, o.priority, "
+                f"o.status AS before_status, o.status_by_id AS before_by, o.status_at AS before_at), "
+                f"recorded AS (INSERT INTO {ROW_TABLE} (operation_id, task_item_id, before_priority, before_status, "
+                f"before_status_by_id, before_status_at) SELECT %s, id, priority, before_status, before_by, "
+                f"before_at FROM upd), "
+                f"logged AS (INSERT INTO {LOG_TABLE} (task_id, item_id, assignment_pk, copy, status, action, "
+                f"creator, at) SELECT task_id, item_id, assignment_id, copy, "
+                f"COALESCE(CAST(%s AS varchar), before_status), %s, %s, %s FROM upd) "
+                f"SELECT assignment_id, before_status, CAST(%s AS varchar), count(*) FROM upd "
+                f"GROUP BY assignment_id, before_status",
+                [*params, *written, operation.pk, status, action, by.email, now, status],
+            )
+            groups = cursor.fetchall()
+            changed = sum(n for *_, n in groups)
+        else:
+            cursor.execute(
+                f"INSERT INTO {ROW_TABLE} (operation_id, task_item_id, before_priority, before_status, "
+                f"before_status_by_id, before_status_at) SELECT %s, o.id, o.priority, o.status, o.status_by_id, "
+                f"o.status_at FROM ({rows_sql}) o",
+                [operation.pk, *params],
+            )
+            changed = cursor.rowcount
+            if changed and status is None:
+                # A clear logs the status it took away, before the rows lose it.
+                _log(operation=operation, action=action, where="t.status IS NOT NULL", by=by)
+            if changed:
+                cursor.execute(
+                    f"UPDATE {TASK_ITEM_TABLE} SET status = %s, status_by_id = %s, status_at = %s WHERE id IN "
+                    f"(SELECT task_item_id FROM {ROW_TABLE} WHERE operation_id = %s)",
+                    [*written, operation.pk],
+                )
+            if changed and status is not None:
+                _log(operation=operation, action=action, where="t.status IS NOT NULL", by=by)
+    if not changed:
+        operation.delete()
+        return None
     operation.data["at"] = now.isoformat()
     BulkOperation.objects.filter(pk=operation.pk).update(count=changed, data=operation.data)
     operation.count = changed
-    _counters_follow(task=task, operation=operation, undo=False)
+    _counters_follow(task=task, operation=operation, undo=False, groups=groups)
     return operation
 
 
