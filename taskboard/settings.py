@@ -263,6 +263,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 
 # Selections at or above this many items are created by a job with a progress bar.
 TASK_JOB_THRESHOLD = env_int("TASK_JOB_THRESHOLD", 5000, minimum=1)
+# A bulk status or bulk priority that would change at least this many rows runs as a job.
+BULK_JOB_THRESHOLD = env_int("BULK_JOB_THRESHOLD", 20_000, minimum=1)
 # A job whose worker stopped reporting for this long is retried or failed.
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 600, minimum=10)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)

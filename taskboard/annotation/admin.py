@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from taskboard.annotation.bulk_status import items_status_set
 from taskboard.annotation.leases import leases_release
 from taskboard.annotation.models import (
     AnnotationTask,
@@ -23,6 +24,7 @@ from taskboard.annotation.models import (
 from taskboard.annotation.moves import person_hand_off
 from taskboard.annotation.operations import operation_undo
 from taskboard.annotation.people import pause_person, resume_person
+from taskboard.annotation.selection import Selection
 from taskboard.datasets.admin import LargeTableAdmin
 
 
@@ -182,9 +184,25 @@ class TaskItemAdmin(LargeTableAdmin):
     list_filter = (TaskItemStatusFilter, "in_queue", "rework")
     search_fields = ("item__filename", "=task__name")
     raw_id_fields = ("task", "item", "assignment", "lease")
-    # Priority is editable here (pulls and next items follow it). Only the item's holder sets a
-    # status, through the service that keeps the counters.
+    # Priority is editable here (pulls and next items follow it). A status is set by the item's
+    # holder through the status flow, or cleared here as one bulk operation per task (undoable).
     readonly_fields = ("status", "status_by", "status_at")
+    actions = ("clear_status",)
+
+    @admin.action(description="Clear their status (one bulk operation per task, undoable)")
+    def clear_status(self, request, queryset):
+        by_task: dict[int, set[int]] = {}
+        for task_id, item_id in queryset.order_by().values_list("task_id", "item_id"):
+            by_task.setdefault(task_id, set()).add(item_id)
+        for task in AnnotationTask.objects.filter(pk__in=list(by_task)).order_by("pk"):
+            selection = Selection(mode="list", item_ids=tuple(sorted(by_task[task.pk])))
+            try:
+                operation = items_status_set(task=task, selection=selection, status=None, by=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{task.name}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                count = operation.count if operation is not None else 0
+                self.message_user(request, f"{task.name}: status cleared on {count} item(s).")
 
     @admin.display(description="holder", ordering="assignment__assignee__email")
     def assignee(self, task_item):
@@ -326,7 +344,7 @@ class BulkOperationAdmin(admin.ModelAdmin):
 
 @admin.register(OperationRow)
 class OperationRowAdmin(LargeTableAdmin):
-    list_display = ("id", "operation", "task_item_id", "before_priority")
+    list_display = ("id", "operation", "task_item_id", "before_priority", "before_status")
     raw_id_fields = ("operation",)
 
     def has_add_permission(self, request):

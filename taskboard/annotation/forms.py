@@ -7,7 +7,7 @@ enforce) come back from the services as ValidationError dicts and are put beside
 import datetime
 import json
 import re
-from typing import cast
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -585,10 +585,9 @@ class TaskPriorityForm(forms.Form):
     task_priority = forms.TypedChoiceField(label="Task priority", choices=Priority.choices, coerce=int)
 
 
-class ItemPriorityForm(forms.Form):
-    """One priority over every item a DQL filter matches (empty: every item of the task)."""
+class FilterForm(forms.Form):
+    """A DQL filter over the task's items (empty: every item of the task)."""
 
-    priority = forms.IntegerField(label="Item priority (0 to 100, higher first)", min_value=0, max_value=100)
     dql = forms.CharField(
         label="Filter (DQL)",
         required=False,
@@ -612,6 +611,33 @@ class ItemPriorityForm(forms.Form):
     def selection(self) -> Selection | None:
         dql = self.cleaned_data.get("dql")
         return Selection(mode="filter", dql=dql) if dql else None
+
+
+class ItemPriorityForm(FilterForm):
+    """One priority over every item a DQL filter matches (empty: every item of the task)."""
+
+    priority = forms.IntegerField(label="Item priority (0 to 100, higher first)", min_value=0, max_value=100)
+    field_order = ["priority", "dql"]
+
+
+CLEAR_STATUS = "__clear__"
+
+
+class BulkStatusForm(FilterForm):
+    """One status (or none) over every held item a DQL filter matches."""
+
+    status = forms.ChoiceField(label="Status")
+    field_order = ["status", "dql"]
+
+    def __init__(self, *args: Any, task: AnnotationTask, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        keys = list(TaskStatus.objects.filter(task=task).order_by("position", "key").values_list("key", "label"))
+        cast(forms.ChoiceField, self.fields["status"]).choices = [*keys, (CLEAR_STATUS, "No status (clear it)")]
+
+    @property
+    def chosen_status(self) -> str | None:
+        value = self.cleaned_data["status"]
+        return None if value == CLEAR_STATUS else value
 
 
 class SkipPolicyForm(forms.Form):

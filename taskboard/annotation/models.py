@@ -615,6 +615,7 @@ class OperationKind(models.TextChoices):
     REDISTRIBUTE = "redistribute", "Redistribute"
     HAND_OFF = "hand_off", "Hand-off"
     PRIORITY = "priority", "Bulk priority"
+    STATUS = "status", "Bulk status"
 
 
 class BulkOperation(models.Model):
@@ -653,7 +654,7 @@ class BulkOperation(models.Model):
 
 
 class OperationRow(models.Model):
-    """A task item row a bulk priority changed, with its value before."""
+    """A task item row a bulk priority or a bulk status changed, with its values before."""
 
     # No FK triggers: written a million at a time by INSERT … SELECT.
     operation = models.ForeignKey(
@@ -661,6 +662,10 @@ class OperationRow(models.Model):
     )
     task_item_id = models.BigIntegerField()
     before_priority = models.PositiveSmallIntegerField()
+    # A bulk status: the row's status, who set it and when, before (all null: it had none).
+    before_status = models.CharField(max_length=50, null=True, blank=True)
+    before_status_by_id = models.BigIntegerField(null=True, blank=True)
+    before_status_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["operation", "task_item_id"], name="operation_row")]

@@ -1,4 +1,5 @@
-"""Reversible bulk operations: a reassign, a redistribute, a hand-off or a bulk priority is recorded
+"""Reversible bulk operations: a reassign, a redistribute, a hand-off, a bulk priority or a bulk status
+(`bulk_status`) is recorded
 as one operation (`BulkOperation`) that a manager can undo as one, as long as the items it touched
 have not moved, been worked on or been changed since.
 
@@ -14,6 +15,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from taskboard.accounts.models import User
+from taskboard.annotation.bulk_status import status_undo
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
@@ -198,6 +200,8 @@ def operation_undo(*, operation: BulkOperation, by: User) -> int:
         if operation.task_id is not None:
             lock_task(operation.task)  # type: ignore[arg-type]
         count = _undo_priority(operation)
+    elif operation.kind == OperationKind.STATUS and operation.task_id is not None:
+        count = status_undo(operation, by)
     else:
         raise ValidationError({"operation": "This operation cannot be undone."})
     BulkOperation.objects.filter(pk=operation.pk).update(undone_at=timezone.now(), undone_by=by)

@@ -9,3 +9,7 @@ task_item_status_changed = Signal()
 
 # Sent after items entered a task (creation or add_items). kwargs: task, item_ids (list[int] | None: all), by
 task_items_added = Signal()
+
+# Sent after a manager's bulk status (or its undo) changed many rows at once. kwargs: task,
+# done_by_assignment ({assignment_id: items that became done less those that stopped being done}).
+task_items_statuses_changed = Signal()

@@ -4,10 +4,24 @@ autodiscovery), and the periodic sweeps (Celery beat): deadline reminders and ex
 from celery import shared_task
 
 from taskboard.annotation import telling
+from taskboard.annotation.bulk_jobs import (
+    bulk_priority_job_run,
+    bulk_reassign_job_run,
+    bulk_redistribute_job_run,
+    bulk_status_job_run,
+)
 from taskboard.annotation.creation import task_create_job_run
 from taskboard.annotation.leases import leases_expire
 
-__all__ = ["expire_leases", "remind_deadlines", "task_create_job_run"]
+__all__ = [
+    "bulk_priority_job_run",
+    "bulk_reassign_job_run",
+    "bulk_redistribute_job_run",
+    "bulk_status_job_run",
+    "expire_leases",
+    "remind_deadlines",
+    "task_create_job_run",
+]
 
 
 @shared_task(ignore_result=True)

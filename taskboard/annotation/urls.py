@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from taskboard.annotation import views, views_browse, views_distribution, views_wizard
+from taskboard.annotation import views, views_browse, views_bulk_status, views_distribution, views_wizard
 
 app_name = "annotation"
 
@@ -25,6 +25,8 @@ urlpatterns = [
     path("tasks/<int:pk>/priority/", views_distribution.task_priority, name="task-priority"),
     path("tasks/<int:pk>/priority/task/", views_distribution.task_priority_set, name="task-priority-set"),
     path("tasks/<int:pk>/priority/items/", views_distribution.task_items_priority, name="task-items-priority"),
+    path("tasks/<int:pk>/status/", views_bulk_status.task_bulk_status, name="task-bulk-status"),
+    path("tasks/<int:pk>/status/items/", views_bulk_status.task_bulk_status_set, name="task-bulk-status-set"),
     path("tasks/<int:pk>/skips/policy/", views_distribution.task_skip_policy, name="task-skip-policy"),
     path("projects/<int:pk>/operations/", views_distribution.project_operations, name="project-operations"),
     path("operations/<int:pk>/undo/", views_distribution.operation_undo, name="operation-undo"),

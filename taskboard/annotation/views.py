@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import forms, moves, progress, services, wizard
+from taskboard.annotation import bulk_jobs, forms, moves, progress, services, wizard
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.selection import select_items
 from taskboard.annotation.workload import WorkloadUnit, equal_loads
@@ -152,12 +152,14 @@ def task_reassign(request: AuthedHttpRequest, pk: int):
     form = forms.ReassignForm(_posted(request), initial=initial, task=task)
     if request.method == "POST" and form.is_valid():
         try:
-            moves.assignment_reassign(
+            started = bulk_jobs.assignment_reassign_start(
                 assignment=form.cleaned_data["assignment"], to_user=form.cleaned_data["to_user"], by=request.user
             )
         except ValidationError as exc:
             wizard.add_errors(form, exc, default="to_user")
         else:
+            if started.job is not None:
+                return _go(request, reverse("jobs:job-detail", args=[started.job.pk]))
             messages.success(
                 request,
                 f"Undone items of {form.cleaned_data['assignment'].assignee.email} moved to "
@@ -182,12 +184,14 @@ def task_redistribute(request: AuthedHttpRequest, pk: int):
             people = list(form.cleaned_data["assignees"])
             workload = [WorkloadUnit(u, load) for u, load in zip(people, equal_loads(len(people)), strict=True)]
         try:
-            moves.assignment_redistribute(
+            started = bulk_jobs.assignment_redistribute_start(
                 assignment=form.cleaned_data["assignment"], workload=workload, by=request.user
             )
         except ValidationError as exc:
             wizard.add_errors(form, exc, default="assignees")
         else:
+            if started.job is not None:
+                return _go(request, reverse("jobs:job-detail", args=[started.job.pk]))
             messages.success(
                 request, f"Undone items of {form.cleaned_data['assignment'].assignee.email} redistributed."
             )

@@ -13,10 +13,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.accounts.models import User
-from taskboard.annotation import forms, leases, operations, priority, services, skips
+from taskboard.annotation import bulk_jobs, forms, leases, operations, priority, services, skips
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.filters import ItemFilter
 from taskboard.annotation.models import BulkOperation
+from taskboard.annotation.views_bulk_status import job_redirect
 from taskboard.annotation.wizard import add_errors
 from taskboard.projects import queries as project_queries
 
@@ -146,13 +147,15 @@ def task_items_priority(request: AuthedHttpRequest, pk: int):
     form = forms.ItemPriorityForm(request.POST)
     if form.is_valid():
         try:
-            changed = priority.items_priority_set(
-                task=task, selection=form.selection, priority=form.cleaned_data["priority"], by=request.user
+            started = bulk_jobs.items_priority_start(
+                task=task, selection=form.selection, value=form.cleaned_data["priority"], by=request.user
             )
         except ValidationError as exc:
             add_errors(form, exc, default="dql")
         else:
-            messages.success(request, f"Priority {form.cleaned_data['priority']} set on {changed} item(s).")
+            if started.job is not None:
+                return job_redirect(request, started)
+            messages.success(request, f"Priority {form.cleaned_data['priority']} set on {started.count} item(s).")
             return redirect(reverse("annotation:task-priority", args=[task.pk]))
     return _priority_page(request, task, item_form=form, status=400)
 

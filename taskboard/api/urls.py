@@ -56,6 +56,7 @@ urlpatterns = [
         name="task-leases-release",
     ),
     path("annotationtasks/<str:task_id>/priority", views_distribution.task_items_priority, name="task-priority"),
+    path("annotationtasks/<str:task_id>/statuses", views_distribution.task_items_status, name="task-statuses"),
     path("annotationtasks/<str:task_id>/caps", views_distribution.task_caps, name="task-caps"),
     path("annotationtasks/<str:task_id>/skips", views_distribution.task_skips, name="task-skips"),
     path("annotationtasks/<str:task_id>/stuck", views_distribution.task_stuck, name="task-stuck"),

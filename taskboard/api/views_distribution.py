@@ -4,12 +4,14 @@ where Dataloop has no call: claim leases (and, as they land, priority, caps, peo
 from django.core.exceptions import ValidationError
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import caps, leases, moves, operations, people, priority, skips
+from taskboard.annotation import bulk_jobs, caps, leases, moves, operations, people, priority, skips
 from taskboard.annotation.models import BulkOperation, Cap, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.api import queries
 from taskboard.api.http import ApiError, api_view, bad_request, json_body, not_found
 from taskboard.api.ids import api_id, parse_id
+from taskboard.api.serializers import command_json
+from taskboard.api.services import command_record
 from taskboard.api.views_tasks import users_by_email
 from taskboard.dashboards.people_view import people_rows
 from taskboard.projects.access import can_manage
@@ -85,10 +87,47 @@ def task_items_priority(request: AuthedHttpRequest, task_id: str):
     if dql is not None and not isinstance(dql, dict):
         raise bad_request("filter: expected a DQL object.")
     selection = Selection(mode="filter", dql=dql.get("filter", dql)) if dql else None
-    changed = priority.items_priority_set(
-        task=task, selection=selection, priority=body.get("priority"), by=request.user
+    started = bulk_jobs.items_priority_start(
+        task=task, selection=selection, value=body.get("priority"), by=request.user
     )
-    return {"taskId": api_id("task", task.pk), "priority": body["priority"], "updatedItemsCount": changed}
+    answer = {"taskId": api_id("task", task.pk), "priority": body["priority"]}
+    if started.job is not None:
+        return {**answer, "updatedItemsCount": None, "command": _bulk_command(request, task, started, "bulkPriority")}
+    return {**answer, "updatedItemsCount": started.count}
+
+
+def _bulk_command(request: AuthedHttpRequest, task, started: bulk_jobs.BulkStart, kind: str) -> dict:
+    """A large bulk change runs as a job: its command, to poll at GET /commands/{id}."""
+    spec = {"taskId": api_id("task", task.pk), "itemsCount": started.count}
+    command = command_record(user=request.user, type=kind, project=task.project, spec=spec, job=started.job)
+    return command_json(command, request)
+
+
+@api_view(["POST"])
+def task_items_status(request: AuthedHttpRequest, task_id: str):
+    """{"status": key or null (clear), "filter": DQL (optional: every held item of the task)}: one
+    call, one recorded operation (undo: POST /operations/{id}/undo)."""
+    task = queries.task_get_managed(request.user, task_id)
+    body = json_body(request)
+    if "status" not in body:
+        raise bad_request("status: expected one of the task's status keys, or null to clear.")
+    status, dql = body["status"], body.get("filter")
+    if status is not None and not isinstance(status, str):
+        raise bad_request("status: expected one of the task's status keys, or null to clear.")
+    if dql is not None and not isinstance(dql, dict):
+        raise bad_request("filter: expected a DQL object.")
+    selection = Selection(mode="filter", dql=dql.get("filter", dql)) if dql else None
+    started = bulk_jobs.items_status_start(task=task, selection=selection, status=status, by=request.user)
+    answer = {"taskId": api_id("task", task.pk), "status": status}
+    if started.job is not None:
+        command = _bulk_command(request, task, started, "bulkStatus")
+        return {**answer, "updatedItemsCount": None, "operationId": None, "command": command}
+    operation = started.operation
+    return {
+        **answer,
+        "updatedItemsCount": started.count,
+        "operationId": api_id("operation", operation.pk) if operation is not None else None,
+    }
 
 
 @api_view(["POST"])

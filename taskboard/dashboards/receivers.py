@@ -6,7 +6,7 @@ status change sets off is called by name (`taskboard.work.flow`)."""
 from django.dispatch import receiver
 from django.utils import timezone
 
-from taskboard.annotation.signals import task_item_status_changed
+from taskboard.annotation.signals import task_item_status_changed, task_items_statuses_changed
 from taskboard.dashboards import services
 from taskboard.work import signals as work_signals
 
@@ -15,6 +15,13 @@ from taskboard.work import signals as work_signals
 def on_task_item_status_changed(sender, *, task_item, old_status, new_status, by=None, done_keys=None, **kwargs):
     services.throughput_record(task_item=task_item, old_status=old_status, new_status=new_status, done_keys=done_keys)
     services.review_tally_record(task_item=task_item, old_status=old_status, new_status=new_status)
+
+
+@receiver(task_items_statuses_changed, dispatch_uid="dashboards.on_task_items_statuses_changed")
+def on_task_items_statuses_changed(sender, *, task, done_by_assignment, **kwargs):
+    day = timezone.localdate()
+    for assignment_id, done in sorted(done_by_assignment.items()):
+        services.throughput_add(task_id=task.pk, assignment_id=assignment_id, day=day, done=done)
 
 
 @receiver(work_signals.items_sent_back, dispatch_uid="dashboards.on_items_sent_back")

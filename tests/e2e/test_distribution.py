@@ -1,6 +1,6 @@
-"""Distribution control in the browser: the manager releases a holder's leases, sets a priority over
-a filter, pauses a person and hands their work to others from the people view, and undoes it,
-each through htmx in place (no reload) where the page offers it."""
+"""Distribution control in the browser: the manager releases a holder's leases, sets a priority and
+a status over a filter, pauses a person and hands their work to others from the people view, and
+undoes it, each through htmx in place (no reload) where the page offers it."""
 
 import pytest
 from playwright.sync_api import expect
@@ -70,3 +70,23 @@ def test_leases_priority_people_and_undo(browser_page, login_as, screenshot, tas
     page.locator(f"#operation-{operation.pk}").get_by_role("button", name="Undo").click()
     expect(page.locator(f"#operation-{operation.pk}")).to_contain_text("undone")
     assert Assignment.objects.get(task=given, assignee=annotator).item_count == 5
+
+
+def test_bulk_status_over_a_filter_in_place_and_its_undo(browser_page, login_as, screenshot, tasks, manager):
+    _, given = tasks
+    page = login_as(browser_page, manager)
+    page.goto(f"/tasks/{given.pk}/status/")
+    marker = page.evaluate("() => (window.__kept = Math.random())")
+    page.get_by_label("Status").select_option("completed")
+    page.get_by_label("Filter (DQL)").fill('{"dir": "/d"}')
+    page.get_by_role("button", name="Set the status").click()
+    outcome = page.locator("#bulk-status-outcome")
+    expect(outcome).to_contain_text("10 items changed")
+    expect(outcome).to_contain_text("completed: 10 items")
+    # htmx swapped the panel in place: the page was not reloaded.
+    assert page.evaluate("() => window.__kept") == marker
+    assert TaskItem.objects.filter(task=given, status="completed").count() == 10
+    screenshot(page, "distribution-bulk-status")
+    outcome.get_by_role("button", name="Undo").click()
+    expect(page.locator("body")).to_contain_text("Undone: 10 item(s)")
+    assert not TaskItem.objects.filter(task=given, status__isnull=False).exists()

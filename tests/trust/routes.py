@@ -472,6 +472,10 @@ ROUTES: dict[str, Route] = {
     "annotation:task-items-priority": Route(
         "page", "object", kwargs=_task, calls={"POST": lambda w: {"priority": 99}}
     ),
+    "annotation:task-bulk-status": Route("page", "object", kwargs=_task),
+    "annotation:task-bulk-status-set": Route(
+        "page", "object", kwargs=_task, calls={"POST": lambda w: {"status": "__clear__"}}
+    ),
     "annotation:task-skip-policy": Route(
         "page", "object", kwargs=_task, calls={"POST": lambda w: {"skip_to": "manager"}}
     ),
@@ -500,6 +504,7 @@ ROUTES: dict[str, Route] = {
         "api", "object", kwargs=_api_task, calls={"POST": lambda w: {"annotator": w["assignment"].assignee.email}}
     ),
     "api:task-priority": Route("api", "object", kwargs=_api_task, calls={"POST": lambda w: {"priority": 99}}),
+    "api:task-statuses": Route("api", "object", kwargs=_api_task, calls={"POST": lambda w: {"status": None}}),
     "api:task-caps": Route(
         "api",
         "object",
