@@ -40,9 +40,9 @@ django.setup()
 
 import datetime  # noqa: E402
 
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from pgbench_setup import insert_items, log, reset_database  # noqa: E402
 
 from taskboard.accounts.models import User  # noqa: E402
 from taskboard.annotation.bulk_status import items_status_set  # noqa: E402
@@ -59,36 +59,6 @@ IT = Item._meta.db_table
 PREFIX = "tb_statusbench"
 
 
-def log(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def reset_database() -> None:
-    import psycopg
-
-    settings = connection.settings_dict
-    name = settings["NAME"]
-    if not name.startswith(PREFIX):
-        raise SystemExit(f"refusing to drop {name!r}: the bench only drops databases named {PREFIX}*")
-    connections.close_all()
-    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
-    with psycopg.connect(f"host={host} port={port} user={settings['USER']} dbname=postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    call_command("migrate", verbosity=0)
-
-
-def insert_items(dataset_id: int, folder: str, n: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {IT} (dataset_id, dir, name, filename, mimetype, metadata, file, url, annotated, "
-            f"created_at) SELECT %s, %s, 'img' || lpad(g::text, 7, '0') || '.jpg', "
-            f"%s || '/img' || lpad(g::text, 7, '0') || '.jpg', "
-            f"'image/jpeg', '{{}}'::jsonb, '', '', false, now() FROM generate_series(1, %s) g",
-            [dataset_id, folder, folder, n],
-        )
-
-
 def build(n: int):
     project = Project.objects.create(name="Status bench")
     manager = User.objects.create_user("bench-manager@example.com", "pw")
@@ -98,8 +68,8 @@ def build(n: int):
     dataset = Dataset.objects.create(project=project, name="bulk")
     recipe = Recipe.objects.create(dataset=dataset, name="default", is_default=True)
     t0 = time.perf_counter()
-    insert_items(dataset.pk, "/q", n)
-    insert_items(dataset.pk, "/other", max(1, n // 10))
+    insert_items(dataset.pk, "/q", n, digits=7)
+    insert_items(dataset.pk, "/other", max(1, n // 10), digits=7)
     log(f"  {n:,} + {max(1, n // 10):,} items in {time.perf_counter() - t0:.1f}s")
     t0 = time.perf_counter()
     spec = TaskSpec(
@@ -150,7 +120,7 @@ def main() -> None:
     if connection.vendor != "postgresql":
         raise SystemExit(f"bench/bulk_status.py measures PostgreSQL; set DATABASE_URL=postgres://…/{PREFIX}")
     log(f"database: {connection.settings_dict['NAME']} · {args.items:,} items · {args.rounds} rounds")
-    reset_database()
+    reset_database(PREFIX)
     task, dataset, manager = build(args.items)
     floors: list[float] = []
     services: list[float] = []

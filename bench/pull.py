@@ -47,9 +47,9 @@ django.setup()
 
 import datetime  # noqa: E402
 
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from pgbench_setup import log, reset_database  # noqa: E402
 
 from taskboard.accounts.models import User  # noqa: E402
 from taskboard.annotation.creation import task_create  # noqa: E402
@@ -71,27 +71,6 @@ from taskboard.projects.models import Membership, Project, Role  # noqa: E402
 TI = TaskItem._meta.db_table
 BATCH = 10
 MAX_WORKLOAD = 20
-
-
-def log(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def reset_database() -> None:
-    """The bench owns its database: drop and recreate it, then migrate."""
-    import psycopg
-
-    settings = connection.settings_dict
-    name = settings["NAME"]
-    if not name.startswith("tb_pullbench"):
-        raise SystemExit(f"refusing to drop {name!r}: the bench only drops databases named tb_pullbench*")
-    connections.close_all()
-    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
-    dsn = f"host={host} port={port} user={settings['USER']} dbname=postgres"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    call_command("migrate", verbosity=0)
 
 
 def build(n: int, processes: int):
@@ -321,7 +300,7 @@ def main() -> None:
         f"database: {connection.settings_dict['NAME']} · {args.items:,} items · {args.processes} processes · "
         f"{args.seconds:.0f}s per phase"
     )
-    reset_database()
+    reset_database("tb_pullbench")
     task, (service_people, raw_people, lease_people) = build(args.items, args.processes)
     plan = claim_plan(task, service_people[0])
     log("claim query plan (service):\n  " + plan.replace("\n", "\n  "))

@@ -41,9 +41,9 @@ django.setup()
 
 import datetime  # noqa: E402
 
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from pgbench_setup import insert_items, log, reset_database  # noqa: E402
 
 from taskboard.accounts.models import User  # noqa: E402
 from taskboard.annotation.creation import task_create  # noqa: E402
@@ -58,36 +58,6 @@ from taskboard.projects.models import Membership, Project, Role  # noqa: E402
 TI = TaskItem._meta.db_table
 IT = Item._meta.db_table
 PREFIX = "tb_reassignbench"
-
-
-def log(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def reset_database() -> None:
-    import psycopg
-
-    settings = connection.settings_dict
-    name = settings["NAME"]
-    if not name.startswith(PREFIX):
-        raise SystemExit(f"refusing to drop {name!r}: the bench only drops databases named {PREFIX}*")
-    connections.close_all()
-    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
-    with psycopg.connect(f"host={host} port={port} user={settings['USER']} dbname=postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    call_command("migrate", verbosity=0)
-
-
-def insert_items(dataset_id: int, folder: str, n: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {IT} (dataset_id, dir, name, filename, mimetype, metadata, file, url, annotated, "
-            f"created_at) SELECT %s, %s, 'img' || lpad(g::text, 8, '0') || '.jpg', "
-            f"%s || '/img' || lpad(g::text, 8, '0') || '.jpg', "
-            f"'image/jpeg', '{{}}'::jsonb, '', '', false, now() FROM generate_series(1, %s) g",
-            [dataset_id, folder, folder, n],
-        )
 
 
 def task_over(dataset, recipe, manager, name: str, folder: str, people) -> object:
@@ -162,7 +132,7 @@ def main() -> None:
     if connection.vendor != "postgresql":
         raise SystemExit(f"bench/reassign.py measures PostgreSQL; set DATABASE_URL=postgres://…/{PREFIX}")
     log(f"database: {connection.settings_dict['NAME']} · {args.items:,} items · {args.other:,} other task items")
-    reset_database()
+    reset_database(PREFIX)
     small = build("small", args.items, 0)
     large = build("large", args.items, args.other)
 
