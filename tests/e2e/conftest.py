@@ -51,6 +51,10 @@ def browser_page(chromium_browser, live_server):
 @pytest.fixture
 def login_as(client, live_server):
     def _login(page, user):
+        # Switching people: leave the page first. A poll or beat still in flight from the previous
+        # person's page carries their session, now ended, and its answer would delete the new cookie.
+        if page.url != "about:blank":
+            page.goto("about:blank")
         client.force_login(user)
         cookie = client.cookies["sessionid"]
         page.context.add_cookies(
