@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.test import Client
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -49,12 +50,12 @@ def browser_page(chromium_browser, live_server):
 
 
 @pytest.fixture
-def login_as(client, live_server):
+def login_as(live_server):
     def _login(page, user):
-        # Switching people: leave the page first. A poll or beat still in flight from the previous
-        # person's page carries their session, now ended, and its answer would delete the new cookie.
-        if page.url != "about:blank":
-            page.goto("about:blank")
+        # A client of its own for each sign-in: signing in on a shared client would end the previous
+        # person's session, and a beat or poll still in flight from their page would then come back
+        # with an answer that deletes the new session cookie.
+        client = Client()
         client.force_login(user)
         cookie = client.cookies["sessionid"]
         page.context.add_cookies(

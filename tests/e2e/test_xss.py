@@ -893,6 +893,7 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
         m(url["annotation:task-leases"], route="annotation:task-leases")
         m(reverse("annotation:task-leases", args=[o["pulled_task"].pk]))
         m(url["annotation:task-priority"], route="annotation:task-priority")
+        m(url["annotation:task-bulk-status"], route="annotation:task-bulk-status")
         m(url["annotation:task-priority"] + "?" + urlencode({"name": PAYLOADS["svg"]}))
         m(url["annotation:project-operations"], route="annotation:project-operations")
         m(url["dashboards:stuck-panel"], route="dashboards:stuck-panel")
