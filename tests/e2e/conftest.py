@@ -40,12 +40,18 @@ def chromium_browser():
 
 
 @pytest.fixture
-def browser_page(chromium_browser, live_server):
-    """A fresh page; call `login_as(page, user)` to sign in through a session cookie."""
+def browser_page(chromium_browser, live_server, transactional_db):
+    """A fresh page; call `login_as(page, user)` to sign in through a session cookie. It asks for the
+    database first so that it is closed before the database is flushed: an open page keeps polling
+    and beating, and a request in flight would hold a table the flush needs."""
     context = chromium_browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
+    # Leaving the page sends its last beat (sendBeacon on pagehide); let the server answer it while
+    # the test's database is still there.
+    page.goto("about:blank")
+    page.wait_for_timeout(300)
     context.close()
 
 
