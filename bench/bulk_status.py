@@ -38,59 +38,19 @@ import django  # noqa: E402
 
 django.setup()
 
-import datetime  # noqa: E402
 
 from django.db import connection  # noqa: E402
-from django.utils import timezone  # noqa: E402
-from pgbench_setup import insert_items, log, reset_database  # noqa: E402
+from pgbench_setup import bulk_task, log, reset_database, vacuum  # noqa: E402
 
-from taskboard.accounts.models import User  # noqa: E402
 from taskboard.annotation.bulk_status import items_status_set  # noqa: E402
-from taskboard.annotation.creation import task_create  # noqa: E402
 from taskboard.annotation.models import TaskItem  # noqa: E402
 from taskboard.annotation.selection import Selection  # noqa: E402
-from taskboard.annotation.spec import TaskSpec, equal_people  # noqa: E402
 from taskboard.dashboards.counters import find_drift  # noqa: E402
-from taskboard.datasets.models import Dataset, Item, Recipe  # noqa: E402
-from taskboard.projects.models import Membership, Project, Role  # noqa: E402
+from taskboard.datasets.models import Item  # noqa: E402
 
 TI = TaskItem._meta.db_table
 IT = Item._meta.db_table
 PREFIX = "tb_statusbench"
-
-
-def build(n: int):
-    project = Project.objects.create(name="Status bench")
-    manager = User.objects.create_user("bench-manager@example.com", "pw")
-    people = [User.objects.create_user(f"annotator{i}@example.com", "pw") for i in range(10)]
-    Membership.objects.create(project=project, user=manager, role=Role.MANAGER)
-    Membership.objects.bulk_create(Membership(project=project, user=u, role=Role.ANNOTATOR) for u in people)
-    dataset = Dataset.objects.create(project=project, name="bulk")
-    recipe = Recipe.objects.create(dataset=dataset, name="default", is_default=True)
-    t0 = time.perf_counter()
-    insert_items(dataset.pk, "/q", n, digits=7)
-    insert_items(dataset.pk, "/other", max(1, n // 10), digits=7)
-    log(f"  {n:,} + {max(1, n // 10):,} items in {time.perf_counter() - t0:.1f}s")
-    t0 = time.perf_counter()
-    spec = TaskSpec(
-        dataset_id=dataset.pk,
-        name="Bulk status",
-        selection=Selection(mode="all"),
-        people=equal_people(u.pk for u in people),
-        due_at=timezone.now() + datetime.timedelta(days=10),
-        recipe_id=recipe.pk,
-    )
-    task = task_create(spec=spec, by=manager)
-    log(f"  task_create in {time.perf_counter() - t0:.1f}s: {TaskItem.objects.filter(task=task).count():,} rows")
-    return task, dataset, manager
-
-
-def vacuum() -> None:
-    connection.ensure_connection()
-    connection.connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"VACUUM ANALYZE {TI}")
-        cursor.execute(f"VACUUM ANALYZE {IT}")
 
 
 def floor(task, dataset, manager, value: str) -> tuple[float, int]:
@@ -121,7 +81,7 @@ def main() -> None:
         raise SystemExit(f"bench/bulk_status.py measures PostgreSQL; set DATABASE_URL=postgres://…/{PREFIX}")
     log(f"database: {connection.settings_dict['NAME']} · {args.items:,} items · {args.rounds} rounds")
     reset_database(PREFIX)
-    task, dataset, manager = build(args.items)
+    task, dataset, manager = bulk_task(args.items, name="Bulk status")
     floors: list[float] = []
     services: list[float] = []
     statuses = ["completed", "discard"]
@@ -130,7 +90,7 @@ def main() -> None:
         # The floor runs in a transaction rolled back after, so it leaves the counters true.
         for mode in ("floor", "service"):
             value = statuses[runs % 2] if mode == "service" else statuses[(runs + 1) % 2]
-            vacuum()
+            vacuum(TI, IT)
             if mode == "floor":
                 connection.set_autocommit(False)
                 seconds, n = floor(task, dataset, manager, value)

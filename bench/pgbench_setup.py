@@ -40,3 +40,53 @@ def insert_items(dataset_id: int, folder: str, n: int, *, digits: int = 8) -> No
             f"'image/jpeg', '{{}}'::jsonb, '', '', false, now() FROM generate_series(1, %s) g",
             [dataset_id, folder, folder, n],
         )
+
+
+def bulk_task(n: int, *, name: str):
+    """A project with a manager and ten annotators, `n` items in /q and a tenth as many in /other,
+    and one distributed task over all of them: what the bulk-operation benchmarks work on."""
+    import datetime
+    import time
+
+    from django.utils import timezone
+
+    from taskboard.accounts.models import User
+    from taskboard.annotation.creation import task_create
+    from taskboard.annotation.models import TaskItem
+    from taskboard.annotation.selection import Selection
+    from taskboard.annotation.spec import TaskSpec, equal_people
+    from taskboard.datasets.models import Dataset, Recipe
+    from taskboard.projects.models import Membership, Project, Role
+
+    project = Project.objects.create(name=f"{name} bench")
+    manager = User.objects.create_user("bench-manager@example.com", "pw")
+    people = [User.objects.create_user(f"annotator{i}@example.com", "pw") for i in range(10)]
+    Membership.objects.create(project=project, user=manager, role=Role.MANAGER)
+    Membership.objects.bulk_create(Membership(project=project, user=u, role=Role.ANNOTATOR) for u in people)
+    dataset = Dataset.objects.create(project=project, name="bulk")
+    recipe = Recipe.objects.create(dataset=dataset, name="default", is_default=True)
+    t0 = time.perf_counter()
+    insert_items(dataset.pk, "/q", n, digits=7)
+    insert_items(dataset.pk, "/other", max(1, n // 10), digits=7)
+    log(f"  {n:,} + {max(1, n // 10):,} items in {time.perf_counter() - t0:.1f}s")
+    t0 = time.perf_counter()
+    spec = TaskSpec(
+        dataset_id=dataset.pk,
+        name=name,
+        selection=Selection(mode="all"),
+        people=equal_people(u.pk for u in people),
+        due_at=timezone.now() + datetime.timedelta(days=10),
+        recipe_id=recipe.pk,
+    )
+    task = task_create(spec=spec, by=manager)
+    log(f"  task_create in {time.perf_counter() - t0:.1f}s: {TaskItem.objects.filter(task=task).count():,} rows")
+    return task, dataset, manager
+
+
+def vacuum(*tables: str) -> None:
+    """VACUUM ANALYZE outside a transaction, so the planner sees the rows just written."""
+    connection.ensure_connection()
+    connection.connection.autocommit = True
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"VACUUM ANALYZE {table}")

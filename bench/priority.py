@@ -35,58 +35,18 @@ import django  # noqa: E402
 
 django.setup()
 
-import datetime  # noqa: E402
 
 from django.db import connection  # noqa: E402
-from django.utils import timezone  # noqa: E402
-from pgbench_setup import insert_items, log, reset_database  # noqa: E402
+from pgbench_setup import bulk_task, log, reset_database, vacuum  # noqa: E402
 
-from taskboard.accounts.models import User  # noqa: E402
-from taskboard.annotation.creation import task_create  # noqa: E402
 from taskboard.annotation.models import TaskItem  # noqa: E402
 from taskboard.annotation.priority import items_priority_set  # noqa: E402
 from taskboard.annotation.selection import Selection  # noqa: E402
-from taskboard.annotation.spec import TaskSpec, equal_people  # noqa: E402
-from taskboard.datasets.models import Dataset, Item, Recipe  # noqa: E402
-from taskboard.projects.models import Membership, Project, Role  # noqa: E402
+from taskboard.datasets.models import Item  # noqa: E402
 
 TI = TaskItem._meta.db_table
 IT = Item._meta.db_table
 PREFIX = "tb_prioritybench"
-
-
-def build(n: int):
-    project = Project.objects.create(name="Priority bench")
-    manager = User.objects.create_user("bench-manager@example.com", "pw")
-    people = [User.objects.create_user(f"annotator{i}@example.com", "pw") for i in range(10)]
-    Membership.objects.create(project=project, user=manager, role=Role.MANAGER)
-    Membership.objects.bulk_create(Membership(project=project, user=u, role=Role.ANNOTATOR) for u in people)
-    dataset = Dataset.objects.create(project=project, name="bulk")
-    recipe = Recipe.objects.create(dataset=dataset, name="default", is_default=True)
-    t0 = time.perf_counter()
-    insert_items(dataset.pk, "/q", n, digits=7)
-    insert_items(dataset.pk, "/other", max(1, n // 10), digits=7)
-    log(f"  {n:,} + {max(1, n // 10):,} items in {time.perf_counter() - t0:.1f}s")
-    t0 = time.perf_counter()
-    spec = TaskSpec(
-        dataset_id=dataset.pk,
-        name="Bulk priority",
-        selection=Selection(mode="all"),
-        people=equal_people(u.pk for u in people),
-        due_at=timezone.now() + datetime.timedelta(days=10),
-        recipe_id=recipe.pk,
-    )
-    task = task_create(spec=spec, by=manager)
-    log(f"  task_create in {time.perf_counter() - t0:.1f}s: {TaskItem.objects.filter(task=task).count():,} rows")
-    return task, dataset, manager
-
-
-def vacuum() -> None:
-    connection.ensure_connection()
-    connection.connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"VACUUM ANALYZE {TI}")
-        cursor.execute(f"VACUUM ANALYZE {IT}")
 
 
 def floor(task, dataset, value: int) -> tuple[float, int]:
@@ -117,14 +77,14 @@ def main() -> None:
         raise SystemExit(f"bench/priority.py measures PostgreSQL; set DATABASE_URL=postgres://…/{PREFIX}")
     log(f"database: {connection.settings_dict['NAME']} · {args.items:,} items · {args.rounds} rounds")
     reset_database(PREFIX)
-    task, dataset, manager = build(args.items)
+    task, dataset, manager = bulk_task(args.items, name="Bulk priority")
     floors: list[float] = []
     services: list[float] = []
     value = 60
     for r in range(args.rounds):
         for mode in ("floor", "service"):
             value = 60 + (value - 59) % 40  # a different value each run: every matched row changes
-            vacuum()
+            vacuum(TI, IT)
             if mode == "floor":
                 seconds, n = floor(task, dataset, value)
                 floors.append(seconds)
