@@ -1,8 +1,12 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.template.response import TemplateResponse
 
+from taskboard.annotation import forms
 from taskboard.annotation.bulk_status import items_status_set
 from taskboard.annotation.leases import leases_release
 from taskboard.annotation.models import (
@@ -24,6 +28,7 @@ from taskboard.annotation.models import (
 from taskboard.annotation.moves import person_hand_off
 from taskboard.annotation.operations import operation_undo
 from taskboard.annotation.people import pause_person, resume_person
+from taskboard.annotation.priority import items_priority_set
 from taskboard.annotation.selection import Selection
 from taskboard.datasets.admin import LargeTableAdmin
 
@@ -184,25 +189,96 @@ class TaskItemAdmin(LargeTableAdmin):
     list_filter = (TaskItemStatusFilter, "in_queue", "rework")
     search_fields = ("item__filename", "=task__name")
     raw_id_fields = ("task", "item", "assignment", "lease")
-    # Priority is editable here (pulls and next items follow it). A status is set by the item's
-    # holder through the status flow, or cleared here as one bulk operation per task (undoable).
+    # A status is set by the item's holder through the status flow, or here in bulk: set or cleared
+    # as one recorded operation per task (undoable), through the same service as the Bulk status page.
+    # A priority is set in bulk the same way (one operation per task); one row's stays editable below.
     readonly_fields = ("status", "status_by", "status_at")
-    actions = ("clear_status",)
+    actions = ("set_status", "clear_status", "set_priority")
 
-    @admin.action(description="Clear their status (one bulk operation per task, undoable)")
-    def clear_status(self, request, queryset):
+    def _by_task(self, queryset) -> list[tuple[AnnotationTask, Selection]]:
+        """The selected rows as (task, the selection of their items), tasks in id order (the lock order).
+        A selection names items, so every copy of a selected item in its task follows."""
         by_task: dict[int, set[int]] = {}
         for task_id, item_id in queryset.order_by().values_list("task_id", "item_id"):
             by_task.setdefault(task_id, set()).add(item_id)
-        for task in AnnotationTask.objects.filter(pk__in=list(by_task)).order_by("pk"):
-            selection = Selection(mode="list", item_ids=tuple(sorted(by_task[task.pk])))
-            try:
-                operation = items_status_set(task=task, selection=selection, status=None, by=request.user)
-            except ValidationError as exc:
-                self.message_user(request, f"{task.name}: {' '.join(exc.messages)}", messages.ERROR)
-            else:
-                count = operation.count if operation is not None else 0
-                self.message_user(request, f"{task.name}: status cleared on {count} item(s).")
+        tasks = AnnotationTask.objects.filter(pk__in=list(by_task)).order_by("pk")
+        return [(task, Selection(mode="list", item_ids=tuple(sorted(by_task[task.pk])))) for task in tasks]
+
+    def _each_task(self, request, groups, write, done: str) -> None:
+        """Run `write(task, selection)` for every task, all in one transaction: a refusal in any task
+        (a closed task, say) changes nothing anywhere and says why."""
+        outcomes: list[str] = []
+        try:
+            with transaction.atomic():
+                for task, selection in groups:
+                    try:
+                        outcomes.append(f"{task.name}: {done.format(count=write(task, selection))}")
+                    except ValidationError as exc:
+                        raise ValidationError(f"{task.name}: {' '.join(exc.messages)}") from exc
+        except ValidationError as exc:
+            self.message_user(request, f"{' '.join(exc.messages)} Nothing was changed.", messages.ERROR)
+            return
+        for outcome in outcomes:
+            self.message_user(request, outcome)
+
+    def _ask(self, request, queryset, *, form, action: str, title: str, button: str):
+        """The intermediate page of an action that needs a value: the form, the rows it will touch,
+        and the selection carried on (every page's rows, or the ticked ones)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "form": form,
+            "action": action,
+            "button": button,
+            "count": queryset.count(),
+            "tasks": sorted({task.name for task, _ in self._by_task(queryset)}),
+            "select_across": request.POST.get("select_across", "0"),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/annotation/taskitem/bulk_action.html", context)
+
+    @admin.action(description="Set a status (one bulk operation per task, undoable)")
+    def set_status(self, request, queryset):
+        groups = self._by_task(queryset)
+        form = forms.AdminBulkStatusForm(
+            request.POST if "apply" in request.POST else None, tasks=[task for task, _ in groups]
+        )
+        if not form.is_valid():
+            return self._ask(request, queryset, form=form, action="set_status", title="Set a status", button="Set it")
+        status = form.chosen_status
+
+        def write(task, selection):
+            operation = items_status_set(task=task, selection=selection, status=status, by=request.user)
+            return operation.count if operation is not None else 0
+
+        done = f"status {'cleared' if status is None else f'“{status}”'} on {{count}} item(s)."
+        self._each_task(request, groups, write, done)
+        return None
+
+    @admin.action(description="Clear their status (one bulk operation per task, undoable)")
+    def clear_status(self, request, queryset):
+        def write(task, selection):
+            operation = items_status_set(task=task, selection=selection, status=None, by=request.user)
+            return operation.count if operation is not None else 0
+
+        self._each_task(request, self._by_task(queryset), write, "status cleared on {count} item(s).")
+
+    @admin.action(description="Set their item priority (one bulk operation per task, undoable)")
+    def set_priority(self, request, queryset):
+        form = forms.AdminBulkPriorityForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._ask(
+                request, queryset, form=form, action="set_priority", title="Set item priority", button="Set it"
+            )
+        value = form.cleaned_data["priority"]
+
+        def write(task, selection):
+            return items_priority_set(task=task, selection=selection, priority=value, by=request.user)
+
+        self._each_task(request, self._by_task(queryset), write, f"priority {value} on {{count}} item(s).")
+        return None
 
     @admin.display(description="holder", ordering="assignment__assignee__email")
     def assignee(self, task_item):

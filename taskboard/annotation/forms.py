@@ -644,3 +644,44 @@ class SkipPolicyForm(forms.Form):
     skip_allowed = forms.BooleanField(label="Skipping allowed", required=False)
     skip_reason_required = forms.BooleanField(label="A reason is required", required=False)
     skip_to = forms.ChoiceField(label="A skipped item goes", choices=SkipTo.choices)
+
+
+class AdminBulkStatusForm(forms.Form):
+    """The admin's "set bulk status" step: one status (or none) for the task item rows selected there,
+    which may span tasks; the status must be one of every one of those tasks."""
+
+    status = forms.ChoiceField(label="Status")
+
+    def __init__(self, *args: Any, tasks: list[AnnotationTask], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tasks = tasks
+        self.keys_of: dict[int, set[str]] = {task.pk: set() for task in tasks}
+        labels: dict[str, str] = {}
+        for task_id, key, label in (
+            TaskStatus.objects.filter(task__in=tasks)
+            .order_by("position", "key")
+            .values_list("task_id", "key", "label")
+        ):
+            self.keys_of[task_id].add(key)
+            labels.setdefault(key, f"{label} ({key})" if label and label != key else key)
+        field = cast(forms.ChoiceField, self.fields["status"])
+        field.choices = [("", "Choose a status"), *labels.items(), (CLEAR_STATUS, "No status (clear it)")]
+
+    def clean_status(self) -> str:
+        value = self.cleaned_data["status"]
+        if value != CLEAR_STATUS:
+            lacking = [task.name for task in self.tasks if value not in self.keys_of[task.pk]]
+            if lacking:
+                raise ValidationError(f"“{value}” is not a status of: {', '.join(lacking)}. Nothing was changed.")
+        return value
+
+    @property
+    def chosen_status(self) -> str | None:
+        value = self.cleaned_data["status"]
+        return None if value == CLEAR_STATUS else value
+
+
+class AdminBulkPriorityForm(forms.Form):
+    """The admin's "set item priority" step for the task item rows selected there."""
+
+    priority = forms.IntegerField(label="Item priority (0 to 100, higher first)", min_value=0, max_value=100)
