@@ -1,3 +1,4 @@
+from django import forms as django_forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
@@ -6,7 +7,7 @@ from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 
-from taskboard.annotation import forms
+from taskboard.annotation import caps, forms
 from taskboard.annotation.bulk_status import items_status_set
 from taskboard.annotation.leases import leases_release
 from taskboard.annotation.models import (
@@ -381,15 +382,48 @@ class LeaseAdmin(admin.ModelAdmin):
         self.message_user(request, f"Released {result.leases} lease(s), {result.items} item(s) back in the queue.")
 
 
+class CapForm(django_forms.ModelForm):
+    """The cap's rules are the service's (`caps.cap_check`): a member, a count or a share."""
+
+    class Meta:
+        model = Cap
+        fields = ("task", "user", "max_items", "max_share")
+
+    def clean(self):
+        data = super().clean() or {}
+        task, user = data.get("task"), data.get("user")
+        if task is not None and user is not None and not self.errors:
+            if data.get("max_items") is None and data.get("max_share") is None:
+                raise ValidationError("Give a count or a share (deleting the cap lifts it).")
+            try:
+                caps.cap_check(task=task, user=user, max_items=data.get("max_items"), max_share=data.get("max_share"))
+            except ValidationError as exc:
+                self.add_error(None, exc.messages)
+        return data
+
+
 @admin.register(Cap)
 class CapAdmin(admin.ModelAdmin):
-    """A cap is one row (a count or a share, the database checks which); pulls and moves read it."""
+    """A cap is one row (a count or a share); made and changed through the same service as the people
+    view (`caps.cap_set`), so the same rules hold; pulls and moves read it."""
 
+    form = CapForm
     list_display = ("user", "task", "max_items", "max_share", "by", "created_at")
     list_select_related = ("user", "task", "by")
     search_fields = ("user__email", "task__name")
-    raw_id_fields = ("task", "user", "by")
-    readonly_fields = ("created_at",)
+    raw_id_fields = ("task", "user")
+    readonly_fields = ("by", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        # One cap per person and task: another person or task is another cap.
+        return ("task", "user", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        made = caps.cap_set(
+            task=obj.task, user=obj.user, by=request.user, max_items=obj.max_items, max_share=obj.max_share
+        )
+        assert made is not None  # the form asks for a count or a share
+        obj.pk, obj.by, obj.created_at = made.pk, made.by, made.created_at
 
 
 @admin.register(BulkOperation)

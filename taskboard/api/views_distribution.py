@@ -352,6 +352,9 @@ def _stuck_json(task) -> dict:
     policy = StuckPolicy.objects.filter(task=task).first()
     return {
         "taskId": api_id("task", task.pk),
+        # A pulling task has no rule: its leases send untouched batches back (GET …/leases).
+        "recoveredBy": "leases" if task.is_pulling else "rule" if policy else None,
+        "leaseMinutes": task.lease_seconds // 60 if task.is_pulling else None,
         "afterHours": policy.after_hours if policy else None,
         "action": policy.action if policy else None,
         "items": [
