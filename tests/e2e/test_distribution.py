@@ -1,12 +1,17 @@
 """Distribution control in the browser: the manager releases a holder's leases, sets a priority and
 a status over a filter, pauses a person and hands their work to others from the people view, and
-undoes it, each through htmx in place (no reload) where the page offers it."""
+undoes it, each through htmx in place (no reload) where the page offers it; sets the skip policy
+(and an annotator skips), the stuck-work rule and a cap, and resumes a person."""
+
+import datetime
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from taskboard.annotation.models import Assignment, BulkOperation, Pause, TaskItem
+from taskboard.annotation.models import AnnotationTask, Assignment, BulkOperation, Cap, Pause, Skip, TaskItem
 from taskboard.annotation.selection import Selection
+from taskboard.work.models import StuckItem
 from tests.factories import create_task, in_days, make_items
 
 pytestmark = pytest.mark.e2e
@@ -90,3 +95,79 @@ def test_bulk_status_over_a_filter_in_place_and_its_undo(browser_page, login_as,
     outcome.get_by_role("button", name="Undo").click()
     expect(page.locator("body")).to_contain_text("Undone: 10 item(s)")
     assert not TaskItem.objects.filter(task=given, status__isnull=False).exists()
+
+
+def test_skip_policy_skips_stuck_rule_and_caps(
+    browser_page, login_as, screenshot, tasks, project, manager, annotator, annotator2
+):
+    """The levers the first test does not pull: the skip policy and a skip with its reason on the task
+    page, the stuck-work rule, a look now and the panel (which explains the pulling task), a cap and a
+    resume on the people view."""
+    pulled, given = tasks
+    page = login_as(browser_page, manager)
+    page.goto(f"/tasks/{given.pk}/")
+    policy = page.locator("#skip-policy")
+    policy.get_by_label("A reason is required").check()
+    policy.get_by_label("A skipped item goes").select_option("manager")
+    policy.get_by_role("button", name="Save skip policy").click()
+    expect(page.locator(".messages")).to_contain_text("Skip policy saved.")
+    assert AnnotationTask.objects.filter(pk=given.pk, skip_reason_required=True, skip_to="manager").exists()
+
+    # Bob skips his first item with a reason; it goes to the task's owner.
+    bob = Assignment.objects.get(task=given, assignee=annotator)
+    page.goto("about:blank")
+    page = login_as(page, annotator)
+    page.goto(f"/work/assignments/{bob.pk}/")
+    page.get_by_label("Skip this item (say why)").fill("too blurry to tell")
+    page.get_by_role("button", name="Skip", exact=True).click()
+    expect(page.locator(".messages")).to_contain_text("Skipped: the item went to alice@example.com")
+    skip = Skip.objects.get()
+    assert (
+        skip.reason == "too blurry to tell"
+        and TaskItem.objects.filter(task=given, item_id=skip.item_id, assignment__assignee=manager).exists()
+    )
+
+    page.goto("about:blank")
+    page = login_as(page, manager)
+    page.goto(f"/tasks/{given.pk}/")
+    expect(page.locator("#task-skips")).to_contain_text(f"bob@example.com skipped {skip.item.filename}")
+    expect(page.locator("#task-skips")).to_contain_text("too blurry to tell")
+
+    # The stuck rule: items untouched for an hour are flagged; the task's work is three hours old.
+    stuck_form = page.locator("#stuck-policy")
+    stuck_form.get_by_label("Stuck after (hours)").fill("1")
+    stuck_form.get_by_label("Then").select_option("flag")
+    stuck_form.get_by_role("button", name="Save rule").click()
+    expect(page.locator(".messages")).to_contain_text("Stuck work rule saved.")
+    past = timezone.now() - datetime.timedelta(hours=3)
+    AnnotationTask.objects.filter(pk=given.pk).update(created_at=past)
+    given.changes.update(at=past)
+    page.get_by_role("button", name="Look for stuck work now").click()
+    expect(page.locator(".messages")).to_contain_text("stuck item(s) found")
+    flagged = StuckItem.objects.filter(task=given, resolved_at__isnull=True).count()
+    assert flagged > 0
+    expect(page.locator("#task-stuck ul.stuck li")).to_have_count(flagged)
+    page.goto(f"/projects/{project.pk}/stuck/")
+    expect(page.locator("tr[data-stuck]")).to_have_count(flagged)
+    # The pulling task is not in the list, and the panel says why.
+    expect(page.locator(f'#stuck-pulling li[data-pulling="{pulled.pk}"]')).to_contain_text("60 minutes")
+    screenshot(page, "distribution-stuck")
+    page.goto(f"/tasks/{pulled.pk}/")
+    expect(page.locator("#task-stuck")).to_contain_text("needs no stuck-work rule")
+
+    # Caps and resume on the people view, each answered in place.
+    page.goto(f"/projects/{project.pk}/people/")
+    carol = page.locator(f"#person-{annotator2.pk}")
+    carol.locator(".cap-form select").select_option(str(given.pk))
+    carol.get_by_label("Cap in items").fill("4")
+    carol.get_by_role("button", name="Set cap").click()
+    expect(page.locator(f"#person-{annotator2.pk}")).to_contain_text("capped in Given")
+    expect(page.locator(f"#person-{annotator2.pk} .loads")).to_contain_text("cap 4")
+    assert Cap.objects.get(task=given, user=annotator2).max_items == 4
+    carol = page.locator(f"#person-{annotator2.pk}")
+    carol.get_by_role("button", name="Pause").click()
+    expect(page.locator(f"#person-{annotator2.pk} td.paused")).to_contain_text("everywhere")
+    page.locator(f"#person-{annotator2.pk}").get_by_role("button", name="Resume").click()
+    expect(page.locator(f"#person-{annotator2.pk} td.paused")).to_contain_text("no")
+    assert not Pause.objects.filter(user=annotator2).exists()
+    screenshot(page, "distribution-caps")
