@@ -26,7 +26,7 @@ from taskboard.annotation.models import (
     TaskStatus,
     WorkloadEntry,
 )
-from taskboard.annotation.moves import person_hand_off
+from taskboard.annotation.moves import assignment_reassign, assignment_redistribute, person_hand_off
 from taskboard.annotation.operations import operation_undo
 from taskboard.annotation.people import pause_person, resume_person
 from taskboard.annotation.priority import items_priority_set
@@ -44,6 +44,46 @@ def with_done_count(assignments):
         .values("total")
     )
     return assignments.annotate(done=Coalesce(Subquery(done, output_field=IntegerField()), 0))
+
+
+def ask_page(model_admin, request, *, form, action: str, title: str, lead: str):
+    """The intermediate page of an admin action that needs a value: the form, what it will touch, and
+    the selection carried on (every page's rows, or the ticked ones)."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.model._meta,
+        "form": form,
+        "action": action,
+        "lead": lead,
+        "select_across": request.POST.get("select_across", "0"),
+        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/annotation/bulk_action.html", context)
+
+
+def undone_count(assignment: Assignment) -> int:
+    """The items a reassign or redistribute of `assignment` moves: those with no status."""
+    return TaskItem.objects.filter(assignment=assignment, status__isnull=True).count()
+
+
+def all_or_nothing(model_admin, request, steps) -> None:
+    """Run each (name, write) step in one transaction, `write()` answering what it did: a refusal in
+    any step changes nothing anywhere and says why."""
+    outcomes: list[str] = []
+    try:
+        with transaction.atomic():
+            for name, write in steps:
+                try:
+                    outcomes.append(f"{name}: {write()}")
+                except ValidationError as exc:
+                    raise ValidationError(f"{name}: {' '.join(exc.messages)}") from exc
+    except ValidationError as exc:
+        model_admin.message_user(request, f"{' '.join(exc.messages)} Nothing was changed.", messages.ERROR)
+        return
+    for outcome in outcomes:
+        model_admin.message_user(request, outcome)
 
 
 class AssignmentCountsMixin:
@@ -150,9 +190,56 @@ class AssignmentAdmin(AssignmentCountsMixin, admin.ModelAdmin):
     raw_id_fields = ("task", "assignee")
     readonly_fields = ("item_count", "claimed_count", "rework_count", "issue_count", "created_at")
     inlines = (StatusCountInline,)
+    actions = ("reassign", "redistribute")
 
     def get_queryset(self, request):
         return with_done_count(super().get_queryset(request))
+
+    def _lead(self, queryset, what: str) -> str:
+        names = ", ".join(f"{a.assignee or a.get_kind_display()} in {a.task.name}" for a in queryset[:20])
+        more = f" and {queryset.count() - 20} more" if queryset.count() > 20 else ""
+        return (
+            f"{what} the undone items of: {names}{more}. Items with a status stay. Each assignment's move is one "
+            "bulk operation, undoable from the bulk operations list; caps are kept (a move past one is refused)."
+        )
+
+    def _moves(self, request, queryset, move) -> None:
+        """`move(assignment)` for each selected assignment (task, then id: the lock order), all or nothing."""
+        chosen = queryset.select_related("task", "assignee").order_by("task_id", "pk")
+        steps = [(f"{a.assignee or a.get_kind_display()} in {a.task.name}", lambda a=a: move(a)) for a in list(chosen)]
+        all_or_nothing(self, request, steps)
+
+    @admin.action(description="Reassign their undone items to another person (undoable)")
+    def reassign(self, request, queryset):
+        form = forms.AdminReassignForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            lead = self._lead(queryset.select_related("task", "assignee"), "Give another person")
+            return ask_page(self, request, form=form, action="reassign", title="Reassign", lead=lead)
+        to_user = form.cleaned_data["to"]
+
+        def move(assignment):
+            undone = undone_count(assignment)
+            assignment_reassign(assignment=assignment, to_user=to_user, by=request.user)
+            return f"{undone} undone item(s) reassigned to {to_user.email}."
+
+        self._moves(request, queryset, move)
+        return None
+
+    @admin.action(description="Redistribute their undone items over several people (undoable)")
+    def redistribute(self, request, queryset):
+        form = forms.AdminRedistributeForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            lead = self._lead(queryset.select_related("task", "assignee"), "Spread over other people")
+            return ask_page(self, request, form=form, action="redistribute", title="Redistribute", lead=lead)
+        workload = form.cleaned_data["people"]
+
+        def move(assignment):
+            undone = undone_count(assignment)
+            assignment_redistribute(assignment=assignment, workload=workload, by=request.user)
+            return f"{undone} undone item(s) spread over {', '.join(u.user.email for u in workload)}."
+
+        self._moves(request, queryset, move)
+        return None
 
 
 class TaskItemStatusFilter(admin.SimpleListFilter):
@@ -206,39 +293,21 @@ class TaskItemAdmin(LargeTableAdmin):
         return [(task, Selection(mode="list", item_ids=tuple(sorted(by_task[task.pk])))) for task in tasks]
 
     def _each_task(self, request, groups, write, done: str) -> None:
-        """Run `write(task, selection)` for every task, all in one transaction: a refusal in any task
-        (a closed task, say) changes nothing anywhere and says why."""
-        outcomes: list[str] = []
-        try:
-            with transaction.atomic():
-                for task, selection in groups:
-                    try:
-                        outcomes.append(f"{task.name}: {done.format(count=write(task, selection))}")
-                    except ValidationError as exc:
-                        raise ValidationError(f"{task.name}: {' '.join(exc.messages)}") from exc
-        except ValidationError as exc:
-            self.message_user(request, f"{' '.join(exc.messages)} Nothing was changed.", messages.ERROR)
-            return
-        for outcome in outcomes:
-            self.message_user(request, outcome)
+        """`write(task, selection)` for every task, all or nothing."""
+        steps = [
+            (task.name, lambda task=task, selection=selection: done.format(count=write(task, selection)))
+            for task, selection in groups
+        ]
+        all_or_nothing(self, request, steps)
 
-    def _ask(self, request, queryset, *, form, action: str, title: str, button: str):
-        """The intermediate page of an action that needs a value: the form, the rows it will touch,
-        and the selection carried on (every page's rows, or the ticked ones)."""
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.model._meta,
-            "form": form,
-            "action": action,
-            "button": button,
-            "count": queryset.count(),
-            "tasks": sorted({task.name for task, _ in self._by_task(queryset)}),
-            "select_across": request.POST.get("select_across", "0"),
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/annotation/taskitem/bulk_action.html", context)
+    def _ask(self, request, queryset, *, form, action: str, title: str):
+        count, names = queryset.count(), ", ".join(sorted({task.name for task, _ in self._by_task(queryset)}))
+        lead = (
+            f"{count} selected task item row(s) in {names}. Each task's change is one bulk operation, undoable "
+            "from the bulk operations list; every copy of a selected item in its task follows, and a status "
+            "changes only on items a person holds (a pulling queue's are nobody's work yet)."
+        )
+        return ask_page(self, request, form=form, action=action, title=title, lead=lead)
 
     @admin.action(description="Set a status (one bulk operation per task, undoable)")
     def set_status(self, request, queryset):
@@ -247,7 +316,7 @@ class TaskItemAdmin(LargeTableAdmin):
             request.POST if "apply" in request.POST else None, tasks=[task for task, _ in groups]
         )
         if not form.is_valid():
-            return self._ask(request, queryset, form=form, action="set_status", title="Set a status", button="Set it")
+            return self._ask(request, queryset, form=form, action="set_status", title="Set a status")
         status = form.chosen_status
 
         def write(task, selection):
@@ -270,9 +339,7 @@ class TaskItemAdmin(LargeTableAdmin):
     def set_priority(self, request, queryset):
         form = forms.AdminBulkPriorityForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            return self._ask(
-                request, queryset, form=form, action="set_priority", title="Set item priority", button="Set it"
-            )
+            return self._ask(request, queryset, form=form, action="set_priority", title="Set item priority")
         value = form.cleaned_data["priority"]
 
         def write(task, selection):

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.annotation.models import (
     BATCH_SIZE_MAX,
     BATCH_SIZE_MIN,
@@ -26,6 +27,7 @@ from taskboard.annotation.models import (
     TaskType,
 )
 from taskboard.annotation.selection import Selection
+from taskboard.annotation.workload import WorkloadUnit, equal_loads
 from taskboard.inputs import IdChoiceField, IdsChoiceField
 from taskboard.projects import queries
 
@@ -685,3 +687,48 @@ class AdminBulkPriorityForm(forms.Form):
     """The admin's "set item priority" step for the task item rows selected there."""
 
     priority = forms.IntegerField(label="Item priority (0 to 100, higher first)", min_value=0, max_value=100)
+
+
+def _people_by_email(emails: list[str]) -> list:
+    """The accounts of `emails`, in their order; an unknown one is a form error naming it."""
+    found = {u.email.lower(): u for u in User.objects.filter(email__in=[e.lower() for e in emails])}
+    unknown = [e for e in emails if e.lower() not in found]
+    if unknown:
+        raise ValidationError(f"No account with the email: {', '.join(unknown)}.")
+    return [found[e.lower()] for e in emails]
+
+
+class AdminReassignForm(forms.Form):
+    """The admin's reassign step: the person who takes over the selected assignments' undone items."""
+
+    to = forms.EmailField(label="Reassign to (email)")
+
+    def clean_to(self):
+        return _people_by_email([self.cleaned_data["to"]])[0]
+
+
+class AdminRedistributeForm(forms.Form):
+    """The admin's redistribute step: people, one a line, each with an optional share (equal without)."""
+
+    people = forms.CharField(
+        label="Spread over",
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "carol@example.com 50\ndave@example.com 50"}),
+        help_text="One email a line, optionally followed by a share; shares add up to 100. Without shares the "
+        "items are split equally.",
+    )
+
+    def clean_people(self) -> list[WorkloadUnit]:
+        lines = [line.split() for line in self.cleaned_data["people"].splitlines() if line.strip()]
+        if any(len(parts) > 2 for parts in lines):
+            raise ValidationError("Each line is an email and, optionally, a share.")
+        shared = [len(parts) == 2 for parts in lines]
+        if any(shared) and not all(shared):
+            raise ValidationError("Give a share on every line, or on none.")
+        users = _people_by_email([parts[0] for parts in lines])
+        if not all(shared):
+            return [WorkloadUnit(user, load) for user, load in zip(users, equal_loads(len(users)), strict=True)]
+        try:
+            loads = [int(parts[1]) for parts in lines]
+        except ValueError:
+            raise ValidationError("A share is a whole number from 1 to 100.") from None
+        return [WorkloadUnit(user, load) for user, load in zip(users, loads, strict=True)]

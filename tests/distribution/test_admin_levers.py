@@ -1,14 +1,16 @@
 """The distribution levers in the admin: bulk status (set, with an intermediate form) and bulk item
-priority over the task item rows selected there, each through the pages' service, recorded as one
-undoable operation per task; a refusal in any task changes nothing."""
+priority over the task item rows selected there, reassign and redistribute over the assignments
+selected there, each through the pages' service, recorded as one undoable operation; a refusal
+anywhere changes nothing."""
 
 import pytest
 from django.urls import reverse
 
 from taskboard.annotation import operations, services
-from taskboard.annotation.models import BulkOperation, StatusLog, TaskItem
+from taskboard.annotation.models import Assignment, BulkOperation, StatusLog, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.dashboards import counters
+from tests.annotation.conftest import assert_counters
 from tests.factories import create_task, make_items
 
 CHANGELIST = "admin:annotation_taskitem_changelist"
@@ -59,7 +61,7 @@ def test_set_status_asks_for_the_status_first_and_writes_nothing(admin_client, t
     page = post(admin_client, "set_status", row_ids(first, second))
     body = page.text
     assert page.status_code == 200 and "set a status" in body
-    assert "10 selected task item rows in first, second" in body
+    assert "10 selected task item row(s) in first, second" in body
     assert 'value="completed"' in body and 'value="__clear__"' in body
     # The selection is carried on to the next step.
     assert body.count('name="_selected_action"') == 10
@@ -131,3 +133,55 @@ def test_set_priority_asks_then_records_an_undoable_operation(admin_client, task
     operation = BulkOperation.objects.get(kind="priority", task=first)
     operations.operation_undo(operation=operation, by=manager)
     assert set(TaskItem.objects.filter(task=first).values_list("priority", flat=True)) == {50}
+
+
+# --- Reassign and redistribute from the assignments list ------------------------------------------------
+
+ASSIGNMENTS = "admin:annotation_assignment_changelist"
+
+
+def move(admin_client, action, assignments, **data):
+    response = admin_client.post(
+        reverse(ASSIGNMENTS), {"action": action, "_selected_action": [a.pk for a in assignments], **data}, follow=True
+    )
+    return Answer(response)
+
+
+def test_admin_reassign_asks_for_the_person_then_is_one_undoable_operation(
+    admin_client, tasks, manager, annotator, annotator3, other_manager
+):
+    first, _ = tasks
+    mine = Assignment.objects.get(task=first, assignee=annotator)
+    ask = move(admin_client, "reassign", [mine])
+    assert "reassign to (email)" in ask.text and "bob@example.com in first" in ask.text
+    unknown = move(admin_client, "reassign", [mine], to="nobody@example.com", apply="Reassign")
+    assert "no account with the email: nobody@example.com" in unknown.text
+    outsider = move(admin_client, "reassign", [mine], to=other_manager.email, apply="Reassign")
+    assert "nothing was changed." in outsider.text
+    assert not BulkOperation.objects.exists()
+    done = move(admin_client, "reassign", [mine], to=annotator3.email, apply="Reassign")
+    assert "3 undone item(s) reassigned to dave@example.com" in done.text
+    operation = BulkOperation.objects.get(kind="reassign")
+    assert TaskItem.objects.filter(task=first, assignment__assignee=annotator3).count() == 3
+    operations.operation_undo(operation=operation, by=manager)
+    assert TaskItem.objects.filter(task=first, assignment__assignee=annotator).count() == 3
+    assert_counters(first)
+
+
+def test_admin_redistribute_equal_or_by_shares(admin_client, tasks, manager, annotator, annotator2, annotator3):
+    first, _ = tasks
+    mine = Assignment.objects.get(task=first, assignee=annotator)
+    ask = move(admin_client, "redistribute", [mine])
+    assert "spread over" in ask.text
+    bad = move(admin_client, "redistribute", [mine], people="carol@example.com 50\ndave@example.com", apply="Go")
+    assert "give a share on every line, or on none." in bad.text
+    short = move(admin_client, "redistribute", [mine], people="carol@example.com 50\ndave@example.com 40", apply="Go")
+    assert "loads must add up to exactly 100" in short.text
+    assert not BulkOperation.objects.exists()
+    done = move(admin_client, "redistribute", [mine], people="carol@example.com\ndave@example.com", apply="Go")
+    assert "3 undone item(s) spread over carol@example.com, dave@example.com" in done.text
+    assert not TaskItem.objects.filter(task=first, assignment__assignee=annotator).exists()
+    assert TaskItem.objects.filter(task=first, assignment__assignee=annotator3).count() in (1, 2)
+    operations.operation_undo(operation=BulkOperation.objects.get(kind="redistribute"), by=manager)
+    assert TaskItem.objects.filter(task=first, assignment__assignee=annotator).count() == 3
+    assert_counters(first)
