@@ -497,12 +497,23 @@ class CapAdmin(admin.ModelAdmin):
 class BulkOperationAdmin(admin.ModelAdmin):
     """The history of bulk operations; undone through the same service as the pages (all or nothing)."""
 
-    list_display = ("id", "kind", "summary", "project", "task", "count", "by", "created_at", "undone_at")
-    list_select_related = ("project", "task", "by")
+    list_display = ("id", "kind", "summary", "project", "task", "count", "by", "created_at", "undone_at", "undone_by")
+    list_select_related = ("project", "task", "by", "undone_by")
     list_filter = ("kind", ("undone_at", admin.EmptyFieldListFilter))
     search_fields = ("summary", "task__name", "by__email")
     raw_id_fields = ("project", "task", "by", "undone_by")
-    readonly_fields = ("project", "task", "kind", "summary", "count", "data", "by", "created_at", "undone_at")
+    readonly_fields = (
+        "project",
+        "task",
+        "kind",
+        "summary",
+        "count",
+        "data",
+        "by",
+        "created_at",
+        "undone_at",
+        "undone_by",
+    )
     actions = ("undo",)
 
     def has_add_permission(self, request):

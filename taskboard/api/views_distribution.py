@@ -262,12 +262,14 @@ def _operation_json(operation) -> dict:
         "creator": operation.by.email if operation.by else None,
         "createdAt": _ms(operation.created_at),
         "undoneAt": _ms(operation.undone_at) if operation.undone_at else None,
+        "undoneBy": operation.undone_by.email if operation.undone_by else None,
     }
 
 
 @api_view(["GET"])
 def project_operations(request: AuthedHttpRequest, project_id: str):
-    """The project's bulk operations (reassign, redistribute, hand-off, bulk priority), newest first."""
+    """The project's bulk operations (reassign, redistribute, hand-off, bulk priority, bulk status), newest
+    first."""
     project = _managed_project(request, project_id)
     return {"items": [_operation_json(op) for op in operations.operations_of(project=project)[:100]]}
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from taskboard.annotation import moves, operations, people, priority
+from taskboard.annotation import bulk_status, moves, operations, people, priority
 from taskboard.annotation.models import Assignment, BulkOperation, TaskItem, WorkloadEntry
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.workload import WorkloadUnit
@@ -219,3 +219,48 @@ def test_a_bulk_priority_is_undone_after_its_items_moved_holder(task, manager, a
     )
     assert operations.operation_undo(operation=BulkOperation.objects.get(kind="priority"), by=manager) == 20
     assert set(TaskItem.objects.filter(task=task).values_list("priority", flat=True)) == {50}
+
+
+def test_the_history_shows_every_kind_on_the_page_the_api_and_the_admin(
+    client, api, admin_client, task, project, manager, annotator, annotator2, annotator3
+):
+    moves.assignment_reassign(
+        assignment=Assignment.objects.get(task=task, assignee=annotator), to_user=annotator3, by=manager
+    )
+    moves.assignment_redistribute(
+        assignment=Assignment.objects.get(task=task, assignee=annotator3),
+        workload=[WorkloadUnit(annotator, 50), WorkloadUnit(annotator2, 50)],
+        by=manager,
+    )
+    people.pause_person(project=project, user=annotator2, by=manager)
+    moves.person_hand_off(project=project, user=annotator2, by=manager)
+    priority.items_priority_set(task=task, selection=None, priority=70, by=manager)
+    bulk_status.items_status_set(task=task, selection=None, status="completed", by=manager)
+    kinds = ["status", "priority", "hand_off", "redistribute", "reassign"]
+    assert list(BulkOperation.objects.values_list("kind", flat=True)) == kinds  # newest first
+    latest = BulkOperation.objects.first()
+    operations.operation_undo(operation=latest, by=manager)
+
+    client.force_login(manager)
+    page = client.get(reverse("annotation:project-operations", args=[project.pk])).content.decode()
+    for kind, label in (
+        ("status", "Bulk status"),
+        ("priority", "Bulk priority"),
+        ("hand_off", "Hand-off"),
+        ("redistribute", "Redistribute"),
+        ("reassign", "Reassign"),
+    ):
+        assert f'data-operation="{kind}"' in page and label in page
+    assert "by alice@example.com" in page  # who undid the bulk status
+    task_page = client.get(reverse("dashboards:task-detail", args=[task.pk])).content.decode()
+    assert all(f'id="operation-{op.pk}"' in task_page for op in BulkOperation.objects.filter(task=task))
+
+    listed = api(manager).get(f"/api/v1/projects/{api_id('project', project.pk)}/operations").json()["items"]
+    assert [o["type"] for o in listed] == kinds
+    assert listed[0]["undoneBy"] == manager.email and listed[1]["undoneBy"] is None
+
+    admin_page = admin_client.get(reverse("admin:annotation_bulkoperation_changelist")).content.decode()
+    for op in BulkOperation.objects.all():
+        assert f"/admin/annotation/bulkoperation/{op.pk}/change/" in admin_page
+    for label in ("Bulk status", "Bulk priority", "Hand-off", "Redistribute", "Reassign"):
+        assert label in admin_page
