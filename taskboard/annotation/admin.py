@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 
 from taskboard.annotation import caps, forms
 from taskboard.annotation.bulk_status import items_status_set
-from taskboard.annotation.leases import leases_release
+from taskboard.annotation.leases import lease_release_items, leases_release
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
@@ -281,7 +281,7 @@ class TaskItemAdmin(LargeTableAdmin):
     # as one recorded operation per task (undoable), through the same service as the Bulk status page.
     # A priority is set in bulk the same way (one operation per task); one row's stays editable below.
     readonly_fields = ("status", "status_by", "status_at")
-    actions = ("set_status", "clear_status", "set_priority")
+    actions = ("set_status", "clear_status", "set_priority", "release")
 
     def _by_task(self, queryset) -> list[tuple[AnnotationTask, Selection]]:
         """The selected rows as (task, the selection of their items), tasks in id order (the lock order).
@@ -347,6 +347,13 @@ class TaskItemAdmin(LargeTableAdmin):
 
         self._each_task(request, self._by_task(queryset), write, f"priority {value} on {{count}} item(s).")
         return None
+
+    @admin.action(description="Release from their lease: unstarted pulled items back to the queue")
+    def release(self, request, queryset):
+        def write(task, selection):
+            return lease_release_items(task=task, item_ids=selection.item_ids, by=request.user).items
+
+        self._each_task(request, self._by_task(queryset), write, "{count} item(s) back in the queue.")
 
     @admin.display(description="holder", ordering="assignment__assignee__email")
     def assignee(self, task_item):
