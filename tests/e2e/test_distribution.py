@@ -4,6 +4,7 @@ undoes it, each through htmx in place (no reload) where the page offers it; sets
 (and an annotator skips), the stuck-work rule and a cap, and resumes a person."""
 
 import datetime
+import re
 
 import pytest
 from django.utils import timezone
@@ -171,3 +172,20 @@ def test_skip_policy_skips_stuck_rule_and_caps(
     expect(page.locator(f"#person-{annotator2.pk} td.paused")).to_contain_text("no")
     assert not Pause.objects.filter(user=annotator2).exists()
     screenshot(page, "distribution-caps")
+
+
+def test_the_item_browsers_filter_goes_to_a_tasks_bulk_priority(browser_page, login_as, tasks, dataset, manager):
+    _, given = tasks
+    page = login_as(browser_page, manager)
+    page.goto(f"/datasets/{dataset.pk}/")
+    page.locator("#filter-form").get_by_label("Folder", exact=True).fill("/d")
+    lever = page.locator("#task-lever-form")
+    expect(lever).to_contain_text("All 10 matching items, in the task")
+    lever.get_by_label("All 10 matching items, in the task").select_option(label="Given")
+    lever.get_by_role("button", name="Set their priority…").click()
+    expect(page).to_have_url(re.compile(rf"/tasks/{given.pk}/priority/\?"))
+    expect(page.get_by_label("Filter (DQL)")).to_have_value(re.compile('"/d"'))
+    page.get_by_label("Item priority (0 to 100, higher first)").fill("70")
+    page.get_by_role("button", name="Set item priority").click()
+    expect(page.locator("#priority-levels")).to_contain_text("Priority 70: 10 items")
+    assert set(TaskItem.objects.filter(task=given).values_list("priority", flat=True)) == {70}
