@@ -441,7 +441,7 @@ class LeaseAdmin(admin.ModelAdmin):
 
     list_display = ("id", "task", "holder", "items", "returned", "claimed_at", "expires_at", "ended_at", "end")
     list_select_related = ("task", "holder")
-    list_filter = ("end", ("ended_at", admin.EmptyFieldListFilter))
+    list_filter = ("end", ("ended_at", admin.EmptyFieldListFilter), "task__project")
     search_fields = ("task__name", "holder__email")
     raw_id_fields = ("task", "assignment", "holder")
     readonly_fields = ("task", "assignment", "holder", "items", "returned", "claimed_at", "ended_at", "end")
@@ -484,6 +484,7 @@ class CapAdmin(admin.ModelAdmin):
     form = CapForm
     list_display = ("user", "task", "max_items", "max_share", "by", "created_at")
     list_select_related = ("user", "task", "by")
+    list_filter = ("task__project",)
     search_fields = ("user__email", "task__name")
     raw_id_fields = ("task", "user")
     readonly_fields = ("by", "created_at")

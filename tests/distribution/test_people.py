@@ -175,3 +175,16 @@ def test_admin_caps_through_the_service(admin_client, distributed, other_manager
     assert caps.room_left(task=distributed, user_id=annotator.pk, held=held(distributed, annotator)) == 0
     admin_client.post(reverse("admin:annotation_cap_change", args=[cap.pk]), {"max_items": 12})
     assert Cap.objects.get().max_items == 12 and Cap.objects.get().max_share is None
+
+
+def test_the_admin_project_page_links_the_people_view(admin_client, project):
+    page = admin_client.get(reverse("admin:projects_project_change", args=[project.pk])).content.decode()
+    assert reverse("dashboards:people-control", args=[project.pk]) in page
+    assert reverse("dashboards:stuck-panel", args=[project.pk]) in page
+    assert reverse("annotation:project-operations", args=[project.pk]) in page
+    assert (
+        admin_client.get(
+            reverse("admin:annotation_cap_changelist"), {"task__project__id__exact": project.pk}
+        ).status_code
+        == 200
+    )
