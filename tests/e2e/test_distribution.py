@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from taskboard.annotation import leases
 from taskboard.annotation.models import AnnotationTask, Assignment, BulkOperation, Cap, Pause, Skip, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.work.models import StuckItem
@@ -117,6 +118,7 @@ def test_skip_policy_skips_stuck_rule_and_caps(
     # Bob skips his first item with a reason; it goes to the task's owner.
     bob = Assignment.objects.get(task=given, assignee=annotator)
     page.goto("about:blank")
+    page.wait_for_timeout(300)  # the task page's last poll answered before the sign-in writes a session
     page = login_as(page, annotator)
     page.goto(f"/work/assignments/{bob.pk}/")
     page.get_by_label("Skip this item (say why)").fill("too blurry to tell")
@@ -128,21 +130,24 @@ def test_skip_policy_skips_stuck_rule_and_caps(
         and TaskItem.objects.filter(task=given, item_id=skip.item_id, assignment__assignee=manager).exists()
     )
 
+    # Leaving the work page sends its last beat: let the server answer it before the test writes
+    # (the stuck rule below looks at work three hours old).
     page.goto("about:blank")
+    page.wait_for_timeout(500)
+    past = timezone.now() - datetime.timedelta(hours=3)
+    AnnotationTask.objects.filter(pk=given.pk).update(created_at=past)
+    given.changes.update(at=past)
     page = login_as(page, manager)
     page.goto(f"/tasks/{given.pk}/")
     expect(page.locator("#task-skips")).to_contain_text(f"bob@example.com skipped {skip.item.filename}")
     expect(page.locator("#task-skips")).to_contain_text("too blurry to tell")
 
-    # The stuck rule: items untouched for an hour are flagged; the task's work is three hours old.
+    # The stuck rule: items untouched for an hour are flagged.
     stuck_form = page.locator("#stuck-policy")
     stuck_form.get_by_label("Stuck after (hours)").fill("1")
     stuck_form.get_by_label("Then").select_option("flag")
     stuck_form.get_by_role("button", name="Save rule").click()
     expect(page.locator(".messages")).to_contain_text("Stuck work rule saved.")
-    past = timezone.now() - datetime.timedelta(hours=3)
-    AnnotationTask.objects.filter(pk=given.pk).update(created_at=past)
-    given.changes.update(at=past)
     page.get_by_role("button", name="Look for stuck work now").click()
     expect(page.locator(".messages")).to_contain_text("stuck item(s) found")
     flagged = StuckItem.objects.filter(task=given, resolved_at__isnull=True).count()
@@ -189,3 +194,14 @@ def test_the_item_browsers_filter_goes_to_a_tasks_bulk_priority(browser_page, lo
     page.get_by_role("button", name="Set item priority").click()
     expect(page.locator("#priority-levels")).to_contain_text("Priority 70: 10 items")
     assert set(TaskItem.objects.filter(task=given).values_list("priority", flat=True)) == {70}
+
+
+def test_get_next_work_pulls_from_the_my_work_page(browser_page, login_as, tasks, manager, annotator):
+    pulled, _ = tasks
+    leases.lease_release_person(task=pulled, user=annotator, by=manager)
+    assert not TaskItem.objects.filter(task=pulled, assignment__assignee=annotator).exists()
+    page = login_as(browser_page, annotator)
+    page.goto("/work/")
+    page.get_by_role("button", name="Get next work").click()
+    expect(page).to_have_url(re.compile(r"/work/assignments/\d+/"))
+    assert TaskItem.objects.filter(task=pulled, assignment__assignee=annotator, in_queue=False).count() == 3
