@@ -205,3 +205,23 @@ def test_get_next_work_pulls_from_the_my_work_page(browser_page, login_as, tasks
     page.get_by_role("button", name="Get next work").click()
     expect(page).to_have_url(re.compile(r"/work/assignments/\d+/"))
     assert TaskItem.objects.filter(task=pulled, assignment__assignee=annotator, in_queue=False).count() == 3
+
+
+def test_reassign_from_the_task_page_and_undo_from_its_history(
+    browser_page, login_as, tasks, manager, annotator, annotator3
+):
+    _, given = tasks
+    page = login_as(browser_page, manager)
+    page.goto(f"/tasks/{given.pk}/reassign/")
+    page.get_by_label("Assignment").select_option(label="bob@example.com (5 items)")
+    page.get_by_label("Give it to").select_option(label="dave@example.com")
+    page.locator(".action-form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(rf"/tasks/{given.pk}/"))
+    operation = BulkOperation.objects.get(kind="reassign")
+    assert TaskItem.objects.filter(task=given, assignment__assignee=annotator3).count() == 5
+    row = page.locator(f"#task-operations #operation-{operation.pk}")
+    expect(row).to_contain_text("Reassign")
+    row.get_by_role("button", name="Undo").click()
+    expect(page.locator(f"#operation-{operation.pk}")).to_contain_text("undone")
+    expect(page.locator(f"#operation-{operation.pk}")).to_contain_text("by alice@example.com")
+    assert TaskItem.objects.filter(task=given, assignment__assignee=annotator).count() == 5
