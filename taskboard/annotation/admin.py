@@ -2,8 +2,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils.html import format_html
 
-from taskboard.annotation.bulk_status import items_status_set
+from taskboard.annotation.bulk_jobs import items_status_start, person_hand_off_start
 from taskboard.annotation.leases import leases_release
 from taskboard.annotation.models import (
     AnnotationTask,
@@ -21,11 +23,16 @@ from taskboard.annotation.models import (
     TaskStatus,
     WorkloadEntry,
 )
-from taskboard.annotation.moves import person_hand_off
 from taskboard.annotation.operations import operation_undo
 from taskboard.annotation.people import pause_person, resume_person
 from taskboard.annotation.selection import Selection
 from taskboard.datasets.admin import LargeTableAdmin
+
+
+def _job_message(what: str, job_id: int) -> str:
+    """Large work runs as a job (`bulk_jobs`); the admin says where its progress shows."""
+    url = reverse("jobs:job-detail", args=[job_id])
+    return format_html('{}: many items, so it runs as a job: <a href="{}">follow its progress</a>.', what, url)
 
 
 def with_done_count(assignments):
@@ -197,12 +204,14 @@ class TaskItemAdmin(LargeTableAdmin):
         for task in AnnotationTask.objects.filter(pk__in=list(by_task)).order_by("pk"):
             selection = Selection(mode="list", item_ids=tuple(sorted(by_task[task.pk])))
             try:
-                operation = items_status_set(task=task, selection=selection, status=None, by=request.user)
+                started = items_status_start(task=task, selection=selection, status=None, by=request.user)
             except ValidationError as exc:
                 self.message_user(request, f"{task.name}: {' '.join(exc.messages)}", messages.ERROR)
             else:
-                count = operation.count if operation is not None else 0
-                self.message_user(request, f"{task.name}: status cleared on {count} item(s).")
+                if started.job is not None:
+                    self.message_user(request, _job_message(task.name, started.job.pk))
+                else:
+                    self.message_user(request, f"{task.name}: status cleared on {started.count} item(s).")
 
     @admin.display(description="holder", ordering="assignment__assignee__email")
     def assignee(self, task_item):
@@ -279,7 +288,10 @@ class PauseAdmin(admin.ModelAdmin):
     def hand_off(self, request, queryset):
         moved = queued = 0
         for pause in queryset.select_related("project", "user", "task"):
-            for done in person_hand_off(project=pause.project, user=pause.user, by=request.user, task=pause.task):
+            started = person_hand_off_start(project=pause.project, user=pause.user, by=request.user, task=pause.task)
+            if started.job is not None:
+                self.message_user(request, _job_message(pause.user.email, started.job.pk))
+            for done in started.hand_offs:
                 moved, queued = moved + done.moved, queued + done.to_queue
         self.message_user(request, f"{moved} item(s) handed to others, {queued} back to the queue.")
 

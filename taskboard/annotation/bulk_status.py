@@ -12,6 +12,8 @@ task's review tallies, which credit reviewers' verdicts, do not count it. Only i
 (work assignments) are changed: items waiting in a pulling queue have nobody's work to judge.
 """
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
@@ -31,7 +33,7 @@ from taskboard.annotation.models import (
     TaskItem,
     TaskStatus,
 )
-from taskboard.annotation.rows import TASK_ITEM_TABLE
+from taskboard.annotation.rows import TASK_ITEM_TABLE, Report, in_run, key_runs
 from taskboard.annotation.selection import Selection, select_items
 from taskboard.annotation.statuses import lock_task, task_state_refresh
 from taskboard.sql import upsert_add
@@ -93,7 +95,9 @@ def _counters_follow(
     task_state_refresh(task, done_keys=done)
 
 
-def _log(*, operation: BulkOperation, action: str, where: str, by: User) -> None:
+def _log(
+    *, operation: BulkOperation, action: str, where: str, by: User, where_params: list[Any] | None = None
+) -> None:
     """One status log row per item the operation names (`where` picks which), with the row's status
     as it is now, in one INSERT … SELECT."""
     with connection.cursor() as cursor:
@@ -102,7 +106,7 @@ def _log(*, operation: BulkOperation, action: str, where: str, by: User) -> None
             f"SELECT t.task_id, t.item_id, t.assignment_id, t.copy, t.status, %s, %s, %s "
             f"FROM {ROW_TABLE} r JOIN {TASK_ITEM_TABLE} t ON t.id = r.task_item_id "
             f"WHERE r.operation_id = %s AND {where}",
-            [action, by.email, timezone.now(), operation.pk],
+            [action, by.email, timezone.now(), operation.pk, *(where_params or [])],
         )
 
 
@@ -128,10 +132,14 @@ def rows_to_change(*, task: AnnotationTask, selection: Selection | None, status:
 
 @transaction.atomic
 def items_status_set(
-    *, task: AnnotationTask, selection: Selection | None, status: str | None, by: User
+    *, task: AnnotationTask, selection: Selection | None, status: str | None, by: User, progress: Report | None = None
 ) -> BulkOperation | None:
     """Set `status` (None: clear it) on every held item of `task` the selection matches, as one
-    recorded operation. Returns it, or None when no row needed to change."""
+    recorded operation. Returns it, or None when no row needed to change.
+
+    In the request on PostgreSQL: one statement. Watched by a job (`progress`), or on SQLite: the rows
+    and their values before are recorded in one INSERT … SELECT, then changed and logged in runs of
+    row ids (one run unless watched)."""
     task = lock_task(task)
     _require_open(task)
     problem = status_problem(task=task, status=status)
@@ -155,7 +163,7 @@ def items_status_set(
     action = StatusAction.CREATE if status is not None else StatusAction.DELETE
     groups: list[tuple] | None = None
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and progress is None:
             # One pass: the rows found once, changed, their values before recorded (for undo), one log
             # row each (a clear logs the status it took away), and the counters' moves read back.
             cursor.execute(
@@ -183,17 +191,29 @@ def items_status_set(
                 [operation.pk, *params],
             )
             changed = cursor.rowcount
-            if changed and status is None:
-                # A clear logs the status it took away, before the rows lose it.
-                _log(operation=operation, action=action, where="t.status IS NOT NULL", by=by)
-            if changed:
+            if progress is not None:
+                progress(0, changed)
+            recorded = f"SELECT task_item_id FROM {ROW_TABLE} WHERE operation_id = %s"
+            runs = key_runs(
+                sql=recorded, params=[operation.pk], key="task_item_id", total=changed, watched=progress is not None
+            )
+            done = 0
+            for run in runs if changed else []:
+                where, where_params = in_run("r.task_item_id", run)
+                if status is None:
+                    # A clear logs the status it took away, before the rows lose it.
+                    _log(operation=operation, action=action, where=where, by=by, where_params=where_params)
+                own_where, own_params = in_run("task_item_id", run)
                 cursor.execute(
                     f"UPDATE {TASK_ITEM_TABLE} SET status = %s, status_by_id = %s, status_at = %s WHERE id IN "
-                    f"(SELECT task_item_id FROM {ROW_TABLE} WHERE operation_id = %s)",
-                    [*written, operation.pk],
+                    f"({recorded} AND {own_where})",
+                    [*written, operation.pk, *own_params],
                 )
-            if changed and status is not None:
-                _log(operation=operation, action=action, where="t.status IS NOT NULL", by=by)
+                done += cursor.rowcount
+                if status is not None:
+                    _log(operation=operation, action=action, where=where, by=by, where_params=where_params)
+                if progress is not None:
+                    progress(done, changed)
     if not changed:
         operation.delete()
         return None

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from taskboard.accounts.models import User
 from taskboard.annotation import creation
+from taskboard.annotation.bulk_jobs import BulkStart
 from taskboard.annotation.models import AnnotationTask
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.spec import TaskSpec
@@ -45,6 +46,21 @@ def command_run(
     """Run a domain operation and record its command in one transaction: an operation that fails
     leaves no command, and a command never describes work that rolled back."""
     return command_record(user=user, type=type, project=project, spec=operation())
+
+
+@transaction.atomic
+def bulk_command(
+    *,
+    user: User,
+    type: str,
+    project: Project,
+    start: Callable[[], BulkStart],
+    spec_of: Callable[[BulkStart], dict[str, Any]],
+) -> ApiCommand:
+    """Start a bulk change (in the request, or as a job when large) and record its command in the same
+    transaction: finished at once, or following the job until it ends."""
+    started = start()
+    return command_record(user=user, type=type, project=project, job=started.job, spec=spec_of(started))
 
 
 @transaction.atomic
