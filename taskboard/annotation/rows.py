@@ -109,6 +109,8 @@ def key_runs(*, sql: str, params: list[Any], key: str, total: int, watched: bool
             [*params, step],
         )
         keys = [row[0] for row in cursor.fetchall()]
+    if keys and len(keys) * step >= total:
+        keys.pop()  # the last key ends the rows: the open last run takes them, no empty run after
     runs: list[KeyRange] = []
     after = None
     for upto in [*keys, None]:
