@@ -4,7 +4,8 @@ recorded operation (`BulkOperation`, kind status) that can be undone as one.
 Set-based whatever the selection's size: each row's status before is kept (`OperationRow`) by one
 INSERT … SELECT, the rows change in one UPDATE, the status log gets one row per item by one
 INSERT … SELECT, and the counters (StatusCount, the task's state, the dashboards' throughput through
-`task_items_statuses_changed`) move by one statement per (assignment, status) group.
+`task_items_statuses_changed`) move by one statement per (assignment, status) group. A large one runs
+as a job (`bulk_jobs`): the rows change and are logged in runs, reported one by one, in one transaction.
 
 A bulk status is the manager's decision, not the holder's work: it sets off nothing of the status flow
 (`work/flow.py`: no QA intake, no refill, no routing, no consensus scoring, no pipeline), and a QA
@@ -200,6 +201,24 @@ def items_status_set(
             done = 0
             for run in runs if changed else []:
                 where, where_params = in_run("r.task_item_id", run)
+                if connection.vendor == "postgresql":
+                    # One statement a run: the run's rows change and are logged (a clear logs the
+                    # status it took away).
+                    cursor.execute(
+                        f"WITH r AS (SELECT task_item_id, before_status FROM {ROW_TABLE} r "
+                        f"WHERE r.operation_id = %s AND {where}), "
+                        f"upd AS (UPDATE {TASK_ITEM_TABLE} t SET status = %s, status_by_id = %s, status_at = %s "
+                        f"FROM r WHERE t.id = r.task_item_id RETURNING t.task_id, t.item_id, t.assignment_id, "
+                        f"t.copy, r.before_status) "
+                        f"INSERT INTO {LOG_TABLE} (task_id, item_id, assignment_pk, copy, status, action, creator, at) "
+                        f"SELECT task_id, item_id, assignment_id, copy, COALESCE(CAST(%s AS varchar), before_status), "
+                        f"%s, %s, %s FROM upd",
+                        [operation.pk, *where_params, *written, status, action, by.email, now],
+                    )
+                    done += cursor.rowcount
+                    if progress is not None:
+                        progress(done, changed)
+                    continue
                 if status is None:
                     # A clear logs the status it took away, before the rows lose it.
                     _log(operation=operation, action=action, where=where, by=by, where_params=where_params)

@@ -1,6 +1,7 @@
 """Items into and out of a task, and undone work moved between people: add, remove, reassign,
 redistribute. Set-based: one statement per step whatever the number of items, with the counters
-and a record of every move (who, when, what) in the same transaction.
+and a record of every move (who, when, what) in the same transaction. Watched by a job (`bulk_jobs`),
+a move records every move first and then moves the rows in runs, reporting after each.
 """
 
 import datetime

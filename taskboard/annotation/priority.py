@@ -4,7 +4,7 @@ the highest task priority first across every task they may pull from; an annotat
 distributed task follows item priority too (`work/queries.py`).
 
 Bulk priority sets one value over a whole selection (a DQL filter or the item browser's filter) in
-one UPDATE, whatever its size.
+one UPDATE, whatever its size; a large one runs as a job (`bulk_jobs`), whose rows change in runs.
 """
 
 from dataclasses import dataclass
