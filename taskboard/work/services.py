@@ -26,7 +26,7 @@ from taskboard.annotation.progress import Progress, assignment_progress
 from taskboard.annotation.pulling import pulling_claim
 from taskboard.annotation.statuses import StatusChange
 from taskboard.datasets.models import Annotation, Item, Label
-from taskboard.quality.activity import activity_record, marks_from_ages
+from taskboard.quality.activity import activity_record, marks_from_ages, to_ms
 from taskboard.quality.qualification import qualification_of, require_qualified
 from taskboard.work import signals
 from taskboard.work.models import AssignmentTime, ItemTime
@@ -77,11 +77,17 @@ def item_label_toggle(*, task_item: TaskItem, label: Label, by: User) -> Annotat
 
 @transaction.atomic
 def item_time_beat(
-    *, task_item: TaskItem, by: User, marks_ago_ms: list[int], now: datetime.datetime | None = None
+    *,
+    task_item: TaskItem,
+    by: User,
+    marks_ago_ms: list[int],
+    ended_ago_ms: int | None = None,
+    now: datetime.datetime | None = None,
 ) -> ItemTime | None:
     """Record a heartbeat: the signs of activity the work view saw on this item, each given as how
-    long before `now` it happened. The time they add follows the idle cut-off rule
-    (`quality/activity.py`): gaps up to the cut-off count, longer ones do not, and a moment
+    long before `now` it happened, and, when the page was hidden or lost the focus, how long ago
+    its last input was. The time they add follows the idle cut-off rule (`quality/activity.py`):
+    gaps up to the cut-off count, longer ones and the one after a span's end do not, and a moment
     reported by two tabs counts once. Managers looking at someone's assignment record nothing.
     """
     if task_item.assignment.assignee_id != by.pk:
@@ -96,6 +102,7 @@ def item_time_beat(
         item_id=task_item.item_id,
         project_id=task_item.task.project_id,
         marks_ms=marks_from_ages(now=now, ages_ms=marks_ago_ms),
+        ended_ms=None if ended_ago_ms is None else to_ms(now) - ended_ago_ms,
     )
     row, created = ItemTime.objects.select_for_update().get_or_create(
         assignment_id=task_item.assignment_id,

@@ -230,7 +230,12 @@ def item_beat(request: AuthedHttpRequest, assignment_id: int, task_item_id: int)
     form = BeatForm(request.POST)
     if not form.is_valid():
         return HttpResponse(status=400)
-    services.item_time_beat(task_item=task_item, by=request.user, marks_ago_ms=form.cleaned_data["marks"])
+    services.item_time_beat(
+        task_item=task_item,
+        by=request.user,
+        marks_ago_ms=form.cleaned_data["marks"],
+        ended_ago_ms=form.cleaned_data["ended"],
+    )
     return HttpResponse(status=204)
 
 
