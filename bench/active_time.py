@@ -93,7 +93,7 @@ def script_day(rng: random.Random, work_hours: float, leave: float) -> tuple[lis
     lunch_done = False
     long_break_done = False
     next_item_in = 0.0
-    while truth < goal:
+    while goal - truth > 0.001:  # not `truth < goal`: a span under a float step of t adds nothing
         span = min(log_uniform(rng, 60, 3000), goal - truth)
         start, end = t, t + span
         first = True
