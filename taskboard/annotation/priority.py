@@ -7,6 +7,7 @@ Bulk priority sets one value over a whole selection (a DQL filter or the item br
 one UPDATE, whatever its size; a large one runs as a job (`bulk_jobs`), whose rows change in runs.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -147,9 +148,14 @@ def pullable_tasks(*, user: User, project: Project | None = None) -> QuerySet[An
     )
 
 
-def pull_next(*, user: User, project: Project | None = None) -> NextWork:
-    """Claim the next batch from the first task in priority order that gives one."""
+def pull_next(
+    *, user: User, project: Project | None = None, may_pull: Callable[[AnnotationTask], bool] | None = None
+) -> NextWork:
+    """Claim the next batch from the first task in priority order that gives one (and that `may_pull`,
+    a gate of a higher layer such as a qualification, lets the person work in)."""
     for task in pullable_tasks(user=user, project=project)[:20]:
+        if may_pull is not None and not may_pull(task):
+            continue
         claimed = pulling_claim(task=task, user=user)
         if claimed:
             return NextWork(task=task, claimed=claimed)

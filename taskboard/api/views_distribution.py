@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import bulk_jobs, caps, leases, operations, people, priority, skips
+from taskboard.annotation import bulk_jobs, caps, leases, operations, people, skips
 from taskboard.annotation.models import BulkOperation, Cap, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.api import queries
@@ -16,6 +16,7 @@ from taskboard.api.services import command_record
 from taskboard.api.views_tasks import users_by_email
 from taskboard.dashboards.people_view import people_rows
 from taskboard.projects.access import can_manage
+from taskboard.work import services as work_services
 from taskboard.work import stuck
 from taskboard.work.models import StuckPolicy
 
@@ -136,7 +137,7 @@ def pull_next(request: AuthedHttpRequest):
     """A batch from the highest-priority task the caller may pull from ({"projectId"} narrows it)."""
     body = json_body(request, required=False)
     project = queries.project_get(request.user, body["projectId"]) if body.get("projectId") else None
-    found = priority.pull_next(user=request.user, project=project)
+    found = work_services.next_work(user=request.user, project=project)
     if found.task is None:
         return {"taskId": None, "claimed": 0}
     return {"taskId": api_id("task", found.task.pk), "claimed": found.claimed}

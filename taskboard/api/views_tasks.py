@@ -36,6 +36,7 @@ from taskboard.api.serializers import (
 from taskboard.api.simple_filter import filter_q, ops
 from taskboard.datasets.models import Item
 from taskboard.projects.access import can_manage
+from taskboard.quality.qualification import NotQualified
 from taskboard.work import flow
 
 # ------------------------------------------------------------------ parsing helpers
@@ -674,6 +675,9 @@ def task_items_status(request: AuthedHttpRequest, task_id: str):
         try:
             with transaction.atomic():
                 _apply_status(task, item, operation, status, request.user, copy=copy)
+        except NotQualified as error:
+            # The person's, for the whole task: no item of it would go through.
+            raise ApiError(403, str(error)) from error
         except PermissionDenied:
             not_held.append(value)
             continue
