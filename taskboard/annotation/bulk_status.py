@@ -210,9 +210,9 @@ def items_status_set(
                         f"upd AS (UPDATE {TASK_ITEM_TABLE} t SET status = %s, status_by_id = %s, status_at = %s "
                         f"FROM r WHERE t.id = r.task_item_id RETURNING t.task_id, t.item_id, t.assignment_id, "
                         f"t.copy, r.before_status) "
-                        f"INSERT INTO {LOG_TABLE} (task_id, item_id, assignment_pk, copy, status, action, creator, at) "
-                        f"SELECT task_id, item_id, assignment_id, copy, COALESCE(CAST(%s AS varchar), before_status), "
-                        f"%s, %s, %s FROM upd",
+                        f"INSERT INTO {LOG_TABLE} (task_id, item_id, assignment_pk, copy, status, action, creator, "
+                        f"at) SELECT task_id, item_id, assignment_id, copy, "
+                        f"COALESCE(CAST(%s AS varchar), before_status), %s, %s, %s FROM upd",
                         [operation.pk, *where_params, *written, status, action, by.email, now],
                     )
                     done += cursor.rowcount
