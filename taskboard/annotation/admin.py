@@ -1,12 +1,24 @@
+from django import forms as django_forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from taskboard.annotation.bulk_jobs import items_status_start, person_hand_off_start
-from taskboard.annotation.leases import leases_release
+from taskboard.annotation import caps, forms
+from taskboard.annotation.bulk_jobs import (
+    BulkStart,
+    assignment_reassign_start,
+    assignment_redistribute_start,
+    items_priority_start,
+    items_status_start,
+    person_hand_off_start,
+)
+from taskboard.annotation.leases import lease_release_items, leases_release
 from taskboard.annotation.models import (
     AnnotationTask,
     Assignment,
@@ -35,6 +47,16 @@ def _job_message(what: str, job_id: int) -> str:
     return format_html('{}: many items, so it runs as a job: <a href="{}">follow its progress</a>.', what, url)
 
 
+def started_outcome(started: BulkStart, done: str) -> str:
+    """What a started bulk change did: `done` with its count, or where the job it became shows progress."""
+    if started.job is not None:
+        url = reverse("jobs:job-detail", args=[started.job.pk])
+        return format_html(
+            '{} item(s), so it runs as a job: <a href="{}">follow its progress</a>.', started.count, url
+        )
+    return done.format(count=started.count)
+
+
 def with_done_count(assignments):
     """Annotate `done`: the kept StatusCounts of the task's done statuses, never a count of task items."""
     done_keys = TaskStatus.objects.filter(task_id=OuterRef(OuterRef("task_id")), is_done=True).values("key")
@@ -45,6 +67,41 @@ def with_done_count(assignments):
         .values("total")
     )
     return assignments.annotate(done=Coalesce(Subquery(done, output_field=IntegerField()), 0))
+
+
+def ask_page(model_admin, request, *, form, action: str, title: str, lead: str):
+    """The intermediate page of an admin action that needs a value: the form, what it will touch, and
+    the selection carried on (every page's rows, or the ticked ones)."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.model._meta,
+        "form": form,
+        "action": action,
+        "lead": lead,
+        "select_across": request.POST.get("select_across", "0"),
+        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/annotation/bulk_action.html", context)
+
+
+def all_or_nothing(model_admin, request, steps) -> None:
+    """Run each (name, write) step in one transaction, `write()` answering what it did: a refusal in
+    any step changes nothing anywhere and says why."""
+    outcomes: list[str] = []
+    try:
+        with transaction.atomic():
+            for name, write in steps:
+                try:
+                    outcomes.append(format_html("{}: {}", name, write()))
+                except ValidationError as exc:
+                    raise ValidationError(f"{name}: {' '.join(exc.messages)}") from exc
+    except ValidationError as exc:
+        model_admin.message_user(request, f"{' '.join(exc.messages)} Nothing was changed.", messages.ERROR)
+        return
+    for outcome in outcomes:
+        model_admin.message_user(request, outcome)
 
 
 class AssignmentCountsMixin:
@@ -151,9 +208,55 @@ class AssignmentAdmin(AssignmentCountsMixin, admin.ModelAdmin):
     raw_id_fields = ("task", "assignee")
     readonly_fields = ("item_count", "claimed_count", "rework_count", "issue_count", "created_at")
     inlines = (StatusCountInline,)
+    actions = ("reassign", "redistribute")
 
     def get_queryset(self, request):
         return with_done_count(super().get_queryset(request))
+
+    def _lead(self, queryset, what: str) -> str:
+        names = ", ".join(f"{a.assignee or a.get_kind_display()} in {a.task.name}" for a in queryset[:20])
+        more = f" and {queryset.count() - 20} more" if queryset.count() > 20 else ""
+        return (
+            f"{what} the undone items of: {names}{more}. Items with a status stay. Each assignment's move is one "
+            "bulk operation, undoable from the bulk operations list; caps are kept (a move past one is refused)."
+        )
+
+    def _moves(self, request, queryset, move) -> None:
+        """`move(assignment)` for each selected assignment (task, then id: the lock order), all or nothing."""
+        chosen = queryset.select_related("task", "assignee").order_by("task_id", "pk")
+        steps = [(f"{a.assignee or a.get_kind_display()} in {a.task.name}", lambda a=a: move(a)) for a in list(chosen)]
+        all_or_nothing(self, request, steps)
+
+    @admin.action(description="Reassign their undone items to another person (undoable)")
+    def reassign(self, request, queryset):
+        form = forms.AdminReassignForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            lead = self._lead(queryset.select_related("task", "assignee"), "Give another person")
+            return ask_page(self, request, form=form, action="reassign", title="Reassign", lead=lead)
+        to_user = form.cleaned_data["to"]
+
+        def move(assignment):
+            started = assignment_reassign_start(assignment=assignment, to_user=to_user, by=request.user)
+            return started_outcome(started, f"{{count}} undone item(s) reassigned to {to_user.email}.")
+
+        self._moves(request, queryset, move)
+        return None
+
+    @admin.action(description="Redistribute their undone items over several people (undoable)")
+    def redistribute(self, request, queryset):
+        form = forms.AdminRedistributeForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            lead = self._lead(queryset.select_related("task", "assignee"), "Spread over other people")
+            return ask_page(self, request, form=form, action="redistribute", title="Redistribute", lead=lead)
+        workload = form.cleaned_data["people"]
+
+        def move(assignment):
+            started = assignment_redistribute_start(assignment=assignment, workload=workload, by=request.user)
+            people = ", ".join(u.user.email for u in workload)
+            return started_outcome(started, f"{{count}} undone item(s) spread over {people}.")
+
+        self._moves(request, queryset, move)
+        return None
 
 
 class TaskItemStatusFilter(admin.SimpleListFilter):
@@ -191,27 +294,81 @@ class TaskItemAdmin(LargeTableAdmin):
     list_filter = (TaskItemStatusFilter, "in_queue", "rework")
     search_fields = ("item__filename", "=task__name")
     raw_id_fields = ("task", "item", "assignment", "lease")
-    # Priority is editable here (pulls and next items follow it). A status is set by the item's
-    # holder through the status flow, or cleared here as one bulk operation per task (undoable).
+    # A status is set by the item's holder through the status flow, or here in bulk: set or cleared
+    # as one recorded operation per task (undoable), through the same service as the Bulk status page.
+    # A priority is set in bulk the same way (one operation per task); one row's stays editable below.
     readonly_fields = ("status", "status_by", "status_at")
-    actions = ("clear_status",)
+    actions = ("set_status", "clear_status", "set_priority", "release")
 
-    @admin.action(description="Clear their status (one bulk operation per task, undoable)")
-    def clear_status(self, request, queryset):
+    def _by_task(self, queryset) -> list[tuple[AnnotationTask, Selection]]:
+        """The selected rows as (task, the selection of their items), tasks in id order (the lock order).
+        A selection names items, so every copy of a selected item in its task follows."""
         by_task: dict[int, set[int]] = {}
         for task_id, item_id in queryset.order_by().values_list("task_id", "item_id"):
             by_task.setdefault(task_id, set()).add(item_id)
-        for task in AnnotationTask.objects.filter(pk__in=list(by_task)).order_by("pk"):
-            selection = Selection(mode="list", item_ids=tuple(sorted(by_task[task.pk])))
-            try:
-                started = items_status_start(task=task, selection=selection, status=None, by=request.user)
-            except ValidationError as exc:
-                self.message_user(request, f"{task.name}: {' '.join(exc.messages)}", messages.ERROR)
-            else:
-                if started.job is not None:
-                    self.message_user(request, _job_message(task.name, started.job.pk))
-                else:
-                    self.message_user(request, f"{task.name}: status cleared on {started.count} item(s).")
+        tasks = AnnotationTask.objects.filter(pk__in=list(by_task)).order_by("pk")
+        return [(task, Selection(mode="list", item_ids=tuple(sorted(by_task[task.pk])))) for task in tasks]
+
+    def _each_task(self, request, groups, write, done: str) -> None:
+        """`write(task, selection)` for every task, all or nothing."""
+        steps = [
+            (task.name, lambda task=task, selection=selection: started_outcome(write(task, selection), done))
+            for task, selection in groups
+        ]
+        all_or_nothing(self, request, steps)
+
+    def _ask(self, request, queryset, *, form, action: str, title: str):
+        count, names = queryset.count(), ", ".join(sorted({task.name for task, _ in self._by_task(queryset)}))
+        lead = (
+            f"{count} selected task item row(s) in {names}. Each task's change is one bulk operation, undoable "
+            "from the bulk operations list; every copy of a selected item in its task follows, and a status "
+            "changes only on items a person holds (a pulling queue's are nobody's work yet)."
+        )
+        return ask_page(self, request, form=form, action=action, title=title, lead=lead)
+
+    @admin.action(description="Set a status (one bulk operation per task, undoable)")
+    def set_status(self, request, queryset):
+        groups = self._by_task(queryset)
+        form = forms.AdminBulkStatusForm(
+            request.POST if "apply" in request.POST else None, tasks=[task for task, _ in groups]
+        )
+        if not form.is_valid():
+            return self._ask(request, queryset, form=form, action="set_status", title="Set a status")
+        status = form.chosen_status
+
+        def write(task, selection):
+            return items_status_start(task=task, selection=selection, status=status, by=request.user)
+
+        done = f"status {'cleared' if status is None else f'“{status}”'} on {{count}} item(s)."
+        self._each_task(request, groups, write, done)
+        return None
+
+    @admin.action(description="Clear their status (one bulk operation per task, undoable)")
+    def clear_status(self, request, queryset):
+        def write(task, selection):
+            return items_status_start(task=task, selection=selection, status=None, by=request.user)
+
+        self._each_task(request, self._by_task(queryset), write, "status cleared on {count} item(s).")
+
+    @admin.action(description="Set their item priority (one bulk operation per task, undoable)")
+    def set_priority(self, request, queryset):
+        form = forms.AdminBulkPriorityForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._ask(request, queryset, form=form, action="set_priority", title="Set item priority")
+        value = form.cleaned_data["priority"]
+
+        def write(task, selection):
+            return items_priority_start(task=task, selection=selection, value=value, by=request.user)
+
+        self._each_task(request, self._by_task(queryset), write, f"priority {value} on {{count}} item(s).")
+        return None
+
+    @admin.action(description="Release from their lease: unstarted pulled items back to the queue")
+    def release(self, request, queryset):
+        def write(task, selection):
+            return BulkStart(count=lease_release_items(task=task, item_ids=selection.item_ids, by=request.user).items)
+
+        self._each_task(request, self._by_task(queryset), write, "{count} item(s) back in the queue.")
 
     @admin.display(description="holder", ordering="assignment__assignee__email")
     def assignee(self, task_item):
@@ -302,7 +459,7 @@ class LeaseAdmin(admin.ModelAdmin):
 
     list_display = ("id", "task", "holder", "items", "returned", "claimed_at", "expires_at", "ended_at", "end")
     list_select_related = ("task", "holder")
-    list_filter = ("end", ("ended_at", admin.EmptyFieldListFilter))
+    list_filter = ("end", ("ended_at", admin.EmptyFieldListFilter), "task__project")
     search_fields = ("task__name", "holder__email")
     raw_id_fields = ("task", "assignment", "holder")
     readonly_fields = ("task", "assignment", "holder", "items", "returned", "claimed_at", "ended_at", "end")
@@ -317,27 +474,72 @@ class LeaseAdmin(admin.ModelAdmin):
         self.message_user(request, f"Released {result.leases} lease(s), {result.items} item(s) back in the queue.")
 
 
+class CapForm(django_forms.ModelForm):
+    """The cap's rules are the service's (`caps.cap_check`): a member, a count or a share."""
+
+    class Meta:
+        model = Cap
+        fields = ("task", "user", "max_items", "max_share")
+
+    def clean(self):
+        data = super().clean() or {}
+        task, user = data.get("task"), data.get("user")
+        if task is not None and user is not None and not self.errors:
+            if data.get("max_items") is None and data.get("max_share") is None:
+                raise ValidationError("Give a count or a share (deleting the cap lifts it).")
+            try:
+                caps.cap_check(task=task, user=user, max_items=data.get("max_items"), max_share=data.get("max_share"))
+            except ValidationError as exc:
+                self.add_error(None, exc.messages)
+        return data
+
+
 @admin.register(Cap)
 class CapAdmin(admin.ModelAdmin):
-    """A cap is one row (a count or a share, the database checks which); pulls and moves read it."""
+    """A cap is one row (a count or a share); made and changed through the same service as the people
+    view (`caps.cap_set`), so the same rules hold; pulls and moves read it."""
 
+    form = CapForm
     list_display = ("user", "task", "max_items", "max_share", "by", "created_at")
     list_select_related = ("user", "task", "by")
+    list_filter = ("task__project",)
     search_fields = ("user__email", "task__name")
-    raw_id_fields = ("task", "user", "by")
-    readonly_fields = ("created_at",)
+    raw_id_fields = ("task", "user")
+    readonly_fields = ("by", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        # One cap per person and task: another person or task is another cap.
+        return ("task", "user", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        made = caps.cap_set(
+            task=obj.task, user=obj.user, by=request.user, max_items=obj.max_items, max_share=obj.max_share
+        )
+        assert made is not None  # the form asks for a count or a share
+        obj.pk, obj.by, obj.created_at = made.pk, made.by, made.created_at
 
 
 @admin.register(BulkOperation)
 class BulkOperationAdmin(admin.ModelAdmin):
     """The history of bulk operations; undone through the same service as the pages (all or nothing)."""
 
-    list_display = ("id", "kind", "summary", "project", "task", "count", "by", "created_at", "undone_at")
-    list_select_related = ("project", "task", "by")
+    list_display = ("id", "kind", "summary", "project", "task", "count", "by", "created_at", "undone_at", "undone_by")
+    list_select_related = ("project", "task", "by", "undone_by")
     list_filter = ("kind", ("undone_at", admin.EmptyFieldListFilter))
     search_fields = ("summary", "task__name", "by__email")
     raw_id_fields = ("project", "task", "by", "undone_by")
-    readonly_fields = ("project", "task", "kind", "summary", "count", "data", "by", "created_at", "undone_at")
+    readonly_fields = (
+        "project",
+        "task",
+        "kind",
+        "summary",
+        "count",
+        "data",
+        "by",
+        "created_at",
+        "undone_at",
+        "undone_by",
+    )
     actions = ("undo",)
 
     def has_add_permission(self, request):

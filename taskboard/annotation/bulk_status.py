@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
 from taskboard.accounts.models import User
@@ -26,6 +26,7 @@ from taskboard.annotation.models import (
     AnnotationTask,
     AssignmentKind,
     BulkOperation,
+    HoldingChange,
     OperationKind,
     OperationRow,
     StatusAction,
@@ -34,7 +35,7 @@ from taskboard.annotation.models import (
     TaskItem,
     TaskStatus,
 )
-from taskboard.annotation.rows import TASK_ITEM_TABLE, Report, in_run, key_runs
+from taskboard.annotation.rows import CHANGE_TABLE, TASK_ITEM_TABLE, Report, in_run, key_runs
 from taskboard.annotation.selection import Selection, select_items
 from taskboard.annotation.statuses import lock_task, task_state_refresh
 from taskboard.sql import upsert_add
@@ -154,7 +155,13 @@ def items_status_set(
         kind=OperationKind.STATUS,
         by=by,
         summary=f"{what} on {'a filter' if selection is not None else 'every item'}",
-        data={"status": status, "selection": selection.to_json() if selection is not None else None},
+        data={
+            "status": status,
+            "selection": selection.to_json() if selection is not None else None,
+            # Change records after this one are moves since the operation (undo refuses them). Moves
+            # in the task take its lock, held here: none of them can slip in under the mark.
+            "change_mark": HoldingChange.objects.aggregate(mark=Max("id"))["mark"] or 0,
+        },
     )
     rows_sql, params = (
         rows.order_by().values("id", "priority", "status", "status_by_id", "status_at").query.sql_with_params()
@@ -245,28 +252,40 @@ def items_status_set(
 
 def status_undo(operation: BulkOperation, by: User) -> int:
     """Give each row the operation changed its status before (who set it and when too), if none of
-    them changed status since; all or nothing. The caller holds the operation's row lock."""
+    them changed status, moved to another holder or left the task since; all or nothing. The caller
+    holds the operation's row lock."""
     task = lock_task(operation.task)  # type: ignore[arg-type]
     _require_open(task, "operation")
     status = operation.data.get("status")
     with connection.cursor() as cursor:
-        # Still as the operation left it: no status, or its status set by the same person.
-        params: list[int | str | None] = [operation.pk]
+        # Still as the operation left it: in the task (a removed row is gone), with no status or its
+        # status set by the same person, and not moved since (a status given back to a row someone
+        # else now holds would credit the wrong person). Operations recorded before the change mark
+        # existed compare times instead.
+        if "change_mark" in operation.data:
+            since, mark = "d.id > %s", operation.data["change_mark"]
+        else:
+            since, mark = "d.at > %s", operation.created_at
+        params: list = [mark, operation.pk]
         if status is None:
             still = "t.status IS NULL"
         else:
-            still, params = "t.status = %s AND t.status_by_id = %s", [status, operation.by_id, operation.pk]
+            still, params = "t.status = %s AND t.status_by_id = %s", [status, operation.by_id, *params]
+        not_moved = (
+            f"NOT EXISTS (SELECT 1 FROM {CHANGE_TABLE} d WHERE d.item_id = t.item_id AND d.task_id = t.task_id "
+            f"AND {since})"
+        )
         cursor.execute(
-            f"SELECT count(*), SUM(CASE WHEN {still} THEN 0 ELSE 1 END) FROM {ROW_TABLE} r "
-            f"LEFT JOIN {TASK_ITEM_TABLE} t ON t.id = r.task_item_id WHERE r.operation_id = %s",
+            f"SELECT count(*), SUM(CASE WHEN t.id IS NOT NULL AND {still} AND {not_moved} THEN 0 ELSE 1 END) "
+            f"FROM {ROW_TABLE} r LEFT JOIN {TASK_ITEM_TABLE} t ON t.id = r.task_item_id WHERE r.operation_id = %s",
             params,
         )
         total, touched = cursor.fetchone()
         if touched:
             raise ValidationError(
                 {
-                    "operation": f"{touched} of the {total} items it changed have had their status changed since; "
-                    "it can no longer be undone."
+                    "operation": f"{touched} of the {total} items it changed have had their status changed, moved "
+                    "or left the task since; it can no longer be undone."
                 }
             )
         # The log first for the statuses the undo takes away (the operation set them), then the rows,

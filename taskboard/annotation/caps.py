@@ -65,11 +65,8 @@ def require_room(*, task: AnnotationTask, added: Mapping[int, int], field: str =
             )
 
 
-@transaction.atomic
-def cap_set(
-    *, task: AnnotationTask, user: User, by: User, max_items: int | None = None, max_share: int | None = None
-) -> Cap | None:
-    """Cap `user` in `task` at a count or a share (percent) of its items; neither lifts the cap."""
+def cap_check(*, task: AnnotationTask, user: User, max_items: object, max_share: object) -> None:
+    """Every rule of a cap (the pages, the API and the admin's form ask it): ValidationError by field."""
     if role_of(user, task.project_id) is None:
         raise ValidationError({"user": f"{user.email} is not a member of this project."})
     if max_items is not None and max_share is not None:
@@ -80,6 +77,14 @@ def cap_set(
         isinstance(max_share, bool) or not isinstance(max_share, int) or not 1 <= max_share <= 100
     ):
         raise ValidationError({"max_share": "A share is a whole percent from 1 to 100."})
+
+
+@transaction.atomic
+def cap_set(
+    *, task: AnnotationTask, user: User, by: User, max_items: int | None = None, max_share: int | None = None
+) -> Cap | None:
+    """Cap `user` in `task` at a count or a share (percent) of its items; neither lifts the cap."""
+    cap_check(task=task, user=user, max_items=max_items, max_share=max_share)
     if max_items is None and max_share is None:
         Cap.objects.filter(task=task, user=user).delete()
         return None

@@ -223,6 +223,11 @@ class ItemFilter(django_filters.FilterSet):
         """The same filters as a Selection, for the wizard."""
         return itemfilter_to_selection(self.form.cleaned_data, dataset_id=self.dataset.pk)
 
+    @property
+    def dql(self) -> dict | None:
+        """The same filters as the query language (None: nothing filtered)."""
+        return itemfilter_to_dql(self.form.cleaned_data, dataset_id=self.dataset.pk)
+
     def _by(self, queryset: QuerySet[Item], clause: dict | None) -> QuerySet[Item]:
         return queryset if clause is None else queryset.filter(dql_to_q({"$and": [clause]}, dataset=self.dataset))
 
@@ -305,11 +310,22 @@ def itemfilter_to_selection(data: dict, *, dataset_id: int | None = None) -> Sel
         simple.append(Selection(mode="unassigned"))
     if task is not None and status != IN_TASK:
         simple.append(Selection(mode="task_status", task_id=task.pk, task_status=status))
-    clauses = [
+    clauses = _clauses(data, dataset_id=dataset_id)
+    if not clauses:
+        return Selection(mode="all")
+    if len(clauses) == 1 and len(simple) == 1:
+        return simple[0]
+    return Selection(mode="filter", dql={"$and": clauses})
+
+
+def _clauses(data: dict, *, dataset_id: int | None) -> list[dict]:
+    folder, subfolders = data.get("folder") or "", bool(data.get("subfolders"))
+    task, status = data.get("task"), data.get("status") or IN_TASK
+    return [
         clause
         for clause in (
             folder_clause(folder, subfolders),
-            annotated_clause(annotated),
+            annotated_clause(data.get("annotated") or ""),
             unassigned_clause(bool(data.get("unassigned"))),
             task_clause(task, status),
             unresolved_clause(bool(data.get("unresolved")), dataset_id, task),
@@ -321,11 +337,13 @@ def itemfilter_to_selection(data: dict, *, dataset_id: int | None = None) -> Sel
         )
         if clause is not None
     ]
-    if not clauses:
-        return Selection(mode="all")
-    if len(clauses) == 1 and len(simple) == 1:
-        return simple[0]
-    return Selection(mode="filter", dql={"$and": clauses})
+
+
+def itemfilter_to_dql(data: dict, *, dataset_id: int | None = None) -> dict | None:
+    """The browser's cleaned filter data as the query language, whatever filters are set (one folder
+    too): what a task's bulk priority and bulk status pages take. None when nothing is filtered."""
+    clauses = _clauses(data, dataset_id=dataset_id)
+    return {"$and": clauses} if clauses else None
 
 
 def selection_query_params(selection: Selection) -> dict[str, str]:

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 from django.utils import timezone
 
+from taskboard.accounts.models import User
 from taskboard.annotation.models import (
     BATCH_SIZE_MAX,
     BATCH_SIZE_MIN,
@@ -26,6 +27,7 @@ from taskboard.annotation.models import (
     TaskType,
 )
 from taskboard.annotation.selection import Selection
+from taskboard.annotation.workload import WorkloadUnit, equal_loads
 from taskboard.inputs import IdChoiceField, IdsChoiceField
 from taskboard.projects import queries
 
@@ -644,3 +646,89 @@ class SkipPolicyForm(forms.Form):
     skip_allowed = forms.BooleanField(label="Skipping allowed", required=False)
     skip_reason_required = forms.BooleanField(label="A reason is required", required=False)
     skip_to = forms.ChoiceField(label="A skipped item goes", choices=SkipTo.choices)
+
+
+class AdminBulkStatusForm(forms.Form):
+    """The admin's "set bulk status" step: one status (or none) for the task item rows selected there,
+    which may span tasks; the status must be one of every one of those tasks."""
+
+    status = forms.ChoiceField(label="Status")
+
+    def __init__(self, *args: Any, tasks: list[AnnotationTask], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tasks = tasks
+        self.keys_of: dict[int, set[str]] = {task.pk: set() for task in tasks}
+        labels: dict[str, str] = {}
+        for task_id, key, label in (
+            TaskStatus.objects.filter(task__in=tasks)
+            .order_by("position", "key")
+            .values_list("task_id", "key", "label")
+        ):
+            self.keys_of[task_id].add(key)
+            labels.setdefault(key, f"{label} ({key})" if label and label != key else key)
+        field = cast(forms.ChoiceField, self.fields["status"])
+        field.choices = [("", "Choose a status"), *labels.items(), (CLEAR_STATUS, "No status (clear it)")]
+
+    def clean_status(self) -> str:
+        value = self.cleaned_data["status"]
+        if value != CLEAR_STATUS:
+            lacking = [task.name for task in self.tasks if value not in self.keys_of[task.pk]]
+            if lacking:
+                raise ValidationError(f"“{value}” is not a status of: {', '.join(lacking)}. Nothing was changed.")
+        return value
+
+    @property
+    def chosen_status(self) -> str | None:
+        value = self.cleaned_data["status"]
+        return None if value == CLEAR_STATUS else value
+
+
+class AdminBulkPriorityForm(forms.Form):
+    """The admin's "set item priority" step for the task item rows selected there."""
+
+    priority = forms.IntegerField(label="Item priority (0 to 100, higher first)", min_value=0, max_value=100)
+
+
+def _people_by_email(emails: list[str]) -> list:
+    """The accounts of `emails`, in their order; an unknown one is a form error naming it."""
+    found = {u.email.lower(): u for u in User.objects.filter(email__in=[e.lower() for e in emails])}
+    unknown = [e for e in emails if e.lower() not in found]
+    if unknown:
+        raise ValidationError(f"No account with the email: {', '.join(unknown)}.")
+    return [found[e.lower()] for e in emails]
+
+
+class AdminReassignForm(forms.Form):
+    """The admin's reassign step: the person who takes over the selected assignments' undone items."""
+
+    to = forms.EmailField(label="Reassign to (email)")
+
+    def clean_to(self):
+        return _people_by_email([self.cleaned_data["to"]])[0]
+
+
+class AdminRedistributeForm(forms.Form):
+    """The admin's redistribute step: people, one a line, each with an optional share (equal without)."""
+
+    people = forms.CharField(
+        label="Spread over",
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "carol@example.com 50\ndave@example.com 50"}),
+        help_text="One email a line, optionally followed by a share; shares add up to 100. Without shares the "
+        "items are split equally.",
+    )
+
+    def clean_people(self) -> list[WorkloadUnit]:
+        lines = [line.split() for line in self.cleaned_data["people"].splitlines() if line.strip()]
+        if any(len(parts) > 2 for parts in lines):
+            raise ValidationError("Each line is an email and, optionally, a share.")
+        shared = [len(parts) == 2 for parts in lines]
+        if any(shared) and not all(shared):
+            raise ValidationError("Give a share on every line, or on none.")
+        users = _people_by_email([parts[0] for parts in lines])
+        if not all(shared):
+            return [WorkloadUnit(user, load) for user, load in zip(users, equal_loads(len(users)), strict=True)]
+        try:
+            loads = [int(parts[1]) for parts in lines]
+        except ValueError:
+            raise ValidationError("A share is a whole number from 1 to 100.") from None
+        return [WorkloadUnit(user, load) for user, load in zip(users, loads, strict=True)]

@@ -194,22 +194,45 @@ def leases_release(*, lease_ids: Sequence[int], by: User) -> Released:
 @transaction.atomic
 def lease_release_item(*, task: AnnotationTask, item_id: int, by: User) -> Released:
     """A manager sends one held, unstarted pulled item back to the queue; its lease runs on for the rest."""
+    return lease_release_items(task=task, item_ids=[item_id], by=by)
+
+
+@transaction.atomic
+def lease_release_items(*, task: AnnotationTask, item_ids: Sequence[int], by: User) -> Released:
+    """Send these held, unstarted pulled items back to the queue (their leases run on for the rest),
+    all or none: an item nobody holds, with a status, out for rework or given rather than pulled is
+    refused, naming how many."""
     _require_pulling(task)
-    row = (
+    wanted = sorted(set(item_ids))
+    rows = list(
         TaskItem.objects.select_for_update()
-        .filter(task=task, item_id=item_id, in_queue=False, assignment__kind=AssignmentKind.WORK)
-        .first()
+        .filter(task=task, item_id__in=wanted, in_queue=False, assignment__kind=AssignmentKind.WORK)
+        .order_by("pk")
     )
-    if row is None:
-        raise ValidationError({"item": "Nobody holds this item in the task."})
-    if row.status is not None:
-        raise ValidationError({"item": "The item has a status: it stays with the person who did it."})
-    if row.rework:
-        raise ValidationError({"item": "The item is out for rework: it stays with its annotator."})
-    if row.lease_id is None:
-        raise ValidationError({"item": "The item is not held under a lease (it was given, not pulled)."})
-    _return_to_queue(row_ids=[row.pk], kind=ChangeKind.RELEASE, by=by, now=timezone.now())
-    return Released(items=1, leases=0)
+    one = len(wanted) == 1
+    problems = (
+        (len(wanted) - len({r.item_id for r in rows}), "Nobody holds this item in the task.", "nobody holds"),
+        (
+            sum(r.status is not None for r in rows),
+            "The item has a status: it stays with the person who did it.",
+            "have a status (they stay with the person who did them)",
+        ),
+        (
+            sum(r.rework for r in rows),
+            "The item is out for rework: it stays with its annotator.",
+            "are out for rework (they stay with their annotator)",
+        ),
+        (
+            sum(r.lease_id is None and r.status is None and not r.rework for r in rows),
+            "The item is not held under a lease (it was given, not pulled).",
+            "were given, not pulled (no lease)",
+        ),
+    )
+    for count, alone, many in problems:
+        if count:
+            raise ValidationError({"item": alone if one else f"{count} of the {len(wanted)} items: {many}."})
+    _return_to_queue(row_ids=[r.pk for r in rows], kind=ChangeKind.RELEASE, by=by, now=timezone.now())
+    return Released(items=len(rows), leases=0)
 
 
 @dataclass

@@ -166,17 +166,20 @@ def _restore_workload(operation: BulkOperation, *, to_ids: set[int]) -> None:
 def _undo_priority(operation: BulkOperation) -> int:
     value = operation.data.get("priority")
     with connection.cursor() as cursor:
+        # A row gone (its item removed from the task) counts as changed. A move to another holder does
+        # not: priority belongs to the item in the task, whoever holds it, and in a pulling task every
+        # claim is a move, so a priority set to order the pulls could otherwise never be undone.
         cursor.execute(
-            f"SELECT count(*) FROM {ROW_TABLE} r JOIN {TASK_ITEM_TABLE} t ON t.id = r.task_item_id "
-            f"WHERE r.operation_id = %s AND t.priority <> %s",
-            [operation.pk, value],
+            f"SELECT count(*), SUM(CASE WHEN t.id IS NULL OR t.priority <> %s THEN 1 ELSE 0 END) "
+            f"FROM {ROW_TABLE} r LEFT JOIN {TASK_ITEM_TABLE} t ON t.id = r.task_item_id WHERE r.operation_id = %s",
+            [value, operation.pk],
         )
-        (changed,) = cursor.fetchone()
+        total, changed = cursor.fetchone()
         if changed:
             raise ValidationError(
                 {
-                    "operation": f"{changed} of its items have had their priority changed since; "
-                    "it can no longer be undone."
+                    "operation": f"{changed} of the {total} items it changed have had their priority changed or left "
+                    "the task since; it can no longer be undone."
                 }
             )
         cursor.execute(

@@ -12,7 +12,7 @@ from taskboard.accounts.models import User
 from taskboard.annotation.filters import TaskFilter
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem, TaskState
 from taskboard.annotation.progress import assignments_progress
-from taskboard.datasets.models import Item
+from taskboard.datasets.models import Dataset, Item
 from taskboard.projects.access import AnyUser, get_or_404
 from taskboard.projects.models import Project
 from taskboard.projects.queries import assignable_users
@@ -121,3 +121,9 @@ def seconds_per_item(users: Iterable[User], *, days: int = 30) -> dict[int, floa
         .annotate(seconds=Sum("item_times__active_seconds"), items=Count("item_times"))
     )
     return {row["assignee_id"]: row["seconds"] / row["items"] for row in rows if row["items"]}
+
+
+def open_tasks_of_dataset(dataset: Dataset) -> QuerySet[AnnotationTask]:
+    """The dataset's tasks still open to changes: where the item browser's filter can take a bulk
+    priority or status (its project's manager is the one browsing)."""
+    return AnnotationTask.objects.filter(dataset=dataset, closed_at__isnull=True).order_by("name", "pk")

@@ -33,6 +33,7 @@ urlpatterns = [
     # The dataset page: the item browser, and the upload and import forms beside it.
     path("datasets/<int:pk>/", views_browse.browse, name="dataset-browse"),
     path("datasets/<int:pk>/to-task/", views_browse.to_wizard, name="dataset-to-wizard"),
+    path("datasets/<int:pk>/to-task-lever/", views_browse.to_task_lever, name="dataset-to-task-lever"),
     path("datasets/<int:pk>/upload/", views_browse.upload, name="dataset-upload"),
     path("datasets/<int:pk>/import/", views_browse.import_manifest, name="dataset-import"),
 ]

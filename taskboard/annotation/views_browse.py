@@ -13,6 +13,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
+from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.filters import ItemFilter, item_list, selection_query_params
 from taskboard.annotation.selection import Selection
 from taskboard.datasets import importing, queries, services
@@ -62,6 +63,7 @@ def _browser_context(request: AuthedHttpRequest, dataset):
         "list_errors": errors,
         "filter_query": _filter_query(request),
         "current_folder": item_filter.form.cleaned_data.get("folder") if item_filter.form.is_valid() else None,
+        "lever_tasks": list(annotation_queries.open_tasks_of_dataset(dataset)) if page and page.items else [],
     }
 
 
@@ -125,6 +127,28 @@ def to_wizard(request: AuthedHttpRequest, pk: int):
         selection = Selection(mode="list", item_ids=tuple(ids))
     params = {"dataset": dataset.pk, **selection_query_params(selection)}
     return redirect(reverse("annotation:wizard-start") + "?" + urlencode(params))
+
+
+# The task pages a browsed filter can be carried to, as a bulk change over every item it matches.
+TASK_LEVERS = {"priority": "annotation:task-priority", "status": "annotation:task-bulk-status"}
+
+
+@login_required
+@require_GET
+def to_task_lever(request: AuthedHttpRequest, pk: int):
+    """Carry the browsed filter (all matching items, not a page) to a task's bulk priority or bulk
+    status page, where it arrives as the query language. Reads only: the change is made there."""
+    dataset = queries.dataset_for_manager(request.user, pk)
+    params = request.GET.copy()
+    lever, task_id = params.pop("lever", [""])[-1], params.pop("target_task", [""])[-1]
+    for key in (*_PAGING, "item", "pick"):
+        params.pop(key, None)
+    back = reverse("annotation:dataset-browse", args=[dataset.pk]) + "?" + params.urlencode()
+    task = annotation_queries.open_tasks_of_dataset(dataset).filter(pk=_int_param(task_id) or 0).first()
+    if lever not in TASK_LEVERS or task is None:
+        messages.error(request, "Choose one of this dataset's open tasks, and priority or status.")
+        return redirect(back)
+    return redirect(reverse(TASK_LEVERS[lever], args=[task.pk]) + "?" + params.urlencode())
 
 
 @login_required

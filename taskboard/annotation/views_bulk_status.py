@@ -43,9 +43,9 @@ def _page(
     if form is None:
         initial: dict[str, object] = {}
         browsed = ItemFilter(request.GET, dataset=task.dataset) if request.GET else None
-        if browsed is not None and browsed.is_valid() and browsed.selection.dql:
+        if browsed is not None and browsed.is_valid() and browsed.dql:
             # Arriving from the item browser: its filter, as the query language.
-            initial["dql"] = json.dumps(browsed.selection.dql)
+            initial["dql"] = json.dumps(browsed.dql)
         form = forms.BulkStatusForm(initial=initial, task=task)
     context = {
         "task": task,

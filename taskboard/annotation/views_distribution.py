@@ -102,9 +102,9 @@ def _priority_page(request: AuthedHttpRequest, task, *, task_form=None, item_for
     if item_form is None:
         initial: dict[str, object] = {"priority": 80}
         browsed = ItemFilter(request.GET, dataset=task.dataset) if request.GET else None
-        if browsed is not None and browsed.is_valid() and browsed.selection.dql:
+        if browsed is not None and browsed.is_valid() and browsed.dql:
             # Arriving from the item browser: its filter, as the query language.
-            initial["dql"] = json.dumps(browsed.selection.dql)
+            initial["dql"] = json.dumps(browsed.dql)
         item_form = forms.ItemPriorityForm(initial=initial)
     context = {
         "task": task,

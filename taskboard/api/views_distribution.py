@@ -272,12 +272,14 @@ def _operation_json(operation) -> dict:
         "creator": operation.by.email if operation.by else None,
         "createdAt": _ms(operation.created_at),
         "undoneAt": _ms(operation.undone_at) if operation.undone_at else None,
+        "undoneBy": operation.undone_by.email if operation.undone_by else None,
     }
 
 
 @api_view(["GET"])
 def project_operations(request: AuthedHttpRequest, project_id: str):
-    """The project's bulk operations (reassign, redistribute, hand-off, bulk priority), newest first."""
+    """The project's bulk operations (reassign, redistribute, hand-off, bulk priority, bulk status), newest
+    first."""
     project = _managed_project(request, project_id)
     return {"items": [_operation_json(op) for op in operations.operations_of(project=project)[:100]]}
 
@@ -362,6 +364,9 @@ def _stuck_json(task) -> dict:
     policy = StuckPolicy.objects.filter(task=task).first()
     return {
         "taskId": api_id("task", task.pk),
+        # A pulling task has no rule: its leases send untouched batches back (GET …/leases).
+        "recoveredBy": "leases" if task.is_pulling else "rule" if policy else None,
+        "leaseMinutes": task.lease_seconds // 60 if task.is_pulling else None,
         "afterHours": policy.after_hours if policy else None,
         "action": policy.action if policy else None,
         "items": [

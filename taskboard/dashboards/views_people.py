@@ -141,7 +141,8 @@ def stuck_panel(request: AuthedHttpRequest, project_id: int):
     """The project's stuck work: items flagged untouched past their task's limit, still open."""
     project = project_queries.project_for_manager(request.user, project_id)
     items = stuck.stuck_items(project_id=project.pk)[:500]
-    return render(request, "dashboards/stuck.html", {"project": project, "items": items})
+    context = {"project": project, "items": items, "unwatched": stuck.unwatched_tasks(project_id=project.pk)}
+    return render(request, "dashboards/stuck.html", context)
 
 
 @require_POST

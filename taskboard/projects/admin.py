@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html_join
 
 from taskboard.accounts.admin import UserAdmin
 from taskboard.projects.models import Membership, Project
@@ -19,8 +21,23 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ("name", "description")
     date_hierarchy = "created_at"
     raw_id_fields = ("created_by",)
-    readonly_fields = ("created_at",)
+    readonly_fields = ("created_at", "distribution")
     inlines = (MembershipInline,)
+
+    @admin.display(description="distribution control")
+    def distribution(self, project):
+        """The project's people view, stuck work and bulk operations are pages (the admin lists their
+        rows: pauses, caps, leases, stuck items, operations); linked by name, as the apps above own them."""
+        if project.pk is None:
+            return "-"
+        links = (
+            ("dashboards:people-control", "People (load, pauses, caps, leases)"),
+            ("dashboards:stuck-panel", "Stuck work"),
+            ("annotation:project-operations", "Bulk operations"),
+        )
+        return format_html_join(
+            " · ", '<a href="{}">{}</a>', ((reverse(name, args=[project.pk]), label) for name, label in links)
+        )
 
 
 @admin.register(Membership)

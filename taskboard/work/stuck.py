@@ -32,18 +32,32 @@ ITEM_TIME_TABLE = ItemTime._meta.db_table
 ASSIGNMENT_TABLE = "annotation_assignment"
 
 
-@transaction.atomic
-def stuck_policy_set(*, task: AnnotationTask, after_hours: object, action: str, by: User) -> StuckPolicy | None:
-    """Set the task's stuck rule; no hours turns it off."""
+def stuck_policy_check(*, task: AnnotationTask, after_hours: object, action: object) -> None:
+    """Every rule of a stuck rule (the page, the API and the admin's form ask it); no hours is none."""
     if task.allocation != Allocation.DISTRIBUTION:
-        raise ValidationError({"after_hours": "Stuck work is watched in distributed tasks (pulled batches expire)."})
+        raise ValidationError(
+            {
+                "after_hours": "Stuck work is watched in distributed tasks. A pulling task needs no rule: a batch "
+                f"left untouched goes back to the queue when its lease runs out ({task.lease_seconds // 60} minutes "
+                "after its holder last worked on it)."
+            }
+        )
     if after_hours in (None, ""):
-        StuckPolicy.objects.filter(task=task).delete()
-        return None
+        return
     if isinstance(after_hours, bool) or not isinstance(after_hours, int) or not 1 <= after_hours <= 24 * 30:
         raise ValidationError({"after_hours": "Give whole hours from 1 to 720."})
     if action not in StuckAction.values:
         raise ValidationError({"action": f"Choose one of: {', '.join(StuckAction.values)}."})
+
+
+@transaction.atomic
+def stuck_policy_set(*, task: AnnotationTask, after_hours: object, action: str, by: User) -> StuckPolicy | None:
+    """Set the task's stuck rule; no hours turns it off."""
+    stuck_policy_check(task=task, after_hours=after_hours, action=action)
+    if after_hours in (None, ""):
+        StuckPolicy.objects.filter(task=task).delete()
+        return None
+    assert isinstance(after_hours, int)  # stuck_policy_check
     policy, _ = StuckPolicy.objects.update_or_create(
         task=task, defaults={"after_hours": after_hours, "action": action}
     )
@@ -160,6 +174,23 @@ def stuck_items(*, task: AnnotationTask | None = None, project_id: int | None = 
     if project_id is not None:
         items = items.filter(task__project_id=project_id)
     return items.filter(resolved_at__isnull=True) if open_only else items
+
+
+@dataclass
+class Unwatched:
+    """The project's open tasks the sweep does not look at, so the panel can say why they are not in it."""
+
+    pulling: list[AnnotationTask]  # their leases send untouched batches back to the queue by themselves
+    no_rule: list[AnnotationTask]  # distributed, with no stuck-work rule set
+
+
+def unwatched_tasks(*, project_id: int) -> Unwatched:
+    open_tasks = AnnotationTask.objects.filter(project_id=project_id, closed_at__isnull=True).order_by("name", "pk")
+    ruled = StuckPolicy.objects.filter(task_id=OuterRef("pk"))
+    return Unwatched(
+        pulling=list(open_tasks.filter(allocation=Allocation.PULLING)),
+        no_rule=list(open_tasks.filter(allocation=Allocation.DISTRIBUTION).exclude(Exists(ruled))),
+    )
 
 
 def stuck_resolve_touched(*, now: datetime.datetime | None = None) -> int:

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from taskboard.annotation import bulk_status, operations
+from taskboard.annotation import bulk_status, moves, operations
 from taskboard.annotation.models import AnnotationTask, Assignment, BulkOperation, StatusLog, TaskItem, TaskState
 from taskboard.annotation.selection import Selection
 from taskboard.api.ids import api_id
@@ -292,3 +292,40 @@ def test_admin_clears_statuses_as_one_operation_per_task(admin_client, task, man
     assert cleared.count == 10 and cleared.data["status"] is None
     assert TaskItem.objects.filter(task=task, status__isnull=True).count() == 10
     assert counters.find_drift() == []
+
+
+def test_a_bulk_clear_is_not_undone_once_its_items_moved_to_someone_else(task, manager, annotator, annotator3):
+    """Giving a status back to a row another person now holds would credit the wrong person."""
+    bulk_status.items_status_set(task=task, selection=None, status="completed", by=manager)
+    cleared = bulk_status.items_status_set(task=task, selection=None, status=None, by=manager)
+    moves.assignment_reassign(
+        assignment=Assignment.objects.get(task=task, assignee=annotator), to_user=annotator3, by=manager
+    )
+    with pytest.raises(ValidationError, match="10 of the 20 items it changed have had their status changed, moved"):
+        operations.operation_undo(operation=cleared, by=manager)
+    assert not TaskItem.objects.filter(task=task, status__isnull=False).exists()
+    assert BulkOperation.objects.get(pk=cleared.pk).undone_at is None
+    assert counters.find_drift() == []
+
+
+def test_a_bulk_clear_is_not_undone_once_an_item_left_the_task(task, manager):
+    bulk_status.items_status_set(task=task, selection=None, status="completed", by=manager)
+    cleared = bulk_status.items_status_set(task=task, selection=None, status=None, by=manager)
+    row = TaskItem.objects.filter(task=task).first()
+    moves.task_remove_items(task=task, selection=Selection(mode="list", item_ids=(row.item_id,)), by=manager)
+    with pytest.raises(ValidationError, match="1 of the 20 items"):
+        operations.operation_undo(operation=cleared, by=manager)
+    assert not TaskItem.objects.filter(task=task, status__isnull=False).exists()
+    assert counters.find_drift() == []
+
+
+def test_a_bulk_status_recorded_before_the_change_mark_compares_times(task, manager, annotator, annotator3):
+    cleared = bulk_status.items_status_set(task=task, selection=None, status="completed", by=manager)
+    cleared = bulk_status.items_status_set(task=task, selection=None, status=None, by=manager)
+    cleared.data.pop("change_mark")
+    BulkOperation.objects.filter(pk=cleared.pk).update(data=cleared.data)
+    moves.assignment_reassign(
+        assignment=Assignment.objects.get(task=task, assignee=annotator), to_user=annotator3, by=manager
+    )
+    with pytest.raises(ValidationError, match="10 of the 20 items"):
+        operations.operation_undo(operation=BulkOperation.objects.get(pk=cleared.pk), by=manager)

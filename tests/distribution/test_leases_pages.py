@@ -80,3 +80,21 @@ def test_admin_releases_leases_through_the_service(admin_client, pulling_task, a
     assert response.status_code == 302
     assert Lease.objects.get(pk=lease.pk).end == "released"
     assert not TaskItem.objects.filter(task=pulling_task, assignment__assignee=annotator, status=None).exists()
+
+
+def test_admin_releases_chosen_items_all_or_nothing(admin_client, pulling_task, annotator):
+    url = reverse("admin:annotation_taskitem_changelist")
+    held = list(
+        TaskItem.objects.filter(task=pulling_task, assignment__assignee=annotator)
+        .order_by("rank")
+        .values_list("pk", flat=True)
+    )
+    queued = TaskItem.objects.filter(task=pulling_task, in_queue=True).values_list("pk", flat=True)[0]
+    page = admin_client.post(url, {"action": "release", "_selected_action": [held[0], queued]}, follow=True)
+    assert "1 of the 2 items: nobody holds. Nothing was changed." in page.content.decode()
+    assert TaskItem.objects.filter(pk__in=held, in_queue=False).count() == 3
+    page = admin_client.post(url, {"action": "release", "_selected_action": held[:2]}, follow=True)
+    assert "2 item(s) back in the queue" in page.content.decode()
+    assert TaskItem.objects.filter(pk__in=held[:2], in_queue=True).count() == 2
+    lease = Lease.objects.get(task=pulling_task, holder=annotator)
+    assert lease.ended_at is None  # it runs on for the item still held

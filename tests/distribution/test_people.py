@@ -159,3 +159,32 @@ def test_admin_hands_off_through_the_service(admin_client, distributed, project,
     url = reverse("admin:annotation_pause_changelist")
     admin_client.post(url, {"action": "hand_off", "_selected_action": [pause.pk]})
     assert held(distributed, annotator) == 0
+
+
+def test_admin_caps_through_the_service(admin_client, distributed, other_manager, annotator):
+    add = reverse("admin:annotation_cap_add")
+    # Not a member of the project: refused with the service's words, nothing written.
+    page = admin_client.post(add, {"task": distributed.pk, "user": other_manager.pk, "max_items": 5})
+    assert "is not a member of this project" in page.content.decode()
+    page = admin_client.post(add, {"task": distributed.pk, "user": annotator.pk})
+    assert "Give a count or a share" in page.content.decode()
+    assert not Cap.objects.exists()
+    admin_client.post(add, {"task": distributed.pk, "user": annotator.pk, "max_share": 20})
+    cap = Cap.objects.get()
+    assert cap.max_share == 20 and cap.by is not None and cap.by.is_superuser
+    assert caps.room_left(task=distributed, user_id=annotator.pk, held=held(distributed, annotator)) == 0
+    admin_client.post(reverse("admin:annotation_cap_change", args=[cap.pk]), {"max_items": 12})
+    assert Cap.objects.get().max_items == 12 and Cap.objects.get().max_share is None
+
+
+def test_the_admin_project_page_links_the_people_view(admin_client, project):
+    page = admin_client.get(reverse("admin:projects_project_change", args=[project.pk])).content.decode()
+    assert reverse("dashboards:people-control", args=[project.pk]) in page
+    assert reverse("dashboards:stuck-panel", args=[project.pk]) in page
+    assert reverse("annotation:project-operations", args=[project.pk]) in page
+    assert (
+        admin_client.get(
+            reverse("admin:annotation_cap_changelist"), {"task__project__id__exact": project.pk}
+        ).status_code
+        == 200
+    )

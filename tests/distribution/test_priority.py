@@ -125,3 +125,27 @@ def test_get_next_work_from_my_work_and_the_api(client, api, dataset, folders, m
     assert TaskItem.objects.filter(task=task, assignment__assignee=annotator).count() == 3
     body = api(annotator2).post("/api/v1/pulling/next", {}).json()
     assert body["claimed"] == 0  # annotator2 already holds a batch above the refill line
+
+
+def test_the_item_browser_carries_its_filter_to_a_tasks_bulk_priority_and_status(
+    client, dataset, folders, manager, annotator, other_manager
+):
+    task = pulling(dataset, manager, [annotator], "pull")
+    client.force_login(manager)
+    browse = reverse("annotation:dataset-browse", args=[dataset.pk])
+    page = client.get(browse, {"folder": "/b", "submitted": "1"}).content.decode()
+    assert 'id="task-lever-form"' in page and f'<option value="{task.pk}">pull</option>' in page
+    assert "All 10 matching items, in the task" in page
+    lever = reverse("annotation:dataset-to-task-lever", args=[dataset.pk])
+    to_priority = client.get(lever, {"folder": "/b", "target_task": task.pk, "lever": "priority", "after": "3"})
+    assert to_priority.status_code == 302
+    assert to_priority["Location"] == reverse("annotation:task-priority", args=[task.pk]) + "?folder=%2Fb"
+    arrived = client.get(to_priority["Location"]).content.decode()
+    assert "&quot;/b&quot;" in arrived  # the filter, as the query language, in the form
+    to_status = client.get(lever, {"folder": "/b", "target_task": task.pk, "lever": "status"})
+    assert to_status["Location"].startswith(reverse("annotation:task-bulk-status", args=[task.pk]) + "?folder=")
+    # A task of another dataset, or no lever: back to the browser with a message.
+    refused = client.get(lever, {"folder": "/b", "target_task": 999999, "lever": "priority"})
+    assert refused["Location"].startswith(browse + "?folder=")
+    client.force_login(other_manager)
+    assert client.get(lever, {"target_task": task.pk, "lever": "priority"}).status_code == 404

@@ -13,7 +13,7 @@ from taskboard.annotation.selection import Selection
 from taskboard.api.ids import api_id
 from taskboard.notifications.models import Notification
 from taskboard.work import flow, services, stuck
-from taskboard.work.models import StuckItem
+from taskboard.work.models import StuckItem, StuckPolicy
 from taskboard.work.tasks import sweep_stuck_work
 from tests.annotation.conftest import assert_counters
 from tests.factories import create_task, make_items
@@ -97,3 +97,48 @@ def test_stuck_api(api, given, manager, annotator):
     assert swept["flagged"] == 6 and swept["handedOn"] == 6
     assert api(manager).put(path, {"afterHours": 0}).status_code == 400
     assert api(annotator).get(path).status_code == 403
+
+
+def test_a_pulling_task_says_its_leases_recover_untouched_work(client, api, pulling_task, given, project, manager):
+    """Stuck-work recovery covers distributed tasks; a pulling task's panel, page and API say that its
+    leases return untouched batches, rather than showing nothing unexplained."""
+    client.force_login(manager)
+    panel = client.get(reverse("dashboards:stuck-panel", args=[project.pk])).content.decode()
+    assert f'data-pulling="{pulling_task.pk}"' in panel and "when its lease runs out" in panel
+    assert "held batches return 60 minutes after their holder last worked on them" in panel
+    # The distributed task has no rule yet: listed as such, so an empty list is explained too.
+    assert f'data-no-rule="{given.pk}"' in panel
+    stuck.stuck_policy_set(task=given, after_hours=2, action="flag", by=manager)
+    panel = client.get(reverse("dashboards:stuck-panel", args=[project.pk])).content.decode()
+    assert f'data-no-rule="{given.pk}"' not in panel
+    task_page = client.get(reverse("dashboards:task-detail", args=[pulling_task.pk])).content.decode()
+    assert 'id="task-stuck"' in task_page and "needs no stuck-work rule" in task_page
+    assert reverse("annotation:task-leases", args=[pulling_task.pk]) in task_page
+    refused = client.post(
+        reverse("dashboards:task-stuck-policy", args=[pulling_task.pk]),
+        {"after_hours": 2, "action": "flag"},
+        follow=True,
+    )
+    assert "goes back to the queue when its lease runs out (60 minutes" in refused.content.decode()
+    path = f"/api/v1/annotationtasks/{api_id('task', pulling_task.pk)}/stuck"
+    answer = api(manager).get(path).json()
+    assert answer["recoveredBy"] == "leases" and answer["leaseMinutes"] == 60 and answer["items"] == []
+    put = api(manager).put(path, {"afterHours": 2, "action": "flag"})
+    assert put.status_code == 400 and "lease runs out" in put.json()["message"]
+    given_answer = api(manager).get(f"/api/v1/annotationtasks/{api_id('task', given.pk)}/stuck").json()
+    assert given_answer["recoveredBy"] == "rule" and given_answer["leaseMinutes"] is None
+
+
+def test_admin_sets_the_rule_and_sweeps_through_the_service(admin_client, given, pulling_task, manager):
+    add = reverse("admin:work_stuckpolicy_add")
+    page = admin_client.post(add, {"task": pulling_task.pk, "after_hours": 2, "action": "flag"})
+    assert "A pulling task needs no rule" in page.content.decode()
+    assert not StuckPolicy.objects.exists()
+    admin_client.post(add, {"task": given.pk, "after_hours": 2, "action": "flag"})
+    policy = StuckPolicy.objects.get(task=given)
+    admin_client.post(
+        reverse("admin:work_stuckpolicy_changelist"), {"action": "sweep_now", "_selected_action": [policy.pk]}
+    )
+    assert StuckItem.objects.filter(task=given, resolved_at__isnull=True).count() == 6
+    admin_client.post(reverse("admin:work_stuckpolicy_delete", args=[policy.pk]), {"post": "yes"})
+    assert not StuckPolicy.objects.exists()
