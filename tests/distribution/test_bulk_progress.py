@@ -371,3 +371,32 @@ def test_postgres_a_bulk_job_s_progress_is_seen_outside_its_transaction_run_by_r
     assert job.state == JobState.SUCCEEDED, job.error
     assert seen == sorted(seen) and len({v for v in seen if 0 < v < 40}) >= 3, seen
     assert TaskItem.objects.filter(task=task, priority=90).count() == 40
+
+
+def test_admin_set_status_and_reassign_forms_start_jobs_for_many(
+    admin_client, small_threshold, task, annotator, annotator3, django_capture_on_commit_callbacks
+):
+    rows = list(TaskItem.objects.filter(task=task).values_list("pk", flat=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:annotation_taskitem_changelist"),
+            {"action": "set_status", "_selected_action": rows, "status": "completed", "apply": "Set it"},
+            follow=True,
+        )
+    job = Job.objects.get(kind="bulk_status")
+    assert job.state == JobState.SUCCEEDED, job.error
+    # The message links the job's page: a link, not its escaped markup.
+    assert f'<a href="{reverse("jobs:job-detail", args=[job.pk])}">' in response.content.decode()
+    assert TaskItem.objects.filter(task=task, status="completed").count() == 40
+    bulk_status.items_status_set(task=task, selection=None, status=None, by=task.created_by)
+
+    mine = Assignment.objects.get(task=task, assignee=annotator)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:annotation_assignment_changelist"),
+            {"action": "reassign", "_selected_action": [mine.pk], "to": annotator3.email, "apply": "Reassign"},
+            follow=True,
+        )
+    assert Job.objects.get(kind="bulk_reassign").state == JobState.SUCCEEDED
+    assert not TaskItem.objects.filter(task=task, assignment__assignee=annotator).exists()
+    assert counters.find_drift() == []
