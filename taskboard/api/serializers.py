@@ -392,6 +392,9 @@ def command_json(command, request=None) -> dict:
             task_pk = (job.result or {}).get("task_id")
             if task_pk and "createdTaskId" in spec:
                 spec["createdTaskId"] = api_id("task", task_pk)
+            if "createdItemsCount" in spec:  # an items import: its job's result has the counts
+                spec["createdItemsCount"] = (job.result or {}).get("created")
+                spec["skippedItemsCount"] = (job.result or {}).get("skipped")
         elif job.state == "failed":
             status, error = "failed", job.error or "The job failed."
         elif job.state == "pending":
