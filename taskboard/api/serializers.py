@@ -398,6 +398,9 @@ def command_json(command, request=None) -> dict:
                 spec["toAssignment"] = api_id("assignment", result["to_assignment"])
             if "assignments" in result and "assignments" in spec:
                 spec["assignments"] = [api_id("assignment", pk) for pk in result["assignments"]]
+            if "createdItemsCount" in spec:  # an items import: its job's result has the counts
+                spec["createdItemsCount"] = result.get("created")
+                spec["skippedItemsCount"] = result.get("skipped")
         elif job.state == "failed":
             status, error = "failed", job.error or "The job failed."
         elif job.state == "pending":
