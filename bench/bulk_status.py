@@ -18,6 +18,10 @@ Each run sets a status different from the one before, so every matched row chang
 run, the best of each, the counters' drift after, and the last line
 `FIGURE bulk_status items=N floor_s=… service_s=… ratio=… drift=0`. No goal set by an issue; the
 bulk priority's (ratio ≤ 3) is the yardstick, though this writes three times the rows it changes.
+
+With `--job`, the service is called as a bulk job calls it (`BULK_JOB_THRESHOLD` and up): with a
+progress report, so it records the rows first and changes them in runs, reporting after each; the
+FIGURE line then ends in `path=job`.
 """
 
 import argparse
@@ -40,7 +44,7 @@ django.setup()
 
 
 from django.db import connection  # noqa: E402
-from pgbench_setup import bulk_task, log, reset_database, vacuum  # noqa: E402
+from pgbench_setup import REPORTS, bulk_task, log, reset_database, vacuum  # noqa: E402
 
 from taskboard.annotation.bulk_status import items_status_set  # noqa: E402
 from taskboard.annotation.models import TaskItem  # noqa: E402
@@ -68,7 +72,7 @@ def floor(task, dataset, manager, value: str) -> tuple[float, int]:
 def service(task, manager, value: str) -> tuple[float, int]:
     t0 = time.perf_counter()
     selection = Selection(mode="filter", dql={"dir": "/q"})
-    operation = items_status_set(task=task, selection=selection, status=value, by=manager)
+    operation = items_status_set(task=task, selection=selection, status=value, by=manager, progress=REPORTS.report())
     return time.perf_counter() - t0, operation.count if operation is not None else 0
 
 
@@ -76,7 +80,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--job", action="store_true", help="call the service as a bulk job does (runs, progress)")
     args = parser.parse_args()
+    REPORTS.watched = args.job
     if connection.vendor != "postgresql":
         raise SystemExit(f"bench/bulk_status.py measures PostgreSQL; set DATABASE_URL=postgres://…/{PREFIX}")
     log(f"database: {connection.settings_dict['NAME']} · {args.items:,} items · {args.rounds} rounds")
@@ -113,7 +119,7 @@ def main() -> None:
     log(f"best: floor {best_floor:.2f}s, service {best_service:.2f}s, ratio {ratio:.2f}, drift {drift}")
     log(
         f"FIGURE bulk_status items={args.items} floor_s={best_floor:.2f} service_s={best_service:.2f} "
-        f"ratio={ratio:.2f} drift={drift}"
+        f"ratio={ratio:.2f} drift={drift}" + REPORTS.suffix()
     )
 
 

@@ -15,6 +15,10 @@ Then, alternately, `--rounds` times each (VACUUM ANALYZE before every run):
 Each run sets a value different from the one before, so every matched row changes. Prints each
 run, the best of each, and the last line `FIGURE bulk_priority items=N floor_s=… service_s=… ratio=…`.
 Goal: ratio ≤ 3.
+
+With `--job`, the service is called as a bulk job calls it (`BULK_JOB_THRESHOLD` and up): with a
+progress report, so it records the rows first and changes them in runs, reporting after each; the
+FIGURE line then ends in `path=job`.
 """
 
 import argparse
@@ -37,7 +41,7 @@ django.setup()
 
 
 from django.db import connection  # noqa: E402
-from pgbench_setup import bulk_task, log, reset_database, vacuum  # noqa: E402
+from pgbench_setup import REPORTS, bulk_task, log, reset_database, vacuum  # noqa: E402
 
 from taskboard.annotation.models import TaskItem  # noqa: E402
 from taskboard.annotation.priority import items_priority_set  # noqa: E402
@@ -64,7 +68,7 @@ def floor(task, dataset, value: int) -> tuple[float, int]:
 def service(task, manager, value: int) -> tuple[float, int]:
     t0 = time.perf_counter()
     selection = Selection(mode="filter", dql={"dir": "/q"})
-    n = items_priority_set(task=task, selection=selection, priority=value, by=manager)
+    n = items_priority_set(task=task, selection=selection, priority=value, by=manager, progress=REPORTS.report())
     return time.perf_counter() - t0, n
 
 
@@ -72,7 +76,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--job", action="store_true", help="call the service as a bulk job does (runs, progress)")
     args = parser.parse_args()
+    REPORTS.watched = args.job
     if connection.vendor != "postgresql":
         raise SystemExit(f"bench/priority.py measures PostgreSQL; set DATABASE_URL=postgres://…/{PREFIX}")
     log(f"database: {connection.settings_dict['NAME']} · {args.items:,} items · {args.rounds} rounds")
@@ -102,7 +108,7 @@ def main() -> None:
     log(f"best: floor {best_floor:.2f}s, service {best_service:.2f}s, ratio {ratio:.2f} (goal <= 3)")
     log(
         f"FIGURE bulk_priority items={args.items} floor_s={best_floor:.2f} service_s={best_service:.2f} "
-        f"ratio={ratio:.2f}"
+        f"ratio={ratio:.2f}" + REPORTS.suffix()
     )
 
 

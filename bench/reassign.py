@@ -19,6 +19,10 @@ Then, VACUUM ANALYZE before each step:
 
 Last line: `FIGURE reassign items=N floor_s=… small_s=… large_s=… undo_s=… ratio=… size_ratio=…`,
 ratio = large / floor (goal ≤ 3), size_ratio = large / small (goal ≤ 1.5).
+
+With `--job`, the service is called as a bulk job calls it (`BULK_JOB_THRESHOLD` and up): with a
+progress report, so it records the rows first and changes them in runs, reporting after each; the
+FIGURE line then ends in `path=job`.
 """
 
 import argparse
@@ -43,7 +47,7 @@ import datetime  # noqa: E402
 
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from pgbench_setup import insert_items, log, reset_database  # noqa: E402
+from pgbench_setup import REPORTS, insert_items, log, reset_database  # noqa: E402
 
 from taskboard.accounts.models import User  # noqa: E402
 from taskboard.annotation.creation import task_create  # noqa: E402
@@ -120,7 +124,7 @@ def timed_reassign(task, manager, holder, taker) -> float:
     assignment = Assignment.objects.get(task=task, assignee=holder)
     vacuum()
     t0 = time.perf_counter()
-    assignment_reassign(assignment=assignment, to_user=taker, by=manager)
+    assignment_reassign(assignment=assignment, to_user=taker, by=manager, progress=REPORTS.report())
     return time.perf_counter() - t0
 
 
@@ -128,7 +132,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--other", type=int, default=1_000_000)
+    parser.add_argument("--job", action="store_true", help="call the service as a bulk job does (runs, progress)")
     args = parser.parse_args()
+    REPORTS.watched = args.job
     if connection.vendor != "postgresql":
         raise SystemExit(f"bench/reassign.py measures PostgreSQL; set DATABASE_URL=postgres://…/{PREFIX}")
     log(f"database: {connection.settings_dict['NAME']} · {args.items:,} items · {args.other:,} other task items")
@@ -169,7 +175,7 @@ def main() -> None:
     log(f"ratio large/floor {ratio:.2f} (goal <= 3), size_ratio large/small {size_ratio:.2f} (goal <= 1.5)")
     log(
         f"FIGURE reassign items={args.items} floor_s={floor_s:.2f} small_s={small_s:.2f} large_s={large_s:.2f} "
-        f"undo_s={undo_s:.2f} ratio={ratio:.2f} size_ratio={size_ratio:.2f}"
+        f"undo_s={undo_s:.2f} ratio={ratio:.2f} size_ratio={size_ratio:.2f}" + REPORTS.suffix()
     )
 
 

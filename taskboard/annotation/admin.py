@@ -6,9 +6,18 @@ from django.db import transaction
 from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from taskboard.annotation import caps, forms
-from taskboard.annotation.bulk_status import items_status_set
+from taskboard.annotation.bulk_jobs import (
+    BulkStart,
+    assignment_reassign_start,
+    assignment_redistribute_start,
+    items_priority_start,
+    items_status_start,
+    person_hand_off_start,
+)
 from taskboard.annotation.leases import lease_release_items, leases_release
 from taskboard.annotation.models import (
     AnnotationTask,
@@ -26,12 +35,26 @@ from taskboard.annotation.models import (
     TaskStatus,
     WorkloadEntry,
 )
-from taskboard.annotation.moves import assignment_reassign, assignment_redistribute, person_hand_off
 from taskboard.annotation.operations import operation_undo
 from taskboard.annotation.people import pause_person, resume_person
-from taskboard.annotation.priority import items_priority_set
 from taskboard.annotation.selection import Selection
 from taskboard.datasets.admin import LargeTableAdmin
+
+
+def _job_message(what: str, job_id: int) -> str:
+    """Large work runs as a job (`bulk_jobs`); the admin says where its progress shows."""
+    url = reverse("jobs:job-detail", args=[job_id])
+    return format_html('{}: many items, so it runs as a job: <a href="{}">follow its progress</a>.', what, url)
+
+
+def started_outcome(started: BulkStart, done: str) -> str:
+    """What a started bulk change did: `done` with its count, or where the job it became shows progress."""
+    if started.job is not None:
+        url = reverse("jobs:job-detail", args=[started.job.pk])
+        return format_html(
+            '{} item(s), so it runs as a job: <a href="{}">follow its progress</a>.', started.count, url
+        )
+    return done.format(count=started.count)
 
 
 def with_done_count(assignments):
@@ -63,11 +86,6 @@ def ask_page(model_admin, request, *, form, action: str, title: str, lead: str):
     return TemplateResponse(request, "admin/annotation/bulk_action.html", context)
 
 
-def undone_count(assignment: Assignment) -> int:
-    """The items a reassign or redistribute of `assignment` moves: those with no status."""
-    return TaskItem.objects.filter(assignment=assignment, status__isnull=True).count()
-
-
 def all_or_nothing(model_admin, request, steps) -> None:
     """Run each (name, write) step in one transaction, `write()` answering what it did: a refusal in
     any step changes nothing anywhere and says why."""
@@ -76,7 +94,7 @@ def all_or_nothing(model_admin, request, steps) -> None:
         with transaction.atomic():
             for name, write in steps:
                 try:
-                    outcomes.append(f"{name}: {write()}")
+                    outcomes.append(format_html("{}: {}", name, write()))
                 except ValidationError as exc:
                     raise ValidationError(f"{name}: {' '.join(exc.messages)}") from exc
     except ValidationError as exc:
@@ -218,9 +236,8 @@ class AssignmentAdmin(AssignmentCountsMixin, admin.ModelAdmin):
         to_user = form.cleaned_data["to"]
 
         def move(assignment):
-            undone = undone_count(assignment)
-            assignment_reassign(assignment=assignment, to_user=to_user, by=request.user)
-            return f"{undone} undone item(s) reassigned to {to_user.email}."
+            started = assignment_reassign_start(assignment=assignment, to_user=to_user, by=request.user)
+            return started_outcome(started, f"{{count}} undone item(s) reassigned to {to_user.email}.")
 
         self._moves(request, queryset, move)
         return None
@@ -234,9 +251,9 @@ class AssignmentAdmin(AssignmentCountsMixin, admin.ModelAdmin):
         workload = form.cleaned_data["people"]
 
         def move(assignment):
-            undone = undone_count(assignment)
-            assignment_redistribute(assignment=assignment, workload=workload, by=request.user)
-            return f"{undone} undone item(s) spread over {', '.join(u.user.email for u in workload)}."
+            started = assignment_redistribute_start(assignment=assignment, workload=workload, by=request.user)
+            people = ", ".join(u.user.email for u in workload)
+            return started_outcome(started, f"{{count}} undone item(s) spread over {people}.")
 
         self._moves(request, queryset, move)
         return None
@@ -295,7 +312,7 @@ class TaskItemAdmin(LargeTableAdmin):
     def _each_task(self, request, groups, write, done: str) -> None:
         """`write(task, selection)` for every task, all or nothing."""
         steps = [
-            (task.name, lambda task=task, selection=selection: done.format(count=write(task, selection)))
+            (task.name, lambda task=task, selection=selection: started_outcome(write(task, selection), done))
             for task, selection in groups
         ]
         all_or_nothing(self, request, steps)
@@ -320,8 +337,7 @@ class TaskItemAdmin(LargeTableAdmin):
         status = form.chosen_status
 
         def write(task, selection):
-            operation = items_status_set(task=task, selection=selection, status=status, by=request.user)
-            return operation.count if operation is not None else 0
+            return items_status_start(task=task, selection=selection, status=status, by=request.user)
 
         done = f"status {'cleared' if status is None else f'“{status}”'} on {{count}} item(s)."
         self._each_task(request, groups, write, done)
@@ -330,8 +346,7 @@ class TaskItemAdmin(LargeTableAdmin):
     @admin.action(description="Clear their status (one bulk operation per task, undoable)")
     def clear_status(self, request, queryset):
         def write(task, selection):
-            operation = items_status_set(task=task, selection=selection, status=None, by=request.user)
-            return operation.count if operation is not None else 0
+            return items_status_start(task=task, selection=selection, status=None, by=request.user)
 
         self._each_task(request, self._by_task(queryset), write, "status cleared on {count} item(s).")
 
@@ -343,7 +358,7 @@ class TaskItemAdmin(LargeTableAdmin):
         value = form.cleaned_data["priority"]
 
         def write(task, selection):
-            return items_priority_set(task=task, selection=selection, priority=value, by=request.user)
+            return items_priority_start(task=task, selection=selection, value=value, by=request.user)
 
         self._each_task(request, self._by_task(queryset), write, f"priority {value} on {{count}} item(s).")
         return None
@@ -351,7 +366,7 @@ class TaskItemAdmin(LargeTableAdmin):
     @admin.action(description="Release from their lease: unstarted pulled items back to the queue")
     def release(self, request, queryset):
         def write(task, selection):
-            return lease_release_items(task=task, item_ids=selection.item_ids, by=request.user).items
+            return BulkStart(count=lease_release_items(task=task, item_ids=selection.item_ids, by=request.user).items)
 
         self._each_task(request, self._by_task(queryset), write, "{count} item(s) back in the queue.")
 
@@ -430,7 +445,10 @@ class PauseAdmin(admin.ModelAdmin):
     def hand_off(self, request, queryset):
         moved = queued = 0
         for pause in queryset.select_related("project", "user", "task"):
-            for done in person_hand_off(project=pause.project, user=pause.user, by=request.user, task=pause.task):
+            started = person_hand_off_start(project=pause.project, user=pause.user, by=request.user, task=pause.task)
+            if started.job is not None:
+                self.message_user(request, _job_message(pause.user.email, started.job.pk))
+            for done in started.hand_offs:
                 moved, queued = moved + done.moved, queued + done.to_queue
         self.message_user(request, f"{moved} item(s) handed to others, {queued} back to the queue.")
 

@@ -4,13 +4,16 @@ recorded operation (`BulkOperation`, kind status) that can be undone as one.
 Set-based whatever the selection's size: each row's status before is kept (`OperationRow`) by one
 INSERT … SELECT, the rows change in one UPDATE, the status log gets one row per item by one
 INSERT … SELECT, and the counters (StatusCount, the task's state, the dashboards' throughput through
-`task_items_statuses_changed`) move by one statement per (assignment, status) group.
+`task_items_statuses_changed`) move by one statement per (assignment, status) group. A large one runs
+as a job (`bulk_jobs`): the rows change and are logged in runs, reported one by one, in one transaction.
 
 A bulk status is the manager's decision, not the holder's work: it sets off nothing of the status flow
 (`work/flow.py`: no QA intake, no refill, no routing, no consensus scoring, no pipeline), and a QA
 task's review tallies, which credit reviewers' verdicts, do not count it. Only items a person holds
 (work assignments) are changed: items waiting in a pulling queue have nobody's work to judge.
 """
+
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -32,7 +35,7 @@ from taskboard.annotation.models import (
     TaskItem,
     TaskStatus,
 )
-from taskboard.annotation.rows import CHANGE_TABLE, TASK_ITEM_TABLE
+from taskboard.annotation.rows import CHANGE_TABLE, TASK_ITEM_TABLE, Report, in_run, key_runs
 from taskboard.annotation.selection import Selection, select_items
 from taskboard.annotation.statuses import lock_task, task_state_refresh
 from taskboard.sql import upsert_add
@@ -94,7 +97,9 @@ def _counters_follow(
     task_state_refresh(task, done_keys=done)
 
 
-def _log(*, operation: BulkOperation, action: str, where: str, by: User) -> None:
+def _log(
+    *, operation: BulkOperation, action: str, where: str, by: User, where_params: list[Any] | None = None
+) -> None:
     """One status log row per item the operation names (`where` picks which), with the row's status
     as it is now, in one INSERT … SELECT."""
     with connection.cursor() as cursor:
@@ -103,7 +108,7 @@ def _log(*, operation: BulkOperation, action: str, where: str, by: User) -> None
             f"SELECT t.task_id, t.item_id, t.assignment_id, t.copy, t.status, %s, %s, %s "
             f"FROM {ROW_TABLE} r JOIN {TASK_ITEM_TABLE} t ON t.id = r.task_item_id "
             f"WHERE r.operation_id = %s AND {where}",
-            [action, by.email, timezone.now(), operation.pk],
+            [action, by.email, timezone.now(), operation.pk, *(where_params or [])],
         )
 
 
@@ -129,10 +134,14 @@ def rows_to_change(*, task: AnnotationTask, selection: Selection | None, status:
 
 @transaction.atomic
 def items_status_set(
-    *, task: AnnotationTask, selection: Selection | None, status: str | None, by: User
+    *, task: AnnotationTask, selection: Selection | None, status: str | None, by: User, progress: Report | None = None
 ) -> BulkOperation | None:
     """Set `status` (None: clear it) on every held item of `task` the selection matches, as one
-    recorded operation. Returns it, or None when no row needed to change."""
+    recorded operation. Returns it, or None when no row needed to change.
+
+    In the request on PostgreSQL: one statement. Watched by a job (`progress`), or on SQLite: the rows
+    and their values before are recorded in one INSERT … SELECT, then changed and logged in runs of
+    row ids (one run unless watched)."""
     task = lock_task(task)
     _require_open(task)
     problem = status_problem(task=task, status=status)
@@ -162,7 +171,7 @@ def items_status_set(
     action = StatusAction.CREATE if status is not None else StatusAction.DELETE
     groups: list[tuple] | None = None
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and progress is None:
             # One pass: the rows found once, changed, their values before recorded (for undo), one log
             # row each (a clear logs the status it took away), and the counters' moves read back.
             cursor.execute(
@@ -190,17 +199,47 @@ def items_status_set(
                 [operation.pk, *params],
             )
             changed = cursor.rowcount
-            if changed and status is None:
-                # A clear logs the status it took away, before the rows lose it.
-                _log(operation=operation, action=action, where="t.status IS NOT NULL", by=by)
-            if changed:
+            if progress is not None:
+                progress(0, changed)
+            recorded = f"SELECT task_item_id FROM {ROW_TABLE} WHERE operation_id = %s"
+            runs = key_runs(
+                sql=recorded, params=[operation.pk], key="task_item_id", total=changed, watched=progress is not None
+            )
+            done = 0
+            for run in runs if changed else []:
+                where, where_params = in_run("r.task_item_id", run)
+                if connection.vendor == "postgresql":
+                    # One statement a run: the run's rows change and are logged (a clear logs the
+                    # status it took away).
+                    cursor.execute(
+                        f"WITH r AS (SELECT task_item_id, before_status FROM {ROW_TABLE} r "
+                        f"WHERE r.operation_id = %s AND {where}), "
+                        f"upd AS (UPDATE {TASK_ITEM_TABLE} t SET status = %s, status_by_id = %s, status_at = %s "
+                        f"FROM r WHERE t.id = r.task_item_id RETURNING t.task_id, t.item_id, t.assignment_id, "
+                        f"t.copy, r.before_status) "
+                        f"INSERT INTO {LOG_TABLE} (task_id, item_id, assignment_pk, copy, status, action, creator, "
+                        f"at) SELECT task_id, item_id, assignment_id, copy, "
+                        f"COALESCE(CAST(%s AS varchar), before_status), %s, %s, %s FROM upd",
+                        [operation.pk, *where_params, *written, status, action, by.email, now],
+                    )
+                    done += cursor.rowcount
+                    if progress is not None:
+                        progress(done, changed)
+                    continue
+                if status is None:
+                    # A clear logs the status it took away, before the rows lose it.
+                    _log(operation=operation, action=action, where=where, by=by, where_params=where_params)
+                own_where, own_params = in_run("task_item_id", run)
                 cursor.execute(
                     f"UPDATE {TASK_ITEM_TABLE} SET status = %s, status_by_id = %s, status_at = %s WHERE id IN "
-                    f"(SELECT task_item_id FROM {ROW_TABLE} WHERE operation_id = %s)",
-                    [*written, operation.pk],
+                    f"({recorded} AND {own_where})",
+                    [*written, operation.pk, *own_params],
                 )
-            if changed and status is not None:
-                _log(operation=operation, action=action, where="t.status IS NOT NULL", by=by)
+                done += cursor.rowcount
+                if status is not None:
+                    _log(operation=operation, action=action, where=where, by=by, where_params=where_params)
+                if progress is not None:
+                    progress(done, changed)
     if not changed:
         operation.delete()
         return None

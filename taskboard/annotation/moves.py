@@ -1,6 +1,7 @@
 """Items into and out of a task, and undone work moved between people: add, remove, reassign,
 redistribute. Set-based: one statement per step whatever the number of items, with the counters
-and a record of every move (who, when, what) in the same transaction.
+and a record of every move (who, when, what) in the same transaction. Watched by a job (`bulk_jobs`),
+a move records every move first and then moves the rows in runs, reporting after each.
 """
 
 import datetime
@@ -36,8 +37,11 @@ from taskboard.annotation.operations import operation_count, operation_start, wo
 from taskboard.annotation.rows import (
     CHANGE_TABLE,
     TASK_ITEM_TABLE,
+    Report,
     case_by_boundaries,
+    in_run,
     insert_task_items,
+    key_runs,
     ordered,
     ranked_sql,
 )
@@ -296,6 +300,65 @@ def _move_portable(
     return rework_moved
 
 
+def _move_in_runs(
+    *,
+    movable: str,
+    params: list[Any],
+    case: str,
+    case_params: list[Any],
+    source: int,
+    record: list[Any],
+    progress: Report,
+) -> dict[int, int]:
+    """A job's move: every move is recorded first (one INSERT … SELECT of change records), then the
+    rows follow their records in runs of record ids, one UPDATE a run, reporting after each; all in
+    the caller's transaction. Returns {target: moved out for rework}."""
+    operation_id = record[-1]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH y AS MATERIALIZED (SELECT m.task_id, m.item_id, m.rework, {case} AS to_id "
+                f"FROM ({movable}) m), "
+                f"recorded AS (INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, "
+                f"to_assignment_id, count, by_id, at, note, operation_id) SELECT y.task_id, y.item_id, %s, %s, "
+                f"y.to_id, 1, %s, %s, '', %s FROM y WHERE y.to_id <> %s) "
+                f"SELECT to_id, count(*) FILTER (WHERE rework) FROM y WHERE to_id <> %s GROUP BY to_id",
+                [*case_params, *params, *record, source, source],
+            )
+            rework_moved: dict[int, int] = dict(cursor.fetchall())
+        else:
+            cursor.execute(
+                f"SELECT y.to_id, count(*) FROM (SELECT {case} AS to_id FROM ({movable}) m WHERE m.rework) y "
+                f"WHERE y.to_id <> %s GROUP BY y.to_id",
+                case_params + params + [source],
+            )
+            rework_moved = dict(cursor.fetchall())
+            cursor.execute(
+                f"INSERT INTO {CHANGE_TABLE} (task_id, item_id, kind, from_assignment_id, to_assignment_id, count, "
+                f"by_id, at, note, operation_id) SELECT y.task_id, y.item_id, %s, %s, y.to_id, 1, %s, %s, '', %s FROM "
+                f"(SELECT m.task_id, m.item_id, {case} AS to_id FROM ({movable}) m) y WHERE y.to_id <> %s",
+                [*record, *case_params, *params, source],
+            )
+        recorded = f"SELECT id FROM {CHANGE_TABLE} WHERE operation_id = %s AND from_assignment_id = %s"
+        cursor.execute(f"SELECT count(*) FROM ({recorded}) r", [operation_id, source])
+        total: int = cursor.fetchone()[0]
+        progress(0, total)
+        done = 0
+        for run in key_runs(sql=recorded, params=[operation_id, source], key="id", total=total, watched=True):
+            where, where_params = in_run("c.id", run)
+            cursor.execute(
+                # A moved item leaves its pulled batch: the lease no longer speaks for it.
+                f"UPDATE {TASK_ITEM_TABLE} SET assignment_id = c.to_assignment_id, lease_id = NULL "
+                f"FROM {CHANGE_TABLE} c WHERE c.operation_id = %s AND c.from_assignment_id = %s AND {where} "
+                f"AND {TASK_ITEM_TABLE}.task_id = c.task_id AND {TASK_ITEM_TABLE}.item_id = c.item_id "
+                f"AND {TASK_ITEM_TABLE}.assignment_id = c.from_assignment_id",
+                [operation_id, source, *where_params],
+            )
+            done += cursor.rowcount
+            progress(done, total)
+    return rework_moved
+
+
 def _move(
     *,
     assignment: Assignment,
@@ -304,12 +367,15 @@ def _move(
     kind: str,
     by: User | None,
     operation: BulkOperation | None = None,
+    progress: Report | None = None,
 ) -> dict[int, int]:
-    """Move the undone items of `assignment` to `targets` in contiguous runs; returns moved counts."""
+    """Move the undone items of `assignment` to `targets` in contiguous runs; returns moved counts.
+    Watched by a job (`progress`, with an `operation`), the rows move in runs reported one by one."""
     target_ids = [a.pk for a in targets]
     copies = assignment.task.is_consensus
     record = [kind, assignment.pk, by.pk if by else None, timezone.now(), operation.pk if operation else None]
-    if connection.vendor == "postgresql" and split_loads is None and len(target_ids) == 1:
+    watched = progress is not None and operation is not None
+    if connection.vendor == "postgresql" and split_loads is None and len(target_ids) == 1 and not watched:
         movable, params = _movable_sql(source_id=assignment.pk, target_ids=target_ids, copies=copies, numbered=False)
         # One target: no split to size, so the rows are chosen once and moved, recorded and counted in
         # one statement (a reassign of 100,000 items costs little more than the UPDATE itself).
@@ -327,7 +393,18 @@ def _move(
             return {}
         split = split_counts(n, split_loads) if split_loads else [n]
         case, case_params = case_by_boundaries("m.rn", boundaries(split), target_ids)
-        if connection.vendor == "postgresql":
+        if watched:
+            assert progress is not None
+            rework_moved = _move_in_runs(
+                movable=movable,
+                params=params,
+                case=case,
+                case_params=case_params,
+                source=assignment.pk,
+                record=record,
+                progress=progress,
+            )
+        elif connection.vendor == "postgresql":
             counted = _move_pg(
                 movable=movable, params=params, case=case, case_params=case_params, source=assignment.pk, record=record
             )
@@ -353,7 +430,9 @@ def _move(
 
 
 @transaction.atomic
-def assignment_reassign(*, assignment: Assignment, to_user: User | None, by: User) -> Assignment:
+def assignment_reassign(
+    *, assignment: Assignment, to_user: User | None, by: User, progress: Report | None = None
+) -> Assignment:
     """Give `to_user` the undone items of `assignment`; items with a status stay where they are."""
     task = lock_task(assignment.task)
     require_not_closed(task, "assignees")
@@ -378,6 +457,7 @@ def assignment_reassign(*, assignment: Assignment, to_user: User | None, by: Use
         kind=ChangeKind.REASSIGN,
         by=by,
         operation=operation,
+        progress=progress,
     )
     require_room(task=task, added=moved, field="assignees")
     operation_count(operation, sum(moved.values()))
@@ -399,7 +479,9 @@ def assignment_reassign(*, assignment: Assignment, to_user: User | None, by: Use
 
 
 @transaction.atomic
-def assignment_redistribute(*, assignment: Assignment, workload: list[WorkloadUnit], by: User) -> list[Assignment]:
+def assignment_redistribute(
+    *, assignment: Assignment, workload: list[WorkloadUnit], by: User, progress: Report | None = None
+) -> list[Assignment]:
     """Spread the undone items of `assignment` over `workload` in contiguous runs."""
     task = lock_task(assignment.task)
     require_not_closed(task, "workload")
@@ -422,6 +504,7 @@ def assignment_redistribute(*, assignment: Assignment, workload: list[WorkloadUn
         kind=ChangeKind.REDISTRIBUTE,
         by=by,
         operation=operation,
+        progress=progress,
     )
     require_room(task=task, added=moved, field="workload")
     operation_count(operation, sum(moved.values()))
@@ -455,11 +538,24 @@ def _others(task: AnnotationTask, user: User) -> list[WorkloadUnit]:
     return [WorkloadUnit(e.assignee, e.load) for e in entries if e.assignee_id not in paused]
 
 
+def hand_off_rows(*, project: Project, user: User, task: AnnotationTask | None = None) -> QuerySet[TaskItem]:
+    """The unstarted rows a hand-off of `user` would move or send back to the queue."""
+    tasks = AnnotationTask.objects.filter(project=project, closed_at__isnull=True)
+    if task is not None:
+        tasks = tasks.filter(pk=task.pk)
+    held = Assignment.objects.filter(task__in=tasks, assignee=user, kind=AssignmentKind.WORK, removed=False)
+    return TaskItem.objects.filter(assignment__in=held, status__isnull=True)
+
+
 @transaction.atomic
-def person_hand_off(*, project: Project, user: User, by: User, task: AnnotationTask | None = None) -> list[HandOff]:
+def person_hand_off(
+    *, project: Project, user: User, by: User, task: AnnotationTask | None = None, progress: Report | None = None
+) -> list[HandOff]:
     """Hand `user`'s unstarted items to others in one action, in every open task of `project` (or
     one): distributed items spread over the task's other, unpaused people by their shares; pulled
-    batches go back to the queue (their leases released). Items with a status stay theirs."""
+    batches go back to the queue (their leases released). Items with a status stay theirs.
+
+    Watched by a job (`progress`), each task's rows move in runs, reported over the whole hand-off."""
     tasks = AnnotationTask.objects.filter(project=project, closed_at__isnull=True)
     if task is not None:
         tasks = tasks.filter(pk=task.pk)
@@ -472,11 +568,21 @@ def person_hand_off(*, project: Project, user: User, by: User, task: AnnotationT
         by=by,
         summary=f"Hand off {user.email}'s unstarted items",
     )
+    overall = hand_off_rows(project=project, user=user, task=task).count() if progress is not None else 0
+    handled = 0
+
+    def report(done: int, _total: int) -> None:
+        if progress is not None:
+            progress(handled + done, overall)
+
+    report(0, 0)
     for assignment in held.select_related("task").order_by("task_id"):
         current = assignment.task
         if current.is_pulling:
             released = lease_release_person(task=current, user=user, by=by)
             results.append(HandOff(task=current, moved=0, to_queue=released.items))
+            handled += released.items
+            report(0, 0)
             continue
         units = _others(current, user)
         if not units:
@@ -492,8 +598,10 @@ def person_hand_off(*, project: Project, user: User, by: User, task: AnnotationT
             kind=ChangeKind.REDISTRIBUTE,
             by=by,
             operation=operation,
+            progress=report if progress is not None else None,
         )
         require_room(task=current, added=moved, field="user")
         results.append(HandOff(task=current, moved=sum(moved.values()), to_queue=0))
+        handled += sum(moved.values())
     operation_count(operation, sum(h.moved for h in results))
     return results

@@ -4,9 +4,10 @@ the highest task priority first across every task they may pull from; an annotat
 distributed task follows item priority too (`work/queries.py`).
 
 Bulk priority sets one value over a whole selection (a DQL filter or the item browser's filter) in
-one UPDATE, whatever its size.
+one UPDATE, whatever its size; a large one runs as a job (`bulk_jobs`), whose rows change in runs.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -29,7 +30,7 @@ from taskboard.annotation.models import (
 )
 from taskboard.annotation.operations import ROW_TABLE, operation_count, operation_start, record_priority_rows
 from taskboard.annotation.pulling import pulling_claim
-from taskboard.annotation.rows import TASK_ITEM_TABLE
+from taskboard.annotation.rows import TASK_ITEM_TABLE, Report, in_run, key_runs
 from taskboard.annotation.selection import Selection, select_items
 from taskboard.annotation.statuses import lock_task, require_not_closed
 from taskboard.projects.models import Project
@@ -51,8 +52,13 @@ def selected_rows(*, task: AnnotationTask, selection: Selection | None) -> Query
 
 
 @transaction.atomic
-def items_priority_set(*, task: AnnotationTask, selection: Selection | None, priority: object, by: User) -> int:
-    """Give every selected item of `task` this priority, in one UPDATE. Returns how many rows changed."""
+def items_priority_set(
+    *, task: AnnotationTask, selection: Selection | None, priority: object, by: User, progress: Report | None = None
+) -> int:
+    """Give every selected item of `task` this priority. Returns how many rows changed.
+
+    In the request: one statement. Watched by a job (`progress`): the rows and their values before
+    are recorded in one INSERT … SELECT, then changed in runs of row ids, one UPDATE a run."""
     problem = item_priority_problem(priority)
     if problem or not isinstance(priority, int):
         raise ValidationError({"priority": problem or PRIORITY_MESSAGE})
@@ -67,7 +73,7 @@ def items_priority_set(*, task: AnnotationTask, selection: Selection | None, pri
         data={"priority": priority, "selection": selection.to_json() if selection is not None else None},
     )
     rows_sql, params = rows.order_by().values("id", "priority").query.sql_with_params()
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and progress is None:
         # One pass: the rows are set and their values before recorded (for undo) in one statement.
         with connection.cursor() as cursor:
             cursor.execute(
@@ -79,14 +85,24 @@ def items_priority_set(*, task: AnnotationTask, selection: Selection | None, pri
             )
             changed = cursor.rowcount
     else:
-        # The values before, for undo; then one UPDATE of exactly the rows recorded.
-        changed = record_priority_rows(operation=operation, rows_sql=rows_sql, params=params)
+        # The values before, for undo; then exactly the rows recorded, run by run.
+        changed = record_priority_rows(operation=operation, rows_sql=rows_sql, params=list(params))
+        if progress is not None:
+            progress(0, changed)
+        recorded = f"SELECT task_item_id FROM {ROW_TABLE} WHERE operation_id = %s"
+        done = 0
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {TASK_ITEM_TABLE} SET priority = %s WHERE id IN "
-                f"(SELECT task_item_id FROM {ROW_TABLE} WHERE operation_id = %s)",
-                [priority, operation.pk],
-            )
+            for run in key_runs(
+                sql=recorded, params=[operation.pk], key="task_item_id", total=changed, watched=progress is not None
+            ):
+                where, where_params = in_run("task_item_id", run)
+                cursor.execute(
+                    f"UPDATE {TASK_ITEM_TABLE} SET priority = %s WHERE id IN ({recorded} AND {where})",
+                    [priority, operation.pk, *where_params],
+                )
+                done += cursor.rowcount
+                if progress is not None:
+                    progress(done, changed)
     if not changed:
         operation.delete()
         return 0
@@ -132,9 +148,14 @@ def pullable_tasks(*, user: User, project: Project | None = None) -> QuerySet[An
     )
 
 
-def pull_next(*, user: User, project: Project | None = None) -> NextWork:
-    """Claim the next batch from the first task in priority order that gives one."""
+def pull_next(
+    *, user: User, project: Project | None = None, may_pull: Callable[[AnnotationTask], bool] | None = None
+) -> NextWork:
+    """Claim the next batch from the first task in priority order that gives one (and that `may_pull`,
+    a gate of a higher layer such as a qualification, lets the person work in)."""
     for task in pullable_tasks(user=user, project=project)[:20]:
+        if may_pull is not None and not may_pull(task):
+            continue
         claimed = pulling_claim(task=task, user=user)
         if claimed:
             return NextWork(task=task, claimed=claimed)

@@ -7,6 +7,7 @@ Creating a task over a million items costs about what the database needs to writ
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -83,6 +84,52 @@ def ranked_runs(qs: QuerySet[Item], total: int, progress: Report | None) -> Iter
     for run, upto in enumerate([*keys, None]):
         yield (*ranked_sql(qs, after=after, upto=upto, offset=run * step), run * step)
         after = upto
+
+
+# A bulk job's rows change in runs of at least a quarter of BULK_JOB_THRESHOLD (PROGRESS_RUNS at most),
+# all in the job's one transaction, so its bar moves run by run and a failure still leaves nothing.
+KeyRange = tuple[Any, Any]
+
+
+def bulk_run_rows(total: int) -> int:
+    return max(-(-total // PROGRESS_RUNS), -(-settings.BULK_JOB_THRESHOLD // 4), 1)
+
+
+def key_runs(*, sql: str, params: list[Any], key: str, total: int, watched: bool) -> list[KeyRange]:
+    """(after, upto] ranges of `key` over the rows `sql` yields (a column named `key`), each about
+    `bulk_run_rows(total)` rows, in key order; one open range (None, None) when nobody watches the
+    work or it fits one run. The bounds are read in one pass over the keys."""
+    step = bulk_run_rows(total)
+    if not watched or total <= step:
+        return [(None, None)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT b.k FROM (SELECT s.{key} AS k, row_number() OVER (ORDER BY s.{key}) AS rn FROM ({sql}) s) b "
+            f"WHERE b.rn %% %s = 0 ORDER BY b.rn",
+            [*params, step],
+        )
+        keys = [row[0] for row in cursor.fetchall()]
+    if keys and len(keys) * step >= total:
+        keys.pop()  # the last key ends the rows: the open last run takes them, no empty run after
+    runs: list[KeyRange] = []
+    after = None
+    for upto in [*keys, None]:
+        runs.append((after, upto))
+        after = upto
+    return runs
+
+
+def in_run(column: str, run: KeyRange) -> tuple[str, list[Any]]:
+    """SQL (and params) keeping the rows whose `column` lies in `run`."""
+    after, upto = run
+    parts, params = ["1 = 1"], []
+    if after is not None:
+        parts.append(f"{column} > %s")
+        params.append(after)
+    if upto is not None:
+        parts.append(f"{column} <= %s")
+        params.append(upto)
+    return " AND ".join(parts), params
 
 
 def case_by_boundaries(column: str, bounds: list[int], assignment_ids: list[int]) -> tuple[str, list[int]]:

@@ -389,9 +389,18 @@ def command_json(command, request=None) -> dict:
     if job is not None:
         if job.state == "succeeded":
             status, progress = "success", 100
-            task_pk = (job.result or {}).get("task_id")
+            result = job.result or {}
+            task_pk = result.get("task_id")
             if task_pk and "createdTaskId" in spec:
                 spec["createdTaskId"] = api_id("task", task_pk)
+            # A reassign or redistribute that ran as a job names its assignments once it has made them.
+            if result.get("to_assignment") and "toAssignment" in spec:
+                spec["toAssignment"] = api_id("assignment", result["to_assignment"])
+            if "assignments" in result and "assignments" in spec:
+                spec["assignments"] = [api_id("assignment", pk) for pk in result["assignments"]]
+            if "createdItemsCount" in spec:  # an items import: its job's result has the counts
+                spec["createdItemsCount"] = result.get("created")
+                spec["skippedItemsCount"] = result.get("skipped")
         elif job.state == "failed":
             status, error = "failed", job.error or "The job failed."
         elif job.state == "pending":

@@ -8,15 +8,19 @@ as sent, the due date in milliseconds, the actions as given), so the task echoes
 from collections.abc import Callable
 from typing import Any
 
+from django.core.files import File
 from django.db import transaction
 
 from taskboard.accounts.models import User
 from taskboard.annotation import creation
+from taskboard.annotation.bulk_jobs import BulkStart
 from taskboard.annotation.models import AnnotationTask
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.spec import TaskSpec
 from taskboard.api.ids import api_id
 from taskboard.api.models import ApiCommand, ApiTaskInfo, CommandStatus
+from taskboard.datasets import importing
+from taskboard.datasets.models import Dataset
 from taskboard.jobs.models import Job
 from taskboard.pipelines import running
 from taskboard.pipelines.models import Pipeline
@@ -48,6 +52,21 @@ def command_run(
 
 
 @transaction.atomic
+def bulk_command(
+    *,
+    user: User,
+    type: str,
+    project: Project,
+    start: Callable[[], BulkStart],
+    spec_of: Callable[[BulkStart], dict[str, Any]],
+) -> ApiCommand:
+    """Start a bulk change (in the request, or as a job when large) and record its command in the same
+    transaction: finished at once, or following the job until it ends."""
+    started = start()
+    return command_record(user=user, type=type, project=project, job=started.job, spec=spec_of(started))
+
+
+@transaction.atomic
 def task_create(
     *, spec: TaskSpec, by: User, payload: dict[str, Any], query_text: str | None, due_ms: float
 ) -> ApiCommand:
@@ -67,6 +86,25 @@ def task_create(
         spec={
             "createTaskPayload": payload,
             "createdTaskId": api_id("task", made.task.pk) if made.task is not None else None,
+        },
+    )
+
+
+@transaction.atomic
+def items_import(*, dataset: Dataset, file: File[bytes], by: User) -> ApiCommand:
+    """Import a manifest as the dataset page does (in the request, or by a job past the threshold),
+    with its command: finished with the counts, or following the job, whose result fills them in."""
+    started = importing.import_manifest_start(dataset=dataset, file=file, by=by)
+    result = started.result
+    return command_record(
+        user=by,
+        type="ImportItems",
+        project=dataset.project,
+        job=started.job,
+        spec={
+            "datasetId": api_id("dataset", dataset.pk),
+            "createdItemsCount": result.created if result is not None else None,
+            "skippedItemsCount": result.skipped if result is not None else None,
         },
     )
 

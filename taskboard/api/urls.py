@@ -30,6 +30,8 @@ urlpatterns = [
     path("datasets/<str:dataset_id>", views_projects.dataset_detail, name="dataset-detail"),
     path("datasets/<str:dataset_id>/query", views_projects.item_query, name="item-query"),
     path("datasets/<str:dataset_id>/items", views_projects.item_upload, name="item-upload"),
+    # Taskboard's extension (docs/api.md): many items in one request, through the manifest import.
+    path("datasets/<str:dataset_id>/items/import", views_projects.item_import, name="item-import"),
     path("items/<str:item_id>", views_projects.item_detail, name="item-detail"),
     path("items/<str:item_id>/stream", views_projects.item_stream, name="item-stream"),
     path("annotationtasks", views_tasks.task_collection, name="task-collection"),

@@ -2,9 +2,10 @@
 where Dataloop has no call: claim leases (and, as they land, priority, caps, people, operations)."""
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import bulk_jobs, caps, leases, moves, operations, people, priority, skips
+from taskboard.annotation import bulk_jobs, caps, leases, operations, people, skips
 from taskboard.annotation.models import BulkOperation, Cap, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.api import queries
@@ -15,6 +16,7 @@ from taskboard.api.services import command_record
 from taskboard.api.views_tasks import users_by_email
 from taskboard.dashboards.people_view import people_rows
 from taskboard.projects.access import can_manage
+from taskboard.work import services as work_services
 from taskboard.work import stuck
 from taskboard.work.models import StuckPolicy
 
@@ -135,7 +137,7 @@ def pull_next(request: AuthedHttpRequest):
     """A batch from the highest-priority task the caller may pull from ({"projectId"} narrows it)."""
     body = json_body(request, required=False)
     project = queries.project_get(request.user, body["projectId"]) if body.get("projectId") else None
-    found = priority.pull_next(user=request.user, project=project)
+    found = work_services.next_work(user=request.user, project=project)
     if found.task is None:
         return {"taskId": None, "claimed": 0}
     return {"taskId": api_id("task", found.task.pk), "claimed": found.claimed}
@@ -211,13 +213,21 @@ def project_people_lever(request: AuthedHttpRequest, project_id: str, lever: str
     elif lever == "resume":
         result = {"resumed": people.resume_person(project=project, user=user, task=task, by=request.user)}
     elif lever == "handOff":
-        done = moves.person_hand_off(project=project, user=user, by=request.user, task=task)
+        with transaction.atomic():
+            started = bulk_jobs.person_hand_off_start(project=project, user=user, by=request.user, task=task)
+            if started.job is not None:
+                spec = {"projectId": api_id("project", project.pk), "itemsCount": started.count}
+                command = command_record(
+                    user=request.user, type="handOff", project=project, spec=spec, job=started.job
+                )
         result = {
             "tasks": [
                 {"taskId": api_id("task", h.task.pk), "moved": h.moved, "toQueue": h.to_queue, "skipped": h.skipped}
-                for h in done
+                for h in started.hand_offs
             ]
         }
+        if started.job is not None:
+            result = {"tasks": None, "command": command_json(command, request)}
     else:
         raise not_found("Unknown lever.")
     rows = people_rows(project, only_user_id=user.pk)

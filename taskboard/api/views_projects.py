@@ -1,13 +1,18 @@
 """Projects, datasets and items."""
 
+import io
+import json
+
+from django.core.files import File
 from django.db.models import Count
 
 from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.api import items, queries
+from taskboard.api import services as api_services
 from taskboard.api.http import ApiError, api_view, bad_request, json_body, not_found
 from taskboard.api.ids import parse_id
 from taskboard.api.paging import page_params, paged
-from taskboard.api.serializers import dataset_json, item_json, items_json, project_json
+from taskboard.api.serializers import command_json, dataset_json, item_json, items_json, project_json
 from taskboard.api.simple_filter import filter_q, ops
 from taskboard.datasets import services as datasets_services
 from taskboard.datasets.files import item_file_response
@@ -131,6 +136,39 @@ def item_upload(request: AuthedHttpRequest, dataset_id: str):
     # dtlpy checks the stored size against what it sent.
     data["metadata"]["system"].update({"size": upload.size, "originalname": name})
     return data
+
+
+def _items_manifest(body: dict) -> File[bytes]:
+    """A JSON body's `items` list as the JSON Lines manifest it is: one object a line, its rules
+    checked by the import (row N is the list's N-th item)."""
+    items_given = body.get("items")
+    if not isinstance(items_given, list) or not items_given:
+        raise bad_request("items: a non-empty list of {filename, url, metadata} objects is required.")
+    lines = io.BytesIO()
+    for item in items_given:
+        # A non-object stays a line of its own, for the import to name by its row.
+        lines.write(json.dumps(item, ensure_ascii=False).encode())
+        lines.write(b"\n")
+    lines.seek(0)
+    return File(lines, name="items.jsonl")
+
+
+@api_view(["POST"])
+def item_import(request: AuthedHttpRequest, dataset_id: str):
+    """Taskboard's extension (docs/api.md): many items in one request, through the manifest import the
+    dataset page uses. A multipart `file` (CSV or JSON Lines), or a JSON body `{"items": [...]}`.
+    Answers a command: finished with the counts, or following the import job of a large manifest."""
+    dataset = queries.dataset_get(request.user, dataset_id)
+    queries.require_manager(request.user, dataset.project)
+    file: File[bytes] | None
+    if request.content_type == "multipart/form-data":
+        file = request.FILES.get("file")
+        if file is None:
+            raise bad_request("file: a multipart upload of the manifest (CSV or JSON Lines) is required.")
+    else:
+        file = _items_manifest(json_body(request))
+    command = api_services.items_import(dataset=dataset, file=file, by=request.user)
+    return command_json(command, request)
 
 
 @api_view(["GET"])

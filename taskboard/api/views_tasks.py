@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import moves
+from taskboard.annotation import bulk_jobs, moves
 from taskboard.annotation import services as task_services
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem, TaskStatus, TaskType
 from taskboard.annotation.selection import Selection
@@ -36,6 +36,7 @@ from taskboard.api.serializers import (
 from taskboard.api.simple_filter import filter_q, ops
 from taskboard.datasets.models import Item
 from taskboard.projects.access import can_manage
+from taskboard.quality.qualification import NotQualified
 from taskboard.work import flow
 
 # ------------------------------------------------------------------ parsing helpers
@@ -540,8 +541,17 @@ def _assignment_update(request: AuthedHttpRequest, assignment, body: dict) -> di
     if annotator.strip().lower() == current["annotator"]:
         return current
     to_user = users_by_email([annotator], field="annotator")[0]
-    new = moves.assignment_reassign(assignment=assignment, to_user=to_user, by=request.user)
-    return assignment_json(new, request)
+    with transaction.atomic():
+        started = bulk_jobs.assignment_reassign_start(assignment=assignment, to_user=to_user, by=request.user)
+        if started.job is None:
+            return assignment_json(started.assignments[0], request)
+        spec = {"fromAssignment": api_id("assignment", assignment.pk), "toAssignment": None}
+        command = api_services.command_record(
+            user=request.user, type="Reassign", project=assignment.task.project, spec=spec, job=started.job
+        )
+    # Large: the reassign runs as a job. The assignment is answered as it is now, with the command to
+    # poll, whose toAssignment names the new one when the job is done.
+    return {**assignment_json(assignment, request), "command": command_json(command, request)}
 
 
 def _managed_assignment(request: AuthedHttpRequest, assignment_id, body):
@@ -554,30 +564,53 @@ def _managed_assignment(request: AuthedHttpRequest, assignment_id, body):
 
 @api_view(["POST"])
 def assignment_reassign(request: AuthedHttpRequest, assignment_id: str):
+    """Dataloop's reassign: a command, finished at once, or (when the person holds `BULK_JOB_THRESHOLD`
+    undone items or more) following a job; `toAssignment` is filled in when the job has made it."""
     body = json_body(request)
     assignment = _managed_assignment(request, assignment_id, body)
     if not isinstance(body.get("annotator"), str):
         raise bad_request("annotator: the email of the new assignee is required.")
     to_user = users_by_email([body["annotator"]], field="annotator")[0]
 
-    def reassign():
-        new = moves.assignment_reassign(assignment=assignment, to_user=to_user, by=request.user)
-        return {"toAssignment": api_id("assignment", new.pk), "fromAssignment": api_id("assignment", assignment.pk)}
+    def spec_of(started: bulk_jobs.BulkStart) -> dict:
+        new = started.assignments[0] if started.assignments else None
+        return {
+            "toAssignment": api_id("assignment", new.pk) if new is not None else None,
+            "fromAssignment": api_id("assignment", assignment.pk),
+            "itemsCount": started.count,
+        }
 
-    return _command(request, type="Reassign", project=assignment.task.project, operation=reassign)
+    command = api_services.bulk_command(
+        user=request.user,
+        type="Reassign",
+        project=assignment.task.project,
+        start=lambda: bulk_jobs.assignment_reassign_start(assignment=assignment, to_user=to_user, by=request.user),
+        spec_of=spec_of,
+    )
+    return command_json(command, request)
 
 
 @api_view(["POST"])
 def assignment_redistribute(request: AuthedHttpRequest, assignment_id: str):
+    """Dataloop's redistribute: a command, finished at once or following a job (as reassign)."""
     body = json_body(request)
     assignment = _managed_assignment(request, assignment_id, body)
     workload = parse_workload(body.get("workload"))
 
-    def redistribute():
-        result = moves.assignment_redistribute(assignment=assignment, workload=workload, by=request.user)
-        return {"workload": body["workload"], "assignments": [api_id("assignment", a.pk) for a in result]}
+    def spec_of(started: bulk_jobs.BulkStart) -> dict:
+        made = [api_id("assignment", a.pk) for a in started.assignments] if started.job is None else None
+        return {"workload": body["workload"], "assignments": made, "itemsCount": started.count}
 
-    return _command(request, type="Redistribute", project=assignment.task.project, operation=redistribute)
+    command = api_services.bulk_command(
+        user=request.user,
+        type="Redistribute",
+        project=assignment.task.project,
+        start=lambda: bulk_jobs.assignment_redistribute_start(
+            assignment=assignment, workload=workload, by=request.user
+        ),
+        spec_of=spec_of,
+    )
+    return command_json(command, request)
 
 
 # ------------------------------------------------------------------ statuses
@@ -642,6 +675,9 @@ def task_items_status(request: AuthedHttpRequest, task_id: str):
         try:
             with transaction.atomic():
                 _apply_status(task, item, operation, status, request.user, copy=copy)
+        except NotQualified as error:
+            # The person's, for the whole task: no item of it would go through.
+            raise ApiError(403, str(error)) from error
         except PermissionDenied:
             not_held.append(value)
             continue

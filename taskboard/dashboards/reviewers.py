@@ -1,5 +1,6 @@
 """The reviewers' scorecard, beside the annotators': what each reviewer judged in a project's QA
-tasks, how long a review takes them, how often their acceptances were later overturned, and how many
+tasks, how long a review takes them (the median of their active time per QA item, computed by the
+database: `taskboard.sql.medians`), how often their acceptances were later overturned, and how many
 review honeypots (known-wrong answers) they caught."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKi
 from taskboard.projects.models import Project
 from taskboard.quality.models import Overturn, Rejection
 from taskboard.quality.review_honeypots import catch_rates
+from taskboard.sql import medians
 from taskboard.work.models import ItemTime
 
 # A QA verdict with this status is not an acceptance of the annotator's work.
@@ -49,14 +51,6 @@ class ReviewerCard:
     def overturn_rate(self) -> float | None:
         """Acceptances later undone by a reject, over every acceptance given."""
         return _rate(self.overturned, self.accepted)
-
-
-def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
 def reviewer_scorecards(project: Project) -> list[ReviewerCard]:
@@ -114,17 +108,15 @@ def reviewer_scorecards(project: Project) -> list[ReviewerCard]:
             c.overturned += n
             # A reject in the same QA task cleared the verdict: it was given all the same.
             c.accepted += cleared
-    times: defaultdict[int, list[float]] = defaultdict(list)
-    for user_id, seconds, ended in ItemTime.objects.filter(task_id__in=qa_ids, active_seconds__gt=0).values_list(
-        "user_id", "active_seconds", "ended_at"
-    ):
-        times[user_id].append(seconds)
+    reviewing = ItemTime.objects.filter(task_id__in=qa_ids, active_seconds__gt=0)
+    for user_id, ended in reviewing.values("user_id").annotate(last=Max("ended_at")).values_list("user_id", "last"):
         last[user_id].append(ended)
+    review_medians = medians(reviewing, key="user_id", value="active_seconds")
     for reviewer_id, (got, seen) in catch_rates(qa_ids).items():
         c = card(reviewer_id)
         if c is not None:
             c.honeypots_caught, c.honeypots_seen = got, seen
     for c in cards.values():
-        c.median_seconds = _median(times.get(c.user_id, []))
+        c.median_seconds = review_medians.get(c.user_id)
         c.last_active = max(last[c.user_id], default=None)
     return sorted(cards.values(), key=lambda c: c.email)

@@ -1,7 +1,7 @@
 """The people view (distribution control): each person's load, pace, pauses, caps and leases in a
 project, and the manager's levers beside them: pause or resume (one task or everywhere), hand their
 unstarted items to others, cap them in a task; and the stuck work panel and rule. Thin views over
-`annotation.people`, `annotation.moves`, `annotation.caps` and `work.stuck`; each person lever
+`annotation.people`, `annotation.bulk_jobs` (hand-offs), `annotation.caps` and `work.stuck`; each person lever
 answers the person's row again (htmx) or the page."""
 
 from django.contrib import messages
@@ -10,10 +10,11 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.accounts.models import User
-from taskboard.annotation import caps, moves, people
+from taskboard.annotation import bulk_jobs, caps, people
 from taskboard.annotation import queries as annotation_queries
 from taskboard.annotation.models import AnnotationTask
 from taskboard.dashboards import forms
@@ -90,15 +91,30 @@ def person_resume(request: AuthedHttpRequest, project_id: int, user_id: int):
 @require_POST
 @login_required
 def person_hand_off(request: AuthedHttpRequest, project_id: int, user_id: int):
-    def act(project, user, data):
-        done = moves.person_hand_off(project=project, user=user, by=request.user, task=data.get("task"))
-        moved = sum(h.moved for h in done)
-        queued = sum(h.to_queue for h in done)
-        skipped = [f"{h.task.name} ({h.skipped})" for h in done if h.skipped]
-        text = f"{user.email}: {moved} unstarted item(s) handed to others, {queued} back to the queue."
-        return text + (f" Not moved: {', '.join(skipped)}." if skipped else "")
-
-    return _lever(request, project_id, user_id, act)
+    """Hand a person's unstarted items to others; when they hold many, a job whose page shows the
+    progress bar (the people view is left for it)."""
+    project = project_queries.project_for_manager(request.user, project_id)
+    form = forms.PersonLeverForm(request.POST, project=project)
+    try:
+        if not form.is_valid():
+            raise ValidationError(form.errors.get_json_data())
+        user = _person(project, user_id)
+        started = bulk_jobs.person_hand_off_start(
+            project=project, user=user, by=request.user, task=form.cleaned_data.get("task")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(str(m) for m in exc.messages))
+        return _answer(request, project, user_id)
+    if started.job is not None:
+        url = reverse("jobs:job-detail", args=[started.job.pk])
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    done = started.hand_offs
+    moved = sum(h.moved for h in done)
+    queued = sum(h.to_queue for h in done)
+    skipped = [f"{h.task.name} ({h.skipped})" for h in done if h.skipped]
+    text = f"{user.email}: {moved} unstarted item(s) handed to others, {queued} back to the queue."
+    messages.success(request, text + (f" Not moved: {', '.join(skipped)}." if skipped else ""))
+    return _answer(request, project, user_id)
 
 
 @require_POST

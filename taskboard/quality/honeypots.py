@@ -91,8 +91,7 @@ def honeypots_mix(*, task: AnnotationTask, by: User, seed: int | None = None) ->
         raise ValidationError({"honeypot_rate": "Set a honeypot rate first."})
     mixed = Honeypot.objects.filter(task=task).count()
     regular = TaskItem.objects.filter(task=task, copy=0).count() - mixed
-    # rate% of the task's items are honeypots: h / (regular + h) = rate / 100.
-    wanted = math.ceil(regular * rate / (100 - rate)) - mixed
+    wanted = still_wanted(regular=regular, have=mixed, rate=rate)
     if wanted <= 0:
         return 0
     pool = list(
@@ -107,13 +106,23 @@ def honeypots_mix(*, task: AnnotationTask, by: User, seed: int | None = None) ->
     chosen = sorted(rng.sample(pool, min(wanted, len(pool))))
     task_add_items(task=task, selection=Selection(mode="list", item_ids=tuple(chosen)), by=by)
     Honeypot.objects.bulk_create(Honeypot(task=task, item_id=i) for i in chosen)
-    ranks = list(TaskItem.objects.filter(task=task).exclude(item_id__in=chosen).values_list("rank", flat=True))
+    scatter(task=task, item_ids=chosen, rng=rng)
+    return len(chosen)
+
+
+def still_wanted(*, regular: int, have: int, rate: int) -> int:
+    """How many more make `rate` percent of the items honeypots: h / (regular + h) = rate / 100."""
+    return max(0, math.ceil(regular * rate / (100 - rate)) - have)
+
+
+def scatter(*, task: AnnotationTask, item_ids: list[int], rng: random.Random) -> None:
+    """Put items that just joined the task at random places in its order, so nothing tells them apart."""
+    ranks = list(TaskItem.objects.filter(task=task).exclude(item_id__in=item_ids).values_list("rank", flat=True))
     low, high = (min(ranks), max(ranks)) if ranks else (0, 0)
-    rows = list(TaskItem.objects.filter(task=task, item_id__in=chosen))
+    rows = list(TaskItem.objects.filter(task=task, item_id__in=item_ids))
     for row in rows:
         row.rank = rng.randint(low, high)
     TaskItem.objects.bulk_update(rows, ["rank"], batch_size=1000)
-    return len(chosen)
 
 
 def answer_check(change: StatusChange) -> GroundTruthAnswer | None:

@@ -42,7 +42,9 @@ class ActivityMark(models.Model):
 
     Active time is the sum of the gaps between one person's consecutive marks, over every task,
     that are no longer than the project's idle cut-off (`quality/activity.py`). Times are epoch
-    milliseconds so both databases subtract them the same way.
+    milliseconds so both databases subtract them the same way. A mark that `ends_span` is the last
+    input before the work view lost the person's attention (hidden, or another window took the
+    focus): the gap after it never counts, however short.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -50,6 +52,7 @@ class ActivityMark(models.Model):
     assignment = models.ForeignKey("annotation.Assignment", on_delete=models.CASCADE, related_name="+")
     item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     at_ms = models.BigIntegerField()
+    ends_span = models.BooleanField(default=False)
 
     class Meta:
         indexes = [

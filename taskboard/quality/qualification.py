@@ -1,8 +1,9 @@
 """Qualification: before working in a task that asks for it, a person answers N ground-truth items and
 must get a pass mark, within a limited number of attempts.
 
-A person who has not passed cannot open the task's items or pull a batch (`require_qualified`, asked
-by the work view and by "get more"), and is told why and sent to the qualification. Each attempt draws
+A person who has not passed cannot open the task's items (the work view sends them to the
+qualification), pull a batch ("get more", "get next work") or set or clear a status, from a page or
+the API (`require_qualified`, asked by the status flow), and is told why. Each attempt draws
 N ground-truth items of the task's dataset at random; an answer is right as a honeypot answer is
 (`honeypots.is_right`). A manager can give someone their attempts back.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,6 +23,10 @@ from taskboard.quality.honeypots import is_right
 from taskboard.quality.models import GroundTruth, QualificationAttempt, TaskQuality
 from taskboard.quality.reads import RULE, known_absent
 from taskboard.quality.services import require_manager
+
+
+class NotQualified(PermissionDenied):
+    """The person has not passed the task's qualification; the message says why and what is left."""
 
 
 @dataclass(frozen=True)
@@ -79,10 +84,11 @@ def qualification_of(*, task: AnnotationTask, user: User) -> Qualification:
     )
 
 
-def require_qualified(*, task: AnnotationTask, user: User, field: str = "assignment") -> None:
+def require_qualified(*, task: AnnotationTask, user: User) -> None:
+    """The gate on working in a task: pulling and every status change, whichever door they came by."""
     state = qualification_of(task=task, user=user)
     if state.blocked:
-        raise ValidationError({field: state.why})
+        raise NotQualified(state.why)
 
 
 @transaction.atomic

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from taskboard.accounts.models import User
-from taskboard.annotation.models import AnnotationTask, TaskType
+from taskboard.annotation.models import AnnotationTask
 from taskboard.projects.access import can_manage, role_of
 from taskboard.projects.models import Project
 from taskboard.quality.models import PayRate, ProjectQuality, TaskQuality
@@ -34,13 +34,13 @@ def project_quality_update(*, project: Project, by: User, idle_cutoff_seconds: i
 def task_quality_update(
     *, task: AnnotationTask, by: User, honeypot_rate: int, pause_below: int | None, pause_after: int
 ) -> TaskQuality:
-    """Set a task's honeypot rate and pause rule."""
+    """Set a task's honeypot rate and pause rule. An annotation task's rate is the share of its items
+    that are ground truth mixed in (`honeypots.py`); a QA task's, the share of each reviewer's queue
+    that is known-wrong answers (`review_honeypots.py`)."""
     require_manager(task.project, by)
     errors: dict[str, str] = {}
     if not 0 <= honeypot_rate <= 50:
         errors["honeypot_rate"] = "The honeypot rate is from 0 to 50 percent."
-    if honeypot_rate and task.type != TaskType.ANNOTATION:
-        errors["honeypot_rate"] = "Honeypots go into annotation tasks."
     if pause_below is not None and not 0 <= pause_below <= 100:
         errors["pause_below"] = "The pause threshold is a percentage from 0 to 100."
     if pause_after < 1:

@@ -167,6 +167,7 @@ def _qa_task_quality(request: AuthedHttpRequest, task: AnnotationTask) -> HttpRe
         "sampling_form": form,
         "rule": queries.task_rule(task),
         "sampling_rows": sampling.sampling_table(task),
+        "decoy_queues": review_honeypots.queue_shares(task),
         "decoys_waiting": ReviewHoneypot.objects.filter(qa_task=task, outcome="").count(),
         "decoys_decided": ReviewHoneypot.objects.filter(qa_task=task).exclude(outcome="").count(),
         **_errors_context(request, task),
@@ -338,14 +339,30 @@ def pay_rate(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def review_honeypots_seed(request: AuthedHttpRequest, task_id: int) -> HttpResponse:
+    """Set the QA task's review honeypot rate and top every reviewer's queue up to it."""
     task = annotation_queries.task_for_manager(request.user, task_id)
-    raw = request.POST.get("count", "")
+    raw = request.POST.get("honeypot_rate", "").strip()
+    if not raw.isdigit():
+        messages.error(request, "The review honeypot rate is a whole number of percent, 0 to 50.")
+        return redirect(reverse("quality:task", args=[task.pk]) + "#review-honeypots")
+    rule = queries.task_rule(task)
     try:
-        n = review_honeypots.review_honeypots_seed(
-            qa_task=task, count=int(raw) if raw.isdigit() else 0, by=request.user
-        )
+        with transaction.atomic():
+            services.task_quality_update(
+                task=task,
+                by=request.user,
+                honeypot_rate=int(raw),
+                pause_below=rule.pause_below,
+                pause_after=rule.pause_after,
+            )
+            n = review_honeypots.review_honeypots_seed(qa_task=task, by=request.user) if int(raw) else 0
     except ValidationError as error:
         _errors(request, error)
     else:
-        messages.success(request, f"{n} known-wrong answers seeded into the reviewers' queues.")
+        messages.success(
+            request,
+            f"{n} known-wrong answers seeded into the reviewers' queues."
+            if n
+            else "Saved: every reviewer's queue has its share of known-wrong answers.",
+        )
     return redirect(reverse("quality:task", args=[task.pk]) + "#review-honeypots")

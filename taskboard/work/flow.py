@@ -28,6 +28,7 @@ from taskboard.datasets.models import Item
 from taskboard.pipelines.routing import ROUTED, has_routes, route_on_commit
 from taskboard.quality import honeypots, reasons, review_honeypots, sampling
 from taskboard.quality import reads as quality_reads
+from taskboard.quality.qualification import require_qualified
 from taskboard.work import consensus, qa
 from taskboard.work.services import pulling_refill, require_holder, require_open
 
@@ -68,7 +69,10 @@ def item_status_set(*, task: AnnotationTask, item: Item, status: str, by: User, 
     """The person holding the item sets its status, and what that sets off follows."""
     if not isinstance(status, str) or not status:
         raise ValidationError({"status": "Choose a status."})
-    change = status_write(task=_lock(task, item), item=item, new_status=status, by=by, copy=copy)
+    locked = _lock(task, item)
+    # The one gate on working in a task, for the work page and the API alike (NotQualified, a 403).
+    require_qualified(task=locked, user=by)
+    change = status_write(task=locked, item=item, new_status=status, by=by, copy=copy)
     _after(change)
     return change.row
 
@@ -76,7 +80,13 @@ def item_status_set(*, task: AnnotationTask, item: Item, status: str, by: User, 
 @transaction.atomic
 def item_status_clear(*, task: AnnotationTask, item: Item, by: User, copy: int | None = None) -> TaskItem:
     """The person holding the item clears its status: it is to do again."""
-    change = status_write(task=_lock(task, item), item=item, new_status=None, by=by, copy=copy)
+    locked = _lock(task, item)
+    require_qualified(task=locked, user=by)
+    return _clear(locked, item=item, by=by, copy=copy)
+
+
+def _clear(locked: AnnotationTask, *, item: Item, by: User, copy: int | None) -> TaskItem:
+    change = status_write(task=locked, item=item, new_status=None, by=by, copy=copy)
     _after(change)
     return change.row
 
@@ -127,7 +137,8 @@ def item_reject(*, qa_task_item: TaskItem, comment: str, by: User, reason_id: in
             # The item comes back to its annotator: the clear is theirs (only the holder clears).
             holder = parent.assignment.assignee
             assert holder is not None  # a work assignment has its person (assignment_work_has_assignee)
-            item_status_clear(task=parent.task, item=parent.item, by=holder, copy=parent.copy)
+            # A reviewer's reject is not the holder's work: no qualification asked of them.
+            _clear(_lock(parent.task, parent.item), item=parent.item, by=holder, copy=parent.copy)
     return qa.send_back(
         qa_task_item=qa_task_item, parents=parents, comment=reasons.rework_note(reason, comment), by=by
     )

@@ -22,10 +22,21 @@ class RejectForm(forms.Form):
     comment = forms.CharField(max_length=2000, strip=True, required=False)
 
 
+ENDED_MAX_AGE_MS = 7 * 24 * 3600 * 1000
+
+
 class BeatForm(forms.Form):
-    """A heartbeat: how many milliseconds ago each sign of activity happened, comma-separated."""
+    """A heartbeat: how many milliseconds ago each sign of activity happened, comma-separated, and,
+    when the page was hidden or lost the focus, how long ago its last input was (`ended`)."""
 
     marks = forms.CharField(max_length=8000, required=False)
+    # Any age is believed: ending a span can only take time away.
+    ended = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=ENDED_MAX_AGE_MS,
+        error_messages={"min_value": "The end is from the future."},
+    )
 
     def clean_marks(self) -> list[int]:
         raw = self.cleaned_data["marks"].strip()

@@ -14,6 +14,7 @@ from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from taskboard.accounts.models import User
+from taskboard.annotation import priority
 from taskboard.annotation.leases import lease_renew
 from taskboard.annotation.models import (
     AnnotationTask,
@@ -22,12 +23,14 @@ from taskboard.annotation.models import (
     TaskItem,
 )
 from taskboard.annotation.people import is_paused
+from taskboard.annotation.priority import NextWork
 from taskboard.annotation.progress import Progress, assignment_progress
 from taskboard.annotation.pulling import pulling_claim
 from taskboard.annotation.statuses import StatusChange
 from taskboard.datasets.models import Annotation, Item, Label
-from taskboard.quality.activity import activity_record, marks_from_ages
-from taskboard.quality.qualification import qualification_of, require_qualified
+from taskboard.projects.models import Project
+from taskboard.quality.activity import activity_record, marks_from_ages, to_ms
+from taskboard.quality.qualification import NotQualified, qualification_of, require_qualified
 from taskboard.work import signals
 from taskboard.work.models import AssignmentTime, ItemTime
 
@@ -77,11 +80,17 @@ def item_label_toggle(*, task_item: TaskItem, label: Label, by: User) -> Annotat
 
 @transaction.atomic
 def item_time_beat(
-    *, task_item: TaskItem, by: User, marks_ago_ms: list[int], now: datetime.datetime | None = None
+    *,
+    task_item: TaskItem,
+    by: User,
+    marks_ago_ms: list[int],
+    ended_ago_ms: int | None = None,
+    now: datetime.datetime | None = None,
 ) -> ItemTime | None:
     """Record a heartbeat: the signs of activity the work view saw on this item, each given as how
-    long before `now` it happened. The time they add follows the idle cut-off rule
-    (`quality/activity.py`): gaps up to the cut-off count, longer ones do not, and a moment
+    long before `now` it happened, and, when the page was hidden or lost the focus, how long ago
+    its last input was. The time they add follows the idle cut-off rule (`quality/activity.py`):
+    gaps up to the cut-off count, longer ones and the one after a span's end do not, and a moment
     reported by two tabs counts once. Managers looking at someone's assignment record nothing.
     """
     if task_item.assignment.assignee_id != by.pk:
@@ -96,6 +105,7 @@ def item_time_beat(
         item_id=task_item.item_id,
         project_id=task_item.task.project_id,
         marks_ms=marks_from_ages(now=now, ages_ms=marks_ago_ms),
+        ended_ms=None if ended_ago_ms is None else to_ms(now) - ended_ago_ms,
     )
     row, created = ItemTime.objects.select_for_update().get_or_create(
         assignment_id=task_item.assignment_id,
@@ -160,12 +170,23 @@ def pulling_get_more(*, assignment: Assignment, by: User) -> int:
         raise ValidationError(
             {"assignment": "You are paused in this task: no new items come until a manager resumes you."}
         )
-    require_qualified(task=task, user=by)
+    try:
+        require_qualified(task=task, user=by)
+    except NotQualified as error:
+        raise ValidationError({"assignment": str(error)}) from error
     if not pulling_may_pull(assignment):
         raise ValidationError(
             {"assignment": f"Finish more of your items first: at most {task.max_batch_workload} may be undone."}
         )
     return pulling_claim(task=task, user=by, requested=True)
+
+
+def next_work(*, user: User, project: Project | None = None) -> NextWork:
+    """ "Get next work" (the page and the API): a batch from the first task in priority order that
+    gives one, passing over tasks whose qualification the person has not passed."""
+    return priority.pull_next(
+        user=user, project=project, may_pull=lambda task: not qualification_of(task=task, user=user).blocked
+    )
 
 
 def pulling_refill(change: StatusChange) -> int:
@@ -179,8 +200,8 @@ def pulling_refill(change: StatusChange) -> int:
         or assignment.kind != AssignmentKind.WORK
         or assignment.removed
         or assignment.assignee_id != change.by.pk
-        or qualification_of(task=change.task, user=change.by).blocked
     ):
         return 0
-    # Only the holder sets a status (or a flow acting for them), so `by` is the holder: no read of them.
+    # Only the holder sets a status (or a flow acting for them), so `by` is the holder: no read of them;
+    # and a holder who has not passed the task's qualification set none (the flow's gate).
     return pulling_claim(task=change.task, user=change.by)

@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from taskboard.accounts.http import AuthedHttpRequest
-from taskboard.annotation import priority, skips
 from taskboard.annotation import progress as task_progress
 from taskboard.annotation import queries as annotation_queries
+from taskboard.annotation import skips
 from taskboard.annotation.models import Assignment, AssignmentKind, TaskType
 from taskboard.annotation.people import is_paused
 from taskboard.datasets.models import Label
@@ -230,7 +230,12 @@ def item_beat(request: AuthedHttpRequest, assignment_id: int, task_item_id: int)
     form = BeatForm(request.POST)
     if not form.is_valid():
         return HttpResponse(status=400)
-    services.item_time_beat(task_item=task_item, by=request.user, marks_ago_ms=form.cleaned_data["marks"])
+    services.item_time_beat(
+        task_item=task_item,
+        by=request.user,
+        marks_ago_ms=form.cleaned_data["marks"],
+        ended_ago_ms=form.cleaned_data["ended"],
+    )
     return HttpResponse(status=204)
 
 
@@ -254,7 +259,7 @@ def get_more(request: AuthedHttpRequest, assignment_id: int):
 @login_required
 def next_work(request: AuthedHttpRequest):
     """ "Get next work": a batch from the highest-priority task the person may pull from."""
-    found = priority.pull_next(user=request.user)
+    found = services.next_work(user=request.user)
     if found.task is None:
         messages.info(request, "Nothing to pull now: every queue you may pull from is empty, or you hold enough.")
         return redirect(reverse("work:my-work"))

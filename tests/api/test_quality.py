@@ -1,7 +1,11 @@
 """A task's quality gates and honeypot scores through the API."""
 
+from django.urls import reverse
+
+from taskboard.annotation.models import TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.api.ids import api_id
+from taskboard.quality import qualification
 from taskboard.quality.models import GroundTruth
 from taskboard.work import flow
 from tests.factories import create_task
@@ -28,3 +32,53 @@ def test_read_and_set_a_tasks_gates(api, manager, annotator, dataset, recipe, it
     assert gated["qualification"] == {"items": 1, "passMark": 100, "attempts": 3, "people": []}
     too_many = api(manager).patch(path, {"qualification": {"items": 5}})
     assert too_many.status_code == 400 and "ground-truth" in too_many.json()["message"]
+
+
+def _gated(manager, annotator, dataset, items, **kwargs):
+    """A task over /city whose qualification is both highway truths (completed), 100% to pass."""
+    task = create_task(
+        dataset=dataset,
+        created_by=manager,
+        name="Gated",
+        selection=Selection(mode="folder", folder="/city"),
+        assignees=[annotator],
+        **kwargs,
+    )
+    truth = [i for i in items if i.dir == "/highway"][:2]
+    GroundTruth.objects.bulk_create(GroundTruth(project=task.project, item=i, status="completed") for i in truth)
+    qualification.qualification_update(task=task, by=manager, items=2, pass_mark=100, attempts=1)
+    return task
+
+
+def test_no_status_through_the_api_before_passing_the_qualification(api, manager, annotator, dataset, items):
+    task = _gated(manager, annotator, dataset, items)
+    row = TaskItem.objects.filter(task=task, assignment__assignee=annotator).order_by("rank").first()
+    tid, iid = api_id("task", task.pk), api_id("item", row.item_id)
+    bulk_path = f"/api/v1/assignments/items/tasks/{tid}/status"
+    body = {"itemIds": [iid], "statusPayload": {"operation": "create", "status": "completed"}}
+    bulk = api(annotator).post(bulk_path, body)
+    assert bulk.status_code == 403 and "needs a qualification first: 2 items" in bulk.json()["message"]
+    one_path = f"/api/v1/assignments/{api_id('assignment', row.assignment_id)}/items/{iid}/status"
+    one = api(annotator).post(one_path, {"operation": "create", "status": "completed"})
+    assert one.status_code == 403 and "needs a qualification first" in one.json()["message"]
+    row.refresh_from_db()
+    assert row.status is None
+    attempt = qualification.attempt_start(task=task, user=annotator, seed=1)
+    qualification.attempt_submit(
+        attempt=attempt, by=annotator, answers={i: ("completed", []) for i in attempt.item_ids}
+    )
+    assert api(annotator).post(bulk_path, body).status_code == 200
+    row.refresh_from_db()
+    assert row.status == "completed"
+    assert api(annotator).post(one_path, {"operation": "delete"}).status_code == 200
+
+
+def test_next_work_passes_over_a_task_whose_qualification_is_not_passed(
+    client, api, manager, annotator, dataset, items
+):
+    task = _gated(manager, annotator, dataset, items, batch_size=3, max_batch_workload=6)
+    held = TaskItem.objects.filter(task=task, assignment__assignee=annotator).count()
+    assert api(annotator).post("/api/v1/pulling/next", {}).json() == {"taskId": None, "claimed": 0}
+    client.force_login(annotator)
+    client.post(reverse("work:next-work"))
+    assert TaskItem.objects.filter(task=task, assignment__assignee=annotator).count() == held

@@ -99,6 +99,33 @@ def test_bulk_status_over_a_filter_in_place_and_its_undo(browser_page, login_as,
     assert not TaskItem.objects.filter(task=given, status__isnull=False).exists()
 
 
+def test_a_large_hand_off_runs_as_a_job_whose_bar_reaches_done_and_undoes(
+    browser_page, login_as, screenshot, tasks, project, manager, annotator, settings
+):
+    # Five unstarted items in "Given" and a pulled batch of three: past a threshold of 4, a job.
+    settings.BULK_JOB_THRESHOLD = 4
+    _, given = tasks
+    page = login_as(browser_page, manager)
+    page.goto(f"/projects/{project.pk}/people/")
+    person = page.locator(f"#person-{annotator.pk}")
+    person.get_by_role("button", name="Pause").click()
+    expect(page.locator(f"#person-{annotator.pk} td.paused")).to_contain_text("everywhere")
+    page.locator(f"#person-{annotator.pk}").get_by_role("button", name="Hand unstarted items to others").click()
+    # The people view hands over to the job's page, whose bar fills and says so.
+    expect(page).to_have_url(re.compile(r"/jobs/\d+/$"))
+    bar = page.locator(".job-progress progress")
+    expect(page.locator(".job-progress")).to_contain_text("Succeeded", timeout=15_000)
+    assert bar.get_attribute("value") == bar.get_attribute("max") == "8"
+    expect(page.locator(".job-figures")).to_contain_text("8 / 8")
+    assert not TaskItem.objects.filter(task=given, assignment__assignee=annotator, status=None).exists()
+    screenshot(page, "distribution-bulk-job")
+    page.get_by_role("link", name="item(s) changed: open the bulk operations (undo)").click()
+    operation = BulkOperation.objects.get(kind="hand_off")
+    page.locator(f"#operation-{operation.pk}").get_by_role("button", name="Undo").click()
+    expect(page.locator(f"#operation-{operation.pk}")).to_contain_text("undone")
+    assert Assignment.objects.get(task=given, assignee=annotator).item_count == 5
+
+
 def test_skip_policy_skips_stuck_rule_and_caps(
     browser_page, login_as, screenshot, tasks, project, manager, annotator, annotator2
 ):

@@ -14,7 +14,9 @@ from playwright.sync_api import expect
 from taskboard.annotation.models import Assignment, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.datasets.models import Annotation, Item
+from taskboard.quality.models import ActivityMark
 from taskboard.work import flow
+from taskboard.work.models import ItemTime
 from taskboard.work.services import pulling_queue_size
 from tests.factories import create_task, in_days, make_items
 
@@ -250,8 +252,6 @@ def test_active_time_is_sent_only_while_the_person_is_active(
 ):
     """The page reports signs of activity every 15 s while there are any, none while idle; the server
     counts the gaps up to the 5-minute cut-off (a fake clock)."""
-    from taskboard.work.models import ItemTime
-
     task = create_task(
         dataset=street,
         created_by=manager,
@@ -295,5 +295,19 @@ def test_active_time_is_sent_only_while_the_person_is_active(
         assert ages is not None
         (age,) = [int(a) for a in ages.group(1).split(",")]
         assert 0 < age <= 15_000  # the next 15-second beat after the move
+        # Another window takes the focus: a last beat ends the span at the last input, once (the tab
+        # being hidden next sends nothing more), and the server ends the span there.
+        page.mouse.move(320, 320)
+        page.clock.run_for(3_000)
+        with page.expect_response(lambda r: r.url.endswith("/beat/")) as ended:
+            page.evaluate("window.dispatchEvent(new Event('blur'))")
+        assert ended.value.status == 204
+        sent = beats[-1].post_data or ""
+        end = re.search(r'name="ended"\r\n\r\n([0-9]+)\r\n', sent)
+        assert end is not None and 2_500 <= int(end.group(1)) <= 3_500, sent
+        page.evaluate("window.dispatchEvent(new Event('blur'))")
+        page.wait_for_timeout(300)
+        assert len(beats) == 3
+        assert ActivityMark.objects.filter(user=annotator, ends_span=True).count() == 1
     finally:
         context.close()

@@ -6,9 +6,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from taskboard.quality.activity import active_seconds_by_person_task
-from taskboard.quality.models import ProjectQuality
+from taskboard.quality.activity import active_seconds_by_person_task, to_ms
+from taskboard.quality.models import ActivityMark, ProjectQuality
 from taskboard.work import services as work
+from taskboard.work.models import AssignmentTime
 from tests.quality.conftest import held
 
 
@@ -68,3 +69,49 @@ def test_only_managers_see_the_quality_page(client, make_task, annotator, other_
     for user in (annotator, other_manager):
         client.force_login(user)
         assert client.get(reverse("quality:project", args=[task.project_id])).status_code == 404
+
+
+def test_time_after_a_span_ended_by_leaving_the_window_does_not_count(make_task, annotator):
+    """Two minutes in another window are under the cut-off but are not work: the page's last beat
+    ended the span at its last input, so neither the heartbeat nor the recount counts the gap."""
+    task = make_task(assignees=[annotator])
+    row = held(task, annotator)[0]
+    t0 = timezone.now()
+    # 30 s of work; the window loses the focus 3 s after the last input.
+    work.item_time_beat(task_item=row, by=annotator, marks_ago_ms=[33_000, 13_000, 3_000], ended_ago_ms=3_000, now=t0)
+    # Back two minutes later: 10 s of work.
+    back = t0 + datetime.timedelta(minutes=2)
+    work.item_time_beat(task_item=row, by=annotator, marks_ago_ms=[10_000, 0], now=back)
+    assert AssignmentTime.objects.get(assignment=row.assignment).active_seconds == pytest.approx(40)
+    (total,) = active_seconds_by_person_task(task_ids=[task.pk])
+    assert total.seconds == pytest.approx(40)
+
+
+def test_an_end_with_no_new_marks_ends_the_latest_mark_before_it(make_task, annotator):
+    task = make_task(assignees=[annotator])
+    first, second = held(task, annotator)[:2]
+    t0 = timezone.now()
+    _beat(first, annotator, t0, 20_000, 0)
+    # Another tab's mark comes in before this tab's end (sent 5 s after its last input, at t0).
+    _beat(second, annotator, t0 + datetime.timedelta(seconds=4), 0)
+    work.item_time_beat(
+        task_item=first, by=annotator, marks_ago_ms=[], ended_ago_ms=5_000, now=t0 + datetime.timedelta(seconds=5)
+    )
+    # Only the mark at or before the end was ended: the other tab's span goes on for the next minute
+    # (the 4 s from the ended mark to it do not count).
+    _beat(second, annotator, t0 + datetime.timedelta(seconds=64), 0)
+    assert list(ActivityMark.objects.filter(ends_span=True).values_list("at_ms", flat=True)) == [to_ms(t0)]
+    recount = {r.task_id: r.seconds for r in active_seconds_by_person_task(task_ids=[task.pk])}
+    assert recount == {task.pk: pytest.approx(20 + 60)}
+
+
+def test_the_beat_view_takes_the_end_of_a_span(client, make_task, annotator):
+    task = make_task(assignees=[annotator])
+    row = held(task, annotator)[0]
+    client.force_login(annotator)
+    url = reverse("work:item-beat", args=[row.assignment_id, row.pk])
+    assert client.post(url, {"marks": "2000,0", "ended": "0"}).status_code == 204
+    assert ActivityMark.objects.filter(ends_span=True).count() == 1
+    # Long ago is fine (ending a span only takes time away); from the future is not.
+    assert client.post(url, {"marks": "", "ended": str(3_600_000)}).status_code == 204
+    assert client.post(url, {"marks": "0", "ended": "-1"}).status_code == 400

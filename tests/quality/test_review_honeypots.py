@@ -6,24 +6,32 @@ from django.urls import reverse
 
 from taskboard.annotation.models import TaskItem, TaskType
 from taskboard.dashboards.reviewers import reviewer_scorecards
-from taskboard.quality import review_honeypots
+from taskboard.projects.models import Role
+from taskboard.quality import review_honeypots, services
 from taskboard.quality.models import GroundTruth, ReviewHoneypot
 from taskboard.work import flow
+from tests.factories import MembershipFactory, UserFactory
 from tests.quality.conftest import held
 
 
 @pytest.fixture
 def qa_with_decoys(make_task, manager, annotator, reviewer, items):
+    """Three finished items in the reviewer's queue and a review honeypot rate of 50%: three decoys."""
     task = make_task(assignees=[annotator], folder="/city/day")
-    for row in held(task, annotator)[:2]:
+    for row in held(task, annotator)[:3]:
         flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
     qa = make_task("Cars QA", assignees=[reviewer], task_type=TaskType.QA, parent=task, folder="/city/day")
     highway = [i for i in items if i.dir == "/highway"][:3]
     GroundTruth.objects.bulk_create(
         GroundTruth(project=task.project, item=i, status="completed", labels=["car"]) for i in highway
     )
-    assert review_honeypots.review_honeypots_seed(qa_task=qa, count=3, by=manager, seed=4) == 3
+    _rate(qa, manager, 50)
+    assert review_honeypots.review_honeypots_seed(qa_task=qa, by=manager, seed=4) == 3
     return task, qa
+
+
+def _rate(qa, manager, rate):
+    services.task_quality_update(task=qa, by=manager, honeypot_rate=rate, pause_below=None, pause_after=10)
 
 
 def _qa_row(qa, item_id):
@@ -36,7 +44,7 @@ def test_seeded_answers_are_wrong_and_look_like_others(client, qa_with_decoys, r
     for decoy in decoys:
         assert (decoy.shown_status, decoy.shown_labels) != ("completed", ["car"])
         assert decoy.shown_as_id == annotator.pk
-    assert TaskItem.objects.filter(task=qa).count() == 2 + 3
+    assert TaskItem.objects.filter(task=qa).count() == 3 + 3
     client.force_login(reviewer)
     row = _qa_row(qa, decoys[0].item_id)
     page = client.get(reverse("work:item", args=[row.assignment_id, row.pk])).content.decode()
@@ -61,11 +69,51 @@ def test_catch_rate_per_reviewer(client, qa_with_decoys, manager, reviewer):
     assert "3 judged" in client.get(reverse("quality:task", args=[qa.pk])).content.decode()
 
 
-def test_seeding_needs_truth_outside_the_reviewed_task(qa_with_decoys, manager, reviewer):
+def test_seeding_needs_truth_outside_the_reviewed_task(qa_with_decoys, manager, annotator, reviewer):
     task, qa = qa_with_decoys
+    # The queue has its share: nothing to do.
+    assert review_honeypots.review_honeypots_seed(qa_task=qa, by=manager) == 0
+    # One more finished item joins the queue and wants a decoy, but every truth is used.
+    fourth = held(task, annotator)[3]
+    flow.item_status_set(task=task, item=fourth.item, status="completed", by=annotator)
     with pytest.raises(ValidationError, match="No ground-truth item is left"):
-        review_honeypots.review_honeypots_seed(qa_task=qa, count=2, by=manager)
+        review_honeypots.review_honeypots_seed(qa_task=qa, by=manager)
     with pytest.raises(ValidationError, match="QA tasks"):
-        review_honeypots.review_honeypots_seed(qa_task=task, count=2, by=manager)
+        review_honeypots.review_honeypots_seed(qa_task=task, by=manager)
     with pytest.raises(ValidationError):
-        review_honeypots.review_honeypots_seed(qa_task=qa, count=2, by=reviewer)
+        review_honeypots.review_honeypots_seed(qa_task=qa, by=reviewer)
+
+
+def test_each_reviewers_queue_gets_its_share(client, make_task, manager, annotator, reviewer, items):
+    """The rate is per reviewer's queue, like the honeypot rate of an annotation task; raising it tops
+    every queue up, and the QA task's quality page shows each queue's share."""
+    second = UserFactory(email="sam@example.com")
+    MembershipFactory(project=reviewer.memberships.first().project, user=second, role=Role.REVIEWER)
+    task = make_task(assignees=[annotator], folder="/city/day")
+    for row in held(task, annotator)[:6]:
+        flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    qa = make_task("Cars QA", assignees=[reviewer, second], task_type=TaskType.QA, parent=task, folder="/city/day")
+    GroundTruth.objects.bulk_create(
+        GroundTruth(project=task.project, item=i, status="completed", labels=["car"])
+        for i in items
+        if i.dir == "/highway"
+    )
+    with pytest.raises(ValidationError, match="rate first"):
+        review_honeypots.review_honeypots_seed(qa_task=qa, by=manager)
+    before = {q.name: q.items for q in review_honeypots.queue_shares(qa)}
+    assert sorted(before.values()) == [3, 3]
+    _rate(qa, manager, 25)
+    assert review_honeypots.review_honeypots_seed(qa_task=qa, by=manager, seed=1) == 2
+    assert [(q.items, q.decoys) for q in review_honeypots.queue_shares(qa)] == [(4, 1), (4, 1)]
+    client.force_login(manager)
+    response = client.post(reverse("quality:review-honeypots", args=[qa.pk]), {"honeypot_rate": "50"}, follow=True)
+    page = response.content.decode()
+    assert "4 known-wrong answers seeded" in page
+    assert [(q.items, q.decoys) for q in review_honeypots.queue_shares(qa)] == [(6, 3), (6, 3)]
+    assert "rita@example.com" in page and "sam@example.com" in page and "50%" in page
+    # Each reviewer's decoys are in their own queue.
+    for assignment in qa.assignments.all():
+        mine = TaskItem.objects.filter(task=qa, assignment=assignment).values("item_id")
+        assert ReviewHoneypot.objects.filter(qa_task=qa, item_id__in=mine).count() == 3
+    bad = client.post(reverse("quality:review-honeypots", args=[qa.pk]), {"honeypot_rate": "80"}, follow=True)
+    assert "0 to 50 percent" in bad.content.decode()

@@ -317,7 +317,7 @@ ROUTES: dict[str, Route] = {
         "page", "object", kwargs=lambda w: {"task_id": w["task"].pk}, calls={"POST": _empty}
     ),
     "quality:review-honeypots": Route(
-        "page", "object", kwargs=lambda w: {"task_id": w["task"].pk}, calls={"POST": lambda w: {"count": "3"}}
+        "page", "object", kwargs=lambda w: {"task_id": w["task"].pk}, calls={"POST": lambda w: {"honeypot_rate": "10"}}
     ),
     "quality:rejections": Route("page", "object", kwargs=lambda w: {"task_id": w["task"].pk}),
     "quality:qualify": Route("page", "object", kwargs=lambda w: {"task_id": w["task"].pk}),

@@ -69,7 +69,9 @@
   // Active time: the page reports signs of activity (a key, a click, a scroll; at most one every
   // 2 s) and the server counts the gaps between them up to the project's idle cut-off. Each mark is
   // sent as "milliseconds ago", so a wrong clock on this machine changes nothing. Reports go every
-  // 15 s and when leaving the page; a hidden tab makes no marks.
+  // 15 s and when leaving the page; a hidden tab makes no marks. When the tab is hidden or another
+  // window takes the focus, a last report ends the span at the last input: the time until the
+  // person comes back is not work on the item, however short (quality/activity.py).
   var work = document.getElementById("work");
   if (!work || !work.getAttribute("data-record")) return;
   var url = work.getAttribute("data-beat-url");
@@ -79,11 +81,13 @@
   var marks = [];
   var lastMark = 0;
   var lastInput = 0;
+  var spanOpen = false;
 
   function mark() {
     if (document.visibilityState !== "visible") return;
     var now = Date.now();
     lastInput = now;
+    spanOpen = true;
     if (now - lastMark >= MARK_EVERY_MS) {
       marks.push(now);
       lastMark = now;
@@ -94,7 +98,7 @@
     window.addEventListener(name, mark, { passive: true });
   });
 
-  function payload() {
+  function payload(ends) {
     // The last input since the last mark closes the span exactly.
     if (lastInput > lastMark) { marks.push(lastInput); lastMark = lastInput; }
     var now = Date.now();
@@ -103,23 +107,37 @@
     var data = new FormData();
     data.append("csrfmiddlewaretoken", token);
     data.append("marks", ages.join(","));
+    if (ends) data.append("ended", String(Math.max(0, now - lastInput)));
     return data;
+  }
+
+  function send(data, leaving) {
+    if (leaving && navigator.sendBeacon) {
+      navigator.sendBeacon(url, data);
+    } else {
+      fetch(url, { method: "POST", body: data, credentials: "same-origin", keepalive: !!leaving });
+    }
   }
 
   function beat(leaving) {
     if (!marks.length && lastInput <= lastMark) return;
-    if (leaving && navigator.sendBeacon) {
-      navigator.sendBeacon(url, payload());
-    } else {
-      fetch(url, { method: "POST", body: payload(), credentials: "same-origin", keepalive: !!leaving });
-    }
+    send(payload(false), leaving);
+  }
+
+  function endSpan() {
+    // Once per span: blur and hidden both come when the person switches tabs.
+    if (!spanOpen) return;
+    spanOpen = false;
+    send(payload(true), true);
   }
 
   mark(); // opening an item is activity
   setInterval(function () { beat(false); }, 15000);
   window.addEventListener("pagehide", function () { beat(true); });
+  window.addEventListener("blur", endSpan);
+  window.addEventListener("focus", mark);
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "hidden") beat(true);
+    if (document.visibilityState === "hidden") endSpan();
     else mark();
   });
 })();
