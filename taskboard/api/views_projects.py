@@ -1,5 +1,8 @@
 """Projects, datasets and items."""
 
+# django-stubs make File generic; Django's own File is not subscriptable at run time.
+from __future__ import annotations
+
 import io
 import json
 
