@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/active_time.py                    # SQLite file /tmp/tb_active_time.sqlite3
     .venv/bin/python bench/active_time.py --people 5 --hours 2
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tb_active_time .venv/bin/python bench/active_time.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tb_active_time .venv/bin/python bench/active_time.py --jobs 4
 
 Replays scripted work days (default 50 people, 8 hours of real work each) with known work spans and
 idle spans, and compares the active time the server records with the script's truth.
@@ -29,6 +29,7 @@ dashboards read); the recount from the marks by the reports' window query is pri
 
 import argparse
 import math
+import multiprocessing
 import os
 import random
 import sys
@@ -50,8 +51,9 @@ django.setup()
 import datetime  # noqa: E402
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, connections  # noqa: E402
 from django.db.models import Sum  # noqa: E402
+from pgbench_setup import reset_database  # noqa: E402
 
 from taskboard.accounts.models import User  # noqa: E402
 from taskboard.annotation.creation import task_create  # noqa: E402
@@ -169,7 +171,10 @@ class Page:
 
 
 def build(people: int):
-    call_command("migrate", verbosity=0)
+    if connection.vendor == "postgresql":
+        reset_database("tb_active_time")  # the bench's own database, made afresh
+    else:
+        call_command("migrate", verbosity=0)
     project = Project.objects.create(name=f"Active time bench {time.time():.0f}")
     manager = User.objects.create(email=f"bench-manager-{project.pk}@example.com")
     Membership.objects.create(project=project, user=manager, role=Role.MANAGER)
@@ -244,6 +249,18 @@ def replay(task, user, events, day_start: datetime.datetime) -> int:
     return beats
 
 
+# What a worker process replays: set by `main` before the pool forks.
+_REPLAY: dict = {}
+
+
+def replay_person(n: int) -> tuple[float, float, int]:
+    """Script person `n`'s day (seeded by the run's seed and `n`, so the people are the same whatever
+    the number of processes) and replay it; (truth, unseen breaks, beats)."""
+    args, task, users, day_start = _REPLAY["args"], _REPLAY["task"], _REPLAY["users"], _REPLAY["day_start"]
+    events, truth, unseen = script_day(random.Random(f"{args.seed}-{n}"), args.hours, args.leave)
+    return truth, unseen, replay(task, users[n], events, day_start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=50)
@@ -255,24 +272,38 @@ def main() -> None:
     parser.add_argument(
         "--cutoff", type=int, default=DEFAULT_IDLE_CUTOFF_SECONDS, help="the project's idle cut-off, s"
     )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="people replayed at once, each in a process (PostgreSQL only)"
+    )
     args = parser.parse_args()
     if connection.vendor == "sqlite":
+        if args.jobs > 1:
+            raise SystemExit("--jobs needs PostgreSQL: SQLite has one writer at a time")
         Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
-    rng = random.Random(args.seed)
     task, users = build(args.people)
     ProjectQuality.objects.create(project=task.project, idle_cutoff_seconds=args.cutoff)
     day_start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=2)
+    _REPLAY.update(args=args, task=task, users=users, day_start=day_start)
     truth = 0.0
     unseen = 0.0
     beats = 0
     started = time.perf_counter()
-    for n, user in enumerate(users):
-        events, person_truth, person_unseen = script_day(rng, args.hours, args.leave)
+    if args.jobs > 1:
+        # Each process opens its own connection: none is shared across the fork.
+        connections.close_all()
+        pool = multiprocessing.get_context("fork").Pool(args.jobs)
+        results = pool.imap_unordered(replay_person, range(args.people))
+    else:
+        pool, results = None, map(replay_person, range(args.people))
+    for done, (person_truth, person_unseen, person_beats) in enumerate(results, start=1):
         truth += person_truth
         unseen += person_unseen
-        beats += replay(task, user, events, day_start)
-        if (n + 1) % 10 == 0:
-            log(f"  {n + 1} people replayed, {beats} beats, {time.perf_counter() - started:.0f} s")
+        beats += person_beats
+        if done % 10 == 0:
+            log(f"  {done} people replayed, {beats} beats, {time.perf_counter() - started:.0f} s")
+    if pool is not None:
+        pool.close()
+        pool.join()
     elapsed = time.perf_counter() - started
     measured = AssignmentTime.objects.filter(task=task).aggregate(s=Sum("active_seconds"))["s"] or 0.0
     recount = sum(row.seconds for row in active_seconds_by_person_task(task_ids=[task.pk]))

@@ -2,11 +2,11 @@
 
 from django.urls import reverse
 
-from taskboard.annotation.models import TaskItem
+from taskboard.annotation.models import TaskItem, TaskType
 from taskboard.annotation.selection import Selection
 from taskboard.api.ids import api_id
 from taskboard.quality import qualification
-from taskboard.quality.models import GroundTruth
+from taskboard.quality.models import GroundTruth, TaskQuality
 from taskboard.work import flow
 from tests.factories import create_task
 
@@ -82,3 +82,23 @@ def test_next_work_passes_over_a_task_whose_qualification_is_not_passed(
     client.force_login(annotator)
     client.post(reverse("work:next-work"))
     assert TaskItem.objects.filter(task=task, assignment__assignee=annotator).count() == held
+
+
+def test_a_qa_tasks_honeypot_rate_is_its_review_honeypot_rate(api, manager, annotator, reviewer, dataset, items):
+    task = create_task(
+        dataset=dataset, created_by=manager, name="Cars", selection=Selection(mode="all"), assignees=[annotator]
+    )
+    qa = create_task(
+        dataset=dataset,
+        created_by=manager,
+        name="Cars QA",
+        selection=Selection(mode="all"),
+        assignees=[reviewer],
+        task_type=TaskType.QA,
+        parent=task,
+        empty=True,
+    )
+    path = f"/api/v1/annotationtasks/{api_id('task', qa.pk)}/quality"
+    assert api(manager).patch(path, {"honeypotRate": 20}).json()["honeypotRate"] == 20
+    assert TaskQuality.objects.get(task=qa).honeypot_rate == 20
+    assert api(manager).patch(path, {"honeypotRate": 51}).status_code == 400

@@ -14,6 +14,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+DOC_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -74,11 +75,16 @@ def login_as(live_server):
 
 @pytest.fixture
 def screenshot():
+    """`screenshot(page, name)` saves test-artifacts/name.png; with `docs=True` and DOC_SCREENSHOTS=1
+    in the environment, also docs/screenshots/name.png, the pictures the docs show (1280 wide)."""
     ARTIFACTS.mkdir(exist_ok=True)
 
-    def _shot(page, name: str):
+    def _shot(page, name: str, *, docs: bool = False):
         path = ARTIFACTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        if docs and os.environ.get("DOC_SCREENSHOTS"):
+            DOC_SHOTS.mkdir(exist_ok=True)
+            shutil.copyfile(path, DOC_SHOTS / path.name)
         return path
 
     return _shot

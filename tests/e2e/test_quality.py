@@ -15,7 +15,7 @@ from taskboard.annotation.models import Assignment, TaskItem, TaskType
 from taskboard.annotation.selection import Selection
 from taskboard.quality import qualification, reasons, sampling
 from taskboard.quality import services as quality
-from taskboard.quality.models import GroundTruth
+from taskboard.quality.models import GroundTruth, ReviewHoneypot
 from taskboard.work import flow
 from taskboard.work import services as work
 from tests.factories import create_task, in_days, make_items
@@ -123,7 +123,7 @@ def test_manager_sets_the_gates_and_reads_the_scorecards(
 ):
     task = _task(street, manager, [annotator, annotator2])
     project = task.project
-    _truth(street, project, n=3)
+    _truth(street, project, n=6)
     # Some work to show: active time, finished items, a QA task reviewing them with sampling on.
     start = timezone.now() - datetime.timedelta(hours=1)
     for user, minutes in ((annotator, 20), (annotator2, 12)):
@@ -142,6 +142,13 @@ def test_manager_sets_the_gates_and_reads_the_scorecards(
         else:
             flow.item_status_set(task=qa, item=qa_row.item, status="approved", by=reviewer)
     quality.pay_rate_set(project=project, user=annotator, by=manager, hourly_rate=Decimal("24"))
+    # The reviewer's time on the QA items (the reviewers' median review time).
+    for n, qa_row in enumerate(TaskItem.objects.filter(task=qa).select_related("assignment", "task")):
+        at = start + datetime.timedelta(minutes=40 + 3 * n)
+        work.item_time_beat(task_item=qa_row, by=reviewer, marks_ago_ms=[0], now=at)
+        work.item_time_beat(
+            task_item=qa_row, by=reviewer, marks_ago_ms=[0], now=at + datetime.timedelta(seconds=20 + 15 * n)
+        )
 
     login_as(page, manager)
     page.goto(f"/projects/{project.pk}/")
@@ -170,14 +177,31 @@ def test_manager_sets_the_gates_and_reads_the_scorecards(
 
     page.goto(f"/tasks/{qa.pk}/")
     expect(page.locator("#sampling-rates")).to_contain_text("bob@example.com")
-    screenshot(page, "quality-qa-task-sampling")
+    screenshot(page, "quality-qa-task-sampling", docs=True)
+
+    # Review honeypots at a rate of the reviewer's queue, from the QA task's quality page.
+    page.goto(f"/quality/tasks/{qa.pk}/")
+    page.get_by_label("Review honeypots (% of each queue)").fill("25")
+    page.get_by_role("button", name="Save and top the queues up").click()
+    expect(page.locator(".messages")).to_contain_text("known-wrong answers seeded into the reviewers' queues")
+    expect(page.locator("#review-honeypots")).to_contain_text("rita@example.com")
+    screenshot(page, "quality-qa-task-gates", docs=True)
+    # The reviewer catches one known-wrong answer and lets one through: a catch rate of 1 of 2.
+    caught, missed = (
+        TaskItem.objects.filter(task=qa, item_id=d.item_id).select_related("assignment", "task", "item").get()
+        for d in ReviewHoneypot.objects.filter(qa_task=qa).order_by("pk")[:2]
+    )
+    (missed_object,) = reasons.reasons_offered(project.pk)
+    flow.item_reject(qa_task_item=caught, comment="wrong label", by=reviewer, reason_id=missed_object.pk)
+    flow.item_status_set(task=qa, item=missed.item, status="approved", by=reviewer)
 
     page.goto(f"/dashboards/projects/{project.pk}/people/")
     page.get_by_role("link", name="Reviewers").click()
     expect(page.locator("#reviewer-cards")).to_contain_text("rita@example.com")
-    screenshot(page, "scorecard-reviewers")
+    expect(page.locator("#reviewer-cards")).to_contain_text("1 of 2 (50%)")
+    screenshot(page, "scorecard-reviewers", docs=True)
     page.goto(f"/dashboards/projects/{project.pk}/people/")
-    screenshot(page, "scorecard-annotators")
+    screenshot(page, "scorecard-annotators", docs=True)
     page.get_by_role("link", name="Cost").click()
     expect(page.locator("#cost-people")).to_contain_text("24.00")
-    screenshot(page, "quality-cost")
+    screenshot(page, "quality-cost", docs=True)
