@@ -5,6 +5,8 @@ An `ApiCommand` is the answer dtlpy polls for an operation (finished at once, or
 as sent, the due date in milliseconds, the actions as given), so the task echoes it back unchanged.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from typing import Any
 

@@ -1,5 +1,7 @@
 """Projects, datasets and items."""
 
+from __future__ import annotations
+
 import io
 import json
 
