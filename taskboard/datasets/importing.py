@@ -100,8 +100,8 @@ class _PostgresWriter:
     The straight COPY runs under a savepoint: it writes the rows once and in pages (a staging table
     would take them twice, and INSERT … SELECT writes row by row), and a fresh dataset never meets a
     duplicate. The first unique violation rolls that batch back; it and the rest go through the
-    staging table. The dataset foreign key is checked at each statement, not at commit, so
-    PostgreSQL does not queue one deferred check per row of a ten-million-row import.
+    staging table. The items' dataset is checked once per statement, by a trigger (datasets
+    migration 0003), not by a foreign-key lookup per row.
     """
 
     def __init__(self, cursor: Any, dataset_id: int, stamp: Any):
@@ -110,14 +110,6 @@ class _PostgresWriter:
         self.stamp = stamp
         self.plain = True
         table = Item._meta.db_table
-        cursor.execute(
-            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid = %s::regclass "
-            "AND confrelid = %s::regclass AND condeferrable",
-            (table, Dataset._meta.db_table),
-        )
-        self.foreign_keys = [connection.ops.quote_name(name) for (name,) in cursor.fetchall()]
-        if self.foreign_keys:
-            cursor.execute(f"SET CONSTRAINTS {', '.join(self.foreign_keys)} IMMEDIATE")
         self.copy_items = f"COPY {table} ({_COLUMNS}) FROM STDIN"
         # COPY's text form of the values every row shares: written as text, parsed by the server.
         self.head = (str(int(dataset_id)),)
@@ -159,8 +151,7 @@ class _PostgresWriter:
         return created
 
     def close(self) -> None:
-        if self.foreign_keys:
-            self.cursor.execute(f"SET CONSTRAINTS {', '.join(self.foreign_keys)} DEFERRED")
+        pass
 
     def written_before(self, filenames: list[str], dataset_id: int, stamp: Any, ids: tuple[int, int]) -> set[str]:
         self.cursor.execute(

@@ -71,7 +71,11 @@ class Item(models.Model):
     """A file in a dataset. `filename` is `dir` + "/" + `name` ("/name" at the root)."""
 
     # No index of its own: the two below start with the dataset, and every index costs each import.
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="items", db_index=False)
+    # No per-row constraint either: statement-level triggers check it (migration 0003), so an import
+    # does not run one foreign-key lookup per row.
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.CASCADE, related_name="items", db_index=False, db_constraint=False
+    )
     dir = models.CharField(max_length=1000, default="/")
     name = models.CharField(max_length=255)
     filename = models.CharField(max_length=1256)

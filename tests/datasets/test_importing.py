@@ -10,11 +10,11 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
 from taskboard.datasets import importing
-from taskboard.datasets.models import Item
+from taskboard.datasets.models import Dataset, Item
 from taskboard.jobs.models import Job, JobState
 
 
@@ -211,3 +211,23 @@ def test_one_bad_row_among_a_million_imports_nothing_and_names_it(dataset, manag
         run(dataset, manager, data)
     assert exc.value.message_dict["file"] == ["Row 876545: metadata must be a JSON object.", "Nothing was imported."]
     assert not Item.objects.filter(dataset=dataset).exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite keeps its foreign key (datasets 0003)")
+def test_the_items_dataset_is_checked_once_per_statement(dataset, manager):
+    run(dataset, manager, csv_manifest(3))
+    with connection.cursor() as cursor:
+        missing = (Dataset.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1000
+        with pytest.raises(IntegrityError, match="missing dataset"), transaction.atomic():
+            cursor.execute(
+                "INSERT INTO datasets_item (dataset_id, dir, name, filename, mimetype, url, metadata, file, "
+                "annotated, created_at) VALUES (%s, '/', 'x.jpg', '/x.jpg', 'image/jpeg', '', '{}', '', false, now())",
+                [missing],
+            )
+        with pytest.raises(IntegrityError, match="missing dataset"), transaction.atomic():
+            cursor.execute("UPDATE datasets_item SET dataset_id = %s WHERE dataset_id = %s", [missing, dataset.pk])
+        with pytest.raises(IntegrityError, match="still referenced"), transaction.atomic():
+            cursor.execute("DELETE FROM datasets_dataset WHERE id = %s", [dataset.pk])
+    assert Item.objects.filter(dataset=dataset).count() == 3
+    dataset.delete()  # the ORM deletes the items first
+    assert not Item.objects.filter(dataset_id=dataset.pk).exists()
