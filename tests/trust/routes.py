@@ -151,6 +151,9 @@ ROUTES: dict[str, Route] = {
         kwargs=lambda w: {"pk": w["dataset"].pk},
         calls={"GET": None, "POST": lambda w: {"item_ids": [str(w["item"].pk)]}},
     ),
+    "annotation:dataset-to-task-lever": Route(
+        "page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}, query=lambda w: {"lever": "priority"}
+    ),
     "annotation:dataset-upload": Route(
         "page", "object", kwargs=lambda w: {"pk": w["dataset"].pk}, calls={"POST": _empty}
     ),
@@ -175,6 +178,9 @@ ROUTES: dict[str, Route] = {
     "api:item-detail": Route("api", "object", kwargs=lambda w: {"item_id": A("item", w["item"].pk)}),
     "api:item-stream": Route("api", "object", kwargs=lambda w: {"item_id": A("item", w["item"].pk)}),
     "api:item-upload": Route(
+        "api", "object", kwargs=lambda w: {"dataset_id": A("dataset", w["dataset"].pk)}, calls={"POST": _empty}
+    ),
+    "api:item-import": Route(
         "api", "object", kwargs=lambda w: {"dataset_id": A("dataset", w["dataset"].pk)}, calls={"POST": _empty}
     ),
     # ---- task
