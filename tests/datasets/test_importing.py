@@ -197,6 +197,9 @@ def test_ten_million_rows_import_as_a_job_with_a_progress_bar(tmp_path, dataset,
     job = Job.objects.get(pk=start.job.pk)
     result = importing.items_import_job_run(job=job, progress=lambda done, total: steps.append((done, total)))
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    # What the note quotes (pytest -s shows it).
+    print(f"\nimported {result['created']:,} rows; {len(steps)} progress steps, the last {steps[-1]}")
+    print(f"the process grew by {grown_mib:.0f} MiB")
     assert result["created"] == count == Item.objects.filter(dataset=dataset).count()
     assert len(steps) >= count // importing.BATCH_ROWS and steps[-1] == (count, count)
     assert [done for done, _ in steps] == sorted(done for done, _ in steps)
