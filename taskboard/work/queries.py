@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.utils import timezone
 
 from taskboard.accounts.models import User
@@ -16,8 +17,9 @@ from taskboard.annotation.people import paused_exists
 from taskboard.annotation.progress import Progress, assignments_progress
 from taskboard.datasets.models import Annotation, Item, Label
 from taskboard.inputs import parse_pk
-from taskboard.projects.access import get_or_404
+from taskboard.projects.access import anyone_with_id, is_person
 from taskboard.quality import reads as quality_reads
+from taskboard.sql import Compiled
 
 
 def my_work(*, user: User) -> list[Progress]:
@@ -88,6 +90,45 @@ def _read_with(row: TaskItem, name: str) -> Any:
     return row.__dict__[name]
 
 
+def _task_item_read(*, page: bool, next_open: bool) -> Compiled[TaskItem]:
+    def build(user_id: int, assignment_id: int, task_item_id: int) -> QuerySet[TaskItem]:
+        mine = Assignment.objects.visible_to(anyone_with_id(user_id)).filter(pk=assignment_id)
+        rows = TaskItem.objects.filter(assignment__in=mine, pk=task_item_id).select_related(
+            "item", "assignment__assignee", "assignment__task__project", "assignment__task__recipe"
+        )
+        if page:
+            rows = rows.annotate(
+                previous_id=_first_id(_in_outer_assignment().filter(_earlier()), "-rank", "-id"),
+                next_id=_first_id(_in_outer_assignment().filter(_later()), "rank", "id"),
+                position=Subquery(
+                    _in_outer_assignment()
+                    .filter(_earlier())
+                    .values("assignment_id")
+                    .annotate(n=Count("id"))
+                    .values("n")
+                ),
+                **{quality_reads.RULE: quality_reads.rule_of_outer_task("task_id")},
+                holder_paused=paused_exists(
+                    user_id=OuterRef("assignment__assignee_id"),
+                    task_id=OuterRef("task_id"),
+                    project_id=OuterRef("task__project_id"),
+                ),
+            )
+        if next_open:
+            rows = rows.annotate(next_open_id=_next_open_id())
+        return rows.order_by()[:1]
+
+    return Compiled(build)
+
+
+# The work loop's reads of one item, each compiled once per process (taskboard.sql.Compiled).
+_TASK_ITEM_READS = {
+    (page, next_open): _task_item_read(page=page, next_open=next_open)
+    for page in (False, True)
+    for next_open in (False, True)
+}
+
+
 def task_item_for_viewer(
     user: User, *, assignment_id: object, task_item_id: object, page: bool = False, next_open: bool = False
 ) -> TaskItem:
@@ -96,26 +137,12 @@ def task_item_for_viewer(
 
     `page`: read with what the work page shows around it (`previous_id`, `next_id`, `position`, and
     `holder_paused`); `next_open`: with `next_open_id`, where the person goes after setting a status."""
-    rows = TaskItem.objects.filter(
-        assignment__in=Assignment.objects.visible_to(user).filter(pk=parse_pk(assignment_id) or 0)
-    ).select_related("item", "assignment__assignee", "assignment__task__project", "assignment__task__recipe")
-    if page:
-        rows = rows.annotate(
-            previous_id=_first_id(_in_outer_assignment().filter(_earlier()), "-rank", "-id"),
-            next_id=_first_id(_in_outer_assignment().filter(_later()), "rank", "id"),
-            position=Subquery(
-                _in_outer_assignment().filter(_earlier()).values("assignment_id").annotate(n=Count("id")).values("n")
-            ),
-            **{quality_reads.RULE: quality_reads.rule_of_outer_task("task_id")},
-            holder_paused=paused_exists(
-                user_id=OuterRef("assignment__assignee_id"),
-                task_id=OuterRef("task_id"),
-                project_id=OuterRef("task__project_id"),
-            ),
-        )
-    if next_open:
-        rows = rows.annotate(next_open_id=_next_open_id())
-    task_item = get_or_404(rows, task_item_id, "item")
+    assignment_key, key = parse_pk(assignment_id), parse_pk(task_item_id)
+    task_item = None
+    if is_person(user) and assignment_key is not None and key is not None:
+        task_item = _TASK_ITEM_READS[(page, next_open)].first(user.pk, assignment_key, key)
+    if task_item is None:
+        raise Http404("No such item.")
     task_item.task = task_item.assignment.task
     if page:
         task_item.task.__dict__[quality_reads.RULE] = _read_with(task_item, quality_reads.RULE)
