@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model, QuerySet
-from django.db.models.query import ModelIterable, get_related_populators
+from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 
 _M = TypeVar("_M", bound=Model)
 
@@ -44,7 +44,8 @@ class Compiled(Generic[_M]):
     `=` or `IN` comparison with an id: no arithmetic, no text) and nothing that changes between calls
     (no `timezone.now()`: `Now()` is SQL and fine). Each run substitutes the real keys into the compiled
     parameters and reads rows as the queryset would: model instances with their select_related
-    relations and annotations. No prefetch_related, no values(). The queries still go through the
+    relations and annotations, or tuples for `values_list()` of fields (no annotations among them).
+    No prefetch_related. The queries still go through the
     connection's cursor, so they are counted and logged like any other."""
 
     def __init__(self, build: Callable[..., QuerySet[_M]]):
@@ -62,12 +63,12 @@ class Compiled(Generic[_M]):
                 self._by_db[(alias, db.vendor)] = plan
         return plan
 
-    def rows(self, *keys: int, using: str = DEFAULT_DB_ALIAS) -> list[_M]:
+    def rows(self, *keys: int, using: str = DEFAULT_DB_ALIAS) -> list[Any]:
         if len(keys) != self.arity:
             raise TypeError(f"{self.arity} keys expected, {len(keys)} given")
         return self._plan(using).run(keys, using)
 
-    def first(self, *keys: int, using: str = DEFAULT_DB_ALIAS) -> _M | None:
+    def first(self, *keys: int, using: str = DEFAULT_DB_ALIAS) -> Any:
         found = self.rows(*keys, using=using)
         return found[0] if found else None
 
@@ -83,12 +84,15 @@ class _Plan:
     end: int
     populators: list[Any]
     annotations: dict[str, int]
+    tuples: bool
 
     @classmethod
     def make(cls, build: Callable[..., QuerySet[Any]], arity: int, alias: str) -> _Plan:
         queryset = build(*(_KEY_BASE + i for i in range(arity))).using(alias)
-        if queryset._iterable_class is not ModelIterable or queryset._prefetch_related_lookups:
-            raise TypeError("Compiled reads model instances: no values(), no prefetch_related()")
+        query = queryset.query
+        tuples = queryset._iterable_class is ValuesListIterable and not query.annotation_select
+        if not (tuples or queryset._iterable_class is ModelIterable) or queryset._prefetch_related_lookups:
+            raise TypeError("Compiled reads model instances or values_list() of fields; no prefetch_related()")
         compiler = queryset.query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         slots = [
@@ -101,6 +105,8 @@ class _Plan:
         altered = [p for i, p in enumerate(params) if i not in placed and str(_KEY_BASE)[:8] in str(p)]
         if missing or altered:
             raise ValueError(f"keys {sorted(missing)} are not plain values in the compiled query: {sql}")
+        if tuples:
+            return cls(sql, list(params), slots, compiler, [], 0, 0, [], {}, tuples=True)
         klass_info, select = compiler.klass_info, compiler.select
         fields = klass_info["select_fields"]
         start, end = fields[0], fields[-1] + 1
@@ -114,6 +120,7 @@ class _Plan:
             end=end,
             populators=get_related_populators(klass_info, select, alias),
             annotations=dict(compiler.annotation_col_map or {}),
+            tuples=False,
         )
 
     def run(self, keys: tuple[int, ...], alias: str) -> list[Any]:
@@ -126,6 +133,8 @@ class _Plan:
         compiler = self.compiler
         if compiler.has_extra_select:
             fetched = [row[: compiler.col_count] for row in fetched]
+        if self.tuples:
+            return list(compiler.results_iter([fetched], tuple_expected=True))
         model = compiler.klass_info["model"]
         found = []
         for row in compiler.results_iter([fetched]):

@@ -171,16 +171,22 @@ def task_item_with_item(task_item_id: int) -> TaskItem | None:
     return TaskItem.objects.select_related("item").filter(pk=task_item_id).first()
 
 
+def _labels_query(recipe_id: int, task_id: int, item_id: int, holder_id: int) -> QuerySet[Label]:
+    chosen = Annotation.objects.filter(
+        task_id=task_id, item_id=item_id, created_by_id=holder_id, label_id=OuterRef("pk")
+    )
+    return Label.objects.filter(recipe_id=recipe_id).annotate(chosen=Exists(chosen))
+
+
+_LABELS = Compiled(_labels_query)
+
+
 def labels_with_choice(*, task_item: TaskItem) -> list[tuple[Label, bool]]:
     """The recipe's labels, each with whether the holder chose it on this copy (their own labels only:
     consensus annotators never see each other's)."""
-    chosen = Annotation.objects.filter(
-        task_id=task_item.task_id,
-        item_id=task_item.item_id,
-        created_by_id=task_item.assignment.assignee_id,
-        label_id=OuterRef("pk"),
-    )
-    labels = Label.objects.filter(recipe_id=task_item.task.recipe_id).annotate(chosen=Exists(chosen))
+    keys = (task_item.task.recipe_id, task_item.task_id, task_item.item_id, task_item.assignment.assignee_id)
+    # A work assignment always has its holder; were it missing, the query would ask for IS NULL.
+    labels = _LABELS.rows(*keys) if keys[3] is not None else _labels_query(*keys)  # type: ignore[arg-type]
     return [(label, label.chosen) for label in labels]
 
 
@@ -241,11 +247,28 @@ def parent_task_item(task_item: TaskItem) -> TaskItem | None:
     )
 
 
-def item_history(item: Item, *, task: AnnotationTask | None = None, limit: int = 50) -> list[HoldingChange]:
-    """The item's own change records (moves, claims, rework), newest first."""
-    changes = HoldingChange.objects.filter(item=item).select_related(
+def _history_query(item_id: int, *tasks: int) -> QuerySet[HoldingChange]:
+    """The item's changes; with `tasks` (a task and its parent) only theirs and their QA tasks'."""
+    changes = HoldingChange.objects.filter(item_id=item_id).select_related(
         "by", "task", "from_assignment__assignee", "to_assignment__assignee"
     )
-    if task is not None:
-        changes = changes.filter(Q(task=task) | Q(task__parent=task) | Q(task_id=task.parent_id))
-    return list(changes.order_by("-at", "-id")[:limit])
+    if tasks:
+        task_id, *parent = tasks
+        near = Q(task_id=task_id) | Q(task__parent_id=task_id)
+        changes = changes.filter(near | Q(task_id=parent[0]) if parent else near)
+    return changes.order_by("-at", "-id")[:HISTORY_LIMIT]
+
+
+HISTORY_LIMIT = 50
+# The work page shows it each time: compiled once per process, with and without a parent task.
+_HISTORY_IN_TASK = Compiled(lambda item_id, task_id: _history_query(item_id, task_id))
+_HISTORY_IN_CHILD_TASK = Compiled(lambda item_id, task_id, parent_id: _history_query(item_id, task_id, parent_id))
+
+
+def item_history(item: Item, *, task: AnnotationTask | None = None) -> list[HoldingChange]:
+    """The item's own change records (moves, claims, rework), newest first."""
+    if task is None:
+        return list(_history_query(item.pk))
+    if task.parent_id is None:
+        return _HISTORY_IN_TASK.rows(item.pk, task.pk)
+    return _HISTORY_IN_CHILD_TASK.rows(item.pk, task.pk, task.parent_id)
