@@ -138,7 +138,7 @@ def task_item_for_viewer(
     `page`: read with what the work page shows around it (`previous_id`, `next_id`, `position`, and
     `holder_paused`); `next_open`: with `next_open_id`, where the person goes after setting a status."""
     assignment_key, key = parse_pk(assignment_id), parse_pk(task_item_id)
-    task_item = None
+    task_item: TaskItem | None = None
     if is_person(user) and assignment_key is not None and key is not None:
         task_item = _TASK_ITEM_READS[(page, next_open)].first(user.pk, assignment_key, key)
     if task_item is None:
@@ -186,7 +186,7 @@ def labels_with_choice(*, task_item: TaskItem) -> list[tuple[Label, bool]]:
     consensus annotators never see each other's)."""
     keys = (task_item.task.recipe_id, task_item.task_id, task_item.item_id, task_item.assignment.assignee_id)
     # A work assignment always has its holder; were it missing, the query would ask for IS NULL.
-    labels = _LABELS.rows(*keys) if keys[3] is not None else _labels_query(*keys)  # type: ignore[arg-type]
+    labels: Any = _LABELS.rows(*keys) if keys[3] is not None else _labels_query(*keys)  # type: ignore[arg-type]
     return [(label, label.chosen) for label in labels]
 
 
@@ -203,14 +203,35 @@ def _open_items(assignment: Assignment) -> QuerySet[TaskItem]:
 TO_DO_ORDER = ("-priority", "rank", "id")
 
 
+def _first_query(assignment_id: int, *, qa: bool, which: str) -> QuerySet[TaskItem]:
+    items = TaskItem.objects.filter(assignment_id=assignment_id).select_related("item")
+    if which == "any":
+        return items.order_by("rank", "id")[:1]
+    items = items.filter(status__isnull=True)
+    if qa:
+        items = items.filter(rework=False)
+    if which == "rework":
+        items = items.filter(rework=True)
+    return items.order_by(*TO_DO_ORDER)[:1]
+
+
+def _first(qa: bool, which: str) -> Compiled[TaskItem]:
+    return Compiled(lambda assignment_id: _first_query(assignment_id, qa=qa, which=which))
+
+
+# Opening an assignment and every status change look for where work resumes: compiled once per process.
+_FIRST = {(qa, which): _first(qa, which) for qa in (False, True) for which in ("rework", "to do", "any")}
+
+
 def first_open_item(assignment: Assignment) -> TaskItem | None:
     """Where work resumes: items sent back for rework first, then the first item to do (TO_DO_ORDER)."""
-    items = _open_items(assignment)
-    return (
-        items.filter(rework=True).order_by(*TO_DO_ORDER).first()
-        or items.order_by(*TO_DO_ORDER).first()
-        or _ordered(assignment).order_by("rank", "id").first()
-    )
+    qa = assignment.task.type == TaskType.QA
+    found: TaskItem | None = None
+    for which in ("rework", "to do", "any"):
+        found = _FIRST[(qa, which)].first(assignment.pk)
+        if found is not None:
+            break
+    return found
 
 
 def next_open_item(task_item: TaskItem) -> TaskItem | None:
