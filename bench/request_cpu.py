@@ -1,6 +1,10 @@
 """Benchmark: CPU per request of the load test's mix, in one process, against PostgreSQL.
 
     .venv/bin/python bench/request_cpu.py                    # seed afresh, warm up, measure
+
+BENCH_DB names its PostgreSQL database (tb_requestcpu; dropped and made afresh unless --reuse),
+BENCH_REDIS_URL the Redis database it clears and keeps sessions and the cache in (13).
+
     .venv/bin/python bench/request_cpu.py --reuse            # keep the seeded database (faster)
     .venv/bin/python bench/request_cpu.py --profile out.prof # cProfile the measured requests
 
@@ -44,10 +48,10 @@ from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DB_NAME = os.environ.get("BENCH_DB", "tb_issue22c_cpu")
+DB_NAME = os.environ.get("BENCH_DB", "tb_requestcpu")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskboard.settings")
-os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
-os.environ.setdefault("REDIS_CACHE_URL", "redis://127.0.0.1:6379/5")
+os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+os.environ["REDIS_CACHE_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 32)
 os.environ.update(
     DEBUG="0",
@@ -302,7 +306,7 @@ def signed_in(app, meter, profiler, email: str) -> Client:
 def seed(reuse: bool) -> dict:
     if reuse and SEED_PATH.exists():
         return json.loads(SEED_PATH.read_text())
-    reset_database("tb_issue22c")
+    reset_database(DB_NAME)
     from tests.load import seed as load_seed  # the load test's own seed, unchanged
 
     load_seed.main(str(SEED_PATH), "bench-password")
