@@ -167,8 +167,13 @@ def task_item_for_status(user: User, *, assignment_id: object, task_item_id: obj
     return row, _read_with(row, "next_open_id")
 
 
+# The next item, preloaded by every work page: compiled once per process.
+_WITH_ITEM = Compiled(lambda task_item_id: TaskItem.objects.select_related("item").filter(pk=task_item_id)[:1])
+
+
 def task_item_with_item(task_item_id: int) -> TaskItem | None:
-    return TaskItem.objects.select_related("item").filter(pk=task_item_id).first()
+    found: TaskItem | None = _WITH_ITEM.first(task_item_id)
+    return found
 
 
 def _labels_query(recipe_id: int, task_id: int, item_id: int, holder_id: int) -> QuerySet[Label]:
