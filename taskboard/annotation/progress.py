@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, StatusCount, TaskStatus, TaskType
+from taskboard.sql import Compiled
 
 # The assignments whose items make up a task: work assignments and the pulling queue.
 COUNTED_KINDS = (AssignmentKind.WORK, AssignmentKind.QUEUE)
@@ -126,12 +127,9 @@ def _done_keys(task_ids: Iterable[int]) -> dict[int, set[str]]:
     return keys
 
 
-def _counted_assignments(tasks: Mapping[int, AnnotationTask]) -> dict[int, list[_Counts]]:
-    """{task id: its counted assignments with their status counts}, in one query; a pulling queue's
-    item_count is settled to what is still queued (its intake less the claims)."""
-    user_model = get_user_model()
-    rows = (
-        Assignment.objects.filter(task_id__in=list(tasks), kind__in=COUNTED_KINDS)
+def _counted_rows(*task_ids: int) -> QuerySet[Assignment, tuple[Any, ...]]:
+    return (
+        Assignment.objects.filter(task_id__in=task_ids, kind__in=COUNTED_KINDS)
         .order_by("task_id", "-kind", "id")
         .values_list(
             "id",
@@ -149,6 +147,17 @@ def _counted_assignments(tasks: Mapping[int, AnnotationTask]) -> dict[int, list[
             "status_counts__count",
         )
     )
+
+
+# One task's: every work page and progress poll reads them, compiled once per process.
+_COUNTED_OF_ONE = Compiled(lambda task_id: _counted_rows(task_id))
+
+
+def _counted_assignments(tasks: Mapping[int, AnnotationTask]) -> dict[int, list[_Counts]]:
+    """{task id: its counted assignments with their status counts}, in one query; a pulling queue's
+    item_count is settled to what is still queued (its intake less the claims)."""
+    user_model = get_user_model()
+    rows = _COUNTED_OF_ONE.rows(*tasks) if len(tasks) == 1 else _counted_rows(*tasks)
     by_id: dict[int, _Counts] = {}
     for pk, task_id, kind, removed, items, claimed, rework, issues, created, user_id, email, status, n in rows:
         counts = by_id.get(pk)
@@ -256,14 +265,23 @@ def tasks_progress(tasks: Iterable[AnnotationTask]) -> dict[int, Progress]:
     }
 
 
+def _statuses_query(task_id: int, *, qa_issues: bool) -> QuerySet[TaskStatus]:
+    statuses = TaskStatus.objects.filter(task_id=task_id).order_by("position", "key")
+    if qa_issues:
+        issues = _qa_issue_totals(task__parent_id=OuterRef("task_id")).values("n")[:1]
+        statuses = statuses.annotate(qa_issues=Coalesce(Subquery(issues), 0))
+    return statuses
+
+
+_STATUSES = Compiled(lambda task_id: _statuses_query(task_id, qa_issues=False))
+_STATUSES_WITH_QA_ISSUES = Compiled(lambda task_id: _statuses_query(task_id, qa_issues=True))
+
+
 def task_progress(task: AnnotationTask) -> Progress:
     """One task's progress with a row per assignment and a count per status, in two queries: the
     statuses (read with the open issues of the task's QA tasks) and the counted assignments."""
-    statuses_qs = TaskStatus.objects.filter(task=task).order_by("position", "key")
-    if task.type == TaskType.ANNOTATION:
-        issues = _qa_issue_totals(task__parent_id=OuterRef("task_id")).values("n")[:1]
-        statuses_qs = statuses_qs.annotate(qa_issues=Coalesce(Subquery(issues), 0))
-    statuses = list(statuses_qs)
+    read = _STATUSES_WITH_QA_ISSUES if task.type == TaskType.ANNOTATION else _STATUSES
+    statuses: list[TaskStatus] = read.rows(task.pk)
     done_keys = {s.key for s in statuses if s.is_done}
     assignments = _counted_assignments({task.pk: task}).get(task.pk, [])
     qa_issues = getattr(statuses[0], "qa_issues", 0) if statuses else 0

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
+from django.http import Http404
 from django.utils import timezone
 
 from taskboard.accounts.models import User
@@ -13,9 +14,11 @@ from taskboard.annotation.filters import TaskFilter
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, TaskItem, TaskState
 from taskboard.annotation.progress import assignments_progress
 from taskboard.datasets.models import Dataset, Item
-from taskboard.projects.access import AnyUser, get_or_404
+from taskboard.inputs import parse_pk
+from taskboard.projects.access import AnyUser, anyone_with_id, get_or_404, is_person
 from taskboard.projects.models import Project
 from taskboard.projects.queries import assignable_users
+from taskboard.sql import Compiled
 
 
 def task_for_manager(user: AnyUser, pk: object) -> AnnotationTask:
@@ -37,12 +40,26 @@ def item_in_task(task: AnnotationTask, pk: object) -> Item:
     return get_or_404(Item.objects.filter(task_items__task_id=task.pk).distinct(), pk, "item")
 
 
+# The work loop opens assignments all day: the policy's query compiled once per process.
+_ASSIGNMENT_FOR_VIEWER = Compiled(
+    lambda user_id, pk: (
+        Assignment.objects.visible_to(anyone_with_id(user_id))
+        .select_related("task", "task__project", "task__recipe", "assignee")
+        .filter(pk=pk)
+        .order_by()[:1]
+    )
+)
+
+
 def assignment_for_viewer(user: AnyUser, pk: object) -> Assignment:
     """A work assignment its holder or the project's managers may open; anyone else gets 404."""
-    assignments = Assignment.objects.visible_to(user).select_related(
-        "task", "task__project", "task__recipe", "assignee"
-    )
-    return get_or_404(assignments, pk, "assignment")
+    key = parse_pk(pk)
+    found: Assignment | None = None
+    if is_person(user) and key is not None:
+        found = _ASSIGNMENT_FOR_VIEWER.first(user.pk, key)
+    if found is None:
+        raise Http404("No such assignment.")
+    return found
 
 
 @dataclass(frozen=True)

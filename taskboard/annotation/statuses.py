@@ -46,7 +46,12 @@ def lock_task(task: AnnotationTask, **read_with: Any) -> AnnotationTask:
     reference the task (change records, from concurrent pulling claims) are not held up by it,
     which would deadlock a claim holding the queue's counter against a status change waiting for it.
     `read_with`: expressions read in the same statement (the status flow asks what its steps need)."""
-    return AnnotationTask.objects.select_for_update(no_key=True, of=("self",)).annotate(**read_with).get(pk=task.pk)
+    return lock_query(task.pk, **read_with).get()
+
+
+def lock_query(task_id: int, **read_with: Any) -> QuerySet[AnnotationTask]:
+    """The statement `lock_task` runs, for a caller that compiles it once (`taskboard.sql.Compiled`)."""
+    return AnnotationTask.objects.select_for_update(no_key=True, of=("self",)).annotate(**read_with).filter(pk=task_id)
 
 
 def require_not_closed(task: AnnotationTask, field: str) -> None:

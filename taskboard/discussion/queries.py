@@ -2,19 +2,27 @@
 
 from collections.abc import Iterable
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet, prefetch_related_objects
 
 from taskboard.discussion.models import Comment
+from taskboard.sql import Compiled
+
+# Every work page reads an item's threads, mostly none: compiled once per process, replies only when
+# there are threads.
+_THREADS = Compiled(
+    lambda task_id, item_id: Comment.objects.filter(
+        task_id=task_id, item_id=item_id, thread__isnull=True
+    ).select_related("author", "resolved_by")
+)
 
 
 def threads(*, task_id: int, item_id: int) -> list[Comment]:
     """The item's threads in the task, oldest first, each with its replies (`thread.replies.all()`)."""
-    replies = Comment.objects.select_related("author").order_by("created_at", "id")
-    return list(
-        Comment.objects.filter(task_id=task_id, item_id=item_id, thread__isnull=True)
-        .select_related("author", "resolved_by")
-        .prefetch_related(Prefetch("replies", queryset=replies))
-    )
+    found: list[Comment] = _THREADS.rows(task_id, item_id)
+    if found:
+        replies = Comment.objects.select_related("author").order_by("created_at", "id")
+        prefetch_related_objects(found, Prefetch("replies", queryset=replies))
+    return found
 
 
 def open_threads(*, task_ids: Iterable[int] | None = None, dataset_id: int | None = None) -> QuerySet[Comment]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self, TypeAlias, TypedDict, TypeGuard, TypeVar
 
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
@@ -50,6 +51,18 @@ WORK = "work"  # annotation.AssignmentKind.WORK: the assignments people hold
 
 def _is_person(user: AnyUser | None) -> TypeGuard[User]:
     return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+is_person = _is_person
+
+
+def anyone_with_id(user_id: int) -> User:
+    """A signed-in, active person known only by their id. The rules below read nothing else of a
+    person, so `visible_to(anyone_with_id(key))` is the policy's SQL for every person at once: what a
+    query compiled once per process (`taskboard.sql.Compiled`) is built with. Its callers check
+    `is_person` of the real user first."""
+    user: User = get_user_model()(pk=user_id, is_active=True)
+    return user
 
 
 class _ProjectId(TypedDict):

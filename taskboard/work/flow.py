@@ -19,26 +19,25 @@ docs/architecture.md draws the same flow.
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 
 from taskboard.accounts.models import User
 from taskboard.annotation.leases import EXPIRED, expired_exists, lease_renew
 from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem, TaskType
-from taskboard.annotation.statuses import STATUSES, StatusChange, lock_task, status_write, statuses_read, task_totals
+from taskboard.annotation.statuses import STATUSES, StatusChange, lock_query, status_write, statuses_read, task_totals
 from taskboard.datasets.models import Item
 from taskboard.pipelines.routing import ROUTED, has_routes, route_on_commit
 from taskboard.quality import honeypots, reasons, review_honeypots, sampling
 from taskboard.quality import reads as quality_reads
 from taskboard.quality.qualification import require_qualified
+from taskboard.sql import Compiled
 from taskboard.work import consensus, qa
 from taskboard.work.services import pulling_refill, require_holder, require_open
 
 
-def _lock(task: AnnotationTask, item: Item) -> AnnotationTask:
-    """The task's row lock, read with its totals (its state follows the change without a second
-    read) and with whether the QA and pipeline steps have anything to do, so a change that sets off
-    neither costs no query for them."""
-    return lock_task(
-        task,
+def _lock_query(task_id: int, item_id: int) -> QuerySet[AnnotationTask]:
+    return lock_query(
+        task_id,
         **task_totals(),
         **{
             STATUSES: statuses_read(),
@@ -46,8 +45,22 @@ def _lock(task: AnnotationTask, item: Item) -> AnnotationTask:
             qa.TAKES_ITEMS: qa.takes_items(),
             ROUTED: has_routes(),
         },
-        **quality_reads.with_task_lock(item.pk),
+        **quality_reads.with_task_lock(item_id),
     )
+
+
+# Every status change runs it: compiled once per process.
+_LOCK = Compiled(_lock_query)
+
+
+def _lock(task: AnnotationTask, item: Item) -> AnnotationTask:
+    """The task's row lock (`statuses.lock_task`), read with its totals (its state follows the change
+    without a second read) and with whether the QA and pipeline steps have anything to do, so a change
+    that sets off neither costs no query for them."""
+    locked: AnnotationTask | None = _LOCK.first(task.pk, item.pk)
+    if locked is None:
+        raise AnnotationTask.DoesNotExist(f"No task {task.pk}.")
+    return locked
 
 
 def _after(change: StatusChange) -> None:

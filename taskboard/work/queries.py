@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.utils import timezone
 
 from taskboard.accounts.models import User
@@ -16,8 +17,9 @@ from taskboard.annotation.people import paused_exists
 from taskboard.annotation.progress import Progress, assignments_progress
 from taskboard.datasets.models import Annotation, Item, Label
 from taskboard.inputs import parse_pk
-from taskboard.projects.access import get_or_404
+from taskboard.projects.access import anyone_with_id, is_person
 from taskboard.quality import reads as quality_reads
+from taskboard.sql import Compiled
 
 
 def my_work(*, user: User) -> list[Progress]:
@@ -88,6 +90,45 @@ def _read_with(row: TaskItem, name: str) -> Any:
     return row.__dict__[name]
 
 
+def _task_item_read(*, page: bool, next_open: bool) -> Compiled[TaskItem]:
+    def build(user_id: int, assignment_id: int, task_item_id: int) -> QuerySet[TaskItem]:
+        mine = Assignment.objects.visible_to(anyone_with_id(user_id)).filter(pk=assignment_id)
+        rows = TaskItem.objects.filter(assignment__in=mine, pk=task_item_id).select_related(
+            "item", "assignment__assignee", "assignment__task__project", "assignment__task__recipe"
+        )
+        if page:
+            rows = rows.annotate(
+                previous_id=_first_id(_in_outer_assignment().filter(_earlier()), "-rank", "-id"),
+                next_id=_first_id(_in_outer_assignment().filter(_later()), "rank", "id"),
+                position=Subquery(
+                    _in_outer_assignment()
+                    .filter(_earlier())
+                    .values("assignment_id")
+                    .annotate(n=Count("id"))
+                    .values("n")
+                ),
+                **{quality_reads.RULE: quality_reads.rule_of_outer_task("task_id")},
+                holder_paused=paused_exists(
+                    user_id=OuterRef("assignment__assignee_id"),
+                    task_id=OuterRef("task_id"),
+                    project_id=OuterRef("task__project_id"),
+                ),
+            )
+        if next_open:
+            rows = rows.annotate(next_open_id=_next_open_id())
+        return rows.order_by()[:1]
+
+    return Compiled(build)
+
+
+# The work loop's reads of one item, each compiled once per process (taskboard.sql.Compiled).
+_TASK_ITEM_READS = {
+    (page, next_open): _task_item_read(page=page, next_open=next_open)
+    for page in (False, True)
+    for next_open in (False, True)
+}
+
+
 def task_item_for_viewer(
     user: User, *, assignment_id: object, task_item_id: object, page: bool = False, next_open: bool = False
 ) -> TaskItem:
@@ -96,26 +137,12 @@ def task_item_for_viewer(
 
     `page`: read with what the work page shows around it (`previous_id`, `next_id`, `position`, and
     `holder_paused`); `next_open`: with `next_open_id`, where the person goes after setting a status."""
-    rows = TaskItem.objects.filter(
-        assignment__in=Assignment.objects.visible_to(user).filter(pk=parse_pk(assignment_id) or 0)
-    ).select_related("item", "assignment__assignee", "assignment__task__project", "assignment__task__recipe")
-    if page:
-        rows = rows.annotate(
-            previous_id=_first_id(_in_outer_assignment().filter(_earlier()), "-rank", "-id"),
-            next_id=_first_id(_in_outer_assignment().filter(_later()), "rank", "id"),
-            position=Subquery(
-                _in_outer_assignment().filter(_earlier()).values("assignment_id").annotate(n=Count("id")).values("n")
-            ),
-            **{quality_reads.RULE: quality_reads.rule_of_outer_task("task_id")},
-            holder_paused=paused_exists(
-                user_id=OuterRef("assignment__assignee_id"),
-                task_id=OuterRef("task_id"),
-                project_id=OuterRef("task__project_id"),
-            ),
-        )
-    if next_open:
-        rows = rows.annotate(next_open_id=_next_open_id())
-    task_item = get_or_404(rows, task_item_id, "item")
+    assignment_key, key = parse_pk(assignment_id), parse_pk(task_item_id)
+    task_item: TaskItem | None = None
+    if is_person(user) and assignment_key is not None and key is not None:
+        task_item = _TASK_ITEM_READS[(page, next_open)].first(user.pk, assignment_key, key)
+    if task_item is None:
+        raise Http404("No such item.")
     task_item.task = task_item.assignment.task
     if page:
         task_item.task.__dict__[quality_reads.RULE] = _read_with(task_item, quality_reads.RULE)
@@ -140,20 +167,31 @@ def task_item_for_status(user: User, *, assignment_id: object, task_item_id: obj
     return row, _read_with(row, "next_open_id")
 
 
+# The next item, preloaded by every work page: compiled once per process.
+_WITH_ITEM = Compiled(lambda task_item_id: TaskItem.objects.select_related("item").filter(pk=task_item_id)[:1])
+
+
 def task_item_with_item(task_item_id: int) -> TaskItem | None:
-    return TaskItem.objects.select_related("item").filter(pk=task_item_id).first()
+    found: TaskItem | None = _WITH_ITEM.first(task_item_id)
+    return found
+
+
+def _labels_query(recipe_id: int, task_id: int, item_id: int, holder_id: int) -> QuerySet[Label]:
+    chosen = Annotation.objects.filter(
+        task_id=task_id, item_id=item_id, created_by_id=holder_id, label_id=OuterRef("pk")
+    )
+    return Label.objects.filter(recipe_id=recipe_id).annotate(chosen=Exists(chosen))
+
+
+_LABELS = Compiled(_labels_query)
 
 
 def labels_with_choice(*, task_item: TaskItem) -> list[tuple[Label, bool]]:
     """The recipe's labels, each with whether the holder chose it on this copy (their own labels only:
     consensus annotators never see each other's)."""
-    chosen = Annotation.objects.filter(
-        task_id=task_item.task_id,
-        item_id=task_item.item_id,
-        created_by_id=task_item.assignment.assignee_id,
-        label_id=OuterRef("pk"),
-    )
-    labels = Label.objects.filter(recipe_id=task_item.task.recipe_id).annotate(chosen=Exists(chosen))
+    keys = (task_item.task.recipe_id, task_item.task_id, task_item.item_id, task_item.assignment.assignee_id)
+    # A work assignment always has its holder; were it missing, the query would ask for IS NULL.
+    labels: Any = _LABELS.rows(*keys) if keys[3] is not None else _labels_query(*keys)  # type: ignore[arg-type]
     return [(label, label.chosen) for label in labels]
 
 
@@ -170,14 +208,35 @@ def _open_items(assignment: Assignment) -> QuerySet[TaskItem]:
 TO_DO_ORDER = ("-priority", "rank", "id")
 
 
+def _first_query(assignment_id: int, *, qa: bool, which: str) -> QuerySet[TaskItem]:
+    items = TaskItem.objects.filter(assignment_id=assignment_id).select_related("item")
+    if which == "any":
+        return items.order_by("rank", "id")[:1]
+    items = items.filter(status__isnull=True)
+    if qa:
+        items = items.filter(rework=False)
+    if which == "rework":
+        items = items.filter(rework=True)
+    return items.order_by(*TO_DO_ORDER)[:1]
+
+
+def _first(qa: bool, which: str) -> Compiled[TaskItem]:
+    return Compiled(lambda assignment_id: _first_query(assignment_id, qa=qa, which=which))
+
+
+# Opening an assignment and every status change look for where work resumes: compiled once per process.
+_FIRST = {(qa, which): _first(qa, which) for qa in (False, True) for which in ("rework", "to do", "any")}
+
+
 def first_open_item(assignment: Assignment) -> TaskItem | None:
     """Where work resumes: items sent back for rework first, then the first item to do (TO_DO_ORDER)."""
-    items = _open_items(assignment)
-    return (
-        items.filter(rework=True).order_by(*TO_DO_ORDER).first()
-        or items.order_by(*TO_DO_ORDER).first()
-        or _ordered(assignment).order_by("rank", "id").first()
-    )
+    qa = assignment.task.type == TaskType.QA
+    found: TaskItem | None = None
+    for which in ("rework", "to do", "any"):
+        found = _FIRST[(qa, which)].first(assignment.pk)
+        if found is not None:
+            break
+    return found
 
 
 def next_open_item(task_item: TaskItem) -> TaskItem | None:
@@ -214,11 +273,28 @@ def parent_task_item(task_item: TaskItem) -> TaskItem | None:
     )
 
 
-def item_history(item: Item, *, task: AnnotationTask | None = None, limit: int = 50) -> list[HoldingChange]:
-    """The item's own change records (moves, claims, rework), newest first."""
-    changes = HoldingChange.objects.filter(item=item).select_related(
+def _history_query(item_id: int, *tasks: int) -> QuerySet[HoldingChange]:
+    """The item's changes; with `tasks` (a task and its parent) only theirs and their QA tasks'."""
+    changes = HoldingChange.objects.filter(item_id=item_id).select_related(
         "by", "task", "from_assignment__assignee", "to_assignment__assignee"
     )
-    if task is not None:
-        changes = changes.filter(Q(task=task) | Q(task__parent=task) | Q(task_id=task.parent_id))
-    return list(changes.order_by("-at", "-id")[:limit])
+    if tasks:
+        task_id, *parent = tasks
+        near = Q(task_id=task_id) | Q(task__parent_id=task_id)
+        changes = changes.filter(near | Q(task_id=parent[0]) if parent else near)
+    return changes.order_by("-at", "-id")[:HISTORY_LIMIT]
+
+
+HISTORY_LIMIT = 50
+# The work page shows it each time: compiled once per process, with and without a parent task.
+_HISTORY_IN_TASK = Compiled(lambda item_id, task_id: _history_query(item_id, task_id))
+_HISTORY_IN_CHILD_TASK = Compiled(lambda item_id, task_id, parent_id: _history_query(item_id, task_id, parent_id))
+
+
+def item_history(item: Item, *, task: AnnotationTask | None = None) -> list[HoldingChange]:
+    """The item's own change records (moves, claims, rework), newest first."""
+    if task is None:
+        return list(_history_query(item.pk))
+    if task.parent_id is None:
+        return _HISTORY_IN_TASK.rows(item.pk, task.pk)
+    return _HISTORY_IN_CHILD_TASK.rows(item.pk, task.pk, task.parent_id)

@@ -2,7 +2,8 @@
 
     DATABASE_URL=postgres://…/tb_load_… .venv/bin/python -m tests.load.seed OUT.json PASSWORD
 
-Makes project "Load" with a manager and a second manager, 50 annotators (LOAD_ANNOTATORS), a dataset of 30,000 items
+Makes project "Load" with a manager and a second manager, 50 annotators (tests/load/users.py:
+LOAD_USERS less the managers, or LOAD_ANNOTATORS), a dataset of 30,000 items
 (25,000 in /pull, 5,000 in /split), a pulling task over /pull (batch 10, at most 20 undone, the
 DESIGN limits) and an annotation task over /split split equally among the annotators, both made by
 `taskboard.annotation.creation.task_create` (set-based inserts). Items and users are bulk-created; every
@@ -32,8 +33,9 @@ from taskboard.annotation.selection import Selection  # noqa: E402
 from taskboard.datasets.models import Dataset, Item, Label, Recipe  # noqa: E402
 from taskboard.projects.models import Membership, Project, Role  # noqa: E402
 from tests.factories import create_task  # noqa: E402
+from tests.load.users import annotators  # noqa: E402
 
-ANNOTATORS = int(os.environ.get("LOAD_ANNOTATORS", "50"))
+ANNOTATORS = annotators()
 PULL_ITEMS = 25_000
 SPLIT_ITEMS = 5_000
 BATCH_SIZE = 10

@@ -10,11 +10,18 @@ than locust's rounded buckets), and so is its cost: `cpu_ms_per_request` is the 
 processes and the load database's PostgreSQL backends spent in the window, divided by its requests,
 read from /proc (cost.py). The sign-in rush has its own figures (`login_*`); failures and server
 errors count the whole run. Per endpoint, the window's latency and the worker CPU each request took
-(gunicorn_hooks.py) are printed, and the goal of issue 22 is checked and printed, not asserted:
-on 2 cores with locust on the same box, rps >= 60, p99 <= 500 ms, CPU <= 20 ms per request.
+(gunicorn_hooks.py) are printed, and the goal of issue 22 is checked: on 2 cores with locust on the
+same box, rps >= 60, p99 <= 500 ms, CPU <= 20 ms per request. At the 52 users the goal is set for it
+is asserted (LOAD_GOAL=0 only prints it, e.g. on a machine shared with other work); at other counts
+it is printed.
 
-LOAD_ANNOTATORS (50; the seed makes as many), LOAD_SECONDS and LOAD_WARMUP_SECONDS change the run,
-for a sweep of user counts.
+LOAD_USERS (52: 50 annotators and 2 managers; or LOAD_ANNOTATORS), LOAD_SECONDS and
+LOAD_WARMUP_SECONDS change the run. The largest team that still holds p99 <= 500 ms is found by
+stepping LOAD_USERS up on a quiet machine, one run each, until p99_ms passes 500:
+
+    for n in 52 80 110 140 170 200; do
+        LOAD_USERS=$n .venv/bin/python -m pytest -q -s -m load tests/load/test_load.py | grep "FIGURE load"
+    done
 """
 
 import os
@@ -31,14 +38,16 @@ from tests.load.conftest import (
     start_gunicorn,
 )
 from tests.load.cost import CostMeter
+from tests.load.users import DEFAULT_ANNOTATORS, MANAGERS, annotators
 
 pytestmark = pytest.mark.load
 
-ANNOTATORS = int(os.environ.get("LOAD_ANNOTATORS", "50"))
-MANAGERS = 2
+ANNOTATORS = annotators()
 SECONDS = int(os.environ.get("LOAD_SECONDS", "40"))
 WARMUP_SECONDS = int(os.environ.get("LOAD_WARMUP_SECONDS", "10"))
 GOAL = {"rps": 60, "p99_ms": 500, "cpu_ms_per_request": 20}
+# The goal is for the 52-user mix; LOAD_GOAL=0 prints it without failing the run.
+ASSERT_GOAL = ANNOTATORS == DEFAULT_ANNOTATORS and os.environ.get("LOAD_GOAL", "1") != "0"
 
 
 def endpoint_table(window: list[dict], cpu_rows: list[dict]) -> list[str]:
@@ -180,3 +189,5 @@ def test_fifty_users_mixing_pulling_statuses_and_dashboards(load_db):
     assert after["claims"] > before["claims"], "no pulling claim happened under load"
     assert after["doubles"] == 0, after
     assert after["queue_mismatch"] == after["count_drift"] == after["status_drift"] == 0, after
+    if ASSERT_GOAL:
+        assert all(met.values()), f"goal missed at {users} users: rps {rps:.1f}, p99 {p99} ms, cpu {per['cpu']:.1f} ms"
