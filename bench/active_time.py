@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/active_time.py                    # SQLite file /tmp/tb_active_time.sqlite3
     .venv/bin/python bench/active_time.py --people 5 --hours 2
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tb_active_time .venv/bin/python bench/active_time.py --jobs 4
+    .venv/bin/python bench/active_time.py --jobs 4         # four processes, each a database of its own
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tb_active_time .venv/bin/python bench/active_time.py
 
 Replays scripted work days (default 50 people, 8 hours of real work each) with known work spans and
 idle spans, and compares the active time the server records with the script's truth.
@@ -28,10 +29,11 @@ dashboards read); the recount from the marks by the reports' window query is pri
 """
 
 import argparse
+import json
 import math
-import multiprocessing
 import os
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -51,7 +53,7 @@ django.setup()
 import datetime  # noqa: E402
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.db.models import Sum  # noqa: E402
 from pgbench_setup import reset_database  # noqa: E402
 
@@ -249,16 +251,30 @@ def replay(task, user, events, day_start: datetime.datetime) -> int:
     return beats
 
 
-# What a worker process replays: set by `main` before the pool forks.
-_REPLAY: dict = {}
-
-
-def replay_person(n: int) -> tuple[float, float, int]:
-    """Script person `n`'s day (seeded by the run's seed and `n`, so the people are the same whatever
-    the number of processes) and replay it; (truth, unseen breaks, beats)."""
-    args, task, users, day_start = _REPLAY["args"], _REPLAY["task"], _REPLAY["users"], _REPLAY["day_start"]
-    events, truth, unseen = script_day(random.Random(f"{args.seed}-{n}"), args.hours, args.leave)
-    return truth, unseen, replay(task, users[n], events, day_start)
+def run_shard(args: argparse.Namespace, shard: int, shards: int) -> dict[str, float]:
+    """Replay the people n with n % shards == shard (each day seeded by the run's seed and n, so the
+    people are the same however the run is split) into this process's database."""
+    people = [n for n in range(args.people) if n % shards == shard]
+    if connection.vendor == "sqlite":
+        Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
+    task, users = build(len(people))
+    ProjectQuality.objects.create(project=task.project, idle_cutoff_seconds=args.cutoff)
+    day_start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=2)
+    totals = {"truth": 0.0, "unseen": 0.0, "beats": 0.0}
+    started = time.perf_counter()
+    for done, (n, user) in enumerate(zip(people, users, strict=True), start=1):
+        events, truth, unseen = script_day(random.Random(f"{args.seed}-{n}"), args.hours, args.leave)
+        totals["truth"] += truth
+        totals["unseen"] += unseen
+        totals["beats"] += replay(task, user, events, day_start)
+        if done % 5 == 0:
+            log(
+                f"  shard {shard}: {done} of {len(people)} people, {totals['beats']:.0f} beats, "
+                f"{time.perf_counter() - started:.0f} s"
+            )
+    totals["measured"] = AssignmentTime.objects.filter(task=task).aggregate(s=Sum("active_seconds"))["s"] or 0.0
+    totals["recount"] = sum(row.seconds for row in active_seconds_by_person_task(task_ids=[task.pk]))
+    return totals
 
 
 def main() -> None:
@@ -273,40 +289,43 @@ def main() -> None:
         "--cutoff", type=int, default=DEFAULT_IDLE_CUTOFF_SECONDS, help="the project's idle cut-off, s"
     )
     parser.add_argument(
-        "--jobs", type=int, default=1, help="people replayed at once, each in a process (PostgreSQL only)"
+        "--jobs",
+        type=int,
+        default=1,
+        help="processes, each replaying a share of the people into a database of its own",
     )
+    parser.add_argument("--shard", default="", help=argparse.SUPPRESS)  # "i/k": one process of a --jobs run
     args = parser.parse_args()
-    if connection.vendor == "sqlite":
-        if args.jobs > 1:
-            raise SystemExit("--jobs needs PostgreSQL: SQLite has one writer at a time")
-        Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
-    task, users = build(args.people)
-    ProjectQuality.objects.create(project=task.project, idle_cutoff_seconds=args.cutoff)
-    day_start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=2)
-    _REPLAY.update(args=args, task=task, users=users, day_start=day_start)
-    truth = 0.0
-    unseen = 0.0
-    beats = 0
     started = time.perf_counter()
-    if args.jobs > 1:
-        # Each process opens its own connection: none is shared across the fork.
-        connections.close_all()
-        pool = multiprocessing.get_context("fork").Pool(args.jobs)
-        results = pool.imap_unordered(replay_person, range(args.people))
+    if args.shard:
+        shard, shards = (int(part) for part in args.shard.split("/"))
+        print("SHARD " + json.dumps(run_shard(args, shard, shards)), flush=True)
+        return
+    if args.jobs <= 1:
+        totals = run_shard(args, 0, 1)
     else:
-        pool, results = None, map(replay_person, range(args.people))
-    for done, (person_truth, person_unseen, person_beats) in enumerate(results, start=1):
-        truth += person_truth
-        unseen += person_unseen
-        beats += person_beats
-        if done % 10 == 0:
-            log(f"  {done} people replayed, {beats} beats, {time.perf_counter() - started:.0f} s")
-    if pool is not None:
-        pool.close()
-        pool.join()
+        # Each process its own database: SQLite has one writer at a time (PostgreSQL: one database each).
+        name = connection.settings_dict["NAME"]
+        url = os.environ["DATABASE_URL"]
+        children = []
+        for shard in range(args.jobs):
+            env = dict(os.environ, DATABASE_URL=url.replace(Path(name).name, f"{Path(name).name}_{shard}"))
+            command = [sys.executable, __file__, *sys.argv[1:], "--shard", f"{shard}/{args.jobs}"]
+            children.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True))
+        totals = {}
+        for child in children:
+            assert child.stdout is not None
+            for line in child.stdout:
+                if line.startswith("SHARD "):
+                    for key, value in json.loads(line[len("SHARD ") :]).items():
+                        totals[key] = totals.get(key, 0.0) + value
+                else:
+                    print(line, end="", flush=True)
+            if child.wait() != 0:
+                raise SystemExit(f"a shard failed: {child.args}")
     elapsed = time.perf_counter() - started
-    measured = AssignmentTime.objects.filter(task=task).aggregate(s=Sum("active_seconds"))["s"] or 0.0
-    recount = sum(row.seconds for row in active_seconds_by_person_task(task_ids=[task.pk]))
+    truth, unseen, measured, recount = totals["truth"], totals["unseen"], totals["measured"], totals["recount"]
+    beats = int(totals["beats"])
     error = 100.0 * (measured - truth) / truth
     log(
         f"people={args.people} hours>={args.hours} cutoff={args.cutoff}s beats={beats} "

@@ -205,3 +205,19 @@ def test_manager_sets_the_gates_and_reads_the_scorecards(
     page.get_by_role("link", name="Cost").click()
     expect(page.locator("#cost-people")).to_contain_text("24.00")
     screenshot(page, "quality-cost", docs=True)
+
+
+def test_annotator_answers_a_honeypot_wrong_and_is_told_of_the_pause(page, login_as, street, manager, annotator):
+    """The annotator's side of honeypots: a ground-truth item looks like any other; a wrong answer
+    below the task's threshold pauses them, and their inbox says why."""
+    task = _task(street, manager, [annotator])
+    row = TaskItem.objects.filter(task=task).select_related("item").order_by("rank").first()
+    GroundTruth.objects.create(project=task.project, item=row.item, status="completed", labels=[])
+    quality.task_quality_update(task=task, by=manager, honeypot_rate=0, pause_below=80, pause_after=1)
+    login_as(page, annotator)
+    page.goto(f"/work/assignments/{row.assignment_id}/items/{row.pk}/")
+    expect(page.locator("[data-status='discard']")).to_be_visible()
+    with page.expect_navigation():
+        page.locator("[data-status='discard']").click()
+    page.goto("/inbox/")
+    expect(page.locator("main")).to_contain_text("Honeypot score 0% (0 of 1) is below 80%")
