@@ -915,6 +915,14 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
             + "?"
             + urlencode({"name": PAYLOADS["attr_dq"], "meta_key": PAYLOADS["svg"]})
         )
+        # The browsed filter carried to a task's bulk priority page, a payload riding in it.
+        m(
+            url["annotation:dataset-to-task-lever"]
+            + "&"
+            + urlencode({"target_task": task.pk, "folder": o["image_item"].dir, "name": PAYLOADS["svg"]}),
+            route="annotation:dataset-to-task-lever",
+            expect_path=f"/tasks/{task.pk}/priority/",
+        )
         m(
             url["annotation:dataset-to-wizard"] + in_folder + "&pick=all",
             route="annotation:dataset-to-wizard",
