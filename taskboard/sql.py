@@ -193,4 +193,15 @@ class _PreparedCursor(psycopg.Cursor[Any]):
     in front of PostgreSQL must then be one that tracks prepared statements (PgBouncer 1.21+)."""
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        return super().execute(query, params, prepare=True, **kwargs)
+        done = super().execute(query, params, prepare=True, **kwargs)
+        # Django's query log (CaptureQueriesContext, DEBUG's connection.queries) reads the SQL a
+        # client-binding cursor keeps; a server-binding one keeps none, and the log would hold None.
+        self._query = _RanQuery(query.encode() if isinstance(query, str) else query)  # type: ignore[assignment]
+        return done
+
+
+class _RanQuery:
+    """The statement a `_PreparedCursor` ran, as Django's query log reads it (`cursor._query.query`)."""
+
+    def __init__(self, query: bytes):
+        self.query = query
