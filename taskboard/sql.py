@@ -17,19 +17,26 @@ from django.db.models.query import ModelIterable, ValuesListIterable, get_relate
 _M = TypeVar("_M", bound=Model)
 
 
-def upsert_add(table: str, key_columns: dict[str, Any], add_columns: dict[str, Any]) -> None:
+def upsert_add(
+    table: str, key_columns: dict[str, Any], add_columns: dict[str, Any], set_columns: dict[str, Any] | None = None
+) -> None:
     """INSERT … ON CONFLICT DO UPDATE SET col = col + excluded.col: one statement, race-free on
-    PostgreSQL and SQLite alike (two first changes of a counter must not collide)."""
-    columns = [*key_columns, *add_columns]
+    PostgreSQL and SQLite alike (two first changes of a counter must not collide). `set_columns`
+    are written as given, on the new row and over an existing one."""
+    set_columns = set_columns or {}
+    columns = [*key_columns, *add_columns, *set_columns]
     quote = connection.ops.quote_name
     sql = (
         f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join(['%s'] * len(columns))}) "
         f"ON CONFLICT ({', '.join(quote(c) for c in key_columns)}) DO UPDATE SET "
-        + ", ".join(f"{quote(c)} = {quote(table)}.{quote(c)} + excluded.{quote(c)}" for c in add_columns)
+        + ", ".join(
+            [f"{quote(c)} = {quote(table)}.{quote(c)} + excluded.{quote(c)}" for c in add_columns]
+            + [f"{quote(c)} = excluded.{quote(c)}" for c in set_columns]
+        )
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*key_columns.values(), *add_columns.values()])
+        cursor.execute(sql, [*key_columns.values(), *add_columns.values(), *set_columns.values()])
 
 
 def medians(rows: QuerySet, *, key: str, value: str) -> dict[Any, float]:

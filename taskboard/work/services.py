@@ -31,6 +31,7 @@ from taskboard.datasets.models import Annotation, Item, Label
 from taskboard.projects.models import Project
 from taskboard.quality.activity import activity_record, marks_from_ages, to_ms
 from taskboard.quality.qualification import NotQualified, qualification_of, require_qualified
+from taskboard.sql import upsert_add
 from taskboard.work import signals
 from taskboard.work.models import AssignmentTime, ItemTime
 
@@ -116,11 +117,13 @@ def item_time_beat(
     if not created:
         ItemTime.objects.filter(pk=row.pk).update(active_seconds=F("active_seconds") + seconds, ended_at=now)
         row.refresh_from_db()
-    total, _ = AssignmentTime.objects.select_for_update().get_or_create(
-        assignment_id=task_item.assignment_id, defaults={"task_id": task_item.task_id, "user": by}
-    )
-    AssignmentTime.objects.filter(pk=total.pk).update(
-        active_seconds=F("active_seconds") + seconds, items=F("items") + int(created), updated_at=now
+    # One statement: two beats of one assignment (the page left and the next item's) may arrive
+    # together, and a read-then-create would let the second fail on the first's new row.
+    upsert_add(
+        AssignmentTime._meta.db_table,
+        {"assignment_id": task_item.assignment_id},
+        {"active_seconds": seconds, "items": int(created)},
+        {"task_id": task_item.task_id, "user_id": by.pk, "updated_at": now},
     )
     if seconds > 0:
         # Per day too, for the forecast's active hours (the dashboards keep that row).
