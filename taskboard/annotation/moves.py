@@ -587,6 +587,10 @@ def person_hand_off(
         units = _others(current, user)
         if not units:
             results.append(HandOff(task=current, moved=0, to_queue=0, skipped="nobody else can take them"))
+            if progress is not None:
+                # Rows that stay where they are leave the total: the bar ends at what was handed off.
+                overall -= TaskItem.objects.filter(assignment=assignment, status__isnull=True).count()
+                report(0, 0)
             continue
         lock_task(current)
         locked = Assignment.objects.select_for_update().get(pk=assignment.pk)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import mimetypes
+import operator
 import re
 from collections.abc import Iterator
 from functools import lru_cache
@@ -37,6 +39,10 @@ _BAD_FILENAME = re.compile(r"[\x00-\x1f\x7f\\\ud800-\udfff]|/\.{0,2}(?=/|\Z)")
 _URL = re.compile(r"(https?://[^/?#\s\x00-\x1f\x7f\ud800-\udfff]*)([/?#][^\s\x00-\x1f\x7f\ud800-\udfff]*)?\Z", re.I)
 # What json_problem looks for can only be spelled with an escape, NaN or Infinity.
 _MAYBE_JSON_PROBLEM = re.compile(r"\\u|NaN|Infinity")
+# _BAD_FILENAME over filenames joined by line breaks (which it refuses in a filename anyway).
+_BAD_FILENAMES = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\\\ud800-\udfff]|/\.{0,2}(?=[/\n]|\Z)")
+# CSV rows checked together: one search over their filenames, one over their metadata.
+CHECK_ROWS = 1000
 
 
 # (number, dir, name, filename, mimetype, url, metadata): a plain tuple, the cheapest to make ten
@@ -206,6 +212,29 @@ def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
         raise ValueError(f"unknown column {sorted(extra)[0]!r} (allowed: filename, url, metadata)")
     width = len(header)
     at_filename = header.index("filename")
+    at_metadata = header.index("metadata") if "metadata" in header else width
+    maybe_problem = _MAYBE_JSON_PROBLEM.search
+    filename_of = operator.itemgetter(at_filename)
+    metadata_of = operator.itemgetter(at_metadata) if at_metadata < width else None
+    number = 1
+    while chunk := list(itertools.islice(reader, CHECK_ROWS)):
+        # One search over the chunk's filenames (metadata) stands for one per row; a hit, or a row
+        # short of the column, has each row searched alone.
+        try:
+            filenames = "\n".join(map(filename_of, chunk))
+            clean_filenames = filenames.count("\n") == len(chunk) - 1 and not _BAD_FILENAMES.search(filenames)
+            clean_metadata = metadata_of is None or not maybe_problem("\n".join(map(metadata_of, chunk)))
+        except IndexError:
+            clean_filenames = clean_metadata = False
+        yield from _csv_chunk_rows(chunk, number, clean_filenames, clean_metadata, header)
+        number += len(chunk)
+
+
+def _csv_chunk_rows(
+    chunk: list[list[str]], number: int, clean_filenames: bool, clean_metadata: bool, header: list[str]
+) -> Iterator[Row | RowError]:
+    width = len(header)
+    at_filename = header.index("filename")
     # A missing column reads as the empty cell past the row's end.
     at_url = header.index("url") if "url" in header else width
     at_metadata = header.index("metadata") if "metadata" in header else width
@@ -218,8 +247,7 @@ def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
         _TYPES_BY_EXTENSION,
     )
     metadata_fast_max = METADATA_MAX_BYTES // 4
-    number = 1
-    for values in reader:
+    for values in chunk:
         number += 1
         if len(values) != width:
             if not values:
@@ -239,7 +267,7 @@ def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
             and filename[0] == "/"
             and len(name) <= NAME_MAX
             and len(dir_) <= DIR_MAX
-            and not bad_filename(filename)
+            and (clean_filenames or not bad_filename(filename))
             and mimetype
             and (not url or ((match := url_match(url)) and len(url) <= URL_MAX and _host_ok(match.group(1))))
             and (
@@ -248,7 +276,7 @@ def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
                     metadata[0] == "{"
                     and metadata[-1] == "}"
                     and len(metadata) <= metadata_fast_max
-                    and not maybe_problem(metadata)
+                    and (clean_metadata or not maybe_problem(metadata))
                 )
             )
         ):

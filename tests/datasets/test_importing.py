@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
-from taskboard.datasets import importing
+from taskboard.datasets import importing, manifest_rows
 from taskboard.datasets.models import Dataset, Item
 from taskboard.jobs.models import Job, JobState
 
@@ -80,6 +80,62 @@ def test_reimporting_skips_what_is_there_in_every_batch(dataset, manager, small_
     result = run(dataset, manager, csv_manifest(3000))
     assert result == importing.ImportResult(created=1500, skipped=1500)
     assert Item.objects.filter(dataset=dataset).count() == 3000
+
+
+@pytest.fixture
+def uneven_chunks(monkeypatch, small_batches):
+    """Chunks from the reader thread that do not divide a batch: the batches split them."""
+    monkeypatch.setattr(importing, "READ_AHEAD_ROWS", 300)
+
+
+def test_batches_split_the_chunks_they_do_not_fit(dataset, manager, uneven_chunks):
+    result = run(dataset, manager, csv_manifest(3500))
+    assert result == importing.ImportResult(created=3500, skipped=0)
+    ids = list(Item.objects.filter(dataset=dataset).order_by("pk").values_list("name", flat=True))
+    assert ids == [f"{i:07d}.jpg" for i in range(3500)]
+    data = csv_manifest(2500, start=10_000, bad={12_200: "/f10/0010005.jpg,,"})
+    with pytest.raises(ValidationError) as exc:
+        run(dataset, manager, data)
+    assert exc.value.message_dict["file"][0] == "Row 2202: /f10/0010005.jpg is listed twice (first on row 7)."
+
+
+def test_repeats_within_a_batch_and_bad_rows_are_all_named_in_order(dataset, manager, uneven_chunks):
+    data = csv_manifest(
+        2500,
+        bad={
+            250: "/f0/0000010.jpg,,",  # the same chunk's row 12
+            400: "relative.jpg,,",
+            650: "/f0/0000010.jpg,,",  # another chunk of the same batch
+            1100: "/f0/0000010.jpg,,",  # the next batch: nothing was written, so not found again
+            1200: "/f1/0001150.jpg,,",  # a row of that batch
+        },
+    )
+    with pytest.raises(ValidationError) as exc:
+        run(dataset, manager, data)
+    assert exc.value.message_dict["file"] == [
+        "Row 252: /f0/0000010.jpg is listed twice (first on row 12).",
+        "Row 402: filename must start with /.",
+        "Row 652: /f0/0000010.jpg is listed twice (first on row 12).",
+        "Row 1202: /f1/0001150.jpg is listed twice (first on row 1152).",
+        "Nothing was imported.",
+    ]
+    assert not Item.objects.filter(dataset=dataset).exists()
+
+
+def test_values_copy_escapes_are_stored_as_given(dataset, manager, small_batches):
+    # A backslash, a tab and line breaks: COPY's text form spells them with a backslash.
+    metadata = '{"note": "a\\"b\\\\c",\t"n":\r\n 1}'
+    url = "https://cdn.example.com/a\\b.jpg"
+    csv_cell = '"' + metadata.replace('"', '""') + '"'
+    lines = csv_manifest(1500).decode().splitlines()
+    lines[700] = f"/odd/one.jpg,{url},{csv_cell}"
+    run(dataset, manager, ("\n".join(lines) + "\n").encode())
+    item = Item.objects.get(dataset=dataset, filename="/odd/one.jpg")
+    assert (item.url, item.metadata) == (url, {"note": 'a"b\\c', "n": 1})
+    assert Item.objects.filter(dataset=dataset).count() == 1500
+    jsonl = b'{"filename": "/j/1.jpg", "metadata": {"text": "line\\nbreak\\ttab \\\\ slash"}}\n'
+    run(dataset, manager, jsonl, kind="jsonl")
+    assert Item.objects.get(dataset=dataset, filename="/j/1.jpg").metadata == {"text": "line\nbreak\ttab \\ slash"}
 
 
 def test_metadata_only_the_database_refuses_still_names_the_row(dataset, manager, small_batches):
@@ -234,3 +290,27 @@ def test_the_items_dataset_is_checked_once_per_statement(dataset, manager):
     assert Item.objects.filter(dataset=dataset).count() == 3
     dataset.delete()  # the ORM deletes the items first
     assert not Item.objects.filter(dataset_id=dataset.pk).exists()
+
+
+def test_rows_checked_a_chunk_at_a_time_still_name_each_bad_row(dataset, manager, monkeypatch):
+    # One search over a chunk's filenames (metadata) finds a problem; then its rows are looked at alone.
+    monkeypatch.setattr(manifest_rows, "CHECK_ROWS", 7)
+    data = csv_manifest(
+        40,
+        bad={
+            3: "/a/./b.jpg,,",
+            9: "/a/b/,,",
+            15: '/f0/x.jpg,,"{""n"": NaN}"',
+            22: "/f0/short.jpg",  # a row short of the metadata column is fine
+            30: '"/f0/two\nlines.jpg",,',
+        },
+    )
+    with pytest.raises(ValidationError) as exc:
+        run(dataset, manager, data)
+    assert exc.value.message_dict["file"] == [
+        "Row 5: filename has an empty, '.' or '..' part.",
+        "Row 11: filename has an empty, '.' or '..' part.",
+        "Row 17: metadata.n: numbers must be finite (not NaN or Infinity).",
+        "Row 32: filename contains a control character or a backslash.",
+        "Nothing was imported.",
+    ]
