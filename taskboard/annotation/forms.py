@@ -647,6 +647,19 @@ class SkipPolicyForm(forms.Form):
     skip_reason_required = forms.BooleanField(label="A reason is required", required=False)
     skip_to = forms.ChoiceField(label="A skipped item goes", choices=SkipTo.choices)
 
+    def __init__(self, *args: Any, task: AnnotationTask, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # "Back" is the queue in a pulling task; a distributed task has none, so there it gives the
+        # item to someone else, as "other" does. Offer each task the choices that differ for it.
+        field = cast(forms.ChoiceField, self.fields["skip_to"])
+        if task.is_pulling:
+            field.choices = [(SkipTo.BACK, "Back to the queue"), (SkipTo.OTHER, "To someone else")]
+        else:
+            field.choices = [(SkipTo.BACK, "To someone else")]
+            if task.skip_to == SkipTo.OTHER:
+                field.choices += [(SkipTo.OTHER, "To someone else (set as such)")]
+        field.choices += [(SkipTo.MANAGER, SkipTo.MANAGER.label)]
+
 
 class AdminBulkStatusForm(forms.Form):
     """The admin's "set bulk status" step: one status (or none) for the task item rows selected there,

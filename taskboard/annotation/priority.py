@@ -120,6 +120,9 @@ def priority_levels(task: AnnotationTask) -> list[tuple[int, int]]:
 class NextWork:
     task: AnnotationTask | None
     claimed: int
+    # Tasks with a batch waiting that `may_pull` kept the person out of (a qualification not passed),
+    # so that "nothing to pull" can say why.
+    passed_over: tuple[AnnotationTask, ...] = ()
 
 
 def pullable_tasks(*, user: User, project: Project | None = None) -> QuerySet[AnnotationTask]:
@@ -153,10 +156,12 @@ def pull_next(
 ) -> NextWork:
     """Claim the next batch from the first task in priority order that gives one (and that `may_pull`,
     a gate of a higher layer such as a qualification, lets the person work in)."""
+    passed_over: list[AnnotationTask] = []
     for task in pullable_tasks(user=user, project=project)[:20]:
         if may_pull is not None and not may_pull(task):
+            passed_over.append(task)
             continue
         claimed = pulling_claim(task=task, user=user)
         if claimed:
             return NextWork(task=task, claimed=claimed)
-    return NextWork(task=None, claimed=0)
+    return NextWork(task=None, claimed=0, passed_over=tuple(passed_over))

@@ -5,7 +5,7 @@ and then, by name, what a status change sets off.
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from taskboard.annotation.models import (
     TaskStatus,
 )
 from taskboard.datasets.models import Item
-from taskboard.sql import upsert_add
+from taskboard.sql import Compiled, upsert_add
 
 
 def ensure_status_counts(*, assignment_ids: list[int], keys: list[str]) -> None:
@@ -141,11 +141,29 @@ def _task_state_follow(task: AnnotationTask, *, done_keys: frozenset[str], delta
         task_state_refresh(task, done_keys=done_keys)
 
 
-def _task_item_for(*, task: AnnotationTask, item: Item, by: User, copy: int | None) -> TaskItem:
-    query = TaskItem.objects.select_for_update().filter(task=task, item=item)
+def _task_item_rows(task_id: int, item_id: int, copy: int | None = None) -> QuerySet[TaskItem]:
+    query = TaskItem.objects.select_for_update().filter(task_id=task_id, item_id=item_id)
     if copy is not None:
         query = query.filter(copy=copy)
-    rows = list(query.select_related("assignment").order_by("copy"))
+    return query.select_related("assignment").order_by("copy")
+
+
+# Every status change reads its row: compiled once per process (taskboard.sql.Compiled), as its
+# query building cost more than the statement (issue 22). Built inside the change's transaction.
+# A copy's number is no key Compiled can stand in for (a small integer): copy 0, every item's outside
+# consensus, is compiled as a constant, and further consensus copies use the ORM.
+_TASK_ITEM_ROWS: Compiled[TaskItem] = Compiled(lambda task_id, item_id: _task_item_rows(task_id, item_id))
+_TASK_ITEM_COPY_0: Compiled[TaskItem] = Compiled(lambda task_id, item_id: _task_item_rows(task_id, item_id, 0))
+
+
+def _task_item_for(*, task: AnnotationTask, item: Item, by: User, copy: int | None) -> TaskItem:
+    rows: list[TaskItem]
+    if copy is None:
+        rows = _TASK_ITEM_ROWS.rows(task.pk, item.pk)
+    elif copy == 0:
+        rows = _TASK_ITEM_COPY_0.rows(task.pk, item.pk)
+    else:
+        rows = list(_task_item_rows(task.pk, item.pk, copy))
     if not rows:
         raise ValidationError({"item": "This item is not in the task."})
     for row in rows:
@@ -184,7 +202,14 @@ def _count_move(*, assignment_id: int, old: str | None, new: str | None) -> None
 
 
 def _status_write(
-    *, task: AnnotationTask, item: Item, by: User, copy: int | None, new_status: str | None, task_locked: bool
+    *,
+    task: AnnotationTask,
+    item: Item,
+    by: User,
+    copy: int | None,
+    new_status: str | None,
+    task_locked: bool,
+    gate: Callable[[AnnotationTask, User], None] | None = None,
 ) -> StatusChange:
     if not task_locked:
         task = lock_task(task)
@@ -202,6 +227,8 @@ def _status_write(
             "Only the assignee holding this item can set or clear its status; "
             f"{getattr(by, 'email', 'you')} does not hold it."
         )
+    if gate is not None:
+        gate(task, by)
     old_status = row.status
     row.task = task
     change = StatusChange(task=task, row=row, old=old_status, new=new_status, by=by, done_keys=done_keys)
@@ -237,13 +264,23 @@ def _status_write(
 
 
 def status_write(
-    *, task: AnnotationTask, item: Item, by: User, new_status: str | None, copy: int | None = None
+    *,
+    task: AnnotationTask,
+    item: Item,
+    by: User,
+    new_status: str | None,
+    copy: int | None = None,
+    gate: Callable[[AnnotationTask, User], None] | None = None,
 ) -> StatusChange:
     """The write of `status_set`/`status_clear` for a caller that owns the transaction and holds the
-    task's row lock (`lock_task`): the status flow, which adds no savepoint of its own this way."""
+    task's row lock (`lock_task`): the status flow, which adds no savepoint of its own this way.
+
+    `gate` is the caller's own refusal of the holder (the flow's qualification), asked once the
+    holder rule has passed and before anything is written: someone who holds no such item is told
+    that first, not what the holder would still need."""
     if new_status is not None and (not isinstance(new_status, str) or not new_status):
         raise ValidationError({"status": "Choose a status."})
-    return _status_write(task=task, item=item, by=by, copy=copy, new_status=new_status, task_locked=True)
+    return _status_write(task=task, item=item, by=by, copy=copy, new_status=new_status, task_locked=True, gate=gate)
 
 
 @transaction.atomic

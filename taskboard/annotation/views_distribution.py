@@ -203,7 +203,7 @@ def operation_undo(request: AuthedHttpRequest, pk: int):
 @require_POST
 def task_skip_policy(request: AuthedHttpRequest, pk: int):
     task = annotation_queries.task_for_manager(request.user, pk)
-    form = forms.SkipPolicyForm(request.POST)
+    form = forms.SkipPolicyForm(request.POST, task=task)
     if form.is_valid():
         try:
             skips.skip_policy_set(

@@ -15,6 +15,7 @@ from taskboard.accounts.http import AuthedHttpRequest
 from taskboard.annotation import bulk_jobs, moves
 from taskboard.annotation import services as task_services
 from taskboard.annotation.models import AnnotationTask, Assignment, TaskItem, TaskStatus, TaskType
+from taskboard.annotation.people import WorkRefused
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.spec import Consensus, Load, Pulling, TaskSpec, equal_people, statuses_from
 from taskboard.annotation.workload import WorkloadUnit
@@ -36,7 +37,6 @@ from taskboard.api.serializers import (
 from taskboard.api.simple_filter import filter_q, ops
 from taskboard.datasets.models import Item
 from taskboard.projects.access import can_manage
-from taskboard.quality.qualification import NotQualified
 from taskboard.work import flow
 
 # ------------------------------------------------------------------ parsing helpers
@@ -675,8 +675,8 @@ def task_items_status(request: AuthedHttpRequest, task_id: str):
         try:
             with transaction.atomic():
                 _apply_status(task, item, operation, status, request.user, copy=copy)
-        except NotQualified as error:
-            # The person's, for the whole task: no item of it would go through.
+        except WorkRefused as error:
+            # The person's, for the whole task (a qualification, a quality pause): no item would go through.
             raise ApiError(403, str(error)) from error
         except PermissionDenied:
             not_held.append(value)

@@ -112,10 +112,12 @@ def reviewer_scorecards(project: Project) -> list[ReviewerCard]:
     for user_id, ended in reviewing.values("user_id").annotate(last=Max("ended_at")).values_list("user_id", "last"):
         last[user_id].append(ended)
     review_medians = medians(reviewing, key="user_id", value="active_seconds")
-    for reviewer_id, (got, seen) in catch_rates(qa_ids).items():
+    for reviewer_id, rate in catch_rates(qa_ids).items():
         c = card(reviewer_id)
         if c is not None:
-            c.honeypots_caught, c.honeypots_seen = got, seen
+            c.honeypots_caught, c.honeypots_seen = rate.caught, rate.decided
+            if rate.last_decided_at is not None:  # judging a known-wrong answer is reviewing too
+                last[c.user_id].append(rate.last_decided_at)
     for c in cards.values():
         c.median_seconds = review_medians.get(c.user_id)
         c.last_active = max(last[c.user_id], default=None)

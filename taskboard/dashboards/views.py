@@ -61,13 +61,14 @@ def home(request: AuthedHttpRequest):
         .order_by("project__name")
     )
     open_work = [row for row in work_queries.my_work(user=request.user) if row.task is not None and row.task.is_open]
+    gates = work_queries.my_work_gates(user=request.user, rows=open_work)
     return render(
         request,
         "dashboards/home.html",
         {
             "memberships": memberships,
             "works": any(not m.can_manage for m in memberships),
-            "assignments": open_work,
+            "assignments": [(row, gates.get(row.task.pk)) for row in open_work if row.task is not None],
         },
     )
 
@@ -145,7 +146,8 @@ def task_detail(request: AuthedHttpRequest, pk: int):
             "skip_allowed": task.skip_allowed,
             "skip_reason_required": task.skip_reason_required,
             "skip_to": task.skip_to,
-        }
+        },
+        task=task,
     )
     if task.type == TaskType.QA:
         # The QA task page shows the sampling rule and each annotator's current share.

@@ -21,7 +21,7 @@ from django.db.models import Count, Q
 from taskboard.accounts.models import User
 from taskboard.annotation.models import AnnotationTask, TaskItem, TaskType
 from taskboard.annotation.moves import task_add_items
-from taskboard.annotation.people import is_paused, pause_person
+from taskboard.annotation.people import pause_person, stop_of
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.statuses import StatusChange
 from taskboard.datasets.models import Annotation
@@ -171,13 +171,14 @@ def pause_rule(*, task: AnnotationTask, user: User) -> bool:
     answered, right = score_of(task=task, user=user)
     if answered < rule.pause_after or 100 * right >= rule.pause_below * answered:
         return False
-    if is_paused(user=user, task=task):
+    if stop_of(user=user, task=task) is not None:
         return False
     pause_person(
         project=task.project,
         user=user,
         by=None,
         task=task,
+        stops_work=True,
         reason=(
             f"Honeypot score {100 * right / answered:.0f}% ({right} of {answered}) is below "
             f"{rule.pause_below}%. A manager looks at the work and resumes you."

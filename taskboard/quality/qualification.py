@@ -11,21 +11,24 @@ N ground-truth items of the task's dataset at random; an answer is right as a ho
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from taskboard.accounts.models import User
 from taskboard.annotation.models import AnnotationTask, TaskType
+from taskboard.annotation.people import WorkRefused
 from taskboard.quality.honeypots import is_right
 from taskboard.quality.models import GroundTruth, QualificationAttempt, TaskQuality
 from taskboard.quality.reads import RULE, known_absent
 from taskboard.quality.services import require_manager
 
 
-class NotQualified(PermissionDenied):
+class NotQualified(WorkRefused):
     """The person has not passed the task's qualification; the message says why and what is left."""
 
 
@@ -63,11 +66,15 @@ class Qualification:
         )
 
 
+# The task quality rows that ask for a qualification: the one rule, for one task or many.
+ASKS_FOR_QUALIFICATION = Q(qualification_items__gt=0, task__type=TaskType.ANNOTATION)
+
+
 def qualification_of(*, task: AnnotationTask, user: User) -> Qualification:
     if task.type != TaskType.ANNOTATION or known_absent(task, RULE):
         return Qualification(required=False)
-    rule = TaskQuality.objects.filter(task=task).first()
-    if rule is None or not rule.qualification_items or task.type != TaskType.ANNOTATION:
+    rule = TaskQuality.objects.filter(ASKS_FOR_QUALIFICATION, task=task).first()
+    if rule is None:
         return Qualification(required=False)
     attempts = list(QualificationAttempt.objects.filter(task=task, user=user).order_by("started_at"))
     finished = [a for a in attempts if a.passed is not None]
@@ -82,6 +89,17 @@ def qualification_of(*, task: AnnotationTask, user: User) -> Qualification:
         open_attempt=next((a for a in attempts if a.passed is None), None),
         best=best,
     )
+
+
+def tasks_to_qualify_for(*, user: User, task_ids: Iterable[int]) -> set[int]:
+    """Of `task_ids`, the tasks that ask `user` for a qualification they have not passed: one query,
+    for pages that list many tasks (My work) and mark the gated ones before they are clicked."""
+    task_ids = list(task_ids)
+    if not task_ids:
+        return set()
+    passed = QualificationAttempt.objects.filter(task_id=OuterRef("task_id"), user_id=user.pk, passed=True)
+    gated = TaskQuality.objects.filter(ASKS_FOR_QUALIFICATION, task_id__in=task_ids).exclude(Exists(passed))
+    return set(gated.values_list("task_id", flat=True))
 
 
 def require_qualified(*, task: AnnotationTask, user: User) -> None:

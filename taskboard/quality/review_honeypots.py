@@ -13,12 +13,14 @@ for nobody's annotator scorecard (it has no parent).
 
 from __future__ import annotations
 
+import datetime
 import random
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from taskboard.accounts.models import User
@@ -213,16 +215,24 @@ def shown_answer(task_item: TaskItem) -> Shown | None:
     return Shown(labels=list(decoy.shown_labels), status=decoy.shown_status, by_email=email)
 
 
-def catch_rates(qa_task_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """{reviewer id: (caught, decided)} over these QA tasks."""
-    rates: dict[int, tuple[int, int]] = {}
-    for reviewer_id, outcome in (
+class CatchRate(NamedTuple):
+    caught: int
+    decided: int
+    last_decided_at: datetime.datetime | None
+
+
+def catch_rates(qa_task_ids: list[int]) -> dict[int, CatchRate]:
+    """{reviewer id: their known-wrong answers caught, decided, and when they last decided one} over
+    these QA tasks."""
+    rows = (
         ReviewHoneypot.objects.filter(qa_task_id__in=qa_task_ids, reviewer__isnull=False)
         .exclude(outcome="")
-        .values_list("reviewer_id", "outcome")
-    ):
-        if reviewer_id is None:
-            continue
-        got, seen = rates.get(reviewer_id, (0, 0))
-        rates[reviewer_id] = (got + int(outcome == ReviewHoneypot.Outcome.CAUGHT), seen + 1)
-    return rates
+        .values("reviewer_id")
+        .annotate(
+            caught=Count("pk", filter=Q(outcome=ReviewHoneypot.Outcome.CAUGHT)),
+            decided=Count("pk"),
+            last=Max("decided_at"),
+        )
+        .values_list("reviewer_id", "caught", "decided", "last")
+    )
+    return {reviewer_id: CatchRate(caught, decided, last) for reviewer_id, caught, decided, last in rows}

@@ -17,6 +17,8 @@ The dashboards' counters follow every write through a signal: a projection, not 
 docs/architecture.md draws the same flow.
 """
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -24,6 +26,7 @@ from django.db.models import QuerySet
 from taskboard.accounts.models import User
 from taskboard.annotation.leases import EXPIRED, expired_exists, lease_renew
 from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem, TaskType
+from taskboard.annotation.people import STOPS, require_not_stopped, stops_exist
 from taskboard.annotation.statuses import STATUSES, StatusChange, lock_query, status_write, statuses_read, task_totals
 from taskboard.datasets.models import Item
 from taskboard.pipelines.routing import ROUTED, has_routes, route_on_commit
@@ -44,6 +47,7 @@ def _lock_query(task_id: int, item_id: int) -> QuerySet[AnnotationTask]:
             EXPIRED: expired_exists(),
             qa.TAKES_ITEMS: qa.takes_items(),
             ROUTED: has_routes(),
+            STOPS: stops_exist(),
         },
         **quality_reads.with_task_lock(item_id),
     )
@@ -77,15 +81,24 @@ def _after(change: StatusChange) -> None:
     route_on_commit(change)
 
 
+Gate = Callable[[AnnotationTask, User], None]
+
+
+def _may_work(task: AnnotationTask, by: User) -> None:
+    # The one gate on working in a task, for the work page and the API alike (WorkRefused, a 403),
+    # asked by the write once `by` is known to hold the item: someone else is told only the holder
+    # decides, not to take a qualification for an item that is not theirs.
+    require_not_stopped(task=task, user=by)
+    require_qualified(task=task, user=by)
+
+
 @transaction.atomic
 def item_status_set(*, task: AnnotationTask, item: Item, status: str, by: User, copy: int | None = None) -> TaskItem:
     """The person holding the item sets its status, and what that sets off follows."""
     if not isinstance(status, str) or not status:
         raise ValidationError({"status": "Choose a status."})
     locked = _lock(task, item)
-    # The one gate on working in a task, for the work page and the API alike (NotQualified, a 403).
-    require_qualified(task=locked, user=by)
-    change = status_write(task=locked, item=item, new_status=status, by=by, copy=copy)
+    change = status_write(task=locked, item=item, new_status=status, by=by, copy=copy, gate=_may_work)
     _after(change)
     return change.row
 
@@ -93,23 +106,22 @@ def item_status_set(*, task: AnnotationTask, item: Item, status: str, by: User, 
 @transaction.atomic
 def item_status_clear(*, task: AnnotationTask, item: Item, by: User, copy: int | None = None) -> TaskItem:
     """The person holding the item clears its status: it is to do again."""
-    locked = _lock(task, item)
-    require_qualified(task=locked, user=by)
-    return _clear(locked, item=item, by=by, copy=copy)
+    return _clear(_lock(task, item), item=item, by=by, copy=copy, gate=_may_work)
 
 
-def _clear(locked: AnnotationTask, *, item: Item, by: User, copy: int | None) -> TaskItem:
-    change = status_write(task=locked, item=item, new_status=None, by=by, copy=copy)
+def _clear(locked: AnnotationTask, *, item: Item, by: User, copy: int | None, gate: Gate | None = None) -> TaskItem:
+    change = status_write(task=locked, item=item, new_status=None, by=by, copy=copy, gate=gate)
     _after(change)
     return change.row
 
 
 @transaction.atomic
-def item_reject(*, qa_task_item: TaskItem, comment: str, by: User, reason_id: int | None = None) -> TaskItem:
+def item_reject(*, qa_task_item: TaskItem, comment: str, by: User, reason_id: int | None = None) -> TaskItem | None:
     """A reviewer sends an item back for a reason of the project's list (`quality/reasons.py`): its
     QA status and its status in the parent task are cleared, and it returns, marked for rework with
-    the reason and comment, to the annotator who did it. The QA item waits for the rework; the
-    reject is recorded for the errors-by-reason charts."""
+    the reason and comment, to the annotator who did it. The QA item waits for the rework (returned);
+    the reject is recorded for the errors-by-reason charts. A seeded known-wrong answer is caught
+    instead and leaves the queue: None, there is no QA item left to wait."""
     qa_task = qa_task_item.task
     comment = (comment or "").strip()
     if qa_task.type != TaskType.QA or not qa_task.parent_id:
@@ -129,7 +141,7 @@ def item_reject(*, qa_task_item: TaskItem, comment: str, by: User, reason_id: in
         if qa_task_item.status is not None:
             item_status_clear(task=qa_task, item=qa_task_item.item, by=by, copy=qa_task_item.copy)
         review_honeypots.caught(qa_task_item=qa_task_item, by=by)
-        return qa_task_item
+        return None
     parents = list(
         TaskItem.objects.select_for_update()
         .filter(task_id=qa_task.parent_id, item_id=qa_task_item.item_id, assignment__kind=AssignmentKind.WORK)

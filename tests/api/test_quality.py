@@ -3,6 +3,7 @@
 from django.urls import reverse
 
 from taskboard.annotation.models import TaskItem, TaskType
+from taskboard.annotation.people import pause_person
 from taskboard.annotation.selection import Selection
 from taskboard.api.ids import api_id
 from taskboard.quality import qualification
@@ -80,8 +81,10 @@ def test_next_work_passes_over_a_task_whose_qualification_is_not_passed(
     held = TaskItem.objects.filter(task=task, assignment__assignee=annotator).count()
     assert api(annotator).post("/api/v1/pulling/next", {}).json() == {"taskId": None, "claimed": 0}
     client.force_login(annotator)
-    client.post(reverse("work:next-work"))
+    page = client.post(reverse("work:next-work"), follow=True).content.decode()
     assert TaskItem.objects.filter(task=task, assignment__assignee=annotator).count() == held
+    # The page says why the waiting queue gave nothing.
+    assert "Gated: This task needs a qualification first: 2 items" in page
 
 
 def test_a_qa_tasks_honeypot_rate_is_its_review_honeypot_rate(api, manager, annotator, reviewer, dataset, items):
@@ -102,3 +105,42 @@ def test_a_qa_tasks_honeypot_rate_is_its_review_honeypot_rate(api, manager, anno
     assert api(manager).patch(path, {"honeypotRate": 20}).json()["honeypotRate"] == 20
     assert TaskQuality.objects.get(task=qa).honeypot_rate == 20
     assert api(manager).patch(path, {"honeypotRate": 51}).status_code == 400
+
+
+def test_a_manager_holding_no_item_of_a_gated_task_is_told_only_the_holder_sets_a_status(
+    api, manager, annotator, dataset, items
+):
+    """The holder rule comes before the qualification: a manager who holds nothing in the task (and
+    never took its qualification) is told that only the holder decides, not to qualify first."""
+    task = _gated(manager, annotator, dataset, items)
+    row = TaskItem.objects.filter(task=task, assignment__assignee=annotator).order_by("rank").first()
+    tid, iid = api_id("task", task.pk), api_id("item", row.item_id)
+    body = {"itemIds": [iid], "statusPayload": {"operation": "create", "status": "completed"}}
+    bulk = api(manager).post(f"/api/v1/assignments/items/tasks/{tid}/status", body)
+    assert bulk.status_code == 403 and "Only the assignee holding" in bulk.json()["message"]
+    one_path = f"/api/v1/assignments/{api_id('assignment', row.assignment_id)}/items/{iid}/status"
+    one = api(manager).post(one_path, {"operation": "create", "status": "completed"})
+    assert one.status_code == 403 and "Only the assignee holding" in one.json()["message"]
+    row.refresh_from_db()
+    assert row.status is None
+
+
+def test_a_quality_pause_stops_status_writes_through_the_api(api, manager, annotator, dataset, items):
+    task = create_task(
+        dataset=dataset,
+        created_by=manager,
+        name="Watched",
+        selection=Selection(mode="folder", folder="/city"),
+        assignees=[annotator],
+    )
+    pause_person(project=task.project, user=annotator, by=None, task=task, reason="Score 20%.", stops_work=True)
+    row = TaskItem.objects.filter(task=task, assignment__assignee=annotator).order_by("rank").first()
+    tid, iid = api_id("task", task.pk), api_id("item", row.item_id)
+    body = {"itemIds": [iid], "statusPayload": {"operation": "create", "status": "completed"}}
+    bulk = api(annotator).post(f"/api/v1/assignments/items/tasks/{tid}/status", body)
+    assert bulk.status_code == 403 and "until a manager resumes you. Score 20%." in bulk.json()["message"]
+    one_path = f"/api/v1/assignments/{api_id('assignment', row.assignment_id)}/items/{iid}/status"
+    one = api(annotator).post(one_path, {"operation": "create", "status": "completed"})
+    assert one.status_code == 403 and "until a manager resumes you" in one.json()["message"]
+    row.refresh_from_db()
+    assert row.status is None

@@ -103,3 +103,16 @@ def test_skips_api(api, given, manager, annotator):
     assert done["skipped"] and done["wentTo"]
     assert api(manager).get(path).json()["skips"][0]["reason"] == "dup"
     assert api(annotator).get(path).status_code == 403
+
+
+def test_the_policy_form_offers_the_choices_that_differ_for_the_task(given, pulling_task, client, manager):
+    def offered(task):
+        client.force_login(manager)
+        page = client.get(reverse("dashboards:task-detail", args=[task.pk])).content.decode()
+        form = page[page.index('id="skip-policy"') :]
+        options = form[form.index("<select") : form.index("</select>")].split("</option>")[:-1]
+        return [option.rsplit(">", 1)[1] for option in options]
+
+    assert offered(pulling_task) == ["Back to the queue", "To someone else", "To the task&#x27;s owner"]
+    # A distributed task has no queue: "back" and "to someone else" are one choice there.
+    assert offered(given) == ["To someone else", "To the task&#x27;s owner"]

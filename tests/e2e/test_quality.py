@@ -3,6 +3,7 @@ manager's quality pages and scorecards (screenshots in test-artifacts/)."""
 
 import datetime
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -38,15 +39,7 @@ def street(transactional_db, project, dataset, recipe, manager, annotator, annot
 
 @pytest.fixture
 def page(browser_page):
-    # Heartbeats are covered by the view and work-view browser tests; here they would race page loads
-    # on the live server's shared in-memory SQLite connection. A beacon on leaving the page is not
-    # routed, so it is switched off.
-    browser_page.route("**/beat/", lambda route: route.fulfill(status=204))
-    browser_page.add_init_script("navigator.sendBeacon = function () { return true; };")
-    yield browser_page
-    # Leave no poll (the bell, a task's progress) in flight while the test database is flushed.
-    browser_page.goto("about:blank")
-    browser_page.wait_for_timeout(500)
+    return browser_page
 
 
 def _task(dataset, manager, people, name="Cars", folder="/city/day", **kwargs):
@@ -221,3 +214,118 @@ def test_annotator_answers_a_honeypot_wrong_and_is_told_of_the_pause(page, login
         page.locator("[data-status='discard']").click()
     page.goto("/inbox/")
     expect(page.locator("main")).to_contain_text("Honeypot score 0% (0 of 1) is below 80%")
+
+
+def test_manager_asks_for_a_qualification_and_the_annotator_passes_it_to_work(
+    page, login_as, screenshot, street, manager, annotator, annotator2
+):
+    """The manager's side makes ground truth and sets the gate from the quality pages; the annotator's
+    side is sent to the qualification and told why, fails once (told so, one attempt left), passes and
+    then works."""
+    task = _task(street, manager, [annotator])
+    # The accepted answers come from a task someone trusted did: three highway items completed.
+    truth = _task(street, manager, [annotator2], name="Highway truth", folder="/highway")
+    for row in TaskItem.objects.filter(task=truth).select_related("item").order_by("rank")[:3]:
+        flow.item_status_set(task=truth, item=row.item, status="completed", by=annotator2)
+    login_as(page, manager)
+    page.goto(f"/quality/projects/{task.project_id}/")
+    page.get_by_label("From task").select_option(label="Highway truth")
+    page.get_by_label("items with status").fill("completed")
+    page.get_by_role("button", name="Make ground truth").click()
+    expect(page.locator(".messages")).to_contain_text("3 items are ground truth now")
+    page.goto(f"/tasks/{task.pk}/")
+    page.get_by_role("link", name="Quality gates").click()
+    page.get_by_label("Qualification items (0: none)").fill("2")
+    page.get_by_label("pass mark (%)").fill("100")
+    page.get_by_label("attempts").fill("2")
+    page.locator("#honeypots form").first.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text("Quality gates saved")
+    expect(page.get_by_label("Qualification items (0: none)")).to_have_value("2")
+    # Asking for more items than the dataset's ground truth is refused on the page, with the count.
+    page.get_by_label("Qualification items (0: none)").fill("9")
+    page.locator("#honeypots form").first.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text("The dataset has 3 ground-truth items")
+
+    login_as(page, annotator)
+    page.goto("/work/")
+    # My work marks the gated task before it is clicked.
+    expect(page.locator("table.my-work [data-gate=qualify]")).to_have_text("qualification first")
+    screenshot(page, "quality-my-work-qualification-first")
+    page.locator("table.my-work").get_by_role("link", name="Cars").click()
+    expect(page).to_have_url(re.compile(rf"/quality/tasks/{task.pk}/qualify/$"))
+    expect(page.locator("#qualification-state")).to_contain_text(
+        "needs a qualification first: 2 items, 100% right to pass, 2 attempts left"
+    )
+    screenshot(page, "quality-qualification-needed")
+    # A wrong attempt: told it did not pass, with one attempt left and the best so far.
+    page.get_by_role("button", name="Start the qualification").click()
+    fieldsets = page.locator("fieldset.qualify-item")
+    expect(fieldsets).to_have_count(2)
+    for n in range(2):
+        fieldsets.nth(n).get_by_label("Discard", exact=True).check()
+    page.get_by_role("button", name="Submit answers").click()
+    expect(page.locator(".messages")).to_contain_text("Not passed: 0 of 2 right")
+    expect(page.locator("#qualification-state")).to_contain_text("1 attempt left")
+    expect(page.locator("#qualification-state")).to_contain_text("Your best so far: 0% right")
+    page.get_by_role("button", name="Start the qualification").click()
+    for n in range(2):
+        fieldsets.nth(n).get_by_label("Completed", exact=True).check()
+    page.get_by_role("button", name="Submit answers").click()
+    expect(page.locator(".messages")).to_contain_text("Passed: 2 of 2 right")
+    page.get_by_role("link", name="Go to my work").click()
+    expect(page.locator("table.my-work [data-gate]")).to_have_count(0)
+    page.locator("table.my-work").get_by_role("link", name="Cars").click()
+    expect(page.locator(".item-name")).to_be_visible()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Completed").first.click()
+    row = TaskItem.objects.filter(task=task, assignment__assignee=annotator).order_by("rank").first()
+    assert row.status == "completed"
+
+    login_as(page, manager)
+    page.goto(f"/quality/tasks/{task.pk}/")
+    person = page.locator("#qualification tr").filter(has_text="bob@example.com")
+    expect(person).to_contain_text("passed")
+    expect(person).to_contain_text("2 / 2")
+    expect(person).to_contain_text("100%")
+
+
+def test_reviewer_catches_a_known_wrong_answer_and_it_shows_in_their_catch_rate(
+    page, login_as, screenshot, street, manager, annotator, reviewer
+):
+    """A decoy looks like any reviewed answer in the review work view; rejecting it is a catch: it
+    leaves the queue, sends nothing back to an annotator and shows in the reviewers' scorecard."""
+    task = _task(street, manager, [annotator])
+    for row in TaskItem.objects.filter(task=task).select_related("item"):
+        flow.item_status_set(task=task, item=row.item, status="completed", by=annotator)
+    qa = _task(street, manager, [reviewer], name="Cars QA", task_type=TaskType.QA, parent=task)
+    _truth(street, task.project, n=4)
+    reasons.reason_add(project=task.project, by=manager, name="Wrong label")
+
+    login_as(page, manager)
+    page.goto(f"/quality/tasks/{qa.pk}/")
+    page.get_by_label("Review honeypots (% of each queue)").fill("20")
+    page.get_by_role("button", name="Save and top the queues up").click()
+    expect(page.locator(".messages")).to_contain_text("1 known-wrong answers seeded")
+    decoy = ReviewHoneypot.objects.get(qa_task=qa)
+    row = TaskItem.objects.get(task=qa, item_id=decoy.item_id)
+
+    login_as(page, reviewer)
+    page.goto(f"/work/assignments/{row.assignment_id}/items/{row.pk}/")
+    # Shown as the reviewed task's answer, by one of its annotators, like any other item.
+    expect(page.locator("main")).to_contain_text(f"By bob@example.com in {task.name}")
+    screenshot(page, "quality-review-honeypot-shown")
+    page.locator("#reject-reason").select_option(label="Wrong label")
+    page.get_by_role("button", name="Reject").click()
+    expect(page.locator(".messages")).to_contain_text("Sent back")
+    expect(page.locator(".item-name")).to_be_visible()
+    decoy.refresh_from_db()
+    assert (decoy.outcome, decoy.reviewer_id) == (ReviewHoneypot.Outcome.CAUGHT, reviewer.pk)
+    assert not TaskItem.objects.filter(task=qa, item_id=decoy.item_id).exists()
+    assert not TaskItem.objects.filter(task=task, rework=True).exists()
+
+    login_as(page, manager)
+    page.goto(f"/dashboards/projects/{task.project_id}/people/")
+    page.get_by_role("link", name="Reviewers").click()
+    card = page.locator("#reviewer-cards tr").filter(has_text="rita@example.com")
+    expect(card).to_contain_text("1 of 1 (100%)")
+    screenshot(page, "quality-review-honeypot-caught")

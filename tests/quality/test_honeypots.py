@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from taskboard.annotation.models import Pause, TaskItem, TaskType
-from taskboard.annotation.people import is_paused
+from taskboard.annotation.people import WorkRefused, is_paused, pause_person, resume_person
 from taskboard.dashboards.queries import people_scorecards
 from taskboard.datasets.models import Label
 from taskboard.notifications.models import Notification
@@ -100,6 +100,13 @@ def test_answers_are_scored_and_a_low_score_pauses(make_task, manager, annotator
     assert {annotator.pk, manager.pk} <= told
     (score,) = queries.scores(task=task)
     assert (score.answered, score.right, score.paused) == (3, 1, True)
+    # The rule's pause stops work, not only new items: in a distributed task the person holds all of
+    # theirs already, and would go on spoiling them.
+    assert pause.stops_work
+    with pytest.raises(WorkRefused, match="paused in this task until a manager resumes you"):
+        flow.item_status_set(task=task, item=bob_rows[3].item, status="completed", by=annotator)
+    assert TaskItem.objects.get(pk=bob_rows[3].pk).status is None
+    resume_person(project=task.project, user=annotator, by=manager, task=task)
     # A cleared status withdraws the answer.
     flow.item_status_clear(task=task, item=bob_rows[2].item, by=annotator)
     assert GroundTruthAnswer.objects.filter(user=annotator).count() == 2
@@ -128,3 +135,40 @@ def test_quality_pages_for_the_manager(client, make_task, manager, annotator, it
     assert "Quality gates" in client.get(reverse("dashboards:task-detail", args=[task.pk])).content.decode()
     client.force_login(annotator)
     assert client.get(url).status_code == 404
+
+
+def test_a_stopped_person_is_told_why_on_the_work_page(client, make_task, manager, annotator, annotator2):
+    task = make_task(assignees=[annotator, annotator2], folder="/city")
+    row = held(task, annotator)[0]
+    # A manager's own pause only keeps new items away; the rule's (or a stopping one) stops work.
+    pause_person(project=task.project, user=annotator, by=manager, task=task, reason="Look first.")
+    pause_person(project=task.project, user=annotator, by=None, task=task, reason="Score 20%.", stops_work=True)
+    assert Pause.objects.get(user=annotator, task=task).stops_work
+    client.force_login(annotator)
+    before = client.get(reverse("work:item", args=[row.assignment_id, row.pk])).content.decode()
+    assert 'id="stopped"' in before and 'data-record=""' in before
+    url = reverse("work:item-status", args=[row.assignment_id, row.pk])
+    page = client.post(url, {"status": "completed"}, follow=True).content.decode()
+    assert "paused in this task until a manager resumes you. Score 20%." in page
+    assert TaskItem.objects.get(pk=row.pk).status is None
+    resume_person(project=task.project, user=annotator, by=manager, task=task)
+    after = client.get(reverse("work:item", args=[row.assignment_id, row.pk])).content.decode()
+    assert 'id="stopped"' not in after and 'data-record="1"' in after
+
+
+def test_my_work_marks_where_a_stop_holds_the_person(client, make_task, manager, annotator, annotator2):
+    """A stop in one task marks that task; a stop across the project marks every task of it; a
+    manager's plain pause (no new items only) marks none."""
+    city = make_task("City", assignees=[annotator, annotator2], folder="/city")
+    highway = make_task("Highway", assignees=[annotator, annotator2], folder="/highway")
+    client.force_login(annotator)
+    my_work = reverse("work:my-work")
+    pause_person(project=city.project, user=annotator, by=manager, task=highway, reason="Look first.")
+    assert 'data-gate="stopped"' not in client.get(my_work).content.decode()
+    pause_person(project=city.project, user=annotator, by=None, task=city, reason="Score 20%.", stops_work=True)
+    rows = client.get(my_work).content.decode().split("<tr")
+    assert [row for row in rows if 'data-gate="stopped"' in row] == [row for row in rows if f">{city.name}<" in row]
+    pause_person(project=city.project, user=annotator, by=None, reason="Score 10%.", stops_work=True)
+    assert client.get(my_work).content.decode().count('data-gate="stopped"') == 2
+    client.force_login(annotator2)
+    assert 'data-gate="stopped"' not in client.get(my_work).content.decode()

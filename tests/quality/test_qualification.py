@@ -1,13 +1,14 @@
 """Qualification: N ground-truth items, a pass mark, limited attempts; no work before passing."""
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from taskboard.annotation.models import Assignment
 from taskboard.quality import qualification
 from taskboard.quality.models import GroundTruth
 from taskboard.work import flow
+from taskboard.work import queries as work_queries
 from taskboard.work import services as work
 from tests.quality.conftest import held
 
@@ -75,7 +76,8 @@ def test_no_opening_or_pulling_before_passing(client, gated, make_task, manager,
     response = client.get(reverse("work:item", args=[assignment.pk, row.pk]), follow=True)
     assert response.redirect_chain[-1][0] == reverse("quality:qualify", args=[gated.pk])
     page = response.content.decode()
-    assert "needs a qualification first" in page and "Start the qualification" in page
+    assert "Start the qualification" in page
+    assert page.count("needs a qualification first") == 1  # said once, by the page, not a flash too
     pulled = make_task("Pulled", assignees=[annotator], folder="/city", batch_size=3, max_batch_workload=5)
     qualification.qualification_update(task=pulled, by=manager, items=3, pass_mark=66, attempts=2)
     mine = Assignment.objects.get(task=pulled, assignee=annotator)
@@ -114,3 +116,45 @@ def test_taking_the_qualification_through_the_pages(client, gated, manager, anno
     client.force_login(manager)
     task_page = client.get(reverse("quality:task", args=[gated.pk])).content.decode()
     assert "bob@example.com" in task_page and "passed" in task_page
+
+
+def test_someone_else_is_refused_as_not_the_holder_before_the_qualification(client, gated, manager, annotator):
+    """The status flow asks who holds the item before asking for a qualification: a manager holding
+    no item of the task is not sent to qualify for someone else's item."""
+    row = held(gated, annotator)[0]
+    with pytest.raises(PermissionDenied, match="Only the assignee holding") as refused:
+        flow.item_status_set(task=gated, item=row.item, status="completed", by=manager)
+    assert not isinstance(refused.value, qualification.NotQualified)
+    with pytest.raises(PermissionDenied, match="Only the assignee holding") as refused:
+        flow.item_status_clear(task=gated, item=row.item, by=manager)
+    assert not isinstance(refused.value, qualification.NotQualified)
+    client.force_login(manager)
+    response = client.post(reverse("work:item-status", args=[row.assignment_id, row.pk]), {"status": "completed"})
+    page = client.get(response["Location"]).content.decode()
+    assert "Only the person this item is assigned to" in page and "qualification first" not in page
+    row.refresh_from_db()
+    assert row.status is None
+
+
+def test_my_work_marks_the_task_to_qualify_for_until_passed(client, gated, make_task, manager, annotator):
+    free = make_task("Free", assignees=[annotator], folder="/highway")
+    client.force_login(annotator)
+    page = client.get(reverse("work:my-work")).content.decode()
+    qualify_link = f'data-gate="qualify" href="{reverse("quality:qualify", args=[gated.pk])}"'
+    assert qualify_link in page and page.count('data-gate="qualify"') == 1  # not on the free task
+    assert free.name in page
+    home = client.get(reverse("dashboards:home")).content.decode()
+    assert qualify_link in home and home.count('data-gate="qualify"') == 1  # the home page's open work too
+    attempt = qualification.attempt_start(task=gated, user=annotator, seed=1)
+    qualification.attempt_submit(attempt=attempt, by=annotator, answers=_answer(attempt, 3))
+    assert 'data-gate="qualify"' not in client.get(reverse("work:my-work")).content.decode()
+    assert 'data-gate="qualify"' not in client.get(reverse("dashboards:home")).content.decode()
+
+
+def test_my_work_reads_its_gates_in_two_queries(gated, make_task, annotator, django_assert_num_queries):
+    for n in range(3):
+        make_task(f"Free {n}", assignees=[annotator], folder="/highway")
+    rows = work_queries.my_work(user=annotator)
+    with django_assert_num_queries(2):
+        gates = work_queries.my_work_gates(user=annotator, rows=rows)
+    assert gates == {gated.pk: work_queries.QUALIFY}

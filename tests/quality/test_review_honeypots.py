@@ -69,6 +69,15 @@ def test_catch_rate_per_reviewer(client, qa_with_decoys, manager, reviewer):
     assert "3 judged" in client.get(reverse("quality:task", args=[qa.pk])).content.decode()
 
 
+def test_judging_a_known_wrong_answer_is_activity_on_the_scorecard(qa_with_decoys, reviewer):
+    task, qa = qa_with_decoys
+    first = ReviewHoneypot.objects.filter(qa_task=qa).order_by("pk").first()
+    flow.item_reject(qa_task_item=_qa_row(qa, first.item_id), comment="wrong label", by=reviewer)
+    (rita,) = [c for c in reviewer_scorecards(task.project) if c.email == reviewer.email]
+    # Their only review so far was a catch: it showed as never active.
+    assert rita.last_active == ReviewHoneypot.objects.get(pk=first.pk).decided_at is not None
+
+
 def test_seeding_needs_truth_outside_the_reviewed_task(qa_with_decoys, manager, annotator, reviewer):
     task, qa = qa_with_decoys
     # The queue has its share: nothing to do.
@@ -117,3 +126,22 @@ def test_each_reviewers_queue_gets_its_share(client, make_task, manager, annotat
         assert ReviewHoneypot.objects.filter(qa_task=qa, item_id__in=mine).count() == 3
     bad = client.post(reverse("quality:review-honeypots", args=[qa.pk]), {"honeypot_rate": "80"}, follow=True)
     assert "0 to 50 percent" in bad.content.decode()
+
+
+def test_catching_the_last_known_wrong_answer_of_the_queue_lands_on_a_page(client, qa_with_decoys, reviewer):
+    """A caught decoy leaves the queue: with nothing else to do, the reviewer goes to their assignment,
+    not back to the page of an item that is no longer there (a 404)."""
+    task, qa = qa_with_decoys
+    decoys = {d.item_id for d in ReviewHoneypot.objects.filter(qa_task=qa)}
+    client.force_login(reviewer)
+    rows = list(TaskItem.objects.filter(task=qa).order_by("rank"))
+    for row in [r for r in rows if r.item_id not in decoys] + [r for r in rows if r.item_id in decoys]:
+        if row.item_id in decoys:
+            url = reverse("work:item-reject", args=[row.assignment_id, row.pk])
+            response = client.post(url, {"comment": "the labels are wrong"}, follow=True)
+        else:
+            url = reverse("work:item-status", args=[row.assignment_id, row.pk])
+            response = client.post(url, {"status": "approved"}, follow=True)
+        assert response.status_code == 200, response.redirect_chain
+    assert "Sent back to the annotator for rework." in response.content.decode()
+    assert ReviewHoneypot.objects.filter(qa_task=qa, outcome=ReviewHoneypot.Outcome.CAUGHT).count() == 3

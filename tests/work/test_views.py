@@ -36,11 +36,11 @@ def test_my_work_lists_own_assignments_most_urgent_first(client, dataset, recipe
     client.force_login(annotator)
     response = client.get(reverse("work:my-work"))
     assert response.status_code == 200
-    names = [row.task.name for row in response.context["rows"]]
+    names = [row.task.name for row, _ in response.context["entries"]]
     assert names == ["Late", "Soon", "Later"]
     html = response.content.decode()
     assert "overdue" in html and "Carols" not in html
-    row = response.context["rows"][0]
+    row, _ = response.context["entries"][0]
     assert (row.done, row.remaining) == (0, 4)
 
 
@@ -266,7 +266,8 @@ def test_setting_a_status_moves_to_the_next_item(client, live_task, annotator):
     items[0].refresh_from_db()
     assert items[0].status == "completed" and items[0].status_by == annotator
     page = client.get(reverse("work:my-work"))
-    assert (page.context["rows"][0].done, page.context["rows"][0].remaining) == (1, 2)
+    row, _ = page.context["entries"][0]
+    assert (row.done, row.remaining) == (1, 2)
     client.post(reverse("work:item-status", args=[assignment.pk, items[0].pk]), {"status": "__clear__"})
     items[0].refresh_from_db()
     assert items[0].status is None
