@@ -23,6 +23,7 @@ from taskboard.annotation.models import (
     TaskStatus,
     WorkloadEntry,
 )
+from taskboard.annotation.picks import items_pick
 from taskboard.dashboards.models import ConsensusTally, DailyThroughput, ReviewTally
 from taskboard.datasets.models import Annotation
 from taskboard.jobs.models import Job, JobState
@@ -91,6 +92,7 @@ def task_data(project, owner, manager, annotator, annotator2, dataset, recipe):
     Skip.objects.create(task=task, item=items[4], by=annotator2, reason="blurry", went_to="bob@example.com")
     operation = BulkOperation.objects.create(project=project, task=task, kind="priority", by=manager, count=1)
     OperationRow.objects.create(operation=operation, task_item_id=TaskItem.objects.first().pk, before_priority=50)
+    items_pick(task=task, rows=TaskItem.objects.filter(task=task), by=manager)
     Job.objects.create(
         kind="task_create", project=project, created_by=manager, state=JobState.RUNNING, done=5, total=10
     )

@@ -28,6 +28,8 @@ from taskboard.annotation.models import (
     Lease,
     OperationRow,
     Pause,
+    Pick,
+    PickedItem,
     Skip,
     StatusCount,
     StatusLog,
@@ -37,6 +39,7 @@ from taskboard.annotation.models import (
 )
 from taskboard.annotation.operations import operation_undo
 from taskboard.annotation.people import pause_person, resume_person
+from taskboard.annotation.picks import items_pick
 from taskboard.annotation.selection import Selection
 from taskboard.datasets.admin import LargeTableAdmin
 
@@ -275,6 +278,10 @@ class TaskItemStatusFilter(admin.SimpleListFilter):
         return queryset.filter(status=self.value()) if self.value() else queryset
 
 
+# Up to this many selected rows of a task, a bulk action lists their items; past it, it picks them.
+LIST_ROWS = 10_000
+
+
 @admin.register(TaskItem)
 class TaskItemAdmin(LargeTableAdmin):
     list_display = (
@@ -300,25 +307,35 @@ class TaskItemAdmin(LargeTableAdmin):
     readonly_fields = ("status", "status_by", "status_at")
     actions = ("set_status", "clear_status", "set_priority", "release")
 
-    def _by_task(self, queryset) -> list[tuple[AnnotationTask, Selection]]:
-        """The selected rows as (task, the selection of their items), tasks in id order (the lock order).
-        A selection names items, so every copy of a selected item in its task follows."""
-        by_task: dict[int, set[int]] = {}
-        for task_id, item_id in queryset.order_by().values_list("task_id", "item_id"):
-            by_task.setdefault(task_id, set()).add(item_id)
-        tasks = AnnotationTask.objects.filter(pk__in=list(by_task)).order_by("pk")
-        return [(task, Selection(mode="list", item_ids=tuple(sorted(by_task[task.pk])))) for task in tasks]
+    def _tasks(self, queryset) -> list[AnnotationTask]:
+        """The tasks of the selected rows, in id order (the lock order)."""
+        return list(AnnotationTask.objects.filter(pk__in=queryset.order_by().values("task_id")).order_by("pk"))
 
-    def _each_task(self, request, groups, write, done: str) -> None:
-        """`write(task, selection)` for every task, all or nothing."""
+    def _selection(self, request, queryset, task: AnnotationTask, *, listed: bool) -> Selection:
+        """The items of the selected rows of `task`; a selection names items, so every copy of a selected
+        item in its task follows. Listed up to LIST_ROWS rows (or when the service takes ids); past that
+        (the changelist's "select all" over many rows) picked by one INSERT … SELECT, so no id passes
+        through this process."""
+        rows = queryset.order_by().filter(task_id=task.pk)
+        if not listed and rows.count() > LIST_ROWS:
+            return items_pick(task=task, rows=rows, by=request.user)
+        return Selection(mode="list", item_ids=tuple(sorted(set(rows.values_list("item_id", flat=True)))))
+
+    def _each_task(self, request, queryset, write, done: str, *, listed: bool = False) -> None:
+        """`write(task, selection)` for every task, all or nothing (a pick made for a refused step too)."""
         steps = [
-            (task.name, lambda task=task, selection=selection: started_outcome(write(task, selection), done))
-            for task, selection in groups
+            (
+                task.name,
+                lambda task=task: started_outcome(
+                    write(task, self._selection(request, queryset, task, listed=listed)), done
+                ),
+            )
+            for task in self._tasks(queryset)
         ]
         all_or_nothing(self, request, steps)
 
     def _ask(self, request, queryset, *, form, action: str, title: str):
-        count, names = queryset.count(), ", ".join(sorted({task.name for task, _ in self._by_task(queryset)}))
+        count, names = queryset.count(), ", ".join(sorted(task.name for task in self._tasks(queryset)))
         lead = (
             f"{count} selected task item row(s) in {names}. Each task's change is one bulk operation, undoable "
             "from the bulk operations list; every copy of a selected item in its task follows, and a status "
@@ -328,10 +345,8 @@ class TaskItemAdmin(LargeTableAdmin):
 
     @admin.action(description="Set a status (one bulk operation per task, undoable)")
     def set_status(self, request, queryset):
-        groups = self._by_task(queryset)
-        form = forms.AdminBulkStatusForm(
-            request.POST if "apply" in request.POST else None, tasks=[task for task, _ in groups]
-        )
+        data = request.POST if "apply" in request.POST else None
+        form = forms.AdminBulkStatusForm(data, tasks=self._tasks(queryset))
         if not form.is_valid():
             return self._ask(request, queryset, form=form, action="set_status", title="Set a status")
         status = form.chosen_status
@@ -340,7 +355,7 @@ class TaskItemAdmin(LargeTableAdmin):
             return items_status_start(task=task, selection=selection, status=status, by=request.user)
 
         done = f"status {'cleared' if status is None else f'“{status}”'} on {{count}} item(s)."
-        self._each_task(request, groups, write, done)
+        self._each_task(request, queryset, write, done)
         return None
 
     @admin.action(description="Clear their status (one bulk operation per task, undoable)")
@@ -348,7 +363,7 @@ class TaskItemAdmin(LargeTableAdmin):
         def write(task, selection):
             return items_status_start(task=task, selection=selection, status=None, by=request.user)
 
-        self._each_task(request, self._by_task(queryset), write, "status cleared on {count} item(s).")
+        self._each_task(request, queryset, write, "status cleared on {count} item(s).")
 
     @admin.action(description="Set their item priority (one bulk operation per task, undoable)")
     def set_priority(self, request, queryset):
@@ -360,7 +375,7 @@ class TaskItemAdmin(LargeTableAdmin):
         def write(task, selection):
             return items_priority_start(task=task, selection=selection, value=value, by=request.user)
 
-        self._each_task(request, self._by_task(queryset), write, f"priority {value} on {{count}} item(s).")
+        self._each_task(request, queryset, write, f"priority {value} on {{count}} item(s).")
         return None
 
     @admin.action(description="Release from their lease: unstarted pulled items back to the queue")
@@ -368,7 +383,8 @@ class TaskItemAdmin(LargeTableAdmin):
         def write(task, selection):
             return BulkStart(count=lease_release_items(task=task, item_ids=selection.item_ids, by=request.user).items)
 
-        self._each_task(request, self._by_task(queryset), write, "{count} item(s) back in the queue.")
+        # The lease service takes ids; a person's pulled batches are small.
+        self._each_task(request, queryset, write, "{count} item(s) back in the queue.", listed=True)
 
     @admin.display(description="holder", ordering="assignment__assignee__email")
     def assignee(self, task_item):
@@ -415,21 +431,28 @@ class PauseAdmin(admin.ModelAdmin):
     """Pausing here goes through the same service as the people pages, so the person and the managers
     are told; a pause is made or lifted, never edited."""
 
-    list_display = ("user", "project", "task", "reason", "by", "created_at")
-    list_filter = ("project",)
+    list_display = ("user", "project", "task", "stops_work", "reason", "by", "created_at")
+    list_filter = ("stops_work", "project")
     search_fields = ("user__email", "project__name", "task__name", "reason")
     raw_id_fields = ("project", "user", "task", "by")
     readonly_fields = ("by", "created_at")
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
-            return ("project", "user", "task", "reason", "by", "created_at")
+            return ("project", "user", "task", "stops_work", "reason", "by", "created_at")
         return self.readonly_fields
 
     def save_model(self, request, obj, form, change):
         if change:
             return
-        made = pause_person(project=obj.project, user=obj.user, task=obj.task, reason=obj.reason, by=request.user)
+        made = pause_person(
+            project=obj.project,
+            user=obj.user,
+            task=obj.task,
+            reason=obj.reason,
+            by=request.user,
+            stops_work=obj.stops_work,
+        )
         obj.pk = made.pk
 
     def delete_model(self, request, obj):
@@ -560,6 +583,29 @@ class BulkOperationAdmin(admin.ModelAdmin):
 class OperationRowAdmin(LargeTableAdmin):
     list_display = ("id", "operation", "task_item_id", "before_priority", "before_status")
     raw_id_fields = ("operation",)
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Pick)
+class PickAdmin(admin.ModelAdmin):
+    """Picks are made by the task item rows' bulk actions (`picks.items_pick`) and swept after a day;
+    here they are read."""
+
+    list_display = ("id", "dataset", "count", "by", "created_at")
+    list_select_related = ("dataset", "by")
+    readonly_fields = ("dataset", "count", "by", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PickedItem)
+class PickedItemAdmin(LargeTableAdmin):
+    list_display = ("id", "pick", "item")
+    raw_id_fields = ("pick", "item")
+    readonly_fields = ("pick", "item")
 
     def has_add_permission(self, request):
         return False

@@ -515,12 +515,18 @@ class HoldingChange(models.Model):
 
 class Pause(models.Model):
     """A person paused in one task, or (no task) in every task of a project: they pull nothing there
-    and get no new work handed to them, until resumed. What they hold stays theirs."""
+    and get no new work handed to them, until resumed. What they hold stays theirs; with `stops_work`
+    they also set no status on it until resumed."""
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="pauses")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pauses")
     task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, null=True, blank=True, related_name="pauses")
     reason = models.TextField(blank=True)
+    # A quality rule's pause: a person whose answers fall below the mark would otherwise go on
+    # spoiling the items already handed to them, which in a distributed task is all of them.
+    stops_work = models.BooleanField(
+        default=False, help_text="They also set no status on the items they hold, until resumed."
+    )
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -690,3 +696,28 @@ class Skip(models.Model):
 
     def __str__(self) -> str:
         return f"{self.by_id} skipped {self.item_id} in {self.task_id}"
+
+
+class Pick(models.Model):
+    """Items picked for one bulk action, where listing their ids would not do: the admin's "select
+    all" over many task items. Its rows are written by one INSERT … SELECT (`picks.items_pick`) and a
+    selection names it (`Selection(mode="picked")`); picks older than a day are swept."""
+
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="+")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.count} items picked"
+
+
+class PickedItem(models.Model):
+    pick = models.ForeignKey(Pick, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pick", "item"], name="picked_item_once")]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} of pick {self.pick_id}"

@@ -12,12 +12,12 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from taskboard.annotation.dql import DQLError, dql_to_q
 from taskboard.annotation.dql_values import in_values
-from taskboard.annotation.models import AnnotationTask, TaskItem
+from taskboard.annotation.models import AnnotationTask, Pick, PickedItem, TaskItem
 from taskboard.datasets.folders import folder_q
 from taskboard.datasets.ids import parse_item_id
 from taskboard.datasets.models import Dataset, Item
 
-Mode = Literal["folder", "annotated", "task_status", "unassigned", "list", "all", "filter"]
+Mode = Literal["folder", "annotated", "task_status", "unassigned", "list", "all", "filter", "picked"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class Selection:
     filenames: tuple[str, ...] = ()
     # filter: a Dataloop DQL filter (the "filter" part: {"$and": [...], "$or": [...]})
     dql: dict[str, Any] | None = field(default=None, hash=False)
+    # picked: the items of a `Pick` (`picks.items_pick`), made by a query over many rows
+    pick_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -96,6 +98,13 @@ def _list_q(*, dataset: Dataset, selection: Selection) -> Q:
     return q
 
 
+def _picked_q(*, dataset: Dataset, selection: Selection) -> Q:
+    pick_id = selection.pick_id
+    if not isinstance(pick_id, int) or not Pick.objects.filter(pk=pick_id, dataset=dataset).exists():
+        raise _selection_error("The picked items are gone (a pick is kept for a day): pick them again.")
+    return Q(Exists(PickedItem.objects.filter(pick_id=pick_id, item_id=OuterRef("pk"))))
+
+
 def select_items(*, dataset: Dataset, selection: Selection) -> QuerySet[Item]:
     """The dataset's items a selection names, as an unordered queryset (callers order it).
 
@@ -118,6 +127,8 @@ def select_items(*, dataset: Dataset, selection: Selection) -> QuerySet[Item]:
         q = ~Q(Exists(TaskItem.objects.filter(item=OuterRef("pk"))))
     elif mode == "list":
         q = _list_q(dataset=dataset, selection=selection)
+    elif mode == "picked":
+        q = _picked_q(dataset=dataset, selection=selection)
     elif mode == "filter":
         if selection.dql is None:
             raise _selection_error("A filter is required.")

@@ -3,11 +3,16 @@ priority over the task item rows selected there, reassign and redistribute over 
 selected there, each through the pages' service, recorded as one undoable operation; a refusal
 anywhere changes nothing."""
 
-import pytest
-from django.urls import reverse
+from datetime import timedelta
 
-from taskboard.annotation import operations, services
-from taskboard.annotation.models import Assignment, BulkOperation, StatusLog, TaskItem
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from taskboard.annotation import admin as annotation_admin
+from taskboard.annotation import bulk_status, operations, picks, priority, services
+from taskboard.annotation.models import Assignment, BulkOperation, Pick, PickedItem, StatusLog, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.dashboards import counters
 from tests.annotation.conftest import assert_counters
@@ -185,3 +190,40 @@ def test_admin_redistribute_equal_or_by_shares(admin_client, tasks, manager, ann
     operations.operation_undo(operation=BulkOperation.objects.get(kind="redistribute"), by=manager)
     assert TaskItem.objects.filter(task=first, assignment__assignee=annotator).count() == 3
     assert_counters(first)
+
+
+# --- "Select all" over many rows: picked by a query, not listed -------------------------------------------
+
+
+def test_select_all_over_many_rows_picks_the_items_with_one_statement(
+    admin_client, tasks, manager, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Past LIST_ROWS a task's selected rows become a pick (one INSERT … SELECT): the changelist's
+    filter (here, rows with no status) decides, and only those items change."""
+    first, second = tasks
+    monkeypatch.setattr(annotation_admin, "LIST_ROWS", 2)
+    done_before = list(TaskItem.objects.filter(task=first).order_by("pk")[:2])
+    two = Selection(mode="list", item_ids=tuple(row.item_id for row in done_before))
+    bulk_status.items_status_set(task=first, selection=two, status="completed", by=manager)
+    url = reverse(CHANGELIST) + "?status=none"
+    data = {"action": "set_priority", "select_across": "1", "index": "0", "_selected_action": row_ids(first)[:1]}
+    ask = admin_client.post(url, data).text
+    assert "8 selected task item row(s) in first, second" in ask
+    assert not Pick.objects.exists()  # nothing is picked before the action is applied
+    with django_capture_on_commit_callbacks(execute=True):
+        done = admin_client.post(url, {**data, "priority": "77", "apply": "Set it"}, follow=True).text.lower()
+    assert "first: priority 77 on 4 item(s)." in done and "second: priority 77 on 4 item(s)." in done
+    assert sorted(Pick.objects.values_list("count", flat=True)) == [4, 4]
+    assert set(TaskItem.objects.filter(priority=77).values_list("status", flat=True)) == {None}
+    assert not TaskItem.objects.filter(pk__in=[row.pk for row in done_before], priority=77).exists()
+
+
+def test_a_picked_selection_is_refused_once_swept(tasks, manager):
+    first, _ = tasks
+    selection = picks.items_pick(task=first, rows=TaskItem.objects.filter(task=first), by=manager)
+    assert selection.mode == "picked" and Pick.objects.get(pk=selection.pick_id).count == 6
+    Pick.objects.update(created_at=timezone.now() - picks.PICK_KEEP - timedelta(minutes=1))
+    picks.items_pick(task=first, rows=TaskItem.objects.filter(task=first), by=manager)  # sweeps the old one
+    with pytest.raises(ValidationError, match="The picked items are gone"):
+        priority.items_priority_set(task=first, selection=selection, priority=5, by=manager)
+    assert not PickedItem.objects.filter(pick_id=selection.pick_id).exists()

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 
+from taskboard.annotation import admin as annotation_admin
 from taskboard.annotation import bulk_jobs, bulk_status, moves, operations, people, priority
 from taskboard.annotation.models import Assignment, BulkOperation, HoldingChange, StatusLog, TaskItem
 from taskboard.annotation.rows import bulk_run_rows, in_run, key_runs
@@ -399,4 +400,46 @@ def test_admin_set_status_and_reassign_forms_start_jobs_for_many(
         )
     assert Job.objects.get(kind="bulk_reassign").state == JobState.SUCCEEDED
     assert not TaskItem.objects.filter(task=task, assignment__assignee=annotator).exists()
+    assert counters.find_drift() == []
+
+
+def test_a_task_the_hand_off_skips_leaves_its_total(
+    small_threshold, task, dataset, recipe, project, manager, annotator, annotator2
+):
+    """Nobody else can take the second task's items: they stay, and the bar's total drops by them
+    instead of the bar jumping to done at the end."""
+    make_items(dataset, {"/alone": 6})
+    alone = create_task(
+        dataset=dataset,
+        created_by=manager,
+        name="alone",
+        selection=Selection(mode="folder", folder="/alone"),
+        assignees=[annotator],
+    )
+    people.pause_person(project=project, user=annotator, by=manager)
+    seen = Seen()
+    results = moves.person_hand_off(project=project, user=annotator, by=manager, progress=seen)
+    assert [(h.task.pk, h.moved, bool(h.skipped)) for h in results] == [(task.pk, 20, False), (alone.pk, 0, True)]
+    assert seen.calls[0] == (0, 26) and seen.calls[-1] == (20, 20), seen.calls
+    seen.moved_step_by_step(20)
+    assert Assignment.objects.get(task=alone, assignee=annotator).item_count == 6
+
+
+def test_admin_select_all_runs_a_job_over_its_pick(
+    admin_client, small_threshold, task, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A job runs after the request: its selection names the pick, which holds the items meanwhile."""
+    monkeypatch.setattr(annotation_admin, "LIST_ROWS", 2)
+    one = list(TaskItem.objects.filter(task=task).values_list("pk", flat=True)[:1])
+    data = {"action": "set_status", "select_across": "1", "index": "0", "_selected_action": one}
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:annotation_taskitem_changelist"),
+            {**data, "status": "completed", "apply": "Set it"},
+            follow=True,
+        )
+    job = Job.objects.get(kind="bulk_status")
+    assert job.state == JobState.SUCCEEDED, job.error
+    assert job.params["selection"]["mode"] == "picked"
+    assert TaskItem.objects.filter(task=task, status="completed").count() == 40
     assert counters.find_drift() == []
