@@ -295,7 +295,7 @@ def signed_in(app, meter, profiler, email: str) -> Client:
     user = User.objects.get(email=email)
     session = engine.SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]  # as the sign-in form writes it
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.save()
     client = Client(app, meter, profiler)

@@ -160,6 +160,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# The first signs people in (taskboard/accounts/backends.py); Django's own stays listed so that sessions
+# signed in before it came keep working (a session names the backend that signed it in).
+AUTHENTICATION_BACKENDS = [
+    "taskboard.accounts.backends.AccountBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboards:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -229,7 +235,7 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     if not env_str("REDIS_CACHE_URL")
-    else {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_CACHE_URL")}
+    else {"BACKEND": "taskboard.cache.SharedClientRedisCache", "LOCATION": env_str("REDIS_CACHE_URL")}
 }
 if env_str("REDIS_CACHE_URL"):
     # A request reads its session from Redis instead of the database; a change (signing in, the task

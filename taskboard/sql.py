@@ -119,6 +119,9 @@ class _Plan:
     populators: list[Any]
     annotations: dict[str, int]
     tuples: bool
+    # What results_iter would look up on every run: the columns' converters (a database's value to
+    # Python's, e.g. JSON), found once; None where a composite field needs results_iter's own path.
+    converters: dict[int, Any] | None = None
 
     @classmethod
     def make(cls, build: Callable[..., QuerySet[Any]], arity: int, alias: str) -> _Plan:
@@ -130,6 +133,8 @@ class _Plan:
             raise TypeError("Compiled reads model instances or values_list() of fields; no prefetch_related()")
         compiler = queryset.query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
+        columns = [s[0] for s in compiler.select[0 : compiler.col_count]]
+        converters = None if compiler.has_composite_fields(columns) else compiler.get_converters(columns)
         slots = [
             (position, value - _KEY_BASE)
             for position, value in enumerate(params)
@@ -141,7 +146,7 @@ class _Plan:
         if missing or altered:
             raise ValueError(f"keys {sorted(missing)} are not plain values in the compiled query: {sql}")
         if tuples:
-            return cls(sql, list(params), slots, compiler, [], 0, 0, [], {}, tuples=True)
+            return cls(sql, list(params), slots, compiler, [], 0, 0, [], {}, tuples=True, converters=converters)
         klass_info, select = compiler.klass_info, compiler.select
         fields = klass_info["select_fields"]
         start, end = fields[0], fields[-1] + 1
@@ -156,6 +161,7 @@ class _Plan:
             populators=get_related_populators(klass_info, select, alias),  # type: ignore[call-arg]
             annotations=dict(compiler.annotation_col_map or {}),
             tuples=False,
+            converters=converters,
         )
 
     def run(self, keys: tuple[int, ...], alias: str) -> list[Any]:
@@ -175,11 +181,19 @@ class _Plan:
         compiler = self.compiler
         if compiler.has_extra_select:
             fetched = [row[: compiler.col_count] for row in fetched]
+        if self.converters is None:
+            rows: Any = compiler.results_iter([fetched], tuple_expected=self.tuples)
+        elif self.converters:
+            rows = compiler.apply_converters(fetched, self.converters)
+            if self.tuples:
+                rows = map(tuple, rows)
+        else:
+            rows = fetched
         if self.tuples:
-            return list(compiler.results_iter([fetched], tuple_expected=True))
+            return list(rows)
         model = compiler.klass_info["model"]
         found = []
-        for row in compiler.results_iter([fetched]):
+        for row in rows:
             obj = model.from_db(alias, self.init_list, row[self.start : self.end])
             for populator in self.populators:
                 populator.populate(row, obj)

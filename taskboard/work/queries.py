@@ -13,24 +13,30 @@ from django.utils import timezone
 
 from taskboard.accounts.models import User
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, HoldingChange, TaskItem, TaskType
-from taskboard.annotation.people import paused_exists
+from taskboard.annotation.people import paused_exists, tasks_stopped_in
 from taskboard.annotation.progress import Progress, assignments_progress
 from taskboard.datasets.models import Annotation, Item, Label
 from taskboard.inputs import parse_pk
 from taskboard.projects.access import anyone_with_id, is_person
+from taskboard.quality import qualification
 from taskboard.quality import reads as quality_reads
 from taskboard.sql import Compiled
+
+# The user's own live work: managers see others' assignments too, but "my work" is one's own. Compiled
+# once per process: the policy's subqueries cost more to build than to run (issue 22).
+_MY_ASSIGNMENTS: Compiled[Assignment] = Compiled(
+    lambda user_id: (
+        Assignment.objects.visible_to(anyone_with_id(user_id))
+        .filter(assignee_id=user_id, removed=False)
+        .select_related("task", "task__project", "task__parent")
+    )
+)
 
 
 def my_work(*, user: User) -> list[Progress]:
     """The user's assignments across projects, the most urgent first:
     unfinished before finished, overdue first, then the nearest due date, then the highest priority."""
-    assignments = (
-        # The user's own live work: managers see others' assignments too, but "my work" is one's own.
-        Assignment.objects.visible_to(user)
-        .filter(assignee=user, removed=False)
-        .select_related("task", "task__project", "task__parent")
-    )
+    assignments = _MY_ASSIGNMENTS.rows(user.pk) if is_person(user) else []
     rows = list(assignments_progress(assignments).values())
     now = timezone.now()
 
@@ -41,6 +47,19 @@ def my_work(*, user: User) -> list[Progress]:
         return (finished, task.due_at >= now, task.due_at, -task.priority, task.pk)
 
     return sorted(rows, key=urgency)
+
+
+QUALIFY, STOPPED = "qualify", "stopped"
+
+
+def my_work_gates(*, user: User, rows: list[Progress]) -> dict[int, str]:
+    """{task id: the gate that keeps `user` from working there}, for the open tasks of My work, so
+    a gated task is marked before it is clicked: STOPPED (a pause that stops work, until a manager
+    resumes them) before QUALIFY (a qualification not passed yet). Two queries, whatever the count."""
+    tasks = [row.task for row in rows if row.task is not None and row.task.is_open]
+    gates = dict.fromkeys(qualification.tasks_to_qualify_for(user=user, task_ids=[t.pk for t in tasks]), QUALIFY)
+    gates.update(dict.fromkeys(tasks_stopped_in(user=user, tasks=tasks), STOPPED))
+    return gates
 
 
 def _ordered(assignment: Assignment) -> QuerySet[TaskItem]:
@@ -83,6 +102,7 @@ class Around:
     next_id: int | None
     position: int
     holder_paused: bool
+    holder_stopped: bool
 
 
 def _read_with(row: TaskItem, name: str) -> Any:
@@ -113,6 +133,12 @@ def _task_item_read(*, page: bool, next_open: bool) -> Compiled[TaskItem]:
                     task_id=OuterRef("task_id"),
                     project_id=OuterRef("task__project_id"),
                 ),
+                holder_stopped=paused_exists(
+                    user_id=OuterRef("assignment__assignee_id"),
+                    task_id=OuterRef("task_id"),
+                    project_id=OuterRef("task__project_id"),
+                    stopping=True,
+                ),
             )
         if next_open:
             rows = rows.annotate(next_open_id=_next_open_id())
@@ -135,8 +161,9 @@ def task_item_for_viewer(
     """One read: an item of an assignment the user may open (its holder or the project's managers),
     with its item, assignment and task; anyone else gets 404.
 
-    `page`: read with what the work page shows around it (`previous_id`, `next_id`, `position`, and
-    `holder_paused`); `next_open`: with `next_open_id`, where the person goes after setting a status."""
+    `page`: read with what the work page shows around it (`previous_id`, `next_id`, `position`,
+    `holder_paused` and `holder_stopped`); `next_open`: with `next_open_id`, where the person goes
+    after setting a status."""
     assignment_key, key = parse_pk(assignment_id), parse_pk(task_item_id)
     task_item: TaskItem | None = None
     if is_person(user) and assignment_key is not None and key is not None:
@@ -157,6 +184,7 @@ def task_item_page(user: User, *, assignment_id: object, task_item_id: object) -
         next_id=_read_with(row, "next_id"),
         position=(_read_with(row, "position") or 0) + 1,
         holder_paused=bool(_read_with(row, "holder_paused")),
+        holder_stopped=bool(_read_with(row, "holder_stopped")),
     )
     return row, around
 

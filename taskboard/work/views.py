@@ -61,7 +61,9 @@ def _item_url(task_item) -> str:
 @login_required
 def my_work(request: AuthedHttpRequest):
     rows = queries.my_work(user=request.user)
-    return render(request, "work/my_work.html", {"rows": rows})
+    gates = queries.my_work_gates(user=request.user, rows=rows)
+    entries = [(row, gates.get(row.task.pk) if row.task is not None else None) for row in rows]
+    return render(request, "work/my_work.html", {"entries": entries})
 
 
 @require_GET
@@ -76,17 +78,18 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
         if first is not None:
             return redirect(_item_url(first))
         paused = is_paused(user=request.user, task=assignment.task) if assignment.task.is_pulling else False
+        stopped = False  # no item here to set a status on
     else:
         task_item, around = queries.task_item_page(
             request.user, assignment_id=assignment_id, task_item_id=task_item_id
         )
         assignment = task_item.assignment
-        paused = around.holder_paused
+        paused, stopped = around.holder_paused, around.holder_stopped
     task = assignment.task
     if assignment.assignee_id == request.user.pk:
         qualification = qualification_of(task=task, user=request.user)
         if qualification.blocked:
-            messages.info(request, qualification.why)
+            # The qualification page says why (a flash as well said it twice).
             return redirect(reverse("quality:qualify", args=[task.pk]))
 
     numbers = task_progress.task_progress(task)
@@ -97,13 +100,15 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
         status.shortcut = shortcuts.get(status.key, "")
     is_holder = assignment.assignee_id == request.user.pk
     paused = is_holder and task.is_pulling and paused
+    stopped = is_holder and stopped
     context = {
         "assignment": assignment,
         "task": task,
         "progress": progress,
         "statuses": statuses,
         "is_holder": is_holder,
-        "can_work": is_holder and task.accepts_work,
+        "can_work": is_holder and task.accepts_work and not stopped,
+        "stopped": stopped,
         "is_qa": task.type == TaskType.QA,
         "task_progress": numbers,
         "paused": paused,
@@ -131,6 +136,9 @@ def work_view(request: AuthedHttpRequest, assignment_id: int, task_item_id: int 
             history=queries.item_history(item, task=task),
             status_label={s.key: s for s in statuses}.get(task_item.status) if task_item.status else None,
             item_page=item_page_url(task, item),
+            # Each label's and each status's form posts here: reversed once, not once per button.
+            label_action=reverse("work:item-label", args=[assignment.pk, task_item.pk]),
+            status_action=reverse("work:item-status", args=[assignment.pk, task_item.pk]),
             **threads_context(task=task, item=item, back=_item_url(task_item)),
             reject_reasons=reasons_offered(task.project_id) if task.type == TaskType.QA else [],
         )
@@ -209,7 +217,7 @@ def item_reject(request: AuthedHttpRequest, assignment_id: int, task_item_id: in
             messages.error(request, str(errors[0]))
         return redirect(_item_url(task_item))
     try:
-        flow.item_reject(
+        waiting = flow.item_reject(
             qa_task_item=task_item,
             comment=form.cleaned_data["comment"],
             reason_id=form.cleaned_data["reason"],
@@ -218,8 +226,12 @@ def item_reject(request: AuthedHttpRequest, assignment_id: int, task_item_id: in
     except ValidationError as error:
         _errors(request, error)
         return redirect(_item_url(task_item))
+    # The same words for a caught known-wrong answer: the reviewer is not told which items were seeded.
     messages.success(request, "Sent back to the annotator for rework.")
     following = queries.next_open_item(task_item)
+    if following is None and waiting is None:
+        # A caught known-wrong answer left the queue: its page is gone, the assignment's is not.
+        return redirect(reverse("work:assignment", args=[assignment.pk]))
     return redirect(_item_url(following or task_item))
 
 
@@ -262,6 +274,9 @@ def next_work(request: AuthedHttpRequest):
     found = services.next_work(user=request.user)
     if found.task is None:
         messages.info(request, "Nothing to pull now: every queue you may pull from is empty, or you hold enough.")
+        for task in found.passed_over:
+            # The gate that kept them out, said: else a queue with work waiting looks empty to them.
+            messages.info(request, f"{task.name}: {qualification_of(task=task, user=request.user).why}")
         return redirect(reverse("work:my-work"))
     messages.success(request, f"{found.claimed} items arrived from {found.task.name}.")
     assignment = Assignment.objects.get(task=found.task, assignee=request.user, kind=AssignmentKind.WORK)

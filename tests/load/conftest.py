@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import redis_or_unavailable, unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -45,13 +47,6 @@ TASK_ITEM = "annotation_taskitem"
 ASSIGNMENT = "annotation_assignment"
 STATUS_COUNT = "annotation_statuscount"
 CHANGE = "annotation_holdingchange"
-
-
-def unavailable(reason: str):
-    """Skip, or fail when CI is set: CI must not pass by skipping the load tests."""
-    if os.environ.get("CI"):
-        pytest.fail(f"load tests need it in CI: {reason}")
-    pytest.skip(reason)
 
 
 def figure(name: str, **values) -> str:
@@ -505,15 +500,6 @@ def group_alive(pgid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
-
-
-def redis_or_unavailable(url: str) -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError as error:
-        unavailable(f"Redis does not answer at {url} (LOAD_REDIS_CACHE_URL): {error}")
 
 
 def which_or_unavailable(name: str) -> str:

@@ -12,9 +12,10 @@ read from /proc (cost.py). The sign-in rush has its own figures (`login_*`); fai
 errors count the whole run. Per endpoint, the window's latency and the worker CPU each request took
 (gunicorn_hooks.py) are printed, and the goal of issue 22 is checked: on 2 cores with locust on the
 same box, rps >= 60, p99 <= 500 ms, CPU <= 20 ms per request. The goal is printed, with what it
-missed; LOAD_GOAL=1 also fails the run on a miss at the 52 users it is set for. It is not asserted by
-default because CPU per request still misses it (about 26 ms in CI): an assertion known to fail would
-only hide the checks above it, which always fail the run (errors, doubles, drift).
+missed, and a miss fails the run at the 52 users it is set for when the box was quiet: the goal is
+for a box running only this test, so with neighbours using more than QUIET_OTHERS_PCT of it the run
+prints that the goal was not judged. LOAD_GOAL=1 judges it whatever the neighbours, LOAD_GOAL=0
+never. The run's own checks (errors, doubles, drift) always fail it.
 
 LOAD_USERS (52: 50 annotators and 2 managers; or LOAD_ANNOTATORS), LOAD_SECONDS and
 LOAD_WARMUP_SECONDS change the run. The largest team that still holds p99 <= 500 ms is found by
@@ -47,8 +48,9 @@ ANNOTATORS = annotators()
 SECONDS = int(os.environ.get("LOAD_SECONDS", "40"))
 WARMUP_SECONDS = int(os.environ.get("LOAD_WARMUP_SECONDS", "10"))
 GOAL = {"rps": 60, "p99_ms": 500, "cpu_ms_per_request": 20}
-# The goal is for the 52-user mix; LOAD_GOAL=1 fails the run when it is missed (see above).
-ASSERT_GOAL = ANNOTATORS == DEFAULT_ANNOTATORS and os.environ.get("LOAD_GOAL", "0") == "1"
+# The goal is for the 52-user mix on a quiet box (see above).
+GOAL_MODE = os.environ.get("LOAD_GOAL", "quiet")  # "1": always judged, "0": never
+QUIET_OTHERS_PCT = 10
 
 
 def endpoint_table(window: list[dict], cpu_rows: list[dict]) -> list[str]:
@@ -190,5 +192,15 @@ def test_fifty_users_mixing_pulling_statuses_and_dashboards(load_db):
     assert after["claims"] > before["claims"], "no pulling claim happened under load"
     assert after["doubles"] == 0, after
     assert after["queue_mismatch"] == after["count_drift"] == after["status_drift"] == 0, after
-    if ASSERT_GOAL:
+    judged = ANNOTATORS == DEFAULT_ANNOTATORS and (
+        GOAL_MODE == "1" or (GOAL_MODE != "0" and cost.others_percent <= QUIET_OTHERS_PCT)
+    )
+    if not judged:
+        why = (
+            f"it is set for 52 users, not {users}"
+            if ANNOTATORS != DEFAULT_ANNOTATORS
+            else f"LOAD_GOAL={GOAL_MODE}, neighbours used {cost.others_percent:.0f}% of the box"
+        )
+        print(f"[load] goal not judged: {why}")
+    if judged:
         assert all(met.values()), f"goal missed at {users} users: rps {rps:.1f}, p99 {p99} ms, cpu {per['cpu']:.1f} ms"

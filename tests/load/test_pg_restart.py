@@ -33,9 +33,9 @@ from tests.load.conftest import (
     pg_start,
     pg_version,
     start_gunicorn,
-    unavailable,
     which_or_unavailable,
 )
+from tests.needs import unavailable
 
 pytestmark = pytest.mark.load
 

@@ -9,7 +9,6 @@ Marked `heavy`: `.ci/run` runs them in a step of their own (`make test-heavy` do
 
 import contextlib
 import json
-import os
 import subprocess
 import time
 import uuid
@@ -29,6 +28,7 @@ from taskboard.datasets.models import Item
 from taskboard.jobs.models import Job, JobState
 from tests.celery_worker import start_worker
 from tests.factories import DatasetFactory, RecipeFactory, in_days, start_task
+from tests.needs import unavailable
 
 pytestmark = [pytest.mark.heavy, pytest.mark.celery_worker]
 
@@ -41,9 +41,7 @@ RECOVERY_WAIT = 90
 @pytest.fixture
 def pg(transactional_db, settings):
     if connection.vendor != "postgresql":
-        if os.environ.get("CI"):
-            pytest.fail("The fault tests need PostgreSQL (progress and heartbeats from a running job).")
-        pytest.skip("The fault tests need PostgreSQL.")
+        unavailable("The fault tests need PostgreSQL (progress and heartbeats from a running job).")
     settings.JOB_STALE_AFTER_SECONDS = int(FAST_RECOVERY["JOB_STALE_AFTER_SECONDS"])
 
 
@@ -203,7 +201,7 @@ def test_redis_down_at_creation_queues_the_job_and_loses_nothing(
 ):
     broker = urlsplit(settings.CELERY_BROKER_URL)
     if broker.scheme != "redis" or broker.hostname != "127.0.0.1":
-        pytest.skip("This test stops and restarts the broker's Redis: it needs one on redis://127.0.0.1.")
+        unavailable("This test stops and restarts the broker's Redis: it needs one on redis://127.0.0.1.")
     # The broker's own port: a private redis-server (e.g. on 6391) spares the other users of 6379.
     port = broker.port or 6379
     dataset = DatasetFactory(project=project, name="while-redis-is-down")

@@ -46,6 +46,8 @@ def _mine(task, user) -> Assignment:
 
 
 def _queries(client, method, url, *args, **kwargs):
+    # Inside a transaction the request's own would be a savepoint, and the count would change with it.
+    assert not connection.in_atomic_block, "the test's connection is already inside a transaction"
     with CaptureQueriesContext(connection) as run:
         response = getattr(client, method)(url, *args, **kwargs)
     # SQLite's BEGIN and COMMIT pass through the cursor; PostgreSQL's do not. Neither is a read or a write.
