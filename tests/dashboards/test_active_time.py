@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,15 +30,25 @@ def _work_on(task, user, items, *, seconds_each, start):
     return now
 
 
+def _per_person(task):
+    """Each assignee's (done, active seconds), summed over days: work near midnight spans two rows."""
+    return {
+        r["assignment__assignee_id"]: (r["done"], r["seconds"])
+        for r in DailyThroughput.objects.filter(task=task)
+        .values("assignment__assignee_id")
+        .annotate(done=Sum("done"), seconds=Sum("active_seconds"))
+    }
+
+
 def test_heartbeats_feed_the_pace_per_active_hour(client, make_task, manager, annotator, annotator2):
     task = make_task(assignees=[annotator, annotator2])
-    start = timezone.now() - datetime.timedelta(hours=1)
+    # The work comes after the task exists: the pace window opens at its creation.
+    start = task.created_at
     # Bob: 4 items at 90 s each (6 min); Carol: 2 items at 3 min each (6 min).
     _work_on(task, annotator, held_items(task, annotator)[:4], seconds_each=90, start=start)
     _work_on(task, annotator2, held_items(task, annotator2)[:2], seconds_each=180, start=start)
     assert counters.find_drift([task.pk]) == []
-    seconds = dict(DailyThroughput.objects.filter(task=task).values_list("assignment__assignee_id", "active_seconds"))
-    assert seconds == {annotator.pk: 360.0, annotator2.pk: 360.0}
+    assert _per_person(task) == {annotator.pk: (4, 360.0), annotator2.pk: (2, 360.0)}
 
     n = queries.task_numbers(task)
     # 6 items in 12 active minutes: 30 per active hour, whatever the calendar.
@@ -56,15 +67,14 @@ def test_heartbeats_feed_the_pace_per_active_hour(client, make_task, manager, an
 def test_drift_check_covers_the_daily_active_time(make_task, annotator):
     task = make_task(assignees=[annotator])
     _work_on(task, annotator, held_items(task, annotator)[:2], seconds_each=60, start=timezone.now())
-    DailyThroughput.objects.filter(task=task).update(active_seconds=5)
+    DailyThroughput.objects.filter(task=task).update(active_seconds=0)
+    DailyThroughput.objects.filter(pk=DailyThroughput.objects.filter(task=task).first().pk).update(active_seconds=5)
     (drift,) = counters.find_drift([task.pk])
     assert (drift.counter, drift.stored, drift.actual) == ("active_time", 5, 120)
     counters.rebuild([task.pk])
     assert counters.find_drift() == []
-    row = DailyThroughput.objects.get(task=task)
-    assert (row.done, row.active_seconds) == (2, 120)  # the repair keeps the day's done count
-    # And a throughput repair keeps the day's active time.
+    assert _per_person(task) == {annotator.pk: (2, 120)}  # the repair keeps the done count
+    # And a throughput repair keeps the active time.
     DailyThroughput.objects.filter(task=task).update(done=9)
     counters.rebuild([task.pk])
-    row.refresh_from_db()
-    assert (row.done, row.active_seconds) == (2, 120)
+    assert _per_person(task) == {annotator.pk: (2, 120)}
