@@ -37,8 +37,10 @@ token: $(STAMP)
 
 # The whole suite on SQLite with jobs in-process; browser tests run when Chromium is installed.
 # Tests that need a real Celery worker run in `make test-pg` (and in CI's PostgreSQL run).
+# Two processes (TEST_PROCESSES=1 for one): each has its own test database.
+TEST_PROCESSES ?= 2
 test: $(STAMP)
-	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -q -rfE --durations=10 -m "not celery_worker and not heavy and not load" $(PYTEST_ARGS)
+	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -q -rfE -n $(TEST_PROCESSES) --durations=10 -m "not celery_worker and not heavy and not load" $(PYTEST_ARGS)
 
 # The same suite on PostgreSQL, with a real Celery worker for the job tests (needs Redis).
 test-pg: $(STAMP)

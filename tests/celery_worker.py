@@ -26,6 +26,8 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 
+from tests.needs import unavailable
+
 __all__ = ["celery_worker", "jobs_in_process_unless_real_worker"]  # and start_worker, for tests that kill workers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,12 +44,6 @@ def _database_url(db: dict) -> str:
     host = db["HOST"] or "localhost"
     port = f":{db['PORT']}" if db["PORT"] else ""
     return f"postgres://{auth}{'@' if auth else ''}{host}{port}/{db['NAME']}"
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} CI runs the celery_worker tests on a real worker.")
-    pytest.skip(reason)
 
 
 class Worker:
@@ -92,7 +88,7 @@ def _test_database_url() -> str:
     if db["ENGINE"] == "django.db.backends.sqlite3" and (
         db["NAME"] == ":memory:" or str(db["NAME"]).startswith("file:memorydb")
     ):
-        _unavailable("The test database is in memory; a worker process needs PostgreSQL or SQLITE_TEST_NAME.")
+        unavailable("The test database is in memory; a worker process needs PostgreSQL or SQLITE_TEST_NAME.")
     return _database_url(db)
 
 
@@ -102,7 +98,7 @@ def start_worker(*, queue: str | None = None, beat: bool = False, env: dict | No
     `queue` defaults to a fresh one; `beat` embeds Celery beat (the job recovery schedule);
     `env` adds settings for the worker process (e.g. JOB_STALE_AFTER_SECONDS)."""
     if not settings.CELERY_BROKER_URL:
-        _unavailable("No CELERY_BROKER_URL: a real worker needs a broker (e.g. redis://127.0.0.1:6379/15).")
+        unavailable("No CELERY_BROKER_URL: a real worker needs a broker (e.g. redis://127.0.0.1:6379/15).")
     from taskboard.celery import app
 
     tag = uuid.uuid4().hex[:10]

@@ -2,7 +2,9 @@
 mallory manages another project and must see nothing of this one."""
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 
 from taskboard.projects.models import Role
 from tests.factories import (
@@ -13,6 +15,18 @@ from tests.factories import (
     RecipeFactory,
     UserFactory,
 )
+from tests.live import requests_finished
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite the test database is a file in this run's temporary directory (one per test process),
+    as the embedded database is. An in-memory one shared between the test's connection and the live
+    server's refuses a second writer at once ("database table is locked", the busy timeout does not
+    apply), at any statement; a file lets it wait for the lock."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3" and not database.get("TEST", {}).get("NAME"):
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +36,26 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def live_server_answered(request):
+    """A test that drove the live server leaves only once the server has answered it (browser tests
+    open contexts of their own, besides `browser_page`, and close them as they go)."""
+    yield
+    if "live_server" in request.fixturenames:
+        requests_finished()
+
+
+@pytest.fixture(autouse=True)
+def no_transaction_left_open():
+    """A test ends with its connection outside any transaction but the test case's own. One left open
+    would carry into every later test of this process (their transactions would become savepoints,
+    their query counts would grow), so it fails here, in the test that left it."""
+    yield
+    own = [block for block in connection.atomic_blocks if block._from_testcase]
+    assert not connection.in_atomic_block or own, "this test left its database connection inside a transaction"
+    assert len(connection.atomic_blocks) == len(own), "this test left an atomic block open"
 
 
 @pytest.fixture

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from tests.live import requests_finished
+from tests.needs import unavailable
+
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -21,23 +24,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.e2e)
-
-
-@pytest.fixture(scope="session")
-def chromium_browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium not found at {CHROMIUM}; CI requires the browser tests.")
-        pytest.skip("Chromium is not installed (apt-get install chromium).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -54,6 +40,7 @@ def browser_page(chromium_browser, live_server, transactional_db):
     page.goto("about:blank")
     page.wait_for_timeout(300)
     context.close()
+    requests_finished()
 
 
 @pytest.fixture
@@ -97,14 +84,12 @@ _shared_browser: dict = {}
 
 
 @pytest.fixture(scope="session")
-def chromium_browser():  # noqa: F811
+def chromium_browser():
     if "browser" in _shared_browser:
         yield _shared_browser["browser"]
         return
     if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium not found at {CHROMIUM}; CI requires the browser tests.")
-        pytest.skip("Chromium is not installed (apt-get install chromium).")
+        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium).")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -95,8 +95,7 @@ def number(text: str) -> int:
 
 
 def settle(page: Page) -> None:
-    # The debounced as-you-type check finishes first, as a person would wait for it: the test server
-    # shares one SQLite connection between threads, so overlapping requests of one session can trip it.
+    # The debounced as-you-type check finishes first, as a person waits for the count before moving on.
     page.wait_for_load_state("networkidle")
 
 

@@ -52,14 +52,6 @@ def mine(task, user):
     return assignment, list(TaskItem.objects.filter(assignment=assignment).order_by("rank"))
 
 
-@pytest.fixture
-def browser_page(browser_page):
-    # The live server shares one in-memory SQLite connection between its threads; a heartbeat
-    # beacon racing the next page load would lock it. Beats are covered by the view tests.
-    browser_page.route("**/beat/", lambda route: route.fulfill(status=204))
-    return browser_page
-
-
 def shortcuts_ready(page):
     # work.js is deferred: it runs before DOMContentLoaded, and a key pressed before that reaches
     # no listener (seen under a loaded CI machine).

@@ -63,6 +63,7 @@ from PIL import Image
 from taskboard.annotation import caps, priority, skips
 from taskboard.annotation import people as people_services
 from taskboard.annotation.models import AnnotationTask, Assignment, AssignmentKind, BulkOperation, TaskItem, TaskType
+from taskboard.annotation.picks import items_pick
 from taskboard.annotation.selection import Selection
 from taskboard.annotation.wizard import SESSION_PREFIX
 from taskboard.annotation.workload import WorkloadUnit
@@ -460,6 +461,7 @@ def build_world() -> World:
     skips.item_skip(task_item=spare, by=bob, reason=c.value("skip reason", "textarea"))
     priority.items_priority_set(task=task, selection=None, priority=70, by=manager)
     o["operation"] = BulkOperation.objects.filter(task=task).latest("pk")
+    items_pick(task=task, rows=TaskItem.objects.filter(task=task), by=manager)  # the admin's "select all"
     people_services.pause_person(project=project, user=carol, task=task, by=manager, reason=c.value("pause reason"))
     stuck.stuck_policy_set(task=task, after_hours=1, action="flag", by=manager)
     stuck.stuck_sweep_task(task=task, now=timezone.now() + datetime.timedelta(hours=2))
@@ -702,7 +704,7 @@ class Tally:
 class Persona:
     """One browser context (and its pages) for one signed-in person."""
 
-    def __init__(self, browser, live_server, user, tally: Tally, name: str, *, works: bool = True):
+    def __init__(self, browser, live_server, user, tally: Tally, name: str):
         self.name, self.tally, self.base = name, tally, live_server.url
         self.session_key = None
         self.context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
@@ -715,11 +717,6 @@ class Persona:
             )
         self.context.expose_function("__xssReport", self._report)
         self.context.add_init_script(INIT_SCRIPT)
-        if works:
-            # Work pages send active-time beats; the in-memory test database is one connection shared by
-            # the server's threads, so a beacon racing the next page load is answered here instead.
-            # (Routing turns the HTTP cache off, so only the personas who see work pages do it.)
-            self.context.route("**/beat/", lambda route: route.fulfill(status=204))
         # Polling partials fire when the page's clock says so: fast-forwarded instead of waited for.
         self.context.clock.install()
         self.page = self._new_page()
@@ -864,7 +861,7 @@ def test_no_script_runs_and_no_markup_is_injected_anywhere(transactional_db, chr
     o, u = w.objects, w.users
     tally = Tally()
     people = {
-        key: Persona(chromium_browser, live_server, u.get(key), tally, key, works=key in ("annotator", "reviewer"))
+        key: Persona(chromium_browser, live_server, u.get(key), tally, key)
         for key in ("manager", "annotator", "reviewer", "superuser", "anonymous")
     }
     manager, bob, rita = people["manager"], people["annotator"], people["reviewer"]

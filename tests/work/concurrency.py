@@ -1,31 +1,29 @@
 """Many annotators pulling from one queue at once, each thread on its own database connection.
-
-Used by test_concurrency.py: in-process on PostgreSQL (transactional_db), and on SQLite as
-`python -m tests.work.concurrency` against a file database (threads cannot share the in-memory
-test database), which prints its report as JSON.
-"""
+Used by test_concurrency.py, on whichever database the run uses."""
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 import threading
 import time
 from collections import Counter
 
+from django.db import connection
 
-def build(*, users: int, items: int, batch_size: int = 3, max_batch_workload: int = 5, suffix: str = ""):
-    from taskboard.accounts.models import User
-    from taskboard.annotation.selection import Selection
-    from taskboard.datasets.models import Dataset, Label, Recipe
-    from taskboard.projects.models import Membership, Project, Role
-    from tests.factories import create_task, in_days, make_items
+from taskboard.accounts.models import User
+from taskboard.annotation import pulling
+from taskboard.annotation.models import Assignment, AssignmentKind, ChangeKind, HoldingChange, TaskItem
+from taskboard.annotation.selection import Selection
+from taskboard.datasets.models import Dataset, Label, Recipe
+from taskboard.projects.models import Membership, Project, Role
+from taskboard.work import flow
+from tests.factories import create_task, in_days, make_items
 
-    project = Project.objects.create(name=f"Concurrency{suffix}")
-    manager = User.objects.create_user(f"boss{suffix}@example.com", "pw")
+
+def build(*, users: int, items: int, batch_size: int = 3, max_batch_workload: int = 5):
+    project = Project.objects.create(name="Concurrency")
+    manager = User.objects.create_user("boss@example.com", "pw")
     Membership.objects.create(project=project, user=manager, role=Role.MANAGER)
-    people = [User.objects.create_user(f"puller{i}{suffix}@example.com", "pw") for i in range(users)]
+    people = [User.objects.create_user(f"puller{i}@example.com", "pw") for i in range(users)]
     Membership.objects.bulk_create(Membership(project=project, user=u, role=Role.ANNOTATOR) for u in people)
     dataset = Dataset.objects.create(project=project, name="pile")
     recipe = Recipe.objects.create(dataset=dataset, name="default", is_default=True)
@@ -48,12 +46,6 @@ def build(*, users: int, items: int, batch_size: int = 3, max_batch_workload: in
 def run(task, people, *, time_limit: float = 120.0) -> dict:
     """Every annotator completes what they hold (refills arrive through the receiver) and pulls
     for more until the queue is empty. Returns what each one saw and what the database holds."""
-    from django.db import connection
-
-    from taskboard.annotation import pulling
-    from taskboard.annotation.models import Assignment, AssignmentKind, ChangeKind, HoldingChange, TaskItem
-    from taskboard.work import flow
-
     barrier = threading.Barrier(len(people))
     seen: dict[int, set[int]] = {u.pk: set() for u in people}
     errors: list[str] = []
@@ -108,21 +100,3 @@ def run(task, people, *, time_limit: float = 120.0) -> dict:
         "errors": errors[:10],
         "seconds": round(elapsed, 2),
     }
-
-
-def main() -> None:
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskboard.settings")
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
-    users = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-    items = int(sys.argv[2]) if len(sys.argv) > 2 else 600
-    task, people = build(users=users, items=items)
-    print(json.dumps(run(task, people)))
-
-
-if __name__ == "__main__":
-    main()
