@@ -11,6 +11,8 @@ from taskboard.quality.models import GroundTruth, TaskQuality
 from taskboard.work import flow
 from tests.factories import create_task
 
+COMPLETED = {"operation": "create", "status": "completed"}
+
 
 def test_read_and_set_a_tasks_gates(api, manager, annotator, dataset, recipe, items):
     task = create_task(
@@ -51,23 +53,35 @@ def _gated(manager, annotator, dataset, items, **kwargs):
     return task
 
 
-def test_no_status_through_the_api_before_passing_the_qualification(api, manager, annotator, dataset, items):
-    task = _gated(manager, annotator, dataset, items)
-    row = TaskItem.objects.filter(task=task, assignment__assignee=annotator).order_by("rank").first()
+def _first_held(task, user):
+    return TaskItem.objects.filter(task=task, assignment__assignee=user).order_by("rank").first()
+
+
+def _status_routes(task, row):
+    """The API's two ways to set `row`'s status: the task's bulk route and the assignment's own."""
     tid, iid = api_id("task", task.pk), api_id("item", row.item_id)
-    bulk_path = f"/api/v1/assignments/items/tasks/{tid}/status"
-    body = {"itemIds": [iid], "statusPayload": {"operation": "create", "status": "completed"}}
-    bulk = api(annotator).post(bulk_path, body)
-    assert bulk.status_code == 403 and "needs a qualification first: 2 items" in bulk.json()["message"]
-    one_path = f"/api/v1/assignments/{api_id('assignment', row.assignment_id)}/items/{iid}/status"
-    one = api(annotator).post(one_path, {"operation": "create", "status": "completed"})
-    assert one.status_code == 403 and "needs a qualification first" in one.json()["message"]
+    bulk = (f"/api/v1/assignments/items/tasks/{tid}/status", {"itemIds": [iid], "statusPayload": COMPLETED})
+    one = (f"/api/v1/assignments/{api_id('assignment', row.assignment_id)}/items/{iid}/status", COMPLETED)
+    return bulk, one
+
+
+def _refused_on_both_routes(client, task, row, message):
+    for path, body in _status_routes(task, row):
+        response = client.post(path, body)
+        assert response.status_code == 403 and message in response.json()["message"], path
     row.refresh_from_db()
     assert row.status is None
+
+
+def test_no_status_through_the_api_before_passing_the_qualification(api, manager, annotator, dataset, items):
+    task = _gated(manager, annotator, dataset, items)
+    row = _first_held(task, annotator)
+    _refused_on_both_routes(api(annotator), task, row, "needs a qualification first: 2 items")
     attempt = qualification.attempt_start(task=task, user=annotator, seed=1)
     qualification.attempt_submit(
         attempt=attempt, by=annotator, answers={i: ("completed", []) for i in attempt.item_ids}
     )
+    (bulk_path, body), (one_path, _) = _status_routes(task, row)
     assert api(annotator).post(bulk_path, body).status_code == 200
     row.refresh_from_db()
     assert row.status == "completed"
@@ -113,16 +127,7 @@ def test_a_manager_holding_no_item_of_a_gated_task_is_told_only_the_holder_sets_
     """The holder rule comes before the qualification: a manager who holds nothing in the task (and
     never took its qualification) is told that only the holder decides, not to qualify first."""
     task = _gated(manager, annotator, dataset, items)
-    row = TaskItem.objects.filter(task=task, assignment__assignee=annotator).order_by("rank").first()
-    tid, iid = api_id("task", task.pk), api_id("item", row.item_id)
-    body = {"itemIds": [iid], "statusPayload": {"operation": "create", "status": "completed"}}
-    bulk = api(manager).post(f"/api/v1/assignments/items/tasks/{tid}/status", body)
-    assert bulk.status_code == 403 and "Only the assignee holding" in bulk.json()["message"]
-    one_path = f"/api/v1/assignments/{api_id('assignment', row.assignment_id)}/items/{iid}/status"
-    one = api(manager).post(one_path, {"operation": "create", "status": "completed"})
-    assert one.status_code == 403 and "Only the assignee holding" in one.json()["message"]
-    row.refresh_from_db()
-    assert row.status is None
+    _refused_on_both_routes(api(manager), task, _first_held(task, annotator), "Only the assignee holding")
 
 
 def test_a_quality_pause_stops_status_writes_through_the_api(api, manager, annotator, dataset, items):
@@ -134,13 +139,6 @@ def test_a_quality_pause_stops_status_writes_through_the_api(api, manager, annot
         assignees=[annotator],
     )
     pause_person(project=task.project, user=annotator, by=None, task=task, reason="Score 20%.", stops_work=True)
-    row = TaskItem.objects.filter(task=task, assignment__assignee=annotator).order_by("rank").first()
-    tid, iid = api_id("task", task.pk), api_id("item", row.item_id)
-    body = {"itemIds": [iid], "statusPayload": {"operation": "create", "status": "completed"}}
-    bulk = api(annotator).post(f"/api/v1/assignments/items/tasks/{tid}/status", body)
-    assert bulk.status_code == 403 and "until a manager resumes you. Score 20%." in bulk.json()["message"]
-    one_path = f"/api/v1/assignments/{api_id('assignment', row.assignment_id)}/items/{iid}/status"
-    one = api(annotator).post(one_path, {"operation": "create", "status": "completed"})
-    assert one.status_code == 403 and "until a manager resumes you" in one.json()["message"]
-    row.refresh_from_db()
-    assert row.status is None
+    _refused_on_both_routes(
+        api(annotator), task, _first_held(task, annotator), "until a manager resumes you. Score 20%."
+    )
