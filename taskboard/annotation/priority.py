@@ -120,9 +120,9 @@ def priority_levels(task: AnnotationTask) -> list[tuple[int, int]]:
 class NextWork:
     task: AnnotationTask | None
     claimed: int
-    # Tasks with a batch waiting that `may_pull` kept the person out of (a qualification not passed),
-    # so that "nothing to pull" can say why.
-    passed_over: tuple[AnnotationTask, ...] = ()
+    # Tasks with a batch waiting that `refusal` kept the person out of (a qualification not passed),
+    # each with its reason, so that "nothing to pull" can say why.
+    passed_over: tuple[tuple[AnnotationTask, str], ...] = ()
 
 
 def pullable_tasks(*, user: User, project: Project | None = None) -> QuerySet[AnnotationTask]:
@@ -152,14 +152,15 @@ def pullable_tasks(*, user: User, project: Project | None = None) -> QuerySet[An
 
 
 def pull_next(
-    *, user: User, project: Project | None = None, may_pull: Callable[[AnnotationTask], bool] | None = None
+    *, user: User, project: Project | None = None, refusal: Callable[[AnnotationTask], str | None] | None = None
 ) -> NextWork:
-    """Claim the next batch from the first task in priority order that gives one (and that `may_pull`,
-    a gate of a higher layer such as a qualification, lets the person work in)."""
-    passed_over: list[AnnotationTask] = []
+    """Claim the next batch from the first task in priority order that gives one, passing over those
+    where `refusal`, a gate of a higher layer such as a qualification, says why the person may not
+    work (None: they may)."""
+    passed_over: list[tuple[AnnotationTask, str]] = []
     for task in pullable_tasks(user=user, project=project)[:20]:
-        if may_pull is not None and not may_pull(task):
-            passed_over.append(task)
+        if refusal is not None and (why := refusal(task)) is not None:
+            passed_over.append((task, why))
             continue
         claimed = pulling_claim(task=task, user=user)
         if claimed:

@@ -26,16 +26,15 @@ from django.db.models import QuerySet
 from taskboard.accounts.models import User
 from taskboard.annotation.leases import EXPIRED, expired_exists, lease_renew
 from taskboard.annotation.models import AnnotationTask, AssignmentKind, TaskItem, TaskType
-from taskboard.annotation.people import STOPS, require_not_stopped, stops_exist
+from taskboard.annotation.people import STOPS, stops_exist
 from taskboard.annotation.statuses import STATUSES, StatusChange, lock_query, status_write, statuses_read, task_totals
 from taskboard.datasets.models import Item
 from taskboard.pipelines.routing import ROUTED, has_routes, route_on_commit
 from taskboard.quality import honeypots, reasons, review_honeypots, sampling
 from taskboard.quality import reads as quality_reads
-from taskboard.quality.qualification import require_qualified
 from taskboard.sql import Compiled
 from taskboard.work import consensus, qa
-from taskboard.work.services import pulling_refill, require_holder, require_open
+from taskboard.work.services import pulling_refill, require_holder, require_open, require_work_allowed
 
 
 def _lock_query(task_id: int, item_id: int) -> QuerySet[AnnotationTask]:
@@ -84,21 +83,13 @@ def _after(change: StatusChange) -> None:
 Gate = Callable[[AnnotationTask, User], None]
 
 
-def _may_work(task: AnnotationTask, by: User) -> None:
-    # The one gate on working in a task, for the work page and the API alike (WorkRefused, a 403),
-    # asked by the write once `by` is known to hold the item: someone else is told only the holder
-    # decides, not to take a qualification for an item that is not theirs.
-    require_not_stopped(task=task, user=by)
-    require_qualified(task=task, user=by)
-
-
 @transaction.atomic
 def item_status_set(*, task: AnnotationTask, item: Item, status: str, by: User, copy: int | None = None) -> TaskItem:
     """The person holding the item sets its status, and what that sets off follows."""
     if not isinstance(status, str) or not status:
         raise ValidationError({"status": "Choose a status."})
     locked = _lock(task, item)
-    change = status_write(task=locked, item=item, new_status=status, by=by, copy=copy, gate=_may_work)
+    change = status_write(task=locked, item=item, new_status=status, by=by, copy=copy, gate=require_work_allowed)
     _after(change)
     return change.row
 
@@ -106,7 +97,7 @@ def item_status_set(*, task: AnnotationTask, item: Item, status: str, by: User, 
 @transaction.atomic
 def item_status_clear(*, task: AnnotationTask, item: Item, by: User, copy: int | None = None) -> TaskItem:
     """The person holding the item clears its status: it is to do again."""
-    return _clear(_lock(task, item), item=item, by=by, copy=copy, gate=_may_work)
+    return _clear(_lock(task, item), item=item, by=by, copy=copy, gate=require_work_allowed)
 
 
 def _clear(locked: AnnotationTask, *, item: Item, by: User, copy: int | None, gate: Gate | None = None) -> TaskItem:

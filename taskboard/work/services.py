@@ -22,7 +22,7 @@ from taskboard.annotation.models import (
     AssignmentKind,
     TaskItem,
 )
-from taskboard.annotation.people import is_paused
+from taskboard.annotation.people import is_paused, require_not_stopped
 from taskboard.annotation.priority import NextWork
 from taskboard.annotation.progress import Progress, assignment_progress
 from taskboard.annotation.pulling import pulling_claim
@@ -39,6 +39,15 @@ from taskboard.work.models import AssignmentTime, ItemTime
 def require_holder(task_item: TaskItem, by: User, field: str = "status") -> None:
     if task_item.assignment.assignee_id != by.pk or task_item.assignment.kind != AssignmentKind.WORK:
         raise ValidationError({field: "Only the person this item is assigned to can work on it."})
+
+
+def require_work_allowed(task: AnnotationTask, by: User) -> None:
+    """The one gate on working in a task (a status, a label), for the work page and the API alike:
+    WorkRefused, a 403 for the whole task, while a pause that stops work holds `by` there or a
+    qualification is not passed. Asked once `by` is known to hold the item: someone else is told
+    only the holder decides, not to take a qualification for an item that is not theirs."""
+    require_not_stopped(task=task, user=by)
+    require_qualified(task=task, user=by)
 
 
 def require_open(task: AnnotationTask, field: str = "status") -> None:
@@ -60,6 +69,7 @@ def item_label_toggle(*, task_item: TaskItem, label: Label, by: User) -> Annotat
     task = task_item.task
     require_holder(task_item, by, "label")
     require_open(task, "label")
+    require_work_allowed(task, by)
     if label.recipe_id != task.recipe_id:
         raise ValidationError({"label": "This label is not in the task's recipe."})
     existing = Annotation.objects.filter(task=task, item_id=task_item.item_id, created_by=by, label=label)
@@ -187,9 +197,12 @@ def pulling_get_more(*, assignment: Assignment, by: User) -> int:
 def next_work(*, user: User, project: Project | None = None) -> NextWork:
     """ "Get next work" (the page and the API): a batch from the first task in priority order that
     gives one, passing over tasks whose qualification the person has not passed."""
-    return priority.pull_next(
-        user=user, project=project, may_pull=lambda task: not qualification_of(task=task, user=user).blocked
-    )
+
+    def refusal(task: AnnotationTask) -> str | None:
+        qualification = qualification_of(task=task, user=user)
+        return qualification.why if qualification.blocked else None
+
+    return priority.pull_next(user=user, project=project, refusal=refusal)
 
 
 def pulling_refill(change: StatusChange) -> int:

@@ -202,6 +202,8 @@ def item_label(request: AuthedHttpRequest, assignment_id: int, task_item_id: int
             services.item_label_toggle(task_item=task_item, label=label, by=request.user)
         except ValidationError as error:
             _errors(request, error)
+        except PermissionDenied as error:
+            messages.error(request, str(error))
     else:
         messages.error(request, "Choose a label.")
     return redirect(_item_url(task_item))
@@ -217,7 +219,7 @@ def item_reject(request: AuthedHttpRequest, assignment_id: int, task_item_id: in
             messages.error(request, str(errors[0]))
         return redirect(_item_url(task_item))
     try:
-        waiting = flow.item_reject(
+        flow.item_reject(
             qa_task_item=task_item,
             comment=form.cleaned_data["comment"],
             reason_id=form.cleaned_data["reason"],
@@ -226,13 +228,14 @@ def item_reject(request: AuthedHttpRequest, assignment_id: int, task_item_id: in
     except ValidationError as error:
         _errors(request, error)
         return redirect(_item_url(task_item))
-    # The same words for a caught known-wrong answer: the reviewer is not told which items were seeded.
+    # The same words and the same next page for a caught known-wrong answer: the reviewer is not told
+    # which items were seeded. After the last open item that is the assignment's page, since a caught
+    # one has left the queue and has no page of its own any more.
     messages.success(request, "Sent back to the annotator for rework.")
     following = queries.next_open_item(task_item)
-    if following is None and waiting is None:
-        # A caught known-wrong answer left the queue: its page is gone, the assignment's is not.
+    if following is None:
         return redirect(reverse("work:assignment", args=[assignment.pk]))
-    return redirect(_item_url(following or task_item))
+    return redirect(_item_url(following))
 
 
 @require_POST
@@ -274,9 +277,9 @@ def next_work(request: AuthedHttpRequest):
     found = services.next_work(user=request.user)
     if found.task is None:
         messages.info(request, "Nothing to pull now: every queue you may pull from is empty, or you hold enough.")
-        for task in found.passed_over:
+        for task, why in found.passed_over:
             # The gate that kept them out, said: else a queue with work waiting looks empty to them.
-            messages.info(request, f"{task.name}: {qualification_of(task=task, user=request.user).why}")
+            messages.info(request, f"{task.name}: {why}")
         return redirect(reverse("work:my-work"))
     messages.success(request, f"{found.claimed} items arrived from {found.task.name}.")
     assignment = Assignment.objects.get(task=found.task, assignee=request.user, kind=AssignmentKind.WORK)

@@ -7,7 +7,7 @@ from django.urls import reverse
 from taskboard.annotation.models import Pause, TaskItem, TaskType
 from taskboard.annotation.people import WorkRefused, is_paused, pause_person, resume_person
 from taskboard.dashboards.queries import people_scorecards
-from taskboard.datasets.models import Label
+from taskboard.datasets.models import Annotation, Label
 from taskboard.notifications.models import Notification
 from taskboard.quality import honeypots, queries, services
 from taskboard.quality.models import GroundTruth, GroundTruthAnswer, Honeypot
@@ -172,3 +172,22 @@ def test_my_work_marks_where_a_stop_holds_the_person(client, make_task, manager,
     assert client.get(my_work).content.decode().count('data-gate="stopped"') == 2
     client.force_login(annotator2)
     assert 'data-gate="stopped"' not in client.get(my_work).content.decode()
+
+
+def test_a_stopped_person_chooses_no_label_either(client, make_task, manager, annotator, recipe):
+    """Labels are part of the answer a stopping pause protects: the gate that refuses a status refuses
+    a label, in the service and on the work page, with the reason."""
+    task = make_task(assignees=[annotator], folder="/city")
+    row = held(task, annotator)[0]
+    car = Label.objects.get(recipe=recipe, name="car")
+    pause_person(project=task.project, user=annotator, by=manager, task=task, reason="Score 20%.", stops_work=True)
+    with pytest.raises(WorkRefused, match="until a manager resumes you"):
+        work.item_label_toggle(task_item=row, label=car, by=annotator)
+    client.force_login(annotator)
+    response = client.post(
+        reverse("work:item-label", args=[row.assignment_id, row.pk]), {"label": car.pk}, follow=True
+    )
+    assert response.status_code == 200 and "until a manager resumes you. Score 20%." in response.content.decode()
+    assert not Annotation.objects.filter(task=task, item_id=row.item_id).exists()
+    resume_person(project=task.project, user=annotator, by=manager, task=task)
+    assert work.item_label_toggle(task_item=row, label=car, by=annotator) is not None

@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from taskboard.annotation.models import Assignment
+from taskboard.datasets.models import Label
 from taskboard.quality import qualification
 from taskboard.quality.models import GroundTruth
 from taskboard.work import flow
@@ -92,6 +93,9 @@ def test_no_opening_or_pulling_before_passing(client, gated, make_task, manager,
     assert "needs a qualification first" in response.content.decode()
     first.refresh_from_db()
     assert first.status is None
+    # Nor a label: the same gate.
+    with pytest.raises(qualification.NotQualified, match="needs a qualification first"):
+        work.item_label_toggle(task_item=first, label=Label.objects.filter(recipe=pulled.recipe).first(), by=annotator)
 
 
 def test_taking_the_qualification_through_the_pages(client, gated, manager, annotator):

@@ -75,7 +75,8 @@ def test_judging_a_known_wrong_answer_is_activity_on_the_scorecard(qa_with_decoy
     flow.item_reject(qa_task_item=_qa_row(qa, first.item_id), comment="wrong label", by=reviewer)
     (rita,) = [c for c in reviewer_scorecards(task.project) if c.email == reviewer.email]
     # Their only review so far was a catch: it showed as never active.
-    assert rita.last_active == ReviewHoneypot.objects.get(pk=first.pk).decided_at is not None
+    decided_at = ReviewHoneypot.objects.get(pk=first.pk).decided_at
+    assert decided_at is not None and rita.last_active == decided_at
 
 
 def test_seeding_needs_truth_outside_the_reviewed_task(qa_with_decoys, manager, annotator, reviewer):
@@ -144,4 +145,21 @@ def test_catching_the_last_known_wrong_answer_of_the_queue_lands_on_a_page(clien
             response = client.post(url, {"status": "approved"}, follow=True)
         assert response.status_code == 200, response.redirect_chain
     assert "Sent back to the annotator for rework." in response.content.decode()
+    assert response.redirect_chain[0][0] == reverse("work:assignment", args=[rows[0].assignment_id])
     assert ReviewHoneypot.objects.filter(qa_task=qa, outcome=ReviewHoneypot.Outcome.CAUGHT).count() == 3
+
+
+def test_the_last_reject_lands_where_a_caught_known_wrong_answer_would(client, qa_with_decoys, reviewer):
+    """The reviewer is not told which items were seeded, by the words or by the next page: a real
+    reject of the queue's last open item goes to the assignment too, as a caught decoy must."""
+    task, qa = qa_with_decoys
+    decoys = {d.item_id for d in ReviewHoneypot.objects.filter(qa_task=qa)}
+    client.force_login(reviewer)
+    rows = list(TaskItem.objects.filter(task=qa).order_by("rank"))
+    last = [r for r in rows if r.item_id not in decoys][-1]
+    for row in rows:
+        if row.pk != last.pk:
+            client.post(reverse("work:item-status", args=[row.assignment_id, row.pk]), {"status": "approved"})
+    response = client.post(reverse("work:item-reject", args=[last.assignment_id, last.pk]), {"comment": "redo"})
+    assert response.status_code == 302 and response.url == reverse("work:assignment", args=[last.assignment_id])
+    assert TaskItem.objects.get(task=task, item_id=last.item_id).status is None  # a real reject: rework
