@@ -676,8 +676,12 @@ def task_items_status(request: AuthedHttpRequest, task_id: str):
             with transaction.atomic():
                 _apply_status(task, item, operation, status, request.user, copy=copy)
         except WorkRefused as error:
-            # The person's, for the whole task (a qualification, a quality pause): no item would go through.
-            raise ApiError(403, str(error)) from error
+            # The person's, for the whole task (a qualification, a quality pause): no further item would
+            # go through. A honeypot answered wrong in this very request may have paused them: what was
+            # set before stays set and is answered, the rest is missing as any refused item is.
+            if not updated:
+                raise ApiError(403, str(error)) from error
+            break
         except PermissionDenied:
             not_held.append(value)
             continue

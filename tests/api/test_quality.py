@@ -7,6 +7,7 @@ from taskboard.annotation.people import pause_person
 from taskboard.annotation.selection import Selection
 from taskboard.api.ids import api_id
 from taskboard.quality import qualification
+from taskboard.quality import services as quality_services
 from taskboard.quality.models import GroundTruth, TaskQuality
 from taskboard.work import flow
 from tests.factories import create_task
@@ -142,3 +143,28 @@ def test_a_quality_pause_stops_status_writes_through_the_api(api, manager, annot
     _refused_on_both_routes(
         api(annotator), task, _first_held(task, annotator), "until a manager resumes you. Score 20%."
     )
+
+
+def test_a_pause_that_falls_mid_request_keeps_what_was_set_and_answers_it(api, manager, annotator, dataset, items):
+    """A honeypot answered wrong in a bulk request pauses the person there: the statuses set before it
+    stay set and are answered (no 403 over written rows); the items after it are missing."""
+    task = create_task(
+        dataset=dataset,
+        created_by=manager,
+        name="Watched",
+        selection=Selection(mode="folder", folder="/city"),
+        assignees=[annotator],
+    )
+    rows = list(TaskItem.objects.filter(task=task).select_related("item").order_by("item__dir", "item__name"))
+    honeypot, after = rows[0], rows[1]  # the API works through the items in the dataset's order
+    GroundTruth.objects.create(project=task.project, item=honeypot.item, status="completed")
+    quality_services.task_quality_update(task=task, by=manager, honeypot_rate=0, pause_below=60, pause_after=1)
+    ids = [api_id("item", row.item_id) for row in (honeypot, after)]
+    response = api(annotator).post(
+        f"/api/v1/assignments/items/tasks/{api_id('task', task.pk)}/status",
+        {"itemIds": ids, "statusPayload": {"operation": "create", "status": "discard"}},
+    )
+    assert response.status_code == 200 and list(response.json()) == ids[:1]
+    honeypot.refresh_from_db(), after.refresh_from_db()
+    assert (honeypot.status, after.status) == ("discard", None)
+    _refused_on_both_routes(api(annotator), task, after, "until a manager resumes you")
