@@ -600,6 +600,9 @@ class PickAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # a bulk job may still be reading it; the sweep knows which
+
 
 @admin.register(PickedItem)
 class PickedItemAdmin(LargeTableAdmin):
@@ -608,6 +611,9 @@ class PickedItemAdmin(LargeTableAdmin):
     readonly_fields = ("pick", "item")
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -15,6 +15,7 @@ from taskboard.annotation import bulk_status, operations, picks, priority, servi
 from taskboard.annotation.models import Assignment, BulkOperation, Pick, PickedItem, StatusLog, TaskItem
 from taskboard.annotation.selection import Selection
 from taskboard.dashboards import counters
+from taskboard.jobs.models import Job, JobState
 from tests.annotation.conftest import assert_counters
 from tests.factories import create_task, make_items
 
@@ -227,3 +228,19 @@ def test_a_picked_selection_is_refused_once_swept(tasks, manager):
     with pytest.raises(ValidationError, match="The picked items are gone"):
         priority.items_priority_set(task=first, selection=selection, priority=5, by=manager)
     assert not PickedItem.objects.filter(pick_id=selection.pick_id).exists()
+
+
+def test_a_pick_an_unfinished_job_names_outlives_the_sweep(tasks, manager):
+    """A bulk job queued behind others, or retried after its worker died, may start after a day: the
+    pick it reads stays until it has finished."""
+    first, _ = tasks
+    selection = picks.items_pick(task=first, rows=TaskItem.objects.filter(task=first), by=manager)
+    job = Job.objects.create(
+        kind="bulk_priority", params={"task": first.pk, "selection": selection.to_json()}, project=first.project
+    )
+    Pick.objects.update(created_at=timezone.now() - picks.PICK_KEEP - timedelta(minutes=1))
+    picks.items_pick(task=first, rows=TaskItem.objects.filter(task=first), by=manager)
+    assert Pick.objects.filter(pk=selection.pick_id).exists()
+    Job.objects.filter(pk=job.pk).update(state=JobState.SUCCEEDED)
+    picks.items_pick(task=first, rows=TaskItem.objects.filter(task=first), by=manager)
+    assert not Pick.objects.filter(pk=selection.pick_id).exists()
