@@ -18,16 +18,20 @@ from taskboard.projects.access import manager_ids, role_of
 from taskboard.projects.models import Project
 
 
+def _holding(*, task_id: Any, project_id: Any) -> Q:
+    """The pauses that hold in a task: its own, or one over the whole project (values or OuterRefs)."""
+    return Q(task_id=task_id) | Q(task__isnull=True, project_id=project_id)
+
+
 def pause_q(*, user_id: int, task: AnnotationTask) -> Q:
-    """The pauses that keep `user_id` from new work in `task`: its own, or one over the whole project."""
-    return Q(user_id=user_id) & (Q(task_id=task.pk) | Q(task__isnull=True, project_id=task.project_id))
+    """The pauses that keep `user_id` from new work in `task`."""
+    return Q(user_id=user_id) & _holding(task_id=task.pk, project_id=task.project_id)
 
 
 def paused_exists(*, user_id: Any, task_id: Any, project_id: Any, stopping: bool = False) -> Exists:
     """`pause_q` as an expression for reading with other rows: pass OuterRefs. `stopping`: only the
     pauses that stop work (`stop_of`)."""
-    where = Q(task_id=task_id) | Q(task__isnull=True, project_id=project_id)
-    pauses = Pause.objects.filter(Q(user_id=user_id) & where)
+    pauses = Pause.objects.filter(Q(user_id=user_id) & _holding(task_id=task_id, project_id=project_id))
     return Exists(pauses.filter(stops_work=True) if stopping else pauses)
 
 
@@ -48,9 +52,7 @@ STOPS = "_any_stop"
 def stops_exist() -> Exists:
     """STOPS for a query over tasks: a pause that stops work in the task, or across its project."""
     return Exists(
-        Pause.objects.filter(
-            Q(task_id=OuterRef("pk")) | Q(task__isnull=True, project_id=OuterRef("project_id")), stops_work=True
-        )
+        Pause.objects.filter(_holding(task_id=OuterRef("pk"), project_id=OuterRef("project_id")), stops_work=True)
     )
 
 
