@@ -4,7 +4,6 @@ mallory manages another project and must see nothing of this one."""
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 
 from taskboard.projects.models import Role
 from tests.factories import (
@@ -16,6 +15,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.live import requests_finished
+from tests.open_transactions import no_transaction_left_open
 
 
 @pytest.fixture(scope="session")
@@ -47,15 +47,11 @@ def live_server_answered(request):
         requests_finished()
 
 
-@pytest.fixture(autouse=True)
-def no_transaction_left_open():
-    """A test ends with its connection outside any transaction but the test case's own. One left open
-    would carry into every later test of this process (their transactions would become savepoints,
-    their query counts would grow), so it fails here, in the test that left it."""
-    yield
-    own = [block for block in connection.atomic_blocks if block._from_testcase]
-    assert not connection.in_atomic_block or own, "this test left its database connection inside a transaction"
-    assert len(connection.atomic_blocks) == len(own), "this test left an atomic block open"
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """The test's body, checked for a transaction it left open (`tests/open_transactions.py`)."""
+    with no_transaction_left_open():
+        return (yield)
 
 
 @pytest.fixture

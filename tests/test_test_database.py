@@ -6,6 +6,7 @@ import pytest
 from django.db import connection, transaction
 
 from taskboard.projects.models import Project
+from tests.open_transactions import no_transaction_left_open
 
 
 @pytest.mark.django_db(transaction=True)
@@ -37,3 +38,15 @@ def test_a_writer_waits_for_another_threads_transaction_instead_of_failing():
         other.join(10)
     assert not failures
     assert sorted(Project.objects.values_list("name", flat=True)) == ["First", "Second"]
+
+
+def test_a_transaction_left_open_by_a_test_body_is_named(db):
+    """The check every test's body runs under fails on a block left open, where a check after the
+    fixtures' teardown would not: pytest-django's rollback would close the stray block in place of
+    the test case's own."""
+    leaked = transaction.atomic()
+    with pytest.raises(AssertionError, match="left 1 atomic block"), no_transaction_left_open():
+        leaked.__enter__()
+    leaked.__exit__(None, None, None)
+    with no_transaction_left_open(), transaction.atomic():
+        Project.objects.create(name="Closed in time")
