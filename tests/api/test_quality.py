@@ -131,14 +131,19 @@ def test_a_manager_holding_no_item_of_a_gated_task_is_told_only_the_holder_sets_
     _refused_on_both_routes(api(manager), task, _first_held(task, annotator), "Only the assignee holding")
 
 
-def test_a_quality_pause_stops_status_writes_through_the_api(api, manager, annotator, dataset, items):
-    task = create_task(
+def _watched(manager, annotator, dataset):
+    """A task over /city with no gate of its own yet: its quality rule is what the test sets."""
+    return create_task(
         dataset=dataset,
         created_by=manager,
         name="Watched",
         selection=Selection(mode="folder", folder="/city"),
         assignees=[annotator],
     )
+
+
+def test_a_quality_pause_stops_status_writes_through_the_api(api, manager, annotator, dataset, items):
+    task = _watched(manager, annotator, dataset)
     pause_person(project=task.project, user=annotator, by=None, task=task, reason="Score 20%.", stops_work=True)
     _refused_on_both_routes(
         api(annotator), task, _first_held(task, annotator), "until a manager resumes you. Score 20%."
@@ -148,13 +153,7 @@ def test_a_quality_pause_stops_status_writes_through_the_api(api, manager, annot
 def test_a_pause_that_falls_mid_request_keeps_what_was_set_and_answers_it(api, manager, annotator, dataset, items):
     """A honeypot answered wrong in a bulk request pauses the person there: the statuses set before it
     stay set and are answered (no 403 over written rows); the items after it are missing."""
-    task = create_task(
-        dataset=dataset,
-        created_by=manager,
-        name="Watched",
-        selection=Selection(mode="folder", folder="/city"),
-        assignees=[annotator],
-    )
+    task = _watched(manager, annotator, dataset)
     rows = list(TaskItem.objects.filter(task=task).select_related("item").order_by("item__dir", "item__name"))
     honeypot, after = rows[0], rows[1]  # the API works through the items in the dataset's order
     GroundTruth.objects.create(project=task.project, item=honeypot.item, status="completed")
